@@ -1,0 +1,123 @@
+/* asyncheck/test.h — registering tests and suites, the test handle, the test's loop, and AC_AWAIT.
+ *
+ * A test is a function body registered by AC_TEST at program start (a constructor; no lists to keep).
+ * Each test runs in its own process on its own fresh libev loop; the runner lives in ac_main(). */
+#ifndef ASYNCHECK_TEST_H
+#define ASYNCHECK_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ev_loop;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The running test: passed to every test body as `t`, and to suite setup/teardown. Opaque. */
+typedef struct ac_test ac_test;
+
+/* Per-test options, given as designated initialisers after the test's name:
+ *   AC_TEST(suite, name, .timeout = 2.5, .skip = "needs IPv6") { ... }
+ * A zero field means "the default". Later versions add fields; the first field is reserved so that
+ * AC_TEST can always start the initialiser with it. */
+typedef struct ac_test_options {
+    int ac__reserved;
+    /* Real-time limit for the whole test in seconds (setup, body, draining the loop, teardown). 0: the
+     * runner's --timeout (default 30 s). Scaled by the AC_TIMEOUT_MULTIPLIER environment variable. */
+    double timeout;
+    /* Non-NULL: the test is not run and is reported as skipped with this reason. */
+    const char *skip;
+} ac_test_options;
+
+/* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */
+typedef struct ac_suite_options {
+    int ac__reserved;
+    /* Runs in the test's process, on the test's loop, before the body. A fatal failure here skips the
+     * body; teardown still runs. */
+    void (*setup)(ac_test *t);
+    /* Always runs after the body: after it returns, after a fatal failure in it or in one of its libev
+     * callbacks, and after a failed setup. */
+    void (*teardown)(ac_test *t);
+} ac_suite_options;
+
+/* What AC_TEST records about a test (internal layout; read it through the runner's output). */
+typedef struct ac__test_def {
+    const char *suite;
+    const char *name;
+    const char *file;
+    int line;
+    void (*body)(ac_test *t);
+    ac_test_options options;
+} ac__test_def;
+
+typedef struct ac__suite_def {
+    const char *name;
+    const char *file;
+    int line;
+    ac_suite_options options;
+} ac__suite_def;
+
+void ac__register_test(ac__test_def *def);
+void ac__register_suite(ac__suite_def *def);
+
+/* AC_TEST(suite, name [, .option = value ...]) { body using ac_test *t }
+ * Registers the test under the full name "suite.name". suite and name are C identifiers. */
+#define AC_TEST(suite, name, ...)                                                                            \
+    static void ac__body_##suite##__##name(ac_test *t);                                                      \
+    static ac__test_def ac__def_##suite##__##name = {                                                        \
+        #suite, #name, __FILE__, __LINE__, ac__body_##suite##__##name, {0, __VA_ARGS__}};                    \
+    __attribute__((constructor)) static void ac__reg_##suite##__##name(void) {                               \
+        ac__register_test(&ac__def_##suite##__##name);                                                       \
+    }                                                                                                        \
+    static void ac__body_##suite##__##name(ac_test *t __attribute__((unused)))
+
+/* AC_SUITE(suite, .setup = fn, .teardown = fn); at file scope, before or after the suite's tests. */
+#define AC_SUITE(suite, ...)                                                                                 \
+    static ac__suite_def ac__suite_##suite = {#suite, __FILE__, __LINE__, {0, __VA_ARGS__}};                 \
+    __attribute__((constructor)) static void ac__sreg_##suite(void) {                                        \
+        ac__register_suite(&ac__suite_##suite);                                                              \
+    }                                                                                                        \
+    struct ac__suite_semicolon_##suite
+
+/* The test's own libev loop: created fresh for this test (ev_loop_new with the epoll backend pinned and
+ * EVFLAG_NOENV), destroyed after teardown. Never libev's default loop. */
+struct ev_loop *ac_loop(ac_test *t);
+
+/* User data for the test, e.g. a fixture made in setup and freed in teardown. NULL until set. */
+void ac_set_data(ac_test *t, void *data);
+void *ac_data(ac_test *t);
+
+/* "suite.name" of the running test. */
+const char *ac_test_name(ac_test *t);
+
+/* The running test, or NULL outside a test (for helpers that are not handed `t`). */
+ac_test *ac_current(void);
+
+/* AC_AWAIT(t, cond, timeout_s): run the test's loop until `cond` is true. `cond` is evaluated first and
+ * then again after every loop iteration. If timeout_s seconds (scaled by AC_TIMEOUT_MULTIPLIER) pass
+ * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". May be used in the
+ * body, in setup/teardown, and (re-entrantly) inside libev callbacks. */
+#define AC_AWAIT(t, cond, timeout_s)                                                                         \
+    do {                                                                                                     \
+        ac__await *ac__aw = ac__await_begin((t), (timeout_s), #cond, __FILE__, __LINE__);                    \
+        while (!(cond))                                                                                      \
+            ac__await_step(ac__aw);                                                                          \
+        ac__await_end(ac__aw);                                                                               \
+    } while (0)
+
+typedef struct ac__await ac__await;
+ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const char *file, int line);
+void ac__await_step(ac__await *aw);
+void ac__await_end(ac__await *aw);
+
+/* Runs the selected tests as the command line says and returns the exit status (0 all passed, 1 a
+ * failure, 2 usage error, 77 all skipped). Call it from your own main(); without a main() of your own,
+ * the library's main() calls it for you. */
+int ac_main(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,117 @@
+/* human.c — the default report for people: one line a test with outcome and duration (coloured on a
+ * terminal), the details of each failure with both values and captured output, a list of the failed
+ * tests, and the closing line "asyncheck: N passed, N failed, N skipped". */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct human {
+    ac_reporter base;
+    FILE *out;
+    bool color, verbose;
+    ac_buf failed_names;
+    size_t nfailed;
+} human;
+
+static const char *paint(const human *h, const char *code) {
+    return h->color ? code : "";
+}
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define DIM "\033[2m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+static void duration(FILE *out, double s) {
+    if (s < 1.0)
+        fprintf(out, "%.1f ms", s * 1000.0);
+    else
+        fprintf(out, "%.2f s", s);
+}
+
+static void begin(ac_reporter *r, size_t total) {
+    (void)r, (void)total;
+}
+
+static void print_capture(human *h, const char *label, const ac_capture *c) {
+    if (c->text.len == 0 && c->dropped == 0)
+        return;
+    fprintf(h->out, "      %s--- %s ---%s\n", paint(h, DIM), label, paint(h, RESET));
+    const char *p = ac__buf_str(&c->text), *end = p + c->text.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fprintf(h->out, "      | %.*s\n", (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    if (c->dropped)
+        fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
+}
+
+static void result(ac_reporter *r, const ac_result *res) {
+    human *h = (human *)r;
+    const char *label = res->outcome == AC_PASS ? "PASS" : res->outcome == AC_FAIL ? "FAIL" : "SKIP";
+    const char *color = res->outcome == AC_PASS ? GREEN : res->outcome == AC_FAIL ? RED : YELLOW;
+    fprintf(h->out, "%s%s%s  %s.%s", paint(h, color), label, paint(h, RESET), res->def->suite,
+            res->def->name);
+    if (res->outcome == AC_SKIP) {
+        fprintf(h->out, "  %s%s%s\n", paint(h, DIM), res->skip_reason ? res->skip_reason : "",
+                paint(h, RESET));
+        return;
+    }
+    fprintf(h->out, "  %s(", paint(h, DIM));
+    duration(h->out, res->duration);
+    fprintf(h->out, ")%s\n", paint(h, RESET));
+    for (size_t i = 0; i < res->nfailures; i++) {
+        const ac_failure *f = &res->failures[i];
+        if (f->file)
+            fprintf(h->out, "      %s:%d: %s%s%s\n", f->file, f->line, paint(h, BOLD), f->message,
+                    paint(h, RESET));
+        else
+            fprintf(h->out, "      %s%s%s\n", paint(h, BOLD), f->message, paint(h, RESET));
+        if (f->got)
+            fprintf(h->out, "        got:      %s\n", f->got);
+        if (f->expected)
+            fprintf(h->out, "        expected: %s\n", f->expected);
+    }
+    if (res->outcome == AC_FAIL || h->verbose) {
+        print_capture(h, "stdout", &res->out);
+        print_capture(h, "stderr", &res->err);
+    }
+    if (res->outcome == AC_FAIL) {
+        ac__buf_printf(&h->failed_names, "  %s.%s\n", res->def->suite, res->def->name);
+        h->nfailed++;
+    }
+    fflush(h->out);
+}
+
+static int end(ac_reporter *r, const ac_summary *s) {
+    human *h = (human *)r;
+    if (h->nfailed)
+        fprintf(h->out, "\n%sFailed:%s\n%s", paint(h, RED), paint(h, RESET), ac__buf_str(&h->failed_names));
+    if (s->not_run)
+        fprintf(h->out, "%zu test%s not run: --fail-fast stopped the run\n", s->not_run,
+                s->not_run == 1 ? "" : "s");
+    fprintf(h->out, "ran %zu test%s in ", s->total, s->total == 1 ? "" : "s");
+    duration(h->out, s->duration);
+    fprintf(h->out, "\nasyncheck: %zu passed, %zu failed, %zu skipped\n", s->passed, s->failed, s->skipped);
+    fflush(h->out);
+    return ferror(h->out) ? -1 : 0;
+}
+
+static void destroy(ac_reporter *r) {
+    human *h = (human *)r;
+    ac__buf_free(&h->failed_names);
+    free(h);
+}
+
+ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose) {
+    human *h = ac__xcalloc(1, sizeof *h);
+    h->base = (ac_reporter){begin, result, end, destroy};
+    h->out = out;
+    h->color = color;
+    h->verbose = verbose;
+    return &h->base;
+}

@@ -1,0 +1,187 @@
+/* junit.c — JUnit XML: one <testsuites> root, a <testsuite> per suite (in order of first appearance),
+ * a <testcase> per test with classname/name/file/line/time, <failure>/<skipped>, and the captured
+ * output. Built in memory and written at the end to a temporary file beside the target, then renamed
+ * over it: the file is complete or absent, never half-written. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct suite_acc {
+    const char *name;
+    ac_buf cases;
+    size_t tests, failures, skipped;
+    double time;
+} suite_acc;
+
+typedef struct junit {
+    ac_reporter base;
+    char *path;
+    char *tmp_path;
+    FILE *tmp;
+    char *run_name;
+    suite_acc *suites;
+    size_t nsuites;
+    bool done;
+} junit;
+
+/* Seconds with '.' as the decimal point whatever the locale. */
+static void put_time(ac_buf *b, double s) {
+    unsigned long long us = (unsigned long long)(s * 1e6 + 0.5);
+    ac__buf_printf(b, "%llu.%06llu", us / 1000000, us % 1000000);
+}
+
+static void attr(ac_buf *b, const char *name, const char *value) {
+    ac__buf_printf(b, " %s=\"", name);
+    ac__escape_xml_attr(b, value, strlen(value));
+    ac__buf_puts(b, "\"");
+}
+
+static suite_acc *suite_for(junit *j, const char *name) {
+    if (j->nsuites && strcmp(j->suites[j->nsuites - 1].name, name) == 0)
+        return &j->suites[j->nsuites - 1];
+    for (size_t i = 0; i < j->nsuites; i++)
+        if (strcmp(j->suites[i].name, name) == 0)
+            return &j->suites[i];
+    j->suites = ac__xrealloc(j->suites, (j->nsuites + 1) * sizeof *j->suites);
+    j->suites[j->nsuites] = (suite_acc){.name = name};
+    return &j->suites[j->nsuites++];
+}
+
+static void begin(ac_reporter *r, size_t total) {
+    (void)r, (void)total;
+}
+
+static void result(ac_reporter *r, const ac_result *res) {
+    junit *j = (junit *)r;
+    suite_acc *s = suite_for(j, res->def->suite);
+    ac_buf *b = &s->cases;
+    s->tests++;
+    s->time += res->duration;
+    ac__buf_puts(b, "    <testcase");
+    attr(b, "classname", res->def->suite);
+    attr(b, "name", res->def->name);
+    attr(b, "file", res->def->file);
+    ac__buf_printf(b, " line=\"%d\" time=\"", res->def->line);
+    put_time(b, res->duration);
+    ac__buf_puts(b, "\">\n");
+    if (res->outcome == AC_FAIL) {
+        s->failures++;
+        const ac_failure *first = &res->failures[0];
+        ac_buf text = {0};
+        for (size_t i = 0; i < res->nfailures; i++) {
+            const ac_failure *f = &res->failures[i];
+            if (f->file)
+                ac__buf_printf(&text, "%s:%d: ", f->file, f->line);
+            ac__buf_printf(&text, "%s\n", f->message);
+            if (f->got)
+                ac__buf_printf(&text, "  got:      %s\n", f->got);
+            if (f->expected)
+                ac__buf_printf(&text, "  expected: %s\n", f->expected);
+        }
+        ac__buf_puts(b, "      <failure");
+        attr(b, "message", first->message);
+        attr(b, "type", ac__failure_kind_name(first->kind));
+        ac__buf_puts(b, ">");
+        ac__escape_xml_cdata(b, text.data, text.len);
+        ac__buf_puts(b, "</failure>\n");
+        ac__buf_free(&text);
+    } else if (res->outcome == AC_SKIP) {
+        s->skipped++;
+        ac__buf_puts(b, "      <skipped");
+        attr(b, "message", res->skip_reason ? res->skip_reason : "");
+        ac__buf_puts(b, "/>\n");
+    }
+    const ac_capture *caps[2] = {&res->out, &res->err};
+    const char *tags[2] = {"system-out", "system-err"};
+    for (int i = 0; i < 2; i++) {
+        if (!caps[i]->text.len && !caps[i]->dropped)
+            continue;
+        ac__buf_printf(b, "      <%s>", tags[i]);
+        ac__escape_xml_cdata(b, ac__buf_str(&caps[i]->text), caps[i]->text.len);
+        if (caps[i]->dropped)
+            ac__buf_printf(b, "[asyncheck: %zu more bytes not kept]", caps[i]->dropped);
+        ac__buf_printf(b, "</%s>\n", tags[i]);
+    }
+    ac__buf_puts(b, "    </testcase>\n");
+}
+
+static int end(ac_reporter *r, const ac_summary *sum) {
+    junit *j = (junit *)r;
+    ac_buf b = {0};
+    size_t failures = 0, skipped = 0;
+    for (size_t i = 0; i < j->nsuites; i++)
+        failures += j->suites[i].failures, skipped += j->suites[i].skipped;
+    ac__buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+    attr(&b, "name", j->run_name);
+    ac__buf_printf(&b, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"", sum->total,
+                   failures, skipped);
+    put_time(&b, sum->duration);
+    ac__buf_puts(&b, "\">\n");
+    for (size_t i = 0; i < j->nsuites; i++) {
+        suite_acc *s = &j->suites[i];
+        ac__buf_puts(&b, "  <testsuite");
+        attr(&b, "name", s->name);
+        ac__buf_printf(&b, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"", s->tests,
+                       s->failures, s->skipped);
+        put_time(&b, s->time);
+        ac__buf_puts(&b, "\">\n");
+        ac__buf_append(&b, s->cases.data, s->cases.len);
+        ac__buf_puts(&b, "  </testsuite>\n");
+    }
+    ac__buf_puts(&b, "</testsuites>\n");
+    bool ok = fwrite(b.data, 1, b.len, j->tmp) == b.len;
+    ok = fflush(j->tmp) == 0 && ok;
+    ok = fsync(fileno(j->tmp)) == 0 && ok;
+    int saved = errno;
+    ok = fclose(j->tmp) == 0 && ok;
+    j->tmp = NULL;
+    ac__buf_free(&b);
+    if (ok && rename(j->tmp_path, j->path) == 0) {
+        j->done = true;
+        return 0;
+    }
+    if (ok)
+        saved = errno;
+    fprintf(stderr, "asyncheck: --junit: could not write '%s': %s\n", j->path, strerror(saved));
+    return -1;
+}
+
+static void destroy(ac_reporter *r) {
+    junit *j = (junit *)r;
+    if (j->tmp)
+        fclose(j->tmp);
+    if (!j->done)
+        unlink(j->tmp_path); /* never leave a half-written report behind */
+    for (size_t i = 0; i < j->nsuites; i++)
+        ac__buf_free(&j->suites[i].cases);
+    free(j->suites);
+    free(j->path);
+    free(j->tmp_path);
+    free(j->run_name);
+    free(j);
+}
+
+ac_reporter *ac__junit_reporter(const char *path, const char *run_name) {
+    ac_buf tmp = {0};
+    ac__buf_printf(&tmp, "%s.tmp.XXXXXX", path);
+    char *tmp_path = ac__buf_take(&tmp);
+    int fd = mkstemp(tmp_path);
+    if (fd < 0) {
+        free(tmp_path);
+        return NULL;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 is stricter than a report needs */
+    junit *j = ac__xcalloc(1, sizeof *j);
+    j->base = (ac_reporter){begin, result, end, destroy};
+    j->path = ac__xstrdup(path);
+    j->tmp_path = tmp_path;
+    j->tmp = fdopen(fd, "w");
+    j->run_name = ac__xstrdup(run_name);
+    return &j->base;
+}

@@ -1,0 +1,90 @@
+/* report.h — the result model (what one test produced) and the reporter interface. Reporters receive
+ * finished results one at a time, in registration order, and are the only code that writes report text.
+ * The runner builds results; it never formats them. */
+#ifndef AC_REPORT_H
+#define AC_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "asyncheck/test.h"
+#include "../util/util.h"
+
+typedef enum ac_outcome { AC_PASS, AC_FAIL, AC_SKIP } ac_outcome;
+
+/* Why a failure happened; written as the JUnit failure type and the TAP `type:` field. */
+typedef enum ac_failure_kind {
+    AC_FK_ASSERTION, /* an assertion or AC_FAIL */
+    AC_FK_CRASH,     /* the test process died of a signal */
+    AC_FK_EXIT,      /* the test process exited before the test finished */
+    AC_FK_TIMEOUT,   /* the real-time watchdog killed the test */
+    AC_FK_WATCHERS,  /* watchers still active when the test's time ran out after the body */
+    AC_FK_HARNESS,   /* asyncheck itself could not run the test (fork failed, ...) */
+} ac_failure_kind;
+
+const char *ac__failure_kind_name(ac_failure_kind k);
+
+typedef struct ac_failure {
+    ac_failure_kind kind;
+    bool fatal;
+    char *file; /* may be NULL */
+    int line;
+    char *message;  /* one line, e.g. "AC_ASSERT_EQ(a, b) failed" */
+    char *got;      /* printed value or NULL */
+    char *expected; /* printed value or NULL */
+} ac_failure;
+
+/* Captured output of one stream: the first AC_CAPTURE_LIMIT bytes are kept, the rest counted. */
+#define AC_CAPTURE_LIMIT (1024 * 1024)
+typedef struct ac_capture {
+    ac_buf text;
+    size_t dropped;
+} ac_capture;
+
+void ac__capture_add(ac_capture *c, const char *p, size_t n);
+
+typedef struct ac_result {
+    const ac__test_def *def;
+    size_t number; /* 1-based position in the run */
+    ac_outcome outcome;
+    bool not_run; /* never started (--fail-fast stopped the run); outcome is AC_SKIP */
+    char *skip_reason;
+    const char *phase; /* the phase the test was last in: setup, body, drain, teardown */
+    ac_failure *failures;
+    size_t nfailures;
+    double duration; /* seconds, real time */
+    ac_capture out, err;
+    bool finished; /* the test reached its end ("done" record) */
+} ac_result;
+
+/* Appends a failure (strings are copied; NULLs allowed). */
+void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                            const char *message, const char *got, const char *expected);
+/* Settles outcome from failures/skip: any failure fails; else a skip reason skips; else pass. */
+void ac__result_settle(ac_result *r);
+void ac__result_free(ac_result *r);
+/* "suite.name" into a caller buffer. */
+void ac__full_name(const ac__test_def *def, ac_buf *out);
+
+typedef struct ac_summary {
+    size_t passed, failed, skipped, not_run, total;
+    double duration;
+} ac_summary;
+
+typedef struct ac_reporter ac_reporter;
+struct ac_reporter {
+    void (*begin)(ac_reporter *r, size_t total);
+    void (*result)(ac_reporter *r, const ac_result *res);
+    /* Returns 0, or -1 after printing one line naming what could not be written. */
+    int (*end)(ac_reporter *r, const ac_summary *sum);
+    void (*destroy)(ac_reporter *r);
+};
+
+/* Human-readable output to `out`: one line a test, failures in detail, the closing count line. */
+ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose);
+/* TAP (version 13 or 14) streamed to `out`; closes `out` at the end when own_file is true. */
+ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version);
+/* JUnit XML written to a temporary file beside `path` and renamed over it at the end. */
+ac_reporter *ac__junit_reporter(const char *path, const char *run_name);
+
+#endif

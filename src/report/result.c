@@ -1,0 +1,64 @@
+/* result.c — building and releasing results. Shared by the runner (which fills results) and the
+ * reporters (which only read them). */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {"assertion", "crash", "exit", "timeout", "watchers", "harness"};
+
+const char *ac__failure_kind_name(ac_failure_kind k) {
+    return kind_names[k];
+}
+
+static char *dup_or_null(const char *s) {
+    return s ? ac__xstrdup(s) : NULL;
+}
+
+void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                            const char *message, const char *got, const char *expected) {
+    r->failures = ac__xrealloc(r->failures, (r->nfailures + 1) * sizeof *r->failures);
+    r->failures[r->nfailures++] = (ac_failure){kind,
+                                               fatal,
+                                               dup_or_null(file),
+                                               line,
+                                               ac__xstrdup(message ? message : "failed"),
+                                               dup_or_null(got),
+                                               dup_or_null(expected)};
+}
+
+void ac__result_settle(ac_result *r) {
+    if (r->nfailures)
+        r->outcome = AC_FAIL;
+    else if (r->skip_reason)
+        r->outcome = AC_SKIP;
+    else
+        r->outcome = AC_PASS;
+}
+
+void ac__capture_add(ac_capture *c, const char *p, size_t n) {
+    size_t room = c->text.len < AC_CAPTURE_LIMIT ? AC_CAPTURE_LIMIT - c->text.len : 0;
+    size_t keep = n < room ? n : room;
+    ac__buf_append(&c->text, p, keep);
+    c->dropped += n - keep;
+}
+
+void ac__result_free(ac_result *r) {
+    for (size_t i = 0; i < r->nfailures; i++) {
+        free(r->failures[i].file);
+        free(r->failures[i].message);
+        free(r->failures[i].got);
+        free(r->failures[i].expected);
+    }
+    free(r->failures);
+    free(r->skip_reason);
+    ac__buf_free(&r->out.text);
+    ac__buf_free(&r->err.text);
+    r->failures = NULL;
+    r->nfailures = 0;
+    r->skip_reason = NULL;
+}
+
+void ac__full_name(const ac__test_def *def, ac_buf *out) {
+    ac__buf_printf(out, "%s.%s", def->suite, def->name);
+}

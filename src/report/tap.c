@@ -1,0 +1,115 @@
+/* tap.c — TAP version 14 (or 13 for older harnesses), streamed: the version line and the plan first,
+ * then one test point per result in registration order with a YAML diagnostic block on failures,
+ * flushed after each, so that a killed run leaves a valid prefix. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tap {
+    ac_reporter base;
+    FILE *out;
+    bool own;
+    int version;
+} tap;
+
+static void begin(ac_reporter *r, size_t total) {
+    tap *t = (tap *)r;
+    fprintf(t->out, "TAP version %d\n", t->version);
+    if (total == 0)
+        fprintf(t->out, "1..0 # SKIP no tests selected\n");
+    else
+        fprintf(t->out, "1..%zu\n", total);
+    fflush(t->out);
+}
+
+/* Test point descriptions escape '#' and '\'; a reason is kept to one line. */
+static void put_escaped(FILE *out, const char *s, bool description) {
+    for (; *s; s++) {
+        if (description && (*s == '#' || *s == '\\'))
+            fputc('\\', out);
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+    }
+}
+
+static void yaml_str(FILE *out, const char *key, const char *value, size_t n, const char *indent) {
+    ac_buf b = {0};
+    ac__escape_quoted(&b, value, n);
+    fprintf(out, "%s%s: \"%s\"\n", indent, key, ac__buf_str(&b));
+    ac__buf_free(&b);
+}
+
+static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, const char *first) {
+    fprintf(out, "%s", first);
+    yaml_str(out, "message", f->message, strlen(f->message), "");
+    fprintf(out, "%stype: %s\n", indent, ac__failure_kind_name(f->kind));
+    if (f->file) {
+        fprintf(out, "%sat:\n", indent);
+        yaml_str(out, "  file", f->file, strlen(f->file), indent);
+        fprintf(out, "%s  line: %d\n", indent, f->line);
+    }
+    if (f->got)
+        yaml_str(out, "got", f->got, strlen(f->got), indent);
+    if (f->expected)
+        yaml_str(out, "expected", f->expected, strlen(f->expected), indent);
+}
+
+static void result(ac_reporter *r, const ac_result *res) {
+    tap *t = (tap *)r;
+    FILE *out = t->out;
+    fprintf(out, "%s %zu - ", res->outcome == AC_FAIL ? "not ok" : "ok", res->number);
+    put_escaped(out, res->def->suite, true);
+    fputc('.', out);
+    put_escaped(out, res->def->name, true);
+    if (res->outcome == AC_SKIP) {
+        fprintf(out, " # SKIP ");
+        put_escaped(out, res->skip_reason ? res->skip_reason : "", false);
+    }
+    fputc('\n', out);
+    if (res->outcome == AC_FAIL) {
+        fprintf(out, "  ---\n");
+        yaml_failure(out, &res->failures[0], "  ", "  ");
+        fprintf(out, "  severity: fail\n");
+        if (res->nfailures > 1) {
+            fprintf(out, "  failures:\n");
+            for (size_t i = 0; i < res->nfailures; i++)
+                yaml_failure(out, &res->failures[i], "      ", "    - ");
+        }
+        if (res->phase)
+            fprintf(out, "  phase: %s\n", res->phase);
+        fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
+        if (res->out.text.len)
+            yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");
+        if (res->err.text.len)
+            yaml_str(out, "stderr", res->err.text.data, res->err.text.len, "  ");
+        if (res->out.dropped)
+            fprintf(out, "  stdout_bytes_dropped: %zu\n", res->out.dropped);
+        if (res->err.dropped)
+            fprintf(out, "  stderr_bytes_dropped: %zu\n", res->err.dropped);
+        fprintf(out, "  ...\n");
+    }
+    fflush(out);
+}
+
+static int end(ac_reporter *r, const ac_summary *s) {
+    (void)s;
+    tap *t = (tap *)r;
+    fflush(t->out);
+    return ferror(t->out) ? -1 : 0;
+}
+
+static void destroy(ac_reporter *r) {
+    tap *t = (tap *)r;
+    if (t->own)
+        fclose(t->out);
+    free(t);
+}
+
+ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version) {
+    tap *t = ac__xcalloc(1, sizeof *t);
+    t->base = (ac_reporter){begin, result, end, destroy};
+    t->out = out;
+    t->own = own_file;
+    t->version = version;
+    return &t->base;
+}

@@ -1,0 +1,298 @@
+/* exec.c — executing one test inside whatever process it runs in: the test's fresh loop, its phases
+ * (setup, body, drain, teardown), unwinding after a fatal failure or skip, AC_AWAIT, and sending
+ * records to the runner. It must not format reports or know whether it runs forked. */
+#include "runner.h"
+
+#include <ev.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ac__await {
+    ac_test *t;
+    ev_timer timer;
+    bool expired;
+    double timeout;
+    const char *cond;
+    const char *file;
+    int line;
+    ac__await *next;
+};
+
+struct ac_test {
+    const ac__test_def *def;
+    struct ev_loop *loop;
+    void *data;
+    ac_sink *sink;
+    jmp_buf unwind;
+    bool can_unwind;
+    double started;
+    double timeout;
+    ac__await *awaits; /* innermost first */
+    ev_timer drain_limit;
+    bool drain_expired;
+    ev_async wake;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    atomic_bool abort_requested;
+    ac_buf name;
+};
+
+static ac_test *current;
+
+/* ---- sending records ---- */
+
+static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
+    pthread_mutex_lock(&t->lock);
+    if (t->sink->fd >= 0) {
+        ac_buf b = {0};
+        ac__record_encode(&b, type, fields, n);
+        size_t off = 0;
+        while (off < b.len) {
+            ssize_t w = write(t->sink->fd, b.data + off, b.len - off);
+            if (w <= 0)
+                break; /* the runner is gone; nothing left to tell */
+            off += (size_t)w;
+        }
+        ac__buf_free(&b);
+    } else {
+        ac__record_apply(t->sink->into, type, fields, n);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void set_phase(ac_test *t, const char *phase) {
+    emit(t, AC_REC_PHASE, &phase, 1);
+}
+
+static _Noreturn void unwind(ac_test *t) {
+    longjmp(t->unwind, 1);
+}
+
+/* After a fatal failure or skip: end the test from the test's own thread, or, from another thread,
+ * ask the test's thread to end it and stop this thread. */
+static _Noreturn void end_test_now(ac_test *t) {
+    if (pthread_equal(pthread_self(), t->thread) && t->can_unwind)
+        unwind(t);
+    atomic_store(&t->abort_requested, true);
+    ev_async_send(t->loop, &t->wake);
+    pthread_exit(NULL);
+}
+
+static void check_abort(ac_test *t) {
+    if (atomic_load(&t->abort_requested))
+        unwind(t);
+}
+
+void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
+                        const char *got, const char *expected) {
+    ac_test *t = current;
+    if (!t) {
+        fprintf(stderr, "asyncheck: %s:%d: %s (outside any test)\n", file ? file : "?", line, message);
+        if (fatal)
+            abort();
+        return;
+    }
+    char kbuf[8], lbuf[16];
+    snprintf(kbuf, sizeof kbuf, "%d", (int)kind);
+    snprintf(lbuf, sizeof lbuf, "%d", line);
+    const char *fields[] = {kbuf, fatal ? "1" : "0", file, lbuf, message, got, expected};
+    emit(t, AC_REC_FAILURE, fields, 7);
+    if (fatal)
+        end_test_now(t);
+}
+
+_Noreturn void ac__report_skip(const char *reason) {
+    ac_test *t = current;
+    if (!t) {
+        fprintf(stderr, "asyncheck: skip outside any test: %s\n", reason);
+        abort();
+    }
+    emit(t, AC_REC_SKIP, &reason, 1);
+    end_test_now(t);
+}
+
+/* ---- the public handle ---- */
+
+struct ev_loop *ac_loop(ac_test *t) {
+    return t->loop;
+}
+
+void ac_set_data(ac_test *t, void *data) {
+    t->data = data;
+}
+
+void *ac_data(ac_test *t) {
+    return t->data;
+}
+
+const char *ac_test_name(ac_test *t) {
+    return ac__buf_str(&t->name);
+}
+
+ac_test *ac_current(void) {
+    return current;
+}
+
+/* ---- AC_AWAIT ---- */
+
+static void await_expired(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    ((ac__await *)w->data)->expired = true;
+}
+
+ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const char *file, int line) {
+    ac__await *aw = ac__xcalloc(1, sizeof *aw);
+    double mult = 1.0;
+    const char *m = getenv("AC_TIMEOUT_MULTIPLIER");
+    if (m && !ac__parse_seconds(m, &mult))
+        mult = 1.0;
+    *aw = (ac__await){.t = t, .timeout = timeout_s * mult, .cond = cond, .file = file, .line = line};
+    aw->next = t->awaits;
+    t->awaits = aw;
+    ev_now_update(t->loop);
+    ev_timer_init(&aw->timer, await_expired, aw->timeout, 0.);
+    aw->timer.data = aw;
+    ev_timer_start(t->loop, &aw->timer);
+    return aw;
+}
+
+void ac__await_step(ac__await *aw) {
+    ac_test *t = aw->t;
+    check_abort(t);
+    if (aw->expired) {
+        char text[1024]; /* on the stack: the fatal report below does not return */
+        snprintf(text, sizeof text, "timed out after %.3f s waiting for %s", aw->timeout, aw->cond);
+        ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, NULL, NULL);
+    }
+    ev_run(t->loop, EVRUN_ONCE);
+    check_abort(t);
+}
+
+static void await_release(ac__await *aw) {
+    ac_test *t = aw->t;
+    ev_timer_stop(t->loop, &aw->timer);
+    for (ac__await **pp = &t->awaits; *pp; pp = &(*pp)->next)
+        if (*pp == aw) {
+            *pp = aw->next;
+            break;
+        }
+    free(aw);
+}
+
+void ac__await_end(ac__await *aw) {
+    await_release(aw);
+}
+
+/* ---- phases ---- */
+
+static void drain_expired(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)revents;
+    ev_ref(loop); /* balance the ev_unref in drain(): libev already stopped this one-shot timer */
+    ((ac_test *)w->data)->drain_expired = true;
+}
+
+/* Runs the loop until no active (referenced) watcher remains, bounded by what is left of the test's
+ * timeout. Watchers still active then fail the test. */
+static void drain(ac_test *t) {
+    double left = t->started + t->timeout - ac__monotonic();
+    if (left < 0)
+        left = 0;
+    ev_now_update(t->loop);
+    ev_timer_init(&t->drain_limit, drain_expired, left, 0.);
+    t->drain_limit.data = t;
+    ev_timer_start(t->loop, &t->drain_limit);
+    ev_unref(t->loop);
+    while (!t->drain_expired && ev_run(t->loop, EVRUN_ONCE))
+        check_abort(t);
+    check_abort(t);
+    if (t->drain_expired) {
+        ac_buf msg = {0};
+        ac__buf_printf(&msg,
+                       "watchers still active on the test's loop when its %.3f s timeout ran out after the "
+                       "body returned",
+                       t->timeout);
+        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
+    } else {
+        ev_ref(t->loop);
+        ev_timer_stop(t->loop, &t->drain_limit);
+    }
+}
+
+/* Stops whatever an unwound phase left registered on the loop from harness-owned memory. */
+static void release_waits(ac_test *t) {
+    while (t->awaits)
+        await_release(t->awaits);
+    if (ev_is_active(&t->drain_limit)) {
+        ev_ref(t->loop);
+        ev_timer_stop(t->loop, &t->drain_limit);
+    }
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
+    (void)loop, (void)revents;
+    check_abort(w->data);
+}
+
+void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
+    ac_test *t = ac__xcalloc(1, sizeof *t);
+    t->def = def;
+    t->sink = sink;
+    t->timeout = timeout;
+    t->started = ac__monotonic();
+    t->thread = pthread_self();
+    pthread_mutex_init(&t->lock, NULL);
+    ac__full_name(def, &t->name);
+    current = t;
+
+    const ac__suite_def *suite = ac__suite_find(def->suite);
+    t->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!t->loop)
+        t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+    if (!t->loop) {
+        ac__report_failure(AC_FK_HARNESS, false, def->file, def->line,
+                           "could not create the test's libev loop", NULL, NULL);
+    } else {
+        ev_async_init(&t->wake, wake_cb);
+        t->wake.data = t;
+        ev_async_start(t->loop, &t->wake);
+        ev_unref(t->loop);
+
+        if (setjmp(t->unwind) == 0) {
+            t->can_unwind = true;
+            if (suite && suite->options.setup) {
+                set_phase(t, "setup");
+                suite->options.setup(t);
+                check_abort(t);
+            }
+            set_phase(t, "body");
+            def->body(t);
+            check_abort(t);
+            set_phase(t, "drain");
+            drain(t);
+        }
+        release_waits(t);
+        atomic_store(&t->abort_requested, false);
+        if (suite && suite->options.teardown) {
+            if (setjmp(t->unwind) == 0) {
+                set_phase(t, "teardown");
+                suite->options.teardown(t);
+            }
+            release_waits(t);
+        }
+        t->can_unwind = false;
+        ev_ref(t->loop);
+        ev_async_stop(t->loop, &t->wake);
+        ev_loop_destroy(t->loop);
+    }
+    emit(t, AC_REC_DONE, NULL, 0);
+    current = NULL;
+    pthread_mutex_destroy(&t->lock);
+    ac__buf_free(&t->name);
+    free(t);
+}

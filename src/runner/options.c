@@ -1,0 +1,169 @@
+/* options.c — the test executable's command line and the environment variables the runner reads.
+ * Produces an ac_options or a one-line reason; prints nothing except the usage text when asked. */
+#include "runner.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "Usage: %s [options]\n"
+    "Runs this executable's asyncheck tests, each in its own process on a fresh libev loop.\n"
+    "\n"
+    "Selecting\n"
+    "  --list                 print the selected tests' names (suite.name), one a line, and exit\n"
+    "  --filter GLOB          run tests whose suite.name matches GLOB (repeatable); a leading '-'\n"
+    "                         excludes instead (--filter 'net.*' --filter '-net.slow_*')\n"
+    "Running\n"
+    "  -j, --jobs N           run N tests at a time (default: online CPUs)\n"
+    "  --timeout S            real-time limit for tests without their own (default 30 s);\n"
+    "                         AC_TIMEOUT_MULTIPLIER scales every timeout\n"
+    "  --no-fork              run tests in this process, one after another (for debuggers)\n"
+    "  -x, --fail-fast        start no more tests after the first failure\n"
+    "Reporting\n"
+    "  --tap[=FILE]           TAP version 14 on stdout (or to FILE); automatic when HARNESS_ACTIVE\n"
+    "                         is set, as under prove\n"
+    "  --tap-version 13|14    the version line to write (default 14; 13 under prove older than 3.48)\n"
+    "  --junit FILE           JUnit XML to FILE (written whole at the end)\n"
+    "  --color auto|always|never\n"
+    "                         colour the human output (auto: on a terminal, unless NO_COLOR is set)\n"
+    "  -v, --verbose          also show the captured output of passing tests\n"
+    "  -h, --help             this text\n"
+    "  --version              asyncheck's version\n"
+    "\n"
+    "Exit status: 0 all passed (skips allowed), 1 a test failed, 2 usage error,\n"
+    "77 every selected test was skipped.\n";
+
+void ac__print_usage(const char *prog, FILE *out) {
+    fprintf(out, usage_text, prog);
+}
+
+static int fail(ac_buf *err, const char *fmt, const char *a, const char *b) {
+    ac__buf_printf(err, fmt, a, b);
+    return -1;
+}
+
+/* Harnesses older than Test::Harness 3.48 reject a "TAP version 14" line; everything else we write
+ * is TAP 13 as well, so say 13 to them. */
+static int tap_version_for_harness(void) {
+    const char *v = getenv("HARNESS_VERSION");
+    if (!v || !*v)
+        return 14;
+    return strtod(v, NULL) < 3.48 ? 13 : 14;
+}
+
+static bool is_option(const char *name, const char *long_name, const char *short_name) {
+    return strcmp(name, long_name) == 0 || (short_name && strcmp(name, short_name) == 0);
+}
+
+int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
+    *o = (ac_options){.timeout = 30.0, .multiplier = 1.0, .tap_version = 0, .color = AC_COLOR_AUTO};
+    const char *mult = getenv("AC_TIMEOUT_MULTIPLIER");
+    if (mult && *mult && (!ac__parse_seconds(mult, &o->multiplier) || o->multiplier <= 0))
+        return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s", mult, "");
+    const char *harness = getenv("HARNESS_ACTIVE");
+    if (harness && *harness)
+        o->tap = true;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = NULL;
+        char name[64];
+        if (strncmp(arg, "--", 2) == 0 && (eq = strchr(arg, '=')) != NULL) {
+            size_t n = (size_t)(eq - arg);
+            if (n >= sizeof name)
+                return fail(err, "unknown option '%s'%s", arg, "");
+            memcpy(name, arg, n);
+            name[n] = '\0';
+        } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
+            snprintf(name, sizeof name, "-j");
+            eq = arg + 1; /* -j4 */
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+        }
+#define IS(long_, short_) is_option(name, long_, short_)
+        /* options that take a value */
+        const char *value = NULL;
+        bool takes_value = IS("--filter", NULL) || IS("--jobs", "-j") || IS("--timeout", NULL) ||
+                           IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL);
+        if (takes_value) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return fail(err, "option '%s' needs a value%s", name, "");
+        } else if (eq && !IS("--tap", NULL)) {
+            return fail(err, "option '%s' takes no value%s", name, "");
+        }
+
+        if (IS("--list", NULL)) {
+            o->list = true;
+        } else if (IS("--filter", NULL)) {
+            if (!*value || (value[0] == '-' && !value[1]))
+                return fail(err, "--filter: empty pattern%s%s", "", "");
+            o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
+            o->filters[o->nfilters++] = value;
+        } else if (IS("--jobs", "-j")) {
+            if (!ac__parse_count(value, &o->jobs) || o->jobs > 4096)
+                return fail(err, "--jobs: '%s' is not a whole number from 1 to 4096%s", value, "");
+        } else if (IS("--timeout", NULL)) {
+            if (!ac__parse_seconds(value, &o->timeout) || o->timeout <= 0)
+                return fail(err, "--timeout: '%s' is not a positive number of seconds%s", value, "");
+        } else if (IS("--no-fork", NULL)) {
+            o->no_fork = true;
+        } else if (IS("--fail-fast", "-x")) {
+            o->fail_fast = true;
+        } else if (IS("--tap", NULL)) {
+            o->tap = true;
+            if (eq) {
+                if (!eq[1])
+                    return fail(err, "--tap=: empty file name%s%s", "", "");
+                o->tap_path = eq + 1;
+            }
+        } else if (IS("--tap-version", NULL)) {
+            if (strcmp(value, "13") == 0)
+                o->tap_version = 13;
+            else if (strcmp(value, "14") == 0)
+                o->tap_version = 14;
+            else
+                return fail(err, "--tap-version: '%s' is not 13 or 14%s", value, "");
+        } else if (IS("--junit", NULL)) {
+            if (!*value)
+                return fail(err, "--junit: empty file name%s%s", "", "");
+            o->junit_path = value;
+        } else if (IS("--color", NULL)) {
+            if (strcmp(value, "auto") == 0)
+                o->color = AC_COLOR_AUTO;
+            else if (strcmp(value, "always") == 0)
+                o->color = AC_COLOR_ALWAYS;
+            else if (strcmp(value, "never") == 0)
+                o->color = AC_COLOR_NEVER;
+            else
+                return fail(err, "--color: '%s' is not one of auto, always, never%s", value, "");
+        } else if (IS("--verbose", "-v")) {
+            o->verbose = true;
+        } else if (IS("--help", "-h")) {
+            o->help = true;
+        } else if (IS("--version", NULL)) {
+            o->version = true;
+        } else if (arg[0] == '-') {
+            return fail(err, "unknown option '%s'%s", arg, "");
+        } else {
+            return fail(err, "unexpected argument '%s' (filters are given with --filter)%s", arg, "");
+        }
+#undef IS
+    }
+    if (o->jobs == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o->jobs = n > 0 ? n : 1;
+    }
+    if (o->tap_version == 0)
+        o->tap_version = harness && *harness ? tap_version_for_harness() : 14;
+    return 0;
+}
+
+void ac__options_free(ac_options *o) {
+    free(o->filters);
+    o->filters = NULL;
+}

@@ -1,0 +1,428 @@
+/* run.c — running a selection of tests: forking one child per test (up to --jobs at a time), watching
+ * each child's record, stdout and stderr pipes, its exit (pidfd) and its real-time watchdog on the
+ * runner's own libev loop (never the default loop), turning what happened into a result, and handing
+ * results to the reporters in registration order. --no-fork runs the same tests in-process. It never
+ * formats report text. */
+#include "runner.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct runner runner;
+
+typedef struct slot {
+    runner *rn;
+    size_t idx;
+    pid_t pid;
+    int pidfd;
+    ev_io res_io, out_io, err_io, exit_io;
+    ev_timer watchdog;
+    ev_timer exit_poll; /* only where pidfd_open is unavailable */
+    ac_buf records;
+    double started;
+    double limit;
+    bool timed_out;
+    bool busy;
+} slot;
+
+struct runner {
+    const ac_run *run;
+    struct ev_loop *loop;
+    ac_result *results;
+    bool *ready;
+    size_t next_start, next_report, running;
+    bool stop; /* --fail-fast saw a failure: start nothing more */
+    slot *slots;
+    size_t nslots;
+    ac_summary *sum;
+};
+
+double ac__effective_timeout(const ac_options *o, const ac__test_def *def) {
+    double base = def->options.timeout > 0 ? def->options.timeout : o->timeout;
+    return base * o->multiplier;
+}
+
+/* ---- delivering results in order ---- */
+
+static void count(ac_summary *sum, const ac_result *r) {
+    if (r->not_run)
+        sum->not_run++;
+    else if (r->outcome == AC_PASS)
+        sum->passed++;
+    else if (r->outcome == AC_FAIL)
+        sum->failed++;
+    else
+        sum->skipped++;
+}
+
+static void deliver_ready(runner *rn) {
+    while (rn->next_report < rn->run->ntests && rn->ready[rn->next_report]) {
+        ac_result *r = &rn->results[rn->next_report];
+        for (size_t i = 0; i < rn->run->nreporters; i++)
+            rn->run->reporters[i]->result(rn->run->reporters[i], r);
+        count(rn->sum, r);
+        ac__result_free(r);
+        rn->next_report++;
+    }
+}
+
+static void mark_ready(runner *rn, size_t idx) {
+    ac_result *r = &rn->results[idx];
+    ac__result_settle(r);
+    if (r->outcome == AC_FAIL && rn->run->opts->fail_fast)
+        rn->stop = true;
+    rn->ready[idx] = true;
+}
+
+/* A test that never reaches a child: skipped by option, or not run after --fail-fast. */
+static bool settle_without_running(runner *rn, size_t idx) {
+    ac_result *r = &rn->results[idx];
+    if (rn->stop) {
+        r->not_run = true;
+        r->skip_reason = ac__xstrdup("not run: --fail-fast stopped the run after a failure");
+    } else if (r->def->options.skip) {
+        r->skip_reason = ac__xstrdup(r->def->options.skip);
+    } else {
+        return false;
+    }
+    mark_ready(rn, idx);
+    return true;
+}
+
+/* ---- the child's side of fork ---- */
+
+static _Noreturn void child_main(const ac__test_def *def, double timeout, pid_t parent, int res_w, int out_w,
+                                 int err_w) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the runner, even if it is SIGKILLed */
+    if (getppid() != parent)
+        _exit(127);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    dup2(out_w, 1);
+    dup2(err_w, 2);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a crash loses at most a partial line */
+    ac_sink sink = {.fd = res_w, .into = NULL};
+    ac__exec_test(def, timeout, &sink);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(0);
+}
+
+/* ---- reading a child's pipes ---- */
+
+static void read_into(slot *s, ev_io *w) {
+    char chunk[65536];
+    ac_result *r = &s->rn->results[s->idx];
+    for (;;) {
+        ssize_t n = read(w->fd, chunk, sizeof chunk);
+        if (n > 0) {
+            if (w == &s->res_io) {
+                ac__buf_append(&s->records, chunk, (size_t)n);
+                if (ac__records_consume(&s->records, r) < 0) {
+                    ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0,
+                                           "malformed record stream from the test process", NULL, NULL);
+                    s->records.len = 0;
+                }
+            } else {
+                ac__capture_add(w == &s->out_io ? &r->out : &r->err, chunk, (size_t)n);
+            }
+            if ((size_t)n < sizeof chunk)
+                return;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        /* EOF or error: this stream is finished */
+        ev_io_stop(s->rn->loop, w);
+        close(w->fd);
+        w->fd = -1;
+        return;
+    }
+}
+
+static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    read_into(w->data, w);
+}
+
+static void start_next(runner *rn);
+
+static void describe_death(ac_buf *msg, int status, const ac_result *r, double elapsed) {
+    const char *where = r->phase ? r->phase : "startup";
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        ac__buf_printf(msg, "crashed: SIG%s (%s) in %s after %.3f s", abbrev ? abbrev : "?", strsignal(sig),
+                       where, elapsed);
+    } else {
+        ac__buf_printf(msg, "exited unexpectedly with status %d in %s after %.3f s, before the test finished",
+                       WEXITSTATUS(status), where, elapsed);
+    }
+}
+
+static void finish(slot *s, int status) {
+    runner *rn = s->rn;
+    ac_result *r = &rn->results[s->idx];
+    double elapsed = ac__monotonic() - s->started;
+    kill(-s->pid, SIGKILL); /* whatever the test left running in its process group goes with it */
+    ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
+    for (size_t i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0) {
+            read_into(s, ios[i]); /* what is buffered in the pipe now */
+            if (ios[i]->fd >= 0) {
+                ev_io_stop(rn->loop, ios[i]);
+                close(ios[i]->fd);
+                ios[i]->fd = -1;
+            }
+        }
+    ev_timer_stop(rn->loop, &s->watchdog);
+    ev_timer_stop(rn->loop, &s->exit_poll);
+    if (s->pidfd >= 0) {
+        ev_io_stop(rn->loop, &s->exit_io);
+        close(s->pidfd);
+        s->pidfd = -1;
+    }
+    ac__buf_free(&s->records);
+    r->duration = elapsed;
+    if (!r->finished) {
+        ac_buf msg = {0};
+        ac_failure_kind kind;
+        if (s->timed_out) {
+            kind = AC_FK_TIMEOUT;
+            ac__buf_printf(&msg,
+                           "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
+                           elapsed, s->limit, r->phase ? r->phase : "startup");
+        } else {
+            kind = WIFSIGNALED(status) ? AC_FK_CRASH : AC_FK_EXIT;
+            describe_death(&msg, status, r, elapsed);
+        }
+        ac__result_add_failure(r, kind, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
+    }
+    s->busy = false;
+    rn->running--;
+    mark_ready(rn, s->idx);
+    deliver_ready(rn);
+    start_next(rn);
+}
+
+static void exit_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    int status = 0;
+    pid_t got;
+    do
+        got = waitpid(s->pid, &status, 0);
+    while (got < 0 && errno == EINTR);
+    finish(s, status);
+}
+
+static void exit_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    int status = 0;
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+        finish(s, status);
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    s->timed_out = true;
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+}
+
+/* ---- starting a child ---- */
+
+static void harness_failure(runner *rn, size_t idx, const char *what) {
+    ac_buf msg = {0};
+    ac__buf_printf(&msg, "could not start the test: %s: %s", what, strerror(errno));
+    ac__result_add_failure(&rn->results[idx], AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
+    mark_ready(rn, idx);
+}
+
+static void start_child(runner *rn, slot *s, size_t idx) {
+    const ac__test_def *def = rn->results[idx].def;
+    int res[2], out[2], err[2];
+    if (pipe2(res, O_CLOEXEC) < 0) {
+        harness_failure(rn, idx, "pipe");
+        return;
+    }
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(res[0]), close(res[1]);
+        harness_failure(rn, idx, "pipe");
+        return;
+    }
+    if (pipe2(err, O_CLOEXEC) < 0) {
+        close(res[0]), close(res[1]), close(out[0]), close(out[1]);
+        harness_failure(rn, idx, "pipe");
+        return;
+    }
+    double timeout = ac__effective_timeout(rn->run->opts, def);
+    fflush(NULL); /* nothing buffered in the runner may be written twice */
+    pid_t parent = getpid();
+    s->started = ac__monotonic();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(res[0]), close(out[0]), close(err[0]);
+        child_main(def, timeout, parent, res[1], out[1], err[1]);
+    }
+    close(res[1]), close(out[1]), close(err[1]);
+    if (pid < 0) {
+        close(res[0]), close(out[0]), close(err[0]);
+        harness_failure(rn, idx, "fork");
+        return;
+    }
+    setpgid(pid, pid);
+    s->pid = pid;
+    s->idx = idx;
+    s->busy = true;
+    s->timed_out = false;
+    s->limit = timeout;
+    rn->running++;
+    int fds[3] = {res[0], out[0], err[0]};
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
+        ios[i]->data = s;
+        ev_io_start(rn->loop, ios[i]);
+    }
+    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (s->pidfd >= 0) {
+        fcntl(s->pidfd, F_SETFD, FD_CLOEXEC);
+        ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
+        s->exit_io.data = s;
+        ev_io_start(rn->loop, &s->exit_io);
+    } else {
+        ev_timer_init(&s->exit_poll, exit_poll_cb, 0.002, 0.002);
+        s->exit_poll.data = s;
+        ev_timer_start(rn->loop, &s->exit_poll);
+    }
+    /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
+     * test that no longer runs its loop. A little grace lets the child's own report win. */
+    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
+    s->watchdog.data = s;
+    ev_timer_start(rn->loop, &s->watchdog);
+}
+
+static void start_next(runner *rn) {
+    for (size_t i = 0; i < rn->nslots && rn->next_start < rn->run->ntests; i++) {
+        slot *s = &rn->slots[i];
+        if (s->busy)
+            continue;
+        while (rn->next_start < rn->run->ntests) {
+            size_t idx = rn->next_start++;
+            if (settle_without_running(rn, idx))
+                continue;
+            start_child(rn, s, idx);
+            if (s->busy)
+                break;
+        }
+    }
+    deliver_ready(rn);
+}
+
+/* ---- --no-fork ---- */
+
+static int redirect(int fd, int *saved) {
+    int mem = memfd_create("asyncheck-capture", MFD_CLOEXEC);
+    if (mem < 0)
+        return -1;
+    *saved = dup(fd);
+    dup2(mem, fd);
+    return mem;
+}
+
+static void restore(int fd, int saved, int mem, ac_capture *into) {
+    dup2(saved, fd);
+    close(saved);
+    char chunk[65536];
+    ssize_t n;
+    lseek(mem, 0, SEEK_SET);
+    while ((n = read(mem, chunk, sizeof chunk)) > 0)
+        ac__capture_add(into, chunk, (size_t)n);
+    close(mem);
+}
+
+static void run_in_process(runner *rn) {
+    for (size_t idx = 0; idx < rn->run->ntests; idx++) {
+        rn->next_start = idx + 1;
+        if (settle_without_running(rn, idx)) {
+            deliver_ready(rn);
+            continue;
+        }
+        ac_result *r = &rn->results[idx];
+        fflush(NULL);
+        int saved_out = -1, saved_err = -1;
+        int mem_out = redirect(1, &saved_out), mem_err = redirect(2, &saved_err);
+        double started = ac__monotonic();
+        ac_sink sink = {.fd = -1, .into = r};
+        ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), &sink);
+        r->duration = ac__monotonic() - started;
+        fflush(stdout);
+        fflush(stderr);
+        if (mem_out >= 0)
+            restore(1, saved_out, mem_out, &r->out);
+        if (mem_err >= 0)
+            restore(2, saved_err, mem_err, &r->err);
+        mark_ready(rn, idx);
+        deliver_ready(rn);
+    }
+}
+
+void ac__run_tests(const ac_run *run, ac_summary *sum) {
+    runner rn = {.run = run, .sum = sum};
+    rn.results = ac__xcalloc(run->ntests, sizeof *rn.results);
+    rn.ready = ac__xcalloc(run->ntests, sizeof *rn.ready);
+    for (size_t i = 0; i < run->ntests; i++) {
+        rn.results[i].def = run->tests[i];
+        rn.results[i].number = i + 1;
+    }
+    double started = ac__monotonic();
+    if (run->opts->no_fork) {
+        run_in_process(&rn);
+    } else {
+        rn.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+        if (!rn.loop) {
+            fprintf(stderr, "asyncheck: could not create the runner's libev loop\n");
+            exit(1);
+        }
+        rn.nslots = (size_t)run->opts->jobs;
+        rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
+        for (size_t i = 0; i < rn.nslots; i++) {
+            rn.slots[i].rn = &rn;
+            rn.slots[i].pidfd = -1;
+            ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
+            ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
+        }
+        start_next(&rn);
+        ev_run(rn.loop, 0);
+        ev_loop_destroy(rn.loop);
+        free(rn.slots);
+    }
+    deliver_ready(&rn);
+    sum->total = run->ntests;
+    sum->duration = ac__monotonic() - started;
+    free(rn.results);
+    free(rn.ready);
+}

@@ -1,0 +1,89 @@
+/* runner.h — the runner module's internal interface: the registry, command-line options, the record
+ * channel between a test and the runner, executing one test (the child side), and running a selection
+ * of tests (the parent side). */
+#ifndef AC_RUNNER_H
+#define AC_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "asyncheck/test.h"
+#include "../report/report.h"
+
+/* ---- registry (registry.c) ---- */
+size_t ac__test_count(void);
+const ac__test_def *ac__test_at(size_t i);
+const ac__suite_def *ac__suite_find(const char *name);
+
+/* ---- options (options.c) ---- */
+typedef enum ac_color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac_color;
+
+typedef struct ac_options {
+    bool list, no_fork, fail_fast, verbose, help, version;
+    long jobs;         /* 0: online CPUs */
+    double timeout;    /* default per-test timeout, seconds */
+    double multiplier; /* AC_TIMEOUT_MULTIPLIER */
+    const char **filters;
+    size_t nfilters;
+    bool tap;
+    const char *tap_path; /* NULL: stdout */
+    int tap_version;      /* 13 or 14 */
+    const char *junit_path;
+    ac_color color;
+} ac_options;
+
+/* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
+int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err);
+void ac__print_usage(const char *prog, FILE *out);
+void ac__options_free(ac_options *o);
+
+/* ---- records: how a running test tells the runner what happened (channel.c) ----
+ * A record is a 4-byte little-endian length, a type byte, and NUL-terminated fields. An empty field
+ * means "absent". */
+enum {
+    AC_REC_FAILURE = 'F', /* kind, fatal(0/1), file, line, message, got, expected */
+    AC_REC_SKIP = 'S',    /* reason */
+    AC_REC_PHASE = 'P',   /* phase name */
+    AC_REC_DONE = 'D',    /* (no fields): the test reached its end */
+};
+#define AC_REC_MAX_FIELDS 8
+void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
+/* Applies one decoded record to a result. */
+void ac__record_apply(ac_result *r, int type, const char *const *fields, size_t n);
+/* Applies every complete record in `in` to `r` and removes them, leaving any partial tail.
+ * Returns -1 if the stream is malformed. */
+int ac__records_consume(ac_buf *in, ac_result *r);
+
+/* Where a running test sends its records: a pipe to the runner, or straight into a result (--no-fork). */
+typedef struct ac_sink {
+    int fd;          /* >= 0: write encoded records here */
+    ac_result *into; /* else: apply here */
+} ac_sink;
+
+/* ---- executing one test, in whatever process it runs in (exec.c) ----
+ * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
+ * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
+void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink);
+/* Records a failure of the running test; a fatal one ends the test and does not return. Outside a test
+ * it prints the failure (and aborts when fatal). */
+void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
+                        const char *got, const char *expected);
+/* Records a skip of the running test and ends it; does not return. */
+_Noreturn void ac__report_skip(const char *reason);
+
+/* ---- running a selection (run.c) ---- */
+typedef struct ac_run {
+    const ac_options *opts;
+    const ac__test_def **tests;
+    size_t ntests;
+    ac_reporter **reporters;
+    size_t nreporters;
+} ac_run;
+
+/* Runs the tests, feeding results in order to every reporter. Returns the summary counts. */
+void ac__run_tests(const ac_run *run, ac_summary *sum);
+
+/* Effective real-time limit for a test in seconds (its own or the default, times the multiplier). */
+double ac__effective_timeout(const ac_options *o, const ac__test_def *def);
+
+#endif

@@ -1,0 +1,132 @@
+/* buf.c — the growable buffer and allocation that fails loudly. Owns no policy about what is stored. */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Noreturn void out_of_memory(size_t n) {
+    char msg[96];
+    int len = snprintf(msg, sizeof msg, "asyncheck: out of memory (allocating %zu bytes)\n", n);
+    if (len > 0)
+        (void)!write(2, msg, (size_t)len);
+    _exit(3);
+}
+
+void *ac__xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *ac__xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+void *ac__xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size);
+    return p;
+}
+
+char *ac__xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(ac__xmalloc(n), s, n);
+}
+
+static void reserve(ac_buf *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = ac__xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void ac__buf_append(ac_buf *b, const void *p, size_t n) {
+    reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void ac__buf_puts(ac_buf *b, const char *s) {
+    ac__buf_append(b, s, strlen(s));
+}
+
+void ac__buf_vprintf(ac_buf *b, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void ac__buf_printf(ac_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    ac__buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void ac__buf_free(ac_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+const char *ac__buf_str(const ac_buf *b) {
+    return b->data ? b->data : "";
+}
+
+char *ac__buf_take(ac_buf *b) {
+    char *s = b->data ? b->data : ac__xstrdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+double ac__monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool ac__parse_seconds(const char *s, double *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool ac__parse_count(const char *s, long *out) {
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}

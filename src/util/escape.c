@@ -1,0 +1,184 @@
+/* escape.c — text escapers for the output formats (YAML/JSON quoted strings, XML attributes and CDATA,
+ * C-style literals in failure messages). Each takes raw bytes, which may be invalid UTF-8, and always
+ * produces valid output for its format. */
+#include "util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Decodes one UTF-8 sequence at s[0..n). Returns its length and sets *cp, or returns 0 for an invalid
+ * or truncated sequence (overlong forms and surrogates are invalid). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) {
+            ac__buf_printf(b, "\\x%02X", s[i]);
+            i++;
+            continue;
+        }
+        switch (cp) {
+        case '"':
+            ac__buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            ac__buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            ac__buf_puts(b, "\\n");
+            break;
+        case '\t':
+            ac__buf_puts(b, "\\t");
+            break;
+        case '\r':
+            ac__buf_puts(b, "\\r");
+            break;
+        default:
+            if (cp < 0x20 || cp == 0x7F)
+                ac__buf_printf(b, "\\x%02X", (unsigned)cp);
+            else if ((cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF ||
+                     cp == 0x2028 || cp == 0x2029)
+                ac__buf_printf(b, "\\u%04X", (unsigned)cp);
+            else
+                ac__buf_append(b, s + i, len);
+        }
+        i += len;
+    }
+}
+
+static bool xml_allowed(uint32_t cp) {
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+void ac__escape_xml_attr(ac_buf *b, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) {
+            i++;
+            continue;
+        }
+        switch (cp) {
+        case '&':
+            ac__buf_puts(b, "&amp;");
+            break;
+        case '<':
+            ac__buf_puts(b, "&lt;");
+            break;
+        case '>':
+            ac__buf_puts(b, "&gt;");
+            break;
+        case '"':
+            ac__buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            ac__buf_puts(b, "&apos;");
+            break;
+        case '\n':
+            ac__buf_puts(b, "&#10;");
+            break;
+        case '\r':
+            ac__buf_puts(b, "&#13;");
+            break;
+        case '\t':
+            ac__buf_puts(b, "&#9;");
+            break;
+        default:
+            if (xml_allowed(cp))
+                ac__buf_append(b, s + i, len);
+        }
+        i += len;
+    }
+}
+
+void ac__escape_xml_cdata(ac_buf *b, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    ac__buf_puts(b, "<![CDATA[");
+    for (size_t i = 0; i < n;) {
+        if (n - i >= 3 && s[i] == ']' && s[i + 1] == ']' && s[i + 2] == '>') {
+            ac__buf_puts(b, "]]]]><![CDATA[>");
+            i += 3;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) {
+            i++;
+            continue;
+        }
+        if (xml_allowed(cp))
+            ac__buf_append(b, s + i, len);
+        i += len;
+    }
+    ac__buf_puts(b, "]]>");
+}
+
+void ac__escape_c(ac_buf *b, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    ac__buf_puts(b, "\"");
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) {
+            ac__buf_printf(b, "\\x%02x", s[i]);
+            i++;
+            continue;
+        }
+        switch (cp) {
+        case '"':
+            ac__buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            ac__buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            ac__buf_puts(b, "\\n");
+            break;
+        case '\t':
+            ac__buf_puts(b, "\\t");
+            break;
+        case '\r':
+            ac__buf_puts(b, "\\r");
+            break;
+        default:
+            if (cp < 0x20 || cp == 0x7F)
+                ac__buf_printf(b, "\\x%02x", (unsigned)cp);
+            else
+                ac__buf_append(b, s + i, len);
+        }
+        i += len;
+    }
+    ac__buf_puts(b, "\"");
+}

@@ -1,0 +1,52 @@
+/* util.h — small pieces shared by the runner and the reporters: a growable byte buffer, allocation that
+ * fails loudly, monotonic time, and the text escapers each output format needs. Nothing here knows about
+ * tests or reports. */
+#ifndef AC_UTIL_H
+#define AC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growable byte buffer; always NUL-terminated when data != NULL. Zero-initialise to start empty. */
+typedef struct ac_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ac_buf;
+
+void ac__buf_append(ac_buf *b, const void *p, size_t n);
+void ac__buf_puts(ac_buf *b, const char *s);
+void ac__buf_printf(ac_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac__buf_vprintf(ac_buf *b, const char *fmt, va_list ap);
+void ac__buf_free(ac_buf *b);
+/* The buffer's text ("" when empty); stays owned by the buffer. */
+const char *ac__buf_str(const ac_buf *b);
+/* Hands the text over to the caller (malloc'd, never NULL) and leaves the buffer empty. */
+char *ac__buf_take(ac_buf *b);
+
+/* Allocation that never returns NULL: on exhaustion it prints one line and exits with status 3. */
+void *ac__xmalloc(size_t n);
+void *ac__xrealloc(void *p, size_t n);
+char *ac__xstrdup(const char *s);
+void *ac__xcalloc(size_t n, size_t size);
+
+/* Seconds from CLOCK_MONOTONIC (real time, unaffected by any virtual clock). */
+double ac__monotonic(void);
+
+/* Appends s as the inside of a double-quoted YAML (and JSON-compatible) string: quotes, backslashes and
+ * control characters escaped, invalid UTF-8 bytes written as \xNN. */
+void ac__escape_quoted(ac_buf *b, const char *s, size_t n);
+/* Appends s as XML 1.0 text for an attribute value: &<>"' escaped, characters XML 1.0 forbids (and
+ * invalid UTF-8) dropped. */
+void ac__escape_xml_attr(ac_buf *b, const char *s, size_t n);
+/* Appends s wrapped in one or more CDATA sections: forbidden characters dropped, "]]>" split. */
+void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
+/* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
+void ac__escape_c(ac_buf *b, const char *s, size_t n);
+
+/* Parses a whole string as a non-negative finite double / a positive int. False on any junk. */
+bool ac__parse_seconds(const char *s, double *out);
+bool ac__parse_count(const char *s, long *out);
+
+#endif
