@@ -81,58 +81,58 @@ bool ac__check_str(const ac__site *s, bool want_equal, const char *a, const char
 bool ac__check_str_contains(const ac__site *s, const char *haystack, const char *needle);
 bool ac__check_mem(const ac__site *s, const void *a, const void *b, size_t n);
 bool ac__check_null(const ac__site *s, bool want_null, const volatile void *p);
-bool ac__check_near(const ac__site *s, long double a, long double b, long double eps);
+bool ac__check_near(const ac__site *s, double a, double b, double eps);
 void ac__fail(const ac__site *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void ac__fail_fatal(const ac__site *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void ac__skip(const ac__site *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define AC__BOOL(f, m, x, want) ((void)ac__check_bool(AC__SITE(f, m, #x), AC__VALUE(x), (want)))
-#define AC__CMP(f, m, op, a, b)                                                                              \
-    ((void)ac__check_cmp(AC__SITE(f, m, #a ", " #b), (op), AC__VALUE(a), AC__VALUE(b)))
+/* The public macros stringify their arguments themselves, so messages show the code as written
+ * (AC_ASSERT_EQ(p, NULL), not the expansion of NULL). */
+#define AC__BOOL(f, m, text, x, want) ((void)ac__check_bool(AC__SITE(f, m, text), AC__VALUE(x), (want)))
+#define AC__CMP(f, m, op, text, a, b)                                                                        \
+    ((void)ac__check_cmp(AC__SITE(f, m, text), (op), AC__VALUE(a), AC__VALUE(b)))
+#define AC__STR(f, m, eq, text, a, b) ((void)ac__check_str(AC__SITE(f, m, text), (eq), (a), (b)))
+#define AC__CONTAINS(f, m, text, h, n) ((void)ac__check_str_contains(AC__SITE(f, m, text), (h), (n)))
+#define AC__MEM(f, m, text, a, b, n) ((void)ac__check_mem(AC__SITE(f, m, text), (a), (b), (n)))
+#define AC__NUL(f, m, want, text, p) ((void)ac__check_null(AC__SITE(f, m, text), (want), (p)))
+#define AC__NEAR(f, m, text, a, b, e) ((void)ac__check_near(AC__SITE(f, m, text), (a), (b), (e)))
 
-/* Fatal assertions. */
-#define AC_ASSERT_TRUE(x) AC__BOOL(true, "AC_ASSERT_TRUE", x, true)
-#define AC_ASSERT_FALSE(x) AC__BOOL(true, "AC_ASSERT_FALSE", x, false)
-#define AC_ASSERT_EQ(a, b) AC__CMP(true, "AC_ASSERT_EQ", AC__EQ, a, b)
-#define AC_ASSERT_NE(a, b) AC__CMP(true, "AC_ASSERT_NE", AC__NE, a, b)
-#define AC_ASSERT_LT(a, b) AC__CMP(true, "AC_ASSERT_LT", AC__LT, a, b)
-#define AC_ASSERT_LE(a, b) AC__CMP(true, "AC_ASSERT_LE", AC__LE, a, b)
-#define AC_ASSERT_GT(a, b) AC__CMP(true, "AC_ASSERT_GT", AC__GT, a, b)
-#define AC_ASSERT_GE(a, b) AC__CMP(true, "AC_ASSERT_GE", AC__GE, a, b)
-#define AC_ASSERT_STR_EQ(a, b)                                                                               \
-    ((void)ac__check_str(AC__SITE(true, "AC_ASSERT_STR_EQ", #a ", " #b), true, a, b))
-#define AC_ASSERT_STR_NE(a, b)                                                                               \
-    ((void)ac__check_str(AC__SITE(true, "AC_ASSERT_STR_NE", #a ", " #b), false, a, b))
+/* Fatal assertions: on failure the test ends at once (teardown still runs). By convention the first
+ * argument is the value under test ("got") and the second the expected one. */
+#define AC_ASSERT_TRUE(x) AC__BOOL(true, "AC_ASSERT_TRUE", #x, x, true)
+#define AC_ASSERT_FALSE(x) AC__BOOL(true, "AC_ASSERT_FALSE", #x, x, false)
+#define AC_ASSERT_EQ(a, b) AC__CMP(true, "AC_ASSERT_EQ", AC__EQ, #a ", " #b, a, b)
+#define AC_ASSERT_NE(a, b) AC__CMP(true, "AC_ASSERT_NE", AC__NE, #a ", " #b, a, b)
+#define AC_ASSERT_LT(a, b) AC__CMP(true, "AC_ASSERT_LT", AC__LT, #a ", " #b, a, b)
+#define AC_ASSERT_LE(a, b) AC__CMP(true, "AC_ASSERT_LE", AC__LE, #a ", " #b, a, b)
+#define AC_ASSERT_GT(a, b) AC__CMP(true, "AC_ASSERT_GT", AC__GT, #a ", " #b, a, b)
+#define AC_ASSERT_GE(a, b) AC__CMP(true, "AC_ASSERT_GE", AC__GE, #a ", " #b, a, b)
+#define AC_ASSERT_STR_EQ(a, b) AC__STR(true, "AC_ASSERT_STR_EQ", true, #a ", " #b, a, b)
+#define AC_ASSERT_STR_NE(a, b) AC__STR(true, "AC_ASSERT_STR_NE", false, #a ", " #b, a, b)
 #define AC_ASSERT_STR_CONTAINS(hay, needle)                                                                  \
-    ((void)ac__check_str_contains(AC__SITE(true, "AC_ASSERT_STR_CONTAINS", #hay ", " #needle), hay, needle))
-#define AC_ASSERT_MEM_EQ(a, b, n)                                                                            \
-    ((void)ac__check_mem(AC__SITE(true, "AC_ASSERT_MEM_EQ", #a ", " #b ", " #n), a, b, n))
-#define AC_ASSERT_NULL(p) ((void)ac__check_null(AC__SITE(true, "AC_ASSERT_NULL", #p), true, p))
-#define AC_ASSERT_NOT_NULL(p) ((void)ac__check_null(AC__SITE(true, "AC_ASSERT_NOT_NULL", #p), false, p))
-#define AC_ASSERT_NEAR(a, b, eps)                                                                            \
-    ((void)ac__check_near(AC__SITE(true, "AC_ASSERT_NEAR", #a ", " #b ", " #eps), a, b, eps))
+    AC__CONTAINS(true, "AC_ASSERT_STR_CONTAINS", #hay ", " #needle, hay, needle)
+#define AC_ASSERT_MEM_EQ(a, b, n) AC__MEM(true, "AC_ASSERT_MEM_EQ", #a ", " #b ", " #n, a, b, n)
+#define AC_ASSERT_NULL(p) AC__NUL(true, "AC_ASSERT_NULL", true, #p, p)
+#define AC_ASSERT_NOT_NULL(p) AC__NUL(true, "AC_ASSERT_NOT_NULL", false, #p, p)
+#define AC_ASSERT_NEAR(a, b, eps) AC__NEAR(true, "AC_ASSERT_NEAR", #a ", " #b ", " #eps, a, b, eps)
 
 /* Non-fatal twins: the failure is recorded and the test goes on; all are reported. */
-#define AC_EXPECT_TRUE(x) AC__BOOL(false, "AC_EXPECT_TRUE", x, true)
-#define AC_EXPECT_FALSE(x) AC__BOOL(false, "AC_EXPECT_FALSE", x, false)
-#define AC_EXPECT_EQ(a, b) AC__CMP(false, "AC_EXPECT_EQ", AC__EQ, a, b)
-#define AC_EXPECT_NE(a, b) AC__CMP(false, "AC_EXPECT_NE", AC__NE, a, b)
-#define AC_EXPECT_LT(a, b) AC__CMP(false, "AC_EXPECT_LT", AC__LT, a, b)
-#define AC_EXPECT_LE(a, b) AC__CMP(false, "AC_EXPECT_LE", AC__LE, a, b)
-#define AC_EXPECT_GT(a, b) AC__CMP(false, "AC_EXPECT_GT", AC__GT, a, b)
-#define AC_EXPECT_GE(a, b) AC__CMP(false, "AC_EXPECT_GE", AC__GE, a, b)
-#define AC_EXPECT_STR_EQ(a, b)                                                                               \
-    ((void)ac__check_str(AC__SITE(false, "AC_EXPECT_STR_EQ", #a ", " #b), true, a, b))
-#define AC_EXPECT_STR_NE(a, b)                                                                               \
-    ((void)ac__check_str(AC__SITE(false, "AC_EXPECT_STR_NE", #a ", " #b), false, a, b))
+#define AC_EXPECT_TRUE(x) AC__BOOL(false, "AC_EXPECT_TRUE", #x, x, true)
+#define AC_EXPECT_FALSE(x) AC__BOOL(false, "AC_EXPECT_FALSE", #x, x, false)
+#define AC_EXPECT_EQ(a, b) AC__CMP(false, "AC_EXPECT_EQ", AC__EQ, #a ", " #b, a, b)
+#define AC_EXPECT_NE(a, b) AC__CMP(false, "AC_EXPECT_NE", AC__NE, #a ", " #b, a, b)
+#define AC_EXPECT_LT(a, b) AC__CMP(false, "AC_EXPECT_LT", AC__LT, #a ", " #b, a, b)
+#define AC_EXPECT_LE(a, b) AC__CMP(false, "AC_EXPECT_LE", AC__LE, #a ", " #b, a, b)
+#define AC_EXPECT_GT(a, b) AC__CMP(false, "AC_EXPECT_GT", AC__GT, #a ", " #b, a, b)
+#define AC_EXPECT_GE(a, b) AC__CMP(false, "AC_EXPECT_GE", AC__GE, #a ", " #b, a, b)
+#define AC_EXPECT_STR_EQ(a, b) AC__STR(false, "AC_EXPECT_STR_EQ", true, #a ", " #b, a, b)
+#define AC_EXPECT_STR_NE(a, b) AC__STR(false, "AC_EXPECT_STR_NE", false, #a ", " #b, a, b)
 #define AC_EXPECT_STR_CONTAINS(hay, needle)                                                                  \
-    ((void)ac__check_str_contains(AC__SITE(false, "AC_EXPECT_STR_CONTAINS", #hay ", " #needle), hay, needle))
-#define AC_EXPECT_MEM_EQ(a, b, n)                                                                            \
-    ((void)ac__check_mem(AC__SITE(false, "AC_EXPECT_MEM_EQ", #a ", " #b ", " #n), a, b, n))
-#define AC_EXPECT_NULL(p) ((void)ac__check_null(AC__SITE(false, "AC_EXPECT_NULL", #p), true, p))
-#define AC_EXPECT_NOT_NULL(p) ((void)ac__check_null(AC__SITE(false, "AC_EXPECT_NOT_NULL", #p), false, p))
-#define AC_EXPECT_NEAR(a, b, eps)                                                                            \
-    ((void)ac__check_near(AC__SITE(false, "AC_EXPECT_NEAR", #a ", " #b ", " #eps), a, b, eps))
+    AC__CONTAINS(false, "AC_EXPECT_STR_CONTAINS", #hay ", " #needle, hay, needle)
+#define AC_EXPECT_MEM_EQ(a, b, n) AC__MEM(false, "AC_EXPECT_MEM_EQ", #a ", " #b ", " #n, a, b, n)
+#define AC_EXPECT_NULL(p) AC__NUL(false, "AC_EXPECT_NULL", true, #p, p)
+#define AC_EXPECT_NOT_NULL(p) AC__NUL(false, "AC_EXPECT_NOT_NULL", false, #p, p)
+#define AC_EXPECT_NEAR(a, b, eps) AC__NEAR(false, "AC_EXPECT_NEAR", #a ", " #b ", " #eps, a, b, eps)
 
 /* AC_FAIL(fmt, ...): fail the test fatally with a printf-style message.
  * AC_FAIL_LATER(fmt, ...): record a non-fatal failure and carry on.

@@ -33,15 +33,15 @@ ac__value ac__v_ptr(const volatile void *v) {
 
 /* ---- printing values ---- */
 
-static void print_double(ac_buf *b, long double d) {
+static void print_double(ac_buf *b, double d) {
     char tmp[64];
     if (isnan(d)) {
         ac__buf_puts(b, "nan");
         return;
     }
-    for (int prec = 6; prec <= 21; prec++) { /* shortest text that reads back as the same value */
-        snprintf(tmp, sizeof tmp, "%.*Lg", prec, d);
-        if (strtold(tmp, NULL) == d)
+    for (int prec = 6; prec <= 17; prec++) { /* shortest text that reads back as the same value */
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
             break;
     }
     ac__buf_puts(b, tmp);
@@ -269,8 +269,8 @@ bool ac__check_null(const ac__site *s, bool want_null, const volatile void *p) {
     return fail_with(s, NULL, &got, &exp);
 }
 
-bool ac__check_near(const ac__site *s, long double a, long double b, long double eps) {
-    long double diff = fabsl(a - b);
+bool ac__check_near(const ac__site *s, double a, double b, double eps) {
+    double diff = fabs(a - b);
     if (diff <= eps)
         return true;
     ac_buf got = {0}, exp = {0}, detail = {0};

@@ -76,7 +76,10 @@ static void result(ac_reporter *r, const ac_result *res) {
             const ac_failure *f = &res->failures[i];
             if (f->file)
                 ac__buf_printf(&text, "%s:%d: ", f->file, f->line);
-            ac__buf_printf(&text, "%s\n", f->message);
+            ac__buf_printf(&text, "%s", f->message);
+            if (f->phase && f->kind == AC_FK_ASSERTION)
+                ac__buf_printf(&text, " (in %s)", f->phase);
+            ac__buf_puts(&text, "\n");
             if (f->got)
                 ac__buf_printf(&text, "  got:      %s\n", f->got);
             if (f->expected)

@@ -29,9 +29,10 @@ typedef struct ac_failure {
     bool fatal;
     char *file; /* may be NULL */
     int line;
-    char *message;  /* one line, e.g. "AC_ASSERT_EQ(a, b) failed" */
-    char *got;      /* printed value or NULL */
-    char *expected; /* printed value or NULL */
+    char *message;     /* one line, e.g. "AC_ASSERT_EQ(a, b) failed" */
+    char *got;         /* printed value or NULL */
+    char *expected;    /* printed value or NULL */
+    const char *phase; /* setup, body, drain, teardown, or NULL when unknown */
 } ac_failure;
 
 /* Captured output of one stream: the first AC_CAPTURE_LIMIT bytes are kept, the rest counted. */
@@ -60,6 +61,8 @@ typedef struct ac_result {
 /* Appends a failure (strings are copied; NULLs allowed). */
 void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected);
+/* The canonical (static) spelling of a phase name, or NULL if it is not one. */
+const char *ac__phase_name(const char *name);
 /* Settles outcome from failures/skip: any failure fails; else a skip reason skips; else pass. */
 void ac__result_settle(ac_result *r);
 void ac__result_free(ac_result *r);

@@ -24,7 +24,16 @@ void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, cons
                                                line,
                                                ac__xstrdup(message ? message : "failed"),
                                                dup_or_null(got),
-                                               dup_or_null(expected)};
+                                               dup_or_null(expected),
+                                               r->phase};
+}
+
+const char *ac__phase_name(const char *name) {
+    static const char *const phases[] = {"setup", "body", "drain", "teardown"};
+    for (size_t i = 0; name && i < sizeof phases / sizeof *phases; i++)
+        if (strcmp(name, phases[i]) == 0)
+            return phases[i];
+    return NULL;
 }
 
 void ac__result_settle(ac_result *r) {

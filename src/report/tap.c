@@ -48,6 +48,8 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
         yaml_str(out, "  file", f->file, strlen(f->file), indent);
         fprintf(out, "%s  line: %d\n", indent, f->line);
     }
+    if (f->phase)
+        fprintf(out, "%sphase: %s\n", indent, f->phase);
     if (f->got)
         yaml_str(out, "got", f->got, strlen(f->got), indent);
     if (f->expected)
@@ -75,8 +77,6 @@ static void result(ac_reporter *r, const ac_result *res) {
             for (size_t i = 0; i < res->nfailures; i++)
                 yaml_failure(out, &res->failures[i], "      ", "    - ");
         }
-        if (res->phase)
-            fprintf(out, "  phase: %s\n", res->phase);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
         if (res->out.text.len)
             yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");

@@ -35,12 +35,8 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
             r->skip_reason = ac__xstrdup(f[0]);
         break;
     case AC_REC_PHASE:
-        if (n >= 1) {
-            static const char *const phases[] = {"setup", "body", "drain", "teardown"};
-            for (size_t i = 0; i < sizeof phases / sizeof *phases; i++)
-                if (strcmp(f[0], phases[i]) == 0)
-                    r->phase = phases[i];
-        }
+        if (n >= 1)
+            r->phase = ac__phase_name(f[0]);
         break;
     case AC_REC_DONE:
         r->finished = true;

@@ -152,7 +152,10 @@ int ac_main(int argc, char **argv) {
     ac__buf_free(&err);
     if (sum.failed || report_error || sum.not_run)
         return 1;
-    if (sum.total > 0 && sum.skipped == sum.total)
+    /* 77 tells ctest "skipped"; a TAP harness (prove) reads skips from the stream and would call any
+     * non-zero status a failure. */
+    const char *harness = getenv("HARNESS_ACTIVE");
+    if (sum.total > 0 && sum.skipped == sum.total && !(harness && *harness))
         return 77;
     return 0;
 }

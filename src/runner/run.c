@@ -115,7 +115,10 @@ static _Noreturn void child_main(const ac__test_def *def, double timeout, pid_t 
         dup2(devnull, 0);
     dup2(out_w, 1);
     dup2(err_w, 2);
-    setvbuf(stdout, NULL, _IOLBF, 0); /* a crash loses at most a partial line */
+    /* Line-buffered, so a crash loses at most a partial line. glibc ignores _IOLBF with a NULL buffer on
+     * a stream that already has one (the runner's), so hand it a fresh buffer. */
+    static char line_buffer[BUFSIZ];
+    setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     ac_sink sink = {.fd = res_w, .into = NULL};
     ac__exec_test(def, timeout, &sink);
     fflush(stdout);

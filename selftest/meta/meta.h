@@ -1,0 +1,25 @@
+/* meta.h — running a fixture executable and reading its TAP, shared by the meta-test files. */
+#ifndef AC_META_H
+#define AC_META_H
+
+#include <asyncheck.h>
+
+#include "support.h"
+
+typedef struct fixture_run {
+    proc p;
+    tap_doc tap;
+    char *dir;
+    char *junit;
+} fixture_run;
+
+/* Runs `fixture` with --tap on stdout, --junit into a fresh directory, and `args`; fails the calling
+ * test if the TAP is not strictly valid. */
+void fixture_tap(fixture_run *r, const char *fixture, const char *const *args, const char *const *env);
+void fixture_done(fixture_run *r);
+/* The test point for "suite.name"; fails the calling test if absent. */
+const tap_point *point(fixture_run *r, const char *name);
+/* A YAML field of a point ("" when absent), in a buffer that lives until the next call. */
+const char *field(const tap_point *pt, const char *prefix);
+
+#endif

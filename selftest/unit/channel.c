@@ -1,0 +1,44 @@
+/* channel.c — the record stream from a test process to the runner: round trips, records split across
+ * reads, and a malformed stream. */
+#include <asyncheck.h>
+#include <string.h>
+
+#include "runner/runner.h"
+
+AC_TEST(channel, round_trip_in_pieces) {
+    ac_buf wire = {0}, in = {0};
+    const char *phase[] = {"teardown"};
+    const char *fail[] = {"0", "1", "x.c", "12", "boom", "3", ""};
+    const char *skip[] = {"why not"};
+    ac__record_encode(&wire, AC_REC_PHASE, phase, 1);
+    ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
+    ac__record_encode(&wire, AC_REC_SKIP, skip, 1);
+    ac__record_encode(&wire, AC_REC_DONE, NULL, 0);
+    ac_result r = {0};
+    for (size_t i = 0; i < wire.len; i++) { /* one byte at a time, as a pipe may deliver it */
+        ac__buf_append(&in, wire.data + i, 1);
+        AC_ASSERT_EQ(ac__records_consume(&in, &r), 0);
+    }
+    AC_ASSERT_EQ(in.len, 0u);
+    AC_ASSERT_TRUE(r.finished);
+    AC_ASSERT_EQ(r.nfailures, 1u);
+    AC_EXPECT_STR_EQ(r.failures[0].message, "boom");
+    AC_EXPECT_STR_EQ(r.failures[0].file, "x.c");
+    AC_EXPECT_EQ(r.failures[0].line, 12);
+    AC_EXPECT_TRUE(r.failures[0].fatal);
+    AC_EXPECT_STR_EQ(r.failures[0].got, "3");
+    AC_EXPECT_NULL(r.failures[0].expected); /* empty field means absent */
+    AC_EXPECT_STR_EQ(r.failures[0].phase, "teardown");
+    AC_EXPECT_STR_EQ(r.skip_reason, "why not");
+    ac__result_free(&r);
+    ac__buf_free(&wire);
+    ac__buf_free(&in);
+}
+
+AC_TEST(channel, malformed_length_is_rejected) {
+    ac_buf in = {0};
+    ac_result r = {0};
+    ac__buf_append(&in, "\0\0\0\0D", 5); /* a zero length cannot be */
+    AC_ASSERT_EQ(ac__records_consume(&in, &r), -1);
+    ac__buf_free(&in);
+}

@@ -1,0 +1,64 @@
+/* escape.c — the text escapers behind TAP/YAML, JUnit XML and failure messages, on hostile input. */
+#include <asyncheck.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define ESCAPED(fn, text, size) (ac__buf_free(&out), fn(&out, text, size), ac__buf_str(&out))
+
+AC_TEST(escape, quoted_yaml) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "plain", 5), "plain");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "a\"b\\c\n\t\r", 8), "a\\\"b\\\\c\\n\\t\\r");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\x01\x7f", 2), "\\x01\\x7F");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "bad\xff", 4), "bad\\xFF");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "caf\xc3\xa9", 5), "caf\xc3\xa9");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\xc2\x85", 2), "\\u0085");    /* C1 control */
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\xc0\xaf", 2), "\\xC0\\xAF"); /* overlong form */
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "nul\0x", 5), "nul\\x00x");
+    ac__buf_free(&out);
+}
+
+AC_TEST(escape, xml_attribute) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "<a&b>\"'", 7), "&lt;a&amp;b&gt;&quot;&apos;");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "line\nnext", 9), "line&#10;next");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "x\x01\x0by\xff", 5), "xy");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "\xef\xbf\xbe", 3), ""); /* U+FFFE is not XML */
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "\xe2\x82\xac", 3), "\xe2\x82\xac");
+    ac__buf_free(&out);
+}
+
+AC_TEST(escape, xml_cdata) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "a]]>b", 5), "<![CDATA[a]]]]><![CDATA[>b]]>");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "<&>", 3), "<![CDATA[<&>]]>");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "\x02z\n", 3), "<![CDATA[z\n]]>");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "]]]>>", 5), "<![CDATA[]]]]]><![CDATA[>>]]>");
+    ac__buf_free(&out);
+}
+
+AC_TEST(escape, c_literal) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "say \"hi\"\n", 9), "\"say \\\"hi\\\"\\n\"");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\x1b[0m", 4), "\"\\x1b[0m\"");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\xfe", 1), "\"\\xfe\"");
+    ac__buf_free(&out);
+}
+
+AC_TEST(escape, number_parsers) {
+    double d;
+    long n;
+    AC_EXPECT_TRUE(ac__parse_seconds("2.5", &d));
+    AC_EXPECT_EQ(d, 2.5);
+    AC_EXPECT_FALSE(ac__parse_seconds("2.5s", &d));
+    AC_EXPECT_FALSE(ac__parse_seconds("-1", &d));
+    AC_EXPECT_FALSE(ac__parse_seconds("inf", &d));
+    AC_EXPECT_FALSE(ac__parse_seconds("", &d));
+    AC_EXPECT_TRUE(ac__parse_count("8", &n));
+    AC_EXPECT_EQ(n, 8);
+    AC_EXPECT_FALSE(ac__parse_count("0", &n));
+    AC_EXPECT_FALSE(ac__parse_count("+3", &n));
+    AC_EXPECT_FALSE(ac__parse_count("3x", &n));
+    AC_EXPECT_FALSE(ac__parse_count("99999999999999999999", &n));
+}
