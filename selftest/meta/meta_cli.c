@@ -203,6 +203,16 @@ AC_TEST(meta_cli, no_fork_reports_the_same) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_cli, no_fork_names_the_test_that_crashed) {
+    proc p;
+    const char *argv[] = {FIXTURE_OUTCOMES, "--no-fork", "--filter=outcomes.passes", "--filter=outcomes.segv", NULL};
+    run(&p, argv, NULL);
+    AC_EXPECT_EQ(p.status, 128 + 11);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), "asyncheck: outcomes.segv crashed with SIGSEGV under --no-fork");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "PASS  outcomes.passes"); /* what ran before is reported */
+    proc_free(&p);
+}
+
 AC_TEST(meta_cli, own_main_calls_ac_main) {
     proc p;
     const char *argv[] = {FIXTURE_OWN_MAIN, NULL};

@@ -367,7 +367,28 @@ static void restore(int fd, int saved, int mem, ac_capture *into) {
     close(mem);
 }
 
+/* Without a process per test a crash ends the run; at least say which test it was. */
+static const ac__test_def *in_process_test;
+static int in_process_stderr = 2;
+
+static void in_process_crash(int sig) {
+    char msg[512];
+    const char *abbrev = sigabbrev_np(sig);
+    int n = snprintf(msg, sizeof msg,
+                     "asyncheck: %s.%s crashed with SIG%s under --no-fork; run without --no-fork to isolate it\n",
+                     in_process_test ? in_process_test->suite : "?", in_process_test ? in_process_test->name : "?",
+                     abbrev ? abbrev : "?");
+    if (n > 0)
+        (void)!write(in_process_stderr, msg, (size_t)n);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void run_in_process(runner *rn) {
+    static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++)
+        signal(fatal_signals[i], in_process_crash);
+    in_process_stderr = dup(2);
     for (size_t idx = 0; idx < rn->run->ntests; idx++) {
         rn->next_start = idx + 1;
         if (settle_without_running(rn, idx)) {
@@ -379,6 +400,7 @@ static void run_in_process(runner *rn) {
         int saved_out = -1, saved_err = -1;
         int mem_out = redirect(1, &saved_out), mem_err = redirect(2, &saved_err);
         double started = ac__monotonic();
+        in_process_test = r->def;
         ac_sink sink = {.fd = -1, .into = r};
         ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), &sink);
         r->duration = ac__monotonic() - started;
@@ -391,6 +413,9 @@ static void run_in_process(runner *rn) {
         mark_ready(rn, idx);
         deliver_ready(rn);
     }
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++)
+        signal(fatal_signals[i], SIG_DFL);
+    close(in_process_stderr);
 }
 
 void ac__run_tests(const ac_run *run, ac_summary *sum) {
