@@ -71,6 +71,17 @@ AC_TEST(meta_cli, bad_input_is_a_usage_error) {
     expect_usage_error(tap, NULL, "--tap: cannot write '/nonexistent-dir/x.tap'");
 }
 
+AC_TEST(meta_cli, duplicate_names_are_refused) {
+    const char *argv[] = {FIXTURE_DUPLICATE, NULL};
+    proc p;
+    run(&p, argv, NULL);
+    AC_EXPECT_EQ(p.status, 2);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), "two tests are named dup.same_name (");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), "duplicate_a.c:");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), "duplicate_b.c:");
+    proc_free(&p);
+}
+
 AC_TEST(meta_cli, exit_statuses) {
     proc p;
     const char *pass[] = {FIXTURE_OUTCOMES, "--filter=outcomes.passes", NULL};
@@ -205,10 +216,12 @@ AC_TEST(meta_cli, no_fork_reports_the_same) {
 
 AC_TEST(meta_cli, no_fork_names_the_test_that_crashed) {
     proc p;
-    const char *argv[] = {FIXTURE_OUTCOMES, "--no-fork", "--filter=outcomes.passes", "--filter=outcomes.segv", NULL};
+    const char *argv[] = {FIXTURE_OUTCOMES, "--no-fork", "--filter=outcomes.passes", "--filter=outcomes.segv",
+                          NULL};
     run(&p, argv, NULL);
     AC_EXPECT_EQ(p.status, 128 + 11);
-    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), "asyncheck: outcomes.segv crashed with SIGSEGV under --no-fork");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err),
+                           "asyncheck: outcomes.segv crashed with SIGSEGV under --no-fork");
     AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "PASS  outcomes.passes"); /* what ran before is reported */
     proc_free(&p);
 }

@@ -60,6 +60,31 @@ static long select_tests(const ac_options *o, const ac__test_def ***out, size_t 
     return unused;
 }
 
+static int by_name(const void *a, const void *b) {
+    const ac__test_def *x = *(const ac__test_def *const *)a, *y = *(const ac__test_def *const *)b;
+    int c = strcmp(x->suite, y->suite);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Two tests with one name would be ambiguous in every report; name both places. */
+static bool find_duplicate(ac_buf *err) {
+    size_t n = ac__test_count();
+    const ac__test_def **sorted = ac__xcalloc(n, sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = ac__test_at(i);
+    qsort(sorted, n, sizeof *sorted, by_name);
+    bool dup = false;
+    for (size_t i = 1; i < n && !dup; i++)
+        if (by_name(&sorted[i - 1], &sorted[i]) == 0) {
+            ac__buf_printf(err, "two tests are named %s.%s (%s:%d and %s:%d)", sorted[i]->suite,
+                           sorted[i]->name, sorted[i - 1]->file, sorted[i - 1]->line, sorted[i]->file,
+                           sorted[i]->line);
+            dup = true;
+        }
+    free(sorted);
+    return dup;
+}
+
 static bool want_color(ac_color c) {
     if (c != AC_COLOR_AUTO)
         return c == AC_COLOR_ALWAYS;
@@ -87,6 +112,11 @@ int ac_main(int argc, char **argv) {
     if (o.version) {
         printf("asyncheck %s\n", ASYNCHECK_VERSION);
         return 0;
+    }
+    if (find_duplicate(&err)) {
+        int rc = usage_error(prog, ac__buf_str(&err));
+        ac__buf_free(&err);
+        return rc;
     }
     const ac__test_def **tests;
     size_t ntests;
