@@ -24,7 +24,7 @@ typedef struct ac_test ac_test;
 typedef struct ac_test_options {
     int ac__reserved;
     /* Real-time limit for the whole test in seconds (setup, body, draining the loop, teardown). 0: the
-     * runner's --timeout (default 30 s). Scaled by the AC_TIMEOUT_MULTIPLIER environment variable. */
+     * suite's .timeout, else the runner's --timeout (default 30 s). Scaled by AC_TIMEOUT_MULTIPLIER. */
     double timeout;
     /* Non-NULL: the test is not run and is reported as skipped with this reason. */
     const char *skip;
@@ -39,6 +39,8 @@ typedef struct ac_suite_options {
     /* Always runs after the body: after it returns, after a fatal failure in it or in one of its libev
      * callbacks, and after a failed setup. */
     void (*teardown)(ac_test *t);
+    /* Default real-time limit for the suite's tests that set none of their own; 0: --timeout. */
+    double timeout;
 } ac_suite_options;
 
 /* What AC_TEST records about a test (internal layout; read it through the runner's output). */
@@ -63,6 +65,9 @@ void ac__register_suite(ac__suite_def *def);
 
 /* AC_TEST(suite, name [, .option = value ...]) { body using ac_test *t }
  * Registers the test under the full name "suite.name". suite and name are C identifiers. */
+/* (-Wpedantic before C23 warns about AC_TEST(suite, name) with no options: a variadic macro called with
+ * nothing for "...". Forwarding through another macro would avoid it but would macro-expand the names
+ * (under gnu11, `linux` is 1), so the names are used here directly.) */
 #define AC_TEST(suite, name, ...)                                                                            \
     static void ac__body_##suite##__##name(ac_test *t);                                                      \
     static ac__test_def ac__def_##suite##__##name = {                                                        \

@@ -120,7 +120,9 @@ AC_TEST(meta_cli, list_and_filters) {
     run(&p, argv, NULL);
     AC_EXPECT_EQ(p.status, 0);
     AC_EXPECT_STR_EQ(ac__buf_str(&p.out),
-                     "outcomes_setup.body_skipped\noutcomes_bad_teardown.fails_in_teardown\n");
+                     "outcomes_setup.body_skipped\noutcomes_bad_teardown.fails_in_teardown\n"
+                     "outcomes_fixture.owns_a_watcher\noutcomes_leaky_fixture.forgets_to_stop\n"
+                     "outcomes_suite_timeout.hangs\n");
     proc_free(&p);
     const char *exclude_only[] = {FIXTURE_ASSERTS, "--list", "--filter=-asserts.*", NULL};
     run(&p, exclude_only, NULL);

@@ -215,8 +215,45 @@ AC_TEST(meta_outcomes, watchers_left_active_fail_the_test) {
     const tap_point *pt = run_one(&r, "outcomes.leaks_watcher");
     AC_EXPECT_FALSE(pt->ok);
     AC_EXPECT_STR_EQ(field(pt, "  type: "), "watchers");
-    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "watchers still active");
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active when its 0.300 s "
+                                               "timeout ran out after the body returned");
     AC_EXPECT_STR_EQ(field(pt, "  phase: "), "drain");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_outcomes, the_drain_does_not_wait_for_the_suite_fixture) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "outcomes_fixture.owns_a_watcher");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_outcomes, watchers_left_after_teardown_fail_the_test) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "outcomes_leaky_fixture.forgets_to_stop");
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "watchers");
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "1 watcher still active after teardown (stop them, or ev_unref "
+                     "those that must not keep the loop alive)");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_outcomes, an_await_stops_at_the_test_timeout) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "outcomes.await_past_the_test_timeout");
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "assertion"); /* reported by the test, not the watchdog */
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "the test's 0.200 s timeout ran out while waiting for never");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_outcomes, a_suite_timeout_applies_to_its_tests) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "outcomes_suite_timeout.hangs");
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "timeout");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "(limit 0.250 s)");
     fixture_done(&r);
 }
 
@@ -329,8 +366,7 @@ AC_TEST(meta_outcomes, whole_run_reports_agree, .timeout = 60) {
     xpath(r.junit, "count(//testcase[skipped])", &v);
     AC_EXPECT_EQ((size_t)atoi(ac__buf_str(&v)), skipped);
     xpath(r.junit, "count(//testsuite)", &v);
-    AC_EXPECT_EQ(atoi(ac__buf_str(&v)),
-                 4); /* outcomes, outcomes_setup, outcomes_teardown, ..._bad_teardown */
+    AC_EXPECT_EQ(atoi(ac__buf_str(&v)), 7); /* every suite in fixtures/outcomes.c */
     proc ls;
     const char *ls_argv[] = {"ls", "-A", r.dir, NULL};
     run_process(ls_argv, NULL, &ls);

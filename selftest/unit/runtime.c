@@ -178,3 +178,8 @@ AC_TEST(isolation, stdin_is_dev_null) {
     char c;
     AC_ASSERT_EQ(read(0, &c, 1), 0);
 }
+
+/* Names that are also predefined macros under gnu11 must not be expanded. */
+AC_TEST(unix, linux) {
+    AC_ASSERT_STR_EQ(ac_test_name(t), "unix.linux");
+}

@@ -16,6 +16,7 @@ struct ac__await {
     ac_test *t;
     ev_timer timer;
     bool expired;
+    bool capped; /* the test's own timeout comes first */
     double timeout;
     const char *cond;
     const char *file;
@@ -35,6 +36,9 @@ struct ac_test {
     ac__await *awaits; /* innermost first */
     ev_timer drain_limit;
     bool drain_expired;
+    ev_prepare probe;  /* counts active watchers; see active_count() */
+    unsigned baseline; /* active watchers when setup finished: the suite fixture's own */
+    bool ended_early;  /* a fatal failure or skip unwound the test */
     ev_async wake;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -70,6 +74,7 @@ static void set_phase(ac_test *t, const char *phase) {
 }
 
 static _Noreturn void unwind(ac_test *t) {
+    t->ended_early = true;
     longjmp(t->unwind, 1);
 }
 
@@ -154,6 +159,13 @@ ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const
     *aw = (ac__await){.t = t, .timeout = timeout_s * mult, .cond = cond, .file = file, .line = line};
     aw->next = t->awaits;
     t->awaits = aw;
+    /* Never wait past the test's own timeout: fail here, naming the condition, before the runner's
+     * watchdog has to kill the test. */
+    double left = t->started + t->timeout - ac__monotonic();
+    if (left < aw->timeout) {
+        aw->timeout = left > 0 ? left : 0;
+        aw->capped = true;
+    }
     ev_now_update(t->loop);
     ev_timer_init(&aw->timer, await_expired, aw->timeout, 0.);
     aw->timer.data = aw;
@@ -166,7 +178,11 @@ void ac__await_step(ac__await *aw) {
     check_abort(t);
     if (aw->expired) {
         char text[1024]; /* on the stack: the fatal report below does not return */
-        snprintf(text, sizeof text, "timed out after %.3f s waiting for %s", aw->timeout, aw->cond);
+        if (aw->capped)
+            snprintf(text, sizeof text, "the test's %.3f s timeout ran out while waiting for %s", t->timeout,
+                     aw->cond);
+        else
+            snprintf(text, sizeof text, "timed out after %.3f s waiting for %s", aw->timeout, aw->cond);
         ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, NULL, NULL);
     }
     ev_run(t->loop, EVRUN_ONCE);
@@ -196,8 +212,26 @@ static void drain_expired(struct ev_loop *loop, ev_timer *w, int revents) {
     ((ac_test *)w->data)->drain_expired = true;
 }
 
-/* Runs the loop until no active (referenced) watcher remains, bounded by what is left of the test's
- * timeout. Watchers still active then fail the test. */
+static void probe_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)revents;
+    ev_prepare_stop(loop, w);
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* The number of active, referenced watchers on the test's loop. libev has no API for it, but ev_run
+ * returns that count: a prepare watcher that stops itself and breaks makes the iteration end before
+ * it polls or dispatches anything (only other prepare watchers run, as before any poll). */
+static unsigned active_count(ac_test *t) {
+    ev_prepare_init(&t->probe, probe_cb);
+    ev_prepare_start(t->loop, &t->probe);
+    int n = ev_run(t->loop, EVRUN_NOWAIT);
+    if (ev_is_active(&t->probe))
+        ev_prepare_stop(t->loop, &t->probe);
+    return n > 0 ? (unsigned)n : 0;
+}
+
+/* Runs the loop until the watchers the body started have finished (the count is back to what setup
+ * left), bounded by what is left of the test's timeout. Watchers still active then fail the test. */
 static void drain(ac_test *t) {
     double left = t->started + t->timeout - ac__monotonic();
     if (left < 0)
@@ -207,27 +241,50 @@ static void drain(ac_test *t) {
     t->drain_limit.data = t;
     ev_timer_start(t->loop, &t->drain_limit);
     ev_unref(t->loop);
-    while (!t->drain_expired && ev_run(t->loop, EVRUN_ONCE))
+    unsigned active;
+    while ((active = active_count(t)) > t->baseline && !t->drain_expired) {
+        ev_run(t->loop, EVRUN_ONCE);
         check_abort(t);
-    check_abort(t);
-    if (t->drain_expired) {
+    }
+    if (t->drain_expired && active > t->baseline) {
+        unsigned n = active - t->baseline;
         ac_buf msg = {0};
-        ac__buf_printf(&msg,
-                       "watchers still active on the test's loop when its %.3f s timeout ran out after the "
-                       "body returned",
-                       t->timeout);
+        ac__buf_printf(
+            &msg,
+            "%u watcher%s started by the test still active when its %.3f s timeout ran out after the "
+            "body returned",
+            n, n == 1 ? "" : "s", t->timeout);
         ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
-    } else {
+    }
+    if (ev_is_active(&t->drain_limit)) {
         ev_ref(t->loop);
         ev_timer_stop(t->loop, &t->drain_limit);
     }
+}
+
+/* After teardown nothing should be left running: the suite's fixture is stopped and the body's work
+ * drained. Not checked after a fatal failure or skip, where leftovers are expected. */
+static void check_leftovers(ac_test *t) {
+    unsigned n = active_count(t);
+    if (n == 0)
+        return;
+    ac_buf msg = {0};
+    ac__buf_printf(
+        &msg,
+        "%u watcher%s still active after teardown (stop them, or ev_unref those that must not keep "
+        "the loop alive)",
+        n, n == 1 ? "" : "s");
+    ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
 }
 
 /* Stops whatever an unwound phase left registered on the loop from harness-owned memory. */
 static void release_waits(ac_test *t) {
     while (t->awaits)
         await_release(t->awaits);
+    if (ev_is_active(&t->probe))
+        ev_prepare_stop(t->loop, &t->probe);
     if (ev_is_active(&t->drain_limit)) {
         ev_ref(t->loop);
         ev_timer_stop(t->loop, &t->drain_limit);
@@ -269,6 +326,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
                 set_phase(t, "setup");
                 suite->options.setup(t);
                 check_abort(t);
+                t->baseline = active_count(t);
             }
             set_phase(t, "body");
             def->body(t);
@@ -285,6 +343,8 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
             }
             release_waits(t);
         }
+        if (!t->ended_early)
+            check_leftovers(t);
         t->can_unwind = false;
         ev_ref(t->loop);
         ev_async_stop(t->loop, &t->wake);

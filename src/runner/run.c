@@ -53,7 +53,11 @@ struct runner {
 };
 
 double ac__effective_timeout(const ac_options *o, const ac__test_def *def) {
-    double base = def->options.timeout > 0 ? def->options.timeout : o->timeout;
+    double base = def->options.timeout;
+    if (base <= 0) {
+        const ac__suite_def *suite = ac__suite_find(def->suite);
+        base = suite && suite->options.timeout > 0 ? suite->options.timeout : o->timeout;
+    }
     return base * o->multiplier;
 }
 
