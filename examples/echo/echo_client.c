@@ -3,6 +3,7 @@
  * that splits what arrives into lines for the user's callback. It also shows how a libev component
  * stays safe when user callbacks close it, or run the loop themselves, in the middle of its work. */
 #include "echo_client.h"
+#include "echo_buf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,20 +37,6 @@ struct echo_client {
     echo_client_close_cb on_close;
     void *ud;
 };
-
-static bool reserve(char **buf, size_t *cap, size_t need) {
-    if (need <= *cap)
-        return true;
-    size_t cap2 = *cap ? *cap : 4096;
-    while (cap2 < need)
-        cap2 *= 2;
-    char *p = realloc(*buf, cap2);
-    if (!p)
-        return false;
-    *buf = p;
-    *cap = cap2;
-    return true;
-}
 
 /* Stops every watcher and closes the socket; the client object stays. */
 static void shut(echo_client *c) {
@@ -136,7 +123,7 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents) {
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
     echo_client *c = w->data;
-    if (!reserve(&c->in, &c->in_cap, c->in_len + ECHO_READ_CHUNK)) {
+    if (!echo_reserve(&c->in, &c->in_cap, c->in_len + ECHO_READ_CHUNK)) {
         end(c, ENOMEM);
         return;
     }
@@ -236,7 +223,7 @@ static bool enqueue(echo_client *c, const void *data, size_t len, bool newline) 
         memmove(c->out, c->out + c->out_off, c->out_len);
         c->out_off = 0;
     }
-    if (!reserve(&c->out, &c->out_cap, c->out_len + len + newline)) {
+    if (!echo_reserve(&c->out, &c->out_cap, c->out_len + len + newline)) {
         errno = ENOMEM;
         return false;
     }

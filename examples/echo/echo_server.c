@@ -4,6 +4,7 @@
  * server has to get right: reads return any number of bytes (half a line, several lines), writes may
  * take only part of what is offered, and a peer may go away at any moment. */
 #include "echo_server.h"
+#include "echo_buf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,21 +41,6 @@ struct conn {
     bool eof; /* the client closed its side: finish writing, then close */
     conn *prev, *next;
 };
-
-/* Grows *buf so that it holds at least `need` bytes. */
-static bool reserve(char **buf, size_t *cap, size_t need) {
-    if (need <= *cap)
-        return true;
-    size_t cap2 = *cap ? *cap : 4096;
-    while (cap2 < need)
-        cap2 *= 2;
-    char *p = realloc(*buf, cap2);
-    if (!p)
-        return false;
-    *buf = p;
-    *cap = cap2;
-    return true;
-}
 
 /* ---- connections ---- */
 
@@ -115,7 +101,7 @@ static bool conn_split_lines(conn *c, size_t scan_from) {
     char *nl;
     while ((nl = memchr(c->in + scan_from, '\n', c->in_len - scan_from)) != NULL) {
         size_t end = (size_t)(nl - c->in) + 1; /* the line is in[start..end), with its '\n' */
-        if (!reserve(&c->out, &c->out_cap, c->out_len + (end - start)))
+        if (!echo_reserve(&c->out, &c->out_cap, c->out_len + (end - start)))
             return false;
         memcpy(c->out + c->out_len, c->in + start, end - start);
         c->out_len += end - start;
@@ -132,7 +118,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     conn *c = w->data;
     /* One read per callback: the watcher is level-triggered, so what is left comes next iteration,
      * after the other connections had their turn. */
-    if (!reserve(&c->in, &c->in_cap, c->in_len + ECHO_READ_CHUNK)) {
+    if (!echo_reserve(&c->in, &c->in_cap, c->in_len + ECHO_READ_CHUNK)) {
         conn_close(c);
         return;
     }
