@@ -60,8 +60,10 @@ AC_TEST(meta_cli, bad_input_is_a_usage_error) {
     expect_usage_error(filter, NULL, "--filter 'nothing.here*' matches no test");
     const char *positional[] = {FIXTURE_OUTCOMES, "outcomes.passes", NULL};
     expect_usage_error(positional, NULL, "unexpected argument 'outcomes.passes'");
-    const char *novalue[] = {FIXTURE_OUTCOMES, "--list=yes", NULL};
-    expect_usage_error(novalue, NULL, "option '--list' takes no value");
+    const char *novalue[] = {FIXTURE_OUTCOMES, "--no-fork=yes", NULL};
+    expect_usage_error(novalue, NULL, "option '--no-fork' takes no value");
+    const char *listfmt[] = {FIXTURE_OUTCOMES, "--list=xml", NULL};
+    expect_usage_error(listfmt, NULL, "--list: 'xml' is not a list format");
     const char *mult[] = {FIXTURE_OUTCOMES, NULL};
     const char *mult_env[] = {"AC_TIMEOUT_MULTIPLIER=fast", NULL};
     expect_usage_error(mult, mult_env, "AC_TIMEOUT_MULTIPLIER: 'fast' is not a positive number");
@@ -128,6 +130,25 @@ AC_TEST(meta_cli, list_and_filters) {
     run(&p, exclude_only, NULL);
     AC_EXPECT_EQ(p.status, 0);
     AC_EXPECT_STR_EQ(ac__buf_str(&p.out), "");
+    proc_free(&p);
+}
+
+AC_TEST(meta_cli, list_tsv_for_discovery) {
+    proc p;
+    const char *argv[] = {FIXTURE_OUTCOMES,
+                          "--list=tsv",
+                          "--filter=outcomes.hangs",
+                          "--filter=outcomes.passes",
+                          "--filter=outcomes_suite_timeout.*",
+                          NULL};
+    run(&p, argv, NULL);
+    AC_EXPECT_EQ(p.status, 0);
+    const char *out = ac__buf_str(&p.out);
+    AC_EXPECT_EQ(strncmp(out, "outcomes.passes\t30\t", 19), 0);            /* the default timeout */
+    AC_EXPECT_STR_CONTAINS(out, "\noutcomes.hangs\t0.3\t");                /* its own */
+    AC_EXPECT_STR_CONTAINS(out, "\noutcomes_suite_timeout.hangs\t0.25\t"); /* its suite's */
+    AC_EXPECT_STR_CONTAINS(out, "outcomes.c\t");
+    AC_EXPECT_EQ(count_lines(out), 3u);
     proc_free(&p);
 }
 

@@ -129,8 +129,13 @@ int ac_main(int argc, char **argv) {
         return rc;
     }
     if (o.list) {
-        for (size_t i = 0; i < ntests; i++)
-            printf("%s.%s\n", tests[i]->suite, tests[i]->name);
+        for (size_t i = 0; i < ntests; i++) {
+            if (o.list_tsv)
+                printf("%s.%s\t%g\t%s\t%d\n", tests[i]->suite, tests[i]->name,
+                       ac__effective_timeout(&o, tests[i]), tests[i]->file, tests[i]->line);
+            else
+                printf("%s.%s\n", tests[i]->suite, tests[i]->name);
+        }
         free(tests);
         return 0;
     }

@@ -11,7 +11,8 @@ static const char usage_text[] =
     "Runs this executable's asyncheck tests, each in its own process on a fresh libev loop.\n"
     "\n"
     "Selecting\n"
-    "  --list                 print the selected tests' names (suite.name), one a line, and exit\n"
+    "  --list[=tsv]           print the selected tests' names (suite.name), one a line, and exit;\n"
+    "                         tsv: name, timeout (s), file and line, tab-separated (for discovery)\n"
     "  --filter GLOB          run tests whose suite.name matches GLOB (repeatable); a leading '-'\n"
     "                         excludes instead (--filter 'net.*' --filter '-net.slow_*')\n"
     "Running\n"
@@ -93,12 +94,17 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
                 value = argv[++i];
             else
                 return fail(err, "option '%s' needs a value%s", name, "");
-        } else if (eq && !IS("--tap", NULL)) {
+        } else if (eq && !IS("--tap", NULL) && !IS("--list", NULL)) {
             return fail(err, "option '%s' takes no value%s", name, "");
         }
 
         if (IS("--list", NULL)) {
             o->list = true;
+            if (eq && strcmp(eq + 1, "tsv") == 0)
+                o->list_tsv = true;
+            else if (eq)
+                return fail(err, "--list: '%s' is not a list format (use --list or --list=tsv)%s", eq + 1,
+                            "");
         } else if (IS("--filter", NULL)) {
             if (!*value || (value[0] == '-' && !value[1]))
                 return fail(err, "--filter: empty pattern%s%s", "", "");

@@ -20,6 +20,7 @@ typedef enum ac_color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac_colo
 
 typedef struct ac_options {
     bool list, no_fork, fail_fast, verbose, help, version;
+    bool list_tsv;     /* --list=tsv: name, timeout, file, line (for build-system discovery) */
     long jobs;         /* 0: online CPUs */
     double timeout;    /* default per-test timeout, seconds */
     double multiplier; /* AC_TIMEOUT_MULTIPLIER */
