@@ -28,6 +28,10 @@ typedef struct ac_test_options {
     double timeout;
     /* Non-NULL: the test is not run and is reported as skipped with this reason. */
     const char *skip;
+    /* AC_PARAM_TEST only: names an instance after its parameter ("suite.name/<this>"). NULL: by index
+     * ("suite.name/0", "/1", ...). ac_param_name_first_field suits tables whose first member is a
+     * `const char *name`. */
+    const char *(*param_name)(const void *param);
 } ac_test_options;
 
 /* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */
@@ -51,6 +55,10 @@ typedef struct ac__test_def {
     int line;
     void (*body)(ac_test *t);
     ac_test_options options;
+    const void *params; /* AC_PARAM_TEST: the table, its length and element size */
+    size_t nparams;
+    size_t param_size;
+    const void *param; /* an instance's own element */
 } ac__test_def;
 
 typedef struct ac__suite_def {
@@ -68,22 +76,56 @@ void ac__register_suite(ac__suite_def *def);
 /* (-Wpedantic before C23 warns about AC_TEST(suite, name) with no options: a variadic macro called with
  * nothing for "...". Forwarding through another macro would avoid it but would macro-expand the names
  * (under gnu11, `linux` is 1), so the names are used here directly.) */
-#define AC_TEST(suite, name, ...)                                                                            \
-    static void ac__body_##suite##__##name(ac_test *t);                                                      \
-    static ac__test_def ac__def_##suite##__##name = {                                                        \
-        #suite, #name, __FILE__, __LINE__, ac__body_##suite##__##name, {0, __VA_ARGS__}};                    \
-    __attribute__((constructor)) static void ac__reg_##suite##__##name(void) {                               \
-        ac__register_test(&ac__def_##suite##__##name);                                                       \
+#define AC_TEST(ac_s_, ac_n_, ...)                                                                           \
+    static void ac__body_##ac_s_##__##ac_n_(ac_test *t);                                                     \
+    static ac__test_def ac__def_##ac_s_##__##ac_n_ = {.suite = #ac_s_,                                       \
+                                                      .name = #ac_n_,                                        \
+                                                      .file = __FILE__,                                      \
+                                                      .line = __LINE__,                                      \
+                                                      .body = ac__body_##ac_s_##__##ac_n_,                   \
+                                                      .options = {0, __VA_ARGS__}};                          \
+    __attribute__((constructor)) static void ac__reg_##ac_s_##__##ac_n_(void) {                              \
+        ac__register_test(&ac__def_##ac_s_##__##ac_n_);                                                      \
     }                                                                                                        \
-    static void ac__body_##suite##__##name(ac_test *t __attribute__((unused)))
+    static void ac__body_##ac_s_##__##ac_n_(ac_test *t __attribute__((unused)))
+
+/* AC_PARAM_TEST(suite, name, table [, .option = value ...]) { body using ac_param(t) }
+ * Registers one test per element of the array `table`, each named "suite.name/<param name>", each
+ * filtered, run and reported on its own:
+ *
+ *   static const struct sq { const char *name; int in, out; } squares[] = {{"two", 2, 4}, {"neg", -3, 9}};
+ *   AC_PARAM_TEST(math, squares, squares, .param_name = ac_param_name_first_field) {
+ *       const struct sq *p = ac_param(t);
+ *       AC_ASSERT_EQ(p->in * p->in, p->out);
+ *   }                                          // math.squares/two, math.squares/neg */
+#define AC_PARAM_TEST(ac_s_, ac_n_, table, ...)                                                              \
+    static void ac__body_##ac_s_##__##ac_n_(ac_test *t);                                                     \
+    static ac__test_def ac__def_##ac_s_##__##ac_n_ = {.suite = #ac_s_,                                       \
+                                                      .name = #ac_n_,                                        \
+                                                      .file = __FILE__,                                      \
+                                                      .line = __LINE__,                                      \
+                                                      .body = ac__body_##ac_s_##__##ac_n_,                   \
+                                                      .options = {0, __VA_ARGS__},                           \
+                                                      .params = (table),                                     \
+                                                      .nparams = sizeof(table) / sizeof((table)[0]),         \
+                                                      .param_size = sizeof((table)[0])};                     \
+    __attribute__((constructor)) static void ac__reg_##ac_s_##__##ac_n_(void) {                              \
+        ac__register_test(&ac__def_##ac_s_##__##ac_n_);                                                      \
+    }                                                                                                        \
+    static void ac__body_##ac_s_##__##ac_n_(ac_test *t __attribute__((unused)))
+
+/* The running instance's element of its AC_PARAM_TEST table (NULL in a plain AC_TEST). */
+const void *ac_param(ac_test *t);
+/* For .param_name: the element's first member, read as a `const char *`. */
+const char *ac_param_name_first_field(const void *param);
 
 /* AC_SUITE(suite, .setup = fn, .teardown = fn); at file scope, before or after the suite's tests. */
-#define AC_SUITE(suite, ...)                                                                                 \
-    static ac__suite_def ac__suite_##suite = {#suite, __FILE__, __LINE__, {0, __VA_ARGS__}};                 \
-    __attribute__((constructor)) static void ac__sreg_##suite(void) {                                        \
-        ac__register_suite(&ac__suite_##suite);                                                              \
+#define AC_SUITE(ac_s_, ...)                                                                                 \
+    static ac__suite_def ac__suite_##ac_s_ = {#ac_s_, __FILE__, __LINE__, {0, __VA_ARGS__}};                 \
+    __attribute__((constructor)) static void ac__sreg_##ac_s_(void) {                                        \
+        ac__register_suite(&ac__suite_##ac_s_);                                                              \
     }                                                                                                        \
-    struct ac__suite_semicolon_##suite
+    struct ac__suite_semicolon_##ac_s_
 
 /* The test's own libev loop: created fresh for this test (ev_loop_new with the epoll backend pinned and
  * EVFLAG_NOENV), destroyed after teardown. Never libev's default loop. */

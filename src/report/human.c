@@ -10,8 +10,11 @@ typedef struct human {
     ac_reporter base;
     FILE *out;
     bool color, verbose;
+    bool progress;     /* keep a status line at the bottom (a terminal) */
+    bool status_shown; /* the status line is on screen now */
     ac_buf failed_names;
     size_t nfailed;
+    const char *replay; /* how to replay a shuffled order, or NULL */
 } human;
 
 static const char *paint(const human *h, const char *code) {
@@ -31,8 +34,30 @@ static void duration(FILE *out, double s) {
         fprintf(out, "%.2f s", s);
 }
 
-static void begin(ac_reporter *r, size_t total) {
-    (void)r, (void)total;
+static void begin(ac_reporter *r, const ac_run_info *info) {
+    human *h = (human *)r;
+    if (info->shuffled) {
+        h->replay = info->replay;
+        fprintf(h->out, "asyncheck: shuffled order; replay it with %s\n", info->replay);
+    }
+}
+
+/* Removes the status line so that a result line can take its place. */
+static void clear_status(human *h) {
+    if (h->status_shown) {
+        fputs("\r\033[K", h->out);
+        h->status_shown = false;
+    }
+}
+
+static void progress(ac_reporter *r, size_t done, size_t total, size_t failed, double elapsed) {
+    human *h = (human *)r;
+    if (!h->progress)
+        return;
+    fprintf(h->out, "\r\033[K%s[%zu/%zu] %zu failed, %.1f s%s", paint(h, DIM), done, total, failed, elapsed,
+            paint(h, RESET));
+    h->status_shown = true;
+    fflush(h->out);
 }
 
 static void print_capture(human *h, const char *label, const ac_capture *c) {
@@ -52,6 +77,9 @@ static void print_capture(human *h, const char *label, const ac_capture *c) {
 
 static void result(ac_reporter *r, const ac_result *res) {
     human *h = (human *)r;
+    clear_status(h);
+    ac_buf name = {0};
+    ac__result_label(res, true, &name);
     const char *label = res->outcome == AC_PASS ? "PASS" : res->outcome == AC_FAIL ? "FAIL" : "SKIP";
     const char *color = res->outcome == AC_PASS ? GREEN : res->outcome == AC_FAIL ? RED : YELLOW;
     fprintf(h->out, "%s%s%s  %s.%s", paint(h, color), label, paint(h, RESET), res->def->suite,
@@ -81,19 +109,23 @@ static void result(ac_reporter *r, const ac_result *res) {
         print_capture(h, "stderr", &res->err);
     }
     if (res->outcome == AC_FAIL) {
-        ac__buf_printf(&h->failed_names, "  %s.%s\n", res->def->suite, res->def->name);
+        ac__buf_printf(&h->failed_names, "  %s\n", ac__buf_str(&name));
         h->nfailed++;
     }
+    ac__buf_free(&name);
     fflush(h->out);
 }
 
 static int end(ac_reporter *r, const ac_summary *s) {
     human *h = (human *)r;
+    clear_status(h);
     if (h->nfailed)
         fprintf(h->out, "\n%sFailed:%s\n%s", paint(h, RED), paint(h, RESET), ac__buf_str(&h->failed_names));
     if (s->not_run)
-        fprintf(h->out, "%zu test%s not run: --fail-fast stopped the run\n", s->not_run,
+        fprintf(h->out, "%zu test%s not run: the run stopped after a failure\n", s->not_run,
                 s->not_run == 1 ? "" : "s");
+    if (h->replay && s->failed)
+        fprintf(h->out, "replay this order with %s\n", h->replay);
     fprintf(h->out, "ran %zu test%s in ", s->total, s->total == 1 ? "" : "s");
     duration(h->out, s->duration);
     fprintf(h->out, "\nasyncheck: %zu passed, %zu failed, %zu skipped\n", s->passed, s->failed, s->skipped);
@@ -107,9 +139,10 @@ static void destroy(ac_reporter *r) {
     free(h);
 }
 
-ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose) {
+ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool show_progress) {
     human *h = ac__xcalloc(1, sizeof *h);
-    h->base = (ac_reporter){begin, result, end, destroy};
+    h->base = (ac_reporter){begin, result, progress, end, destroy};
+    h->progress = show_progress;
     h->out = out;
     h->color = color;
     h->verbose = verbose;

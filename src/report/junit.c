@@ -51,8 +51,8 @@ static suite_acc *suite_for(junit *j, const char *name) {
     return &j->suites[j->nsuites++];
 }
 
-static void begin(ac_reporter *r, size_t total) {
-    (void)r, (void)total;
+static void begin(ac_reporter *r, const ac_run_info *info) {
+    (void)r, (void)info;
 }
 
 static void result(ac_reporter *r, const ac_result *res) {
@@ -63,7 +63,10 @@ static void result(ac_reporter *r, const ac_result *res) {
     s->time += res->duration;
     ac__buf_puts(b, "    <testcase");
     attr(b, "classname", res->def->suite);
-    attr(b, "name", res->def->name);
+    ac_buf label = {0};
+    ac__result_label(res, false, &label);
+    attr(b, "name", ac__buf_str(&label));
+    ac__buf_free(&label);
     attr(b, "file", res->def->file);
     ac__buf_printf(b, " line=\"%d\" time=\"", res->def->line);
     put_time(b, res->duration);
@@ -181,7 +184,7 @@ ac_reporter *ac__junit_reporter(const char *path, const char *run_name) {
     umask(mask);
     fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 is stricter than a report needs */
     junit *j = ac__xcalloc(1, sizeof *j);
-    j->base = (ac_reporter){begin, result, end, destroy};
+    j->base = (ac_reporter){begin, result, NULL, end, destroy};
     j->path = ac__xstrdup(path);
     j->tmp_path = tmp_path;
     j->tmp = fdopen(fd, "w");

@@ -46,7 +46,9 @@ void ac__capture_add(ac_capture *c, const char *p, size_t n);
 
 typedef struct ac_result {
     const ac__test_def *def;
-    size_t number; /* 1-based position in the run */
+    size_t number;    /* 1-based position in the run */
+    unsigned repeat;  /* 1-based repetition of this test (--repeat) */
+    unsigned repeats; /* how many repetitions the run asked for (1: none) */
     ac_outcome outcome;
     bool not_run; /* never started (--fail-fast stopped the run); outcome is AC_SKIP */
     char *skip_reason;
@@ -68,26 +70,44 @@ void ac__result_settle(ac_result *r);
 void ac__result_free(ac_result *r);
 /* "suite.name" into a caller buffer. */
 void ac__full_name(const ac__test_def *def, ac_buf *out);
+/* How reports name a result: "suite.name", or "name" without the suite, with " [k/N]" appended when
+ * the run repeats tests. */
+void ac__result_label(const ac_result *r, bool with_suite, ac_buf *out);
 
 typedef struct ac_summary {
     size_t passed, failed, skipped, not_run, total;
     double duration;
 } ac_summary;
 
+/* What reporters learn before the first result. */
+typedef struct ac_run_info {
+    size_t total;            /* results that will follow */
+    bool shuffled;           /* --shuffle: the order is seeded */
+    unsigned long long seed; /* the seed that replays this order */
+    const char *replay;      /* the options that replay this run's order, e.g. "--shuffle --seed=42" */
+} ac_run_info;
+
 typedef struct ac_reporter ac_reporter;
 struct ac_reporter {
-    void (*begin)(ac_reporter *r, size_t total);
+    void (*begin)(ac_reporter *r, const ac_run_info *info);
     void (*result)(ac_reporter *r, const ac_result *res);
+    /* Optional (may be NULL): called as tests finish in any order, and periodically. */
+    void (*progress)(ac_reporter *r, size_t done, size_t total, size_t failed, double elapsed);
     /* Returns 0, or -1 after printing one line naming what could not be written. */
     int (*end)(ac_reporter *r, const ac_summary *sum);
     void (*destroy)(ac_reporter *r);
 };
 
-/* Human-readable output to `out`: one line a test, failures in detail, the closing count line. */
-ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose);
+/* Human-readable output to `out`: one line a test, failures in detail, the closing count line; with
+ * `progress`, a single status line kept updated at the bottom (for a terminal). */
+ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool progress);
 /* TAP (version 13 or 14) streamed to `out`; closes `out` at the end when own_file is true. */
 ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version);
 /* JUnit XML written to a temporary file beside `path` and renamed over it at the end. */
 ac_reporter *ac__junit_reporter(const char *path, const char *run_name);
+/* JSON lines, one record a test and a closing summary record, streamed to `out`. */
+ac_reporter *ac__json_reporter(FILE *out, bool own_file);
+/* GitHub Actions workflow commands (::error file=…,line=…::…) for each failure, to `out`. */
+ac_reporter *ac__github_reporter(FILE *out);
 
 #endif

@@ -71,3 +71,11 @@ void ac__result_free(ac_result *r) {
 void ac__full_name(const ac__test_def *def, ac_buf *out) {
     ac__buf_printf(out, "%s.%s", def->suite, def->name);
 }
+
+void ac__result_label(const ac_result *r, bool with_suite, ac_buf *out) {
+    if (with_suite)
+        ac__buf_printf(out, "%s.", r->def->suite);
+    ac__buf_puts(out, r->def->name);
+    if (r->repeats > 1)
+        ac__buf_printf(out, " [%u/%u]", r->repeat, r->repeats);
+}

@@ -13,13 +13,15 @@ typedef struct tap {
     int version;
 } tap;
 
-static void begin(ac_reporter *r, size_t total) {
+static void begin(ac_reporter *r, const ac_run_info *info) {
     tap *t = (tap *)r;
     fprintf(t->out, "TAP version %d\n", t->version);
-    if (total == 0)
+    if (info->total == 0)
         fprintf(t->out, "1..0 # SKIP no tests selected\n");
     else
-        fprintf(t->out, "1..%zu\n", total);
+        fprintf(t->out, "1..%zu\n", info->total);
+    if (info->shuffled)
+        fprintf(t->out, "# shuffled: replay this order with %s\n", info->replay);
     fflush(t->out);
 }
 
@@ -60,9 +62,10 @@ static void result(ac_reporter *r, const ac_result *res) {
     tap *t = (tap *)r;
     FILE *out = t->out;
     fprintf(out, "%s %zu - ", res->outcome == AC_FAIL ? "not ok" : "ok", res->number);
-    put_escaped(out, res->def->suite, true);
-    fputc('.', out);
-    put_escaped(out, res->def->name, true);
+    ac_buf label = {0};
+    ac__result_label(res, true, &label);
+    put_escaped(out, ac__buf_str(&label), true);
+    ac__buf_free(&label);
     if (res->outcome == AC_SKIP) {
         fprintf(out, " # SKIP ");
         put_escaped(out, res->skip_reason ? res->skip_reason : "", false);
@@ -107,7 +110,7 @@ static void destroy(ac_reporter *r) {
 
 ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version) {
     tap *t = ac__xcalloc(1, sizeof *t);
-    t->base = (ac_reporter){begin, result, end, destroy};
+    t->base = (ac_reporter){begin, result, NULL, end, destroy};
     t->out = out;
     t->own = own_file;
     t->version = version;

@@ -135,6 +135,10 @@ void *ac_data(ac_test *t) {
     return t->data;
 }
 
+const void *ac_param(ac_test *t) {
+    return t->def->param;
+}
+
 const char *ac_test_name(ac_test *t) {
     return ac__buf_str(&t->name);
 }

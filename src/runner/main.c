@@ -3,7 +3,9 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +87,28 @@ static bool find_duplicate(ac_buf *err) {
     return dup;
 }
 
+static void touch(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* splitmix64: small, fast, and the same sequence for the same seed on every machine. */
+static unsigned long long next_random(unsigned long long *state) {
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static unsigned long long fresh_seed(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long s = (unsigned long long)ts.tv_sec * 1000000007ULL ^ (unsigned long long)ts.tv_nsec ^
+                           ((unsigned long long)getpid() << 32);
+    return next_random(&s) % 1000000000ULL; /* short enough to type */
+}
+
 static bool want_color(ac_color c) {
     if (c != AC_COLOR_AUTO)
         return c == AC_COLOR_ALWAYS;
@@ -140,40 +164,95 @@ int ac_main(int argc, char **argv) {
         return 0;
     }
 
-    ac_reporter *reporters[3];
+    /* Sharding (after filtering, like GoogleTest): round-robin over registration order. */
+    if (o.shard_count > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < ntests; i++)
+            if ((long)(i % (size_t)o.shard_count) == o.shard_index)
+                tests[kept++] = tests[i];
+        ntests = kept;
+    }
+    if (o.status_file)
+        touch(o.status_file); /* Bazel: "this runner understands sharding" */
+    if (o.premature_exit_file)
+        touch(o.premature_exit_file); /* removed again only if we finish normally */
+    if (o.tmpdir)
+        setenv("TMPDIR", o.tmpdir, 1);
+
+    /* The items: every selected test o.repeat times, repetition by repetition, each shuffled on its own
+     * when asked. */
+    size_t nitems = ntests * (size_t)o.repeat;
+    ac_item *items = ac__xcalloc(nitems, sizeof *items);
+    if (o.shuffle && !o.seed_given)
+        o.seed = fresh_seed();
+    unsigned long long rng = o.seed;
+    for (long rep = 0; rep < o.repeat; rep++) {
+        ac_item *block = items + (size_t)rep * ntests;
+        for (size_t i = 0; i < ntests; i++)
+            block[i] = (ac_item){tests[i], (unsigned)rep + 1};
+        for (size_t i = ntests; o.shuffle && i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(next_random(&rng) % i);
+            ac_item tmp = block[i - 1];
+            block[i - 1] = block[j];
+            block[j] = tmp;
+        }
+    }
+
+    ac_reporter *reporters[6];
     size_t nrep = 0;
+    bool stdout_taken = (o.tap && !o.tap_path) || (o.json_path && strcmp(o.json_path, "-") == 0);
+    int rc = 0;
     if (o.tap && !o.tap_path) {
         reporters[nrep++] = ac__tap_reporter(stdout, false, o.tap_version);
-    } else {
-        reporters[nrep++] = ac__human_reporter(stdout, want_color(o.color), o.verbose);
-        if (o.tap) {
-            FILE *f = fopen(o.tap_path, "w");
-            if (!f) {
-                ac__buf_printf(&err, "--tap: cannot write '%s': %s", o.tap_path, strerror(errno));
-                reporters[0]->destroy(reporters[0]);
-                int rc = usage_error(prog, ac__buf_str(&err));
-                ac__buf_free(&err);
-                return rc;
-            }
+    } else if (!stdout_taken) {
+        bool tty = isatty(1) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
+        reporters[nrep++] = ac__human_reporter(stdout, want_color(o.color), o.verbose, tty && !o.github);
+    }
+    if (o.tap && o.tap_path) {
+        FILE *f = fopen(o.tap_path, "w");
+        if (!f) {
+            ac__buf_printf(&err, "--tap: cannot write '%s': %s", o.tap_path, strerror(errno));
+            rc = 2;
+        } else {
             reporters[nrep++] = ac__tap_reporter(f, true, o.tap_version);
         }
     }
-    if (o.junit_path) {
+    if (!rc && o.json_path) {
+        FILE *f = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+        if (!f) {
+            ac__buf_printf(&err, "--json: cannot write '%s': %s", o.json_path, strerror(errno));
+            rc = 2;
+        } else {
+            reporters[nrep++] = ac__json_reporter(f, f != stdout);
+        }
+    }
+    if (!rc && o.junit_path) {
         ac_reporter *j = ac__junit_reporter(o.junit_path, prog);
         if (!j) {
             ac__buf_printf(&err, "--junit: cannot write beside '%s': %s", o.junit_path, strerror(errno));
-            for (size_t i = 0; i < nrep; i++)
-                reporters[i]->destroy(reporters[i]);
-            int rc = usage_error(prog, ac__buf_str(&err));
-            ac__buf_free(&err);
-            return rc;
+            rc = 2;
+        } else {
+            reporters[nrep++] = j;
         }
-        reporters[nrep++] = j;
+    }
+    if (!rc && o.github)
+        reporters[nrep++] = ac__github_reporter(stdout_taken ? stderr : stdout);
+    if (rc) {
+        for (size_t i = 0; i < nrep; i++)
+            reporters[i]->destroy(reporters[i]);
+        rc = usage_error(prog, ac__buf_str(&err));
+        ac__buf_free(&err);
+        free(items);
+        free(tests);
+        return rc;
     }
 
+    char replay[64];
+    snprintf(replay, sizeof replay, "--shuffle --seed=%llu", o.seed);
+    ac_run_info info = {.total = nitems, .shuffled = o.shuffle, .seed = o.seed, .replay = replay};
     for (size_t i = 0; i < nrep; i++)
-        reporters[i]->begin(reporters[i], ntests);
-    ac_run run = {.opts = &o, .tests = tests, .ntests = ntests, .reporters = reporters, .nreporters = nrep};
+        reporters[i]->begin(reporters[i], &info);
+    ac_run run = {.opts = &o, .items = items, .nitems = nitems, .reporters = reporters, .nreporters = nrep};
     ac_summary sum = {0};
     ac__run_tests(&run, &sum);
     int report_error = 0;
@@ -182,6 +261,9 @@ int ac_main(int argc, char **argv) {
             report_error = 1;
         reporters[i]->destroy(reporters[i]);
     }
+    if (o.premature_exit_file)
+        unlink(o.premature_exit_file);
+    free(items);
     free(tests);
     ac__options_free(&o);
     ac__buf_free(&err);

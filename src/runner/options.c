@@ -2,6 +2,8 @@
  * Produces an ac_options or a one-line reason; prints nothing except the usage text when asked. */
 #include "runner.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,16 +23,25 @@ static const char usage_text[] =
     "                         AC_TIMEOUT_MULTIPLIER scales every timeout\n"
     "  --no-fork              run tests in this process, one after another (for debuggers)\n"
     "  -x, --fail-fast        start no more tests after the first failure\n"
+    "  --shard I/N            run shard I of N (1-based; round-robin over registration order)\n"
+    "  --repeat N             run the selection N times; --repeat until-fail:N stops at a failure\n"
+    "  --shuffle              run in a seeded random order (the seed is printed)\n"
+    "  --seed N               the seed for --shuffle, to replay an order\n"
     "Reporting\n"
     "  --tap[=FILE]           TAP version 14 on stdout (or to FILE); automatic when HARNESS_ACTIVE\n"
     "                         is set, as under prove\n"
     "  --tap-version 13|14    the version line to write (default 14; 13 under prove older than 3.48)\n"
     "  --junit FILE           JUnit XML to FILE (written whole at the end)\n"
+    "  --json FILE            JSON lines, one record a test, to FILE ('-': stdout)\n"
     "  --color auto|always|never\n"
     "                         colour the human output (auto: on a terminal, unless NO_COLOR is set)\n"
     "  -v, --verbose          also show the captured output of passing tests\n"
     "  -h, --help             this text\n"
     "  --version              asyncheck's version\n"
+    "\n"
+    "Environment: AC_TIMEOUT_MULTIPLIER, NO_COLOR, HARNESS_ACTIVE (TAP), GITHUB_ACTIONS (annotations),\n"
+    "Bazel's TEST_SHARD_INDEX/TEST_TOTAL_SHARDS/TEST_SHARD_STATUS_FILE/TESTBRIDGE_TEST_ONLY/\n"
+    "XML_OUTPUT_FILE/TEST_PREMATURE_EXIT_FILE/TEST_TMPDIR, GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS.\n"
     "\n"
     "Exit status: 0 all passed (skips allowed), 1 a test failed, 2 usage error,\n"
     "77 every selected test was skipped.\n";
@@ -53,12 +64,76 @@ static int tap_version_for_harness(void) {
     return strtod(v, NULL) < 3.48 ? 13 : 14;
 }
 
+/* "I/N" (1-based when one_based) into a 0-based index and a count. */
+static int parse_shard(const char *s, long *index, long *count, bool one_based) {
+    const char *slash = strchr(s, '/');
+    if (!slash)
+        return -1;
+    char left[32];
+    size_t n = (size_t)(slash - s);
+    if (n == 0 || n >= sizeof left)
+        return -1;
+    memcpy(left, s, n);
+    left[n] = '\0';
+    long i, c;
+    if (!ac__parse_count(slash + 1, &c))
+        return -1;
+    if (one_based) {
+        if (!ac__parse_count(left, &i) || i > c)
+            return -1;
+        i--;
+    } else {
+        if (strcmp(left, "0") == 0)
+            i = 0;
+        else if (!ac__parse_count(left, &i) || i >= c)
+            return -1;
+    }
+    *index = i;
+    *count = c;
+    return 0;
+}
+
+/* Bazel's and GoogleTest's sharding variables (0-based index, total). */
+static int shard_from_env(ac_options *o, const char *index_var, const char *total_var, ac_buf *err) {
+    const char *index = getenv(index_var), *total = getenv(total_var);
+    if (!(index && *index) && !(total && *total))
+        return 0;
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s/%s", index ? index : "", total ? total : "");
+    if (parse_shard(spec, &o->shard_index, &o->shard_count, false) < 0) {
+        ac__buf_printf(err, "%s='%s' and %s='%s' are not a shard index below a positive total", index_var,
+                       index ? index : "", total_var, total ? total : "");
+        return -1;
+    }
+    o->shard_source = index_var;
+    return 0;
+}
+
 static bool is_option(const char *name, const char *long_name, const char *short_name) {
     return strcmp(name, long_name) == 0 || (short_name && strcmp(name, short_name) == 0);
 }
 
 int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
-    *o = (ac_options){.timeout = 30.0, .multiplier = 1.0, .tap_version = 0, .color = AC_COLOR_AUTO};
+    *o = (ac_options){
+        .timeout = 30.0, .multiplier = 1.0, .tap_version = 0, .color = AC_COLOR_AUTO, .repeat = 1};
+    if (shard_from_env(o, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", err) < 0 ||
+        shard_from_env(o, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", err) < 0)
+        return -1;
+    const char *v;
+    if ((v = getenv("TESTBRIDGE_TEST_ONLY")) && *v) {
+        o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
+        o->filters[o->nfilters++] = v;
+    }
+    if ((v = getenv("XML_OUTPUT_FILE")) && *v)
+        o->junit_path = v;
+    if ((v = getenv("TEST_SHARD_STATUS_FILE")) && *v)
+        o->status_file = v;
+    if ((v = getenv("TEST_PREMATURE_EXIT_FILE")) && *v)
+        o->premature_exit_file = v;
+    if ((v = getenv("TEST_TMPDIR")) && *v)
+        o->tmpdir = v;
+    if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0)
+        o->github = true;
     const char *mult = getenv("AC_TIMEOUT_MULTIPLIER");
     if (mult && *mult && (!ac__parse_seconds(mult, &o->multiplier) || o->multiplier <= 0))
         return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s", mult, "");
@@ -86,7 +161,9 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         /* options that take a value */
         const char *value = NULL;
         bool takes_value = IS("--filter", NULL) || IS("--jobs", "-j") || IS("--timeout", NULL) ||
-                           IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL);
+                           IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL) ||
+                           IS("--json", NULL) || IS("--shard", NULL) || IS("--repeat", NULL) ||
+                           IS("--seed", NULL);
         if (takes_value) {
             if (eq)
                 value = eq + 1;
@@ -147,6 +224,31 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
                 o->color = AC_COLOR_NEVER;
             else
                 return fail(err, "--color: '%s' is not one of auto, always, never%s", value, "");
+        } else if (IS("--json", NULL)) {
+            if (!*value)
+                return fail(err, "--json: empty file name%s%s", "", "");
+            o->json_path = value;
+        } else if (IS("--shard", NULL)) {
+            if (parse_shard(value, &o->shard_index, &o->shard_count, true) < 0)
+                return fail(err, "--shard: '%s' is not I/N with 1 <= I <= N%s", value, "");
+            o->shard_source = "--shard";
+        } else if (IS("--repeat", NULL)) {
+            const char *n = value;
+            o->until_fail = strncmp(value, "until-fail:", 11) == 0;
+            if (o->until_fail)
+                n += 11;
+            if (!ac__parse_count(n, &o->repeat) || o->repeat > 1000000)
+                return fail(err, "--repeat: '%s' is not N or until-fail:N (N from 1 to 1000000)%s", value,
+                            "");
+        } else if (IS("--shuffle", NULL)) {
+            o->shuffle = true;
+        } else if (IS("--seed", NULL)) {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(value, &end, 10);
+            if (!*value || *end || errno || *value == '-')
+                return fail(err, "--seed: '%s' is not a whole number%s", value, "");
+            o->seed_given = true;
         } else if (IS("--verbose", "-v")) {
             o->verbose = true;
         } else if (IS("--help", "-h")) {

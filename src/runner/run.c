@@ -43,7 +43,10 @@ struct runner {
     ac_result *results;
     bool *ready;
     size_t next_start, next_report, running;
-    bool stop; /* --fail-fast saw a failure: start nothing more */
+    bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
+    size_t done, failed; /* finished so far, in any order (for progress) */
+    double started;
+    ev_timer progress_tick;
     slot *slots;
     size_t nslots;
     ac_summary *sum;
@@ -75,7 +78,7 @@ static void count(ac_summary *sum, const ac_result *r) {
 }
 
 static void deliver_ready(runner *rn) {
-    while (rn->next_report < rn->run->ntests && rn->ready[rn->next_report]) {
+    while (rn->next_report < rn->run->nitems && rn->ready[rn->next_report]) {
         ac_result *r = &rn->results[rn->next_report];
         for (size_t i = 0; i < rn->run->nreporters; i++)
             rn->run->reporters[i]->result(rn->run->reporters[i], r);
@@ -85,11 +88,22 @@ static void deliver_ready(runner *rn) {
     }
 }
 
+static void report_progress(runner *rn) {
+    for (size_t i = 0; i < rn->run->nreporters; i++)
+        if (rn->run->reporters[i]->progress)
+            rn->run->reporters[i]->progress(rn->run->reporters[i], rn->done, rn->run->nitems, rn->failed,
+                                            ac__monotonic() - rn->started);
+}
+
 static void mark_ready(runner *rn, size_t idx) {
     ac_result *r = &rn->results[idx];
     ac__result_settle(r);
-    if (r->outcome == AC_FAIL && rn->run->opts->fail_fast)
-        rn->stop = true;
+    if (r->outcome == AC_FAIL) {
+        rn->failed++;
+        if (rn->run->opts->fail_fast || rn->run->opts->until_fail)
+            rn->stop = true;
+    }
+    rn->done++;
     rn->ready[idx] = true;
 }
 
@@ -98,7 +112,9 @@ static bool settle_without_running(runner *rn, size_t idx) {
     ac_result *r = &rn->results[idx];
     if (rn->stop) {
         r->not_run = true;
-        r->skip_reason = ac__xstrdup("not run: --fail-fast stopped the run after a failure");
+        r->skip_reason = ac__xstrdup(rn->run->opts->fail_fast
+                                         ? "not run: --fail-fast stopped the run after a failure"
+                                         : "not run: --repeat until-fail stopped the run after a failure");
     } else if (r->def->options.skip) {
         r->skip_reason = ac__xstrdup(r->def->options.skip);
     } else {
@@ -177,6 +193,11 @@ static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void start_next(runner *rn);
 
+static void progress_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    report_progress(w->data);
+}
+
 static void describe_death(ac_buf *msg, int status, const ac_result *r, double elapsed) {
     const char *where = r->phase ? r->phase : "startup";
     if (WIFSIGNALED(status)) {
@@ -233,6 +254,7 @@ static void finish(slot *s, int status) {
     rn->running--;
     mark_ready(rn, s->idx);
     deliver_ready(rn);
+    report_progress(rn);
     start_next(rn);
 }
 
@@ -338,11 +360,11 @@ static void start_child(runner *rn, slot *s, size_t idx) {
 }
 
 static void start_next(runner *rn) {
-    for (size_t i = 0; i < rn->nslots && rn->next_start < rn->run->ntests; i++) {
+    for (size_t i = 0; i < rn->nslots && rn->next_start < rn->run->nitems; i++) {
         slot *s = &rn->slots[i];
         if (s->busy)
             continue;
-        while (rn->next_start < rn->run->ntests) {
+        while (rn->next_start < rn->run->nitems) {
             size_t idx = rn->next_start++;
             if (settle_without_running(rn, idx))
                 continue;
@@ -412,7 +434,7 @@ static void run_in_process(runner *rn) {
     in_process_stderr = dup(2);
     capture_fd cap_out = {1, memfd_create("asyncheck-stdout", MFD_CLOEXEC), -1};
     capture_fd cap_err = {2, memfd_create("asyncheck-stderr", MFD_CLOEXEC), -1};
-    for (size_t idx = 0; idx < rn->run->ntests; idx++) {
+    for (size_t idx = 0; idx < rn->run->nitems; idx++) {
         rn->next_start = idx + 1;
         if (settle_without_running(rn, idx)) {
             deliver_ready(rn);
@@ -433,6 +455,7 @@ static void run_in_process(runner *rn) {
         capture_end(&cap_err, &r->err);
         mark_ready(rn, idx);
         deliver_ready(rn);
+        report_progress(rn);
     }
     for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++)
         signal(fatal_signals[i], SIG_DFL);
@@ -445,13 +468,15 @@ static void run_in_process(runner *rn) {
 
 void ac__run_tests(const ac_run *run, ac_summary *sum) {
     runner rn = {.run = run, .sum = sum};
-    rn.results = ac__xcalloc(run->ntests, sizeof *rn.results);
-    rn.ready = ac__xcalloc(run->ntests, sizeof *rn.ready);
-    for (size_t i = 0; i < run->ntests; i++) {
-        rn.results[i].def = run->tests[i];
+    rn.results = ac__xcalloc(run->nitems, sizeof *rn.results);
+    rn.ready = ac__xcalloc(run->nitems, sizeof *rn.ready);
+    for (size_t i = 0; i < run->nitems; i++) {
+        rn.results[i].def = run->items[i].def;
+        rn.results[i].repeat = run->items[i].repeat;
+        rn.results[i].repeats = (unsigned)run->opts->repeat;
         rn.results[i].number = i + 1;
     }
-    double started = ac__monotonic();
+    double started = rn.started = ac__monotonic();
     if (run->opts->no_fork) {
         run_in_process(&rn);
     } else {
@@ -481,8 +506,15 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
             ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
             ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
         }
+        /* keeps the elapsed time on a progress line moving while a long test runs */
+        ev_timer_init(&rn.progress_tick, progress_tick_cb, 0.5, 0.5);
+        rn.progress_tick.data = &rn;
+        ev_timer_start(rn.loop, &rn.progress_tick);
+        ev_unref(rn.loop);
         start_next(&rn);
         ev_run(rn.loop, 0);
+        ev_ref(rn.loop);
+        ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
         free(rn.slots);
         if (rn.devnull >= 0)
@@ -491,7 +523,7 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
             sched_setaffinity(0, sizeof rn.affinity, &rn.affinity);
     }
     deliver_ready(&rn);
-    sum->total = run->ntests;
+    sum->total = run->nitems;
     sum->duration = ac__monotonic() - started;
     free(rn.results);
     free(rn.ready);

@@ -30,7 +30,19 @@ typedef struct ac_options {
     const char *tap_path; /* NULL: stdout */
     int tap_version;      /* 13 or 14 */
     const char *junit_path;
+    const char *json_path; /* "-": stdout */
     ac_color color;
+    long shard_index, shard_count; /* 0-based index; count 0: no sharding */
+    const char *shard_source;      /* where the shard came from, for messages */
+    long repeat;                   /* 1: once */
+    bool until_fail;               /* --repeat until-fail:N */
+    bool shuffle;
+    bool seed_given;
+    unsigned long long seed;
+    bool github;                     /* GITHUB_ACTIONS=true */
+    const char *status_file;         /* TEST_SHARD_STATUS_FILE */
+    const char *premature_exit_file; /* TEST_PREMATURE_EXIT_FILE */
+    const char *tmpdir;              /* TEST_TMPDIR */
 } ac_options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
@@ -73,15 +85,21 @@ void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int 
 _Noreturn void ac__report_skip(const char *reason);
 
 /* ---- running a selection (run.c) ---- */
+/* One run of one test: the unit the runner schedules and reporters see. */
+typedef struct ac_item {
+    const ac__test_def *def;
+    unsigned repeat; /* 1-based */
+} ac_item;
+
 typedef struct ac_run {
     const ac_options *opts;
-    const ac__test_def **tests;
-    size_t ntests;
+    const ac_item *items;
+    size_t nitems;
     ac_reporter **reporters;
     size_t nreporters;
 } ac_run;
 
-/* Runs the tests, feeding results in order to every reporter. Returns the summary counts. */
+/* Runs the items, feeding results in order to every reporter. Returns the summary counts. */
 void ac__run_tests(const ac_run *run, ac_summary *sum);
 
 /* Effective real-time limit for a test in seconds (its own or the default, times the multiplier). */

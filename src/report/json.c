@@ -1,0 +1,125 @@
+/* json.c — JSON lines for tools: one {"type":"test",…} record per result, in order, streamed and
+ * flushed as results arrive, then one {"type":"summary",…} record. Strings are JSON-escaped. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct json {
+    ac_reporter base;
+    FILE *out;
+    bool own;
+    ac_run_info info;
+} json;
+
+static const char *const outcome_names[] = {"pass", "fail", "skip"};
+
+/* JSON has no \x escape: write control characters as \u00XX and invalid bytes as U+FFFD. */
+static void put_string(ac_buf *b, const char *s, size_t n) {
+    ac_buf tmp = {0};
+    ac__escape_quoted(&tmp, s, n);
+    ac__buf_puts(b, "\"");
+    for (size_t i = 0; i < tmp.len; i++) {
+        if (tmp.data[i] == '\\' && i + 3 < tmp.len && tmp.data[i + 1] == 'x') {
+            unsigned v = (unsigned)strtoul((char[]){tmp.data[i + 2], tmp.data[i + 3], 0}, NULL, 16);
+            if (v < 0x80)
+                ac__buf_printf(b, "\\u%04X", v);
+            else
+                ac__buf_puts(b, "\\uFFFD");
+            i += 3;
+        } else if (tmp.data[i] == '\\') {
+            ac__buf_append(b, tmp.data + i, 2);
+            i++;
+        } else {
+            ac__buf_append(b, tmp.data + i, 1);
+        }
+    }
+    ac__buf_puts(b, "\"");
+    ac__buf_free(&tmp);
+}
+
+static void key_string(ac_buf *b, const char *key, const char *value) {
+    ac__buf_printf(b, ",\"%s\":", key);
+    if (value)
+        put_string(b, value, strlen(value));
+    else
+        ac__buf_puts(b, "null");
+}
+
+static void begin(ac_reporter *r, const ac_run_info *info) {
+    ((json *)r)->info = *info;
+}
+
+static void result(ac_reporter *r, const ac_result *res) {
+    json *j = (json *)r;
+    ac_buf b = {0}, name = {0};
+    ac__full_name(res->def, &name);
+    ac__buf_puts(&b, "{\"type\":\"test\"");
+    key_string(&b, "name", ac__buf_str(&name));
+    key_string(&b, "suite", res->def->suite);
+    key_string(&b, "file", res->def->file);
+    ac__buf_printf(&b, ",\"line\":%d,\"number\":%zu", res->def->line, res->number);
+    if (res->repeats > 1)
+        ac__buf_printf(&b, ",\"repeat\":%u,\"repeats\":%u", res->repeat, res->repeats);
+    ac__buf_printf(&b, ",\"outcome\":\"%s\"", outcome_names[res->outcome]);
+    if (res->not_run)
+        ac__buf_puts(&b, ",\"not_run\":true");
+    ac__buf_printf(&b, ",\"duration_ms\":%.3f", res->duration * 1000.0);
+    if (j->info.shuffled)
+        ac__buf_printf(&b, ",\"seed\":%llu", j->info.seed);
+    if (res->skip_reason)
+        key_string(&b, "skip_reason", res->skip_reason);
+    ac__buf_puts(&b, ",\"failures\":[");
+    for (size_t i = 0; i < res->nfailures; i++) {
+        const ac_failure *f = &res->failures[i];
+        ac__buf_printf(&b, "%s{\"kind\":\"%s\",\"fatal\":%s", i ? "," : "", ac__failure_kind_name(f->kind),
+                       f->fatal ? "true" : "false");
+        key_string(&b, "message", f->message);
+        key_string(&b, "file", f->file);
+        ac__buf_printf(&b, ",\"line\":%d", f->line);
+        key_string(&b, "phase", f->phase);
+        key_string(&b, "got", f->got);
+        key_string(&b, "expected", f->expected);
+        ac__buf_puts(&b, "}");
+    }
+    ac__buf_puts(&b, "]");
+    ac__buf_puts(&b, ",\"stdout\":");
+    put_string(&b, ac__buf_str(&res->out.text), res->out.text.len);
+    ac__buf_puts(&b, ",\"stderr\":");
+    put_string(&b, ac__buf_str(&res->err.text), res->err.text.len);
+    ac__buf_printf(&b, ",\"stdout_dropped\":%zu,\"stderr_dropped\":%zu}\n", res->out.dropped,
+                   res->err.dropped);
+    fwrite(b.data, 1, b.len, j->out);
+    fflush(j->out);
+    ac__buf_free(&b);
+    ac__buf_free(&name);
+}
+
+static int end(ac_reporter *r, const ac_summary *s) {
+    json *j = (json *)r;
+    fprintf(
+        j->out,
+        "{\"type\":\"summary\",\"total\":%zu,\"passed\":%zu,\"failed\":%zu,\"skipped\":%zu,\"not_run\":%zu,"
+        "\"duration_ms\":%.3f",
+        s->total, s->passed, s->failed, s->skipped, s->not_run, s->duration * 1000.0);
+    if (j->info.shuffled)
+        fprintf(j->out, ",\"seed\":%llu", j->info.seed);
+    fprintf(j->out, "}\n");
+    fflush(j->out);
+    return ferror(j->out) ? -1 : 0;
+}
+
+static void destroy(ac_reporter *r) {
+    json *j = (json *)r;
+    if (j->own)
+        fclose(j->out);
+    free(j);
+}
+
+ac_reporter *ac__json_reporter(FILE *out, bool own_file) {
+    json *j = ac__xcalloc(1, sizeof *j);
+    j->base = (ac_reporter){begin, result, NULL, end, destroy};
+    j->out = out;
+    j->own = own_file;
+    return &j->base;
+}
