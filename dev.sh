@@ -30,8 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         exit 1
     fi
     if [ "$(id -u)" -ne 0 ]; then
-        echo "dev.sh: missing packages. Install them, then run this again:" >&2
+        echo "dev.sh: missing packages. Install them as root, then run this again:" >&2
         echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+        echo "  (without sudo: su -c 'apt-get update && apt-get install -y ${missing[*]}')" >&2
         exit 1
     fi
     echo "dev.sh: installing ${missing[*]}"
