@@ -56,4 +56,4 @@ if [ "$mode" = examples ]; then
     exit $status
 fi
 
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+ctest --test-dir "$build_dir" --output-on-failure --no-label-summary -j "$jobs"
