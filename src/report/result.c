@@ -29,7 +29,7 @@ void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, cons
 }
 
 const char *ac__phase_name(const char *name) {
-    static const char *const phases[] = {"setup", "body", "drain", "teardown"};
+    static const char *const phases[] = {"setup", "body", "drain", "teardown", "end"};
     for (size_t i = 0; name && i < sizeof phases / sizeof *phases; i++)
         if (strcmp(name, phases[i]) == 0)
             return phases[i];

@@ -24,7 +24,14 @@ struct ac__await {
     ac__await *next;
 };
 
+typedef struct end_hook {
+    void (*fn)(ac_test *t, void *ctx);
+    void *ctx;
+    struct end_hook *next;
+} end_hook;
+
 struct ac_test {
+    end_hook *end_hooks; /* newest first: run in reverse order of registration */
     const ac__test_def *def;
     struct ev_loop *loop;
     void *data;
@@ -47,6 +54,8 @@ struct ac_test {
 };
 
 static ac_test *current;
+
+static void release_waits(ac_test *t);
 
 /* ---- sending records ---- */
 
@@ -133,6 +142,25 @@ void ac_set_data(ac_test *t, void *data) {
 
 void *ac_data(ac_test *t) {
     return t->data;
+}
+
+void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx) {
+    end_hook *h = ac__xmalloc(sizeof *h);
+    *h = (end_hook){fn, ctx, t->end_hooks};
+    t->end_hooks = h;
+}
+
+/* Runs the end hooks, newest first, each able to fail the test (even fatally) without skipping the
+ * others. A hook registered while hooks run also runs. */
+static void run_end_hooks(ac_test *t) {
+    while (t->end_hooks) {
+        end_hook *h = t->end_hooks;
+        t->end_hooks = h->next;
+        if (setjmp(t->unwind) == 0)
+            h->fn(t, h->ctx);
+        release_waits(t);
+        free(h);
+    }
 }
 
 const void *ac_param(ac_test *t) {
@@ -347,7 +375,11 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
             }
             release_waits(t);
         }
-        if (!t->ended_early)
+        if (t->end_hooks)
+            set_phase(t, "end");
+        bool ended_early = t->ended_early;
+        run_end_hooks(t);
+        if (!ended_early)
             check_leftovers(t);
         t->can_unwind = false;
         ev_ref(t->loop);

@@ -81,6 +81,11 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink);
  * it prints the failure (and aborts when fatal). */
 void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
                         const char *got, const char *expected);
+/* Runs fn(t, ctx) when the test ends: after teardown, before the check that no watcher is left, on the
+ * test's thread, with the loop still alive — also after a fatal failure. Hooks run newest first; each
+ * may report failures (a fatal one ends only that hook). For modules that own per-test state (mocks,
+ * replaced symbols, scripted peers): check what is still pending, stop watchers, free. */
+void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
 /* Records a skip of the running test and ends it; does not return. */
 _Noreturn void ac__report_skip(const char *reason);
 
