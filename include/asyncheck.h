@@ -14,5 +14,6 @@
 
 #include "asyncheck/test.h"
 #include "asyncheck/assert.h"
+#include "asyncheck/mock.h"
 
 #endif

@@ -3,6 +3,7 @@
  * (ac__report_failure), which decides whether the test ends. Formats no report text. */
 #include "asyncheck/assert.h"
 #include "../runner/runner.h"
+#include "values.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -47,7 +48,7 @@ static void print_double(ac_buf *b, double d) {
     ac__buf_puts(b, tmp);
 }
 
-static void print_value(ac_buf *b, ac__value v) {
+void ac__value_print(ac_buf *b, ac__value v) {
     switch (v.kind) {
     case AC__V_INT:
         ac__buf_printf(b, "%lld", v.as.i);
@@ -134,13 +135,13 @@ bool ac__check_bool(const ac__site *s, ac__value value, bool expected) {
     if (truthy(value) == expected)
         return true;
     ac_buf got = {0}, exp = {0};
-    print_value(&got, value);
+    ac__value_print(&got, value);
     ac__buf_puts(&exp, expected ? "true (non-zero)" : "false (zero)");
     return fail_with(s, NULL, &got, &exp);
 }
 
 /* -1, 0, 1, or 2 when unordered (NaN). Integers compare exactly whatever their signedness. */
-static int compare(ac__value a, ac__value b) {
+int ac__value_compare(ac__value a, ac__value b) {
     if (a.kind == AC__V_DOUBLE || b.kind == AC__V_DOUBLE) {
         long double x = a.kind == AC__V_DOUBLE                          ? a.as.d
                         : (a.kind == AC__V_INT || a.kind == AC__V_CHAR) ? (long double)a.as.i
@@ -166,7 +167,7 @@ static int compare(ac__value a, ac__value b) {
 }
 
 bool ac__check_cmp(const ac__site *s, ac__op op, ac__value a, ac__value b) {
-    int c = compare(a, b);
+    int c = ac__value_compare(a, b);
     bool ok;
     switch (op) {
     case AC__EQ:
@@ -192,9 +193,9 @@ bool ac__check_cmp(const ac__site *s, ac__op op, ac__value a, ac__value b) {
         return true;
     static const char *const prefix[] = {"", "!= ", "< ", "<= ", "> ", ">= "};
     ac_buf got = {0}, exp = {0};
-    print_value(&got, a);
+    ac__value_print(&got, a);
     ac__buf_puts(&exp, prefix[op]);
-    print_value(&exp, b);
+    ac__value_print(&exp, b);
     return fail_with(s, NULL, &got, &exp);
 }
 
@@ -264,7 +265,7 @@ bool ac__check_null(const ac__site *s, bool want_null, const volatile void *p) {
     if ((p == NULL) == want_null)
         return true;
     ac_buf got = {0}, exp = {0};
-    print_value(&got, ac__v_ptr(p));
+    ac__value_print(&got, ac__v_ptr(p));
     ac__buf_puts(&exp, want_null ? "NULL" : "not NULL");
     return fail_with(s, NULL, &got, &exp);
 }

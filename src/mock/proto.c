@@ -1,0 +1,723 @@
+/* proto.c — parsing C prototypes (with nested function-pointer parameters and registered typedefs)
+ * into ac_proto with libffi call interfaces, and parsing completion specs ("cb(200, \"ok\", $ud)").
+ * Errors name the column and what was expected there. Knows nothing about calls or tests. */
+#include "mock.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- types ---- */
+
+static const char *const kind_names[] = {"void",
+                                         "bool",
+                                         "char",
+                                         "signed char",
+                                         "unsigned char",
+                                         "short",
+                                         "unsigned short",
+                                         "int",
+                                         "unsigned int",
+                                         "long",
+                                         "unsigned long",
+                                         "long long",
+                                         "unsigned long long",
+                                         "float",
+                                         "double",
+                                         "pointer",
+                                         "string",
+                                         "function pointer"};
+
+const char *ac__tkind_name(ac_tkind k) {
+    return kind_names[k];
+}
+
+bool ac__tkind_integral(ac_tkind k) {
+    return k >= AC_TK_BOOL && k <= AC_TK_ULLONG;
+}
+
+bool ac__tkind_signed(ac_tkind k) {
+    return k == AC_TK_CHAR ? (char)-1 < 0
+                           : k == AC_TK_SCHAR || k == AC_TK_SHORT || k == AC_TK_INT || k == AC_TK_LONG ||
+                                 k == AC_TK_LLONG;
+}
+
+size_t ac__tkind_size(ac_tkind k) {
+    static const size_t sizes[] = {0,
+                                   sizeof(_Bool),
+                                   sizeof(char),
+                                   sizeof(signed char),
+                                   sizeof(unsigned char),
+                                   sizeof(short),
+                                   sizeof(unsigned short),
+                                   sizeof(int),
+                                   sizeof(unsigned int),
+                                   sizeof(long),
+                                   sizeof(unsigned long),
+                                   sizeof(long long),
+                                   sizeof(unsigned long long),
+                                   sizeof(float),
+                                   sizeof(double),
+                                   sizeof(void *),
+                                   sizeof(void *),
+                                   sizeof(void (*)(void))};
+    return sizes[k];
+}
+
+ffi_type *ac__ffi_type(ac_type t) {
+    switch (t.kind) {
+    case AC_TK_VOID:
+        return &ffi_type_void;
+    case AC_TK_BOOL:
+        return &ffi_type_uint8;
+    case AC_TK_CHAR:
+        return (char)-1 < 0 ? &ffi_type_schar : &ffi_type_uchar;
+    case AC_TK_SCHAR:
+        return &ffi_type_schar;
+    case AC_TK_UCHAR:
+        return &ffi_type_uchar;
+    case AC_TK_SHORT:
+        return &ffi_type_sshort;
+    case AC_TK_USHORT:
+        return &ffi_type_ushort;
+    case AC_TK_INT:
+        return &ffi_type_sint;
+    case AC_TK_UINT:
+        return &ffi_type_uint;
+    case AC_TK_LONG:
+        return &ffi_type_slong;
+    case AC_TK_ULONG:
+        return &ffi_type_ulong;
+    case AC_TK_LLONG:
+        return &ffi_type_sint64;
+    case AC_TK_ULLONG:
+        return &ffi_type_uint64;
+    case AC_TK_FLOAT:
+        return &ffi_type_float;
+    case AC_TK_DOUBLE:
+        return &ffi_type_double;
+    default:
+        return &ffi_type_pointer;
+    }
+}
+
+/* ---- typedefs ---- */
+
+typedef struct tdef {
+    char *name;
+    ac_type type;
+    struct tdef *next;
+} tdef;
+
+static tdef *typedefs;
+static pthread_mutex_t typedefs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Fixed-width and size types, as on this ABI. */
+static const struct {
+    const char *name;
+    ac_tkind kind;
+} builtin_names[] = {
+    {"int8_t", AC_TK_SCHAR},    {"uint8_t", AC_TK_UCHAR},   {"int16_t", AC_TK_SHORT},
+    {"uint16_t", AC_TK_USHORT}, {"int32_t", AC_TK_INT},     {"uint32_t", AC_TK_UINT},
+    {"int64_t", AC_TK_LLONG},   {"uint64_t", AC_TK_ULLONG}, {"size_t", AC_TK_ULONG},
+    {"ssize_t", AC_TK_LONG},    {"intptr_t", AC_TK_LONG},   {"uintptr_t", AC_TK_ULONG},
+    {"ptrdiff_t", AC_TK_LONG},  {"off_t", AC_TK_LONG},      {"socklen_t", AC_TK_UINT},
+    {"pid_t", AC_TK_INT},       {"bool", AC_TK_BOOL},       {"time_t", AC_TK_LONG},
+    {"uid_t", AC_TK_UINT},      {"gid_t", AC_TK_UINT},
+};
+
+static bool lookup_typename(const char *name, size_t len, ac_type *out) {
+    for (size_t i = 0; i < sizeof builtin_names / sizeof *builtin_names; i++)
+        if (strlen(builtin_names[i].name) == len && strncmp(builtin_names[i].name, name, len) == 0) {
+            *out = (ac_type){builtin_names[i].kind, NULL, false};
+            return true;
+        }
+    bool found = false;
+    pthread_mutex_lock(&typedefs_lock);
+    for (tdef *d = typedefs; d && !found; d = d->next)
+        if (strlen(d->name) == len && strncmp(d->name, name, len) == 0) {
+            *out = d->type;
+            out->borrowed = true;
+            found = true;
+        }
+    pthread_mutex_unlock(&typedefs_lock);
+    return found;
+}
+
+/* ---- tokens ---- */
+
+typedef enum { T_END, T_IDENT, T_NUMBER, T_STRING, T_PUNCT, T_DOLLAR, T_BAD } tok_kind;
+
+typedef struct parser {
+    const char *text;
+    const char *p;
+    tok_kind kind;
+    const char *tok; /* start of the current token */
+    size_t len;
+    ac_buf *err;
+    bool failed;
+} parser;
+
+static void next(parser *ps) {
+    while (isspace((unsigned char)*ps->p))
+        ps->p++;
+    ps->tok = ps->p;
+    char c = *ps->p;
+    if (!c) {
+        ps->kind = T_END;
+        ps->len = 0;
+    } else if (isalpha((unsigned char)c) || c == '_') {
+        while (isalnum((unsigned char)*ps->p) || *ps->p == '_')
+            ps->p++;
+        ps->kind = T_IDENT;
+    } else if (isdigit((unsigned char)c) || ((c == '-' || c == '.') && (isdigit((unsigned char)ps->p[1]) ||
+                                                                        (ps->p[1] == '.' && c == '-')))) {
+        ps->p++;
+        while (isalnum((unsigned char)*ps->p) || *ps->p == '.' ||
+               ((*ps->p == '-' || *ps->p == '+') && (ps->p[-1] == 'e' || ps->p[-1] == 'E')))
+            ps->p++;
+        ps->kind = T_NUMBER;
+    } else if (c == '"') {
+        ps->p++;
+        while (*ps->p && *ps->p != '"')
+            ps->p += (*ps->p == '\\' && ps->p[1]) ? 2 : 1;
+        if (*ps->p == '"') {
+            ps->p++;
+            ps->kind = T_STRING;
+        } else {
+            ps->kind = T_BAD;
+        }
+    } else if (c == '$') {
+        ps->p++;
+        ps->kind = T_DOLLAR;
+    } else if (strncmp(ps->p, "...", 3) == 0) {
+        ps->p += 3;
+        ps->kind = T_PUNCT;
+    } else if (strchr("()*,[];", c)) {
+        ps->p++;
+        ps->kind = T_PUNCT;
+    } else {
+        ps->p++;
+        ps->kind = T_BAD;
+    }
+    ps->len = (size_t)(ps->p - ps->tok);
+}
+
+static bool is(const parser *ps, const char *punct_or_word) {
+    return (ps->kind == T_PUNCT || ps->kind == T_IDENT) && strlen(punct_or_word) == ps->len &&
+           strncmp(ps->tok, punct_or_word, ps->len) == 0;
+}
+
+/* Records the first error: `"text" at column N: expected ...` (found ...). */
+static void expected(parser *ps, const char *what) {
+    if (ps->failed)
+        return;
+    ps->failed = true;
+    ac__buf_puts(ps->err, "");
+    ac__buf_printf(ps->err, "\"%s\" at column %zu: expected %s", ps->text, (size_t)(ps->tok - ps->text) + 1,
+                   what);
+    if (ps->kind == T_END)
+        ac__buf_puts(ps->err, ", found the end");
+    else
+        ac__buf_printf(ps->err, ", found '%.*s'", (int)ps->len, ps->tok);
+}
+
+static void problem(parser *ps, const char *fmt, const char *word, size_t len) {
+    if (ps->failed)
+        return;
+    ps->failed = true;
+    ac__buf_printf(ps->err, "\"%s\" at column %zu: ", ps->text, (size_t)(ps->tok - ps->text) + 1);
+    ac__buf_printf(ps->err, fmt, (int)len, word);
+}
+
+/* ---- declarations ---- */
+
+static ac_proto *parse_params(parser *ps, ac_type ret, char *name);
+static void free_type(ac_type t);
+
+enum {
+    S_SIGNED = 1,
+    S_UNSIGNED = 2,
+    S_SHORT = 4,
+    S_CHAR = 8,
+    S_INT = 16,
+    S_VOID = 32,
+    S_BOOL = 64,
+    S_FLOAT = 128,
+    S_DOUBLE = 256
+};
+
+/* Declaration specifiers: qualifiers, base type words, struct/union/enum tags, typedef names. An
+ * identifier after a complete type is left for the declarator (the parameter's name). */
+static bool parse_specifiers(parser *ps, ac_type *out, bool *is_const, bool *is_struct) {
+    static const struct {
+        const char *word;
+        unsigned bit;
+    } base_words[] = {{"signed", S_SIGNED}, {"unsigned", S_UNSIGNED}, {"short", S_SHORT},
+                      {"char", S_CHAR},     {"int", S_INT},           {"void", S_VOID},
+                      {"_Bool", S_BOOL},    {"float", S_FLOAT},       {"double", S_DOUBLE}};
+    unsigned words = 0;
+    int longs = 0;
+    bool have_typedef = false, have_tag = false;
+    *is_const = *is_struct = false;
+    while (ps->kind == T_IDENT) {
+        bool matched = false;
+        for (size_t i = 0; i < sizeof base_words / sizeof *base_words && !matched; i++)
+            if (is(ps, base_words[i].word)) {
+                words |= base_words[i].bit;
+                matched = true;
+            }
+        if (matched) {
+        } else if (is(ps, "const")) {
+            *is_const = true;
+        } else if (is(ps, "volatile") || is(ps, "restrict") || is(ps, "__restrict")) {
+        } else if (is(ps, "long")) {
+            longs++;
+        } else if (is(ps, "struct") || is(ps, "union") || is(ps, "enum")) {
+            bool is_enum = is(ps, "enum");
+            next(ps);
+            if (ps->kind != T_IDENT) {
+                expected(ps, "a tag name after struct, union or enum");
+                return false;
+            }
+            if (is_enum)
+                words |= S_INT;
+            else
+                *is_struct = true;
+            have_tag = true;
+        } else if (words || longs || have_typedef || have_tag) {
+            break; /* the declarator's name */
+        } else if (lookup_typename(ps->tok, ps->len, out)) {
+            have_typedef = true;
+        } else {
+            problem(ps, "unknown type '%.*s' (register it with ac_mock_typedef)", ps->tok, ps->len);
+            return false;
+        }
+        next(ps);
+    }
+    if (!words && !longs && !have_typedef && !have_tag) {
+        expected(ps, "a type");
+        return false;
+    }
+    if (have_typedef || *is_struct)
+        return true;
+    if ((words & S_DOUBLE) && longs) {
+        problem(ps, "long double is not supported%.*s", "", 0);
+        return false;
+    }
+    bool u = words & S_UNSIGNED;
+    ac_tkind k;
+    if (words & S_VOID)
+        k = AC_TK_VOID;
+    else if (words & S_BOOL)
+        k = AC_TK_BOOL;
+    else if (words & S_FLOAT)
+        k = AC_TK_FLOAT;
+    else if (words & S_DOUBLE)
+        k = AC_TK_DOUBLE;
+    else if (words & S_CHAR)
+        k = u ? AC_TK_UCHAR : (words & S_SIGNED) ? AC_TK_SCHAR : AC_TK_CHAR;
+    else if (words & S_SHORT)
+        k = u ? AC_TK_USHORT : AC_TK_SHORT;
+    else if (longs >= 2)
+        k = u ? AC_TK_ULLONG : AC_TK_LLONG;
+    else if (longs == 1)
+        k = u ? AC_TK_ULONG : AC_TK_LONG;
+    else
+        k = u ? AC_TK_UINT : AC_TK_INT;
+    *out = (ac_type){.kind = k};
+    return true;
+}
+
+/* A type with its pointer stars, and (for parameters) an optional name or a function-pointer
+ * declarator. `name` receives the declared name (malloc'd) or NULL. */
+static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
+    bool is_const, is_struct;
+    const char *start = ps->tok;
+    ac_type base = {.kind = AC_TK_INT};
+    if (!parse_specifiers(ps, &base, &is_const, &is_struct))
+        return false;
+    int stars = 0;
+    while (is(ps, "*")) {
+        stars++;
+        next(ps);
+        while (is(ps, "const") || is(ps, "volatile") || is(ps, "restrict"))
+            next(ps);
+    }
+    *name = NULL;
+    if (is(ps, "(")) { /* function pointer: ret (*name)(params) */
+        next(ps);
+        if (!is(ps, "*")) {
+            expected(ps, "'*' of a function pointer");
+            return false;
+        }
+        next(ps);
+        if (ps->kind == T_IDENT) {
+            *name = strndup(ps->tok, ps->len);
+            next(ps);
+        }
+        if (!is(ps, ")")) {
+            expected(ps, "')' after the function pointer's name");
+            free(*name);
+            *name = NULL;
+            return false;
+        }
+        next(ps);
+        if (!is(ps, "(")) {
+            expected(ps, "'(' and the function pointer's parameters");
+            free(*name);
+            *name = NULL;
+            return false;
+        }
+        ac_type ret = base;
+        if (stars) /* a pointer return type */
+            ret =
+                (ac_type){.kind = (ret.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
+        ac_proto *fn = parse_params(ps, ret, NULL);
+        if (!fn) {
+            free(*name);
+            *name = NULL;
+            return false;
+        }
+        *out = (ac_type){.kind = AC_TK_FNPTR, .fn = fn};
+        return true;
+    }
+    if (is_struct && stars == 0) {
+        const char *save = ps->tok;
+        ps->tok = start;
+        problem(ps, "a struct passed by value is not supported (pass a pointer)%.*s", "", 0);
+        ps->tok = save;
+        return false;
+    }
+    if (stars == 0) {
+        *out = base;
+    } else if (base.kind == AC_TK_FNPTR) {
+        *out = (ac_type){.kind = AC_TK_PTR};
+        free_type(base);
+    } else {
+        *out = (ac_type){.kind = (base.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
+    }
+    if (want_name && ps->kind == T_IDENT) {
+        *name = strndup(ps->tok, ps->len);
+        next(ps);
+    }
+    while (is(ps, "[")) { /* int a[] or int a[4]: a pointer, as in a parameter list */
+        while (ps->kind != T_END && !is(ps, "]"))
+            next(ps);
+        if (!is(ps, "]")) {
+            expected(ps, "']'");
+            return false;
+        }
+        next(ps);
+        free_type(*out);
+        *out = (ac_type){.kind = AC_TK_PTR};
+    }
+    return true;
+}
+
+static void free_type(ac_type t) {
+    if (t.kind == AC_TK_FNPTR && !t.borrowed)
+        ac__proto_free(t.fn);
+}
+
+static bool prep_cif(ac_proto *p) {
+    p->atypes = ac__xcalloc(p->n ? p->n : 1, sizeof *p->atypes);
+    for (size_t i = 0; i < p->n; i++)
+        p->atypes[i] = ac__ffi_type(p->params[i]);
+    return ffi_prep_cif(&p->cif, FFI_DEFAULT_ABI, (unsigned)p->n, ac__ffi_type(p->ret), p->atypes) == FFI_OK;
+}
+
+/* '(' params ')' with the current token at '('. */
+static ac_proto *parse_params(parser *ps, ac_type ret, char *name) {
+    ac_proto *p = ac__xcalloc(1, sizeof *p);
+    p->ret = ret;
+    p->name = name;
+    next(ps); /* ( */
+    if (is(ps, "void")) {
+        const char *save_p = ps->p;
+        tok_kind save_kind = ps->kind;
+        const char *save_tok = ps->tok;
+        size_t save_len = ps->len;
+        next(ps);
+        if (!is(ps, ")")) { /* void * parameter: back up */
+            ps->p = save_p, ps->kind = save_kind, ps->tok = save_tok, ps->len = save_len;
+        }
+    }
+    while (!is(ps, ")")) {
+        if (is(ps, "...")) {
+            problem(ps, "variadic functions ('...') are not supported%.*s", "", 0);
+            ac__proto_free(p);
+            return NULL;
+        }
+        ac_type t;
+        char *pname;
+        if (!parse_type(ps, &t, &pname, true)) {
+            ac__proto_free(p);
+            return NULL;
+        }
+        if (t.kind == AC_TK_VOID) {
+            expected(ps, "a parameter type other than void");
+            ac__proto_free(p);
+            free(pname);
+            return NULL;
+        }
+        p->params = ac__xrealloc(p->params, (p->n + 1) * sizeof *p->params);
+        p->names = ac__xrealloc(p->names, (p->n + 1) * sizeof *p->names);
+        p->params[p->n] = t;
+        p->names[p->n] = pname;
+        p->n++;
+        if (is(ps, ",")) {
+            next(ps);
+            continue;
+        }
+        if (!is(ps, ")")) {
+            expected(ps, pname ? "',' or ')'" : "a parameter name, ',' or ')'");
+            ac__proto_free(p);
+            return NULL;
+        }
+    }
+    next(ps); /* ) */
+    if (!prep_cif(p)) {
+        problem(ps, "libffi could not prepare this signature%.*s", "", 0);
+        ac__proto_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+ac_proto *ac__proto_parse(const char *text, ac_buf *err) {
+    parser ps = {.text = text, .p = text, .err = err};
+    next(&ps);
+    ac_type ret;
+    char *name = NULL;
+    if (!parse_type(&ps, &ret, &name, true))
+        return NULL;
+    if (ret.kind == AC_TK_FNPTR) {
+        free_type(ret);
+        free(name);
+        problem(&ps, "a function returning a function pointer needs a typedef (ac_mock_typedef)%.*s", "", 0);
+        return NULL;
+    }
+    if (!name) {
+        expected(&ps, "the function's name");
+        return NULL;
+    }
+    if (!is(&ps, "(")) {
+        free(name);
+        expected(&ps, "'(' and the parameters");
+        return NULL;
+    }
+    ac_proto *p = parse_params(&ps, ret, name);
+    if (!p)
+        return NULL;
+    if (is(&ps, ";"))
+        next(&ps);
+    if (ps.kind != T_END) {
+        expected(&ps, "the end of the prototype");
+        ac__proto_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ac__proto_free(ac_proto *p) {
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        free_type(p->params[i]);
+        free(p->names[i]);
+    }
+    free(p->params);
+    free(p->names);
+    free(p->atypes);
+    free(p->name);
+    free(p);
+}
+
+int ac__typedef_add(const char *name, const char *type, ac_buf *err) {
+    parser ps = {.text = type, .p = type, .err = err};
+    next(&ps);
+    ac_type t;
+    char *unused = NULL;
+    if (!parse_type(&ps, &t, &unused, false))
+        return -1;
+    free(unused);
+    if (ps.kind != T_END) {
+        expected(&ps, "the end of the type");
+        free_type(t);
+        return -1;
+    }
+    tdef *d = ac__xmalloc(sizeof *d);
+    d->name = ac__xstrdup(name);
+    d->type = t;
+    pthread_mutex_lock(&typedefs_lock);
+    d->next = typedefs;
+    typedefs = d;
+    pthread_mutex_unlock(&typedefs_lock);
+    return 0;
+}
+
+/* ---- completion specs ---- */
+
+static char *unescape(const char *s, size_t n) {
+    ac_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c != '\\' || i + 1 == n) {
+            ac__buf_append(&b, &c, 1);
+            continue;
+        }
+        c = s[++i];
+        switch (c) {
+        case 'n':
+            c = '\n';
+            break;
+        case 't':
+            c = '\t';
+            break;
+        case 'r':
+            c = '\r';
+            break;
+        case '0':
+            c = '\0';
+            break;
+        case 'x': {
+            unsigned v = 0;
+            int k = 0;
+            while (k < 2 && i + 1 < n && isxdigit((unsigned char)s[i + 1]))
+                v = v * 16 + (unsigned)(isdigit((unsigned char)s[i + 1])
+                                            ? s[i + 1] - '0'
+                                            : (tolower((unsigned char)s[i + 1]) - 'a' + 10)),
+                i++, k++;
+            c = (char)v;
+            break;
+        }
+        default:
+            break; /* \" \\ \' and others stand for themselves */
+        }
+        ac__buf_append(&b, &c, 1);
+    }
+    return ac__buf_take(&b);
+}
+
+static bool parse_ref(parser *ps, char **name, long *index) {
+    next(ps); /* $ */
+    if (ps->kind == T_IDENT) {
+        *name = strndup(ps->tok, ps->len);
+        *index = -1;
+    } else if (ps->kind == T_NUMBER && isdigit((unsigned char)ps->tok[0])) {
+        char *end;
+        *index = strtol(ps->tok, &end, 10);
+        *name = NULL;
+        if (end != ps->tok + ps->len) {
+            expected(ps, "a parameter name or position after '$'");
+            return false;
+        }
+    } else {
+        expected(ps, "a parameter name or position after '$'");
+        return false;
+    }
+    next(ps);
+    return true;
+}
+
+int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err) {
+    *out = (ac_completion_spec){.callback_index = -1};
+    parser ps = {.text = text, .p = text, .err = err};
+    next(&ps);
+    if (ps.kind == T_DOLLAR) {
+        if (!parse_ref(&ps, &out->callback, &out->callback_index))
+            return -1;
+    } else if (ps.kind == T_IDENT) {
+        out->callback = strndup(ps.tok, ps.len);
+        next(&ps);
+    } else {
+        expected(&ps, "the callback parameter's name (or $N)");
+        return -1;
+    }
+    if (!is(&ps, "(")) {
+        expected(&ps, "'(' and the callback's arguments");
+        ac__completion_free(out);
+        return -1;
+    }
+    next(&ps);
+    while (!is(&ps, ")")) {
+        ac_lit lit = {.index = -1};
+        if (ps.kind == T_NUMBER) {
+            char *end;
+            errno = 0;
+            bool is_float = memchr(ps.tok, '.', ps.len) ||
+                            ((memchr(ps.tok, 'e', ps.len) || memchr(ps.tok, 'E', ps.len)) &&
+                             !(ps.len > 1 && (ps.tok[1] == 'x' || ps.tok[1] == 'X')));
+            if (is_float) {
+                lit.kind = AC_LIT_DOUBLE;
+                lit.d = strtod(ps.tok, &end);
+            } else {
+                lit.kind = AC_LIT_INT;
+                lit.i = strtoll(ps.tok, &end, 0);
+                if (errno == ERANGE) {
+                    errno = 0;
+                    lit.i = (long long)strtoull(ps.tok, &end, 0);
+                }
+            }
+            while (end < ps.tok + ps.len && strchr("uUlLfF", *end))
+                end++;
+            if (end != ps.tok + ps.len || errno) {
+                expected(&ps, "a number");
+                ac__completion_free(out);
+                return -1;
+            }
+            next(&ps);
+        } else if (ps.kind == T_STRING) {
+            lit.kind = AC_LIT_STR;
+            lit.s = unescape(ps.tok + 1, ps.len - 2);
+            next(&ps);
+        } else if (is(&ps, "NULL") || is(&ps, "nullptr")) {
+            lit.kind = AC_LIT_NULL;
+            next(&ps);
+        } else if (is(&ps, "true") || is(&ps, "false")) {
+            lit.kind = AC_LIT_INT;
+            lit.i = is(&ps, "true");
+            next(&ps);
+        } else if (ps.kind == T_DOLLAR) {
+            lit.kind = AC_LIT_REF;
+            if (!parse_ref(&ps, &lit.s, &lit.index)) {
+                ac__completion_free(out);
+                return -1;
+            }
+        } else {
+            expected(&ps, "an argument: a number, a \"string\", NULL, true, false or $name");
+            ac__completion_free(out);
+            return -1;
+        }
+        out->args = ac__xrealloc(out->args, (out->n + 1) * sizeof *out->args);
+        out->args[out->n++] = lit;
+        if (is(&ps, ",")) {
+            next(&ps);
+            continue;
+        }
+        if (!is(&ps, ")")) {
+            expected(&ps, "',' or ')'");
+            ac__completion_free(out);
+            return -1;
+        }
+    }
+    next(&ps);
+    if (ps.kind != T_END) {
+        expected(&ps, "the end of the completion");
+        ac__completion_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void ac__completion_free(ac_completion_spec *s) {
+    for (size_t i = 0; i < s->n; i++)
+        free(s->args[i].s);
+    free(s->args);
+    free(s->callback);
+    *s = (ac_completion_spec){.callback_index = -1};
+}
