@@ -950,23 +950,26 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     ac_buf err = {0}, msg = {0};
     ac_completion_spec spec;
     const ac_proto *p = m->proto;
+    ac_buf quoted = {0}; /* the completion as a C string literal, for messages */
+    ac__escape_c(&quoted, completion, strlen(completion));
+    const char *q = ac__buf_str(&quoted);
     if (ac__completion_parse(completion, &spec, &err) < 0) {
         ac__buf_printf(&msg, "ac_mock_completes(%s): bad completion %s", p->name, ac__buf_str(&err));
         ac__buf_free(&err);
+        ac__buf_free(&quoted);
         fail_fatal_buf(file, line, &msg);
     }
     long cb = spec.callback ? param_index(p, spec.callback) : spec.callback_index;
     if (cb < 0 || (size_t)cb >= p->n)
-        ac__buf_printf(&msg, "ac_mock_completes(%s, \"%s\"): %s has no parameter %s%s", p->name, completion,
-                       p->name, spec.callback ? "named " : "number ", spec.callback ? spec.callback : "");
+        ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter %s%s", p->name, q, p->name,
+                       spec.callback ? "named " : "number ", spec.callback ? spec.callback : "");
     else if (p->params[cb].kind != AC_TK_FNPTR)
-        ac__buf_printf(&msg, "ac_mock_completes(%s, \"%s\"): parameter %ld is a %s, not a function pointer",
-                       p->name, completion, cb, ac__tkind_name(p->params[cb].kind));
+        ac__buf_printf(&msg, "ac_mock_completes(%s, %s): parameter %ld is a %s, not a function pointer",
+                       p->name, q, cb, ac__tkind_name(p->params[cb].kind));
     else if (p->params[cb].fn->n != spec.n)
         ac__buf_printf(
-            &msg,
-            "ac_mock_completes(%s, \"%s\"): the callback takes %zu argument%s, the completion gives %zu",
-            p->name, completion, p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec.n);
+            &msg, "ac_mock_completes(%s, %s): the callback takes %zu argument%s, the completion gives %zu",
+            p->name, q, p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec.n);
     for (size_t i = 0; !msg.len && i < spec.n; i++) {
         ac_lit *l = &spec.args[i];
         ac_tkind ref_kind = AC_TK_VOID;
@@ -974,19 +977,19 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
             if (l->s)
                 l->index = param_index(p, l->s);
             if (l->index < 0 || (size_t)l->index >= p->n) {
-                ac__buf_printf(&msg,
-                               "ac_mock_completes(%s, \"%s\"): argument %zu refers to no parameter of %s",
-                               p->name, completion, i + 1, p->name);
+                ac__buf_printf(&msg, "ac_mock_completes(%s, %s): argument %zu refers to no parameter of %s",
+                               p->name, q, i + 1, p->name);
                 break;
             }
             ref_kind = p->params[l->index].kind;
         }
         ac_tkind want = p->params[cb].fn->params[i].kind;
         if (!lit_fits(l, want, ref_kind))
-            ac__buf_printf(
-                &msg, "ac_mock_completes(%s, \"%s\"): argument %zu does not fit the callback's %s parameter",
-                p->name, completion, i + 1, ac__tkind_name(want));
+            ac__buf_printf(&msg,
+                           "ac_mock_completes(%s, %s): argument %zu does not fit the callback's %s parameter",
+                           p->name, q, i + 1, ac__tkind_name(want));
     }
+    ac__buf_free(&quoted);
     if (msg.len) {
         ac__completion_free(&spec);
         fail_fatal_buf(file, line, &msg);
