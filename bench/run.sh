@@ -37,7 +37,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
         exit 1
     fi
 fi
-if ! cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_floor bench_wall >"$tmp/build.log" 2>&1; then
+if ! cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_floor bench_wall bench_mock >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "bench/run.sh: building the benchmarks in $build failed" >&2
     exit 1
@@ -146,3 +146,17 @@ printf 'raw per-repetition values (floors: µs each; runs: ms for the whole run)
 paste "$tmp/fork" "$tmp/loop" "$tmp/forkloop" "$tmp/j1" "$tmp/j2" "$tmp/nofork" "$tmp/start" |
     awk 'BEGIN { printf "  %8s %8s %9s %10s %10s %10s %8s\n", "fork", "loop", "forkloop", "-j1", "-j2", "no-fork", "start" }
          { printf "  %8.1f %8.2f %9.1f %10.1f %10.1f %10.2f %8.2f\n", $1, $2, $3, $4 / 1e6, $5 / 1e6, $6 / 1e6, $7 / 1e6 }'
+
+# ---- a recorded mock call (bench/mock/mock_bench.c), in-process, BENCH_REPS runs ----
+printf '\nmock call cost (bench_mock --no-fork; medians of %s runs, 200,000 calls each):\n' "$reps"
+for _ in $(seq "$reps"); do
+    "$build/bench/bench_mock" --no-fork || { echo "bench/run.sh: bench_mock failed" >&2; exit 1; }
+done >"$tmp/mock"
+for what in "direct call" "bare libffi closure" "asyncheck mock call" "ratio: mock / bare closure"; do
+    median=$(grep "^$what" "$tmp/mock" | awk '{ print $(NF - ($0 ~ /aim/ ? 5 : 1)) }' | sort -g |
+        awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    case $what in
+    ratio*) printf '  %-44s %10s x   (aim <= 2 x)\n' "$what" "$median" ;;
+    *) printf '  %-44s %10s ns\n' "$what" "$median" ;;
+    esac
+done

@@ -34,8 +34,8 @@ typedef struct mock_arg {
 struct ac_mock_call {
     ac_mock *mock;
     size_t index;
-    mock_arg *args;
-    char *text; /* made on demand */
+    char *text;      /* made on demand */
+    mock_arg args[]; /* one allocation per call, with its arguments */
 };
 
 typedef struct rule {
@@ -94,8 +94,16 @@ struct ac_mock {
     ac_mock *next;
 };
 
+/* Call records live until the test ends: they come from a bump arena, freed as a whole. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, size;
+    _Alignas(16) unsigned char data[];
+} arena_block;
+
 /* Everything the mocks of one test share. */
 struct world {
+    arena_block *arena;
     ac_test *t;
     ac_mock *mocks;
     ac_mock_call **log;
@@ -107,6 +115,22 @@ struct world {
 };
 
 static world *current_world;
+
+static void *arena_alloc(world *w, size_t size) {
+    size = (size + 15) & ~(size_t)15;
+    arena_block *b = w->arena;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > 60000 ? size : 60000;
+        b = ac__xmalloc(sizeof *b + cap);
+        b->next = w->arena;
+        b->used = 0;
+        b->size = cap;
+        w->arena = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    return p;
+}
 
 /* ---- failing ---- */
 
@@ -605,9 +629,9 @@ static void incoming_cb(struct ev_loop *loop, ev_async *w, int revents) {
 
 static void record(ac_mock *m, void **args, ac_mock_call **out) {
     world *w = m->w;
-    ac_mock_call *c = ac__xcalloc(1, sizeof *c);
+    ac_mock_call *c = arena_alloc(w, sizeof *c + m->proto->n * sizeof *c->args);
     c->mock = m;
-    c->args = ac__xcalloc(m->proto->n ? m->proto->n : 1, sizeof *c->args);
+    c->text = NULL;
     for (size_t i = 0; i < m->proto->n; i++)
         c->args[i] = read_arg(m->proto->params[i].kind, args[i]);
     if (m->ncalls == m->calls_cap) {
@@ -768,9 +792,7 @@ static void world_end(ac_test *t, void *ctx) {
         for (size_t i = 0; i < m->ncalls; i++) {
             for (size_t k = 0; k < m->proto->n; k++)
                 free(m->calls[i]->args[k].str);
-            free(m->calls[i]->args);
             free(m->calls[i]->text);
-            free(m->calls[i]);
         }
         free(m->calls);
         while (m->rules) {
@@ -794,6 +816,11 @@ static void world_end(ac_test *t, void *ctx) {
     ev_ref(loop);
     ev_async_stop(loop, &w->incoming_async);
     free(w->log);
+    while (w->arena) {
+        arena_block *b = w->arena;
+        w->arena = b->next;
+        free(b);
+    }
     pthread_mutex_destroy(&w->lock);
     if (current_world == w)
         current_world = NULL;
