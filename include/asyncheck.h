@@ -14,6 +14,8 @@
 
 #include "asyncheck/test.h"
 #include "asyncheck/assert.h"
+#include "asyncheck/io.h"
+#include "asyncheck/replace.h"
 #include "asyncheck/mock.h"
 
 #endif

@@ -43,6 +43,11 @@ void *ac_mock_fn(ac_mock *m);
 /* The function's name from the prototype. */
 const char *ac_mock_name(const ac_mock *m);
 
+/* Redirects every call to the real function the prototype names (e.g. connect) to this mock until the
+ * test ends, by rewriting GOT/PLT slots (see asyncheck/replace.h for what that reaches); returns the real
+ * function, so an ac_mock_does effect can call through to it. */
+void *ac_mock_replace(ac_mock *m);
+
 /* Registers a type name for prototypes: ac_mock_typedef("ev_tstamp", "double"),
  * ac_mock_typedef("done_cb", "void (*)(int status, void *ud)"). An unparsable type fails the test. */
 void ac_mock_typedef(const char *name, const char *type);

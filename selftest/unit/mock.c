@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 typedef void (*reply_cb)(int status, const char *body, void *ud);
 typedef int (*get_fn)(const char *url, reply_cb cb, void *ud);
@@ -319,4 +320,13 @@ AC_TEST(mock, calls_from_other_threads_complete_on_the_test_thread) {
     AC_AWAIT(t, r.count == 100, 2.0);
     AC_EXPECT_TRUE(pthread_equal(r.thread, pthread_self()));
     AC_EXPECT_STR_EQ(r.body, "from a thread");
+}
+
+AC_TEST(mock, replaces_the_function_its_prototype_names) {
+    ac_mock *m = ac_mock_new(t, "pid_t getppid(void)");
+    ac_mock_returns(m, 4242);
+    pid_t (*real)(void) = (pid_t(*)(void))ac_mock_replace(m);
+    AC_ASSERT_EQ(getppid(), 4242); /* the executable's own call, through its GOT slot */
+    AC_ASSERT_NE(real(), 4242);
+    AC_ASSERT_CALLED(m, 1);
 }

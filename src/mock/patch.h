@@ -23,6 +23,7 @@ typedef struct ac__got_slot {
     void *value;        /* its value when it was found: a lazily bound slot still holds the resolver stub */
     bool jump_slot;     /* R_*_JUMP_SLOT (a PLT call); else R_*_GLOB_DAT (-fno-plt, -z now, &fn) */
     bool relro;         /* the slot lies on a page the dynamic linker made read-only (PT_GNU_RELRO) */
+    int prot;           /* PROT_* of the slot's page as the dynamic linker left it */
 } ac__got_slot;
 
 /* Calls fn for every slot of every loaded object whose relocation names `symbol` (functions only: data
@@ -38,7 +39,7 @@ typedef struct ac__patched_slot {
     void **slot;
     void *old;
     unsigned long object_base; /* dlpi_addr of the object, to tell whether it is still loaded */
-    bool relro;
+    int prot;                  /* PROT_* to leave the page with */
 } ac__patched_slot;
 
 typedef struct ac__patch {

@@ -2,6 +2,7 @@
  * (setup, body, drain, teardown), unwinding after a fatal failure or skip, AC_AWAIT, and sending
  * records to the runner. It must not format reports or know whether it runs forked. */
 #include "runner.h"
+#include "../mock/patch.h"
 
 #include <ev.h>
 #include <pthread.h>
@@ -46,6 +47,7 @@ struct ac_test {
     ev_prepare probe;  /* counts active watchers; see active_count() */
     unsigned baseline; /* active watchers when setup finished: the suite fixture's own */
     bool ended_early;  /* a fatal failure or skip unwound the test */
+    bool skipped;      /* AC_SKIP ran */
     ev_async wake;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -59,6 +61,15 @@ static void release_waits(ac_test *t);
 
 /* ---- sending records ---- */
 
+/* The real write(), whatever slot a test has rewritten with ac_replace: a replaced write must not
+ * swallow the records that say the test failed. */
+static ssize_t record_write(int fd, const void *buf, size_t n) {
+    static ssize_t (*real_write)(int, const void *, size_t);
+    if (!real_write)
+        real_write = (ssize_t(*)(int, const void *, size_t))ac__real("write");
+    return real_write ? real_write(fd, buf, n) : write(fd, buf, n);
+}
+
 static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
     pthread_mutex_lock(&t->lock);
     if (t->sink->fd >= 0) {
@@ -66,7 +77,7 @@ static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
         ac__record_encode(&b, type, fields, n);
         size_t off = 0;
         while (off < b.len) {
-            ssize_t w = write(t->sink->fd, b.data + off, b.len - off);
+            ssize_t w = record_write(t->sink->fd, b.data + off, b.len - off);
             if (w <= 0)
                 break; /* the runner is gone; nothing left to tell */
             off += (size_t)w;
@@ -126,6 +137,7 @@ _Noreturn void ac__report_skip(const char *reason) {
         fprintf(stderr, "asyncheck: skip outside any test: %s\n", reason);
         abort();
     }
+    t->skipped = true;
     emit(t, AC_REC_SKIP, &reason, 1);
     end_test_now(t);
 }
@@ -142,6 +154,10 @@ void ac_set_data(ac_test *t, void *data) {
 
 void *ac_data(ac_test *t) {
     return t->data;
+}
+
+bool ac__test_skipped(ac_test *t) {
+    return t->skipped;
 }
 
 void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx) {

@@ -1,0 +1,121 @@
+/* asyncheck/io.h — a scripted peer for an fd: the far end of a connected socket that follows a script.
+ *
+ *   int fd;
+ *   ac_peer *p = ac_peer_new(t, &fd);                  // fd: the code under test's end
+ *   ac_peer_expect_str(p, "HELO example.org\r\n");     // the code must write exactly this
+ *   ac_peer_send_str(p, "250 ok\r\n");                 // then the peer answers
+ *   ac_peer_wait(p, 0.1);                              // pauses
+ *   ac_peer_close(p);                                  // and hangs up
+ *   my_client_start(ac_loop(t), fd);
+ *   AC_AWAIT(t, ac_peer_done(p), 2.0);
+ *
+ * The peer is driven by watchers on the test's loop (ac_loop(t)): nothing happens while the loop does
+ * not run, and nothing the peer does can block. Steps run strictly in the order they were added. Bytes
+ * the code writes are compared with each expect step as they arrive; the first byte that differs fails
+ * the test at once, with both sides shown around it (C-escaped, plus a hex window for binary data) and
+ * the file:line of the expect step. When the test ends, a script that is not finished fails the test,
+ * listing the steps left; the peer then stops its watchers, closes its end and frees itself.
+ *
+ * Failures of the script are reported like assertions ("scripted peer: ..."), fatal ones from inside the
+ * peer's libev callbacks. Which errors a socketpair can produce honestly: see ac_peer_close and
+ * ac_peer_reset. The step functions are macros so that failures point at the line of the step. */
+#ifndef ASYNCHECK_IO_H
+#define ASYNCHECK_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "test.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A scripted peer. Opaque; owned by the test it was made for and freed when that test ends, so the
+ * pointer must not be used after the test (not in a later test, not from a saved global). */
+typedef struct ac_peer ac_peer;
+
+/* Creates a connected AF_UNIX stream socketpair, stores the code under test's end in *fd and returns
+ * the peer that drives the other end with watchers on ac_loop(t). *fd is non-blocking and close-on-exec;
+ * it belongs to the test, which must close it (the peer never touches it, except to shrink its send
+ * buffer in one-byte mode). The peer's own end is closed by a close or reset step, or when the test
+ * ends. Creating the socketpair can fail only for lack of resources; that fails the test fatally. */
+#define ac_peer_new(t, fd) ac__peer_new((t), (fd), false, __FILE__, __LINE__)
+
+/* Like ac_peer_new, but the two ends are a TCP connection over 127.0.0.1 (TCP_NODELAY on both) instead
+ * of a socketpair: needed for ac_peer_reset, and for code that insists on an AF_INET socket. Fails the
+ * test fatally when no loopback TCP connection can be made (e.g. a network namespace without `lo`). */
+#define ac_peer_new_tcp(t, fd) ac__peer_new((t), (fd), true, __FILE__, __LINE__)
+
+/* Adds a step: the code must write exactly these n bytes next (copied; they may contain NULs). They may
+ * arrive in any number of pieces and the peer keeps reading while it runs earlier steps, so the code may
+ * write before the peer has finished sending; they are compared in order when this step is reached. The
+ * step fails the test at the first byte that differs, or if the code closes its end first. Bytes the
+ * code writes when no expect step is left in the script fail the test too ("unexpected bytes"). */
+#define ac_peer_expect(p, bytes, n) ac__peer_expect((p), (bytes), (n), __FILE__, __LINE__)
+
+/* ac_peer_expect with the bytes of the NUL-terminated string s (without the NUL). */
+#define ac_peer_expect_str(p, s) ac__peer_expect_str((p), (s), __FILE__, __LINE__)
+
+/* Adds a step: the peer writes these n bytes (copied) to the code, as fast as the code reads them (one
+ * byte per loop iteration in one-byte mode). It fails the test if the code has closed its end. */
+#define ac_peer_send(p, bytes, n) ac__peer_send((p), (bytes), (n), __FILE__, __LINE__)
+
+/* ac_peer_send with the bytes of the NUL-terminated string s (without the NUL). */
+#define ac_peer_send_str(p, s) ac__peer_send_str((p), (s), __FILE__, __LINE__)
+
+/* Adds a step: the peer does nothing for `seconds` of real time (at least that long, measured from when
+ * the step is reached; not scaled by AC_TIMEOUT_MULTIPLIER), while it goes on reading what the code
+ * writes. A negative or non-finite duration fails the test fatally. */
+#define ac_peer_wait(p, seconds) ac__peer_wait((p), (seconds), __FILE__, __LINE__)
+
+/* Adds a step: the peer shuts down its sending side (shutdown(SHUT_WR)): the code reads end-of-file
+ * after what was sent, and can still write; later expect steps still apply, later send steps cannot be
+ * added (that fails the test fatally). */
+#define ac_peer_shutdown_write(p) ac__peer_shutdown_write((p), __FILE__, __LINE__)
+
+/* Adds a step: the peer closes its end. The code reads what was sent, then end-of-file; its writes after
+ * that fail with EPIPE — and raise SIGPIPE, which ends the test as a crash, unless the code writes with
+ * MSG_NOSIGNAL or ignores SIGPIPE, as it must with a real peer. Before closing, the peer reads what the
+ * code has already written: any byte there is unexpected and fails the test. No step can follow. */
+#define ac_peer_close(p) ac__peer_close((p), __FILE__, __LINE__)
+
+/* Adds a step: the peer aborts the connection (SO_LINGER 0, then close: a TCP RST). The code reads what
+ * was sent before, then its read fails with ECONNRESET; a write fails with ECONNRESET or EPIPE (and
+ * SIGPIPE, as for ac_peer_close). Only a peer made by ac_peer_new_tcp can do this: a socketpair has no
+ * way to make the other end's read fail on demand (Linux reports ECONNRESET on an AF_UNIX socket only
+ * when its peer closes with unread data, which the script cannot arrange), so on an ac_peer_new peer
+ * this fails the test fatally. No step can follow. */
+#define ac_peer_reset(p) ac__peer_reset((p), __FILE__, __LINE__)
+
+/* Turns one-byte mode on or off, from now on. On: send steps give the code one byte per loop iteration
+ * and, on a socketpair, only after it has read the previous one, so every read the code makes returns a
+ * single byte (over TCP the peer cannot tell when the code has read, so a code that skips iterations may
+ * find several bytes); the peer reads what the code writes one byte per iteration; and the send buffer
+ * of the code's fd, if that is still open, is shrunk as far as the kernel allows (4608 bytes on Linux),
+ * so that large writes by the code come back short and then fail with EAGAIN until the peer catches up
+ * (a few KiB on a socketpair; over TCP the kernel takes in more first). Off: normal speed again, and the
+ * send buffer's size from before. Code that handles short reads and writes passes in both modes. */
+void ac_peer_one_byte_at_a_time(ac_peer *p, bool on);
+
+/* True when every step added so far has been carried out (false while a step is in progress, and after
+ * the peer has failed the test). Meant for AC_AWAIT(t, ac_peer_done(p), 2.0). More steps may be added
+ * after it is true, unless the script ended with a close or reset step. */
+bool ac_peer_done(const ac_peer *p);
+
+/* The functions behind the macros above; call the macros. */
+ac_peer *ac__peer_new(ac_test *t, int *fd, bool tcp, const char *file, int line);
+void ac__peer_expect(ac_peer *p, const void *bytes, size_t n, const char *file, int line);
+void ac__peer_expect_str(ac_peer *p, const char *s, const char *file, int line);
+void ac__peer_send(ac_peer *p, const void *bytes, size_t n, const char *file, int line);
+void ac__peer_send_str(ac_peer *p, const char *s, const char *file, int line);
+void ac__peer_wait(ac_peer *p, double seconds, const char *file, int line);
+void ac__peer_shutdown_write(ac_peer *p, const char *file, int line);
+void ac__peer_close(ac_peer *p, const char *file, int line);
+void ac__peer_reset(ac_peer *p, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,251 @@
+/* meta_peer.c — scripted peers whose code does not follow the script (fixtures/peer_fail.c) fail with
+ * the message, values and place promised in asyncheck/io.h, checked through TAP and the human report:
+ * a wrong write shows a diff, an unfinished script lists the steps left, clients with short-read and
+ * short-write bugs pass at normal speed and fail in one-byte mode, and a code that never writes ends at
+ * the test's timeout rather than hanging. */
+#include "meta.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const tap_point *run_one(fixture_run *r, const char *name) {
+    char filter[160];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    const char *args[] = {filter, NULL};
+    fixture_tap(r, FIXTURE_PEER, args, NULL);
+    return point(r, name);
+}
+
+/* A field ("message", "type", "phase", "got", "expected", "at.line", "at.file") of the k-th entry
+ * (0-based) under `failures:`, unescaped; "" when absent. */
+static const char *failure_field(const tap_point *pt, size_t k, const char *key) {
+    static ac_buf item, out;
+    item.len = 0;
+    ac__buf_puts(&item, "");
+    const char *s = pt->yaml ? strstr(pt->yaml, "  failures:\n") : NULL;
+    for (size_t i = 0; s && i <= k; i++)
+        s = strstr(s + 1, "\n    - ");
+    if (s) {
+        ac__buf_puts(&item, "      "); /* the entry's first line, indented like the others */
+        s += strlen("\n    - ");
+        for (;;) {
+            const char *nl = strchr(s, '\n');
+            ac__buf_append(&item, s, nl ? (size_t)(nl - s + 1) : strlen(s));
+            if (!nl || strncmp(nl + 1, "      ", 6) != 0)
+                break;
+            s = nl + 1;
+        }
+    }
+    char prefix[64];
+    if (strncmp(key, "at.", 3) == 0)
+        snprintf(prefix, sizeof prefix, "        %s: ", key + 3);
+    else
+        snprintf(prefix, sizeof prefix, "      %s: ", key);
+    yaml_get(ac__buf_str(&item), prefix, &out);
+    return ac__buf_str(&out);
+}
+
+AC_TEST(meta_peer, a_wrong_write_fails_with_a_diff) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.wrong_request");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: unexpected bytes at offset 40 of step 2 (expect 47 bytes)");
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "assertion");
+    AC_EXPECT_STR_EQ(field(pt, "  phase: "), "body");
+    AC_EXPECT_STR_CONTAINS(field(pt, "    file: "), "peer_fail.c");
+    AC_EXPECT_EQ(atoi(field(pt, "    line: ")), 16); /* the expect step, not where the bytes were written */
+    AC_EXPECT_STR_EQ(field(pt, "  got: "), "...\"/1.1\\r\\nHost: example.com\\r\\n\\r\\n\"");
+    AC_EXPECT_STR_EQ(field(pt, "  expected: "), "...\"/1.1\\r\\nHost: example.org\\r\\n\\r\\n\"");
+    AC_EXPECT_NULL(strstr(pt->yaml, "  failures:")); /* the failure says it all: no "not finished" on top */
+    AC_EXPECT_LT(atof(field(pt, "  duration_ms: ")), 1000.0); /* at once, not at the 2 s await */
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, the_human_report_shows_the_diff) {
+    proc p;
+    const char *argv[] = {FIXTURE_PEER, "--filter=peer_fail.wrong_request", "--color=never", NULL};
+    run_process(argv, NULL, &p);
+    AC_EXPECT_EQ(p.status, 1);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out),
+                           "peer_fail.c:16: scripted peer: unexpected bytes at offset 40 "
+                           "of step 2 (expect 47 bytes)\n");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out),
+                           "        got:      ...\"/1.1\\r\\nHost: example.com\\r\\n\\r\\n\"\n"
+                           "        expected: ...\"/1.1\\r\\nHost: example.org\\r\\n\\r\\n\"\n");
+    proc_free(&p);
+}
+
+AC_TEST(meta_peer, a_binary_diff_has_a_hex_window) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.wrong_binary");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: unexpected bytes at offset 5 of step 1 (expect 8 bytes)");
+    AC_EXPECT_STR_EQ(field(pt, "  got: "),
+                     "\"\\x00\\x01\\x02\\x03\\xfe\\x7f\\x10\\x11\"  hex @0x0: 00 01 02 03 fe [7f] 10 11");
+    AC_EXPECT_STR_EQ(field(pt, "  expected: "),
+                     "\"\\x00\\x01\\x02\\x03\\xfe\\xff\\x10\\x11\"  hex @0x0: 00 01 02 03 fe [ff] 10 11");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, an_unfinished_script_lists_the_steps_left) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.unfinished");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "timed out after 0.200 s waiting for ac_peer_done(p)");
+    AC_EXPECT_STR_EQ(
+        failure_field(pt, 1, "message"),
+        "scripted peer: script not finished, 2 of 4 steps left: expect \"QUIT\\r\\n\" (6 bytes), "
+        "close; step 3 was waiting for the code to write (0 of 6 bytes received)");
+    AC_EXPECT_STR_EQ(failure_field(pt, 1, "type"), "assertion");
+    AC_EXPECT_STR_EQ(failure_field(pt, 1, "phase"), "end");  /* found when the test ended */
+    AC_EXPECT_EQ(atoi(failure_field(pt, 1, "at.line")), 41); /* the first step left */
+    AC_EXPECT_STR_EQ(failure_field(pt, 1, "got"), "\"\"");
+    AC_EXPECT_STR_EQ(failure_field(pt, 1, "expected"), "\"QUIT\\r\\n\"");
+    AC_EXPECT_STR_EQ(failure_field(pt, 2, "message"), ""); /* nothing else */
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, bytes_after_the_script_fail) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.extra_bytes");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: unexpected bytes after the end of the script (5 bytes)");
+    AC_EXPECT_STR_EQ(field(pt, "  got: "), "\"PONG\\n\"");
+    AC_EXPECT_STR_EQ(field(pt, "  expected: "), "no more bytes");
+    AC_EXPECT_LT(atof(field(pt, "  duration_ms: ")), 900.0); /* the peer ended it, not the 1 s await */
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, the_code_closing_mid_expect_fails) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.closes_mid_expect");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: the code closed its end after 3 of 6 bytes of step 1 (expect 6 bytes)");
+    AC_EXPECT_STR_EQ(field(pt, "  got: "), "\"HEL\"");
+    AC_EXPECT_STR_EQ(field(pt, "  expected: "), "\"HELLO\\n\"");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, sending_to_a_closed_code_fails) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.send_after_the_code_closed");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: step 2 (send 5 bytes) failed after 0 of 5 bytes: "
+                     "the code closed its end (EPIPE: Broken pipe)");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, misuse_fails_where_the_step_is_added) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.reset_needs_tcp");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "ac_peer_reset: a socketpair peer cannot reset the connection "
+                                               "(make the peer with ac_peer_new_tcp)");
+    fixture_done(&r);
+    pt = run_one(&r, "peer_fail.step_after_close");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
+                           "ac_peer_send_str: the script already ended with close (");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "peer_fail.c:");
+    fixture_done(&r);
+}
+
+/* The same buggy client passes at normal speed: one-byte mode is what finds the bug. */
+AC_TEST(meta_peer, a_short_read_bug_fails_only_in_one_byte_mode) {
+    fixture_run r;
+    const char *args[] = {"--filter=peer_fail.short_read_bug*", NULL};
+    fixture_tap(&r, FIXTURE_PEER, args, NULL);
+    AC_EXPECT_TRUE(point(&r, "peer_fail.short_read_bug")->ok);
+    const tap_point *pt = point(&r, "peer_fail.short_read_bug_one_byte");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "AC_ASSERT_STR_EQ(n.reply, \"HELLO WORLD\\n\") failed: strings differ at byte 1");
+    AC_EXPECT_STR_EQ(field(pt, "  got: "), "\"H\""); /* the first read returned one byte */
+    AC_EXPECT_STR_EQ(
+        failure_field(pt, 1, "message"),
+        "scripted peer: script not finished, 1 of 2 steps left: send \"HELLO WORLD\\n\" (12 bytes); "
+        "step 2 was waiting for the code to read (1 of 12 bytes sent)");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_peer, a_short_write_bug_fails_only_in_one_byte_mode) {
+    fixture_run r;
+    const char *args[] = {"--filter=peer_fail.short_write_bug*", NULL};
+    fixture_tap(&r, FIXTURE_PEER, args, NULL);
+    AC_EXPECT_TRUE(point(&r, "peer_fail.short_write_bug")->ok);
+    const tap_point *pt = point(&r, "peer_fail.short_write_bug_one_byte");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "the test's 0.500 s timeout ran out while waiting for ac_peer_done(p)");
+    const char *m = failure_field(pt, 1, "message");
+    const char *prefix =
+        "scripted peer: script not finished, 1 of 1 step left: expect "
+        "\"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\"... (65536 bytes); step 1 was waiting for the code "
+        "to write (";
+    AC_ASSERT_EQ(strncmp(m, prefix, strlen(prefix)), 0);
+    unsigned long got = strtoul(m + strlen(prefix), NULL, 10); /* what the short write let through */
+    AC_EXPECT_GT(got, 0ul);
+    AC_EXPECT_LT(got, 65536ul);
+    AC_EXPECT_STR_CONTAINS(m, " of 65536 bytes received)");
+    fixture_done(&r);
+}
+
+/* ---- nothing hangs: a code that never writes ends at the test's timeout, with messages that say why ---- */
+
+AC_TEST(meta_peer, a_code_that_never_writes_fails_at_the_timeout) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.never_writes");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "assertion"); /* the test's own report, not the watchdog's kill */
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "the test's 0.300 s timeout ran out while waiting for ac_peer_done(p)");
+    AC_EXPECT_STR_EQ(
+        failure_field(pt, 1, "message"),
+        "scripted peer: script not finished, 2 of 2 steps left: expect \"HELLO\\n\" (6 bytes), send "
+        "\"WORLD\\n\" (6 bytes); step 1 was waiting for the code to write (0 of 6 bytes received)");
+    AC_EXPECT_GE(atof(field(pt, "  duration_ms: ")), 300.0);
+    AC_EXPECT_LT(atof(field(pt, "  duration_ms: ")), 2000.0);
+    fixture_done(&r);
+}
+
+/* Without an AC_AWAIT, the runner's drain waits for the peer (still expecting bytes) until the timeout. */
+AC_TEST(meta_peer, a_code_that_never_writes_fails_at_the_timeout_without_an_await) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.never_writes_no_await");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "watchers");
+    AC_EXPECT_STR_EQ(field(pt, "  phase: "), "drain");
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active when its 0.300 s "
+                                               "timeout ran out after the body returned");
+    AC_EXPECT_STR_EQ(
+        failure_field(pt, 1, "message"),
+        "scripted peer: script not finished, 1 of 1 step left: expect \"HELLO\\n\" (6 bytes); step 1 "
+        "was waiting for the code to write (0 of 6 bytes received)");
+    AC_EXPECT_STR_EQ(failure_field(pt, 1, "phase"), "end");
+    AC_EXPECT_LT(atof(field(pt, "  duration_ms: ")), 2000.0);
+    fixture_done(&r);
+}
+
+/* The whole fixture in parallel: every test reported, and exactly the two buggy clients at normal speed
+ * pass. */
+AC_TEST(meta_peer, whole_fixture, .timeout = 30) {
+    fixture_run r;
+    const char *args[] = {"-j2", NULL};
+    fixture_tap(&r, FIXTURE_PEER, args, NULL);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_EQ(r.tap.n, 14u);
+    ac_buf passed = {0};
+    for (size_t i = 0; i < r.tap.n; i++)
+        if (r.tap.points[i].ok)
+            ac__buf_printf(&passed, "%s\n", r.tap.points[i].name);
+    AC_EXPECT_STR_EQ(ac__buf_str(&passed), "peer_fail.short_read_bug\npeer_fail.short_write_bug\n");
+    ac__buf_free(&passed);
+    fixture_done(&r);
+}

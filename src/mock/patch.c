@@ -1,0 +1,512 @@
+/* patch.c — replacing a named function for one test by rewriting GOT/PLT slots (ac_replace, ac_restore),
+ * and the registry behind AC_WRAP (ac_wrap_set). See patch.h for what the slot walk reaches and
+ * include/asyncheck/replace.h for the contract.
+ *
+ * The walk: dl_iterate_phdr gives every loaded object (the executable first) with its program headers;
+ * PT_DYNAMIC gives DT_JMPREL/DT_PLTRELSZ (the PLT's R_*_JUMP_SLOT relocations) and DT_RELA/DT_RELASZ
+ * (among others the R_*_GLOB_DAT slots that -fno-plt calls and address-taking use), DT_SYMTAB and
+ * DT_STRTAB name each relocation's symbol. A slot is the relocation's r_offset plus the object's load
+ * address. Pages inside PT_GNU_RELRO are read-only once the program has started (all of .got.plt with
+ * -z now); they are made writable around the store and read-only again after it.
+ *
+ * The original handed back to the test comes from dlsym(RTLD_DEFAULT), never from a slot: a lazily bound
+ * slot holds the PLT's resolver stub until the first call, and calling that stub would rebind the slot to
+ * the real function, silently dropping the replacement. */
+#include "mock/patch.h"
+
+#include "asyncheck/replace.h"
+#include "runner/runner.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && defined(__LP64__)
+#define AC_R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define AC_R_GLOB_DAT R_X86_64_GLOB_DAT
+#elif defined(__aarch64__) && defined(__LP64__)
+#define AC_R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define AC_R_GLOB_DAT R_AARCH64_GLOB_DAT
+#endif
+
+typedef ElfW(Addr) elf_addr;
+typedef ElfW(Dyn) elf_dyn;
+typedef ElfW(Half) elf_half;
+typedef ElfW(Phdr) elf_phdr;
+typedef ElfW(Rela) elf_rela;
+typedef ElfW(Sym) elf_sym;
+
+/* ---- the functions the patcher itself needs, reached without any slot a test may have rewritten ---- */
+
+typedef int (*mprotect_fn)(void *, size_t, int);
+typedef int (*iterate_fn)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+
+void *ac__real(const char *symbol) {
+    return dlsym(RTLD_DEFAULT, symbol);
+}
+
+static int real_mprotect(void *addr, size_t len, int prot) {
+    static mprotect_fn fn;
+    if (!fn)
+        fn = (mprotect_fn)ac__real("mprotect");
+    return fn ? fn(addr, len, prot) : mprotect(addr, len, prot);
+}
+
+static int real_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *ctx) {
+    static iterate_fn fn;
+    if (!fn)
+        fn = (iterate_fn)ac__real("dl_iterate_phdr");
+    return fn ? fn(cb, ctx) : dl_iterate_phdr(cb, ctx);
+}
+
+static uintptr_t page_size(void) {
+    static uintptr_t size;
+    if (!size) {
+        long n = sysconf(_SC_PAGESIZE);
+        size = n > 0 ? (uintptr_t)n : 4096;
+    }
+    return size;
+}
+
+/* ---- walking the loaded objects ---- */
+
+/* The PT_LOAD segment of `info` holding [a, a + n), or NULL. */
+static const elf_phdr *load_segment(const struct dl_phdr_info *info, uintptr_t a, size_t n) {
+    for (elf_half i = 0; i < info->dlpi_phnum; i++) {
+        const elf_phdr *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && a >= start && a + n >= a && a + n <= start + ph->p_memsz)
+            return ph;
+    }
+    return NULL;
+}
+
+#ifdef AC_R_JUMP_SLOT
+/* A d_ptr of the object's dynamic section as an address. The dynamic linker relocates these in place
+ * where .dynamic is writable (the usual case) and leaves them as offsets where it is read-only (the
+ * vDSO, some architectures); whichever lands inside the object is the right reading. 0: neither. */
+static uintptr_t dyn_addr(const struct dl_phdr_info *info, elf_addr v) {
+    if (v && load_segment(info, v, 1))
+        return v;
+    if (v && load_segment(info, info->dlpi_addr + v, 1))
+        return info->dlpi_addr + v;
+    return 0;
+}
+
+/* The protection the dynamic linker left on the page holding `a`: read-only inside PT_GNU_RELRO (whole
+ * pages only, as it protects them), else the PT_LOAD segment's own flags. */
+static int page_protection(const struct dl_phdr_info *info, uintptr_t a, bool *relro) {
+    *relro = false;
+    for (elf_half i = 0; i < info->dlpi_phnum; i++) {
+        const elf_phdr *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_GNU_RELRO)
+            continue;
+        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(page_size() - 1);
+        uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page_size() - 1);
+        if (a >= start && a < end) {
+            *relro = true;
+            return PROT_READ;
+        }
+    }
+    const elf_phdr *load = load_segment(info, a, sizeof(void *));
+    int prot = 0;
+    if (load && (load->p_flags & PF_R))
+        prot |= PROT_READ;
+    if (load && (load->p_flags & PF_W))
+        prot |= PROT_WRITE;
+    if (load && (load->p_flags & PF_X))
+        prot |= PROT_EXEC;
+    return prot;
+}
+
+#endif
+
+typedef struct found_slot {
+    ac__got_slot pub;
+    uintptr_t base;
+    int prot;
+} found_slot;
+
+typedef struct walk {
+    const char *symbol;
+    void (*fn)(const found_slot *s, void *ctx);
+    void *ctx;
+    long count;
+} walk;
+
+#ifdef AC_R_JUMP_SLOT
+static void scan_relocs(const struct dl_phdr_info *info, walk *w, uintptr_t rela, size_t size, uintptr_t skip,
+                        size_t skip_size, const elf_sym *symtab, const char *strtab, size_t strsz) {
+    if (!rela || !size)
+        return;
+    const elf_rela *r = (const elf_rela *)rela;
+    size_t n = size / sizeof *r;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t at = (uintptr_t)&r[i];
+        if (skip && at >= skip && at < skip + skip_size)
+            continue; /* DT_RELASZ covering .rela.plt too, as some linkers write it */
+        unsigned long type = ELF64_R_TYPE(r[i].r_info), symi = ELF64_R_SYM(r[i].r_info);
+        if ((type != AC_R_JUMP_SLOT && type != AC_R_GLOB_DAT) || symi == 0)
+            continue;
+        const elf_sym *sym = &symtab[symi];
+        int stype = ELF64_ST_TYPE(sym->st_info);
+        if (stype == STT_OBJECT || stype == STT_TLS || stype == STT_SECTION || stype == STT_FILE)
+            continue;
+        if (strsz && sym->st_name >= strsz)
+            continue;
+        if (strcmp(strtab + sym->st_name, w->symbol) != 0)
+            continue;
+        uintptr_t slot = info->dlpi_addr + r[i].r_offset;
+        if (slot % sizeof(void *) || !load_segment(info, slot, sizeof(void *)))
+            continue;
+        found_slot s = {.pub = {.object = info->dlpi_name ? info->dlpi_name : "",
+                                .slot = (void **)slot,
+                                .value = __atomic_load_n((void **)slot, __ATOMIC_ACQUIRE),
+                                .jump_slot = type == AC_R_JUMP_SLOT},
+                        .base = info->dlpi_addr};
+        s.prot = page_protection(info, slot, &s.pub.relro);
+        s.pub.prot = s.prot;
+        w->count++;
+        w->fn(&s, w->ctx);
+    }
+}
+
+static int visit_object(struct dl_phdr_info *info, size_t size, void *ctx) {
+    (void)size;
+    walk *w = ctx;
+    const elf_dyn *dyn = NULL;
+    for (elf_half i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const elf_dyn *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (!dyn)
+        return 0;
+    elf_addr jmprel = 0, rela = 0, symtab = 0, strtab = 0;
+    size_t pltrelsz = 0, relasz = 0, strsz = 0;
+    long pltrel = DT_RELA;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        switch (dyn->d_tag) {
+        case DT_JMPREL:
+            jmprel = dyn->d_un.d_ptr;
+            break;
+        case DT_PLTRELSZ:
+            pltrelsz = dyn->d_un.d_val;
+            break;
+        case DT_PLTREL:
+            pltrel = (long)dyn->d_un.d_val;
+            break;
+        case DT_RELA:
+            rela = dyn->d_un.d_ptr;
+            break;
+        case DT_RELASZ:
+            relasz = dyn->d_un.d_val;
+            break;
+        case DT_SYMTAB:
+            symtab = dyn->d_un.d_ptr;
+            break;
+        case DT_STRTAB:
+            strtab = dyn->d_un.d_ptr;
+            break;
+        case DT_STRSZ:
+            strsz = dyn->d_un.d_val;
+            break;
+        }
+    }
+    if ((!jmprel || !pltrelsz) && (!rela || !relasz))
+        return 0; /* nothing bound by the dynamic linker here (the vDSO) */
+    const elf_sym *syms = (const elf_sym *)dyn_addr(info, symtab);
+    const char *strs = (const char *)dyn_addr(info, strtab);
+    if (!syms || !strs)
+        return 0;
+    uintptr_t plt = pltrel == DT_RELA ? dyn_addr(info, jmprel) : 0;
+    uintptr_t other = dyn_addr(info, rela);
+    scan_relocs(info, w, plt, plt ? pltrelsz : 0, 0, 0, syms, strs, strsz);
+    scan_relocs(info, w, other, relasz, plt, plt ? pltrelsz : 0, syms, strs, strsz);
+    return 0;
+}
+#endif
+
+static long walk_slots(const char *symbol, void (*fn)(const found_slot *s, void *ctx), void *ctx) {
+#ifdef AC_R_JUMP_SLOT
+    walk w = {symbol, fn, ctx, 0};
+    real_iterate(visit_object, &w);
+    return w.count;
+#else
+    (void)symbol, (void)fn, (void)ctx;
+    return -1;
+#endif
+}
+
+typedef struct find_ctx {
+    void (*fn)(const ac__got_slot *slot, void *ctx);
+    void *ctx;
+} find_ctx;
+
+static void found_public(const found_slot *s, void *ctx) {
+    find_ctx *f = ctx;
+    if (f->fn)
+        f->fn(&s->pub, f->ctx);
+}
+
+long ac__got_find(const char *symbol, void (*fn)(const ac__got_slot *slot, void *ctx), void *ctx) {
+    find_ctx f = {fn, ctx};
+    return walk_slots(symbol, found_public, &f);
+}
+
+/* ---- rewriting slots ---- */
+
+/* Stores `value` into `slot`, whose page has protection `prot`: a page without PROT_WRITE is made
+ * writable for the store and given `prot` back after it. False when mprotect refuses. */
+static bool store_slot(void **slot, void *value, int prot) {
+    void *page = (void *)((uintptr_t)slot & ~(page_size() - 1));
+    bool writable = prot & PROT_WRITE;
+    if (!writable && real_mprotect(page, page_size(), prot | PROT_READ | PROT_WRITE) != 0)
+        return false;
+    __atomic_store_n(slot, value, __ATOMIC_SEQ_CST);
+    if (!writable)
+        real_mprotect(page, page_size(), prot);
+    return true;
+}
+
+typedef struct collect {
+    ac__patched_slot *slots;
+    size_t n, cap;
+} collect;
+
+static void collect_slot(const found_slot *s, void *ctx) {
+    collect *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        c->slots = ac__xrealloc(c->slots, c->cap * sizeof *c->slots);
+    }
+    c->slots[c->n++] = (ac__patched_slot){.slot = s->pub.slot, .object_base = s->base, .prot = s->prot};
+}
+
+long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
+    *p = (ac__patch){0};
+    collect c = {0};
+    long n = walk_slots(symbol, collect_slot, &c);
+    if (n <= 0) {
+        free(c.slots);
+        return n;
+    }
+    /* Found first, written after: the loader's lock, held during the walk, is not held while storing. */
+    for (size_t i = 0; i < c.n; i++) {
+        ac__patched_slot *s = &c.slots[i];
+        s->old = __atomic_load_n(s->slot, __ATOMIC_ACQUIRE);
+        if (!store_slot(s->slot, replacement, s->prot)) {
+            while (i-- > 0)
+                store_slot(c.slots[i].slot, c.slots[i].old, c.slots[i].prot);
+            free(c.slots);
+            return -2;
+        }
+    }
+    p->symbol = ac__xstrdup(symbol);
+    p->replacement = replacement;
+    p->slots = c.slots;
+    p->nslots = c.n;
+    return (long)c.n;
+}
+
+typedef struct loaded_ctx {
+    uintptr_t base, slot;
+    bool found;
+} loaded_ctx;
+
+static int find_loaded(struct dl_phdr_info *info, size_t size, void *ctx) {
+    (void)size;
+    loaded_ctx *l = ctx;
+    if (info->dlpi_addr == l->base && load_segment(info, l->slot, sizeof(void *))) {
+        l->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the object that held `s` is still loaded (a dlclose during the test unmaps its slots). */
+static bool still_loaded(const ac__patched_slot *s) {
+    loaded_ctx l = {s->object_base, (uintptr_t)s->slot, false};
+    real_iterate(find_loaded, &l);
+    return l.found;
+}
+
+void ac__patch_undo(ac__patch *p) {
+    for (size_t i = p->nslots; i-- > 0;) {
+        ac__patched_slot *s = &p->slots[i];
+        if (still_loaded(s))
+            store_slot(s->slot, s->old, s->prot);
+    }
+    free(p->slots);
+    free(p->symbol);
+    *p = (ac__patch){0};
+}
+
+bool ac__maps_perms(const void *addr, char perms[5]) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        char p[5];
+        if (sscanf(line, "%lx-%lx %4s", &start, &end, p) == 3 && (uintptr_t)addr >= start &&
+            (uintptr_t)addr < end) {
+            memcpy(perms, p, 5);
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* ---- per-test state: the replacements in force and the AC_WRAP replacements ---- */
+
+typedef struct wrap_entry {
+    struct wrap_entry *next;
+    void *_Atomic fn;
+    char name[];
+} wrap_entry;
+
+static wrap_entry *_Atomic wraps; /* read lock-free by ac__wrap_get, from any thread */
+
+static struct {
+    ac_test *t; /* the test that owns what follows; NULL between tests */
+    ac__patch *patches;
+    size_t n, cap;
+} state;
+
+static void at_test_end(ac_test *t, void *ctx) {
+    (void)t, (void)ctx;
+    while (state.n > 0)
+        ac__patch_undo(&state.patches[--state.n]);
+    free(state.patches);
+    state.patches = NULL;
+    state.cap = 0;
+    wrap_entry *e = atomic_exchange(&wraps, NULL);
+    while (e) {
+        wrap_entry *next = e->next;
+        free(e);
+        e = next;
+    }
+    state.t = NULL;
+}
+
+/* Adopts `t` as the test whose replacements are kept, registering the undo for its end once. */
+static void own(ac_test *t) {
+    if (state.t == t)
+        return;
+    state.t = t;
+    ac__at_test_end(t, at_test_end, NULL);
+}
+
+static _Noreturn void fail(const char *file, int line, const char *message) {
+    ac__report_failure(AC_FK_ASSERTION, true, file, line, message, NULL, NULL);
+    abort(); /* not reached: a fatal failure ends the test */
+}
+
+void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line) {
+    char msg[1024]; /* on the stack: the fatal reports below do not return */
+    if (!t)
+        t = ac_current();
+    if (!t)
+        fail(file, line, "ac_replace called outside a test");
+    if (!symbol || !*symbol || !replacement) {
+        snprintf(msg, sizeof msg, "ac_replace(\"%s\") needs a symbol name and a non-NULL replacement",
+                 symbol ? symbol : "(null)");
+        fail(file, line, msg);
+    }
+    void *original = ac__real(symbol);
+    ac__patch p;
+    long n = ac__patch_apply(&p, symbol, replacement);
+    if (n == -1) {
+        snprintf(msg, sizeof msg,
+                 "cannot replace \"%s\": GOT/PLT patching is not supported on this architecture; link with "
+                 "-Wl,--wrap=%s and use AC_WRAP instead",
+                 symbol, symbol);
+        fail(file, line, msg);
+    }
+    if (n < -1) {
+        snprintf(msg, sizeof msg, "cannot replace \"%s\": a read-only GOT page could not be made writable",
+                 symbol);
+        fail(file, line, msg);
+    }
+    if (n == 0) {
+        snprintf(
+            msg, sizeof msg,
+            "cannot replace \"%s\": no loaded object (the executable or a shared library) calls it "
+            "through a GOT/PLT slot. Calls inside the executable to its own functions bypass the PLT and "
+            "cannot be reached this way: link with -Wl,--wrap=%s and use AC_WRAP and ac_wrap_set",
+            symbol, symbol);
+        fail(file, line, msg);
+    }
+    own(t);
+    if (state.n == state.cap) {
+        state.cap = state.cap ? 2 * state.cap : 8;
+        state.patches = ac__xrealloc(state.patches, state.cap * sizeof *state.patches);
+    }
+    state.patches[state.n++] = p;
+    return original;
+}
+
+void *(ac_replace)(ac_test *t, const char *symbol, void *replacement) {
+    return ac__replace_at(t, symbol, replacement, NULL, 0);
+}
+
+void ac_restore(ac_test *t, const char *symbol) {
+    if (!t)
+        t = ac_current();
+    if (!t || state.t != t || !symbol)
+        return;
+    for (size_t i = state.n; i-- > 0;) {
+        if (strcmp(state.patches[i].symbol, symbol) != 0)
+            continue;
+        ac__patch_undo(&state.patches[i]);
+        memmove(&state.patches[i], &state.patches[i + 1], (state.n - i - 1) * sizeof *state.patches);
+        state.n--;
+    }
+}
+
+/* ---- AC_WRAP ---- */
+
+static bool same_name(const char *a, const char *b) {
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+void *ac__wrap_get(const char *name) {
+    for (wrap_entry *e = atomic_load_explicit(&wraps, memory_order_acquire); e; e = e->next)
+        if (same_name(e->name, name))
+            return atomic_load_explicit(&e->fn, memory_order_acquire);
+    return NULL;
+}
+
+void ac_wrap_set(ac_test *t, const char *name, void *fn) {
+    if (!t)
+        t = ac_current();
+    if (!t)
+        fail(NULL, 0, "ac_wrap_set called outside a test");
+    if (!name || !*name)
+        fail(NULL, 0, "ac_wrap_set needs the wrapped function's name");
+    own(t);
+    for (wrap_entry *e = atomic_load_explicit(&wraps, memory_order_acquire); e; e = e->next)
+        if (same_name(e->name, name)) {
+            atomic_store_explicit(&e->fn, fn, memory_order_release);
+            return;
+        }
+    if (!fn)
+        return;
+    size_t len = strlen(name);
+    wrap_entry *e = ac__xmalloc(sizeof *e + len + 1);
+    memcpy(e->name, name, len + 1);
+    atomic_init(&e->fn, fn);
+    e->next = atomic_load_explicit(&wraps, memory_order_relaxed);
+    atomic_store_explicit(&wraps, e, memory_order_release);
+}
