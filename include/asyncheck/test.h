@@ -32,7 +32,28 @@ typedef struct ac_test_options {
      * ("suite.name/0", "/1", ...). ac_param_name_first_field suits tables whose first member is a
      * `const char *name`. */
     const char *(*param_name)(const void *param);
+    /* Hygiene checks this test waives (AC_ALLOW_* flags, or-ed): every check is on by default. */
+    unsigned allow;
+    /* A loop iteration whose callbacks run longer than this (real seconds) fails the test as a blocked
+     * loop. 0: 0.1 s (scaled by AC_TIMEOUT_MULTIPLIER). */
+    double slow_callback;
+    /* The test's clock: AC_CLOCK_DEFAULT (the suite's, else --clock, else real), AC_CLOCK_REAL,
+     * AC_CLOCK_VIRTUAL (time jumps to the next timer when nothing is ready) or AC_CLOCK_MANUAL (time moves
+     * only by ac_clock_advance). */
+    int clock;
 } ac_test_options;
+
+/* Waivers for the hygiene checks (ac_test_options.allow). */
+enum {
+    AC_ALLOW_ACTIVE_WATCHERS = 1 << 0, /* watchers left active: no drain after the body, no leftover check */
+    AC_ALLOW_PENDING_MOCKS = 1 << 1,   /* unmet mock expectations and held completions */
+    AC_ALLOW_OPEN_FDS = 1 << 2,        /* file descriptors opened by the test and not closed */
+    AC_ALLOW_SLOW_CALLBACKS = 1 << 3,  /* loop iterations longer than .slow_callback */
+    AC_ALLOW_BLOCKING_SLEEP = 1 << 4,  /* sleep/usleep/nanosleep called from inside a loop callback */
+};
+
+/* Clocks (ac_test_options.clock, ac_suite_options.clock, --clock). */
+enum { AC_CLOCK_DEFAULT = 0, AC_CLOCK_REAL, AC_CLOCK_VIRTUAL, AC_CLOCK_MANUAL };
 
 /* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */
 typedef struct ac_suite_options {
@@ -45,6 +66,8 @@ typedef struct ac_suite_options {
     void (*teardown)(ac_test *t);
     /* Default real-time limit for the suite's tests that set none of their own; 0: --timeout. */
     double timeout;
+    /* Default clock for the suite's tests (AC_CLOCK_*); AC_CLOCK_DEFAULT: --clock. */
+    int clock;
 } ac_suite_options;
 
 /* What AC_TEST records about a test (internal layout; read it through the runner's output). */

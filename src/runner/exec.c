@@ -3,6 +3,7 @@
  * records to the runner. It must not format reports or know whether it runs forked. */
 #include "runner.h"
 #include "../mock/patch.h"
+#include "../loop/loop.h"
 
 #include <ev.h>
 #include <pthread.h>
@@ -156,6 +157,10 @@ void *ac_data(ac_test *t) {
     return t->data;
 }
 
+const ac__test_def *ac__test_def_of(ac_test *t) {
+    return t->def;
+}
+
 bool ac__test_skipped(ac_test *t) {
     return t->skipped;
 }
@@ -302,8 +307,12 @@ static void drain(ac_test *t) {
             "%u watcher%s started by the test still active when its %.3f s timeout ran out after the "
             "body returned",
             n, n == 1 ? "" : "s", t->timeout);
-        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac_buf which = {0};
+        ac__loop_describe_active(t, &which);
+        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                           which.len ? ac__buf_str(&which) : NULL, NULL);
         ac__buf_free(&msg);
+        ac__buf_free(&which);
     }
     if (ev_is_active(&t->drain_limit)) {
         ev_ref(t->loop);
@@ -367,6 +376,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
         t->wake.data = t;
         ev_async_start(t->loop, &t->wake);
         ev_unref(t->loop);
+        ac__loop_begin(t);
 
         if (setjmp(t->unwind) == 0) {
             t->can_unwind = true;
@@ -379,8 +389,10 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
             set_phase(t, "body");
             def->body(t);
             check_abort(t);
-            set_phase(t, "drain");
-            drain(t);
+            if (!(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS)) {
+                set_phase(t, "drain");
+                drain(t);
+            }
         }
         release_waits(t);
         atomic_store(&t->abort_requested, false);
@@ -395,8 +407,9 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
             set_phase(t, "end");
         bool ended_early = t->ended_early;
         run_end_hooks(t);
-        if (!ended_early)
+        if (!ended_early && !(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS))
             check_leftovers(t);
+        ac__loop_end(t, !ended_early);
         t->can_unwind = false;
         ev_ref(t->loop);
         ev_async_stop(t->loop, &t->wake);

@@ -86,6 +86,8 @@ void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int 
  * may report failures (a fatal one ends only that hook). For modules that own per-test state (mocks,
  * replaced symbols, scripted peers): check what is still pending, stop watchers, free. */
 void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
+/* The running test's registration record (its options among them). */
+const ac__test_def *ac__test_def_of(ac_test *t);
 /* True once AC_SKIP has ended the test: end hooks then clean up without reporting what is left undone. */
 bool ac__test_skipped(ac_test *t);
 /* Records a skip of the running test and ends it; does not return. */
