@@ -17,5 +17,6 @@
 #include "asyncheck/io.h"
 #include "asyncheck/replace.h"
 #include "asyncheck/mock.h"
+#include "asyncheck/clock.h"
 
 #endif

@@ -4,6 +4,7 @@
 #include "runner.h"
 #include "../mock/patch.h"
 #include "../loop/loop.h"
+#include "../clock/clock.h"
 
 #include <ev.h>
 #include <pthread.h>
@@ -18,7 +19,8 @@ struct ac__await {
     ac_test *t;
     ev_timer timer;
     bool expired;
-    bool capped; /* the test's own timeout comes first */
+    bool capped;     /* the test's own timeout comes first */
+    double deadline; /* ev_now at which it expires (virtual under the virtual clocks) */
     double timeout;
     const char *cond;
     const char *file;
@@ -49,6 +51,7 @@ struct ac_test {
     unsigned baseline; /* active watchers when setup finished: the suite fixture's own */
     bool ended_early;  /* a fatal failure or skip unwound the test */
     bool skipped;      /* AC_SKIP ran */
+    bool drain_failed; /* already reported the watchers left active */
     ev_async wake;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -157,6 +160,10 @@ void *ac_data(ac_test *t) {
     return t->data;
 }
 
+double ac__test_started(ac_test *t) {
+    return t->started;
+}
+
 const ac__test_def *ac__test_def_of(ac_test *t) {
     return t->def;
 }
@@ -215,31 +222,81 @@ ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const
     /* Never wait past the test's own timeout: fail here, naming the condition, before the runner's
      * watchdog has to kill the test. */
     double left = t->started + t->timeout - ac__monotonic();
-    if (left < aw->timeout) {
+    if (left < aw->timeout && ac__clock_kind() == AC_CLOCK_REAL) {
         aw->timeout = left > 0 ? left : 0;
         aw->capped = true;
     }
     ev_now_update(t->loop);
+    aw->deadline = ev_now(t->loop) + aw->timeout;
     ev_timer_init(&aw->timer, await_expired, aw->timeout, 0.);
     aw->timer.data = aw;
     ev_timer_start(t->loop, &aw->timer);
     return aw;
 }
 
+/* Fails the await (fatal): `what` describes it; the loop's active watchers are listed as "got". */
+static _Noreturn void await_fail(ac__await *aw, const char *text) {
+    char what[2048]; /* on the stack: the fatal report below does not return */
+    ac_buf active = {0};
+    ac__loop_describe_active(aw->t, &active);
+    snprintf(what, sizeof what, "%s", ac__buf_str(&active));
+    ac__buf_free(&active);
+    ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, what[0] ? what : NULL, NULL);
+    abort(); /* not reached */
+}
+
+static void await_check_expired(ac__await *aw) {
+    ac_test *t = aw->t;
+    int clock = ac__clock_kind();
+    char text[1024];
+    if (clock == AC_CLOCK_MANUAL && ac__clock_stalled(0)) {
+        snprintf(
+            text, sizeof text,
+            "deadlock under the manual clock: nothing is ready and time moves only with ac_clock_advance, "
+            "while waiting for %s",
+            aw->cond);
+        await_fail(aw, text);
+    }
+    if (!aw->expired)
+        return;
+    if (clock != AC_CLOCK_REAL)
+        snprintf(text, sizeof text, "virtual deadline: nothing made %s true within %.3f s of virtual time",
+                 aw->cond, aw->timeout);
+    else if (aw->capped)
+        snprintf(text, sizeof text, "the test's %.3f s timeout ran out while waiting for %s", t->timeout,
+                 aw->cond);
+    else
+        snprintf(text, sizeof text, "timed out after %.3f s waiting for %s", aw->timeout, aw->cond);
+    await_fail(aw, text);
+}
+
 void ac__await_step(ac__await *aw) {
     ac_test *t = aw->t;
     check_abort(t);
-    if (aw->expired) {
-        char text[1024]; /* on the stack: the fatal report below does not return */
-        if (aw->capped)
-            snprintf(text, sizeof text, "the test's %.3f s timeout ran out while waiting for %s", t->timeout,
-                     aw->cond);
-        else
-            snprintf(text, sizeof text, "timed out after %.3f s waiting for %s", aw->timeout, aw->cond);
-        ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, NULL, NULL);
-    }
+    await_check_expired(aw);
     ev_run(t->loop, EVRUN_ONCE);
     check_abort(t);
+}
+
+bool ac__await_running(ac__await *aw) {
+    ac_test *t = aw->t;
+    check_abort(t);
+    if (aw->expired)
+        return false;
+    if (ac__clock_kind() == AC_CLOCK_MANUAL && ac__clock_stalled(0))
+        return false; /* nothing can happen until the test advances the clock */
+    ev_run(t->loop, EVRUN_ONCE);
+    check_abort(t);
+    return true;
+}
+
+_Noreturn void ac__await_too_early(ac__await *aw) {
+    char text[1024];
+    double elapsed = ev_now(aw->t->loop) - (aw->deadline - aw->timeout);
+    snprintf(text, sizeof text, "%s became true after %.3f s, before %.3f s had passed", aw->cond, elapsed,
+             aw->timeout);
+    ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, NULL, NULL);
+    abort(); /* not reached */
 }
 
 static void await_release(ac__await *aw) {
@@ -285,34 +342,64 @@ static unsigned active_count(ac_test *t) {
 
 /* Runs the loop until the watchers the body started have finished (the count is back to what setup
  * left), bounded by what is left of the test's timeout. Watchers still active then fail the test. */
+static void drain_failed(ac_test *t, unsigned active, const char *why) {
+    unsigned n = active - t->baseline;
+    t->drain_failed = true;
+    ac_buf msg = {0}, which = {0};
+    ac__buf_printf(&msg, "%u watcher%s started by the test still active %s", n, n == 1 ? "" : "s", why);
+    ac__loop_describe_active(t, &which);
+    ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                       which.len ? ac__buf_str(&which) : NULL, NULL);
+    ac__buf_free(&msg);
+    ac__buf_free(&which);
+}
+
 static void drain(ac_test *t) {
     double left = t->started + t->timeout - ac__monotonic();
     if (left < 0)
         left = 0;
+    unsigned active;
+    if (ac__clock_kind() != AC_CLOCK_REAL) {
+        /* Virtual time: a limit timer would itself be virtual, so bound the drain by real time here, and
+         * by a day of virtual time (a repeating timer never ends); a manual clock never moves alone. */
+        double real_deadline = ac__monotonic() + left, start = ac__clock_mono();
+        ac__clock_stalled(0);
+        while ((active = active_count(t)) > t->baseline) {
+            if (ac__clock_kind() == AC_CLOCK_MANUAL && ac__clock_stalled(0)) {
+                drain_failed(t, active,
+                             "after the body returned, and the manual clock moves only with "
+                             "ac_clock_advance");
+                return;
+            }
+            if (ac__clock_mono() - start > 86400) {
+                drain_failed(t, active, "after a day of virtual time since the body returned");
+                return;
+            }
+            if (ac__monotonic() > real_deadline) {
+                char why[128];
+                snprintf(why, sizeof why, "when its %.3f s timeout ran out after the body returned",
+                         t->timeout);
+                drain_failed(t, active, why);
+                return;
+            }
+            ev_run(t->loop, EVRUN_ONCE);
+            check_abort(t);
+        }
+        return;
+    }
     ev_now_update(t->loop);
     ev_timer_init(&t->drain_limit, drain_expired, left, 0.);
     t->drain_limit.data = t;
     ev_timer_start(t->loop, &t->drain_limit);
     ev_unref(t->loop);
-    unsigned active;
     while ((active = active_count(t)) > t->baseline && !t->drain_expired) {
         ev_run(t->loop, EVRUN_ONCE);
         check_abort(t);
     }
     if (t->drain_expired && active > t->baseline) {
-        unsigned n = active - t->baseline;
-        ac_buf msg = {0};
-        ac__buf_printf(
-            &msg,
-            "%u watcher%s started by the test still active when its %.3f s timeout ran out after the "
-            "body returned",
-            n, n == 1 ? "" : "s", t->timeout);
-        ac_buf which = {0};
-        ac__loop_describe_active(t, &which);
-        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
-                           which.len ? ac__buf_str(&which) : NULL, NULL);
-        ac__buf_free(&msg);
-        ac__buf_free(&which);
+        char why[128];
+        snprintf(why, sizeof why, "when its %.3f s timeout ran out after the body returned", t->timeout);
+        drain_failed(t, active, why);
     }
     if (ev_is_active(&t->drain_limit)) {
         ev_ref(t->loop);
@@ -353,7 +440,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     check_abort(w->data);
 }
 
-void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, ac_sink *sink) {
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;
@@ -365,6 +452,11 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
     current = t;
 
     const ac__suite_def *suite = ac__suite_find(def->suite);
+    int clock = def->options.clock              ? def->options.clock
+                : suite && suite->options.clock ? suite->options.clock
+                : default_clock                 ? default_clock
+                                                : AC_CLOCK_REAL;
+    ac__clock_begin(t, clock); /* before the loop exists: libev's time is virtual from its first reading */
     t->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (!t->loop)
         t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
@@ -376,6 +468,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
         t->wake.data = t;
         ev_async_start(t->loop, &t->wake);
         ev_unref(t->loop);
+        ac__clock_attach(t->loop);
         ac__loop_begin(t);
 
         if (setjmp(t->unwind) == 0) {
@@ -407,13 +500,14 @@ void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink) {
             set_phase(t, "end");
         bool ended_early = t->ended_early;
         run_end_hooks(t);
-        if (!ended_early && !(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS))
+        if (!ended_early && !t->drain_failed && !(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS))
             check_leftovers(t);
         ac__loop_end(t, !ended_early);
         t->can_unwind = false;
         ev_ref(t->loop);
         ev_async_stop(t->loop, &t->wake);
         ev_loop_destroy(t->loop);
+        ac__clock_end();
     }
     emit(t, AC_REC_DONE, NULL, 0);
     current = NULL;

@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  --timeout S            real-time limit for tests without their own (default 30 s);\n"
     "                         AC_TIMEOUT_MULTIPLIER scales every timeout\n"
     "  --no-fork              run tests in this process, one after another (for debuggers)\n"
+    "  --clock real|virtual|manual\n"
+    "                         the clock of tests that choose none (default real)\n"
     "  -x, --fail-fast        start no more tests after the first failure\n"
     "  --shard I/N            run shard I of N (1-based; round-robin over registration order)\n"
     "  --repeat N             run the selection N times; --repeat until-fail:N stops at a failure\n"
@@ -240,6 +242,15 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
             if (!ac__parse_count(n, &o->repeat) || o->repeat > 1000000)
                 return fail(err, "--repeat: '%s' is not N or until-fail:N (N from 1 to 1000000)%s", value,
                             "");
+        } else if (IS("--clock", NULL)) {
+            if (strcmp(value, "real") == 0)
+                o->clock = AC_CLOCK_REAL;
+            else if (strcmp(value, "virtual") == 0)
+                o->clock = AC_CLOCK_VIRTUAL;
+            else if (strcmp(value, "manual") == 0)
+                o->clock = AC_CLOCK_MANUAL;
+            else
+                return fail(err, "--clock: '%s' is not one of real, virtual, manual%s", value, "");
         } else if (IS("--shuffle", NULL)) {
             o->shuffle = true;
         } else if (IS("--seed", NULL)) {

@@ -146,7 +146,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, double tim
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     ac_sink sink = {.fd = res_w, .into = NULL};
-    ac__exec_test(def, timeout, &sink);
+    ac__exec_test(def, timeout, rn->run->opts->clock, &sink);
     fflush(stdout);
     fflush(stderr);
     _exit(0);
@@ -447,7 +447,7 @@ static void run_in_process(runner *rn) {
         double started = ac__monotonic();
         in_process_test = r->def;
         ac_sink sink = {.fd = -1, .into = r};
-        ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), &sink);
+        ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sink);
         r->duration = ac__monotonic() - started;
         fflush(stdout);
         fflush(stderr);

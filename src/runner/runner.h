@@ -43,6 +43,7 @@ typedef struct ac_options {
     const char *status_file;         /* TEST_SHARD_STATUS_FILE */
     const char *premature_exit_file; /* TEST_PREMATURE_EXIT_FILE */
     const char *tmpdir;              /* TEST_TMPDIR */
+    int clock;                       /* --clock: AC_CLOCK_* (0: real) */
 } ac_options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
@@ -76,7 +77,7 @@ typedef struct ac_sink {
 /* ---- executing one test, in whatever process it runs in (exec.c) ----
  * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
-void ac__exec_test(const ac__test_def *def, double timeout, ac_sink *sink);
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, ac_sink *sink);
 /* Records a failure of the running test; a fatal one ends the test and does not return. Outside a test
  * it prints the failure (and aborts when fatal). */
 void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
@@ -86,6 +87,8 @@ void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int 
  * may report failures (a fatal one ends only that hook). For modules that own per-test state (mocks,
  * replaced symbols, scripted peers): check what is still pending, stop watchers, free. */
 void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
+/* When the test started (ac__monotonic seconds, real time). */
+double ac__test_started(ac_test *t);
 /* The running test's registration record (its options among them). */
 const ac__test_def *ac__test_def_of(ac_test *t);
 /* True once AC_SKIP has ended the test: end hooks then clean up without reporting what is left undone. */

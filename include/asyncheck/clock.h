@@ -1,0 +1,67 @@
+/* asyncheck/clock.h — virtual time for a test's loop.
+ *
+ * A test runs under one of three clocks (ac_test_options.clock, ac_suite_options.clock, --clock):
+ *   AC_CLOCK_REAL     wall time (the default);
+ *   AC_CLOCK_VIRTUAL  virtual time with autojump: whenever the test's loop has nothing ready, time jumps
+ *                     straight to the next timer, so an hour of timers runs in a millisecond;
+ *   AC_CLOCK_MANUAL   virtual time that moves only when the test calls ac_clock_advance.
+ * Under the virtual clocks, libev's time (ev_now, ev_time, ev_timer, ev_periodic) and the code under
+ * test's clock_gettime, gettimeofday, time, sleep, usleep, nanosleep and clock_nanosleep all follow the
+ * virtual clock while the test runs. Every virtual test starts at the same instant: monotonic time
+ * 1000.0 s, realtime 2100-01-01T00:00:00Z. */
+#ifndef ASYNCHECK_CLOCK_H
+#define ASYNCHECK_CLOCK_H
+
+#include <stdbool.h>
+
+#include "asyncheck/test.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The running test's clock: AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL. */
+int ac_clock_kind(ac_test *t);
+
+/* Seconds of the test's clock since the test started (virtual seconds under the virtual clocks). */
+double ac_clock_elapsed(ac_test *t);
+
+/* Moves the test's virtual clock forward by `seconds`, stopping at each timer deadline on the way, in
+ * deadline order, and running the loop until nothing is ready before moving on; then runs it until idle
+ * at the target time. Fails the test under the real clock. */
+void ac_clock_advance(ac_test *t, double seconds);
+
+/* Runs the test's loop until nothing is ready to run now — no pending callback, no ready fd, no timer
+ * already due — without moving the clock (under the real clock, time passes only as callbacks run).
+ * This is "drain the ready queue", not "advance time". */
+void ac_run_until_idle(ac_test *t);
+
+/* Autojump waits this much real time for real work (an fd becoming ready, another thread's ev_async)
+ * before it jumps; default 0 in a single-threaded process and 0.005 s once the process has other
+ * threads. */
+void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds);
+
+/* AC_COMPLETES_WITHIN(t, cond, seconds): AC_AWAIT whose limit is in the test's clock and whose failure
+ * says which: under a virtual clock "virtual deadline: … after 5.000 s of virtual time". */
+#define AC_COMPLETES_WITHIN(t, cond, seconds) AC_AWAIT(t, cond, seconds)
+
+/* AC_STAYS_PENDING(t, cond, seconds): runs the test's loop for `seconds` of the test's clock and fails
+ * the test (fatal) if `cond` becomes true before they have passed: the operation must *not* complete
+ * early. */
+#define AC_STAYS_PENDING(t, cond, seconds)                                                                   \
+    do {                                                                                                     \
+        ac__await *ac__aw = ac__await_begin((t), (seconds), #cond, __FILE__, __LINE__);                      \
+        while (ac__await_running(ac__aw))                                                                    \
+            if (cond)                                                                                        \
+                ac__await_too_early(ac__aw);                                                                 \
+        ac__await_end(ac__aw);                                                                               \
+    } while (0)
+
+bool ac__await_running(ac__await *aw);
+_Noreturn void ac__await_too_early(ac__await *aw);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

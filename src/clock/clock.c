@@ -1,0 +1,356 @@
+/* clock.c — virtual time for the test's loop. Under AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL it replaces,
+ * for the test's duration (GOT/PLT slots, see src/mock/patch.h), the functions libev and the code under
+ * test read time and wait through: clock_gettime, gettimeofday, time, epoll_wait and the sleeping calls.
+ * Only the test loop's own epoll_wait is virtualised: it polls for real without waiting first, and when
+ * nothing is ready it jumps the clock to the deadline libev asked to wait for (virtual), or reports the
+ * loop stalled (manual). It must not run tests or report failures other than misuse of its API. */
+#include "clock.h"
+
+#include <ev.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../mock/patch.h"
+#include "../runner/runner.h"
+
+#define NS 1000000000LL
+#define START_MONO (1000 * NS)
+#define START_REAL (4102444800LL * NS) /* 2100-01-01T00:00:00Z: ahead of real time (NOTES: ev_periodic) */
+#define HAIR                                                                                                 \
+    1000 /* ns: land strictly past a deadline (libev fires only when now > at), and by more than             \
+          * a double resolves at realtime 2100 (~0.5 us): 1 us */
+
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
+typedef int (*gettimeofday_fn)(struct timeval *, void *);
+typedef time_t (*time_fn)(time_t *);
+typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
+typedef int (*nanosleep_fn)(const struct timespec *, struct timespec *);
+typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+typedef int (*usleep_fn)(useconds_t);
+typedef unsigned (*sleep_fn)(unsigned);
+
+static struct {
+    int kind;
+    ac_test *t;
+    long long mono, real; /* virtual now, in nanoseconds: exact, so runs repeat to the nanosecond */
+    int epfd;             /* the test loop's epoll fd, or -1 */
+    double threshold;     /* real seconds autojump waits for real work; <0: automatic */
+    bool stalled;         /* manual: the last poll found nothing and time cannot move by itself */
+    long long jumped_to;  /* virtual: where the last jump landed, or 0 */
+    long long cap;        /* ac_clock_advance: never jump past this (0: no cap) */
+    ac__patch patches[10];
+    size_t npatches;
+} vc = {.epfd = -1, .threshold = -1};
+
+static clock_gettime_fn real_clock_gettime;
+static epoll_wait_fn real_epoll_wait;
+static nanosleep_fn real_nanosleep;
+
+/* ---- the replacements ---- */
+
+static bool virtual_clock(clockid_t id, long long *now) {
+    switch (id) {
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+        *now = vc.mono;
+        return true;
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_TAI:
+        *now = vc.real;
+        return true;
+    default:
+        return false; /* CPU-time clocks stay real */
+    }
+}
+
+static int v_clock_gettime(clockid_t id, struct timespec *ts) {
+    long long now;
+    if (!vc.kind || !virtual_clock(id, &now))
+        return real_clock_gettime(id, ts);
+    ts->tv_sec = (time_t)(now / NS);
+    ts->tv_nsec = (long)(now % NS);
+    return 0;
+}
+
+static int v_gettimeofday(struct timeval *tv, void *tz) {
+    (void)tz;
+    if (tv) {
+        tv->tv_sec = (time_t)(vc.real / NS);
+        tv->tv_usec = (suseconds_t)(vc.real % NS / 1000);
+    }
+    return 0;
+}
+
+static time_t v_time(time_t *out) {
+    time_t now = (time_t)(vc.real / NS);
+    if (out)
+        *out = now;
+    return now;
+}
+
+static void advance_ns(long long ns) {
+    if (ns > 0) {
+        vc.mono += ns;
+        vc.real += ns;
+    }
+}
+
+static void advance(double seconds) {
+    advance_ns(llround(seconds * 1e9));
+}
+
+/* Threads other than this one may be doing real work that will wake the loop (an ev_async). */
+static bool other_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return false;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 2)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n > 1;
+}
+
+static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms) {
+    if (!vc.kind || epfd != vc.epfd)
+        return real_epoll_wait(epfd, events, max, timeout_ms);
+    int n = real_epoll_wait(epfd, events, max, 0);
+    if (n != 0 || timeout_ms == 0)
+        return n;
+    /* Nothing is ready now. Give real work in flight a chance before time moves. */
+    double threshold = vc.threshold >= 0 ? vc.threshold : other_threads() ? 0.005 : 0;
+    if (vc.kind == AC_CLOCK_MANUAL && threshold < 0.001)
+        threshold = 0.001; /* do not spin hot while the test waits for real events */
+    if (threshold > 0) {
+        int ms = (int)ceil(threshold * 1000);
+        if (timeout_ms > 0 && timeout_ms < ms && vc.kind == AC_CLOCK_VIRTUAL)
+            ms = timeout_ms;
+        n = real_epoll_wait(epfd, events, max, ms);
+        if (n != 0)
+            return n;
+    }
+    if (vc.kind == AC_CLOCK_MANUAL) {
+        vc.stalled = true;
+        return 0;
+    }
+    /* Autojump: straight to the deadline libev wants to wake at (timeout_ms rounds it up to the next
+     * millisecond), plus a hair so the timer is strictly due. */
+    long long jump = (timeout_ms < 0 ? 59743LL : timeout_ms) * 1000000LL + HAIR;
+    if (vc.cap > 0 && vc.mono + jump > vc.cap)
+        jump = vc.cap - vc.mono;
+    advance_ns(jump);
+    vc.jumped_to = vc.mono;
+    return 0;
+}
+
+/* The loop's epoll fd is the one created while ev_loop_new runs (libev has no public accessor). */
+static int last_epoll_fd = -1;
+
+static int v_epoll_create1(int flags) {
+    int (*real)(int) = (int (*)(int))ac__real("epoll_create1");
+    int fd = real(flags);
+    last_epoll_fd = fd;
+    return fd;
+}
+
+static int v_epoll_create(int size) {
+    int (*real)(int) = (int (*)(int))ac__real("epoll_create");
+    int fd = real(size);
+    last_epoll_fd = fd;
+    return fd;
+}
+
+static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
+    if (!vc.kind)
+        return real_nanosleep(req, rem);
+    advance_ns((long long)req->tv_sec * NS + req->tv_nsec);
+    if (rem)
+        rem->tv_sec = 0, rem->tv_nsec = 0;
+    return 0;
+}
+
+static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req, struct timespec *rem) {
+    long long now;
+    if (!vc.kind || !virtual_clock(id, &now)) {
+        clock_nanosleep_fn real = (clock_nanosleep_fn)ac__real("clock_nanosleep");
+        return real ? real(id, flags, req, rem) : ENOSYS;
+    }
+    long long want = (long long)req->tv_sec * NS + req->tv_nsec;
+    advance_ns(flags & TIMER_ABSTIME ? want - now : want);
+    return 0;
+}
+
+static int v_usleep(useconds_t us) {
+    advance(us / 1e6);
+    return 0;
+}
+
+static unsigned v_sleep(unsigned s) {
+    advance(s);
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+void ac__clock_begin(ac_test *t, int kind) {
+    if (kind != AC_CLOCK_VIRTUAL && kind != AC_CLOCK_MANUAL)
+        return;
+    if (!real_clock_gettime) {
+        real_clock_gettime = (clock_gettime_fn)ac__real("clock_gettime");
+        real_epoll_wait = (epoll_wait_fn)ac__real("epoll_wait");
+        real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
+    }
+    vc.t = t;
+    vc.mono = START_MONO;
+    vc.real = START_REAL;
+    vc.epfd = -1;
+    vc.threshold = -1;
+    vc.stalled = false;
+    vc.jumped_to = 0;
+    last_epoll_fd = -1;
+    static const struct {
+        const char *name;
+        void *fn;
+    } replacements[] = {
+        {"clock_gettime", (void *)v_clock_gettime},
+        {"gettimeofday", (void *)v_gettimeofday},
+        {"time", (void *)v_time},
+        {"epoll_wait", (void *)v_epoll_wait},
+        {"nanosleep", (void *)v_nanosleep},
+        {"clock_nanosleep", (void *)v_clock_nanosleep},
+        {"usleep", (void *)v_usleep},
+        {"sleep", (void *)v_sleep},
+        {"epoll_create1", (void *)v_epoll_create1},
+        {"epoll_create", (void *)v_epoll_create},
+    };
+    vc.npatches = 0;
+    for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
+        if (ac__patch_apply(&vc.patches[vc.npatches], replacements[i].name, replacements[i].fn) > 0)
+            vc.npatches++;
+        else
+            ac__patch_undo(&vc.patches[vc.npatches]); /* frees what a slot-less apply kept */
+    vc.kind = kind;
+}
+
+void ac__clock_attach(struct ev_loop *loop) {
+    if (vc.kind && ev_backend(loop) == EVBACKEND_EPOLL)
+        vc.epfd = last_epoll_fd;
+}
+
+void ac__clock_end(void) {
+    if (!vc.kind)
+        return;
+    vc.kind = 0;
+    while (vc.npatches)
+        ac__patch_undo(&vc.patches[--vc.npatches]);
+    vc.epfd = -1;
+    vc.t = NULL;
+}
+
+int ac__clock_kind(void) {
+    return vc.kind ? vc.kind : AC_CLOCK_REAL;
+}
+
+bool ac__clock_stalled(double deadline) {
+    bool stalled = vc.kind == AC_CLOCK_MANUAL ? vc.stalled
+                                              : (vc.jumped_to > 0 && (double)vc.jumped_to / 1e9 >= deadline);
+    vc.stalled = false;
+    vc.jumped_to = 0;
+    return stalled;
+}
+
+double ac__clock_mono(void) {
+    return (double)vc.mono / 1e9;
+}
+
+/* ---- the public API ---- */
+
+int ac_clock_kind(ac_test *t) {
+    (void)t;
+    return ac__clock_kind();
+}
+
+double ac_clock_elapsed(ac_test *t) {
+    if (vc.kind)
+        return (double)(vc.mono - START_MONO) / 1e9;
+    return ac__monotonic() - ac__test_started(t);
+}
+
+void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds) {
+    (void)t;
+    vc.threshold = real_seconds < 0 ? 0 : real_seconds;
+}
+
+/* ac_run_until_idle: a check watcher of the highest priority runs first after each poll and sees how
+ * many other callbacks that poll made ready. */
+static unsigned ready_after_poll;
+static void count_ready(struct ev_loop *loop, ev_check *w, int revents) {
+    (void)w, (void)revents;
+    ready_after_poll = ev_pending_count(loop);
+}
+
+void ac_run_until_idle(ac_test *t) {
+    struct ev_loop *loop = ac_loop(t);
+    ev_check check;
+    ev_check_init(&check, count_ready);
+    ev_set_priority(&check, EV_MAXPRI);
+    ev_check_start(loop, &check);
+    ev_unref(loop);
+    /* EVRUN_NOWAIT polls without waiting, so the virtual clock never jumps here. An idle watcher is
+     * always ready: the bound keeps one from running this forever. */
+    for (int i = 0; i < 100000; i++) {
+        ready_after_poll = 0;
+        ev_run(loop, EVRUN_NOWAIT);
+        if (ready_after_poll == 0)
+            break;
+    }
+    ev_ref(loop);
+    ev_check_stop(loop, &check);
+}
+
+static void wake_only(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)w, (void)revents;
+}
+
+void ac_clock_advance(ac_test *t, double seconds) {
+    if (!vc.kind) {
+        ac__report_failure(AC_FK_ASSERTION, true, NULL, 0, "ac_clock_advance needs a virtual or manual clock",
+                           NULL, NULL);
+        return;
+    }
+    struct ev_loop *loop = ac_loop(t);
+    long long target = vc.mono + (seconds > 0 ? llround(seconds * 1e9) : 0);
+    int kind = vc.kind;
+    vc.kind = AC_CLOCK_VIRTUAL; /* jump from deadline to deadline, capped at the target */
+    vc.cap = target;
+    ac_run_until_idle(t);
+    ev_timer limit; /* keeps libev polling (and so jumping) even with no timer of the test's own */
+    ev_timer_init(&limit, wake_only, 0., 0.);
+    for (int i = 0; i < 1000000 && vc.mono < target; i++) {
+        long long before = vc.mono;
+        ev_now_update(loop);
+        ev_timer_set(&limit, (double)(target - vc.mono) / 1e9, 0.);
+        ev_timer_start(loop, &limit);
+        ev_run(loop, EVRUN_ONCE);
+        ev_timer_stop(loop, &limit);
+        ac_run_until_idle(t);
+        if (vc.mono == before && ev_pending_count(loop) == 0 && i > 0 && vc.mono < target)
+            advance(target - vc.mono);
+    }
+    vc.cap = 0;
+    advance_ns(HAIR); /* timers due exactly at the target fire now (libev fires only past a deadline) */
+    ev_now_update(loop);
+    ac_run_until_idle(t);
+    vc.kind = kind;
+}

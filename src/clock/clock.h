@@ -1,0 +1,26 @@
+/* clock.h — the virtual clock's internal interface for exec.c: install it before a test's loop is
+ * made, attach it to the loop, ask it what happened in the last poll, and remove it at the end. */
+#ifndef AC_CLOCK_INTERNAL_H
+#define AC_CLOCK_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "asyncheck/clock.h"
+
+struct ev_loop;
+
+/* Installs the clock `kind` (AC_CLOCK_REAL does nothing) for test t: replaces the time functions. */
+void ac__clock_begin(ac_test *t, int kind);
+/* The test's loop exists: only its epoll_wait is virtualised. */
+void ac__clock_attach(struct ev_loop *loop);
+/* Removes the replacements (before the loop is destroyed). */
+void ac__clock_end(void);
+/* AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL for the test running now. */
+int ac__clock_kind(void);
+/* Since the last call: did the loop find nothing ready and nothing that time could bring (manual clock
+ * idle, or a virtual jump to `deadline` or beyond)? Clears the state. */
+bool ac__clock_stalled(double deadline);
+/* Virtual monotonic seconds now (virtual clocks only). */
+double ac__clock_mono(void);
+
+#endif
