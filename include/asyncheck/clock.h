@@ -7,8 +7,11 @@
  *   AC_CLOCK_MANUAL   virtual time that moves only when the test calls ac_clock_advance.
  * Under the virtual clocks, libev's time (ev_now, ev_time, ev_timer, ev_periodic) and the code under
  * test's clock_gettime, gettimeofday, time, sleep, usleep, nanosleep and clock_nanosleep all follow the
- * virtual clock while the test runs. Every virtual test starts at the same instant: monotonic time
- * 1000.0 s, realtime 2100-01-01T00:00:00Z. */
+ * virtual clock while the test runs (sleeps on the test's own thread take virtual time; other threads
+ * read the virtual clock but sleep for real, as real work in flight). Every virtual test starts at the
+ * same instant: monotonic time 1000.0 s, realtime 2100-01-01T00:00:00Z (ahead of real time, so libev's
+ * realtime timerfd never fires early). A timer fires 1 us after its deadline: libev runs timers only
+ * strictly past their deadline, and a double resolves realtime 2100 to about 0.5 us. */
 #ifndef ASYNCHECK_CLOCK_H
 #define ASYNCHECK_CLOCK_H
 

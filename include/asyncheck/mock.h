@@ -84,10 +84,14 @@ ac_when ac_inside_call(void);     /* misbehaving: synchronously, before the call
 /* On every call, calls one of the call's callback arguments: `completion` names the callback parameter
  * and the arguments to call it with, as in C: "cb(200, \"ok\", $ud)". An argument is a literal
  * (integer, floating point, "string" with C escapes, NULL, true, false) or a reference to the call's own
- * arguments, $name or $0, $1, ... (strings as copied at call time). The callback is called through
+ * arguments, $name or $0, $1, ... (strings as copied at call time). errno names (ECONNREFUSED, ETIMEDOUT,
+ * EAGAIN, ...) stand for their values. The callback is called through
  * libffi with its parsed prototype. A completion that does not fit the prototype fails the test here. */
 #define ac_mock_completes(m, completion, when)                                                               \
     ac__mock_completes((m), (completion), (when), __FILE__, __LINE__)
+/* The same with the completion formatted printf-style, for values known only at run time:
+ *   ac_mock_completesf(m, ac_after(0.05), "done(%d, 0, $ud)", fd); */
+#define ac_mock_completesf(m, when, ...) ac__mock_completesf((m), (when), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Delivers, now, the held (ac_manual) completion of call number `call_index` (0-based); false if that
  * call has none held. */
@@ -185,6 +189,8 @@ void ac_expect_after(ac_expectation *later, ac_expectation *earlier);
 /* internals behind the macros */
 ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int line);
 void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const char *file, int line);
+void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void ac__mock_returns(ac_mock *m, ac__value v);
 ac_matcher ac__match_eq(ac__value v);
 ac_matcher ac__match_range(ac__value lo, ac__value hi);

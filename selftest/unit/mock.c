@@ -330,3 +330,19 @@ AC_TEST(mock, replaces_the_function_its_prototype_names) {
     AC_ASSERT_NE(real(), 4242);
     AC_ASSERT_CALLED(m, 1);
 }
+
+static void on_done(int fd, int err, void *ud) {
+    int *got = ud;
+    got[0] = fd, got[1] = err, got[2]++;
+}
+
+AC_TEST(mock, formatted_completions_and_errno_names) {
+    ac_mock *m = ac_mock_new(t, "int start(void (*done)(int fd, int err, void *ud), void *ud)");
+    int fd = 42;
+    ac_mock_completesf(m, ac_next_iteration(), "done(%d, ECONNREFUSED, $ud)", fd);
+    int got[3] = {0};
+    ((int (*)(void (*)(int, int, void *), void *))ac_mock_fn(m))(on_done, got);
+    AC_AWAIT(t, got[2] == 1, 1.0);
+    AC_EXPECT_EQ(got[0], 42);
+    AC_EXPECT_EQ(got[1], ECONNREFUSED);
+}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/time.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ static struct {
     long long jumped_to;  /* virtual: where the last jump landed, or 0 */
     long long cap;        /* ac_clock_advance: never jump past this (0: no cap) */
     ac__patch patches[10];
+    pthread_t thread; /* the test's: only its sleeps are virtual */
     size_t npatches;
 } vc = {.epfd = -1, .threshold = -1};
 
@@ -171,8 +173,13 @@ static int v_epoll_create(int size) {
     return fd;
 }
 
+/* Sleeps on the test's thread take virtual time; other threads' sleeps are real work and stay real. */
+static bool virtual_sleep(void) {
+    return vc.kind && pthread_equal(pthread_self(), vc.thread);
+}
+
 static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
-    if (!vc.kind)
+    if (!virtual_sleep())
         return real_nanosleep(req, rem);
     advance_ns((long long)req->tv_sec * NS + req->tv_nsec);
     if (rem)
@@ -182,7 +189,7 @@ static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
 
 static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req, struct timespec *rem) {
     long long now;
-    if (!vc.kind || !virtual_clock(id, &now)) {
+    if (!virtual_sleep() || !virtual_clock(id, &now)) {
         clock_nanosleep_fn real = (clock_nanosleep_fn)ac__real("clock_nanosleep");
         return real ? real(id, flags, req, rem) : ENOSYS;
     }
@@ -192,11 +199,19 @@ static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req
 }
 
 static int v_usleep(useconds_t us) {
+    if (!virtual_sleep()) {
+        struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
+        return real_nanosleep(&ts, NULL);
+    }
     advance(us / 1e6);
     return 0;
 }
 
 static unsigned v_sleep(unsigned s) {
+    if (!virtual_sleep()) {
+        struct timespec ts = {s, 0};
+        return real_nanosleep(&ts, NULL) == 0 ? 0 : s;
+    }
     advance(s);
     return 0;
 }
@@ -212,6 +227,7 @@ void ac__clock_begin(ac_test *t, int kind) {
         real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
     }
     vc.t = t;
+    vc.thread = pthread_self();
     vc.mono = START_MONO;
     vc.real = START_REAL;
     vc.epfd = -1;

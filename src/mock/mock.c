@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1035,6 +1036,18 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     while (*tail)
         tail = &(*tail)->next;
     *tail = r;
+}
+
+void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...) {
+    ac_buf text = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    ac__buf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    char copy[1024]; /* on the stack: a bad completion fails fatally */
+    snprintf(copy, sizeof copy, "%s", ac__buf_str(&text));
+    ac__buf_free(&text);
+    ac__mock_completes(m, copy, when, file, line);
 }
 
 static pending *find_held(ac_mock *m, bool any, size_t call) {

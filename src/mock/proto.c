@@ -624,6 +624,56 @@ static bool parse_ref(parser *ps, char **name, long *index) {
     return true;
 }
 
+/* errno names a completion may use in place of their values. */
+static bool errno_value(const char *name, size_t len, long long *out) {
+    static const struct {
+        const char *name;
+        int value;
+    } names[] = {
+        {"EPERM", EPERM},
+        {"ENOENT", ENOENT},
+        {"EINTR", EINTR},
+        {"EIO", EIO},
+        {"EBADF", EBADF},
+        {"EAGAIN", EAGAIN},
+        {"EWOULDBLOCK", EWOULDBLOCK},
+        {"ENOMEM", ENOMEM},
+        {"EACCES", EACCES},
+        {"EEXIST", EEXIST},
+        {"EINVAL", EINVAL},
+        {"EMFILE", EMFILE},
+        {"ENOSPC", ENOSPC},
+        {"EPIPE", EPIPE},
+        {"ERANGE", ERANGE},
+        {"ENOSYS", ENOSYS},
+        {"ETIME", ETIME},
+        {"EPROTO", EPROTO},
+        {"EMSGSIZE", EMSGSIZE},
+        {"EADDRINUSE", EADDRINUSE},
+        {"EADDRNOTAVAIL", EADDRNOTAVAIL},
+        {"ENETDOWN", ENETDOWN},
+        {"ENETUNREACH", ENETUNREACH},
+        {"ECONNABORTED", ECONNABORTED},
+        {"ECONNRESET", ECONNRESET},
+        {"ENOBUFS", ENOBUFS},
+        {"EISCONN", EISCONN},
+        {"ENOTCONN", ENOTCONN},
+        {"ETIMEDOUT", ETIMEDOUT},
+        {"ECONNREFUSED", ECONNREFUSED},
+        {"EHOSTDOWN", EHOSTDOWN},
+        {"EHOSTUNREACH", EHOSTUNREACH},
+        {"EALREADY", EALREADY},
+        {"EINPROGRESS", EINPROGRESS},
+        {"ECANCELED", ECANCELED},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i].name) == len && strncmp(names[i].name, name, len) == 0) {
+            *out = names[i].value;
+            return true;
+        }
+    return false;
+}
+
 int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err) {
     *out = (ac_completion_spec){.callback_index = -1};
     parser ps = {.text = text, .p = text, .err = err};
@@ -678,6 +728,9 @@ int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err)
         } else if (is(&ps, "NULL") || is(&ps, "nullptr")) {
             lit.kind = AC_LIT_NULL;
             next(&ps);
+        } else if (ps.kind == T_IDENT && errno_value(ps.tok, ps.len, &lit.i)) {
+            lit.kind = AC_LIT_INT;
+            next(&ps);
         } else if (is(&ps, "true") || is(&ps, "false")) {
             lit.kind = AC_LIT_INT;
             lit.i = is(&ps, "true");
@@ -689,7 +742,7 @@ int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err)
                 return -1;
             }
         } else {
-            expected(&ps, "an argument: a number, a \"string\", NULL, true, false or $name");
+            expected(&ps, "an argument: a number, a \"string\", NULL, true, false, an errno name or $name");
             ac__completion_free(out);
             return -1;
         }
