@@ -165,7 +165,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         bool takes_value = IS("--filter", NULL) || IS("--jobs", "-j") || IS("--timeout", NULL) ||
                            IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL) ||
                            IS("--json", NULL) || IS("--shard", NULL) || IS("--repeat", NULL) ||
-                           IS("--seed", NULL);
+                           IS("--seed", NULL) || IS("--clock", NULL);
         if (takes_value) {
             if (eq)
                 value = eq + 1;
