@@ -37,7 +37,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
         exit 1
     fi
 fi
-if ! cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_floor bench_wall bench_mock >"$tmp/build.log" 2>&1; then
+if ! cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_floor bench_wall bench_mock bench_clock >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "bench/run.sh: building the benchmarks in $build failed" >&2
     exit 1
@@ -160,3 +160,24 @@ for what in "direct call" "bare libffi closure" "asyncheck mock call" "ratio: mo
     *) printf '  %-44s %10s ns\n' "$what" "$median" ;;
     esac
 done
+
+# ---- virtual against real time (bench/clock/clock_bench.c): 100 tests x 30 s of timers ----
+# The virtual suite runs whole, BENCH_REPS times. The real one would take 100 x 30 s / jobs, so only
+# BENCH_REAL_TESTS of its tests (default 2, one per job) run for real, once; per test is what compares.
+real_tests=${BENCH_REAL_TESTS:-2}
+printf '\nvirtual vs real time (bench_clock: 100 tests, each 30 s of 1 s timers, -j2):\n'
+for _ in $(seq "$reps"); do
+    "$build/bench/bench_wall" "$build/bench/bench_clock" --clock virtual -j2 || { echo "bench/run.sh: bench_clock (virtual) failed" >&2; exit 1; }
+done >"$tmp/virtual"
+filters=()
+for i in $(seq 0 $((real_tests - 1))); do filters+=(--filter "c$((i / 10)).t$((i % 10))"); done
+"$build/bench/bench_wall" "$build/bench/bench_clock" --clock real -j2 "${filters[@]}" >"$tmp/real" ||
+    { echo "bench/run.sh: bench_clock (real) failed" >&2; exit 1; }
+virtual_ns=$(sort -g "$tmp/virtual" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+real_ns=$(cat "$tmp/real")
+awk -v v="$virtual_ns" -v r="$real_ns" -v n="$real_tests" 'BEGIN {
+    printf "  %-44s %12.1f ms   (median of runs)\n", "100 tests, --clock virtual, whole suite", v / 1e6
+    printf "  %-44s %12.1f s    (%d tests run for real, %d at a time)\n", "--clock real, measured", r / 1e9, n, 2
+    printf "  %-44s %12.1f s\n", "--clock real, 100 tests (extrapolated)", r / 1e9 * 100 / n
+    printf "  %-44s %12.0f x\n", "ratio: real / virtual, per test", (r / n) / (v / 100)
+}'
