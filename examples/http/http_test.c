@@ -563,3 +563,39 @@ AC_TEST(http_tcp, reports_a_refused_connection) {
     AC_ASSERT_CALLED_WITH(f->on_response, ac_eq(0), ac_str(NULL), ac_eq(0), ac_eq(ECONNREFUSED), ac_any());
     AC_ASSERT_CALLED(conn, 2);
 }
+
+/* ---- under virtual time: minutes of backoff in milliseconds ---- */
+
+/* Every connect is refused, 1 s after the call; the client retries after 1, 2, 4, 8, ... s and gives up
+ * at its overall deadline of 5 minutes. Under the virtual clock the whole schedule runs at once, and
+ * the times are exact enough to check the schedule itself. */
+static double attempt_at[HTTP_MAX_ATTEMPTS];
+
+static void note_attempt(const ac_mock_call *call, void *ret, void *ud) {
+    (void)ret, (void)ud;
+    attempt_at[ac_mock_call_index(call)] = ac_clock_elapsed(ac_current());
+}
+
+AC_TEST(http, backs_off_exponentially_until_its_deadline, .clock = AC_CLOCK_VIRTUAL) {
+    fixture *f = ac_data(t);
+    ac_mock *refused = connect_mock(t);
+    refuses(refused, ECONNREFUSED, ac_after(1.0));
+    ac_mock_does(refused, note_attempt, NULL);
+    answer_connects(f, refused);
+    http_options opt = {
+        .max_attempts = HTTP_MAX_ATTEMPTS, .retry_delay = 1.0, .backoff = true, .timeout = 300};
+    get(t, &opt);
+
+    AC_AWAIT_CALLS(t, f->on_response, 1, 600);        /* five virtual minutes */
+    AC_EXPECT_NEAR(ac_clock_elapsed(t), 300.0, 0.01); /* gave up exactly at the deadline */
+    AC_ASSERT_CALLED_WITH(f->on_response, ac_eq(0), ac_any(), ac_any(), ac_eq(ETIME), ac_any());
+    /* attempt k starts after k refusals (1 s each) and delays of 1, 2, 4, ... s */
+    size_t attempts = ac_mock_call_count(refused);
+    AC_EXPECT_EQ(attempts, 9u); /* at 0, 2, 5, 10, 19, 36, 69, 134, 263 s; the next would be at 520 s */
+    double expected = 0, delay = 1.0;
+    for (size_t k = 0; k < attempts; k++) {
+        AC_EXPECT_NEAR(attempt_at[k], expected, 0.01);
+        expected += 1.0 + delay;
+        delay *= 2;
+    }
+}
