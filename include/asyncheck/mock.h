@@ -184,7 +184,14 @@ void ac_expect_after(ac_expectation *later, ac_expectation *earlier);
                                  (const ac_matcher[]){__VA_ARGS__},                                          \
                                  sizeof((const ac_matcher[]){__VA_ARGS__}) / sizeof(ac_matcher)))
 /* Runs the test's loop until m has been called at least n times (see AC_AWAIT). */
-#define AC_AWAIT_CALLS(t, m, n, timeout_s) AC_AWAIT(t, ac_mock_call_count(m) >= (size_t)(n), timeout_s)
+#define AC_AWAIT_CALLS(t, m, n, timeout_s)                                                                   \
+    do {                                                                                                     \
+        ac__await *ac__aw = ac__await_begin((t), (timeout_s), #m " called", __FILE__, __LINE__);             \
+        ac__await_calls(ac__aw, (m), (size_t)(n));                                                           \
+        while (ac_mock_call_count(m) < (size_t)(n))                                                          \
+            ac__await_step(ac__aw);                                                                          \
+        ac__await_end(ac__aw);                                                                               \
+    } while (0)
 
 /* internals behind the macros */
 ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int line);
@@ -196,6 +203,7 @@ ac_matcher ac__match_eq(ac__value v);
 ac_matcher ac__match_range(ac__value lo, ac__value hi);
 ac_expectation *ac__mock_expect(ac_mock *m, const ac_matcher *matchers, size_t n, const char *file, int line);
 bool ac__check_called(const ac__site *s, const ac_mock *m, size_t n);
+void ac__await_calls(ac__await *aw, const ac_mock *m, size_t n);
 bool ac__check_called_with(const ac__site *s, const ac_mock *m, const ac_matcher *matchers, size_t n);
 
 #ifdef __cplusplus

@@ -120,3 +120,8 @@ AC_TEST(meta_mocks, a_skipped_test_is_not_failed_for_what_it_left_pending) {
     AC_EXPECT_STR_EQ(pt->directive, "SKIP the service is not configured");
     fixture_done(&r);
 }
+
+AC_TEST(meta_mocks, await_calls_shows_the_calls_made) {
+    check("await_calls_times_out_showing_the_calls", "timed out after 0.050 s waiting for 2 calls of put",
+          "#0 put(\"a\", 1)", "");
+}

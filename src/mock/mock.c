@@ -1227,6 +1227,16 @@ static bool fail_check(const ac__site *s, const char *detail, ac_buf *got, ac_bu
     return false;
 }
 
+static void describe_calls(const void *ctx, ac_buf *out) {
+    print_calls(out, ctx);
+}
+
+void ac__await_calls(ac__await *aw, const ac_mock *m, size_t n) {
+    char cond[256];
+    snprintf(cond, sizeof cond, "%zu call%s of %s", n, n == 1 ? "" : "s", m->proto->name);
+    ac__await_describe(aw, cond, describe_calls, m);
+}
+
 bool ac__check_called(const ac__site *s, const ac_mock *m, size_t n) {
     size_t calls = ac_mock_call_count(m);
     if (calls == n)

@@ -21,6 +21,9 @@ struct ac__await {
     bool expired;
     bool capped;     /* the test's own timeout comes first */
     double deadline; /* ev_now at which it expires (virtual under the virtual clocks) */
+    char *cond_text; /* an owned condition text (ac__await_describe), or NULL */
+    void (*describe)(const void *ctx, ac_buf *out); /* what to show as "got" on failure, or NULL */
+    const void *describe_ctx;
     double timeout;
     const char *cond;
     const char *file;
@@ -238,7 +241,10 @@ ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const
 static _Noreturn void await_fail(ac__await *aw, const char *text) {
     char what[2048]; /* on the stack: the fatal report below does not return */
     ac_buf active = {0};
-    ac__loop_describe_active(aw->t, &active);
+    if (aw->describe)
+        aw->describe(aw->describe_ctx, &active);
+    else
+        ac__loop_describe_active(aw->t, &active);
     snprintf(what, sizeof what, "%s", ac__buf_str(&active));
     ac__buf_free(&active);
     ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, what[0] ? what : NULL, NULL);
@@ -299,8 +305,18 @@ _Noreturn void ac__await_too_early(ac__await *aw) {
     abort(); /* not reached */
 }
 
+void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),
+                        const void *ctx) {
+    free(aw->cond_text);
+    aw->cond_text = ac__xstrdup(cond);
+    aw->cond = aw->cond_text;
+    aw->describe = describe;
+    aw->describe_ctx = ctx;
+}
+
 static void await_release(ac__await *aw) {
     ac_test *t = aw->t;
+    free(aw->cond_text);
     ev_timer_stop(t->loop, &aw->timer);
     for (ac__await **pp = &t->awaits; *pp; pp = &(*pp)->next)
         if (*pp == aw) {

@@ -82,6 +82,10 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, a
  * it prints the failure (and aborts when fatal). */
 void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
                         const char *got, const char *expected);
+/* Gives an await its own condition text and a describer of what to show as "got" when it fails (instead
+ * of the loop's active watchers): for awaits built on other modules' state, like mock calls. */
+void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),
+                        const void *ctx);
 /* Runs fn(t, ctx) when the test ends: after teardown, before the check that no watcher is left, on the
  * test's thread, with the loop still alive — also after a fatal failure. Hooks run newest first; each
  * may report failures (a fatal one ends only that hook). For modules that own per-test state (mocks,
