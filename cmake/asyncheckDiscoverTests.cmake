@@ -146,14 +146,7 @@ function(asyncheck_discover_tests target)
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${include_file}")
 endfunction()
 
-# <value> as a CMake bracket argument that survives any content: [=[...]=] with enough '='.
-function(_asyncheck_bracket out value)
-  set(eq "=")
-  while(value MATCHES "]${eq}]")
-    string(APPEND eq "=")
-  endwhile()
-  set(${out} "[${eq}[${value}]${eq}]" PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/asyncheckBracket.cmake")
 
 # Appends `set(<var> <value>)` to the string variable <content_var>: the value is one string.
 function(_asyncheck_set_line content_var var value)

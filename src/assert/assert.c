@@ -231,16 +231,6 @@ bool ac__check_str_contains(const ac__site *s, const char *hay, const char *need
     return fail_with(s, NULL, &got, &exp);
 }
 
-/* "@0x10: 61 62 [63] 64": up to 8 bytes either side of offset `at`, the differing byte bracketed. */
-static void hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
-    size_t from = at > 8 ? at - 8 : 0, to = at + 9 < n ? at + 9 : n;
-    ac__buf_printf(b, "@0x%zx:%s", from, from > 0 ? " ..." : "");
-    for (size_t i = from; i < to; i++)
-        ac__buf_printf(b, i == at ? " [%02x]" : " %02x", p[i]);
-    if (to < n)
-        ac__buf_puts(b, " ...");
-}
-
 bool ac__check_mem(const ac__site *s, const void *a, const void *b, size_t n) {
     if (a == b || (a && b && memcmp(a, b, n) == 0))
         return true;
@@ -256,8 +246,8 @@ bool ac__check_mem(const ac__site *s, const void *a, const void *b, size_t n) {
         i++;
     char detail[96];
     snprintf(detail, sizeof detail, "first difference at byte %zu of %zu", i, n);
-    hex_window(&got, x, n, i);
-    hex_window(&exp, y, n, i);
+    ac__hex_window(&got, x, n, i);
+    ac__hex_window(&exp, y, n, i);
     return fail_with(s, detail, &got, &exp);
 }
 

@@ -132,16 +132,6 @@ static bool is_binary(const unsigned char *d, size_t n) {
     return false;
 }
 
-/* "@0x10: ... 61 62 [63] 64 ...": up to 8 bytes either side of `at`, which is bracketed when it exists. */
-static void hex_window(ac_buf *b, const unsigned char *d, size_t n, size_t at) {
-    size_t from = at > 8 ? at - 8 : 0, to = at + 9 < n ? at + 9 : n;
-    ac__buf_printf(b, "@0x%zx:%s", from, from > 0 ? " ..." : "");
-    for (size_t i = from; i < to; i++)
-        ac__buf_printf(b, i == at ? " [%02x]" : " %02x", d[i]);
-    if (to < n)
-        ac__buf_puts(b, " ...");
-}
-
 /* d[0..n) around offset `at` as a C string literal: 20 bytes before it, the byte itself and 19 after,
  * "..." outside where cut; followed by a hex window when the data is binary. */
 static void window(ac_buf *b, const unsigned char *d, size_t n, size_t at, bool binary) {
@@ -153,7 +143,7 @@ static void window(ac_buf *b, const unsigned char *d, size_t n, size_t at, bool 
         ac__buf_puts(b, "...");
     if (binary) {
         ac__buf_puts(b, "  hex ");
-        hex_window(b, d, n, at);
+        ac__hex_window(b, d, n, at);
     }
 }
 
@@ -265,7 +255,7 @@ static void fail_unexpected(ac_peer *p) {
         ac__buf_puts(&p->got, "...");
     if (is_binary(in, n < 40 ? n : 40)) {
         ac__buf_puts(&p->got, "  hex ");
-        hex_window(&p->got, in, n, 0);
+        ac__hex_window(&p->got, in, n, 0);
     }
     ac__buf_puts(&p->exp, "no more bytes");
     fail_here(p);

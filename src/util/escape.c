@@ -182,3 +182,12 @@ void ac__escape_c(ac_buf *b, const char *str, size_t n) {
     }
     ac__buf_puts(b, "\"");
 }
+
+void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
+    size_t from = at > 8 ? at - 8 : 0, to = at + 9 < n ? at + 9 : n;
+    ac__buf_printf(b, "@0x%zx:%s", from, from > 0 ? " ..." : "");
+    for (size_t i = from; i < to; i++)
+        ac__buf_printf(b, i == at ? " [%02x]" : " %02x", p[i]);
+    if (to < n)
+        ac__buf_puts(b, " ...");
+}

@@ -45,6 +45,10 @@ void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
 void ac__escape_c(ac_buf *b, const char *s, size_t n);
 
+/* Appends "@0x10: ... 61 62 [63] 64 ...": up to 8 bytes of p[0..n) either side of offset `at`, which is
+ * bracketed when it exists, with "..." where bytes are left out. */
+void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at);
+
 /* Parses a whole string as a non-negative finite double / a positive int. False on any junk. */
 bool ac__parse_seconds(const char *s, double *out);
 bool ac__parse_count(const char *s, long *out);
