@@ -3,6 +3,7 @@
  * tests, and the closing line "asyncheck: N passed, N failed, N skipped". */
 #include "report.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,7 +122,10 @@ static int end(ac_reporter *r, const ac_summary *s) {
     clear_status(h);
     if (h->nfailed)
         fprintf(h->out, "\n%sFailed:%s\n%s", paint(h, RED), paint(h, RESET), ac__buf_str(&h->failed_names));
-    if (s->not_run)
+    if (s->interrupted)
+        fprintf(h->out, "interrupted by SIG%s: %zu test%s not run\n", sigabbrev_np(s->interrupted),
+                s->not_run, s->not_run == 1 ? "" : "s");
+    else if (s->not_run)
         fprintf(h->out, "%zu test%s not run: the run stopped after a failure\n", s->not_run,
                 s->not_run == 1 ? "" : "s");
     if (h->replay && s->failed)

@@ -14,12 +14,13 @@ typedef enum ac_outcome { AC_PASS, AC_FAIL, AC_SKIP } ac_outcome;
 
 /* Why a failure happened; written as the JUnit failure type and the TAP `type:` field. */
 typedef enum ac_failure_kind {
-    AC_FK_ASSERTION, /* an assertion or AC_FAIL */
-    AC_FK_CRASH,     /* the test process died of a signal */
-    AC_FK_EXIT,      /* the test process exited before the test finished */
-    AC_FK_TIMEOUT,   /* the real-time watchdog killed the test */
-    AC_FK_WATCHERS,  /* watchers still active when the test's time ran out after the body */
-    AC_FK_HARNESS,   /* asyncheck itself could not run the test (fork failed, ...) */
+    AC_FK_ASSERTION,   /* an assertion or AC_FAIL */
+    AC_FK_CRASH,       /* the test process died of a signal */
+    AC_FK_EXIT,        /* the test process exited before the test finished */
+    AC_FK_TIMEOUT,     /* the real-time watchdog killed the test */
+    AC_FK_WATCHERS,    /* watchers still active when the test's time ran out after the body */
+    AC_FK_HARNESS,     /* asyncheck itself could not run the test (fork failed, ...) */
+    AC_FK_INTERRUPTED, /* the runner was interrupted (SIGINT/SIGTERM) while the test ran */
 } ac_failure_kind;
 
 const char *ac__failure_kind_name(ac_failure_kind k);
@@ -77,6 +78,7 @@ void ac__result_label(const ac_result *r, bool with_suite, ac_buf *out);
 typedef struct ac_summary {
     size_t passed, failed, skipped, not_run, total;
     double duration;
+    int interrupted; /* the signal that interrupted the run, or 0 */
 } ac_summary;
 
 /* What reporters learn before the first result. */

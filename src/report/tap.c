@@ -3,6 +3,7 @@
  * flushed after each, so that a killed run leaves a valid prefix. */
 #include "report.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,8 +96,9 @@ static void result(ac_reporter *r, const ac_result *res) {
 }
 
 static int end(ac_reporter *r, const ac_summary *s) {
-    (void)s;
     tap *t = (tap *)r;
+    if (s->interrupted)
+        fprintf(t->out, "# interrupted by SIG%s\n", sigabbrev_np(s->interrupted));
     fflush(t->out);
     return ferror(t->out) ? -1 : 0;
 }

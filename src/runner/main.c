@@ -267,6 +267,8 @@ int ac_main(int argc, char **argv) {
     free(tests);
     ac__options_free(&o);
     ac__buf_free(&err);
+    if (sum.interrupted)
+        return 128 + sum.interrupted;
     if (sum.failed || report_error || sum.not_run)
         return 1;
     /* 77 tells ctest "skipped"; a TAP harness (prove) reads skips from the stream and would call any

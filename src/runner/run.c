@@ -22,6 +22,9 @@
 
 typedef struct runner runner;
 
+/* The runner's signal self-pipe (see "SIGINT and SIGTERM" below); children close it. */
+static int signal_pipe[2] = {-1, -1};
+
 typedef struct slot {
     runner *rn;
     size_t idx;
@@ -44,6 +47,8 @@ struct runner {
     bool *ready;
     size_t next_start, next_report, running;
     bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
+    int interrupted;     /* SIGINT or SIGTERM reached the runner: start nothing, end what runs */
+    ev_io signal_io;     /* the read end of the signal self-pipe */
     size_t done, failed; /* finished so far, in any order (for progress) */
     double started;
     ev_timer progress_tick;
@@ -110,7 +115,12 @@ static void mark_ready(runner *rn, size_t idx) {
 /* A test that never reaches a child: skipped by option, or not run after --fail-fast. */
 static bool settle_without_running(runner *rn, size_t idx) {
     ac_result *r = &rn->results[idx];
-    if (rn->stop) {
+    if (rn->interrupted) {
+        r->not_run = true;
+        ac_buf why = {0};
+        ac__buf_printf(&why, "not run: the runner was interrupted by SIG%s", sigabbrev_np(rn->interrupted));
+        r->skip_reason = ac__buf_take(&why);
+    } else if (rn->stop) {
         r->not_run = true;
         r->skip_reason = ac__xstrdup(rn->run->opts->fail_fast
                                          ? "not run: --fail-fast stopped the run after a failure"
@@ -135,6 +145,10 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, double tim
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (signal_pipe[0] >= 0) {
+        close(signal_pipe[0]);
+        close(signal_pipe[1]);
+    }
     if (rn->pinned)
         sched_setaffinity(0, sizeof rn->affinity, &rn->affinity);
     if (rn->devnull >= 0)
@@ -238,7 +252,12 @@ static void finish(slot *s, int status) {
     if (!r->finished) {
         ac_buf msg = {0};
         ac_failure_kind kind;
-        if (s->timed_out) {
+        if (rn->interrupted) {
+            kind = AC_FK_INTERRUPTED;
+            ac__buf_printf(&msg,
+                           "interrupted: the runner received SIG%s after %.3f s in %s; the test was killed",
+                           sigabbrev_np(rn->interrupted), elapsed, r->phase ? r->phase : "startup");
+        } else if (s->timed_out) {
             kind = AC_FK_TIMEOUT;
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
@@ -283,6 +302,62 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     s->timed_out = true;
     kill(-s->pid, SIGKILL);
     kill(s->pid, SIGKILL);
+}
+
+/* ---- SIGINT and SIGTERM to the runner ----
+ * A self-pipe rather than ev_signal: libev's signal handling blocks the signals it watches, and every
+ * test child would inherit that mask. The first signal ends the run in order (running tests killed and
+ * reported as interrupted, the rest as not run, reports completed); a second one exits at once. */
+static volatile sig_atomic_t signals_seen;
+
+static void on_signal(int sig) {
+    if (signals_seen++) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    unsigned char c = (unsigned char)sig;
+    (void)!write(signal_pipe[1], &c, 1);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    runner *rn = w->data;
+    unsigned char c;
+    if (read(w->fd, &c, 1) != 1 || rn->interrupted)
+        return;
+    rn->interrupted = c;
+    for (size_t i = 0; i < rn->nslots; i++)
+        if (rn->slots[i].busy) {
+            kill(-rn->slots[i].pid, SIGKILL);
+            kill(rn->slots[i].pid, SIGKILL);
+        }
+}
+
+static void install_signal_handlers(runner *rn) {
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return;
+    signals_seen = 0;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ev_io_init(&rn->signal_io, signal_cb, signal_pipe[0], EV_READ);
+    rn->signal_io.data = rn;
+    ev_io_start(rn->loop, &rn->signal_io);
+    ev_unref(rn->loop);
+}
+
+static void remove_signal_handlers(runner *rn) {
+    if (signal_pipe[0] < 0)
+        return;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    ev_ref(rn->loop);
+    ev_io_stop(rn->loop, &rn->signal_io);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    signal_pipe[0] = signal_pipe[1] = -1;
 }
 
 /* ---- starting a child ---- */
@@ -511,8 +586,10 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         rn.progress_tick.data = &rn;
         ev_timer_start(rn.loop, &rn.progress_tick);
         ev_unref(rn.loop);
+        install_signal_handlers(&rn);
         start_next(&rn);
         ev_run(rn.loop, 0);
+        remove_signal_handlers(&rn);
         ev_ref(rn.loop);
         ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
@@ -523,6 +600,7 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
             sched_setaffinity(0, sizeof rn.affinity, &rn.affinity);
     }
     deliver_ready(&rn);
+    sum->interrupted = rn.interrupted;
     sum->total = run->nitems;
     sum->duration = ac__monotonic() - started;
     free(rn.results);

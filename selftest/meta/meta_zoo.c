@@ -1,0 +1,247 @@
+/* meta_zoo.c — the runner against hostile tests (fixtures/zoo.c) and against signals: every case is
+ * reported as what it was, neighbours are unaffected, reports stay valid, nothing outlives the run. */
+#include "meta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const tap_point *zoo(fixture_run *r, const char *name) {
+    char filter[128];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    const char *args[] = {filter, "--filter=zoo.passes", NULL};
+    fixture_tap(r, FIXTURE_ZOO, args, NULL);
+    AC_EXPECT_TRUE(point(r, "zoo.passes")->ok); /* the neighbour is unaffected */
+    return point(r, name);
+}
+
+static void expect_death(const char *name, const char *type, const char *message_part) {
+    fixture_run r;
+    const tap_point *pt = zoo(&r, name);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), type);
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), message_part);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo, deaths_are_named) {
+    expect_death("zoo.overflows_the_stack", "crash", "crashed: SIGSEGV (Segmentation fault) in body");
+    expect_death("zoo.raises_sigkill", "crash", "crashed: SIGKILL (Killed) in body");
+    expect_death("zoo.blocks_sigterm_and_hangs", "timeout",
+                 "(limit 0.300 s) in body; the test's process group was killed");
+    expect_death("zoo_setup.exits_in_setup", "exit", "exited unexpectedly with status 5 in setup");
+    expect_death("zoo_teardown.exits_in_teardown", "exit", "exited unexpectedly with status 6 in teardown");
+}
+
+static bool alive(pid_t pid) {
+    return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+/* Waits up to `seconds` for pid to be gone. */
+static bool gone_within(pid_t pid, double seconds) {
+    for (int i = 0; i < (int)(seconds * 100); i++) {
+        if (!alive(pid))
+            return true;
+        usleep(10000);
+    }
+    return !alive(pid);
+}
+
+static pid_t read_pid(const char *path, double wait_s) {
+    for (int i = 0; i < (int)(wait_s * 100); i++) {
+        char *text = read_file(path);
+        if (text) {
+            pid_t pid = (pid_t)atoi(text);
+            free(text);
+            if (pid > 0)
+                return pid;
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+
+AC_TEST(meta_zoo, a_child_left_running_dies_with_its_test) {
+    char *dir = make_temp_dir();
+    char pidfile[512], env[600];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    snprintf(env, sizeof env, "ZOO_PIDFILE=%s", pidfile);
+    const char *envs[] = {env, NULL};
+    const char *args[] = {"--filter=zoo.forks_and_leaves_a_child", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_ZOO, args, envs);
+    AC_EXPECT_TRUE(point(&r, "zoo.forks_and_leaves_a_child")->ok);
+    pid_t child = read_pid(pidfile, 1.0);
+    AC_ASSERT_GT(child, 0);
+    AC_EXPECT_TRUE(gone_within(child, 2.0));
+    fixture_done(&r);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo, closed_stdout_and_stderr_do_not_lose_the_result) {
+    fixture_run r;
+    const tap_point *pt = zoo(&r, "zoo.closes_stdout_and_stderr");
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "AC_EXPECT_EQ(1, 2) failed");
+    AC_EXPECT_STR_EQ(field(pt, "  stdout: "), "before closing\n");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo, a_flood_of_output_is_bounded_and_counted, .timeout = 90) {
+    char *dir = make_temp_dir();
+    char json[512], opt[600];
+    snprintf(json, sizeof json, "%s/out.jsonl", dir);
+    snprintf(opt, sizeof opt, "--json=%s", json);
+    const char *argv[] = {FIXTURE_ZOO, opt, "--filter=zoo.floods_stdout", NULL};
+    proc p;
+    run_process(argv, NULL, &p);
+    AC_EXPECT_EQ(p.status, 0);
+    char *text = read_file(json);
+    AC_ASSERT_NOT_NULL(text);
+    AC_EXPECT_STR_CONTAINS(text, "\"outcome\":\"pass\"");
+    AC_EXPECT_STR_CONTAINS(text, "\"stdout_dropped\":103809024,"); /* 100 MiB - the 1 MiB kept */
+    AC_EXPECT_LT(strlen(text), (size_t)(8 << 20));                 /* what was kept is bounded */
+    free(text);
+    proc_free(&p);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo, malloc_failing_in_the_harness_gives_a_clear_error) {
+    fixture_run r;
+    const tap_point *pt = zoo(&r, "zoo.malloc_fails_in_the_harness");
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "exit");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "exited unexpectedly with status 3 in body");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  stderr: "), "asyncheck: out of memory (allocating ");
+    fixture_done(&r);
+}
+
+/* Starts the zoo fixture in the background with TAP and JUnit into `dir`; returns its pid. */
+static pid_t start_runner(const char *dir, const char *const *filters) {
+    char tap[512], junit[512], pidfile[512];
+    snprintf(tap, sizeof tap, "--tap=%s/out.tap", dir);
+    snprintf(junit, sizeof junit, "%s/out.xml", dir);
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        setenv("ZOO_PIDFILE", pidfile, 1);
+        const char *argv[16] = {FIXTURE_ZOO, tap, "--junit", junit, "-j1"};
+        size_t n = 5;
+        for (size_t i = 0; filters[i]; i++)
+            argv[n++] = filters[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(126);
+    }
+    return pid;
+}
+
+AC_TEST(meta_zoo, sigint_ends_the_run_with_valid_reports) {
+    char *dir = make_temp_dir();
+    const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", "--filter=zoo.closes_*",
+                             NULL};
+    pid_t runner = start_runner(dir, filters);
+    char pidfile[512];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    pid_t test = read_pid(pidfile, 5.0);
+    AC_ASSERT_GT(test, 0); /* zoo.sleeps_long is running */
+    kill(runner, SIGINT);
+    int status;
+    AC_ASSERT_EQ(waitpid(runner, &status, 0), runner);
+    AC_EXPECT_TRUE(WIFEXITED(status));
+    AC_EXPECT_EQ(WEXITSTATUS(status), 130); /* 128 + SIGINT */
+    AC_EXPECT_TRUE(gone_within(test, 2.0));
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.tap", dir);
+    char *text = read_file(path);
+    AC_ASSERT_NOT_NULL(text);
+    tap_doc doc;
+    ac_buf why = {0};
+    AC_ASSERT_TRUE(tap_parse(text, &doc, &why)); /* a complete plan: every test point is there */
+    AC_EXPECT_TRUE(tap_find(&doc, "zoo.passes")->ok);
+    const tap_point *killed = tap_find(&doc, "zoo.sleeps_long");
+    AC_ASSERT_NOT_NULL(killed);
+    AC_EXPECT_FALSE(killed->ok);
+    AC_EXPECT_STR_EQ(field(killed, "  type: "), "interrupted");
+    AC_EXPECT_STR_CONTAINS(field(killed, "  message: "), "interrupted: the runner received SIGINT after ");
+    AC_EXPECT_STR_EQ(tap_find(&doc, "zoo.closes_stdout_and_stderr")->directive,
+                     "SKIP not run: the runner was interrupted by SIGINT");
+    AC_EXPECT_STR_CONTAINS(text, "\n# interrupted by SIGINT\n");
+    snprintf(path, sizeof path, "%s/out.xml", dir);
+    proc lint;
+    const char *argv[] = {"xmllint", "--noout", path, NULL};
+    run_process(argv, NULL, &lint);
+    AC_EXPECT_EQ(lint.status, 0); /* the JUnit file is complete */
+    proc_free(&lint);
+    tap_free(&doc);
+    free(text);
+    ac__buf_free(&why);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo, sigkill_leaves_no_child_and_a_valid_tap_prefix) {
+    char *dir = make_temp_dir();
+    const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", NULL};
+    pid_t runner = start_runner(dir, filters);
+    char pidfile[512];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    pid_t test = read_pid(pidfile, 5.0);
+    AC_ASSERT_GT(test, 0);
+    kill(runner, SIGKILL);
+    int status;
+    waitpid(runner, &status, 0);
+    AC_EXPECT_TRUE(gone_within(test, 2.0)); /* the test died with its runner */
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.tap", dir);
+    char *text = read_file(path);
+    AC_ASSERT_NOT_NULL(text);
+    /* a valid prefix: the header and the finished test, each line whole */
+    AC_EXPECT_STR_EQ(text, "TAP version 14\n1..2\nok 1 - zoo.passes\n");
+    free(text);
+    snprintf(path, sizeof path, "%s/out.xml", dir);
+    AC_EXPECT_NE(access(path, F_OK), 0); /* JUnit: absent, never half-written */
+    rm_tree(dir);
+    free(dir);
+}
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+AC_TEST(meta_zoo, a_hundred_thousand_tests_stay_fast, .timeout = 120) {
+    proc p;
+    const char *list[] = {FIXTURE_MANY, "--list", NULL};
+    double start = wall();
+    run_process(list, NULL, &p);
+    double listing = wall() - start;
+    AC_EXPECT_EQ(p.status, 0);
+    size_t lines = 0;
+    for (const char *c = ac__buf_str(&p.out); *c; c++)
+        lines += *c == '\n';
+    AC_EXPECT_EQ(lines, 100000u);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "\nmany.test/99999\n");
+    AC_EXPECT_LT(listing, 2.0);
+    proc_free(&p);
+    const char *runall[] = {FIXTURE_MANY, "--no-fork", "--tap", NULL};
+    start = wall();
+    run_process(runall, NULL, &p);
+    double running = wall() - start;
+    AC_EXPECT_EQ(p.status, 0);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "\nok 100000 - many.test/99999\n");
+    AC_EXPECT_LT(running, 30.0);
+    proc_free(&p);
+}
