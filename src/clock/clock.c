@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../loop/loop.h"
 #include "../mock/patch.h"
 #include "../runner/runner.h"
 
@@ -178,9 +179,17 @@ static bool virtual_sleep(void) {
     return vc.kind && pthread_equal(pthread_self(), vc.thread);
 }
 
+/* A sleep inside a loop callback blocks the loop (in virtual time too): the hygiene check reports it. */
+static void sleep_check(const char *fn, long long ns) {
+    char call[64];
+    snprintf(call, sizeof call, "%s(%.3f s)", fn, (double)ns / 1e9);
+    ac__loop_sleep_check(call);
+}
+
 static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
     if (!virtual_sleep())
         return real_nanosleep(req, rem);
+    sleep_check("nanosleep", (long long)req->tv_sec * NS + req->tv_nsec);
     advance_ns((long long)req->tv_sec * NS + req->tv_nsec);
     if (rem)
         rem->tv_sec = 0, rem->tv_nsec = 0;
@@ -194,6 +203,7 @@ static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req
         return real ? real(id, flags, req, rem) : ENOSYS;
     }
     long long want = (long long)req->tv_sec * NS + req->tv_nsec;
+    sleep_check("clock_nanosleep", flags & TIMER_ABSTIME ? want - now : want);
     advance_ns(flags & TIMER_ABSTIME ? want - now : want);
     return 0;
 }
@@ -203,6 +213,9 @@ static int v_usleep(useconds_t us) {
         struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
         return real_nanosleep(&ts, NULL);
     }
+    char call[48];
+    snprintf(call, sizeof call, "usleep(%u)", (unsigned)us); /* as the real-clock check words it */
+    ac__loop_sleep_check(call);
     advance(us / 1e6);
     return 0;
 }
@@ -212,6 +225,9 @@ static unsigned v_sleep(unsigned s) {
         struct timespec ts = {s, 0};
         return real_nanosleep(&ts, NULL) == 0 ? 0 : s;
     }
+    char call[48];
+    snprintf(call, sizeof call, "sleep(%u)", s);
+    ac__loop_sleep_check(call);
     advance(s);
     return 0;
 }
@@ -308,31 +324,31 @@ void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds) {
     vc.threshold = real_seconds < 0 ? 0 : real_seconds;
 }
 
-/* ac_run_until_idle: a check watcher of the highest priority runs first after each poll and sees how
- * many other callbacks that poll made ready. */
-static unsigned ready_after_poll;
-static void count_ready(struct ev_loop *loop, ev_check *w, int revents) {
-    (void)w, (void)revents;
-    ready_after_poll = ev_pending_count(loop);
+/* ac_run_until_idle: libev queues an idle watcher of the lowest priority only when nothing else at all is
+ * pending in that iteration (check and prepare watchers do not count): its running means "idle". */
+static bool idle_seen;
+static void note_idle(struct ev_loop *loop, ev_idle *w, int revents) {
+    (void)loop, (void)w, (void)revents;
+    idle_seen = true;
 }
 
 void ac_run_until_idle(ac_test *t) {
     struct ev_loop *loop = ac_loop(t);
-    ev_check check;
-    ev_check_init(&check, count_ready);
-    ev_set_priority(&check, EV_MAXPRI);
-    ev_check_start(loop, &check);
+    ev_idle idle;
+    ev_idle_init(&idle, note_idle);
+    ev_set_priority(&idle, EV_MINPRI);
+    ev_idle_start(loop, &idle);
     ev_unref(loop);
-    /* EVRUN_NOWAIT polls without waiting, so the virtual clock never jumps here. An idle watcher is
-     * always ready: the bound keeps one from running this forever. */
+    /* EVRUN_NOWAIT polls without waiting, so the virtual clock never jumps here. Work that keeps making
+     * more work (an idle watcher of the test's own) is bounded. */
     for (int i = 0; i < 100000; i++) {
-        ready_after_poll = 0;
+        idle_seen = false;
         ev_run(loop, EVRUN_NOWAIT);
-        if (ready_after_poll == 0)
+        if (idle_seen)
             break;
     }
     ev_ref(loop);
-    ev_check_stop(loop, &check);
+    ev_idle_stop(loop, &idle);
 }
 
 static void wake_only(struct ev_loop *loop, ev_timer *w, int revents) {

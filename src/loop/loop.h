@@ -5,6 +5,7 @@
 #ifndef AC_LOOP_H
 #define AC_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "asyncheck/test.h"
@@ -12,11 +13,23 @@
 
 /* Right after the test's loop is made, before setup (start tracking; snapshot open fds). */
 void ac__loop_begin(ac_test *t);
-/* Appends a description of each watcher still active on the test's loop, one per line ("ev_timer
- * on_tick started at foo.c:12 (in test_body)"), and returns how many it described. */
+/* Appends a description of each watcher the test started that is still active on its loop, one per line
+ * in start order ("ev_io fd=7 EV_READ, callback on_read, started at connect_client+0x4c"; libev's and
+ * asyncheck's own watchers are left out), and returns how many it described. */
 size_t ac__loop_describe_active(ac_test *t, ac_buf *out);
 /* After teardown, the end hooks and the leftover-watcher check, before the loop is destroyed: report
  * fds left open (unless waived) and stop tracking. `report` is false after a fatal failure or skip. */
 void ac__loop_end(ac_test *t, bool report);
+
+/* Harness code that starts watchers on the test's loop for itself (an await's timer, a mock's completion
+ * timer, a peer's io) may bracket those starts with these, so they are never reported as the test's
+ * whatever the symbol table says. Per thread, nestable. */
+void ac__loop_harness_enter(void);
+void ac__loop_harness_leave(void);
+
+/* For code that replaces the sleeping calls for a test (the virtual clock): reports "blocking sleep:
+ * <call> called from callback ..." when called from inside a callback of the test's loop, unless the
+ * test waives it. `call` reads like "usleep(200000)". True when it was inside a callback. */
+bool ac__loop_sleep_check(const char *call);
 
 #endif

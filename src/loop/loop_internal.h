@@ -38,10 +38,13 @@ typedef enum ac__wtype {
 typedef struct ac__wrec {
     ev_watcher *w;
     void *cb;             /* the callback when it was started */
+    void *user_cb;        /* ev_once: the test's callback (cb is libev's) */
     const void *site;     /* return address of the ev_TYPE_start call (or of ev_timer_again, ev_once) */
+    void *parent_cb;      /* started inside a dispatched callback: that callback (NULL: batch or none) */
     unsigned long serial; /* start order within the test */
     unsigned char type;   /* ac__wtype */
-    bool internal;        /* started by libev for itself (its signal/async pipe, ev_stat's timer, ...) */
+    bool in_callback;     /* started inside a dispatched callback */
+    bool internal;        /* libev's own (its callback is in libev: its pipe, ev_stat's timer, ...) */
     bool harness;         /* started inside ac__loop_harness_enter/leave */
     bool reported_slow;   /* one "blocked loop" report per watcher and test */
     bool reported_sleep;  /* one "blocking sleep" report per watcher and test */
@@ -62,12 +65,38 @@ typedef struct ac__wrec {
         } child;
         struct {
             double interval;
-            char path[72];
+            char path[40]; /* copied, truncated */
         } stat;
     } p;
 } ac__wrec;
 
-/* ---- the running test's state (loop.c owns it; hooks.c reads and updates it) ---- */
+/* A callback being dispatched (hooks.c). */
+typedef struct ac__frame {
+    ac__wrec rec; /* a copy: the callback may stop and free its watcher */
+    bool batch;   /* ev_invoke_pending for the rest */
+    bool reported_sleep;
+    double start, excluded; /* excluded: nested ev_run of the test's loop, and reported sleeps */
+    unsigned long serial;
+} ac__frame;
+
+/* libev's own io watcher started on a loop before tracking began (its async/signal pipe). */
+typedef struct ac__ring_entry {
+    struct ev_loop *loop;
+    ev_watcher *w;
+    void *cb;
+    int fd, events;
+} ac__ring_entry;
+
+#define AC_MAX_FRAMES 8 /* timed nesting depth (deeper callbacks still count as callbacks) */
+#define AC_MAX_LIMBO 16 /* watchers stopped between two dispatches, kept to be fed back */
+#define AC_INLINE_RECS 16
+#define AC_INLINE_INDEX 64
+#define AC_RING 8
+#define AC_FD_WORDS 16 /* fds 0..1023 */
+
+/* ---- the running test's state (loop.c owns it; hooks.c reads and updates it) ----
+ * One page-aligned object, its often-written fields first and sized so that a typical test writes one
+ * or two pages of it: a forked test child pays a page fault for every page it first writes. */
 typedef struct ac__loop_state {
     ac_test *t;
     const ac__test_def *def;
@@ -76,12 +105,27 @@ typedef struct ac__loop_state {
     unsigned allow;       /* AC_ALLOW_* */
     double slow_limit;    /* seconds */
     bool batch_reported_slow, batch_reported_sleep;
-    /* live records: dense array plus an open-addressing index (watcher pointer -> position + 1) */
+    int depth; /* callbacks being dispatched (written on the test's thread only) */
+    unsigned long frame_serial;
+    size_t nlimbo;
+    unsigned long next_serial;
+    /* live records: dense array plus an open-addressing index (watcher pointer -> position + 1); inline
+     * storage first, the heap beyond it */
     ac__wrec *recs;
     size_t nrecs, cap;
     uint32_t *index;
     size_t index_cap; /* power of two */
-    unsigned long next_serial;
+    /* open fds when the test began, the bound they were looked for below */
+    bool fds_known;
+    int fds_limit;
+    uint64_t fds_before[AC_FD_WORDS];
+    pthread_mutex_t ring_lock;
+    unsigned ring_next, ring_used;
+    ac__ring_entry ring[AC_RING];
+    uint32_t index_inline[AC_INLINE_INDEX];
+    ac__frame frames[AC_MAX_FRAMES];
+    ac__wrec recs_inline[AC_INLINE_RECS];
+    ac__wrec limbo[AC_MAX_LIMBO];
 } ac__loop_state;
 
 extern ac__loop_state ac__ls;
@@ -109,12 +153,12 @@ void ac__hooks_install(void);
 void ac__hooks_adopt_internal(struct ev_loop *loop);
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
 void ac__hooks_dispatch(struct ev_loop *loop);
+/* True when addr lies in libev's code. */
+bool ac__hooks_in_libev(const void *addr);
 /* Forgets dispatch frames (test start and end). */
 void ac__hooks_reset(void);
 /* The real CLOCK_MONOTONIC in seconds, whatever replaces clock_gettime. */
 double ac__real_now(void);
-/* The fds of libev's own io watchers on the test's loop (its timerfd, inotify fd, ...) */
-bool ac__hooks_is_loop_fd(int fd);
 
 /* ---- naming code (symbols.c) ---- */
 /* Appends the function holding `addr` as "name+0x1c" ("name" alone at offset 0, with_offset false

@@ -1,5 +1,6 @@
 /* symbols.c — naming code addresses for the hygiene reports ("callback on_read", "started at
- * handle_client+0x4c"), and telling asyncheck's own code from the test's.
+ * handle_client+0x4c"), and telling asyncheck's own code from the test's (whose callback a watcher
+ * has, and whether a start site is inside asyncheck).
  *
  * dladdr alone is not enough: it sees only the dynamic symbol table, and test callbacks are usually
  * static functions of an executable that exports nothing. So the object's file is mapped (the executable
@@ -56,10 +57,9 @@ static size_t nobjects;
 
 /* The library's source files (base names as STT_FILE symbols hold them). */
 static const char *const harness_sources[] = {
-    "assert.c",  "peer.c",    "patch.c",  "clock.c",  "loop.c",   "hooks.c",    "symbols.c",
-    "mock.c",    "proto.c",   "github.c", "human.c",  "json.c",   "junit.c",    "result.c",
-    "tap.c",     "channel.c", "exec.c",   "main.c",   "options.c", "registry.c", "run.c",
-    "buf.c",     "escape.c",  "default_main.c",
+    "assert.c", "peer.c",   "patch.c",   "clock.c",    "loop.c",  "hooks.c",  "symbols.c", "mock.c",
+    "proto.c",  "github.c", "human.c",   "json.c",     "junit.c", "result.c", "tap.c",     "channel.c",
+    "exec.c",   "main.c",   "options.c", "registry.c", "run.c",   "buf.c",    "escape.c",  "default_main.c",
 };
 
 /* ---- reading a file's symbol table, with raw system calls (a test may have replaced open or mmap) ---- */
@@ -75,7 +75,7 @@ static int by_addr(const void *a, const void *b) {
     return (int)x->local - (int)y->local; /* a global alias first */
 }
 
-static void load_symbols(object *o) {
+__attribute__((cold)) static void load_symbols(object *o) {
     long fd = syscall(SYS_openat, AT_FDCWD, o->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -90,7 +90,8 @@ static void load_symbols(object *o) {
     size_t size = (size_t)end;
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)map;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_shentsize != sizeof(ElfW(Shdr)) || !in_file(size, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(ElfW(Shdr))))
+        eh->e_shentsize != sizeof(ElfW(Shdr)) ||
+        !in_file(size, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(ElfW(Shdr))))
         goto unmap;
     const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(map + eh->e_shoff);
     const ElfW(Shdr) *symsec = NULL;
@@ -142,7 +143,7 @@ unmap:
     syscall(SYS_munmap, map, size);
 }
 
-static object *object_of(const void *addr, Dl_info *info) {
+__attribute__((cold)) static object *object_of(const void *addr, Dl_info *info) {
     struct link_map *lm = NULL;
     if (!dladdr1(addr, info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
         return NULL;
@@ -158,7 +159,7 @@ static object *object_of(const void *addr, Dl_info *info) {
 }
 
 /* The symbol covering addr, or NULL. */
-static const sym *find(const object *o, uintptr_t a) {
+__attribute__((cold)) static const sym *find(const object *o, uintptr_t a) {
     size_t lo = 0, hi = o->nsyms;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -182,7 +183,7 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
-void ac__sym_format(ac_buf *b, const void *addr, bool with_offset) {
+__attribute__((cold)) void ac__sym_format(ac_buf *b, const void *addr, bool with_offset) {
     if (!addr) {
         ac__buf_puts(b, "(none)");
         return;
@@ -219,7 +220,7 @@ static bool ac_global(const object *o, const sym *s) {
     return !s->local && starts_with(o->strtab + s->name, "ac_");
 }
 
-static void classify(object *o) {
+__attribute__((cold)) static void classify(object *o) {
     o->classified = true;
     for (size_t i = 0; i < o->nsyms; i++) {
         const sym *s = &o->syms[i];
@@ -234,7 +235,7 @@ static void classify(object *o) {
     }
 }
 
-bool ac__sym_in_harness(const void *addr) {
+__attribute__((cold)) bool ac__sym_in_harness(const void *addr) {
     Dl_info info;
     object *o = object_of(addr, &info);
     if (!o)
