@@ -211,26 +211,45 @@ static bool is(const parser *ps, const char *punct_or_word) {
            strncmp(ps->tok, punct_or_word, ps->len) == 0;
 }
 
+/* `"text" at column N: `, the text with control characters escaped: a reason stays one line whatever the
+ * input holds. */
+static void where(parser *ps) {
+    bool plain = true;
+    for (const unsigned char *c = (const unsigned char *)ps->text; *c && plain; c++)
+        plain = *c >= 0x20 && *c != 0x7f;
+    if (plain)
+        ac__buf_printf(ps->err, "\"%s\"", ps->text);
+    else
+        ac__escape_c(ps->err, ps->text, strlen(ps->text)); /* as a C string literal */
+    ac__buf_printf(ps->err, " at column %zu: ", (size_t)(ps->tok - ps->text) + 1);
+}
+
 /* Records the first error: `"text" at column N: expected ...` (found ...). */
 static void expected(parser *ps, const char *what) {
     if (ps->failed)
         return;
     ps->failed = true;
-    ac__buf_puts(ps->err, "");
-    ac__buf_printf(ps->err, "\"%s\" at column %zu: expected %s", ps->text, (size_t)(ps->tok - ps->text) + 1,
-                   what);
-    if (ps->kind == T_END)
+    where(ps);
+    ac__buf_printf(ps->err, "expected %s", what);
+    if (ps->kind == T_END) {
         ac__buf_puts(ps->err, ", found the end");
-    else
-        ac__buf_printf(ps->err, ", found '%.*s'", (int)ps->len, ps->tok);
+    } else {
+        char *tok = strndup(ps->tok, ps->len), *shown = ac__one_line(tok);
+        ac__buf_printf(ps->err, ", found '%s'", shown);
+        free(tok);
+        free(shown);
+    }
 }
 
 static void problem(parser *ps, const char *fmt, const char *word, size_t len) {
     if (ps->failed)
         return;
     ps->failed = true;
-    ac__buf_printf(ps->err, "\"%s\" at column %zu: ", ps->text, (size_t)(ps->tok - ps->text) + 1);
-    ac__buf_printf(ps->err, fmt, (int)len, word);
+    where(ps);
+    char *w = strndup(word, len), *shown = ac__one_line(w);
+    ac__buf_printf(ps->err, fmt, (int)strlen(shown), shown);
+    free(w);
+    free(shown);
 }
 
 /* ---- declarations ---- */
@@ -409,6 +428,8 @@ static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
             next(ps);
         if (!is(ps, "]")) {
             expected(ps, "']'");
+            free(*name);
+            *name = NULL;
             return false;
         }
         next(ps);
@@ -610,8 +631,13 @@ static bool parse_ref(parser *ps, char **name, long *index) {
         *index = -1;
     } else if (ps->kind == T_NUMBER && isdigit((unsigned char)ps->tok[0])) {
         char *end;
+        errno = 0;
         *index = strtol(ps->tok, &end, 10);
         *name = NULL;
+        if (errno == ERANGE || *index > 4096) {
+            expected(ps, "a parameter position from $0 to $4096");
+            return false;
+        }
         if (end != ps->tok + ps->len) {
             expected(ps, "a parameter name or position after '$'");
             return false;

@@ -146,7 +146,9 @@ int ac_main(int argc, char **argv) {
     size_t ntests;
     long unused = select_tests(&o, &tests, &ntests);
     if (unused >= 0) {
-        ac__buf_printf(&err, "--filter '%s' matches no test (see --list)", o.filters[unused]);
+        char *pattern = ac__one_line(o.filters[unused]);
+        ac__buf_printf(&err, "--filter '%s' matches no test (see --list)", pattern);
+        free(pattern);
         int rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
         free(tests);

@@ -53,7 +53,10 @@ void ac__print_usage(const char *prog, FILE *out) {
 }
 
 static int fail(ac_buf *err, const char *fmt, const char *a, const char *b) {
-    ac__buf_printf(err, fmt, a, b);
+    char *sa = ac__one_line(a), *sb = ac__one_line(b);
+    ac__buf_printf(err, fmt, sa, sb);
+    free(sa);
+    free(sb);
     return -1;
 }
 
@@ -101,10 +104,14 @@ static int shard_from_env(ac_options *o, const char *index_var, const char *tota
     if (!(index && *index) && !(total && *total))
         return 0;
     char spec[64];
-    snprintf(spec, sizeof spec, "%s/%s", index ? index : "", total ? total : "");
-    if (parse_shard(spec, &o->shard_index, &o->shard_count, false) < 0) {
-        ac__buf_printf(err, "%s='%s' and %s='%s' are not a shard index below a positive total", index_var,
-                       index ? index : "", total_var, total ? total : "");
+    int len = snprintf(spec, sizeof spec, "%s/%s", index ? index : "", total ? total : "");
+    if (len < 0 || (size_t)len >= sizeof spec ||
+        parse_shard(spec, &o->shard_index, &o->shard_count, false) < 0) {
+        char *si = ac__one_line(index ? index : ""), *st = ac__one_line(total ? total : "");
+        ac__buf_printf(err, "%s='%s' and %s='%s' are not a shard index below a positive total", index_var, si,
+                       total_var, st);
+        free(si);
+        free(st);
         return -1;
     }
     o->shard_source = index_var;
@@ -257,7 +264,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
             char *end;
             errno = 0;
             o->seed = strtoull(value, &end, 10);
-            if (!*value || *end || errno || *value == '-')
+            if (*value < '0' || *value > '9' || *end || errno) /* digits only: strtoull skips spaces, signs */
                 return fail(err, "--seed: '%s' is not a whole number%s", value, "");
             o->seed_given = true;
         } else if (IS("--verbose", "-v")) {
@@ -272,6 +279,12 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
             return fail(err, "unexpected argument '%s' (filters are given with --filter)%s", arg, "");
         }
 #undef IS
+    }
+    if (!(o->timeout * o->multiplier <= 1e7)) { /* also catches inf and nan */
+        char t[64], m[64];
+        snprintf(t, sizeof t, "%g", o->timeout);
+        snprintf(m, sizeof m, "%g", o->multiplier);
+        return fail(err, "--timeout %s s times AC_TIMEOUT_MULTIPLIER %s is more than 10,000,000 s", t, m);
     }
     if (o->jobs == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -191,3 +191,13 @@ void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
     if (to < n)
         ac__buf_puts(b, " ...");
 }
+
+char *ac__one_line(const char *s) {
+    ac_buf b = {0};
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            ac__buf_printf(&b, "\\x%02x", *p);
+        else
+            ac__buf_append(&b, p, 1);
+    return ac__buf_take(&b);
+}

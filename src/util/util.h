@@ -45,6 +45,10 @@ void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
 void ac__escape_c(ac_buf *b, const char *s, size_t n);
 
+/* A copy of s (malloc'd) with control characters written as \xNN, so that user text quoted in a
+ * one-line message keeps it one line. */
+char *ac__one_line(const char *s);
+
 /* Appends "@0x10: ... 61 62 [63] 64 ...": up to 8 bytes of p[0..n) either side of offset `at`, which is
  * bracketed when it exists, with "..." where bytes are left out. */
 void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at);
