@@ -245,3 +245,31 @@ AC_TEST(meta_zoo, a_hundred_thousand_tests_stay_fast, .timeout = 120) {
     AC_EXPECT_LT(running, 30.0);
     proc_free(&p);
 }
+
+/* The whole zoo at once (but the 20 s sleeper and the 100 MB flood): TAP and JUnit agree on every case. */
+AC_TEST(meta_zoo, tap_and_junit_agree_on_every_case, .timeout = 60) {
+    fixture_run r;
+    const char *args[] = {"-j2", "--filter=-zoo.sleeps_long", "--filter=-zoo.floods_stdout", NULL};
+    fixture_tap(&r, FIXTURE_ZOO, args, NULL);
+    proc lint;
+    const char *argv[] = {"xmllint", "--noout", r.junit, NULL};
+    run_process(argv, NULL, &lint);
+    AC_EXPECT_EQ(lint.status, 0);
+    proc_free(&lint);
+    ac_buf v = {0};
+    for (size_t i = 0; i < r.tap.n; i++) {
+        const tap_point *pt = &r.tap.points[i];
+        const char *dot = strchr(pt->name, '.');
+        char expr[512];
+        snprintf(expr, sizeof expr, "string(//testsuite[@name='%.*s']/testcase[@name='%s']/failure/@type)",
+                 (int)(dot - pt->name), pt->name, dot + 1);
+        xpath(r.junit, expr, &v);
+        if (pt->ok)
+            AC_EXPECT_STR_EQ(ac__buf_str(&v), "");
+        else
+            AC_EXPECT_STR_EQ(ac__buf_str(&v), field(pt, "  type: "));
+    }
+    AC_EXPECT_EQ(r.tap.n, 9u); /* all of zoo.c but the two left out */
+    ac__buf_free(&v);
+    fixture_done(&r);
+}
