@@ -127,19 +127,21 @@ int ac_main(int argc, char **argv) {
     if (ac__parse_options(argc, argv, &o, &err) < 0) {
         int rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
+        ac__options_free(&o);
         return rc;
     }
-    if (o.help) {
-        ac__print_usage(prog, stdout);
-        return 0;
-    }
-    if (o.version) {
-        printf("asyncheck %s\n", ASYNCHECK_VERSION);
+    if (o.help || o.version) {
+        if (o.help)
+            ac__print_usage(prog, stdout);
+        else
+            printf("asyncheck %s\n", ASYNCHECK_VERSION);
+        ac__options_free(&o);
         return 0;
     }
     if (find_duplicate(&err)) {
         int rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
+        ac__options_free(&o);
         return rc;
     }
     const ac__test_def **tests;
@@ -152,6 +154,7 @@ int ac_main(int argc, char **argv) {
         int rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
         free(tests);
+        ac__options_free(&o);
         return rc;
     }
     if (o.list) {
@@ -163,6 +166,7 @@ int ac_main(int argc, char **argv) {
                 printf("%s.%s\n", tests[i]->suite, tests[i]->name);
         }
         free(tests);
+        ac__options_free(&o);
         return 0;
     }
 
@@ -246,6 +250,7 @@ int ac_main(int argc, char **argv) {
         ac__buf_free(&err);
         free(items);
         free(tests);
+        ac__options_free(&o);
         return rc;
     }
 
