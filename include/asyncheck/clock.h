@@ -53,13 +53,14 @@ void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds);
  * early. */
 #define AC_STAYS_PENDING(t, cond, seconds)                                                                   \
     do {                                                                                                     \
-        ac__await *ac__aw = ac__await_begin((t), (seconds), #cond, __FILE__, __LINE__);                      \
+        ac__await *ac__aw = ac__await_begin_exact((t), (seconds), #cond, __FILE__, __LINE__);                \
         while (ac__await_running(ac__aw))                                                                    \
             if (cond)                                                                                        \
                 ac__await_too_early(ac__aw);                                                                 \
         ac__await_end(ac__aw);                                                                               \
     } while (0)
 
+ac__await *ac__await_begin_exact(ac_test *t, double seconds, const char *cond, const char *file, int line);
 bool ac__await_running(ac__await *aw);
 _Noreturn void ac__await_too_early(ac__await *aw);
 

@@ -213,11 +213,14 @@ static void await_expired(struct ev_loop *loop, ev_timer *w, int revents) {
     ((ac__await *)w->data)->expired = true;
 }
 
-ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const char *file, int line) {
+/* AC_TIMEOUT_MULTIPLIER is for slow machines: it stretches real-time waits only, never virtual time and
+ * never a window something must *not* complete in. */
+static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const char *cond, const char *file,
+                              int line) {
     ac__await *aw = ac__xcalloc(1, sizeof *aw);
     double mult = 1.0;
     const char *m = getenv("AC_TIMEOUT_MULTIPLIER");
-    if (m && !ac__parse_seconds(m, &mult))
+    if (!scale || ac__clock_kind() != AC_CLOCK_REAL || (m && !ac__parse_seconds(m, &mult)))
         mult = 1.0;
     *aw = (ac__await){.t = t, .timeout = timeout_s * mult, .cond = cond, .file = file, .line = line};
     aw->next = t->awaits;
@@ -294,6 +297,14 @@ bool ac__await_running(ac__await *aw) {
     ev_run(t->loop, EVRUN_ONCE);
     check_abort(t);
     return true;
+}
+
+ac__await *ac__await_begin(ac_test *t, double timeout_s, const char *cond, const char *file, int line) {
+    return await_begin(t, timeout_s, true, cond, file, line);
+}
+
+ac__await *ac__await_begin_exact(ac_test *t, double seconds, const char *cond, const char *file, int line) {
+    return await_begin(t, seconds, false, cond, file, line);
 }
 
 _Noreturn void ac__await_too_early(ac__await *aw) {
