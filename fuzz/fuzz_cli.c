@@ -37,11 +37,12 @@ static int env_index(const char *name, size_t len) {
     return -1;
 }
 
-/* s with control characters as C escapes (\n, \t, \r, \xNN), as a one-line reason may show them. */
-static void escape_controls(ac_buf *b, const char *s, size_t n) {
+/* s with control characters escaped, as a one-line reason may show them: \n \t \r and \xNN for the rest
+ * (short), or \xNN for all of them. */
+static void escape_controls(ac_buf *b, const char *s, size_t n, bool short_forms) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\n' || c == '\t' || c == '\r')
+        if (short_forms && (c == '\n' || c == '\t' || c == '\r'))
             ac__buf_printf(b, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
         else if (c < 0x20 || c == 0x7F)
             ac__buf_printf(b, "\\x%02x", c);
@@ -54,12 +55,15 @@ static void escape_controls(ac_buf *b, const char *s, size_t n) {
 static bool contains(const char *msg, const char *s, size_t n) {
     if (n == 0)
         return false;
-    ac_buf raw = {0}, escaped = {0};
+    ac_buf raw = {0}, short_forms = {0}, hex = {0};
     ac__buf_append(&raw, s, n);
-    escape_controls(&escaped, s, n);
-    bool found = strstr(msg, ac__buf_str(&raw)) || strstr(msg, ac__buf_str(&escaped));
+    escape_controls(&short_forms, s, n, true);
+    escape_controls(&hex, s, n, false);
+    bool found = strstr(msg, ac__buf_str(&raw)) || strstr(msg, ac__buf_str(&short_forms)) ||
+                 strstr(msg, ac__buf_str(&hex));
     ac__buf_free(&raw);
-    ac__buf_free(&escaped);
+    ac__buf_free(&short_forms);
+    ac__buf_free(&hex);
     return found;
 }
 

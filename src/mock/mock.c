@@ -994,10 +994,14 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
         fail_fatal_buf(file, line, &msg);
     }
     long cb = spec.callback ? param_index(p, spec.callback) : spec.callback_index;
-    if (cb < 0 || (size_t)cb >= p->n)
-        ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter %s%s", p->name, q, p->name,
-                       spec.callback ? "named " : "number ", spec.callback ? spec.callback : "");
-    else if (p->params[cb].kind != AC_TK_FNPTR)
+    if (cb < 0 || (size_t)cb >= p->n) {
+        if (spec.callback)
+            ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter named %s", p->name, q,
+                           p->name, spec.callback);
+        else /* say which: "number " alone named nothing */
+            ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter $%ld (it has %zu)", p->name,
+                           q, p->name, spec.callback_index, p->n);
+    } else if (p->params[cb].kind != AC_TK_FNPTR)
         ac__buf_printf(&msg, "ac_mock_completes(%s, %s): parameter %ld is a %s, not a function pointer",
                        p->name, q, cb, ac__tkind_name(p->params[cb].kind));
     else if (p->params[cb].fn->n != spec.n)

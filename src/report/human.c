@@ -88,6 +88,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     if (res->outcome == AC_SKIP) {
         fprintf(h->out, "  %s%s%s\n", paint(h, DIM), res->skip_reason ? res->skip_reason : "",
                 paint(h, RESET));
+        ac__buf_free(&name);
         return;
     }
     fprintf(h->out, "  %s(", paint(h, DIM));
