@@ -18,5 +18,6 @@
 #include "asyncheck/replace.h"
 #include "asyncheck/mock.h"
 #include "asyncheck/clock.h"
+#include "asyncheck/race.h"
 
 #endif

@@ -73,6 +73,7 @@ void ac_mock_does(ac_mock *m, ac_mock_effect fn, void *ud);
 typedef struct ac_when {
     int kind;
     double delay;
+    double delay_max; /* ac_within: the latency is drawn from [delay, delay_max] */
 } ac_when;
 ac_when ac_after(double seconds); /* on the test's loop, `seconds` after the call */
 ac_when ac_next_iteration(void);  /* on the test's loop, in the next loop iteration */
@@ -80,6 +81,9 @@ ac_when ac_manual(void);          /* held until ac_mock_complete / ac_mock_compl
 ac_when ac_never(void);           /* never (to test timeouts); not reported as pending */
 ac_when ac_twice(double seconds); /* misbehaving: after `seconds`, and then once more */
 ac_when ac_inside_call(void);     /* misbehaving: synchronously, before the call returns */
+/* On the test's loop after a latency in [lo, hi] seconds drawn from the running schedule (lo under seed
+ * 0, libev's own order): exploring schedules (asyncheck/race.h) explores the latency too. */
+ac_when ac_within(double lo, double hi);
 
 /* On every call, calls one of the call's callback arguments: `completion` names the callback parameter
  * and the arguments to call it with, as in C: "cb(200, \"ok\", $ud)". An argument is a literal

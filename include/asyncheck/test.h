@@ -41,6 +41,16 @@ typedef struct ac_test_options {
      * AC_CLOCK_VIRTUAL (time jumps to the next timer when nothing is ready) or AC_CLOCK_MANUAL (time moves
      * only by ac_clock_advance). */
     int clock;
+    /* Schedules to explore (asyncheck/race.h): run the test under this many seeds, each perturbing the
+     * order of ready callbacks and the latencies declared as ranges. 0: --schedules, else 1 (libev's own
+     * order only). */
+    unsigned schedules;
+    /* AC_SCHED_SHUFFLE or AC_SCHED_PCT; 0: --schedule-mode, else shuffle. */
+    int schedule_mode;
+    /* PCT depth (priority change points + 1); 0: --schedule-mode's, else 3. */
+    int pct_depth;
+    /* Rerun the test cancelling after the 1st, 2nd, ... dispatched callback (ac_cancel_with). */
+    bool cancel_sweep;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

@@ -40,6 +40,7 @@
 #include "loop_internal.h"
 
 #include "mock/patch.h"
+#include "race/race.h"
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -394,6 +395,27 @@ __attribute__((cold)) static void describe_frame(ac_buf *b, const ac__frame *f) 
     ac__buf_puts(b, ")");
 }
 
+unsigned long ac__loop_dispatch_serial(void) {
+    if (!on_test_thread() || !ac__ls.loop)
+        return 0;
+    int d = get_depth();
+    if (d <= 0)
+        return 0;
+    return ac__ls.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1].serial;
+}
+
+void ac__loop_dispatch_describe(ac_buf *b) {
+    int d = on_test_thread() && ac__ls.loop ? get_depth() : 0;
+    if (d <= 0) {
+        ac__buf_puts(b, "the test body");
+        return;
+    }
+    const ac__frame *f = &ac__ls.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1];
+    if (!f->batch)
+        ac__buf_puts(b, "callback ");
+    describe_frame(b, f);
+}
+
 /* The live record a frame was made from, or NULL once the watcher is stopped. */
 static ac__wrec *frame_rec(const ac__frame *f) {
     if (f->batch)
@@ -428,6 +450,14 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
     ac__buf_free(&msg);
 }
 
+static void describe_rec(ac_buf *b, const void *ctx) {
+    const ac__wrec *r = ctx;
+    ac__sym_format(b, r->user_cb ? r->user_cb : r->cb, false);
+    ac__buf_puts(b, " (");
+    ac__wrec_describe(b, r);
+    ac__buf_puts(b, ")");
+}
+
 static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     int my = get_depth();
     unsigned long serial = ++ac__ls.frame_serial;
@@ -441,23 +471,28 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->serial = serial;
         f->start = ac__real_now();
     }
+    if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
+        ac__sched_dispatching(serial, r->w, describe_rec, r);
     set_depth(my + 1);
     if (r)
         call_watcher(loop, r->w, revents);
     else
         call_rest(loop);
     set_depth(my);
-    if (!f || f->serial != serial || !ac__tracking(loop) || (ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS))
-        return;
-    double took = ac__real_now() - f->start - f->excluded;
-    if (took > ac__ls.slow_limit)
-        report_slow(f, took);
+    if (f && f->serial == serial && ac__tracking(loop) && !(ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS)) {
+        double took = ac__real_now() - f->start - f->excluded;
+        if (took > ac__ls.slow_limit)
+            report_slow(f, took);
+    }
+    if (ac__tracking(loop))
+        ac__sched_returned(serial); /* may end the body here (a cancel sweep's cancel point) */
 }
 
 typedef struct pick {
     ev_watcher *w;
     unsigned long serial;
     int priority;
+    int pending; /* libev's position in its pending queue: it runs the highest first */
 } pick;
 
 /* A record's watcher still looks like what was started: the same callback, a sane priority. Records are
@@ -467,6 +502,58 @@ typedef struct pick {
 static bool plausible(const ac__wrec *r) {
     const ev_watcher *w = r->w;
     return (void *)w->cb == r->cb && ev_priority(w) >= EV_MINPRI && ev_priority(w) <= EV_MAXPRI;
+}
+
+/* How the schedule may move a pending watcher against the others (see src/race/sched.c). */
+static void sched_item(const ac__wrec *r, ac_sched_item *it) {
+    it->chain = AC_CHAIN_FREE;
+    it->deadline = 0;
+    if (r->type == AC_W_TIMER) {
+        const ev_timer *tw = (const ev_timer *)r->w;
+        it->chain = AC_CHAIN_TIMER;
+        it->deadline = tw->at - (ev_is_active(tw) ? tw->repeat : 0.);
+    } else if (r->type == AC_W_PERIODIC) {
+        const ev_periodic *pw = (const ev_periodic *)r->w;
+        it->chain = AC_CHAIN_PERIODIC;
+        it->deadline = pw->at - (ev_is_active(pw) ? pw->interval : 0.);
+    } else if (r->type == AC_W_CHECK || r->type == AC_W_IDLE) {
+        it->chain = AC_CHAIN_FIRST;
+    }
+}
+
+/* Collects the recorded pending watchers in libev's own order (higher priority first; within one, the
+ * last queued first, as ev_invoke_pending runs them), then lets the schedule reorder them. */
+static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
+    unsigned pending = ev_pending_count(loop);
+    size_t n = 0;
+    for (size_t i = 0; i < ac__ls.nrecs && n < max; i++) {
+        const ac__wrec *r = &ac__ls.recs[i];
+        if (!plausible(r) || r->w->pending <= 0 || (unsigned)r->w->pending > pending)
+            continue;
+        pick p = {r->w, r->serial, ev_priority(r->w), r->w->pending};
+        size_t j = n++;
+        while (j > 0 && (picks[j - 1].priority < p.priority ||
+                         (picks[j - 1].priority == p.priority && picks[j - 1].pending < p.pending))) {
+            picks[j] = picks[j - 1];
+            j--;
+        }
+        picks[j] = p;
+    }
+    if (n > 1 && ac__sched_active()) {
+        ac_sched_item items[32];
+        for (size_t i = 0; i < n; i++) {
+            const ac__wrec *r = ac__rec_find(picks[i].w);
+            items[i] =
+                (ac_sched_item){.w = picks[i].w, .priority = picks[i].priority, .natural = (unsigned)i};
+            sched_item(r, &items[i]);
+        }
+        ac__sched_order(items, n);
+        pick sorted[32];
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = picks[items[i].natural];
+        memcpy(picks, sorted, n * sizeof *picks);
+    }
+    return n;
 }
 
 void ac__hooks_dispatch(struct ev_loop *loop) {
@@ -481,23 +568,11 @@ void ac__hooks_dispatch(struct ev_loop *loop) {
     if (get_depth() > 0)
         drop_abandoned_frames();
     for (;;) {
-        unsigned pending = ev_pending_count(loop);
         pick picks[32];
-        size_t n = 0;
-        for (size_t i = 0; i < ac__ls.nrecs && n < 32; i++) {
-            const ac__wrec *r = &ac__ls.recs[i];
-            if (!plausible(r) || r->w->pending <= 0 || (unsigned)r->w->pending > pending)
-                continue;
-            /* insertion by priority, highest first, stable */
-            size_t j = n++;
-            while (j > 0 && picks[j - 1].priority < ev_priority(r->w)) {
-                picks[j] = picks[j - 1];
-                j--;
-            }
-            picks[j] = (pick){r->w, r->serial, ev_priority(r->w)};
-        }
+        size_t n = collect(loop, picks, 32);
         if (n == 0)
             break;
+        unsigned expected = ev_pending_count(loop);
         for (size_t i = 0; i < n; i++) {
             ac__wrec *r = ac__rec_find(picks[i].w);
             if (!r || r->serial != picks[i].serial || !ev_is_pending(r->w))
@@ -509,6 +584,10 @@ void ac__hooks_dispatch(struct ev_loop *loop) {
             run_frame(loop, &copy, revents);
             if (!ac__tracking(loop))
                 return;
+            /* Something became pending in that callback (ev_clear_pending leaves libev's count alone):
+             * collect again, so that a higher priority fed now runs next, as libev would run it. */
+            if (ev_pending_count(loop) != expected)
+                break;
         }
     }
     if (ev_pending_count(loop))

@@ -32,4 +32,10 @@ void ac__loop_harness_leave(void);
  * test waives it. `call` reads like "usleep(200000)". True when it was inside a callback. */
 bool ac__loop_sleep_check(const char *call);
 
+/* The dispatch the running code is in: the serial of the innermost callback being dispatched on the
+ * test's loop, or 0 in the test body (or outside any dispatch). */
+unsigned long ac__loop_dispatch_serial(void);
+/* Appends what that dispatch is: "callback on_reply (ev_timer after=0.050)" or "the test body". */
+void ac__loop_dispatch_describe(ac_buf *b);
+
 #endif

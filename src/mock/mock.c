@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../assert/values.h"
+#include "../race/race.h"
 #include "../runner/runner.h"
 #include "asyncheck/replace.h"
 
@@ -598,7 +599,10 @@ static void schedule(pending *pd) {
     case W_NEXT:
     case W_TWICE:
         pd->remaining = pd->r->when.kind == W_TWICE ? 2 : 1;
-        ev_timer_init(&pd->timer, pending_timer_cb, pd->r->when.kind == W_NEXT ? 0. : pd->r->when.delay, 0.);
+        double delay = pd->r->when.kind == W_NEXT ? 0. : pd->r->when.delay;
+        if (pd->r->when.delay_max > delay) /* ac_within: drawn from the running schedule */
+            delay = ac__sched_uniform(delay, pd->r->when.delay_max);
+        ev_timer_init(&pd->timer, pending_timer_cb, delay, 0.);
         pd->timer.data = pd;
         ev_now_update(loop);
         ev_timer_start(loop, &pd->timer);
@@ -935,22 +939,26 @@ void ac_mock_does(ac_mock *m, ac_mock_effect fn, void *ud) {
 }
 
 ac_when ac_after(double seconds) {
-    return (ac_when){W_AFTER, seconds};
+    return (ac_when){W_AFTER, seconds, 0};
 }
+ac_when ac_within(double lo, double hi) {
+    return (ac_when){W_AFTER, lo, hi};
+}
+
 ac_when ac_next_iteration(void) {
-    return (ac_when){W_NEXT, 0};
+    return (ac_when){W_NEXT, 0, 0};
 }
 ac_when ac_manual(void) {
-    return (ac_when){W_MANUAL, 0};
+    return (ac_when){W_MANUAL, 0, 0};
 }
 ac_when ac_never(void) {
-    return (ac_when){W_NEVER, 0};
+    return (ac_when){W_NEVER, 0, 0};
 }
 ac_when ac_twice(double seconds) {
-    return (ac_when){W_TWICE, seconds};
+    return (ac_when){W_TWICE, seconds, 0};
 }
 ac_when ac_inside_call(void) {
-    return (ac_when){W_INSIDE, 0};
+    return (ac_when){W_INSIDE, 0, 0};
 }
 
 static long param_index(const ac_proto *p, const char *name) {
@@ -1034,6 +1042,8 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     }
     if ((when.kind == W_AFTER || when.kind == W_TWICE) && when.delay < 0)
         when.delay = 0;
+    if (when.delay_max < when.delay)
+        when.delay_max = 0;
     rule *r = ac__xcalloc(1, sizeof *r);
     *r = (rule){.spec = spec, .text = ac__xstrdup(completion), .cb = (size_t)cb, .when = when};
     rule **tail = &m->rules;
@@ -1079,6 +1089,20 @@ bool ac_mock_complete(ac_mock *m, size_t call_index) {
 
 bool ac_mock_complete_next(ac_mock *m) {
     return deliver_held(m, find_held(m, true, 0));
+}
+
+size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
+    if (!current_world || current_world->t != t)
+        return 0;
+    size_t n = 0;
+    for (const ac_mock *m = current_world->mocks; m; m = m->next) {
+        size_t h = ac_mock_held(m);
+        if (h && which)
+            ac__buf_printf(which, "%s%zu completion%s of %s held", which->len ? "\n" : "", h,
+                           h == 1 ? "" : "s", ac_mock_name(m));
+        n += h;
+    }
+    return n;
 }
 
 size_t ac_mock_held(const ac_mock *m) {

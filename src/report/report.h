@@ -21,6 +21,8 @@ typedef enum ac_failure_kind {
     AC_FK_WATCHERS,    /* watchers still active when the test's time ran out after the body */
     AC_FK_HARNESS,     /* asyncheck itself could not run the test (fork failed, ...) */
     AC_FK_INTERRUPTED, /* the runner was interrupted (SIGINT/SIGTERM) while the test ran */
+    AC_FK_SCHEDULE,    /* which explored schedule failed and how to replay it; nondeterminism;
+                          properties no schedule satisfied */
 } ac_failure_kind;
 
 const char *ac__failure_kind_name(ac_failure_kind k);
@@ -59,7 +61,23 @@ typedef struct ac_result {
     double duration; /* seconds, real time */
     ac_capture out, err;
     bool finished; /* the test reached its end ("done" record) */
+    /* what the test's schedule records said (the runner's exploration reads these; reporters do not) */
+    unsigned long sched_steps;
+    bool cancel_reached;
+    char *trace;
+    struct ac_prop_obs *props;
+    size_t nprops;
 } ac_result;
+
+/* One property site as one run of a test saw it (asyncheck/race.h). */
+typedef struct ac_prop_obs {
+    int kind;
+    char *file;
+    int line;
+    char *message;
+    char *cond;
+    long evaluated, hit;
+} ac_prop_obs;
 
 /* Appends a failure (strings are copied; NULLs allowed). */
 void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"assertion", "crash",   "exit",       "timeout",
-                                         "watchers",  "harness", "interrupted"};
+static const char *const kind_names[] = {"assertion", "crash",   "exit",        "timeout",
+                                         "watchers",  "harness", "interrupted", "schedule"};
 
 const char *ac__failure_kind_name(ac_failure_kind k) {
     return kind_names[k];
@@ -30,7 +30,7 @@ void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, cons
 }
 
 const char *ac__phase_name(const char *name) {
-    static const char *const phases[] = {"setup", "body", "drain", "teardown", "end"};
+    static const char *const phases[] = {"setup", "body", "drain", "cancel", "teardown", "end"};
     for (size_t i = 0; name && i < sizeof phases / sizeof *phases; i++)
         if (strcmp(name, phases[i]) == 0)
             return phases[i];
@@ -62,6 +62,16 @@ void ac__result_free(ac_result *r) {
     }
     free(r->failures);
     free(r->skip_reason);
+    for (size_t i = 0; i < r->nprops; i++) {
+        free(r->props[i].file);
+        free(r->props[i].message);
+        free(r->props[i].cond);
+    }
+    free(r->props);
+    r->props = NULL;
+    r->nprops = 0;
+    free(r->trace);
+    r->trace = NULL;
     ac__buf_free(&r->out.text);
     ac__buf_free(&r->err.text);
     r->failures = NULL;

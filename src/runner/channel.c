@@ -41,6 +41,30 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
     case AC_REC_DONE:
         r->finished = true;
         break;
+    case AC_REC_SCHED:
+        if (n >= 2) {
+            r->sched_steps = strtoul(f[0], NULL, 10);
+            r->cancel_reached = f[1][0] == '1';
+        }
+        break;
+    case AC_REC_TRACE:
+        if (n >= 1) {
+            free(r->trace);
+            r->trace = ac__xstrdup(f[0]);
+        }
+        break;
+    case AC_REC_PROPERTY:
+        if (n >= 7) {
+            r->props = ac__xrealloc(r->props, (r->nprops + 1) * sizeof *r->props);
+            r->props[r->nprops++] = (ac_prop_obs){atoi(f[0]),
+                                                  ac__xstrdup(f[1]),
+                                                  atoi(f[2]),
+                                                  ac__xstrdup(f[3]),
+                                                  f[4][0] ? ac__xstrdup(f[4]) : NULL,
+                                                  atol(f[5]),
+                                                  atol(f[6])};
+        }
+        break;
     }
 }
 

@@ -5,6 +5,7 @@
 #include "../mock/patch.h"
 #include "../loop/loop.h"
 #include "../clock/clock.h"
+#include "../race/race.h"
 
 #include <ev.h>
 #include <pthread.h>
@@ -50,11 +51,13 @@ struct ac_test {
     ac__await *awaits; /* innermost first */
     ev_timer drain_limit;
     bool drain_expired;
-    ev_prepare probe;  /* counts active watchers; see active_count() */
-    unsigned baseline; /* active watchers when setup finished: the suite fixture's own */
-    bool ended_early;  /* a fatal failure or skip unwound the test */
-    bool skipped;      /* AC_SKIP ran */
-    bool drain_failed; /* already reported the watchers left active */
+    ev_prepare probe;   /* counts active watchers; see active_count() */
+    unsigned baseline;  /* active watchers when setup finished: the suite fixture's own */
+    bool ended_early;   /* a fatal failure or skip unwound the test */
+    bool skipped;       /* AC_SKIP ran */
+    bool drain_failed;  /* already reported the watchers left active */
+    bool cancel_window; /* a cancel point may end the phase running now (setup, body, drain) */
+    bool cancelled;     /* a cancel sweep's cancel point ended the body */
     ev_async wake;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -96,6 +99,10 @@ static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
     pthread_mutex_unlock(&t->lock);
 }
 
+void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n) {
+    emit(t, type, fields, n);
+}
+
 static void set_phase(ac_test *t, const char *phase) {
     emit(t, AC_REC_PHASE, &phase, 1);
 }
@@ -113,6 +120,17 @@ static _Noreturn void end_test_now(ac_test *t) {
     atomic_store(&t->abort_requested, true);
     ev_async_send(t->loop, &t->wake);
     pthread_exit(NULL);
+}
+
+_Noreturn void ac__exec_cancel_unwind(ac_test *t) {
+    if (!t->cancel_window || !t->can_unwind || !pthread_equal(pthread_self(), t->thread))
+        abort(); /* ac__cancel_at_point asks ac__exec_cancel_open first */
+    t->cancelled = true;
+    longjmp(t->unwind, 2);
+}
+
+bool ac__exec_cancel_open(ac_test *t) {
+    return t->cancel_window && t->can_unwind && pthread_equal(pthread_self(), t->thread);
 }
 
 static void check_abort(ac_test *t) {
@@ -236,7 +254,9 @@ static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const ch
     aw->deadline = ev_now(t->loop) + aw->timeout;
     ev_timer_init(&aw->timer, await_expired, aw->timeout, 0.);
     aw->timer.data = aw;
+    ac__loop_harness_enter();
     ev_timer_start(t->loop, &aw->timer);
+    ac__loop_harness_leave();
     return aw;
 }
 
@@ -360,7 +380,9 @@ static void probe_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
  * it polls or dispatches anything (only other prepare watchers run, as before any poll). */
 static unsigned active_count(ac_test *t) {
     ev_prepare_init(&t->probe, probe_cb);
+    ac__loop_harness_enter();
     ev_prepare_start(t->loop, &t->probe);
+    ac__loop_harness_leave();
     int n = ev_run(t->loop, EVRUN_NOWAIT);
     if (ev_is_active(&t->probe))
         ev_prepare_stop(t->loop, &t->probe);
@@ -368,7 +390,70 @@ static unsigned active_count(ac_test *t) {
 }
 
 /* Runs the loop until the watchers the body started have finished (the count is back to what setup
- * left), bounded by what is left of the test's timeout. Watchers still active then fail the test. */
+ * left), for at most `limit` seconds of the test's clock, and never past the test's own timeout (real
+ * time). Under the virtual clocks a day of virtual time also ends it (a repeating timer never ends), and
+ * a manual clock that nothing can move. Returns the active count it ended with and sets *why to the
+ * reason when that is above the baseline. */
+static unsigned settle(ac_test *t, double limit, char *why, size_t why_size) {
+    double left = t->started + t->timeout - ac__monotonic();
+    if (left < 0)
+        left = 0;
+    unsigned active;
+    why[0] = 0;
+    if (ac__clock_kind() != AC_CLOCK_REAL) {
+        double real_deadline = ac__monotonic() + left, start = ac__clock_mono();
+        double span = limit >= 0 && limit < 86400 ? limit : 86400;
+        ac__clock_stalled(0);
+        while ((active = active_count(t)) > t->baseline) {
+            if (ac__clock_kind() == AC_CLOCK_MANUAL && ac__clock_stalled(0)) {
+                snprintf(why, why_size, "%s, and the manual clock moves only with ac_clock_advance",
+                         t->cancelled ? "after the cancel" : "after the body returned");
+                return active;
+            }
+            if (ac__clock_mono() - start > span) {
+                snprintf(why, why_size, "after %s of virtual time since %s",
+                         span == 86400 ? "a day" : "the limit",
+                         t->cancelled ? "the cancel" : "the body returned");
+                return active;
+            }
+            if (ac__monotonic() > real_deadline) {
+                snprintf(why, why_size, "when its %.3f s timeout ran out after %s", t->timeout,
+                         t->cancelled ? "the cancel" : "the body returned");
+                return active;
+            }
+            ev_run(t->loop, EVRUN_ONCE);
+            check_abort(t);
+        }
+        return active;
+    }
+    bool capped = limit < 0 || limit >= left;
+    ev_now_update(t->loop);
+    t->drain_expired = false;
+    ev_timer_init(&t->drain_limit, drain_expired, capped ? left : limit, 0.);
+    t->drain_limit.data = t;
+    ac__loop_harness_enter();
+    ev_timer_start(t->loop, &t->drain_limit);
+    ac__loop_harness_leave();
+    ev_unref(t->loop);
+    while ((active = active_count(t)) > t->baseline && !t->drain_expired) {
+        ev_run(t->loop, EVRUN_ONCE);
+        check_abort(t);
+    }
+    if (t->drain_expired && active > t->baseline) {
+        if (capped)
+            snprintf(why, why_size, "when its %.3f s timeout ran out after %s", t->timeout,
+                     t->cancelled ? "the cancel" : "the body returned");
+        else
+            snprintf(why, why_size, "%.3f s after the cancel", limit);
+    }
+    if (ev_is_active(&t->drain_limit)) {
+        ev_ref(t->loop);
+        ev_timer_stop(t->loop, &t->drain_limit);
+    }
+    return active;
+}
+
+/* Watchers still active after the drain fail the test. */
 static void drain_failed(ac_test *t, unsigned active, const char *why) {
     unsigned n = active - t->baseline;
     t->drain_failed = true;
@@ -382,56 +467,20 @@ static void drain_failed(ac_test *t, unsigned active, const char *why) {
 }
 
 static void drain(ac_test *t) {
-    double left = t->started + t->timeout - ac__monotonic();
-    if (left < 0)
-        left = 0;
-    unsigned active;
-    if (ac__clock_kind() != AC_CLOCK_REAL) {
-        /* Virtual time: a limit timer would itself be virtual, so bound the drain by real time here, and
-         * by a day of virtual time (a repeating timer never ends); a manual clock never moves alone. */
-        double real_deadline = ac__monotonic() + left, start = ac__clock_mono();
-        ac__clock_stalled(0);
-        while ((active = active_count(t)) > t->baseline) {
-            if (ac__clock_kind() == AC_CLOCK_MANUAL && ac__clock_stalled(0)) {
-                drain_failed(t, active,
-                             "after the body returned, and the manual clock moves only with "
-                             "ac_clock_advance");
-                return;
-            }
-            if (ac__clock_mono() - start > 86400) {
-                drain_failed(t, active, "after a day of virtual time since the body returned");
-                return;
-            }
-            if (ac__monotonic() > real_deadline) {
-                char why[128];
-                snprintf(why, sizeof why, "when its %.3f s timeout ran out after the body returned",
-                         t->timeout);
-                drain_failed(t, active, why);
-                return;
-            }
-            ev_run(t->loop, EVRUN_ONCE);
-            check_abort(t);
-        }
-        return;
-    }
-    ev_now_update(t->loop);
-    ev_timer_init(&t->drain_limit, drain_expired, left, 0.);
-    t->drain_limit.data = t;
-    ev_timer_start(t->loop, &t->drain_limit);
-    ev_unref(t->loop);
-    while ((active = active_count(t)) > t->baseline && !t->drain_expired) {
-        ev_run(t->loop, EVRUN_ONCE);
-        check_abort(t);
-    }
-    if (t->drain_expired && active > t->baseline) {
-        char why[128];
-        snprintf(why, sizeof why, "when its %.3f s timeout ran out after the body returned", t->timeout);
+    char why[160];
+    unsigned active = settle(t, -1, why, sizeof why);
+    if (active > t->baseline)
         drain_failed(t, active, why);
-    }
-    if (ev_is_active(&t->drain_limit)) {
-        ev_ref(t->loop);
-        ev_timer_stop(t->loop, &t->drain_limit);
-    }
+}
+
+unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left) {
+    char why[160];
+    unsigned active = settle(t, timeout_s, why, sizeof why);
+    if (active <= t->baseline)
+        return 0;
+    t->drain_failed = true; /* reported by the caller */
+    ac__loop_describe_active(t, left);
+    return active - t->baseline;
 }
 
 /* After teardown nothing should be left running: the suite's fixture is stopped and the body's work
@@ -467,7 +516,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     check_abort(w->data);
 }
 
-void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, ac_sink *sink) {
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
+                   ac_sink *sink) {
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;
@@ -497,9 +547,11 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, a
         ev_unref(t->loop);
         ac__clock_attach(t->loop);
         ac__loop_begin(t);
+        ac__race_begin(t, sched);
 
         if (setjmp(t->unwind) == 0) {
             t->can_unwind = true;
+            t->cancel_window = true;
             if (suite && suite->options.setup) {
                 set_phase(t, "setup");
                 suite->options.setup(t);
@@ -514,7 +566,15 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, a
                 drain(t);
             }
         }
+        t->cancel_window = false;
         release_waits(t);
+        if (t->cancelled && !t->ended_early) {
+            /* a cancel sweep's cancel point ended the body: see what the cancel left behind */
+            set_phase(t, "cancel");
+            if (setjmp(t->unwind) == 0)
+                ac__cancel_settle(t);
+            release_waits(t);
+        }
         atomic_store(&t->abort_requested, false);
         if (suite && suite->options.teardown) {
             if (setjmp(t->unwind) == 0) {
@@ -527,6 +587,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, a
             set_phase(t, "end");
         bool ended_early = t->ended_early;
         run_end_hooks(t);
+        ac__race_end(t);
         if (!ended_early && !t->drain_failed && !(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS))
             check_leftovers(t);
         ac__loop_end(t, !ended_early);

@@ -93,20 +93,12 @@ static void touch(const char *path) {
         close(fd);
 }
 
-/* splitmix64: small, fast, and the same sequence for the same seed on every machine. */
-static unsigned long long next_random(unsigned long long *state) {
-    unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static unsigned long long fresh_seed(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long long s = (unsigned long long)ts.tv_sec * 1000000007ULL ^ (unsigned long long)ts.tv_nsec ^
                            ((unsigned long long)getpid() << 32);
-    return next_random(&s) % 1000000000ULL; /* short enough to type */
+    return ac__splitmix64(&s) % 1000000000ULL; /* short enough to type */
 }
 
 static bool want_color(ac_color c) {
@@ -130,6 +122,7 @@ int ac_main(int argc, char **argv) {
         ac__options_free(&o);
         return rc;
     }
+    o.prog = argc > 0 && argv[0] ? argv[0] : "test";
     if (o.help || o.version) {
         if (o.help)
             ac__print_usage(prog, stdout);
@@ -197,7 +190,7 @@ int ac_main(int argc, char **argv) {
         for (size_t i = 0; i < ntests; i++)
             block[i] = (ac_item){tests[i], (unsigned)rep + 1};
         for (size_t i = ntests; o.shuffle && i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(next_random(&rng) % i);
+            size_t j = (size_t)(ac__splitmix64(&rng) % i);
             ac_item tmp = block[i - 1];
             block[i - 1] = block[j];
             block[j] = tmp;

@@ -28,7 +28,18 @@ static const char usage_text[] =
     "  --shard I/N            run shard I of N (1-based; round-robin over registration order)\n"
     "  --repeat N             run the selection N times; --repeat until-fail:N stops at a failure\n"
     "  --shuffle              run in a seeded random order (the seed is printed)\n"
-    "  --seed N               the seed for --shuffle, to replay an order\n"
+    "  --seed N               the seed for --shuffle, to replay an order; without --shuffle, the\n"
+    "                         schedule to run (0: libev's own order), to replay a failing schedule\n"
+    "Races and cancellation\n"
+    "  --schedules N          run each test under N seeded schedules (tests' own .schedules win)\n"
+    "  --schedule-mode shuffle|pct[:DEPTH[:STEPS]]\n"
+    "                         how a schedule perturbs the order of ready callbacks (default shuffle;\n"
+    "                         pct: depth 3, change points drawn from the first STEPS dispatches)\n"
+    "  --keep-going           run every schedule and report how many failed, grouped by failure\n"
+    "  --check-determinism    run each schedule twice and fail at the first dispatch that differs\n"
+    "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling after\n"
+    "                         the 1st, 2nd, ... dispatched callback\n"
+    "  --cancel-at K          cancel after the K-th dispatched callback (replays one sweep run)\n"
     "Reporting\n"
     "  --tap[=FILE]           TAP version 14 on stdout (or to FILE); automatic when HARNESS_ACTIVE\n"
     "                         is set, as under prove\n"
@@ -172,7 +183,8 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         bool takes_value = IS("--filter", NULL) || IS("--jobs", "-j") || IS("--timeout", NULL) ||
                            IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL) ||
                            IS("--json", NULL) || IS("--shard", NULL) || IS("--repeat", NULL) ||
-                           IS("--seed", NULL) || IS("--clock", NULL);
+                           IS("--seed", NULL) || IS("--clock", NULL) || IS("--schedules", NULL) ||
+                           IS("--schedule-mode", NULL) || IS("--cancel-at", NULL);
         if (takes_value) {
             if (eq)
                 value = eq + 1;
@@ -267,6 +279,24 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
             if (*value < '0' || *value > '9' || *end || errno) /* digits only: strtoull skips spaces, signs */
                 return fail(err, "--seed: '%s' is not a whole number%s", value, "");
             o->seed_given = true;
+        } else if (IS("--schedules", NULL)) {
+            if (!ac__parse_count(value, &o->schedules) || o->schedules > 100000000)
+                return fail(err, "--schedules: '%s' is not a whole number from 1 to 100000000%s", value, "");
+        } else if (IS("--schedule-mode", NULL)) {
+            if (ac__parse_schedule_mode(value, &o->schedule_mode, &o->pct_depth, &o->pct_steps) < 0)
+                return fail(err,
+                            "--schedule-mode: '%s' is not shuffle, pct, pct:DEPTH or pct:DEPTH:STEPS "
+                            "(DEPTH 1 to 16)%s",
+                            value, "");
+        } else if (IS("--keep-going", NULL)) {
+            o->keep_going = true;
+        } else if (IS("--check-determinism", NULL)) {
+            o->check_determinism = true;
+        } else if (IS("--cancel-sweep", NULL)) {
+            o->cancel_sweep = true;
+        } else if (IS("--cancel-at", NULL)) {
+            if (!ac__parse_count(value, &o->cancel_at))
+                return fail(err, "--cancel-at: '%s' is not a whole number from 1%s", value, "");
         } else if (IS("--verbose", "-v")) {
             o->verbose = true;
         } else if (IS("--help", "-h")) {
@@ -292,6 +322,36 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
     }
     if (o->tap_version == 0)
         o->tap_version = harness && *harness ? tap_version_for_harness() : 14;
+    return 0;
+}
+
+int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps) {
+    *depth = 0;
+    *steps = 0;
+    if (strcmp(s, "shuffle") == 0) {
+        *mode = AC_SCHED_SHUFFLE;
+        return 0;
+    }
+    if (strncmp(s, "pct", 3) != 0 || (s[3] && s[3] != ':'))
+        return -1;
+    *mode = AC_SCHED_PCT;
+    if (!s[3])
+        return 0;
+    char *end;
+    errno = 0;
+    long d = strtol(s + 4, &end, 10);
+    if (end == s + 4 || errno || d < 1 || d > 16 || s[4] < '0' || s[4] > '9')
+        return -1;
+    *depth = (int)d;
+    if (!*end)
+        return 0;
+    if (*end != ':' || end[1] < '0' || end[1] > '9')
+        return -1;
+    const char *k = end + 1;
+    long n = strtol(k, &end, 10);
+    if (*end || errno || n < 1 || n > 100000000)
+        return -1;
+    *steps = n;
     return 0;
 }
 

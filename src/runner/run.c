@@ -38,6 +38,11 @@ typedef struct slot {
     double limit;
     bool timed_out;
     bool busy;
+    ac_sched_params sched;
+    ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
+    unsigned sched_index;
+    ac_result attempt;
+    ac_result *target; /* where records go: the test's result, or `attempt` */
 } slot;
 
 struct runner {
@@ -45,6 +50,7 @@ struct runner {
     struct ev_loop *loop;
     ac_result *results;
     bool *ready;
+    ac_explore **explores; /* per item: its exploration while it runs, else NULL */
     size_t next_start, next_report, running;
     bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
     int interrupted;     /* SIGINT or SIGTERM reached the runner: start nothing, end what runs */
@@ -136,8 +142,8 @@ static bool settle_without_running(runner *rn, size_t idx) {
 
 /* ---- the child's side of fork ---- */
 
-static _Noreturn void child_main(runner *rn, const ac__test_def *def, double timeout, pid_t parent, int res_w,
-                                 int out_w, int err_w) {
+static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_sched_params *sched,
+                                 double timeout, pid_t parent, int res_w, int out_w, int err_w) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the runner, even if it is SIGKILLed */
     if (getppid() != parent)
@@ -160,7 +166,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, double tim
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     ac_sink sink = {.fd = res_w, .into = NULL};
-    ac__exec_test(def, timeout, rn->run->opts->clock, &sink);
+    ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
     fflush(stdout);
     fflush(stderr);
     _exit(0);
@@ -170,7 +176,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, double tim
 
 static void read_into(slot *s, ev_io *w) {
     char chunk[65536];
-    ac_result *r = &s->rn->results[s->idx];
+    ac_result *r = s->target;
     for (;;) {
         ssize_t n = read(w->fd, chunk, sizeof chunk);
         if (n > 0) {
@@ -206,6 +212,7 @@ static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
 }
 
 static void start_next(runner *rn);
+static void explore_settle(runner *rn, size_t idx);
 
 static void progress_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
@@ -227,7 +234,7 @@ static void describe_death(ac_buf *msg, int status, const ac_result *r, double e
 
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
-    ac_result *r = &rn->results[s->idx];
+    ac_result *r = s->target;
     double elapsed = ac__monotonic() - s->started;
     kill(-s->pid, SIGKILL); /* whatever the test left running in its process group goes with it */
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
@@ -271,7 +278,17 @@ static void finish(slot *s, int status) {
     }
     s->busy = false;
     rn->running--;
-    mark_ready(rn, s->idx);
+    if (s->explore) {
+        ac_explore *ex = s->explore;
+        ac__explore_finish(ex, &s->sched, s->sched_index, &s->attempt);
+        ac__result_free(&s->attempt);
+        s->explore = NULL;
+        if (rn->interrupted)
+            ac__explore_stop(ex); /* start no more of its runs */
+        explore_settle(rn, s->idx);
+    } else {
+        mark_ready(rn, s->idx);
+    }
     deliver_ready(rn);
     report_progress(rn);
     start_next(rn);
@@ -362,29 +379,59 @@ static void remove_signal_handlers(runner *rn) {
 
 /* ---- starting a child ---- */
 
-static void harness_failure(runner *rn, size_t idx, const char *what) {
+/* An explored test whose runs have all finished gets its result. */
+static void explore_settle(runner *rn, size_t idx) {
+    ac_explore *ex = rn->explores[idx];
+    if (!ex || !ac__explore_done(ex))
+        return;
+    ac_result *r = &rn->results[idx];
+    double started = r->duration; /* held the start until now */
+    ac__explore_result(ex, r);
+    rn->explores[idx] = NULL;
+    r->duration = ac__monotonic() - started;
+    mark_ready(rn, idx);
+}
+
+static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     ac_buf msg = {0};
     ac__buf_printf(&msg, "could not start the test: %s: %s", what, strerror(errno));
+    if (s->explore) {
+        ac__result_add_failure(&s->attempt, AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
+        ac__explore_finish(s->explore, &s->sched, s->sched_index, &s->attempt);
+        ac__result_free(&s->attempt);
+        s->explore = NULL;
+        explore_settle(rn, idx);
+        return;
+    }
     ac__result_add_failure(&rn->results[idx], AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
     ac__buf_free(&msg);
     mark_ready(rn, idx);
 }
 
-static void start_child(runner *rn, slot *s, size_t idx) {
+static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
     const ac__test_def *def = rn->results[idx].def;
+    s->explore = ex;
+    if (ex) {
+        memset(&s->attempt, 0, sizeof s->attempt);
+        s->attempt.def = def;
+        s->target = &s->attempt;
+    } else {
+        s->target = &rn->results[idx];
+    }
     int res[2], out[2], err[2];
     if (pipe2(res, O_CLOEXEC) < 0) {
-        harness_failure(rn, idx, "pipe");
+        harness_failure(rn, s, idx, "pipe");
         return;
     }
     if (pipe2(out, O_CLOEXEC) < 0) {
         close(res[0]), close(res[1]);
-        harness_failure(rn, idx, "pipe");
+        harness_failure(rn, s, idx, "pipe");
         return;
     }
     if (pipe2(err, O_CLOEXEC) < 0) {
         close(res[0]), close(res[1]), close(out[0]), close(out[1]);
-        harness_failure(rn, idx, "pipe");
+        harness_failure(rn, s, idx, "pipe");
         return;
     }
     double timeout = ac__effective_timeout(rn->run->opts, def);
@@ -394,12 +441,12 @@ static void start_child(runner *rn, slot *s, size_t idx) {
     pid_t pid = fork();
     if (pid == 0) {
         close(res[0]), close(out[0]), close(err[0]);
-        child_main(rn, def, timeout, parent, res[1], out[1], err[1]);
+        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1]);
     }
     close(res[1]), close(out[1]), close(err[1]);
     if (pid < 0) {
         close(res[0]), close(out[0]), close(err[0]);
-        harness_failure(rn, idx, "fork");
+        harness_failure(rn, s, idx, "fork");
         return;
     }
     setpgid(pid, pid);
@@ -434,19 +481,43 @@ static void start_child(runner *rn, slot *s, size_t idx) {
     ev_timer_start(rn->loop, &s->watchdog);
 }
 
-static void start_next(runner *rn) {
-    for (size_t i = 0; i < rn->nslots && rn->next_start < rn->run->nitems; i++) {
-        slot *s = &rn->slots[i];
-        if (s->busy)
-            continue;
-        while (rn->next_start < rn->run->nitems) {
-            size_t idx = rn->next_start++;
-            if (settle_without_running(rn, idx))
-                continue;
-            start_child(rn, s, idx);
+/* A free slot's next run: another run of a test being explored (earliest test first), else the next
+ * test. False when there is nothing to start now. */
+static bool start_one(runner *rn, slot *s) {
+    for (size_t idx = rn->next_report; idx < rn->next_start; idx++) {
+        ac_explore *ex = rn->explores[idx];
+        if (ex && !rn->interrupted && ac__explore_next(ex, &s->sched, &s->sched_index)) {
+            start_child(rn, s, idx, ex);
             if (s->busy)
-                break;
+                return true;
         }
+    }
+    while (rn->next_start < rn->run->nitems) {
+        size_t idx = rn->next_start++;
+        if (settle_without_running(rn, idx))
+            continue;
+        const ac__test_def *def = rn->results[idx].def;
+        ac_explore *ex = ac__explore_new(rn->run->opts, def);
+        if (ex) {
+            rn->explores[idx] = ex;
+            rn->results[idx].duration = ac__monotonic(); /* the start, until the exploration ends */
+            if (!ac__explore_next(ex, &s->sched, &s->sched_index))
+                continue;
+        } else {
+            ac__explore_plain_params(rn->run->opts, def, &s->sched);
+        }
+        start_child(rn, s, idx, ex);
+        if (s->busy)
+            return true;
+    }
+    return false;
+}
+
+static void start_next(runner *rn) {
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        if (!s->busy && !start_one(rn, s))
+            break;
     }
     deliver_ready(rn);
 }
@@ -516,18 +587,34 @@ static void run_in_process(runner *rn) {
             continue;
         }
         ac_result *r = &rn->results[idx];
-        fflush(NULL);
-        capture_begin(&cap_out);
-        capture_begin(&cap_err);
         double started = ac__monotonic();
-        in_process_test = r->def;
-        ac_sink sink = {.fd = -1, .into = r};
-        ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sink);
+        ac_explore *ex = ac__explore_new(rn->run->opts, r->def);
+        ac_sched_params sched;
+        unsigned sched_index = 0;
+        if (!ex)
+            ac__explore_plain_params(rn->run->opts, r->def, &sched);
+        while (!ex || ac__explore_next(ex, &sched, &sched_index)) {
+            ac_result attempt = {.def = r->def};
+            ac_result *into = ex ? &attempt : r;
+            fflush(NULL);
+            capture_begin(&cap_out);
+            capture_begin(&cap_err);
+            in_process_test = r->def;
+            ac_sink sink = {.fd = -1, .into = into};
+            ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sched,
+                          &sink);
+            fflush(stdout);
+            fflush(stderr);
+            capture_end(&cap_out, &into->out);
+            capture_end(&cap_err, &into->err);
+            if (!ex)
+                break;
+            ac__explore_finish(ex, &sched, sched_index, &attempt);
+            ac__result_free(&attempt);
+        }
+        if (ex)
+            ac__explore_result(ex, r);
         r->duration = ac__monotonic() - started;
-        fflush(stdout);
-        fflush(stderr);
-        capture_end(&cap_out, &r->out);
-        capture_end(&cap_err, &r->err);
         mark_ready(rn, idx);
         deliver_ready(rn);
         report_progress(rn);
@@ -545,6 +632,7 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
     runner rn = {.run = run, .sum = sum};
     rn.results = ac__xcalloc(run->nitems, sizeof *rn.results);
     rn.ready = ac__xcalloc(run->nitems, sizeof *rn.ready);
+    rn.explores = ac__xcalloc(run->nitems ? run->nitems : 1, sizeof *rn.explores);
     for (size_t i = 0; i < run->nitems; i++) {
         rn.results[i].def = run->items[i].def;
         rn.results[i].repeat = run->items[i].repeat;
@@ -605,4 +693,5 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
     sum->duration = ac__monotonic() - started;
     free(rn.results);
     free(rn.ready);
+    free(rn.explores);
 }

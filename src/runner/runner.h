@@ -9,6 +9,7 @@
 
 #include "asyncheck/test.h"
 #include "../report/report.h"
+#include "../race/race.h"
 
 /* ---- registry (registry.c) ---- */
 size_t ac__test_count(void);
@@ -44,21 +45,33 @@ typedef struct ac_options {
     const char *premature_exit_file; /* TEST_PREMATURE_EXIT_FILE */
     const char *tmpdir;              /* TEST_TMPDIR */
     int clock;                       /* --clock: AC_CLOCK_* (0: real) */
+    long schedules;                  /* --schedules (0: not given) */
+    int schedule_mode;               /* AC_SCHED_* (0: not given) */
+    int pct_depth;                   /* from --schedule-mode pct:D (0: not given) */
+    long pct_steps;                  /* from --schedule-mode pct:D:K (0: not given) */
+    bool keep_going, check_determinism, cancel_sweep;
+    long cancel_at;   /* --cancel-at (0: not given) */
+    const char *prog; /* argv[0], for replay command lines */
 } ac_options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
 int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err);
 void ac__print_usage(const char *prog, FILE *out);
+/* "shuffle", "pct", "pct:D", "pct:D:K" into AC_SCHED_* and PCT's depth and steps (0: not given). */
+int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps);
 void ac__options_free(ac_options *o);
 
 /* ---- records: how a running test tells the runner what happened (channel.c) ----
  * A record is a 4-byte little-endian length, a type byte, and NUL-terminated fields. An empty field
  * means "absent". */
 enum {
-    AC_REC_FAILURE = 'F', /* kind, fatal(0/1), file, line, message, got, expected */
-    AC_REC_SKIP = 'S',    /* reason */
-    AC_REC_PHASE = 'P',   /* phase name */
-    AC_REC_DONE = 'D',    /* (no fields): the test reached its end */
+    AC_REC_FAILURE = 'F',  /* kind, fatal(0/1), file, line, message, got, expected */
+    AC_REC_SKIP = 'S',     /* reason */
+    AC_REC_PHASE = 'P',    /* phase name */
+    AC_REC_DONE = 'D',     /* (no fields): the test reached its end */
+    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point reached (0/1) */
+    AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
+    AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
 };
 #define AC_REC_MAX_FIELDS 8
 void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
@@ -77,7 +90,10 @@ typedef struct ac_sink {
 /* ---- executing one test, in whatever process it runs in (exec.c) ----
  * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
-void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, ac_sink *sink);
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
+                   ac_sink *sink);
+/* True when a cancel point may end the running phase now (setup, body or drain, on the test's thread). */
+bool ac__exec_cancel_open(ac_test *t);
 /* Records a failure of the running test; a fatal one ends the test and does not return. Outside a test
  * it prints the failure (and aborts when fatal). */
 void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
@@ -97,8 +113,34 @@ double ac__test_started(ac_test *t);
 const ac__test_def *ac__test_def_of(ac_test *t);
 /* True once AC_SKIP has ended the test: end hooks then clean up without reporting what is left undone. */
 bool ac__test_skipped(ac_test *t);
+/* After a cancel: abandons the test body (and the callbacks running in it) without failing the test;
+ * exec.c then settles the loop (ac__cancel_settle). Does not return. */
+_Noreturn void ac__exec_cancel_unwind(ac_test *t);
+/* Runs the test's loop until the watchers the body started have finished, for at most timeout_s of the
+ * test's clock (< 0: what is left of the test's timeout); returns how many are still active, described
+ * in `left`. */
+unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left);
+/* Sends one record of the running test to the runner. */
+void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
 /* Records a skip of the running test and ends it; does not return. */
 _Noreturn void ac__report_skip(const char *reason);
+
+/* ---- exploring schedules (explore.c) ---- */
+typedef struct ac_explore ac_explore;
+/* The schedule of a test that runs once (no exploration): --seed's replay, --cancel-at. */
+void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_sched_params *p);
+/* NULL when the test runs once; else the plan of its runs. */
+ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def);
+/* The next run to start, if one may start now (false: none left, or waiting for one in flight). */
+bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched);
+/* A run finished: its result (consumed; left empty). */
+void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r);
+/* Starts no more runs (the runner was interrupted). */
+void ac__explore_stop(ac_explore *ex);
+/* No run in flight and none left to start. */
+bool ac__explore_done(const ac_explore *ex);
+/* Fills the test's result (def, number and repeat already set) and frees ex. */
+void ac__explore_result(ac_explore *ex, ac_result *out);
 
 /* ---- running a selection (run.c) ---- */
 /* One run of one test: the unit the runner schedules and reporters see. */

@@ -53,6 +53,15 @@ char *ac__one_line(const char *s);
  * bracketed when it exists, with "..." where bytes are left out. */
 void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at);
 
+/* splitmix64: the next number of a small, fast generator whose sequence for a seed is the same on every
+ * machine (shuffled orders and schedules replay from their seed). */
+static inline unsigned long long ac__splitmix64(unsigned long long *state) {
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 /* Parses a whole string as a non-negative finite double / a positive int. False on any junk. */
 bool ac__parse_seconds(const char *s, double *out);
 bool ac__parse_count(const char *s, long *out);

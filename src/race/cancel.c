@@ -1,0 +1,139 @@
+/* cancel.c — cancelling the operation a test declared: at a cancel sweep's cancel point, or by hand
+ * (ac_cancel), and checking what a cancel must leave behind: the operation's callback keeps its promise,
+ * no watcher the body started stays active, no mock completion is held (open fds are the hygiene
+ * check's, at the test's end). Running the loop after a cancel is exec.c's (ac__exec_settle). */
+#include "race.h"
+
+#include "../mock/mock.h"
+#include "../runner/runner.h"
+
+#include <stdio.h>
+
+static struct {
+    ac_test *t;
+    void (*cancel)(void *arg);
+    void *arg;
+    bool done;
+} C;
+
+void ac__cancel_reset(ac_test *t) {
+    C.t = t;
+    C.cancel = NULL;
+    C.arg = NULL;
+    C.done = false;
+}
+
+void ac_cancel_with(ac_test *t, void (*cancel)(void *arg), void *arg) {
+    C.t = t;
+    C.cancel = cancel;
+    C.arg = arg;
+}
+
+bool ac__cancel_done(void) {
+    return C.done;
+}
+
+bool ac_cancelled(ac_test *t) {
+    return C.t == t && C.done;
+}
+
+static bool call_cancel(const char *file, int line) {
+    if (!C.cancel) {
+        ac__report_failure(
+            AC_FK_ASSERTION, true, file, line,
+            "nothing to cancel: call ac_cancel_with(t, cancel, arg) after starting the operation", NULL,
+            NULL);
+        return false;
+    }
+    C.done = true;
+    C.cancel(C.arg);
+    return true;
+}
+
+void ac_cancel(ac_test *t) {
+    (void)t;
+    call_cancel(ac__test_def_of(C.t ? C.t : ac_current())->file,
+                ac__test_def_of(C.t ? C.t : ac_current())->line);
+}
+
+void ac__cancel_at_point(void) {
+    ac_test *t = ac_current();
+    if (!t || C.done)
+        return;
+    const ac__test_def *def = ac__test_def_of(t);
+    if (!C.cancel) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "cancel sweep: callback %lu ran before the test declared how to cancel its operation "
+                 "(ac_cancel_with)",
+                 ac__sched_steps());
+        ac__report_failure(AC_FK_ASSERTION, true, def->file, def->line, msg, NULL, NULL);
+        return;
+    }
+    call_cancel(def->file, def->line);
+    ac__exec_cancel_unwind(t);
+}
+
+/* The checks after a cancel; `left` describes the watchers still active (empty: none). */
+static bool check_after_cancel(ac_test *t, bool fatal, const char *file, int line, unsigned active,
+                               const ac_buf *left) {
+    bool ok = true;
+    int promise = ac__op_promise();
+    size_t calls = ac__op_calls_after_cancel();
+    char msg[512];
+    if (promise == AC_CANCEL_SILENT && calls > 0) {
+        snprintf(msg, sizeof msg,
+                 "the operation's callback was called %zu time%s after it was cancelled (it promised "
+                 "AC_CANCEL_SILENT)",
+                 calls, calls == 1 ? "" : "s");
+        ac__report_failure(AC_FK_ASSERTION, false, file, line, msg, NULL, NULL);
+        ok = false;
+    } else if (promise == AC_CANCEL_CALLS_BACK_ONCE && calls != 1) {
+        snprintf(msg, sizeof msg,
+                 "the operation's callback was called %zu times after it was cancelled (it promised "
+                 "AC_CANCEL_CALLS_BACK_ONCE: exactly once)",
+                 calls);
+        ac__report_failure(AC_FK_ASSERTION, false, file, line, msg, NULL, NULL);
+        ok = false;
+    }
+    if (active) {
+        snprintf(msg, sizeof msg, "%u watcher%s started by the test still active after the cancel", active,
+                 active == 1 ? "" : "s");
+        ac__report_failure(AC_FK_WATCHERS, false, file, line, msg, left->len ? ac__buf_str(left) : NULL,
+                           NULL);
+        ok = false;
+    }
+    ac_buf held = {0};
+    size_t n = ac__mock_held_all(t, &held);
+    if (n) {
+        snprintf(msg, sizeof msg, "%zu mock completion%s still held after the cancel", n, n == 1 ? "" : "s");
+        ac__report_failure(AC_FK_ASSERTION, false, file, line, msg, ac__buf_str(&held), NULL);
+        ok = false;
+    }
+    ac__buf_free(&held);
+    if (!ok && fatal)
+        ac__report_failure(AC_FK_ASSERTION, true, file, line, "AC_ASSERT_CANCELLED_CLEANLY failed", NULL,
+                           NULL);
+    return ok;
+}
+
+void ac__cancel_settle(ac_test *t) {
+    const ac__test_def *def = ac__test_def_of(t);
+    ac_buf left = {0};
+    unsigned active = ac__exec_settle(t, -1, &left);
+    check_after_cancel(t, false, def->file, def->line, active, &left);
+    ac__buf_free(&left);
+}
+
+void ac__assert_cancelled_cleanly(ac_test *t, double timeout_s, const char *file, int line) {
+    if (!C.done) {
+        ac__report_failure(AC_FK_ASSERTION, true, file, line,
+                           "AC_ASSERT_CANCELLED_CLEANLY: nothing was cancelled (call ac_cancel first)", NULL,
+                           NULL);
+        return;
+    }
+    ac_buf left = {0};
+    unsigned active = ac__exec_settle(t, timeout_s, &left);
+    check_after_cancel(t, true, file, line, active, &left);
+    ac__buf_free(&left);
+}

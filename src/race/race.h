@@ -1,0 +1,95 @@
+/* race.h — the race module's internal interface: the schedule a test runs under (seeded dispatch order,
+ * PCT, latencies, the dispatch trace, the cancel point), and the race assertions (properties, atomic
+ * regions, exactly-once callbacks, event order, cancellation checks). exec.c starts and ends it around a
+ * test; the loop's dispatcher (src/loop/hooks.c) asks it for the order of each dispatch round and tells
+ * it when each callback returns. It reports failures only through ac__report_failure. */
+#ifndef AC_RACE_H
+#define AC_RACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asyncheck/test.h"
+#include "asyncheck/race.h"
+#include "../util/util.h"
+
+/* ---- what the runner tells a test's process about its schedule (sched.c) ---- */
+typedef struct ac_sched_params {
+    unsigned long long seed; /* 0: libev's own order */
+    int mode;                /* AC_SCHED_SHUFFLE or AC_SCHED_PCT */
+    int pct_depth;           /* PCT: d (priority change points + 1) */
+    long pct_steps;          /* PCT: change points are drawn from dispatches 1..pct_steps */
+    long cancel_at;          /* > 0: cancel after this many counted dispatches */
+    bool trace;              /* keep the dispatch trace and send it (--check-determinism) */
+    bool exploring;          /* one of several runs of the test: send property records */
+} ac_sched_params;
+
+/* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. */
+void ac__race_begin(ac_test *t, const ac_sched_params *p);
+void ac__race_end(ac_test *t);
+
+/* ---- the dispatcher's side (hooks.c) ---- */
+
+/* One watcher pending in a dispatch round, as the dispatcher sees it. */
+typedef struct ac_sched_item {
+    const void *w;    /* the watcher (identity for PCT priorities) */
+    int priority;     /* libev priority */
+    int chain;        /* AC_CHAIN_*: how libev orders it against the others */
+    double deadline;  /* timers and periodics: when it was due */
+    unsigned natural; /* libev's own position (smaller runs first) */
+} ac_sched_item;
+
+enum {
+    AC_CHAIN_FREE = 0, /* io, signal, async, child, stat, embed, fork, cleanup, prepare: any order */
+    AC_CHAIN_TIMER,    /* timers: earlier deadline first */
+    AC_CHAIN_PERIODIC, /* periodics: earlier deadline first */
+    AC_CHAIN_FIRST,    /* check (and idle) watchers: before the others of their priority, libev's order */
+};
+
+/* True when dispatch order is perturbed (a nonzero seed): the dispatcher then calls ac__sched_order. */
+bool ac__sched_active(void);
+/* Reorders items[0..n) (sorted by priority, highest first, libev's order within a priority) into the
+ * order to dispatch them in, within libev's guarantees. */
+void ac__sched_order(ac_sched_item *items, size_t n);
+/* A counted callback (the test's, a mock completion's, a peer's; not the harness's bookkeeping) is
+ * about to be dispatched under dispatch serial `serial`: `describe` appends what it is for the trace
+ * (called only when tracing). */
+void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
+                           const void *ctx);
+/* A dispatched callback returned (every callback, counted or not, with the dispatch serial it ran
+ * under): ends its segment for the atomic regions and, at the cancel point, cancels. */
+void ac__sched_returned(unsigned long serial);
+/* Dispatches counted so far. */
+unsigned long ac__sched_steps(void);
+
+/* ---- the running schedule's random numbers (sched.c) ---- */
+/* A number in [lo, hi] from the schedule's own stream (lo under seed 0); for ac_within and peers. */
+double ac__sched_uniform(double lo, double hi);
+
+/* ---- cancellation (cancel.c) ---- */
+/* Forgets the previous test's cancel (ac__race_begin). */
+void ac__cancel_reset(ac_test *t);
+/* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */
+bool ac__cancel_done(void);
+/* The sweep's cancel point: calls the declared cancel and ends the body (does not return when it could
+ * cancel; returns when the test declared no cancel, after reporting that). */
+void ac__cancel_at_point(void);
+/* exec.c, after a sweep's cancel unwound the body: runs the loop until nothing is left (bounded) and
+ * checks what a cancel must leave behind. */
+void ac__cancel_settle(ac_test *t);
+
+/* ---- assertions (props.c, regions.c, once.c, events.c) ---- */
+/* The end of a callback's segment (atomic regions judge touches here). */
+void ac__regions_segment_end(unsigned long serial);
+/* Per-test state of the assertion files, set up and checked at the test's end. */
+void ac__asserts_begin(ac_test *t);
+void ac__asserts_end(ac_test *t); /* open regions, uncalled once-callbacks, the op callback's promise */
+/* Sends one AC_REC_PROPERTY record per property site in scope (see asyncheck/race.h). */
+void ac__props_send(ac_test *t);
+/* The op callback's promise (AC_CANCEL_*), or -1 when the test wrapped none; and its calls since the
+ * cancel. */
+int ac__op_promise(void);
+size_t ac__op_calls_after_cancel(void);
+
+#endif

@@ -1,0 +1,474 @@
+/* explore.c — exploring a test's schedules: which runs ("attempts") a test needs — its schedules, the
+ * cancel points of a cancel sweep, the second run of each seed under --check-determinism — in what
+ * order, and how their results become the test's one result: the first failing schedule with the
+ * command line that replays it, the failures grouped by message (--keep-going), the first step at which
+ * two runs of one seed dispatched differently, and the properties no schedule satisfied. It starts no
+ * process itself: run.c asks it for the next attempt and hands back each attempt's result.
+ *
+ * Seeds. Schedule 0 is libev's own order (seed 0) unless --seed was given; schedule i >= 1 has a seed
+ * drawn from a base (--seed, or the --shuffle seed, else a fixed one, so that CI explores the same
+ * schedules every run). --seed without --shuffle or --schedules runs that one schedule: the replay. */
+#include "runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BASE 0x5EEDULL
+#define MAX_GROUPS 64
+
+typedef struct group {
+    char *key;     /* the first failure's kind and message, digits folded */
+    char *message; /* the first failure's message as it was */
+    unsigned count;
+    unsigned long long seed;
+    long cancel_at;
+    unsigned sched;
+} group;
+
+typedef struct trace_slot {
+    unsigned sched;
+    char *trace;
+} trace_slot;
+
+struct ac_explore {
+    const ac_options *o;
+    const ac__test_def *def;
+    int mode, depth;
+    long steps;       /* PCT steps: --schedule-mode's, else learned from schedule 0 */
+    bool steps_known; /* PCT may start schedules >= 1 */
+    unsigned nsched;
+    unsigned copies; /* 2 under --check-determinism (not with a sweep) */
+    bool sweep, keep_going, seeded;
+    unsigned long long base;
+    /* progress */
+    unsigned next_attempt; /* no sweep: attempt a is schedule a / copies, copy a % copies */
+    unsigned sweep_sched;  /* sweep: the schedule and cancel point to run next */
+    long sweep_k;
+    bool sweep_waiting; /* sweep: one attempt at a time */
+    unsigned inflight, ran, failed;
+    bool stop;
+    /* results */
+    ac_result rep; /* the representative attempt: the first failing one (lowest schedule), else the first */
+    bool have_rep, rep_failed;
+    unsigned rep_sched;
+    long rep_cancel;
+    unsigned long long rep_seed;
+    group groups[MAX_GROUPS];
+    size_t ngroups;
+    unsigned other_failures; /* failures in groups beyond MAX_GROUPS */
+    trace_slot *traces;      /* --check-determinism: first runs waiting for their second */
+    size_t ntraces;
+    char *divergence; /* the first divergence found */
+    unsigned long long divergence_seed;
+    ac_prop_obs *props; /* union over attempts */
+    size_t nprops;
+    unsigned long max_steps;
+};
+
+static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
+    if (i == 0)
+        return ex->seeded ? ex->base : 0;
+    unsigned long long s = ex->base + i * 0x9E3779B97F4A7C15ULL;
+    unsigned long long v = ac__splitmix64(&s) % 1000000000000ULL; /* twelve digits: short enough to type */
+    return v ? v : 1;
+}
+
+static void plain(const ac_options *o, const ac__test_def *def, int *mode, int *depth) {
+    *mode = def->options.schedule_mode ? def->options.schedule_mode
+            : o->schedule_mode         ? o->schedule_mode
+                                       : AC_SCHED_SHUFFLE;
+    *depth = def->options.pct_depth > 0 ? def->options.pct_depth : o->pct_depth > 0 ? o->pct_depth : 3;
+}
+
+/* --seed without --shuffle and without --schedules: run that one schedule (the replay). */
+static bool replaying(const ac_options *o) {
+    return o->seed_given && !o->shuffle && o->schedules == 0;
+}
+
+void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_sched_params *p) {
+    memset(p, 0, sizeof *p);
+    plain(o, def, &p->mode, &p->pct_depth);
+    p->pct_steps = o->pct_steps;
+    p->seed = replaying(o) ? o->seed : 0;
+    p->cancel_at = o->cancel_at;
+}
+
+ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
+    unsigned nsched = replaying(o)             ? 1
+                      : o->schedules > 0       ? (unsigned)o->schedules
+                      : def->options.schedules ? def->options.schedules
+                                               : 1;
+    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at == 0;
+    if (nsched <= 1 && !sweep && !o->check_determinism)
+        return NULL;
+    ac_explore *ex = ac__xcalloc(1, sizeof *ex);
+    ex->o = o;
+    ex->def = def;
+    plain(o, def, &ex->mode, &ex->depth);
+    ex->steps = o->pct_steps;
+    ex->nsched = nsched ? nsched : 1;
+    ex->sweep = sweep;
+    ex->copies = o->check_determinism && !sweep ? 2 : 1;
+    ex->keep_going = o->keep_going;
+    ex->seeded = o->seed_given && !o->shuffle;
+    ex->base = o->seed_given || o->shuffle ? o->seed : DEFAULT_BASE;
+    /* PCT draws its change points from the dispatches a run makes: learn how many from libev's own
+     * order first, unless --schedule-mode says, or there is no such run */
+    ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
+    if (!ex->steps_known && ex->nsched == 1)
+        ex->steps_known = true;
+    ex->sweep_k = 1;
+    return ex;
+}
+
+bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
+    if (ex->stop)
+        return false;
+    unsigned i;
+    memset(p, 0, sizeof *p);
+    if (ex->sweep) {
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched)
+            return false;
+        i = ex->sweep_sched;
+        if (i > 0 && !ex->steps_known)
+            return false;
+        p->cancel_at = ex->sweep_k;
+        ex->sweep_waiting = true;
+    } else {
+        if (ex->next_attempt >= ex->nsched * ex->copies)
+            return false;
+        i = ex->next_attempt / ex->copies;
+        if (i > 0 && !ex->steps_known)
+            return false;
+        ex->next_attempt++;
+        p->trace = ex->copies > 1;
+    }
+    p->seed = seed_of(ex, i);
+    p->mode = ex->mode;
+    p->pct_depth = ex->depth;
+    p->pct_steps = ex->steps > 0 ? ex->steps : 50;
+    p->exploring = true;
+    ex->inflight++;
+    *sched = i;
+    return true;
+}
+
+/* "AC_ASSERT_EQ(a, 1) failed" with runs of digits folded to "N", so that timings and addresses do not
+ * split one failure into many groups. */
+static char *group_key(const ac_result *r) {
+    ac_buf b = {0};
+    const ac_failure *f = r->nfailures ? &r->failures[0] : NULL;
+    ac__buf_printf(&b, "%s: ", f ? ac__failure_kind_name(f->kind) : "?");
+    for (const char *s = f && f->message ? f->message : ""; *s; s++) {
+        if (*s >= '0' && *s <= '9') {
+            while (s[1] >= '0' && s[1] <= '9')
+                s++;
+            ac__buf_puts(&b, "N");
+        } else {
+            ac__buf_append(&b, s, 1);
+        }
+    }
+    return ac__buf_take(&b);
+}
+
+static void merge_props(ac_explore *ex, const ac_result *r) {
+    for (size_t i = 0; i < r->nprops; i++) {
+        const ac_prop_obs *o = &r->props[i];
+        size_t j = 0;
+        while (j < ex->nprops &&
+               !(ex->props[j].kind == o->kind && ex->props[j].line == o->line &&
+                 strcmp(ex->props[j].file, o->file) == 0 && strcmp(ex->props[j].message, o->message) == 0))
+            j++;
+        if (j == ex->nprops) {
+            ex->props = ac__xrealloc(ex->props, (ex->nprops + 1) * sizeof *ex->props);
+            ex->props[ex->nprops++] = (ac_prop_obs){o->kind,
+                                                    ac__xstrdup(o->file),
+                                                    o->line,
+                                                    ac__xstrdup(o->message),
+                                                    o->cond ? ac__xstrdup(o->cond) : NULL,
+                                                    0,
+                                                    0};
+        }
+        ex->props[j].evaluated += o->evaluated;
+        ex->props[j].hit += o->hit;
+    }
+}
+
+/* Compares two traces of one seed; on a difference, describes the first one. */
+static char *diverge(const char *a, const char *b) {
+    size_t line = 1;
+    const char *la = a, *lb = b;
+    for (;;) {
+        const char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
+        size_t na = ea ? (size_t)(ea - la) : strlen(la), nb = eb ? (size_t)(eb - lb) : strlen(lb);
+        if (na != nb || memcmp(la, lb, na) != 0 || (!ea) != (!eb)) {
+            ac_buf d = {0};
+            ac__buf_printf(&d, "dispatch %zu differs:\n  first run:  %.*s\n  second run: %.*s", line, (int)na,
+                           na ? la : "(nothing more)", (int)nb, nb ? lb : "(nothing more)");
+            if (!na)
+                ac__buf_printf(&d, "%s", "");
+            return ac__buf_take(&d);
+        }
+        if (!ea)
+            return NULL;
+        la = ea + 1;
+        lb = eb + 1;
+        line++;
+    }
+}
+
+static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, unsigned long long seed,
+                     bool failed) {
+    if (ex->have_rep)
+        ac__result_free(&ex->rep);
+    ex->rep = *r;
+    memset(r, 0, sizeof *r);
+    ex->have_rep = true;
+    ex->rep_failed = failed;
+    ex->rep_sched = sched;
+    ex->rep_cancel = cancel;
+    ex->rep_seed = seed;
+}
+
+void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+    ex->inflight--;
+    ex->ran++;
+    ac__result_settle(r);
+    bool reached = r->cancel_reached;
+    if (r->sched_steps > ex->max_steps)
+        ex->max_steps = r->sched_steps;
+    if (sched == 0 && !ex->steps_known) {
+        ex->steps = r->sched_steps > 0 ? (long)r->sched_steps : 1;
+        ex->steps_known = true;
+    }
+    merge_props(ex, r);
+    bool failed = r->outcome == AC_FAIL;
+    if (p->trace && r->trace && !failed) {
+        size_t j = 0;
+        while (j < ex->ntraces && ex->traces[j].sched != sched)
+            j++;
+        if (j == ex->ntraces) {
+            ex->traces = ac__xrealloc(ex->traces, (ex->ntraces + 1) * sizeof *ex->traces);
+            ex->traces[ex->ntraces++] = (trace_slot){sched, r->trace};
+            r->trace = NULL;
+        } else {
+            char *d = diverge(ex->traces[j].trace, r->trace);
+            free(ex->traces[j].trace);
+            ex->traces[j] = ex->traces[--ex->ntraces];
+            if (d && !ex->divergence) {
+                ex->divergence = d;
+                ex->divergence_seed = p->seed;
+                if (!ex->keep_going)
+                    ex->stop = true;
+            } else {
+                free(d);
+            }
+        }
+    }
+    if (r->outcome == AC_SKIP && !ex->have_rep) {
+        take_rep(ex, r, sched, p->cancel_at, p->seed, false);
+        ex->stop = true; /* a skip skips every schedule */
+    } else if (failed) {
+        ex->failed++;
+        char *key = group_key(r);
+        size_t g = 0;
+        while (g < ex->ngroups && strcmp(ex->groups[g].key, key) != 0)
+            g++;
+        if (g == ex->ngroups && g < MAX_GROUPS) {
+            ex->groups[g] = (group){
+                key,  ac__xstrdup(r->nfailures ? r->failures[0].message : "?"), 0, p->seed, p->cancel_at,
+                sched};
+            ex->ngroups++;
+            key = NULL;
+        }
+        free(key);
+        if (g < ex->ngroups) {
+            ex->groups[g].count++;
+            if (sched < ex->groups[g].sched ||
+                (sched == ex->groups[g].sched && p->cancel_at < ex->groups[g].cancel_at)) {
+                ex->groups[g].sched = sched;
+                ex->groups[g].seed = p->seed;
+                ex->groups[g].cancel_at = p->cancel_at;
+            }
+        } else {
+            ex->other_failures++;
+        }
+        if (!ex->rep_failed || sched < ex->rep_sched ||
+            (sched == ex->rep_sched && p->cancel_at < ex->rep_cancel))
+            take_rep(ex, r, sched, p->cancel_at, p->seed, true);
+        if (!ex->keep_going)
+            ex->stop = true;
+    } else if (!ex->have_rep) {
+        take_rep(ex, r, sched, p->cancel_at, p->seed, false);
+    }
+    if (ex->sweep) {
+        ex->sweep_waiting = false;
+        if (reached) {
+            ex->sweep_k++;
+        } else { /* this run finished before its cancel point: that schedule is swept */
+            ex->sweep_sched++;
+            ex->sweep_k = 1;
+        }
+    }
+}
+
+void ac__explore_stop(ac_explore *ex) {
+    ex->stop = true;
+}
+
+bool ac__explore_done(const ac_explore *ex) {
+    if (ex->inflight)
+        return false;
+    if (ex->stop)
+        return true;
+    if (ex->sweep)
+        return ex->sweep_sched >= ex->nsched;
+    return ex->next_attempt >= ex->nsched * ex->copies;
+}
+
+static void shell_quote(ac_buf *b, const char *s) {
+    ac__buf_puts(b, "'");
+    for (; *s; s++) {
+        if (*s == '\'')
+            ac__buf_puts(b, "'\\''");
+        else
+            ac__buf_append(b, s, 1);
+    }
+    ac__buf_puts(b, "'");
+}
+
+/* The command line that runs this test under one schedule (and cancel point) again. */
+static void replay_command(const ac_explore *ex, unsigned long long seed, long cancel_at, ac_buf *b) {
+    ac_buf name = {0};
+    ac__full_name(ex->def, &name);
+    ac__buf_puts(b, ex->o->prog ? ex->o->prog : "test");
+    ac__buf_puts(b, " --filter=");
+    shell_quote(b, ac__buf_str(&name));
+    ac__buf_free(&name);
+    static const char *const clocks[] = {"", "real", "virtual", "manual"};
+    if (ex->o->clock > 0 && ex->o->clock <= 3)
+        ac__buf_printf(b, " --clock=%s", clocks[ex->o->clock]);
+    ac__buf_printf(b, " --seed=%llu", seed);
+    if (ex->mode == AC_SCHED_PCT && seed)
+        ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
+    if (cancel_at > 0)
+        ac__buf_printf(b, " --cancel-at=%ld", cancel_at);
+}
+
+static const char *mode_name(const ac_explore *ex) {
+    return ex->mode == AC_SCHED_PCT ? "pct" : "shuffle";
+}
+
+static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned long long seed, ac_buf *b) {
+    if (ex->sweep)
+        ac__buf_printf(b, "cancel point %ld (cancelled after dispatched callback %ld)", cancel_at, cancel_at);
+    if (ex->nsched > 1 || !ex->sweep) {
+        if (ex->sweep)
+            ac__buf_puts(b, " of ");
+        ac__buf_printf(b, "schedule %u", sched);
+        if (ex->nsched > 1)
+            ac__buf_printf(b, " of %u", ex->nsched);
+    }
+    ac__buf_printf(b, " (seed %llu%s%s)", seed, seed ? ", " : ", libev's own order",
+                   seed ? mode_name(ex) : "");
+}
+
+static void check_props(ac_explore *ex, ac_result *out) {
+    for (size_t i = 0; i < ex->nprops; i++) {
+        const ac_prop_obs *p = &ex->props[i];
+        if (p->hit > 0 || (p->kind != AC__PROP_SOMETIMES && p->kind != AC__PROP_REACHABLE))
+            continue;
+        ac_buf m = {0};
+        if (p->kind == AC__PROP_SOMETIMES)
+            ac__buf_printf(&m, "AC_SOMETIMES(%s, \"%s\") was never true", p->cond ? p->cond : "?",
+                           p->message);
+        else
+            ac__buf_printf(&m, "AC_REACHABLE(\"%s\") was never reached", p->message);
+        if (p->kind == AC__PROP_SOMETIMES && p->evaluated == 0)
+            ac__buf_puts(&m, " (never even evaluated)");
+        ac__buf_printf(&m, " in %u run%s of the test", ex->ran, ex->ran == 1 ? "" : "s");
+        if (ex->stop && ex->failed)
+            ac__buf_puts(&m, " (exploration stopped at the first failure)");
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, p->file, p->line, ac__buf_str(&m), NULL, NULL);
+        ac__buf_free(&m);
+    }
+}
+
+void ac__explore_result(ac_explore *ex, ac_result *out) {
+    if (ex->have_rep) {
+        /* the representative's outcome, failures and output become the test's */
+        out->failures = ex->rep.failures;
+        out->nfailures = ex->rep.nfailures;
+        out->skip_reason = ex->rep.skip_reason;
+        out->phase = ex->rep.phase;
+        out->out = ex->rep.out;
+        out->err = ex->rep.err;
+        out->finished = ex->rep.finished;
+        ex->rep.failures = NULL;
+        ex->rep.nfailures = 0;
+        ex->rep.skip_reason = NULL;
+        memset(&ex->rep.out, 0, sizeof ex->rep.out);
+        memset(&ex->rep.err, 0, sizeof ex->rep.err);
+        ac__result_free(&ex->rep);
+    }
+    const char *file = ex->def->file;
+    int line = ex->def->line;
+    if (ex->failed && !ex->keep_going) {
+        ac_buf m = {0};
+        where(ex, ex->rep_sched, ex->rep_cancel, ex->rep_seed, &m);
+        ac__buf_puts(&m, " failed");
+        if (ex->ran > 1)
+            ac__buf_printf(&m, " (after %u passing run%s)", ex->ran - 1, ex->ran == 2 ? "" : "s");
+        ac__buf_puts(&m, "; replay: ");
+        replay_command(ex, ex->rep_seed, ex->rep_cancel, &m);
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
+        ac__buf_free(&m);
+    } else if (ex->failed) {
+        ac_buf m = {0}, g = {0};
+        ac__buf_printf(&m, "%u of %u run%s failed (%s%s), in %zu group%s by failure", ex->failed, ex->ran,
+                       ex->ran == 1 ? "" : "s", ex->sweep ? "cancel sweep, " : "", mode_name(ex), ex->ngroups,
+                       ex->ngroups == 1 ? "" : "s");
+        for (size_t i = 0; i < ex->ngroups; i++) {
+            const group *gr = &ex->groups[i];
+            ac__buf_printf(&g, "%s%u× %s\n    first at ", i ? "\n" : "", gr->count, gr->message);
+            where(ex, gr->sched, gr->cancel_at, gr->seed, &g);
+            ac__buf_puts(&g, "; replay: ");
+            replay_command(ex, gr->seed, gr->cancel_at, &g);
+        }
+        if (ex->other_failures)
+            ac__buf_printf(&g, "\n%u× in further groups", ex->other_failures);
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ac__buf_str(&g),
+                               NULL);
+        ac__buf_free(&m);
+        ac__buf_free(&g);
+    }
+    if (ex->divergence) {
+        ac_buf m = {0};
+        ac__buf_printf(
+            &m,
+            "nondeterministic: two runs of seed %llu dispatched differently (uninitialised memory, "
+            "real time, threads or addresses decide something); replay: ",
+            ex->divergence_seed);
+        replay_command(ex, ex->divergence_seed, 0, &m);
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ex->divergence, NULL);
+        ac__buf_free(&m);
+    }
+    if (out->skip_reason == NULL || out->nfailures)
+        check_props(ex, out);
+    for (size_t i = 0; i < ex->ngroups; i++) {
+        free(ex->groups[i].key);
+        free(ex->groups[i].message);
+    }
+    for (size_t i = 0; i < ex->ntraces; i++)
+        free(ex->traces[i].trace);
+    free(ex->traces);
+    free(ex->divergence);
+    for (size_t i = 0; i < ex->nprops; i++) {
+        free(ex->props[i].file);
+        free(ex->props[i].message);
+        free(ex->props[i].cond);
+    }
+    free(ex->props);
+    free(ex);
+}
