@@ -42,8 +42,8 @@ typedef struct ac_test_options {
      * only by ac_clock_advance). */
     int clock;
     /* Schedules to explore (asyncheck/race.h): run the test under this many seeds, each perturbing the
-     * order of ready callbacks and the latencies declared as ranges. 0: --schedules, else 1 (libev's own
-     * order only). */
+     * order of ready callbacks and the latencies declared as ranges. 0: 1 (libev's own order only).
+     * --schedules overrides it for every test. */
     unsigned schedules;
     /* AC_SCHED_SHUFFLE or AC_SCHED_PCT; 0: --schedule-mode, else shuffle. */
     int schedule_mode;

@@ -47,8 +47,11 @@ static struct {
     bool stalled;         /* manual: the last poll found nothing and time cannot move by itself */
     long long jumped_to;  /* virtual: where the last jump landed, or 0 */
     long long cap;        /* ac_clock_advance: never jump past this (0: no cap) */
+    bool zero_polls;      /* the last poll was an empty one that did not wait */
+    unsigned long zero_poll_dispatches; /* callbacks dispatched by then (ac__loop_dispatches) */
     ac__patch patches[10];
     pthread_t thread; /* the test's: only its sleeps are virtual */
+    int threads;      /* the process's threads when the test began (a sanitizer runtime has its own) */
     size_t npatches;
 } vc = {.epfd = -1, .threshold = -1};
 
@@ -112,23 +115,43 @@ static void advance(double seconds) {
     advance_ns(llround(seconds * 1e9));
 }
 
-/* Threads other than this one may be doing real work that will wake the loop (an ev_async). */
-static bool other_threads(void) {
+/* The process's threads, counting up to `limit` (0 when /proc cannot tell). */
+static int count_threads(int limit) {
     DIR *d = opendir("/proc/self/task");
     if (!d)
-        return false;
+        return 0;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 2)
+    while ((e = readdir(d)) != NULL && n < limit)
         n += e->d_name[0] != '.';
     closedir(d);
-    return n > 1;
+    return n;
+}
+
+/* Threads the test started may be doing real work that will wake the loop (an ev_async). Threads that
+ * were there before it began are not the test's: ThreadSanitizer's background thread, or one another
+ * test left behind under --no-fork. */
+static bool other_threads(void) {
+    return count_threads(vc.threads + 1) > vc.threads;
 }
 
 static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms) {
     if (!vc.kind || epfd != vc.epfd)
         return real_epoll_wait(epfd, events, max, timeout_ms);
     int n = real_epoll_wait(epfd, events, max, 0);
+    if (n == 0 && timeout_ms == 0 && vc.kind == AC_CLOCK_VIRTUAL) {
+        /* libev polls without waiting when something is due now: idle watchers (their callbacks then
+         * run), or a timer due exactly now, which libev fires only once the clock is strictly past it.
+         * Two such polls with no callback between them are the second case: real time would have moved
+         * a little; move virtual time by a hair. */
+        unsigned long d = ac__loop_dispatches();
+        if (vc.zero_polls && d == vc.zero_poll_dispatches)
+            advance_ns(HAIR);
+        vc.zero_polls = true;
+        vc.zero_poll_dispatches = d;
+        return 0;
+    }
+    vc.zero_polls = false;
     if (n != 0 || timeout_ms == 0)
         return n;
     /* Nothing is ready now. Give real work in flight a chance before time moves. */
@@ -234,6 +257,28 @@ static unsigned v_sleep(unsigned s) {
 
 /* ---- lifecycle ---- */
 
+/* What a virtual clock replaces. */
+static const struct {
+    const char *name;
+    void *fn;
+} replacements[] = {
+    {"clock_gettime", (void *)v_clock_gettime},
+    {"gettimeofday", (void *)v_gettimeofday},
+    {"time", (void *)v_time},
+    {"epoll_wait", (void *)v_epoll_wait},
+    {"nanosleep", (void *)v_nanosleep},
+    {"clock_nanosleep", (void *)v_clock_nanosleep},
+    {"usleep", (void *)v_usleep},
+    {"sleep", (void *)v_sleep},
+    {"epoll_create1", (void *)v_epoll_create1},
+    {"epoll_create", (void *)v_epoll_create},
+};
+
+void ac__clock_warm(void) {
+    for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
+        ac__patch_warm(replacements[i].name);
+}
+
 void ac__clock_begin(ac_test *t, int kind) {
     if (kind != AC_CLOCK_VIRTUAL && kind != AC_CLOCK_MANUAL)
         return;
@@ -244,6 +289,9 @@ void ac__clock_begin(ac_test *t, int kind) {
     }
     vc.t = t;
     vc.thread = pthread_self();
+    vc.threads = count_threads(1 << 16);
+    if (vc.threads < 1)
+        vc.threads = 1;
     vc.mono = START_MONO;
     vc.real = START_REAL;
     vc.epfd = -1;
@@ -251,27 +299,14 @@ void ac__clock_begin(ac_test *t, int kind) {
     vc.stalled = false;
     vc.jumped_to = 0;
     last_epoll_fd = -1;
-    static const struct {
-        const char *name;
-        void *fn;
-    } replacements[] = {
-        {"clock_gettime", (void *)v_clock_gettime},
-        {"gettimeofday", (void *)v_gettimeofday},
-        {"time", (void *)v_time},
-        {"epoll_wait", (void *)v_epoll_wait},
-        {"nanosleep", (void *)v_nanosleep},
-        {"clock_nanosleep", (void *)v_clock_nanosleep},
-        {"usleep", (void *)v_usleep},
-        {"sleep", (void *)v_sleep},
-        {"epoll_create1", (void *)v_epoll_create1},
-        {"epoll_create", (void *)v_epoll_create},
-    };
     vc.npatches = 0;
+    ac__patch_batch_begin();
     for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
         if (ac__patch_apply(&vc.patches[vc.npatches], replacements[i].name, replacements[i].fn) > 0)
             vc.npatches++;
         else
             ac__patch_undo(&vc.patches[vc.npatches]); /* frees what a slot-less apply kept */
+    ac__patch_batch_end();
     vc.kind = kind;
 }
 
@@ -284,8 +319,10 @@ void ac__clock_end(void) {
     if (!vc.kind)
         return;
     vc.kind = 0;
+    ac__patch_batch_begin();
     while (vc.npatches)
         ac__patch_undo(&vc.patches[--vc.npatches]);
+    ac__patch_batch_end();
     vc.epfd = -1;
     vc.t = NULL;
 }

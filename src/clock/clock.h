@@ -13,6 +13,8 @@ struct ev_loop;
 void ac__clock_begin(ac_test *t, int kind);
 /* The test's loop exists: only its epoll_wait is virtualised. */
 void ac__clock_attach(struct ev_loop *loop);
+/* Finds the slots a virtual clock rewrites, so that test processes forked later find them ready. */
+void ac__clock_warm(void);
 /* Removes the replacements (before the loop is destroyed). */
 void ac__clock_end(void);
 /* AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL for the test running now. */

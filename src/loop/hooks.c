@@ -395,6 +395,10 @@ __attribute__((cold)) static void describe_frame(ac_buf *b, const ac__frame *f) 
     ac__buf_puts(b, ")");
 }
 
+unsigned long ac__loop_dispatches(void) {
+    return ac__ls.frame_serial;
+}
+
 unsigned long ac__loop_dispatch_serial(void) {
     if (!on_test_thread() || !ac__ls.loop)
         return 0;

@@ -32,6 +32,8 @@ void ac__loop_harness_leave(void);
  * test waives it. `call` reads like "usleep(200000)". True when it was inside a callback. */
 bool ac__loop_sleep_check(const char *call);
 
+/* Callbacks dispatched on the test's loop so far (any kind). */
+unsigned long ac__loop_dispatches(void);
 /* The dispatch the running code is in: the serial of the innermost callback being dispatched on the
  * test's loop, or 0 in the test body (or outside any dispatch). */
 unsigned long ac__loop_dispatch_serial(void);

@@ -1091,6 +1091,13 @@ bool ac_mock_complete_next(ac_mock *m) {
     return deliver_held(m, find_held(m, true, 0));
 }
 
+void ac__mock_warm(void) {
+    void *code;
+    ffi_closure *c = ffi_closure_alloc(sizeof(ffi_closure), &code);
+    if (c)
+        ffi_closure_free(c);
+}
+
 size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
     if (!current_world || current_world->t != t)
         return 0;

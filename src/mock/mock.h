@@ -83,6 +83,9 @@ typedef struct ac_completion_spec {
 int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err);
 void ac__completion_free(ac_completion_spec *s);
 
+/* Makes libffi set up its closure allocator now (the first closure in a process costs ~250 us), so that
+ * test processes forked later start with it. */
+void ac__mock_warm(void);
 /* Completions held (ac_manual) by all of the test's mocks; `which` (may be NULL) gets one line per mock
  * holding some. */
 size_t ac__mock_held_all(ac_test *t, ac_buf *which);

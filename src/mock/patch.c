@@ -263,9 +263,44 @@ long ac__got_find(const char *symbol, void (*fn)(const ac__got_slot *slot, void 
 
 /* Stores `value` into `slot`, whose page has protection `prot`: a page without PROT_WRITE is made
  * writable for the store and given `prot` back after it. False when mprotect refuses. */
+/* Inside ac__patch_batch_begin/end, a page made writable stays so until the end of the batch. */
+static int batch_depth;
+static struct {
+    void *page;
+    int prot;
+} batch_pages[32];
+static size_t batch_n;
+
+void ac__patch_batch_begin(void) {
+    batch_depth++;
+}
+
+void ac__patch_batch_end(void) {
+    if (batch_depth == 0 || --batch_depth > 0)
+        return;
+    for (size_t i = 0; i < batch_n; i++)
+        real_mprotect(batch_pages[i].page, page_size(), batch_pages[i].prot);
+    batch_n = 0;
+}
+
 static bool store_slot(void **slot, void *value, int prot) {
     void *page = (void *)((uintptr_t)slot & ~(page_size() - 1));
     bool writable = prot & PROT_WRITE;
+    if (!writable && batch_depth > 0) {
+        size_t i = 0;
+        while (i < batch_n && batch_pages[i].page != page)
+            i++;
+        if (i == batch_n && batch_n < sizeof batch_pages / sizeof *batch_pages) {
+            if (real_mprotect(page, page_size(), prot | PROT_READ | PROT_WRITE) != 0)
+                return false;
+            batch_pages[batch_n].page = page;
+            batch_pages[batch_n++].prot = prot;
+        }
+        if (i < batch_n) {
+            __atomic_store_n(slot, value, __ATOMIC_SEQ_CST);
+            return true;
+        }
+    }
     if (!writable && real_mprotect(page, page_size(), prot | PROT_READ | PROT_WRITE) != 0)
         return false;
     __atomic_store_n(slot, value, __ATOMIC_SEQ_CST);
@@ -288,10 +323,75 @@ static void collect_slot(const found_slot *s, void *ctx) {
     c->slots[c->n++] = (ac__patched_slot){.slot = s->pub.slot, .object_base = s->base, .prot = s->prot};
 }
 
+/* ---- the slots of a symbol, remembered ----
+ * Walking every object's relocations costs tens of microseconds a symbol, and the virtual clock patches
+ * ten symbols in every test. The slots found are kept per symbol with the loader's generation (objects
+ * loaded and unloaded so far): while nothing was loaded or unloaded since, they are still the slots. The
+ * runner warms the cache before it forks tests, so each test child starts with it. */
+typedef struct cached_slots {
+    char *symbol;
+    unsigned long long generation;
+    ac__patched_slot *slots;
+    size_t n;
+} cached_slots;
+
+static cached_slots *slot_cache;
+static size_t slot_cache_n;
+
+static int first_object(struct dl_phdr_info *info, size_t size, void *ctx) {
+    (void)size;
+    *(unsigned long long *)ctx = (unsigned long long)info->dlpi_adds * 1000003ULL + info->dlpi_subs;
+    return 1;
+}
+
+static unsigned long long loader_generation(void) {
+    unsigned long long g = 0;
+    real_iterate(first_object, &g);
+    return g;
+}
+
+/* The slots of `symbol` into c (a copy); the walk's result (<= 0: none, or unsupported). */
+static long find_slots(const char *symbol, collect *c) {
+    unsigned long long gen = loader_generation();
+    cached_slots *e = NULL;
+    for (size_t i = 0; i < slot_cache_n; i++)
+        if (strcmp(slot_cache[i].symbol, symbol) == 0)
+            e = &slot_cache[i];
+    if (!e || e->generation != gen) {
+        collect found = {0};
+        long n = walk_slots(symbol, collect_slot, &found);
+        if (n < 0) {
+            free(found.slots);
+            return n;
+        }
+        if (!e) {
+            slot_cache = ac__xrealloc(slot_cache, (slot_cache_n + 1) * sizeof *slot_cache);
+            e = &slot_cache[slot_cache_n++];
+            e->symbol = ac__xstrdup(symbol);
+        } else {
+            free(e->slots);
+        }
+        e->generation = gen;
+        e->slots = found.slots;
+        e->n = found.n;
+    }
+    c->n = c->cap = e->n;
+    c->slots = e->n ? ac__xmalloc(e->n * sizeof *c->slots) : NULL;
+    if (e->n)
+        memcpy(c->slots, e->slots, e->n * sizeof *c->slots);
+    return (long)e->n;
+}
+
+void ac__patch_warm(const char *symbol) {
+    collect c = {0};
+    find_slots(symbol, &c);
+    free(c.slots);
+}
+
 long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
     *p = (ac__patch){0};
     collect c = {0};
-    long n = walk_slots(symbol, collect_slot, &c);
+    long n = find_slots(symbol, &c);
     if (n <= 0) {
         free(c.slots);
         return n;
@@ -308,6 +408,7 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
         }
     }
     p->symbol = ac__xstrdup(symbol);
+    p->generation = loader_generation();
     p->replacement = replacement;
     p->slots = c.slots;
     p->nslots = c.n;
@@ -337,9 +438,10 @@ static bool still_loaded(const ac__patched_slot *s) {
 }
 
 void ac__patch_undo(ac__patch *p) {
+    bool unchanged = p->nslots && loader_generation() == p->generation; /* every object still loaded */
     for (size_t i = p->nslots; i-- > 0;) {
         ac__patched_slot *s = &p->slots[i];
-        if (still_loaded(s))
+        if (unchanged || still_loaded(s))
             store_slot(s->slot, s->old, s->prot);
     }
     free(p->slots);

@@ -47,12 +47,20 @@ typedef struct ac__patch {
     void *replacement;
     ac__patched_slot *slots;
     size_t nslots;
+    unsigned long long generation; /* the loader's, when applied */
 } ac__patch;
 
 /* Rewrites every slot of `symbol` to `replacement`, making read-only (RELRO) pages writable for the
  * store and read-only again after it. Returns the number of slots rewritten (0: none refers to the
  * symbol, nothing changed), or -1 when this architecture is not supported. `p` is filled for undo. */
 long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement);
+/* Finds and remembers the slots of `symbol` now, so that a later ac__patch_apply (in a forked test
+ * child) need not walk the loaded objects again. */
+void ac__patch_warm(const char *symbol);
+/* Between these, pages made writable to rewrite slots stay writable and get their protection back once,
+ * at the end (nestable): for code that applies or undoes several patches together. */
+void ac__patch_batch_begin(void);
+void ac__patch_batch_end(void);
 /* Writes back what every slot held before, in reverse order, skipping objects unloaded since; frees
  * what `p` owns. */
 void ac__patch_undo(ac__patch *p);

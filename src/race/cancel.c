@@ -9,6 +9,9 @@
 
 #include <stdio.h>
 
+/* After a sweep's cancel, how long (in the test's clock) the operation has to wind down. */
+#define SETTLE_AFTER_CANCEL 10.0
+
 static struct {
     ac_test *t;
     void (*cancel)(void *arg);
@@ -120,7 +123,7 @@ static bool check_after_cancel(ac_test *t, bool fatal, const char *file, int lin
 void ac__cancel_settle(ac_test *t) {
     const ac__test_def *def = ac__test_def_of(t);
     ac_buf left = {0};
-    unsigned active = ac__exec_settle(t, -1, &left);
+    unsigned active = ac__exec_settle(t, SETTLE_AFTER_CANCEL, &left);
     check_after_cancel(t, false, def->file, def->line, active, &left);
     ac__buf_free(&left);
 }

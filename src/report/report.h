@@ -23,6 +23,7 @@ typedef enum ac_failure_kind {
     AC_FK_INTERRUPTED, /* the runner was interrupted (SIGINT/SIGTERM) while the test ran */
     AC_FK_SCHEDULE,    /* which explored schedule failed and how to replay it; nondeterminism;
                           properties no schedule satisfied */
+    AC_FK_SANITIZER,   /* ThreadSanitizer reported a data race (or another problem) during the test */
 } ac_failure_kind;
 
 const char *ac__failure_kind_name(ac_failure_kind k);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"assertion", "crash",   "exit",        "timeout",
-                                         "watchers",  "harness", "interrupted", "schedule"};
+static const char *const kind_names[] = {"assertion", "crash",       "exit",     "timeout",  "watchers",
+                                         "harness",   "interrupted", "schedule", "sanitizer"};
 
 const char *ac__failure_kind_name(ac_failure_kind k) {
     return kind_names[k];

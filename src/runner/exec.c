@@ -518,6 +518,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
                    ac_sink *sink) {
+    unsigned long tsan_before = ac__tsan_reports();
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;
@@ -597,6 +598,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ev_loop_destroy(t->loop);
         ac__clock_end();
     }
+    ac__tsan_check(def, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
     emit(t, AC_REC_DONE, NULL, 0);
     current = NULL;
     pthread_mutex_destroy(&t->lock);

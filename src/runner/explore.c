@@ -15,7 +15,10 @@
 #include <string.h>
 
 #define DEFAULT_BASE 0x5EEDULL
+#define AC__XSTR(x) #x
+#define AC__STR(x) AC__XSTR(x)
 #define MAX_GROUPS 64
+#define SWEEP_MAX 10000 /* cancel points per schedule */
 
 typedef struct group {
     char *key;     /* the first failure's kind and message, digits folded */
@@ -46,6 +49,7 @@ struct ac_explore {
     unsigned sweep_sched;  /* sweep: the schedule and cancel point to run next */
     long sweep_k;
     bool sweep_waiting; /* sweep: one attempt at a time */
+    bool sweep_gave_up; /* a run still reached cancel point SWEEP_MAX */
     unsigned inflight, ran, failed;
     bool stop;
     /* results */
@@ -304,7 +308,11 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     }
     if (ex->sweep) {
         ex->sweep_waiting = false;
-        if (reached) {
+        if (reached && ex->sweep_k >= SWEEP_MAX) {
+            ex->sweep_gave_up = true; /* a test that never ends: say so rather than sweep forever */
+            ex->sweep_sched++;
+            ex->sweep_k = 1;
+        } else if (reached) {
             ex->sweep_k++;
         } else { /* this run finished before its cancel point: that schedule is swept */
             ex->sweep_sched++;
@@ -366,7 +374,7 @@ static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned
     if (ex->nsched > 1 || !ex->sweep) {
         if (ex->sweep)
             ac__buf_puts(b, " of ");
-        ac__buf_printf(b, "schedule %u", sched);
+        ac__buf_printf(b, "schedule %u", sched + 1);
         if (ex->nsched > 1)
             ac__buf_printf(b, " of %u", ex->nsched);
     }
@@ -418,8 +426,9 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         ac_buf m = {0};
         where(ex, ex->rep_sched, ex->rep_cancel, ex->rep_seed, &m);
         ac__buf_puts(&m, " failed");
-        if (ex->ran > 1)
-            ac__buf_printf(&m, " (after %u passing run%s)", ex->ran - 1, ex->ran == 2 ? "" : "s");
+        if (ex->ran > ex->failed)
+            ac__buf_printf(&m, " (%u other run%s passed)", ex->ran - ex->failed,
+                           ex->ran - ex->failed == 1 ? "" : "s");
         ac__buf_puts(&m, "; replay: ");
         replay_command(ex, ex->rep_seed, ex->rep_cancel, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
@@ -454,6 +463,12 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ex->divergence, NULL);
         ac__buf_free(&m);
     }
+    if (ex->sweep_gave_up)
+        ac__result_add_failure(
+            out, AC_FK_SCHEDULE, false, file, line,
+            "cancel sweep stopped at cancel point " AC__STR(
+                SWEEP_MAX) ": the test dispatches more callbacks than that (does it ever finish?)",
+            NULL, NULL);
     if (out->skip_reason == NULL || out->nfailures)
         check_props(ex, out);
     for (size_t i = 0; i < ex->ngroups; i++) {

@@ -4,6 +4,8 @@
  * results to the reporters in registration order. --no-fork runs the same tests in-process. It never
  * formats report text. */
 #include "runner.h"
+#include "../clock/clock.h"
+#include "../mock/mock.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -660,6 +662,18 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
             CPU_SET(cpu >= 0 ? cpu : 0, &one);
             rn.pinned = sched_setaffinity(0, sizeof one, &one) == 0;
         }
+        /* One-time costs every test child would otherwise pay again: libffi's closure allocator, and
+         * finding the slots a virtual clock rewrites. */
+        ac__mock_warm();
+        bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
+        for (size_t i = 0; i < run->nitems && !virtual_clock; i++) {
+            const ac__test_def *def = run->items[i].def;
+            const ac__suite_def *suite = ac__suite_find(def->suite);
+            virtual_clock =
+                def->options.clock > AC_CLOCK_REAL || (suite && suite->options.clock > AC_CLOCK_REAL);
+        }
+        if (virtual_clock)
+            ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = (size_t)run->opts->jobs;
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);

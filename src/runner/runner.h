@@ -125,6 +125,12 @@ void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
 /* Records a skip of the running test and ends it; does not return. */
 _Noreturn void ac__report_skip(const char *reason);
 
+/* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
+/* How many reports ThreadSanitizer has made in this process (0 without TSan). */
+unsigned long ac__tsan_reports(void);
+/* Fails the running test of `def` when TSan reported anything since the count was `before`. */
+void ac__tsan_check(const ac__test_def *def, unsigned long before);
+
 /* ---- exploring schedules (explore.c) ---- */
 typedef struct ac_explore ac_explore;
 /* The schedule of a test that runs once (no exploration): --seed's replay, --cancel-at. */

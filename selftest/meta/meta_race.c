@@ -1,0 +1,290 @@
+/* meta_race.c — schedule exploration seen from outside, through the TAP of fixtures/race_bugs.c: each
+ * buggy program passes under libev's own order and is found by exploring (shuffle and PCT), reported
+ * with a seed whose replay command fails the same way every time; the fixed twins pass every explored
+ * schedule; --keep-going groups the failures; a crash under one seed names that seed; a cancel sweep
+ * finds a cancel that leaves a watcher running; --check-determinism finds state leaking between runs;
+ * bad options are refused in one line. */
+#include "meta.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
+
+static const tap_point *run_with(fixture_run *r, const char *name, const char *const *extra) {
+    const char *args[16];
+    char filter[160];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    size_t n = 0;
+    args[n++] = filter;
+    for (size_t i = 0; extra && extra[i] && n < 15; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    fixture_tap(r, FIXTURE_RACE_BUGS, args, clean_env);
+    return point(r, name);
+}
+
+/* The message of the point's failure of type `schedule` ("" when it has none). */
+static const char *schedule_message(const tap_point *pt) {
+    static ac_buf out;
+    ac__buf_free(&out);
+    const char *yaml = pt->yaml ? pt->yaml : "";
+    const char *type = strstr(yaml, "type: schedule\n");
+    if (!type)
+        return "";
+    const char *line = NULL;
+    for (const char *p = yaml; (p = strstr(p, "message: \"")) && p < type; p++)
+        line = p;
+    if (!line)
+        return "";
+    while (line > yaml && line[-1] != '\n')
+        line--;
+    const char *prefix_end = strstr(line, "message: ") + strlen("message: ");
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(prefix_end - line), line);
+    yaml_get(line, prefix, &out);
+    return ac__buf_str(&out);
+}
+
+/* Splits the replay command in `msg` ("...; replay: PROG --filter='x' --seed=N ...") into arguments
+ * after the program; false when there is none. */
+static bool replay_args(const char *msg, char args[8][160], size_t *n) {
+    const char *r = strstr(msg, "replay: ");
+    if (!r)
+        return false;
+    r = strchr(r + strlen("replay: "), ' '); /* past the program */
+    *n = 0;
+    while (r && *r == ' ' && *n < 8) {
+        r++;
+        const char *end = strchr(r, ' ');
+        size_t len = end ? (size_t)(end - r) : strlen(r);
+        char *a = args[(*n)++];
+        size_t k = 0;
+        for (size_t i = 0; i < len && k < 159; i++)
+            if (r[i] != '\'')
+                a[k++] = r[i];
+        a[k] = '\0';
+        r = end;
+    }
+    return *n > 0;
+}
+
+/* The first failure's message, after a replay: a replay must fail the same way each time. */
+static void replays_fail_the_same_way(const char *name, const char *msg, const char *first_message) {
+    char args[8][160];
+    size_t n = 0;
+    AC_ASSERT_TRUE(replay_args(msg, args, &n));
+    const char *argv[10];
+    for (size_t i = 0; i < n; i++)
+        argv[i] = args[i];
+    argv[n] = NULL;
+    for (int round = 0; round < 3; round++) {
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_RACE_BUGS, argv, clean_env);
+        const tap_point *pt = point(&r, name);
+        AC_EXPECT_FALSE(pt->ok);
+        AC_EXPECT_EQ(r.tap.n, 1);
+        AC_EXPECT_STR_EQ(field(pt, "  message: "), first_message);
+        AC_EXPECT_STR_EQ(schedule_message(pt), ""); /* one run: nothing explored, nothing to replay */
+        fixture_done(&r);
+    }
+}
+
+static void passes(const char *name, const char *const *extra) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, name, extra);
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+/* Explores `name` with `extra` options: it fails, and its schedule failure says so and replays. */
+static void found(const char *name, const char *const *extra, const char *first_message, const char *mode) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, name, extra);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 1);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "failed");
+    AC_EXPECT_STR_CONTAINS(msg, mode);
+    AC_EXPECT_STR_CONTAINS(msg, "replay: ");
+    AC_EXPECT_STR_CONTAINS(msg, " --seed=");
+    char *copy = ac__xstrdup(msg);
+    char first[512];
+    snprintf(first, sizeof first, "%s", field(pt, "  message: "));
+    if (first_message)
+        AC_EXPECT_STR_CONTAINS(first, first_message);
+    fixture_done(&r);
+    replays_fail_the_same_way(name, copy, first);
+    free(copy);
+}
+
+static const char *const explore300[] = {"--schedules=300", NULL};
+static const char *const pct300[] = {"--schedules=300", "--schedule-mode=pct", NULL};
+
+/* ---- the default schedule does not find them ---- */
+
+AC_TEST(meta_race, buggy_programs_pass_under_libevs_own_order) {
+    passes("cache_buggy.fetches_once", NULL);
+    passes("reply_buggy.calls_back_once", NULL);
+    passes("order_buggy.applies_settings", NULL);
+    passes("poll_buggy.cancels_cleanly", NULL);
+    passes("nondet.leaks_state_between_runs", NULL);
+}
+
+/* ---- exploring finds them, with a seed that replays ---- */
+
+AC_TEST(meta_race, shuffle_finds_the_cache_that_fetches_twice) {
+    found("cache_buggy.fetches_once", explore300, "AC_ASSERT_CALLED(fetch, 1) failed", "shuffle");
+}
+
+AC_TEST(meta_race, shuffle_finds_the_reply_that_races_its_timeout) {
+    found("reply_buggy.calls_back_once", explore300, "AC_ASSERT_EQ(r.results, 1) failed", "shuffle");
+}
+
+AC_TEST(meta_race, shuffle_finds_the_order_violation_as_a_crash_with_its_seed) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "order_buggy.applies_settings", explore300);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "crash");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "crashed: SIGSEGV");
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --seed=");
+    fixture_done(&r);
+    found("order_buggy.applies_settings", explore300, "crashed: SIGSEGV", "shuffle");
+}
+
+AC_TEST(meta_race, pct_finds_them_too) {
+    found("cache_buggy.fetches_once", pct300, "AC_ASSERT_CALLED(fetch, 1) failed", "pct");
+    found("reply_buggy.calls_back_once", pct300, "AC_ASSERT_EQ(r.results, 1) failed", "pct");
+    found("order_buggy.applies_settings", pct300, "crashed: SIGSEGV", "pct");
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.calls_back_once", pct300);
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --schedule-mode=pct:3:");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_test_explores_by_its_own_option) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.explores_by_option", NULL);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " of 200 (seed ");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, the_first_failing_schedule_stops_the_test) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.calls_back_once", explore300);
+    const char *msg = schedule_message(pt);
+    /* "schedule K of 300 (...) failed (M other runs passed)": far fewer than 300 ran */
+    const char *other = strstr(msg, "failed (");
+    long passed = other ? strtol(other + strlen("failed ("), NULL, 10) : -1;
+    AC_EXPECT_TRUE(other == NULL || (passed >= 0 && passed < 100));
+    fixture_done(&r);
+}
+
+/* ---- the fixed twins pass every schedule ---- */
+
+AC_TEST(meta_race, fixed_twins_pass_every_explored_schedule) {
+    passes("cache_fixed.fetches_once", explore300);
+    passes("reply_fixed.calls_back_once", explore300);
+    passes("order_fixed.applies_settings", explore300);
+    passes("cache_fixed.fetches_once", pct300);
+    passes("reply_fixed.calls_back_once", pct300);
+    passes("order_fixed.applies_settings", pct300);
+}
+
+/* ---- --keep-going: how many failed, grouped ---- */
+
+AC_TEST(meta_race, keep_going_counts_and_groups_failures) {
+    static const char *const args[] = {"--schedules=100", "--keep-going", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.calls_back_once", args);
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    long failed = strtol(msg, NULL, 10);
+    AC_EXPECT_TRUE(failed > 0 && failed < 100);
+    AC_EXPECT_STR_CONTAINS(msg, " of 100 runs failed (shuffle), in 1 group by failure");
+    AC_EXPECT_TRUE(pt->yaml && strstr(pt->yaml, "× AC_ASSERT_EQ(r.results, 1) failed"));
+    AC_EXPECT_TRUE(pt->yaml && strstr(pt->yaml, "replay: "));
+    fixture_done(&r);
+    passes("reply_fixed.calls_back_once", args);
+}
+
+/* ---- cancel sweep ---- */
+
+AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "poll_buggy.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "watchers");
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active after the cancel");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  got: "), "callback poll_retry");
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "cancel point 1 ");
+    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=1");
+    char *copy = ac__xstrdup(msg);
+    fixture_done(&r);
+    replays_fail_the_same_way("poll_buggy.cancels_cleanly", copy,
+                              "1 watcher started by the test still active after the cancel");
+    free(copy);
+    passes("poll_fixed.cancels_cleanly", sweep);
+}
+
+AC_TEST(meta_race, cancel_sweep_cancels_at_every_point_until_a_run_completes) {
+    /* the fixed poller asks three times, one second apart: every callback is a cancel point */
+    static const char *const sweep[] = {"--cancel-sweep", "--keep-going", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "poll_buggy.cancels_cleanly", sweep);
+    const char *msg = schedule_message(pt);
+    long failed = strtol(msg, NULL, 10);
+    long ran = strstr(msg, " of ") ? strtol(strstr(msg, " of ") + 4, NULL, 10) : 0;
+    /* the timer stays active whenever the cancel comes before the last answer: not at the last point,
+     * and not in the run that completes without reaching its cancel point */
+    AC_EXPECT_TRUE(failed >= 3);
+    AC_EXPECT_EQ(ran, failed + 2);
+    AC_EXPECT_STR_CONTAINS(msg, "cancel sweep");
+    fixture_done(&r);
+}
+
+/* ---- --check-determinism ---- */
+
+AC_TEST(meta_race, check_determinism_finds_state_leaking_between_runs) {
+    static const char *const det[] = {"--check-determinism", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "nondet.leaks_state_between_runs", det);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "schedule");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
+                           "nondeterministic: two runs of seed 0 dispatched differently");
+    const char *got = field(pt, "  got: ");
+    AC_EXPECT_STR_CONTAINS(got, "dispatch 1 differs:");
+    AC_EXPECT_STR_CONTAINS(got, "first_cb (ev_timer after=0.010)");
+    AC_EXPECT_STR_CONTAINS(got, "second_cb (ev_timer after=0.010)");
+    fixture_done(&r);
+    passes("det.same_every_run", det);
+    static const char *const det_explore[] = {"--check-determinism", "--schedules=20", NULL};
+    passes("cache_fixed.fetches_once", det_explore);
+}
+
+/* ---- bad input ---- */
+
+static void refused(const char *arg, const char *reason) {
+    const char *argv[] = {FIXTURE_RACE_BUGS, arg, NULL};
+    proc p;
+    run_process(argv, clean_env, &p);
+    AC_EXPECT_EQ(p.status, 2);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), reason);
+    AC_EXPECT_EQ(ac__buf_str(&p.out)[0], '\0');
+    proc_free(&p);
+}
+
+AC_TEST(meta_race, bad_exploration_options_are_refused) {
+    refused("--schedules=0", "--schedules: '0' is not a whole number from 1 to 100000000");
+    refused("--schedules=lots", "--schedules: 'lots' is not a whole number");
+    refused("--schedule-mode=random", "--schedule-mode: 'random' is not shuffle, pct, pct:DEPTH");
+    refused("--schedule-mode=pct:0", "--schedule-mode: 'pct:0' is not");
+    refused("--schedule-mode=pct:3:x", "--schedule-mode: 'pct:3:x' is not");
+    refused("--cancel-at=-1", "--cancel-at: '-1' is not a whole number from 1");
+}
