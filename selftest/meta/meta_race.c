@@ -266,6 +266,29 @@ AC_TEST(meta_race, cancel_sweep_cancels_at_every_point_until_a_run_completes) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_race, cancel_sweep_holds_the_callback_to_its_promise) {
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "poll_noisy.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "the operation's callback was called 1 time after it was cancelled (it promised "
+                     "AC_CANCEL_SILENT)");
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=");
+    fixture_done(&r);
+    passes("poll_noisy.cancels_cleanly", NULL); /* no sweep: nothing is cancelled */
+}
+
+AC_TEST(meta_race, hand_written_cancellation_is_checked) {
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "poll_buggy.by_hand", NULL);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active after the cancel");
+    AC_EXPECT_TRUE(pt->yaml && strstr(pt->yaml, "AC_ASSERT_CANCELLED_CLEANLY failed"));
+    fixture_done(&r);
+    passes("poll_fixed.by_hand", NULL);
+}
+
 /* ---- --check-determinism ---- */
 
 AC_TEST(meta_race, check_determinism_finds_state_leaking_between_runs) {
