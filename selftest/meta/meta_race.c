@@ -73,15 +73,7 @@ static bool replay_args(const char *msg, char args[8][160], size_t *n) {
 /* `s` with every run of digits replaced by "N": the elapsed times in crash messages vary. */
 static char *fold_digits(const char *s) {
     ac_buf b = {0};
-    for (; *s; s++) {
-        if (*s >= '0' && *s <= '9') {
-            while (s[1] >= '0' && s[1] <= '9')
-                s++;
-            ac__buf_puts(&b, "N");
-        } else {
-            ac__buf_append(&b, s, 1);
-        }
-    }
+    ac__fold_digits(&b, s);
     return ac__buf_take(&b);
 }
 

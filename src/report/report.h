@@ -80,6 +80,8 @@ typedef struct ac_prop_obs {
     long evaluated, hit;
 } ac_prop_obs;
 
+/* Frees n property observations and the array. */
+void ac__props_free(ac_prop_obs *props, size_t n);
 /* Appends a failure (strings are copied; NULLs allowed). */
 void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected);

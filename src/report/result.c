@@ -53,6 +53,15 @@ void ac__capture_add(ac_capture *c, const char *p, size_t n) {
     c->dropped += n - keep;
 }
 
+void ac__props_free(ac_prop_obs *props, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(props[i].file);
+        free(props[i].message);
+        free(props[i].cond);
+    }
+    free(props);
+}
+
 void ac__result_free(ac_result *r) {
     for (size_t i = 0; i < r->nfailures; i++) {
         free(r->failures[i].file);
@@ -62,12 +71,7 @@ void ac__result_free(ac_result *r) {
     }
     free(r->failures);
     free(r->skip_reason);
-    for (size_t i = 0; i < r->nprops; i++) {
-        free(r->props[i].file);
-        free(r->props[i].message);
-        free(r->props[i].cond);
-    }
-    free(r->props);
+    ac__props_free(r->props, r->nprops);
     r->props = NULL;
     r->nprops = 0;
     free(r->trace);

@@ -164,15 +164,7 @@ static char *group_key(const ac_result *r) {
     ac_buf b = {0};
     const ac_failure *f = r->nfailures ? &r->failures[0] : NULL;
     ac__buf_printf(&b, "%s: ", f ? ac__failure_kind_name(f->kind) : "?");
-    for (const char *s = f && f->message ? f->message : ""; *s; s++) {
-        if (*s >= '0' && *s <= '9') {
-            while (s[1] >= '0' && s[1] <= '9')
-                s++;
-            ac__buf_puts(&b, "N");
-        } else {
-            ac__buf_append(&b, s, 1);
-        }
-    }
+    ac__fold_digits(&b, f && f->message ? f->message : "");
     return ac__buf_take(&b);
 }
 
@@ -479,11 +471,6 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         free(ex->traces[i].trace);
     free(ex->traces);
     free(ex->divergence);
-    for (size_t i = 0; i < ex->nprops; i++) {
-        free(ex->props[i].file);
-        free(ex->props[i].message);
-        free(ex->props[i].cond);
-    }
-    free(ex->props);
+    ac__props_free(ex->props, ex->nprops);
     free(ex);
 }

@@ -192,6 +192,18 @@ void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
         ac__buf_puts(b, " ...");
 }
 
+void ac__fold_digits(ac_buf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') {
+            while (s[1] >= '0' && s[1] <= '9')
+                s++;
+            ac__buf_puts(b, "N");
+        } else {
+            ac__buf_append(b, s, 1);
+        }
+    }
+}
+
 char *ac__one_line(const char *s) {
     ac_buf b = {0};
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)

@@ -45,6 +45,10 @@ void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
 void ac__escape_c(ac_buf *b, const char *s, size_t n);
 
+/* Appends s with every run of decimal digits written as "N" (to compare texts that differ only in
+ * timings, counts or addresses). */
+void ac__fold_digits(ac_buf *b, const char *s);
+
 /* A copy of s (malloc'd) with control characters written as \xNN, so that user text quoted in a
  * one-line message keeps it one line. */
 char *ac__one_line(const char *s);
