@@ -1,20 +1,245 @@
-/* events.c — STUB (to be written): AC_EVENT and ordering between events. */
+/* events.c — named events and the order between them (AC_EVENT, ac_event_count, ac_require_order,
+ * AC_ASSERT_BEFORE/AC_EXPECT_BEFORE): per test, each event's count, the sequence number of its first
+ * occurrence, where that ran (the dispatch description) and the AC_EVENT line; and the order
+ * requirements declared so far. A requirement is checked when it is declared (its `after` may already
+ * have happened first) and at each later `after`; it fails at the `after`'s AC_EVENT line, non-fatally
+ * and once. Events outside a test are not recorded. All state is per test and freed at its end. */
 #include "race.h"
 
+#include "../loop/loop.h"
+#include "../runner/runner.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* called from once.c (ac__asserts_begin/end) */
+void ac__events_begin(ac_test *t);
+void ac__events_end(ac_test *t);
+
+typedef struct event {
+    char *name;
+    size_t count;
+    unsigned long first_seq; /* of all events of the test, 1-based */
+    char *first_where;       /* where the first occurrence ran */
+    const char *file;        /* its AC_EVENT */
+    int line;
+} event;
+
+typedef struct order {
+    char *before, *after;
+    bool reported;
+} order;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    bool on;
+    pthread_t thread;
+    event *events;
+    size_t n, cap;
+    order *orders;
+    size_t norders, cap_orders;
+    unsigned long seq;
+} E;
+
+static void describe_here(ac_buf *b) {
+    if (pthread_equal(pthread_self(), E.thread))
+        ac__loop_dispatch_describe(b);
+    else
+        ac__buf_puts(b, "a thread other than the test's");
+}
+
+static void quoted(ac_buf *b, const char *s) {
+    ac__escape_c(b, s, strlen(s));
+}
+
+static event *find(const char *name) {
+    for (size_t i = 0; i < E.n; i++)
+        if (strcmp(E.events[i].name, name) == 0)
+            return &E.events[i];
+    return NULL;
+}
+
+/* `event "reply" happened in callback on_early (...) before event "request" (ac_require_order: "request"
+ * must come first)` */
+static void order_message(ac_buf *m, const order *o, const char *where) {
+    ac__buf_puts(m, "event ");
+    quoted(m, o->after);
+    ac__buf_printf(m, " happened in %s before event ", where);
+    quoted(m, o->before);
+    ac__buf_puts(m, " (ac_require_order: ");
+    quoted(m, o->before);
+    ac__buf_puts(m, " must come first)");
+}
+
 void ac__event(const char *name, const char *file, int line) {
-    (void)name, (void)file, (void)line;
+    if (!name || !ac_current())
+        return;
+    char **broken = NULL; /* messages of the requirements this occurrence breaks */
+    size_t nbroken = 0;
+    pthread_mutex_lock(&lock);
+    if (!E.on) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    event *e = find(name);
+    if (!e) {
+        if (E.n == E.cap) {
+            E.cap = E.cap ? E.cap * 2 : 16;
+            E.events = ac__xrealloc(E.events, E.cap * sizeof *E.events);
+        }
+        ac_buf where = {0};
+        describe_here(&where);
+        e = &E.events[E.n++];
+        *e = (event){ac__xstrdup(name), 0, 0, ac__buf_take(&where), file, line};
+    }
+    E.seq++;
+    if (e->count++ == 0)
+        e->first_seq = E.seq;
+    for (size_t i = 0; i < E.norders; i++) {
+        order *o = &E.orders[i];
+        if (o->reported || strcmp(o->after, name) != 0)
+            continue;
+        const event *b = find(o->before);
+        if (b && b->count)
+            continue;
+        o->reported = true;
+        ac_buf where = {0}, m = {0};
+        describe_here(&where);
+        order_message(&m, o, ac__buf_str(&where));
+        ac__buf_free(&where);
+        broken = ac__xrealloc(broken, (nbroken + 1) * sizeof *broken);
+        broken[nbroken++] = ac__buf_take(&m);
+    }
+    pthread_mutex_unlock(&lock);
+    for (size_t i = 0; i < nbroken; i++) {
+        ac__report_failure(AC_FK_ASSERTION, false, file, line, broken[i], NULL, NULL);
+        free(broken[i]);
+    }
+    free(broken);
 }
 
 size_t ac_event_count(ac_test *t, const char *name) {
-    (void)t, (void)name;
-    return 0;
+    (void)t;
+    pthread_mutex_lock(&lock);
+    const event *e = name ? find(name) : NULL;
+    size_t n = e ? e->count : 0;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 void ac_require_order(ac_test *t, const char *before, const char *after) {
-    (void)t, (void)before, (void)after;
+    (void)t;
+    if (!before || !after)
+        return;
+    ac_buf m = {0};
+    const char *file = NULL;
+    int line = 0;
+    pthread_mutex_lock(&lock);
+    if (E.norders == E.cap_orders) {
+        E.cap_orders = E.cap_orders ? E.cap_orders * 2 : 8;
+        E.orders = ac__xrealloc(E.orders, E.cap_orders * sizeof *E.orders);
+    }
+    order *o = &E.orders[E.norders++];
+    *o = (order){ac__xstrdup(before), ac__xstrdup(after), false};
+    const event *a = find(after), *b = find(before);
+    if (a && a->count && (!b || !b->count || b->first_seq > a->first_seq)) {
+        o->reported = true;
+        order_message(&m, o, a->first_where);
+        file = a->file;
+        line = a->line;
+    }
+    pthread_mutex_unlock(&lock);
+    if (m.len)
+        ac__report_failure(AC_FK_ASSERTION, false, file, line, ac__buf_str(&m), NULL, NULL);
+    ac__buf_free(&m);
+}
+
+/* "happened 2 times, first in callback on_b (...)" */
+static void occurrences(ac_buf *m, const event *e) {
+    ac__buf_printf(m, "happened %zu time%s, first in %s", e->count, e->count == 1 ? "" : "s", e->first_where);
 }
 
 bool ac__check_before(bool fatal, const char *a, const char *b, const char *file, int line) {
-    (void)fatal, (void)a, (void)b, (void)file, (void)line;
-    return true;
+    const char *macro = fatal ? "AC_ASSERT_BEFORE" : "AC_EXPECT_BEFORE";
+    a = a ? a : "";
+    b = b ? b : "";
+    ac_buf m = {0};
+    ac__buf_printf(&m, "%s(", macro);
+    quoted(&m, a);
+    ac__buf_puts(&m, ", ");
+    quoted(&m, b);
+    ac__buf_puts(&m, ") failed: ");
+    bool ok = false;
+    pthread_mutex_lock(&lock);
+    const event *ea = find(a), *eb = find(b);
+    bool has_a = ea && ea->count, has_b = eb && eb->count;
+    if (strcmp(a, b) == 0) {
+        ac__buf_puts(&m, "an event cannot come before itself");
+    } else if (!has_a && !has_b) {
+        ac__buf_puts(&m, "neither event happened");
+    } else if (!has_a) {
+        quoted(&m, a);
+        ac__buf_puts(&m, " never happened (");
+        quoted(&m, b);
+        ac__buf_puts(&m, " ");
+        occurrences(&m, eb);
+        ac__buf_puts(&m, ")");
+    } else if (!has_b) {
+        quoted(&m, b);
+        ac__buf_puts(&m, " never happened (");
+        quoted(&m, a);
+        ac__buf_puts(&m, " ");
+        occurrences(&m, ea);
+        ac__buf_puts(&m, ")");
+    } else if (eb->first_seq < ea->first_seq) {
+        quoted(&m, b);
+        ac__buf_printf(&m, " happened first, in %s; ", eb->first_where);
+        quoted(&m, a);
+        ac__buf_printf(&m, " only after it, in %s", ea->first_where);
+    } else {
+        ok = true;
+    }
+    pthread_mutex_unlock(&lock);
+    if (ok) {
+        ac__buf_free(&m);
+        return true;
+    }
+    char text[2048]; /* on the stack: a fatal report does not return */
+    snprintf(text, sizeof text, "%s", ac__buf_str(&m));
+    ac__buf_free(&m);
+    ac__report_failure(AC_FK_ASSERTION, fatal, file, line, text, NULL, NULL);
+    return false;
+}
+
+static void clear(void) {
+    for (size_t i = 0; i < E.n; i++) {
+        free(E.events[i].name);
+        free(E.events[i].first_where);
+    }
+    for (size_t i = 0; i < E.norders; i++) {
+        free(E.orders[i].before);
+        free(E.orders[i].after);
+    }
+    free(E.events);
+    free(E.orders);
+    memset(&E, 0, sizeof E);
+}
+
+void ac__events_begin(ac_test *t) {
+    (void)t;
+    pthread_mutex_lock(&lock);
+    clear();
+    E.on = true;
+    E.thread = pthread_self();
+    pthread_mutex_unlock(&lock);
+}
+
+void ac__events_end(ac_test *t) {
+    (void)t;
+    pthread_mutex_lock(&lock);
+    clear();
+    pthread_mutex_unlock(&lock);
 }

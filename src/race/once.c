@@ -1,33 +1,332 @@
-/* once.c — STUB (to be written): exactly-once callbacks and the operation's callback. */
+/* once.c — exactly-once callbacks (AC_ONCE) and the operation's callback (ac_op_callback). Each wrapper
+ * is a libffi closure with the wrapped function's own ABI (the prototype parsed by the mock module's
+ * parser) whose handler counts the call, remembers where the first one ran, and forwards the call —
+ * arguments and return value — to the function wrapped, through ffi_call with the same call interface.
+ * A second call of an AC_ONCE wrapper fails the test there (non-fatal: the call may come from library
+ * code or another thread, which must not be unwound); a wrapper never called fails the test at its end,
+ * unless the test was skipped or its operation cancelled (a cancelled operation need not call back;
+ * cancel.c judges the op callback's promise). After a fatal failure the check still runs: this file
+ * cannot tell that the test ended early. The op callback is counted, and its calls after the cancel, but
+ * not checked here. Wrappers stay callable until ac__asserts_end, after the test's end hooks.
+ *
+ * It also owns the assertion files' per-test lifecycle: ac__asserts_begin and ac__asserts_end start and
+ * end the state of props.c, regions.c and events.c too (--no-fork runs many tests in one process). It
+ * must not end a test except through ac__report_failure, and never fatally from ac__asserts_end (which
+ * runs outside any frame a fatal failure could unwind to). */
 #include "race.h"
 
+#include "../loop/loop.h"
+#include "../mock/mock.h"
+#include "../runner/runner.h"
+
+#include <ctype.h>
+#include <ffi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The other assertion files' per-test state, begun and ended only from here (ac__asserts_begin/end). */
+void ac__props_begin(ac_test *t);
+void ac__regions_begin(ac_test *t);
+void ac__regions_end(ac_test *t);
+void ac__events_begin(ac_test *t);
+void ac__events_end(ac_test *t);
+
+typedef struct wrapper {
+    struct wrapper *next;
+    ffi_closure *closure;
+    void *code;      /* the function the test passes on */
+    void *fn;        /* the function it forwards to */
+    ac_proto *proto; /* the signature: the closure's and the forwarded call's */
+    bool named;      /* the prototype named the function (proto->name) */
+    bool op;         /* ac_op_callback's: counted, not checked for exactly once */
+    const char *file;
+    int line;
+    size_t calls;              /* changed under lock */
+    size_t calls_after_cancel; /* under lock */
+    char *first;               /* where the first call ran (under lock) */
+} wrapper;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    pthread_t thread; /* the test's */
+    wrapper *wrappers, **tail;
+    wrapper *op;
+    int promise;
+} O;
+
+/* "callback on_reply (ev_timer after=0.05 repeat=0.0)", "the test body", or another thread. */
+static void describe_here(ac_buf *b) {
+    if (pthread_equal(pthread_self(), O.thread))
+        ac__loop_dispatch_describe(b);
+    else
+        ac__buf_puts(b, "a thread other than the test's");
+}
+
+static const char *base_name(const char *file) {
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    return slash ? slash + 1 : file ? file : "?";
+}
+
+static _Noreturn void fail_fatal(const char *file, int line, ac_buf *msg) {
+    char text[2048]; /* on the stack: a fatal report does not return */
+    snprintf(text, sizeof text, "%s", ac__buf_str(msg));
+    ac__buf_free(msg);
+    ac__report_failure(AC_FK_ASSERTION, true, file, line, text, NULL, NULL);
+    abort(); /* not reached */
+}
+
+/* ---- prototypes ---- */
+
+/* The parser's own quoting of a prototype in its messages (`"text"`, or a C literal when the text holds
+ * control characters). */
+static void quote_like_parser(ac_buf *b, const char *text) {
+    bool plain = true;
+    for (const unsigned char *c = (const unsigned char *)text; *c && plain; c++)
+        plain = *c >= 0x20 && *c != 0x7f;
+    if (plain)
+        ac__buf_printf(b, "\"%s\"", text);
+    else
+        ac__escape_c(b, text, strlen(text));
+}
+
+/* Finds the declarator of a function-pointer type, "(*)" or "(*name)", in "ret (*name)(params)": its
+ * first and last byte and the name's span (length 0 when unnamed). */
+static bool fnptr_declarator(const char *s, size_t *open, size_t *close, size_t *name, size_t *name_len) {
+    const char *p = strchr(s, '(');
+    if (!p)
+        return false;
+    const char *q = p + 1;
+    while (isspace((unsigned char)*q))
+        q++;
+    if (*q != '*')
+        return false;
+    q++;
+    while (isspace((unsigned char)*q))
+        q++;
+    const char *nm = q;
+    while (isalnum((unsigned char)*q) || *q == '_')
+        q++;
+    *name = (size_t)(nm - s);
+    *name_len = (size_t)(q - nm);
+    while (isspace((unsigned char)*q))
+        q++;
+    if (*q != ')')
+        return false;
+    *open = (size_t)(p - s);
+    *close = (size_t)(q - s);
+    return true;
+}
+
+/* Parses "void done(int status, void *ud)" as it is, and a function-pointer type, "void (*)(int, void *)"
+ * or "void (*done)(int, void *)", as the prototype it points to: the declarator is rewritten in place,
+ * "(*done)" into " done  " and "(*)" into " _ ", so every column the parser reports stays the user's.
+ * On failure returns NULL with the parser's one-line reason in `err`, quoting the text as written. */
+static ac_proto *parse_prototype(const char *text, bool *named, ac_buf *err) {
+    size_t open, close, name, name_len;
+    if (!fnptr_declarator(text, &open, &close, &name, &name_len)) {
+        ac_proto *p = ac__proto_parse(text, err);
+        *named = p != NULL;
+        return p;
+    }
+    char *rewritten = ac__xstrdup(text);
+    memset(rewritten + open, ' ', close - open + 1);
+    if (name_len)
+        memcpy(rewritten + open + 1, text + name, name_len);
+    else
+        rewritten[open + 1] = '_';
+    *named = name_len > 0;
+    ac_buf why = {0};
+    ac_proto *p = ac__proto_parse(rewritten, &why);
+    if (!p) {
+        ac_buf head = {0};
+        quote_like_parser(&head, rewritten);
+        const char *w = ac__buf_str(&why);
+        size_t column = 0;
+        int used = 0;
+        if (strncmp(w, ac__buf_str(&head), head.len) == 0 &&
+            sscanf(w + head.len, " at column %zu: %n", &column, &used) == 1 && used > 0 && column > open &&
+            column <= close + 1) {
+            /* the problem is in the declarator itself: what the parser says of the text as written */
+            ac__proto_free(ac__proto_parse(text, err));
+        } else if (strncmp(w, ac__buf_str(&head), head.len) == 0) {
+            quote_like_parser(err, text);
+            ac__buf_puts(err, w + head.len);
+        } else {
+            ac__buf_puts(err, w);
+        }
+        ac__buf_free(&head);
+    }
+    ac__buf_free(&why);
+    free(rewritten);
+    return p;
+}
+
+/* ---- wrappers ---- */
+
+static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
+    wrapper *w = ud;
+    bool cancelled = ac__cancel_done();
+    ac_buf here = {0};
+    if (__atomic_load_n(&w->calls, __ATOMIC_RELAXED) < 2)
+        describe_here(&here);
+    char msg[2048];
+    msg[0] = '\0';
+    pthread_mutex_lock(&lock);
+    size_t n = __atomic_add_fetch(&w->calls, 1, __ATOMIC_RELAXED); /* also read without the lock */
+    if (w->op && cancelled)
+        w->calls_after_cancel++;
+    if (n == 1)
+        w->first = ac__buf_take(&here);
+    else if (n == 2 && !w->op)
+        snprintf(msg, sizeof msg,
+                 "AC_ONCE callback%s%s%s was called a second time, in %s; the first call was in %s",
+                 w->named ? " \"" : "", w->named ? w->proto->name : "", w->named ? "\"" : "",
+                 ac__buf_str(&here), w->first ? w->first : "?");
+    pthread_mutex_unlock(&lock);
+    ac__buf_free(&here);
+    if (msg[0])
+        ac__report_failure(AC_FK_ASSERTION, false, w->file, w->line, msg, NULL, NULL);
+    ffi_call(cif, FFI_FN(w->fn), ret, args);
+}
+
+static void wrapper_free(wrapper *w) {
+    ffi_closure_free(w->closure);
+    ac__proto_free(w->proto);
+    free(w->first);
+    free(w);
+}
+
+static void *wrap(const char *api, const char *prototype, void *fn, bool op, const char *file, int line) {
+    ac_buf msg = {0};
+    if (!fn) {
+        ac__buf_printf(&msg, "%s: the function to wrap is NULL", api);
+        fail_fatal(file, line, &msg);
+    }
+    ac_buf err = {0};
+    bool named = false;
+    ac_proto *p = parse_prototype(prototype ? prototype : "", &named, &err);
+    if (!p) {
+        ac__buf_printf(&msg, "%s: bad prototype %s", api, ac__buf_str(&err));
+        ac__buf_free(&err);
+        fail_fatal(file, line, &msg);
+    }
+    wrapper *w = ac__xcalloc(1, sizeof *w);
+    w->fn = fn;
+    w->proto = p;
+    w->named = named;
+    w->op = op;
+    w->file = file;
+    w->line = line;
+    w->closure = ffi_closure_alloc(sizeof(ffi_closure), &w->code);
+    if (!w->closure || ffi_prep_closure_loc(w->closure, &p->cif, handler, w, w->code) != FFI_OK) {
+        if (w->closure)
+            ffi_closure_free(w->closure);
+        ac__proto_free(p);
+        free(w);
+        ac__buf_printf(&msg, "%s: libffi could not make a closure for %s", api, prototype);
+        fail_fatal(file, line, &msg);
+    }
+    pthread_mutex_lock(&lock);
+    if (!O.tail)
+        O.tail = &O.wrappers;
+    *O.tail = w;
+    O.tail = &w->next;
+    pthread_mutex_unlock(&lock);
+    return w->code;
+}
+
 void *ac__once(ac_test *t, const char *prototype, void *fn, const char *file, int line) {
-    (void)t, (void)prototype, (void)file, (void)line;
-    return fn;
+    (void)t;
+    return wrap("AC_ONCE", prototype, fn, false, file, line);
 }
 
 size_t ac_once_calls(const void *wrapped) {
-    (void)wrapped;
-    return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    for (const wrapper *w = O.wrappers; w; w = w->next)
+        if (w->code == wrapped)
+            n = __atomic_load_n(&w->calls, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 void *ac__op_callback(ac_test *t, const char *prototype, void *fn, int promise, const char *file, int line) {
-    (void)t, (void)prototype, (void)promise, (void)file, (void)line;
-    return fn;
+    (void)t;
+    ac_buf msg = {0};
+    if (O.op) {
+        ac__buf_printf(&msg,
+                       "ac_op_callback: the test already wrapped its operation's callback at %s:%d (one per "
+                       "test)",
+                       base_name(O.op->file), O.op->line);
+        fail_fatal(file, line, &msg);
+    }
+    if (promise != AC_CANCEL_SILENT && promise != AC_CANCEL_CALLS_BACK_ONCE) {
+        ac__buf_printf(&msg,
+                       "ac_op_callback: promise %d is neither AC_CANCEL_SILENT nor AC_CANCEL_CALLS_BACK_ONCE",
+                       promise);
+        fail_fatal(file, line, &msg);
+    }
+    void *code = wrap("ac_op_callback", prototype, fn, true, file, line);
+    pthread_mutex_lock(&lock);
+    for (wrapper *w = O.wrappers; w; w = w->next)
+        if (w->code == code)
+            O.op = w;
+    O.promise = promise;
+    pthread_mutex_unlock(&lock);
+    return code;
 }
 
 int ac__op_promise(void) {
-    return -1;
+    return O.op ? O.promise : -1;
 }
 
 size_t ac__op_calls_after_cancel(void) {
-    return 0;
+    pthread_mutex_lock(&lock);
+    size_t n = O.op ? O.op->calls_after_cancel : 0;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
+/* Frees every wrapper (those of a test that never reached ac__asserts_end too). */
+static void wrappers_clear(void) {
+    pthread_mutex_lock(&lock);
+    wrapper *w = O.wrappers;
+    O.wrappers = NULL;
+    O.tail = &O.wrappers;
+    O.op = NULL;
+    O.promise = -1;
+    pthread_mutex_unlock(&lock);
+    while (w) {
+        wrapper *next = w->next;
+        wrapper_free(w);
+        w = next;
+    }
+}
+
+/* ---- the assertion files' per-test lifecycle ---- */
+
 void ac__asserts_begin(ac_test *t) {
-    (void)t;
+    wrappers_clear();
+    O.thread = pthread_self();
+    ac__props_begin(t);
+    ac__regions_begin(t);
+    ac__events_begin(t);
 }
 
 void ac__asserts_end(ac_test *t) {
-    (void)t;
+    ac__regions_end(t);
+    ac__events_end(t);
+    bool judge = !ac__test_skipped(t) && !ac__cancel_done();
+    for (const wrapper *w = O.wrappers; w && judge; w = w->next) {
+        if (w->op || __atomic_load_n(&w->calls, __ATOMIC_RELAXED) > 0)
+            continue;
+        char msg[512];
+        snprintf(msg, sizeof msg, "AC_ONCE callback%s%s%s was never called", w->named ? " \"" : "",
+                 w->named ? w->proto->name : "", w->named ? "\"" : "");
+        ac__report_failure(AC_FK_ASSERTION, false, w->file, w->line, msg, NULL, NULL);
+    }
+    wrappers_clear();
 }

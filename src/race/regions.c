@@ -1,10 +1,270 @@
-/* regions.c — STUB (to be written): atomic regions over named resources. */
+/* regions.c — atomic regions over named resources (AC_ATOMIC_BEGIN, AC_ATOMIC_END, AC_TOUCH): which
+ * resource is held, by which callback ("segment") and since which line, and the touches by other
+ * segments while it is held. Failures are non-fatal and name both segments and both lines.
+ *
+ * Segments. A callback dispatched on the test's loop is one segment, identified by its dispatch serial
+ * (ac__loop_dispatch_serial). The test body (and its setup, teardown and end hooks, and any other thread)
+ * is one segment between two runs of the loop that dispatch the test's callbacks: its segment is told by
+ * how many counted callbacks (ac__sched_steps: the test's own, mock completions, peers; not the
+ * harness's bookkeeping) have run so far.
+ *
+ * Judging. Opening a region that is open fails at once (the region then belongs to its new opener). A
+ * touch by a segment other than the opener is pending until that segment ends: a callback's touch fails
+ * when the callback returns with the region still open (closing it first, in the same segment, is the
+ * operation finishing); the body's fails when the first counted callback after it returns, since the
+ * body let callbacks run with the region open. One intrusion is reported per opening. An END with no open
+ * region is ignored. At the test's end, pending touches by the body are judged, touches by callbacks that
+ * never returned (a fatal failure unwound them) are dropped, and every region still open fails as never
+ * closed — after a cancel too: a cancelled operation must still release what it holds. Nothing is reported
+ * for a skipped test. After a fatal failure the end checks still run: this file cannot tell that the test
+ * ended early. */
 #include "race.h"
 
+#include "../loop/loop.h"
+#include "../runner/runner.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* called from once.c (ac__asserts_begin/end) */
+void ac__regions_begin(ac_test *t);
+void ac__regions_end(ac_test *t);
+
+/* A callback's segment is its dispatch serial; the body's is this bit | the counted dispatches so far. */
+#define BODY_SEGMENT (1ULL << 63)
+
+typedef struct region {
+    char *name;
+    bool open;
+    unsigned long episode; /* which opening */
+    unsigned long long opener;
+    char *opener_desc;
+    const char *file;
+    int line;
+    bool intrusion_reported; /* for this opening */
+} region;
+
+typedef struct touch {
+    size_t region;
+    unsigned long episode;
+    unsigned long long by;
+    char *desc;
+    const char *file;
+    int line;
+} touch;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    bool on; /* between ac__regions_begin and ac__regions_end */
+    pthread_t thread;
+    region *regions;
+    size_t nregions, cap_regions;
+    touch *pending;
+    size_t npending, cap_pending;
+    unsigned long episodes;
+} R;
+
+static unsigned long long current_segment(void) {
+    unsigned long serial = pthread_equal(pthread_self(), R.thread) ? ac__loop_dispatch_serial() : 0;
+    return serial ? serial : BODY_SEGMENT | ac__sched_steps();
+}
+
+static char *describe_here(void) {
+    ac_buf b = {0};
+    if (pthread_equal(pthread_self(), R.thread))
+        ac__loop_dispatch_describe(&b);
+    else
+        ac__buf_puts(&b, "a thread other than the test's");
+    return ac__buf_take(&b);
+}
+
+static const char *base_name(const char *file) {
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    return slash ? slash + 1 : file ? file : "?";
+}
+
+static size_t region_index(const char *name) {
+    for (size_t i = 0; i < R.nregions; i++)
+        if (strcmp(R.regions[i].name, name) == 0)
+            return i;
+    if (R.nregions == R.cap_regions) {
+        R.cap_regions = R.cap_regions ? R.cap_regions * 2 : 8;
+        R.regions = ac__xrealloc(R.regions, R.cap_regions * sizeof *R.regions);
+    }
+    R.regions[R.nregions] = (region){.name = ac__xstrdup(name)};
+    return R.nregions++;
+}
+
+/* `atomic region on "cache:k" opened by callback on_a (...) at file.c:12` */
+static void region_head(ac_buf *m, const region *r) {
+    ac__buf_puts(m, "atomic region on ");
+    ac__escape_c(m, r->name, strlen(r->name));
+    ac__buf_printf(m, " opened by %s at %s:%d", r->opener_desc, base_name(r->file), r->line);
+}
+
+/* A failure to report once the lock is released. */
+typedef struct failure {
+    char *message;
+    const char *file;
+    int line;
+} failure;
+
+static void report_all(failure *f, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        ac__report_failure(AC_FK_ASSERTION, false, f[i].file, f[i].line, f[i].message, NULL, NULL);
+        free(f[i].message);
+    }
+    free(f);
+}
+
+static void add_failure(failure **f, size_t *n, ac_buf *m, const char *file, int line) {
+    *f = ac__xrealloc(*f, (*n + 1) * sizeof **f);
+    (*f)[(*n)++] = (failure){ac__buf_take(m), file, line};
+}
+
+/* The intrusion a pending touch is, if its opening has not been reported yet. */
+static void judge(const touch *p, failure **f, size_t *n) {
+    region *r = &R.regions[p->region];
+    if (r->episode != p->episode || r->intrusion_reported)
+        return;
+    r->intrusion_reported = true;
+    ac_buf m = {0};
+    region_head(&m, r);
+    ac__buf_printf(&m, " was entered by %s at %s:%d before it was closed", p->desc, base_name(p->file),
+                   p->line);
+    if ((r->opener & BODY_SEGMENT) && (p->by & BODY_SEGMENT))
+        ac__buf_puts(&m, " (callbacks ran in between)");
+    add_failure(f, n, &m, p->file, p->line);
+}
+
+static void drop_pending(size_t i) {
+    free(R.pending[i].desc);
+    memmove(&R.pending[i], &R.pending[i + 1], (R.npending - i - 1) * sizeof *R.pending);
+    R.npending--;
+}
+
 void ac__atomic(int op, const char *res, const char *file, int line) {
-    (void)op, (void)res, (void)file, (void)line;
+    if (!ac_current() || !res)
+        return;
+    failure *f = NULL;
+    size_t nf = 0;
+    pthread_mutex_lock(&lock);
+    if (!R.on) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    unsigned long long seg = current_segment();
+    size_t ri = region_index(res); /* may move R.regions: index it after */
+    region *r = &R.regions[ri];
+    if (op == 0) { /* BEGIN */
+        char *desc = describe_here();
+        if (r->open) {
+            ac_buf m = {0};
+            region_head(&m, r);
+            ac__buf_printf(&m, " was opened again by %s at %s:%d while still open", desc, base_name(file),
+                           line);
+            add_failure(&f, &nf, &m, file, line);
+        }
+        free(r->opener_desc);
+        *r = (region){.name = r->name,
+                      .open = true,
+                      .episode = ++R.episodes,
+                      .opener = seg,
+                      .opener_desc = desc,
+                      .file = file,
+                      .line = line};
+    } else if (op == 1) { /* END */
+        if (r->open) {
+            r->open = false;
+            for (size_t i = R.npending; i-- > 0;)
+                if (R.pending[i].region == ri && R.pending[i].by == seg)
+                    drop_pending(i);
+        }
+    } else if (r->open && r->opener != seg) { /* TOUCH by another segment: pending until it ends */
+        bool known = false;
+        for (size_t i = 0; i < R.npending && !known; i++)
+            known = R.pending[i].region == ri && R.pending[i].episode == r->episode && R.pending[i].by == seg;
+        if (!known) {
+            if (R.npending == R.cap_pending) {
+                R.cap_pending = R.cap_pending ? R.cap_pending * 2 : 8;
+                R.pending = ac__xrealloc(R.pending, R.cap_pending * sizeof *R.pending);
+            }
+            R.pending[R.npending++] = (touch){ri, r->episode, seg, describe_here(), file, line};
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    report_all(f, nf);
 }
 
 void ac__regions_segment_end(unsigned long serial) {
-    (void)serial;
+    failure *f = NULL;
+    size_t nf = 0;
+    pthread_mutex_lock(&lock);
+    if (R.on) {
+        /* in pending order: the body's touches came before this callback; its own, during it */
+        for (size_t i = 0; i < R.npending;) {
+            touch *p = &R.pending[i];
+            bool body = (p->by & BODY_SEGMENT) != 0;
+            /* the body's segment ended once a counted callback has run since its touch */
+            bool ended = body ? (p->by & ~BODY_SEGMENT) != ac__sched_steps() : p->by == serial;
+            if (!ended) {
+                i++;
+                continue;
+            }
+            /* the body let callbacks run with the region open (its END would have dropped the touch); a
+             * callback returned: the region must still be open */
+            if (body || R.regions[p->region].open)
+                judge(p, &f, &nf);
+            drop_pending(i);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    report_all(f, nf);
+}
+
+static void clear(void) {
+    for (size_t i = 0; i < R.nregions; i++) {
+        free(R.regions[i].name);
+        free(R.regions[i].opener_desc);
+    }
+    for (size_t i = 0; i < R.npending; i++)
+        free(R.pending[i].desc);
+    free(R.regions);
+    free(R.pending);
+    memset(&R, 0, sizeof R);
+}
+
+void ac__regions_begin(ac_test *t) {
+    (void)t;
+    pthread_mutex_lock(&lock);
+    clear();
+    R.on = true;
+    R.thread = pthread_self();
+    pthread_mutex_unlock(&lock);
+}
+
+void ac__regions_end(ac_test *t) {
+    failure *f = NULL;
+    size_t nf = 0;
+    pthread_mutex_lock(&lock);
+    if (R.on && !ac__test_skipped(t)) {
+        for (size_t i = 0; i < R.npending; i++)
+            if ((R.pending[i].by & BODY_SEGMENT) && R.regions[R.pending[i].region].open)
+                judge(&R.pending[i], &f, &nf);
+        for (size_t i = 0; i < R.nregions; i++) {
+            const region *r = &R.regions[i];
+            if (!r->open)
+                continue;
+            ac_buf m = {0};
+            region_head(&m, r);
+            ac__buf_puts(&m, " was never closed");
+            add_failure(&f, &nf, &m, r->file, r->line);
+        }
+    }
+    clear();
+    pthread_mutex_unlock(&lock);
+    report_all(f, nf);
 }
