@@ -53,8 +53,9 @@ double ac_schedule_uniform(ac_test *t, double lo, double hi);
  *   AC_REACHABLE(msg)        this line must be reached in some explored schedule;
  *   AC_UNREACHABLE(msg)      this line must never be reached (else the test fails there).
  * A test that explores (more than one schedule, or a cancel sweep) fails when a SOMETIMES it evaluated
- * was never true, or when a SOMETIMES or REACHABLE written in the test's own source file was never
- * satisfied in any of its schedules. Sites in other files (the code under test) count once evaluated. */
+ * was never true, or when a SOMETIMES or REACHABLE written in the test's own lines (from its AC_TEST to
+ * the next test in the same file) was never satisfied in any of its schedules. Sites elsewhere (helpers,
+ * the code under test) count once evaluated. */
 typedef struct ac__prop_site {
     int kind; /* AC__PROP_* */
     int line;

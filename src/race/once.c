@@ -4,10 +4,10 @@
  * arguments and return value — to the function wrapped, through ffi_call with the same call interface.
  * A second call of an AC_ONCE wrapper fails the test there (non-fatal: the call may come from library
  * code or another thread, which must not be unwound); a wrapper never called fails the test at its end,
- * unless the test was skipped or its operation cancelled (a cancelled operation need not call back;
- * cancel.c judges the op callback's promise). After a fatal failure the check still runs: this file
- * cannot tell that the test ended early. The op callback is counted, and its calls after the cancel, but
- * not checked here. Wrappers stay callable until ac__asserts_end, after the test's end hooks.
+ * unless the test was skipped, ended by a fatal failure, or its operation cancelled (a cancelled
+ * operation need not call back; cancel.c judges the op callback's promise). The op callback is counted, and
+ * its calls after the cancel, but not checked here. Wrappers stay callable until ac__asserts_end, after the
+ * test's end hooks.
  *
  * It also owns the assertion files' per-test lifecycle: ac__asserts_begin and ac__asserts_end start and
  * end the state of props.c, regions.c and events.c too (--no-fork runs many tests in one process). It
@@ -25,13 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The other assertion files' per-test state, begun and ended only from here (ac__asserts_begin/end). */
-void ac__props_begin(ac_test *t);
-void ac__regions_begin(ac_test *t);
-void ac__regions_end(ac_test *t);
-void ac__events_begin(ac_test *t);
-void ac__events_end(ac_test *t);
 
 typedef struct wrapper {
     struct wrapper *next;
@@ -319,7 +312,7 @@ void ac__asserts_begin(ac_test *t) {
 void ac__asserts_end(ac_test *t) {
     ac__regions_end(t);
     ac__events_end(t);
-    bool judge = !ac__test_skipped(t) && !ac__cancel_done();
+    bool judge = !ac__test_ended_early(t) && !ac__cancel_done();
     for (const wrapper *w = O.wrappers; w && judge; w = w->next) {
         if (w->op || __atomic_load_n(&w->calls, __ATOMIC_RELAXED) > 0)
             continue;

@@ -82,6 +82,12 @@ void ac__cancel_settle(ac_test *t);
 /* ---- assertions (props.c, regions.c, once.c, events.c) ---- */
 /* The end of a callback's segment (atomic regions judge touches here). */
 void ac__regions_segment_end(unsigned long serial);
+/* Each assertion file's per-test state, begun and ended only by ac__asserts_begin/end (once.c). */
+void ac__props_begin(ac_test *t);
+void ac__regions_begin(ac_test *t);
+void ac__regions_end(ac_test *t);
+void ac__events_begin(ac_test *t);
+void ac__events_end(ac_test *t);
 /* Per-test state of the assertion files, set up and checked at the test's end. */
 void ac__asserts_begin(ac_test *t);
 void ac__asserts_end(ac_test *t); /* open regions, uncalled once-callbacks, the op callback's promise */

@@ -189,6 +189,10 @@ const ac__test_def *ac__test_def_of(ac_test *t) {
     return t->def;
 }
 
+bool ac__test_ended_early(ac_test *t) {
+    return t->ended_early;
+}
+
 bool ac__test_skipped(ac_test *t) {
     return t->skipped;
 }

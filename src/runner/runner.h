@@ -111,6 +111,9 @@ void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
 double ac__test_started(ac_test *t);
 /* The running test's registration record (its options among them). */
 const ac__test_def *ac__test_def_of(ac_test *t);
+/* True once a fatal failure or AC_SKIP has ended the test early (end hooks then leave alone what it
+ * left undone). */
+bool ac__test_ended_early(ac_test *t);
 /* True once AC_SKIP has ended the test: end hooks then clean up without reporting what is left undone. */
 bool ac__test_skipped(ac_test *t);
 /* After a cancel: abandons the test body (and the callbacks running in it) without failing the test;
