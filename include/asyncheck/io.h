@@ -66,7 +66,8 @@ typedef struct ac_peer ac_peer;
 
 /* Adds a step: the peer does nothing for `seconds` of real time (at least that long, measured from when
  * the step is reached; not scaled by AC_TIMEOUT_MULTIPLIER), while it goes on reading what the code
- * writes. A negative or non-finite duration fails the test fatally. */
+ * writes. A negative or non-finite duration fails the test fatally. For a latency that schedules explore
+ * (asyncheck/race.h), draw it from the schedule: ac_peer_wait(p, ac_schedule_uniform(t, 0.010, 0.200)). */
 #define ac_peer_wait(p, seconds) ac__peer_wait((p), (seconds), __FILE__, __LINE__)
 
 /* Adds a step: the peer shuts down its sending side (shutdown(SHUT_WR)): the code reads end-of-file
