@@ -193,6 +193,26 @@ AC_TEST(meta_race, the_first_failing_schedule_stops_the_test) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_race, a_hang_under_one_seed_is_reported_with_that_seed) {
+    static const char *const ten[] = {"--schedules=10", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "hang.under_some_seeds", ten);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "timeout");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
+                           "(limit 0.300 s) in body; the test's process group was killed");
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, " --seed=");
+    AC_EXPECT_NULL(strstr(msg, "seed 0,")); /* libev's own order draws 0.0: it never hangs */
+    char *copy = ac__xstrdup(msg);
+    char first[512];
+    snprintf(first, sizeof first, "%s", field(pt, "  message: "));
+    fixture_done(&r);
+    replays_fail_the_same_way("hang.under_some_seeds", copy, first);
+    free(copy);
+    passes("hang.under_some_seeds", NULL);
+}
+
 /* ---- the fixed twins pass every schedule ---- */
 
 AC_TEST(meta_race, fixed_twins_pass_every_explored_schedule) {
