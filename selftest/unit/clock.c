@@ -1,10 +1,12 @@
 /* clock.c — virtual time doing what it promises: an hour of timers in no time, firing order and ev_now
  * values, periodics on virtual realtime, the libc clocks and sleeps following the virtual clock, the
  * manual clock moving only by ac_clock_advance (deadline order, draining in between), run-until-idle not
- * moving time, autojump held off by real work from another thread, and the pending/within helpers.
+ * moving time, autojump held off by real work from another thread, other threads reading virtual time,
+ * and the pending/within helpers.
  * (Failures — deadlines, deadlocks, early completions — are in meta/meta_clock.c.) */
 #include <asyncheck.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +182,51 @@ AC_TEST(clock, autojump_waits_for_real_work_in_flight, .clock = AC_CLOCK_VIRTUAL
     AC_EXPECT_LT(ac_clock_elapsed(t), 0.001); /* the data came in before time jumped */
     close(fds[0]);
     close(fds[1]);
+}
+
+typedef struct reading {
+    atomic_bool stop;
+    long long first, last, reads; /* CLOCK_REALTIME, ns: the reader's own until joined */
+    bool backwards;
+} reading;
+
+static void *read_time(void *arg) {
+    reading *rd = arg;
+    while (!atomic_load(&rd->stop)) {
+        struct timespec ts;
+        struct timeval tv;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gettimeofday(&tv, NULL);
+        (void)time(NULL);
+        long long now = (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        rd->backwards |= rd->reads && now < rd->last;
+        if (!rd->reads++)
+            rd->first = now;
+        rd->last = now;
+        usleep(100); /* real: only the test's thread sleeps in virtual time */
+    }
+    return NULL;
+}
+
+/* Other threads read virtual time while the test's thread moves it: whole values that never go back (a
+ * ThreadSanitizer build, docs/TSAN.md, checks the clock is shared safely). */
+AC_TEST(clock, other_threads_read_virtual_time_while_it_jumps, .clock = AC_CLOCK_VIRTUAL) {
+    static ev_timer tick;
+    static reading rd;
+    rd = (reading){0};
+    lg = (log_t){0};
+    ev_timer_init(&tick, record, 1., 1.);
+    ev_timer_start(ac_loop(t), &tick);
+    pthread_t th;
+    pthread_create(&th, NULL, read_time, &rd);
+    AC_AWAIT(t, lg.n >= 20, 100);
+    ev_timer_stop(ac_loop(t), &tick);
+    atomic_store(&rd.stop, true);
+    pthread_join(th, NULL);
+    AC_EXPECT_GT(rd.reads, 0);
+    AC_EXPECT_FALSE(rd.backwards);
+    AC_EXPECT_GE(rd.first, (long long)START_REAL * 1000000000); /* virtual: the year 2100 */
+    AC_EXPECT_LE(rd.last, (long long)(START_REAL + 30) * 1000000000);
 }
 
 AC_TEST(clock, stays_pending_then_completes_within, .clock = AC_CLOCK_VIRTUAL) {

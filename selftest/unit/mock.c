@@ -1,6 +1,7 @@
 /* mock.c — mocks doing what they promise: return values, sequences, errno, side effects, every kind of
  * completion, references to the call's arguments, the call log, argument accessors, typedefs, the
- * supported types, expectations that are met, and calls from other threads. (The failing side —
+ * supported types, expectations that are met, and calls from other threads (the test reading them as
+ * they come). (The failing side —
  * unexpected calls, unmet expectations, bad prototypes, held completions — is in meta/meta_mocks.c.) */
 #include <asyncheck.h>
 #include <errno.h>
@@ -320,6 +321,42 @@ AC_TEST(mock, calls_from_other_threads_complete_on_the_test_thread) {
     AC_AWAIT(t, r.count == 100, 2.0);
     AC_EXPECT_TRUE(pthread_equal(r.thread, pthread_self()));
     AC_EXPECT_STR_EQ(r.body, "from a thread");
+}
+
+static void *slow_worker(void *arg) {
+    void **args = arg;
+    get_fn get = (get_fn)args[0];
+    for (int i = 0; i < 50; i++) {
+        get("from a thread", on_reply, args[1]);
+        usleep(100); /* real: interleave with the test's thread */
+    }
+    return NULL;
+}
+
+/* While other threads call, the test's thread awaits calls, reads them and the log, and delivers held
+ * completions: all of it under the mock's lock (a ThreadSanitizer build, docs/TSAN.md, checks that). */
+AC_TEST(mock, the_test_reads_calls_while_other_threads_make_them) {
+    ac_mock *m = ac_mock_new(t, GET_PROTO);
+    ac_mock_completes(m, "cb(7, $url, $ud)", ac_manual());
+    reply r = {0};
+    void *args[2] = {ac_mock_fn(m), &r};
+    pthread_t a, b;
+    pthread_create(&a, NULL, slow_worker, args);
+    pthread_create(&b, NULL, slow_worker, args);
+    AC_AWAIT_CALLS(t, m, 10, 2.0); /* each call from another thread wakes the loop */
+    size_t delivered = 0;
+    while (delivered < 100) {
+        AC_AWAIT(t, ac_mock_held(m) > 0, 2.0);
+        while (ac_mock_complete_next(m))
+            delivered++;
+        AC_EXPECT_STR_EQ(ac_mock_arg_str(ac_mock_call_at(m, 0), 0), "from a thread");
+        AC_EXPECT_TRUE(ac_mock_log_at(t, ac_mock_log_count(t) - 1) != NULL);
+    }
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    AC_EXPECT_EQ(r.count, 100);
+    AC_EXPECT_EQ(ac_mock_completion_count(m), 100u);
+    AC_EXPECT_EQ(ac_mock_log_count(t), 100u);
 }
 
 AC_TEST(mock, replaces_the_function_its_prototype_names) {

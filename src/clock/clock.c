@@ -9,10 +9,14 @@
 #include <ev.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <pthread.h>
 #include <time.h>
@@ -55,6 +59,12 @@ static struct {
     size_t npatches;
 } vc = {.epfd = -1, .threshold = -1};
 
+/* vc.kind, vc.thread, vc.epfd, vc.mono and vc.real are read by whichever thread asks the time, sleeps or
+ * polls (a test's worker threads too, and under --no-fork threads an earlier test left running), and
+ * written on the test's thread: each access is a relaxed atomic, so a reading is one whole value. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 static clock_gettime_fn real_clock_gettime;
 static epoll_wait_fn real_epoll_wait;
 static nanosleep_fn real_nanosleep;
@@ -67,12 +77,12 @@ static bool virtual_clock(clockid_t id, long long *now) {
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
-        *now = vc.mono;
+        *now = LOAD(vc.mono);
         return true;
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
     case CLOCK_TAI:
-        *now = vc.real;
+        *now = LOAD(vc.real);
         return true;
     default:
         return false; /* CPU-time clocks stay real */
@@ -81,7 +91,7 @@ static bool virtual_clock(clockid_t id, long long *now) {
 
 static int v_clock_gettime(clockid_t id, struct timespec *ts) {
     long long now;
-    if (!vc.kind || !virtual_clock(id, &now))
+    if (!LOAD(vc.kind) || !virtual_clock(id, &now))
         return real_clock_gettime(id, ts);
     ts->tv_sec = (time_t)(now / NS);
     ts->tv_nsec = (long)(now % NS);
@@ -91,14 +101,15 @@ static int v_clock_gettime(clockid_t id, struct timespec *ts) {
 static int v_gettimeofday(struct timeval *tv, void *tz) {
     (void)tz;
     if (tv) {
-        tv->tv_sec = (time_t)(vc.real / NS);
-        tv->tv_usec = (suseconds_t)(vc.real % NS / 1000);
+        long long now = LOAD(vc.real);
+        tv->tv_sec = (time_t)(now / NS);
+        tv->tv_usec = (suseconds_t)(now % NS / 1000);
     }
     return 0;
 }
 
 static time_t v_time(time_t *out) {
-    time_t now = (time_t)(vc.real / NS);
+    time_t now = (time_t)(LOAD(vc.real) / NS);
     if (out)
         *out = now;
     return now;
@@ -106,8 +117,8 @@ static time_t v_time(time_t *out) {
 
 static void advance_ns(long long ns) {
     if (ns > 0) {
-        vc.mono += ns;
-        vc.real += ns;
+        STORE(vc.mono, vc.mono + ns); /* the test's thread is the only writer */
+        STORE(vc.real, vc.real + ns);
     }
 }
 
@@ -115,28 +126,36 @@ static void advance(double seconds) {
     advance_ns(llround(seconds * 1e9));
 }
 
-/* The process's threads, counting up to `limit` (0 when /proc cannot tell). */
-static int count_threads(int limit) {
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
+/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Raw system
+ * calls into a buffer on the stack: a test may have replaced open or read, and this runs at every
+ * autojump, where opendir's 32 KiB allocation would dominate a virtual day under ThreadSanitizer. */
+static int count_threads(void) {
+    char buf[4096] __attribute__((aligned(8)));
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < limit)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    int threads = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
+            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
+            off += reclen;
+        }
+    syscall(SYS_close, fd);
+    return threads;
 }
 
 /* Threads the test started may be doing real work that will wake the loop (an ev_async). Threads that
  * were there before it began are not the test's: ThreadSanitizer's background thread, or one another
  * test left behind under --no-fork. */
 static bool other_threads(void) {
-    return count_threads(vc.threads + 1) > vc.threads;
+    return count_threads() > vc.threads;
 }
 
 static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms) {
-    if (!vc.kind || epfd != vc.epfd)
+    if (!LOAD(vc.kind) || epfd != LOAD(vc.epfd))
         return real_epoll_wait(epfd, events, max, timeout_ms);
     int n = real_epoll_wait(epfd, events, max, 0);
     if (n == 0 && timeout_ms == 0 && vc.kind == AC_CLOCK_VIRTUAL) {
@@ -199,7 +218,11 @@ static int v_epoll_create(int size) {
 
 /* Sleeps on the test's thread take virtual time; other threads' sleeps are real work and stay real. */
 static bool virtual_sleep(void) {
-    return vc.kind && pthread_equal(pthread_self(), vc.thread);
+    if (!LOAD(vc.kind))
+        return false;
+    pthread_t test_thread;
+    __atomic_load(&vc.thread, &test_thread, __ATOMIC_RELAXED);
+    return pthread_equal(pthread_self(), test_thread);
 }
 
 /* A sleep inside a loop callback blocks the loop (in virtual time too): the hygiene check reports it. */
@@ -288,13 +311,14 @@ void ac__clock_begin(ac_test *t, int kind) {
         real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
     }
     vc.t = t;
-    vc.thread = pthread_self();
-    vc.threads = count_threads(1 << 16);
+    pthread_t self = pthread_self();
+    __atomic_store(&vc.thread, &self, __ATOMIC_RELAXED);
+    vc.threads = count_threads();
     if (vc.threads < 1)
         vc.threads = 1;
-    vc.mono = START_MONO;
-    vc.real = START_REAL;
-    vc.epfd = -1;
+    STORE(vc.mono, START_MONO);
+    STORE(vc.real, START_REAL);
+    STORE(vc.epfd, -1);
     vc.threshold = -1;
     vc.stalled = false;
     vc.jumped_to = 0;
@@ -307,23 +331,23 @@ void ac__clock_begin(ac_test *t, int kind) {
         else
             ac__patch_undo(&vc.patches[vc.npatches]); /* frees what a slot-less apply kept */
     ac__patch_batch_end();
-    vc.kind = kind;
+    STORE(vc.kind, kind);
 }
 
 void ac__clock_attach(struct ev_loop *loop) {
     if (vc.kind && ev_backend(loop) == EVBACKEND_EPOLL)
-        vc.epfd = last_epoll_fd;
+        STORE(vc.epfd, last_epoll_fd);
 }
 
 void ac__clock_end(void) {
     if (!vc.kind)
         return;
-    vc.kind = 0;
+    STORE(vc.kind, 0);
     ac__patch_batch_begin();
     while (vc.npatches)
         ac__patch_undo(&vc.patches[--vc.npatches]);
     ac__patch_batch_end();
-    vc.epfd = -1;
+    STORE(vc.epfd, -1);
     vc.t = NULL;
 }
 
@@ -401,7 +425,7 @@ void ac_clock_advance(ac_test *t, double seconds) {
     struct ev_loop *loop = ac_loop(t);
     long long target = vc.mono + (seconds > 0 ? llround(seconds * 1e9) : 0);
     int kind = vc.kind;
-    vc.kind = AC_CLOCK_VIRTUAL; /* jump from deadline to deadline, capped at the target */
+    STORE(vc.kind, AC_CLOCK_VIRTUAL); /* jump from deadline to deadline, capped at the target */
     vc.cap = target;
     ac_run_until_idle(t);
     ev_timer limit; /* keeps libev polling (and so jumping) even with no timer of the test's own */
@@ -421,5 +445,5 @@ void ac_clock_advance(ac_test *t, double seconds) {
     advance_ns(HAIR); /* timers due exactly at the target fire now (libev fires only past a deadline) */
     ev_now_update(loop);
     ac_run_until_idle(t);
-    vc.kind = kind;
+    STORE(vc.kind, kind);
 }

@@ -250,9 +250,25 @@ static void stopped(struct ev_loop *loop, ev_watcher *w) {
     }
 }
 
+/* ThreadSanitizer (docs/TSAN.md) cannot see that ev_async_send publishes what its thread wrote before it
+ * to the callback it wakes (libev's memory fences, in uninstrumented code): the send releases the
+ * watcher, and libev feeding it to its loop's thread (pipecb, through the PLT) acquires it. Weak: both
+ * NULL in a program without TSan. */
+extern void __tsan_acquire(void *addr) __attribute__((weak));
+extern void __tsan_release(void *addr) __attribute__((weak));
+static void (*real_async_send)(struct ev_loop *, ev_async *);
+
+static void hook_async_send(struct ev_loop *loop, ev_async *w) {
+    if (__tsan_release)
+        __tsan_release(w);
+    real_async_send(loop, w);
+}
+
 static void (*real_feed_event)(struct ev_loop *, void *, int);
 
 static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
+    if ((revents & EV_ASYNC) && __tsan_acquire)
+        __tsan_acquire(w);
     real_feed_event(loop, w, revents);
     if (!ac__tracking(loop) || !on_test_thread() || !ac__ls.nlimbo)
         return;
@@ -794,6 +810,7 @@ __attribute__((cold)) static void install(void) {
         {"ev_once", (void *)hook_once, (void **)&real_once},
         {"ev_run", (void *)hook_run, (void **)&real_run},
         {"ev_feed_event", (void *)hook_feed_event, (void **)&real_feed_event},
+        {"ev_async_send", (void *)hook_async_send, (void **)&real_async_send},
         {"ev_loop_destroy", (void *)hook_loop_destroy, (void **)&real_loop_destroy},
         {"sleep", (void *)hook_sleep, (void **)&real_sleep},
         {"usleep", (void *)hook_usleep, (void **)&real_usleep},

@@ -2,7 +2,13 @@
  * (arguments copied, strings included), finds the expectation it meets, produces the return value and
  * errno, and schedules completions that call the call's own callback arguments through libffi on the
  * test's loop. At the end of the test it reports unmet expectations and held completions and frees
- * everything. It never formats report text of its own: failures go through ac__report_failure. */
+ * everything. It never formats report text of its own: failures go through ac__report_failure.
+ *
+ * Threads. A mock may be called from any thread, so the world's lock guards what a call adds to: each
+ * mock's calls and pendings, the world's log and incoming list, the expectations' counts. The test's
+ * thread takes it too to read them while other threads may call (and completions are counted
+ * atomically: an ac_inside_call completion runs on the calling thread). Matchers' predicates (ac_that)
+ * run under the lock and must not call the locking accessors. */
 #include "mock.h"
 
 #include <dlfcn.h>
@@ -457,12 +463,12 @@ static void print_expectation(ac_buf *b, const ac_expectation *e) {
 }
 
 static void print_calls(ac_buf *b, const ac_mock *m) {
-    if (m->ncalls == 0) {
+    pthread_mutex_lock(&m->w->lock);
+    if (m->ncalls == 0)
         ac__buf_printf(b, "no calls of %s", m->proto->name);
-        return;
-    }
     for (size_t i = 0; i < m->ncalls; i++)
         ac__buf_printf(b, "%s#%zu %s", i ? "; " : "", i, ac_mock_call_text(m->calls[i]));
+    pthread_mutex_unlock(&m->w->lock);
 }
 
 /* ---- matching ---- */
@@ -519,7 +525,9 @@ ac_matcher ac_that(bool (*pred)(const ac_mock_call *, size_t, void *), void *ud,
 
 static void deliver(pending *pd) {
     ac_mock *m = pd->m;
+    pthread_mutex_lock(&m->w->lock); /* another thread's call may be growing m->calls */
     const ac_mock_call *c = m->calls[pd->call];
+    pthread_mutex_unlock(&m->w->lock);
     const rule *r = pd->r;
     void *fnptr = c->args[r->cb].v.p;
     if (!fnptr) {
@@ -561,16 +569,18 @@ static void deliver(pending *pd) {
         }
         argp[i] = &values[i];
     }
-    m->completions++;
+    __atomic_fetch_add(&m->completions, 1, __ATOMIC_RELAXED);
     ffi_call((ffi_cif *)&cbp->cif, FFI_FN(fnptr), &ret, argp);
 }
 
 static void unlink_pending(pending *pd) {
+    pthread_mutex_lock(&pd->m->w->lock); /* other threads' calls add pendings */
     for (pending **pp = &pd->m->pendings; *pp; pp = &(*pp)->next)
         if (*pp == pd) {
             *pp = pd->next;
             break;
         }
+    pthread_mutex_unlock(&pd->m->w->lock);
 }
 
 static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -744,7 +754,7 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
         schedule(pd);
         pd = n;
     }
-    if (!on_loop_thread && m->rules)
+    if (!on_loop_thread) /* completions to schedule, or a loop waiting for calls (AC_AWAIT_CALLS) */
         ev_async_send(ac_loop(w->t), &w->incoming_async);
     write_return(ret, m->proto->ret.kind, &r);
     if (m->err)
@@ -1066,9 +1076,11 @@ void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, c
 
 static pending *find_held(ac_mock *m, bool any, size_t call) {
     pending *found = NULL;
+    pthread_mutex_lock(&m->w->lock);
     for (pending *pd = m->pendings; pd; pd = pd->next) /* newest first: keep the last one seen */
         if (pd->held && (any || pd->call == call))
             found = pd;
+    pthread_mutex_unlock(&m->w->lock);
     return found;
 }
 
@@ -1114,8 +1126,10 @@ size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
 
 size_t ac_mock_held(const ac_mock *m) {
     size_t n = 0;
+    pthread_mutex_lock(&m->w->lock);
     for (const pending *pd = m->pendings; pd; pd = pd->next)
         n += pd->held;
+    pthread_mutex_unlock(&m->w->lock);
     return n;
 }
 
@@ -1127,19 +1141,34 @@ size_t ac_mock_call_count(const ac_mock *m) {
 }
 
 size_t ac_mock_completion_count(const ac_mock *m) {
-    return m->completions;
+    return __atomic_load_n(&m->completions, __ATOMIC_RELAXED);
 }
 
 const ac_mock_call *ac_mock_call_at(const ac_mock *m, size_t i) {
-    return i < m->ncalls ? m->calls[i] : NULL;
+    pthread_mutex_lock(&m->w->lock);
+    const ac_mock_call *c = i < m->ncalls ? m->calls[i] : NULL;
+    pthread_mutex_unlock(&m->w->lock);
+    return c;
 }
 
 size_t ac_mock_log_count(ac_test *t) {
-    return current_world && current_world->t == t ? current_world->nlog : 0;
+    world *w = current_world && current_world->t == t ? current_world : NULL;
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->nlog;
+    pthread_mutex_unlock(&w->lock);
+    return n;
 }
 
 const ac_mock_call *ac_mock_log_at(ac_test *t, size_t i) {
-    return current_world && current_world->t == t && i < current_world->nlog ? current_world->log[i] : NULL;
+    world *w = current_world && current_world->t == t ? current_world : NULL;
+    if (!w)
+        return NULL;
+    pthread_mutex_lock(&w->lock);
+    const ac_mock_call *c = i < w->nlog ? w->log[i] : NULL;
+    pthread_mutex_unlock(&w->lock);
+    return c;
 }
 
 const ac_mock *ac_mock_call_mock(const ac_mock_call *c) {

@@ -602,7 +602,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ev_loop_destroy(t->loop);
         ac__clock_end();
     }
-    ac__tsan_check(def, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
+    ac__tsan_check(t, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
     emit(t, AC_REC_DONE, NULL, 0);
     current = NULL;
     pthread_mutex_destroy(&t->lock);

@@ -131,8 +131,8 @@ _Noreturn void ac__report_skip(const char *reason);
 /* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
 /* How many reports ThreadSanitizer has made in this process (0 without TSan). */
 unsigned long ac__tsan_reports(void);
-/* Fails the running test of `def` when TSan reported anything since the count was `before`. */
-void ac__tsan_check(const ac__test_def *def, unsigned long before);
+/* Fails the running test `t` when TSan reported anything since the count was `before`. */
+void ac__tsan_check(ac_test *t, unsigned long before);
 
 /* ---- exploring schedules (explore.c) ---- */
 typedef struct ac_explore ac_explore;

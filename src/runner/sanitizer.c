@@ -13,15 +13,20 @@
  * test's captured stderr, next to the failure. Reports that arrive after the "done" record (a thread
  * the test left running) are not seen: the test's thread leak is the bug to fix first.
  *
+ * Crashes stay crashes: TSan's handlers for SIGSEGV, SIGBUS, SIGFPE and SIGILL would print their own
+ * report and turn the death into exit status 66, which the runner could only call an unexpected exit.
+ * Our __tsan_default_options leaves those signals to the runner, which names them as in any other build
+ * (TSAN_OPTIONS still overrides it).
+ *
  * This works whether or not asyncheck itself was built with -fsanitize=thread: what matters is that the
- * test executable is linked with it (asyncheck::tsan, docs/TSAN.md). Without TSan nothing calls the
- * hook and the count stays 0. Both TSan hooks here are weak, so a program that defines its own
- * __tsan_on_report keeps it (and gives up this check). */
+ * test executable is linked with it (asyncheck::tsan, docs/TSAN.md). Without TSan nothing calls either
+ * hook and the count stays 0. Both are weak, so a program that defines its own keeps it (and, for
+ * __tsan_on_report, gives up this check). */
 #include "runner.h"
 
 #include <string.h>
 
-#define KINDS 4
+#define KINDS 16 /* kinds kept: the first reports of the process */
 #define KIND_LEN 32
 
 /* Written only by the hook, which TSan calls with its report lock held, so one report at a time. */
@@ -36,6 +41,12 @@ extern int __tsan_get_report_data(void *report, const char **description, int *c
     __attribute__((weak));
 
 void __tsan_on_report(void *report);
+const char *__tsan_default_options(void);
+
+/* Called by the runtime while it starts, before any constructor: a constant, nothing instrumented. */
+__attribute__((weak, no_sanitize_thread, visibility("default"))) const char *__tsan_default_options(void) {
+    return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0";
+}
 
 /* Runs inside the runtime's reporting, on whichever thread found the problem: not instrumented (no
  * report about the hook itself), no libc calls (TSan intercepts them). */
@@ -57,14 +68,19 @@ unsigned long ac__tsan_reports(void) {
     return __atomic_load_n(&reports, __ATOMIC_ACQUIRE);
 }
 
-void ac__tsan_check(const ac__test_def *def, unsigned long before) {
+void ac__tsan_check(ac_test *t, unsigned long before) {
     unsigned long n = ac__tsan_reports() - before;
     if (n == 0)
         return;
+    const ac__test_def *def = ac__test_def_of(t);
+    const char *phase = "end"; /* found when the test ended; the report's stacks say where */
+    ac__emit_record(t, AC_REC_PHASE, &phase, 1);
     ac_buf msg = {0};
     const char *first = before < KINDS ? kinds[before] : "";
-    if (n == 1 && (!first[0] || !strcmp(first, "data-race")))
+    if (n == 1 && !strcmp(first, "data-race"))
         ac__buf_printf(&msg, "ThreadSanitizer reported a data race");
+    else if (n == 1 && !first[0])
+        ac__buf_printf(&msg, "ThreadSanitizer reported a problem");
     else if (n == 1)
         ac__buf_printf(&msg, "ThreadSanitizer reported: %s", first);
     else {
