@@ -21,5 +21,8 @@ void fixture_done(fixture_run *r);
 const tap_point *point(fixture_run *r, const char *name);
 /* A YAML field of a point ("" when absent), in a buffer that lives until the next call. */
 const char *field(const tap_point *pt, const char *prefix);
+/* A field ("message", "type", "phase", "got", "expected", "at.line", "at.file") of the k-th entry
+ * (0-based) under `failures:`, unescaped; "" when absent. */
+const char *failure_field(const tap_point *pt, size_t k, const char *key);
 
 #endif

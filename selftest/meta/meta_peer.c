@@ -17,35 +17,6 @@ static const tap_point *run_one(fixture_run *r, const char *name) {
     return point(r, name);
 }
 
-/* A field ("message", "type", "phase", "got", "expected", "at.line", "at.file") of the k-th entry
- * (0-based) under `failures:`, unescaped; "" when absent. */
-static const char *failure_field(const tap_point *pt, size_t k, const char *key) {
-    static ac_buf item, out;
-    item.len = 0;
-    ac__buf_puts(&item, "");
-    const char *s = pt->yaml ? strstr(pt->yaml, "  failures:\n") : NULL;
-    for (size_t i = 0; s && i <= k; i++)
-        s = strstr(s + 1, "\n    - ");
-    if (s) {
-        ac__buf_puts(&item, "      "); /* the entry's first line, indented like the others */
-        s += strlen("\n    - ");
-        for (;;) {
-            const char *nl = strchr(s, '\n');
-            ac__buf_append(&item, s, nl ? (size_t)(nl - s + 1) : strlen(s));
-            if (!nl || strncmp(nl + 1, "      ", 6) != 0)
-                break;
-            s = nl + 1;
-        }
-    }
-    char prefix[64];
-    if (strncmp(key, "at.", 3) == 0)
-        snprintf(prefix, sizeof prefix, "        %s: ", key + 3);
-    else
-        snprintf(prefix, sizeof prefix, "      %s: ", key);
-    yaml_get(ac__buf_str(&item), prefix, &out);
-    return ac__buf_str(&out);
-}
-
 AC_TEST(meta_peer, a_wrong_write_fails_with_a_diff) {
     fixture_run r;
     const tap_point *pt = run_one(&r, "peer_fail.wrong_request");

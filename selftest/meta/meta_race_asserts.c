@@ -94,37 +94,6 @@ static void skips(const char *name, const char *reason) {
     fixture_done(&r);
 }
 
-/* A field ("message", "type", "at.line", ...) of the k-th entry (0-based) under `failures:`; "" when
- * absent. */
-static const char *failure_field(const tap_point *pt, size_t k, const char *key) {
-    static ac_buf item, out;
-    item.len = 0;
-    ac__buf_puts(&item, "");
-    const char *s = pt->yaml ? strstr(pt->yaml, "  failures:\n") : NULL;
-    for (size_t i = 0; s && i <= k; i++)
-        s = strstr(s + 1, "\n    - ");
-    if (s) {
-        ac__buf_puts(&item, "      ");
-        s += strlen("\n    - ");
-        for (;;) {
-            const char *nl = strchr(s, '\n');
-            ac__buf_append(&item, s, nl ? (size_t)(nl - s + 1) : strlen(s));
-            if (!nl || strncmp(nl + 1, "      ", 6) != 0)
-                break;
-            s = nl + 1;
-        }
-    }
-    char prefix[64];
-    if (strncmp(key, "at.", 3) == 0)
-        snprintf(prefix, sizeof prefix, "        %s: ", key + 3);
-    else
-        snprintf(prefix, sizeof prefix, "      %s: ", key);
-    out.len = 0;
-    ac__buf_puts(&out, "");
-    yaml_get(ac__buf_str(&item), prefix, &out);
-    return ac__buf_str(&out);
-}
-
 static bool starts_with(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
