@@ -2,7 +2,8 @@
  * buggy program passes under libev's own order and is found by exploring (shuffle and PCT), reported
  * with a seed whose replay command fails the same way every time; the fixed twins pass every explored
  * schedule; --keep-going groups the failures; a crash under one seed names that seed; a cancel sweep
- * finds a cancel that leaves a watcher running; --check-determinism finds state leaking between runs;
+ * finds a cancel that leaves a watcher running, a completion held, fds open, or a callback that breaks
+ * its promise; --check-determinism finds state leaking between runs;
  * bad options are refused in one line. */
 #include "meta.h"
 
@@ -299,6 +300,22 @@ AC_TEST(meta_race, hand_written_cancellation_is_checked) {
     AC_EXPECT_TRUE(pt->yaml && strstr(pt->yaml, "AC_ASSERT_CANCELLED_CLEANLY failed"));
     fixture_done(&r);
     passes("poll_fixed.by_hand", NULL);
+}
+
+AC_TEST(meta_race, cancel_sweep_finds_held_completions_and_open_fds) {
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "watch_leaky.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(failure_field(pt, 0, "message"), "1 mock completion still held after the cancel");
+    AC_EXPECT_STR_EQ(failure_field(pt, 0, "got"), "1 completion of submit held");
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "message"),
+                           "2 file descriptors opened by the test are still open at its end");
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "got"), ": pipe:[");
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=1");
+    fixture_done(&r);
+    passes("watch_fixed.cancels_cleanly", sweep);
+    passes("watch_leaky.cancels_cleanly", NULL);
 }
 
 /* ---- --check-determinism ---- */
