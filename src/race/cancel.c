@@ -54,9 +54,8 @@ static bool call_cancel(const char *file, int line) {
 }
 
 void ac_cancel(ac_test *t) {
-    (void)t;
-    call_cancel(ac__test_def_of(C.t ? C.t : ac_current())->file,
-                ac__test_def_of(C.t ? C.t : ac_current())->line);
+    const ac__test_def *def = ac__test_def_of(t);
+    call_cancel(def->file, def->line);
 }
 
 void ac__cancel_at_point(void) {

@@ -202,8 +202,6 @@ static char *diverge(const char *a, const char *b) {
             ac_buf d = {0};
             ac__buf_printf(&d, "dispatch %zu differs:\n  first run:  %.*s\n  second run: %.*s", line, (int)na,
                            na ? la : "(nothing more)", (int)nb, nb ? lb : "(nothing more)");
-            if (!na)
-                ac__buf_printf(&d, "%s", "");
             return ac__buf_take(&d);
         }
         if (!ea)
