@@ -51,6 +51,10 @@ typedef struct ac_test_options {
     int pct_depth;
     /* Rerun the test cancelling after the 1st, 2nd, ... dispatched callback (ac_cancel_with). */
     bool cancel_sweep;
+    /* Exploration budget in seconds of wall time (not scaled by AC_TIMEOUT_MULTIPLIER): once spent, no
+     * further schedule or cancel point is started, the runs under way finish, and the test passes or
+     * fails on what ran, reporting how much that was. 0: none. --explore-budget caps it. */
+    double explore_budget;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

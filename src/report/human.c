@@ -1,6 +1,7 @@
 /* human.c — the default report for people: one line a test with outcome and duration (coloured on a
- * terminal), the details of each failure with both values and captured output, a list of the failed
- * tests, and the closing line "asyncheck: N passed, N failed, N skipped". */
+ * terminal), what an explored test ran (under -v, or when its budget cut it short), the details of each
+ * failure with both values and captured output, a list of the failed tests, and the closing line
+ * "asyncheck: N passed, N failed, N skipped". */
 #include "report.h"
 
 #include <signal.h>
@@ -76,6 +77,22 @@ static void print_capture(human *h, const char *label, const ac_capture *c) {
         fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
 }
 
+/* "explored 37 of 200 schedules (shuffle), 37 runs; budget 5 s reached" */
+static void print_exploration(human *h, const ac_exploration *x) {
+    fprintf(h->out, "      %sexplored %u of %u schedule%s (%s%s)", paint(h, DIM), x->schedules,
+            x->schedules_total, x->schedules_total == 1 ? "" : "s", x->mode,
+            x->determinism ? ", each twice" : "");
+    if (x->sweep)
+        fprintf(h->out, ", cancel sweep: %u cancel point%s", x->cancel_points,
+                x->cancel_points == 1 ? "" : "s");
+    fprintf(h->out, ", %u run%s", x->runs, x->runs == 1 ? "" : "s");
+    if (x->budget_reached)
+        fprintf(h->out, "; budget %g s reached", x->budget);
+    else if (x->budget > 0)
+        fprintf(h->out, "; within the budget of %g s", x->budget);
+    fprintf(h->out, "%s\n", paint(h, RESET));
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     human *h = (human *)r;
     clear_status(h);
@@ -94,6 +111,8 @@ static void result(ac_reporter *r, const ac_result *res) {
     fprintf(h->out, "  %s(", paint(h, DIM));
     duration(h->out, res->duration);
     fprintf(h->out, ")%s\n", paint(h, RESET));
+    if (res->exploration.explored && (h->verbose || res->exploration.budget_reached))
+        print_exploration(h, &res->exploration);
     for (size_t i = 0; i < res->nfailures; i++) {
         const ac_failure *f = &res->failures[i];
         if (f->file)

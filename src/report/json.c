@@ -1,5 +1,6 @@
 /* json.c — JSON lines for tools: one {"type":"test",…} record per result, in order, streamed and
- * flushed as results arrive, then one {"type":"summary",…} record. Strings are JSON-escaped. */
+ * flushed as results arrive (with an "exploration" object when the test was explored), then one
+ * {"type":"summary",…} record. Strings are JSON-escaped. */
 #include "report.h"
 
 #include <stdlib.h>
@@ -69,6 +70,20 @@ static void result(ac_reporter *r, const ac_result *res) {
         ac__buf_printf(&b, ",\"seed\":%llu", j->info.seed);
     if (res->skip_reason)
         key_string(&b, "skip_reason", res->skip_reason);
+    const ac_exploration *x = &res->exploration;
+    if (x->explored) {
+        ac__buf_printf(
+            &b,
+            ",\"exploration\":{\"mode\":\"%s\",\"schedules\":%u,\"schedules_total\":%u,\"runs\":%u,"
+            "\"cancel_sweep\":%s,\"cancel_points\":%u,\"check_determinism\":%s,\"budget_s\":",
+            x->mode, x->schedules, x->schedules_total, x->runs, x->sweep ? "true" : "false", x->cancel_points,
+            x->determinism ? "true" : "false");
+        if (x->budget > 0)
+            ac__buf_printf(&b, "%g", x->budget);
+        else
+            ac__buf_puts(&b, "null");
+        ac__buf_printf(&b, ",\"budget_reached\":%s}", x->budget_reached ? "true" : "false");
+    }
     ac__buf_puts(&b, ",\"failures\":[");
     for (size_t i = 0; i < res->nfailures; i++) {
         const ac_failure *f = &res->failures[i];

@@ -1,7 +1,7 @@
 /* junit.c — JUnit XML: one <testsuites> root, a <testsuite> per suite (in order of first appearance),
- * a <testcase> per test with classname/name/file/line/time, <failure>/<skipped>, and the captured
- * output. Built in memory and written at the end to a temporary file beside the target, then renamed
- * over it: the file is complete or absent, never half-written. */
+ * a <testcase> per test with classname/name/file/line/time, <properties> saying what an explored test
+ * ran, <failure>/<skipped>, and the captured output. Built in memory and written at the end to a temporary
+ * file beside the target, then renamed over it: the file is complete or absent, never half-written. */
 #include "report.h"
 
 #include <errno.h>
@@ -55,6 +55,33 @@ static void begin(ac_reporter *r, const ac_run_info *info) {
     (void)r, (void)info;
 }
 
+static void property(ac_buf *b, const char *name, const char *value) {
+    ac__buf_printf(b, "        <property name=\"asyncheck.exploration.%s\" value=\"%s\"/>\n", name, value);
+}
+
+/* What an explored test ran, as the test case's <properties> (names asyncheck.exploration.*). */
+static void put_exploration(ac_buf *b, const ac_exploration *x) {
+    char n[64];
+    ac__buf_puts(b, "      <properties>\n");
+    property(b, "mode", x->mode);
+    snprintf(n, sizeof n, "%u", x->schedules);
+    property(b, "schedules", n);
+    snprintf(n, sizeof n, "%u", x->schedules_total);
+    property(b, "schedules_total", n);
+    snprintf(n, sizeof n, "%u", x->runs);
+    property(b, "runs", n);
+    property(b, "cancel_sweep", x->sweep ? "true" : "false");
+    snprintf(n, sizeof n, "%u", x->cancel_points);
+    property(b, "cancel_points", n);
+    property(b, "check_determinism", x->determinism ? "true" : "false");
+    if (x->budget > 0) {
+        snprintf(n, sizeof n, "%g", x->budget);
+        property(b, "budget_s", n);
+    }
+    property(b, "budget_reached", x->budget_reached ? "true" : "false");
+    ac__buf_puts(b, "      </properties>\n");
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     junit *j = (junit *)r;
     suite_acc *s = suite_for(j, res->def->suite);
@@ -71,6 +98,8 @@ static void result(ac_reporter *r, const ac_result *res) {
     ac__buf_printf(b, " line=\"%d\" time=\"", res->def->line);
     put_time(b, res->duration);
     ac__buf_puts(b, "\">\n");
+    if (res->exploration.explored)
+        put_exploration(b, &res->exploration);
     if (res->outcome == AC_FAIL) {
         s->failures++;
         const ac_failure *first = &res->failures[0];

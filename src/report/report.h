@@ -48,6 +48,21 @@ typedef struct ac_capture {
 
 void ac__capture_add(ac_capture *c, const char *p, size_t n);
 
+/* What the exploration of one test ran (explore.c fills it in when the exploration ends; every reporter
+ * renders the same fields). `explored` is false for a test that ran once. */
+typedef struct ac_exploration {
+    bool explored;
+    const char *mode;         /* "shuffle" or "pct" (static) */
+    unsigned schedules;       /* schedules that ran (at least one of their runs) */
+    unsigned schedules_total; /* schedules the exploration was to run */
+    unsigned runs;            /* runs of the test: schedules, cancel points, --check-determinism's copies */
+    bool sweep;               /* a cancel sweep */
+    unsigned cancel_points;   /* sweep: the cancel points tried, over all schedules */
+    bool determinism;         /* --check-determinism: each schedule ran twice */
+    double budget;            /* the exploration budget in seconds of wall time; 0: none */
+    bool budget_reached;      /* the budget stopped the exploration before it was complete */
+} ac_exploration;
+
 typedef struct ac_result {
     const ac__test_def *def;
     size_t number;    /* 1-based position in the run */
@@ -68,6 +83,8 @@ typedef struct ac_result {
     char *trace;
     struct ac_prop_obs *props;
     size_t nprops;
+    /* what an explored test ran (set by explore.c; reporters render it) */
+    ac_exploration exploration;
 } ac_result;
 
 /* One property site as one run of a test saw it (asyncheck/race.h). */

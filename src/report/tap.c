@@ -1,6 +1,7 @@
 /* tap.c — TAP version 14 (or 13 for older harnesses), streamed: the version line and the plan first,
- * then one test point per result in registration order with a YAML diagnostic block on failures,
- * flushed after each, so that a killed run leaves a valid prefix. */
+ * then one test point per result in registration order with a YAML diagnostic block on failures and on
+ * explored tests (what the exploration ran), flushed after each, so that a killed run leaves a valid
+ * prefix. */
 #include "report.h"
 
 #include <signal.h>
@@ -59,6 +60,18 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
         yaml_str(out, "expected", f->expected, strlen(f->expected), indent);
 }
 
+/* What an explored test ran, as a YAML mapping (a passing test point carries a block with only this and
+ * its duration). */
+static void yaml_exploration(FILE *out, const ac_exploration *x) {
+    fprintf(out, "  exploration:\n    mode: %s\n    schedules: %u\n    schedules_total: %u\n    runs: %u\n",
+            x->mode, x->schedules, x->schedules_total, x->runs);
+    fprintf(out, "    cancel_sweep: %s\n    cancel_points: %u\n    check_determinism: %s\n",
+            x->sweep ? "true" : "false", x->cancel_points, x->determinism ? "true" : "false");
+    if (x->budget > 0)
+        fprintf(out, "    budget_s: %g\n", x->budget);
+    fprintf(out, "    budget_reached: %s\n", x->budget_reached ? "true" : "false");
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     tap *t = (tap *)r;
     FILE *out = t->out;
@@ -72,16 +85,23 @@ static void result(ac_reporter *r, const ac_result *res) {
         put_escaped(out, res->skip_reason ? res->skip_reason : "", false);
     }
     fputc('\n', out);
-    if (res->outcome == AC_FAIL) {
+    bool failed = res->outcome == AC_FAIL;
+    if (failed || res->exploration.explored) {
         fprintf(out, "  ---\n");
-        yaml_failure(out, &res->failures[0], "  ", "  ");
-        fprintf(out, "  severity: fail\n");
-        if (res->nfailures > 1) {
-            fprintf(out, "  failures:\n");
-            for (size_t i = 0; i < res->nfailures; i++)
-                yaml_failure(out, &res->failures[i], "      ", "    - ");
+        if (failed) {
+            yaml_failure(out, &res->failures[0], "  ", "  ");
+            fprintf(out, "  severity: fail\n");
+            if (res->nfailures > 1) {
+                fprintf(out, "  failures:\n");
+                for (size_t i = 0; i < res->nfailures; i++)
+                    yaml_failure(out, &res->failures[i], "      ", "    - ");
+            }
         }
+        if (res->exploration.explored)
+            yaml_exploration(out, &res->exploration);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
+    }
+    if (failed) {
         if (res->out.text.len)
             yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");
         if (res->err.text.len)
@@ -90,8 +110,9 @@ static void result(ac_reporter *r, const ac_result *res) {
             fprintf(out, "  stdout_bytes_dropped: %zu\n", res->out.dropped);
         if (res->err.dropped)
             fprintf(out, "  stderr_bytes_dropped: %zu\n", res->err.dropped);
-        fprintf(out, "  ...\n");
     }
+    if (failed || res->exploration.explored)
+        fprintf(out, "  ...\n");
     fflush(out);
 }
 

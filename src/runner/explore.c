@@ -68,6 +68,11 @@ struct ac_explore {
     ac_prop_obs *props; /* union over attempts */
     size_t nprops;
     unsigned long max_steps;
+    /* the exploration budget: no run starts once `budget` seconds of wall time have passed since
+     * `started`; and what ran, for the summary (ac_exploration) */
+    double budget, started;
+    bool budget_reached;
+    unsigned sched_seen, points;
 };
 
 static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
@@ -98,6 +103,14 @@ void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_s
     p->cancel_at = o->cancel_at;
 }
 
+/* The smaller of the test's own .explore_budget and --explore-budget; 0: none. */
+static double budget_of(const ac_options *o, const ac__test_def *def) {
+    double own = def->options.explore_budget > 0 ? def->options.explore_budget : 0;
+    if (o->explore_budget > 0 && (own == 0 || o->explore_budget < own))
+        return o->explore_budget;
+    return own;
+}
+
 ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     unsigned nsched = replaying(o)             ? 1
                       : o->schedules > 0       ? (unsigned)o->schedules
@@ -123,12 +136,40 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     if (!ex->steps_known && ex->nsched == 1)
         ex->steps_known = true;
     ex->sweep_k = 1;
+    ex->budget = budget_of(o, def);
+    ex->started = ac__monotonic();
     return ex;
+}
+
+void ac__explore_plan(const ac_options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
+                      double *budget) {
+    ac_explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
+    *runs = ex ? ex->nsched * ex->copies : 1;
+    *sweep = ex && ex->sweep;
+    *budget = ex ? ex->budget : 0;
+    free(ex); /* nothing of its own allocated yet */
+}
+
+/* The plan still has runs to start (whatever stops it early). */
+static bool more_to_start(const ac_explore *ex) {
+    return ex->sweep ? ex->sweep_sched < ex->nsched : ex->next_attempt < ex->nsched * ex->copies;
+}
+
+/* True once the budget is spent while runs are left to start: the exploration then starts no more. */
+static bool budget_spent(ac_explore *ex) {
+    if (ex->budget > 0 && !ex->budget_reached && more_to_start(ex) &&
+        ac__monotonic() - ex->started >= ex->budget)
+        ex->budget_reached = true;
+    return ex->budget_reached;
 }
 
 bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
     if (ex->stop)
         return false;
+    if (ex->inflight > 0 && budget_spent(ex)) { /* (with none in flight, finish has just checked) */
+        ex->stop = true;
+        return false;
+    }
     unsigned i;
     memset(p, 0, sizeof *p);
     if (ex->sweep) {
@@ -228,6 +269,10 @@ static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, 
 void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
     ex->inflight--;
     ex->ran++;
+    if (sched + 1 > ex->sched_seen)
+        ex->sched_seen = sched + 1;
+    if (p->cancel_at > 0)
+        ex->points++;
     ac__result_settle(r);
     bool reached = r->cancel_reached;
     if (r->sched_steps > ex->max_steps)
@@ -309,6 +354,8 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
             ex->sweep_k = 1;
         }
     }
+    if (budget_spent(ex))
+        ex->stop = true;
 }
 
 void ac__explore_stop(ac_explore *ex) {
@@ -393,7 +440,22 @@ static void check_props(ac_explore *ex, ac_result *out) {
     }
 }
 
+/* What the exploration ran, into the result model for every reporter. */
+static void summarize(const ac_explore *ex, ac_exploration *s) {
+    *s = (ac_exploration){.explored = true,
+                          .mode = mode_name(ex),
+                          .schedules = ex->sched_seen,
+                          .schedules_total = ex->nsched,
+                          .runs = ex->ran,
+                          .sweep = ex->sweep,
+                          .cancel_points = ex->points,
+                          .determinism = ex->copies > 1,
+                          .budget = ex->budget,
+                          .budget_reached = ex->budget_reached};
+}
+
 void ac__explore_result(ac_explore *ex, ac_result *out) {
+    summarize(ex, &out->exploration);
     if (ex->have_rep) {
         /* the representative's outcome, failures and output become the test's */
         out->failures = ex->rep.failures;

@@ -152,10 +152,15 @@ int ac_main(int argc, char **argv) {
     }
     if (o.list) {
         for (size_t i = 0; i < ntests; i++) {
-            if (o.list_tsv)
-                printf("%s.%s\t%g\t%s\t%d\n", tests[i]->suite, tests[i]->name,
-                       ac__effective_timeout(&o, tests[i]), tests[i]->file, tests[i]->line);
-            else
+            if (o.list_tsv) {
+                unsigned runs;
+                bool sweep;
+                double budget;
+                ac__explore_plan(&o, tests[i], &runs, &sweep, &budget);
+                printf("%s.%s\t%g\t%s\t%d\t%u\t%d\t%g\n", tests[i]->suite, tests[i]->name,
+                       ac__effective_timeout(&o, tests[i]), tests[i]->file, tests[i]->line, runs, sweep,
+                       budget);
+            } else
                 printf("%s.%s\n", tests[i]->suite, tests[i]->name);
         }
         free(tests);

@@ -14,7 +14,8 @@ static const char usage_text[] =
     "\n"
     "Selecting\n"
     "  --list[=tsv]           print the selected tests' names (suite.name), one a line, and exit;\n"
-    "                         tsv: name, timeout (s), file and line, tab-separated (for discovery)\n"
+    "                         tsv: name, timeout (s), file, line, runs, sweep (0/1) and exploration\n"
+    "                         budget (s, 0: none), tab-separated (for discovery)\n"
     "  --filter GLOB          run tests whose suite.name matches GLOB (repeatable); a leading '-'\n"
     "                         excludes instead (--filter 'net.*' --filter '-net.slow_*')\n"
     "Running\n"
@@ -40,6 +41,9 @@ static const char usage_text[] =
     "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling after\n"
     "                         the 1st, 2nd, ... dispatched callback\n"
     "  --cancel-at K          cancel after the K-th dispatched callback (replays one sweep run)\n"
+    "  --explore-budget S     start no further schedule or cancel point of a test after S seconds\n"
+    "                         of wall time (caps tests' own .explore_budget); the test reports\n"
+    "                         how much it explored\n"
     "Reporting\n"
     "  --tap[=FILE]           TAP version 14 on stdout (or to FILE); automatic when HARNESS_ACTIVE\n"
     "                         is set, as under prove\n"
@@ -185,6 +189,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
                            IS("--json", NULL) || IS("--shard", NULL) || IS("--repeat", NULL) ||
                            IS("--seed", NULL) || IS("--clock", NULL) || IS("--schedules", NULL) ||
                            IS("--schedule-mode", NULL) || IS("--cancel-at", NULL);
+        takes_value = takes_value || IS("--explore-budget", NULL);
         if (takes_value) {
             if (eq)
                 value = eq + 1;
@@ -297,6 +302,12 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         } else if (IS("--cancel-at", NULL)) {
             if (!ac__parse_count(value, &o->cancel_at))
                 return fail(err, "--cancel-at: '%s' is not a whole number from 1%s", value, "");
+        } else if (IS("--explore-budget", NULL)) {
+            if (!ac__parse_seconds(value, &o->explore_budget) || !(o->explore_budget > 0) ||
+                o->explore_budget > 1e7)
+                return fail(err,
+                            "--explore-budget: '%s' is not a positive number of seconds (at most 10000000)%s",
+                            value, "");
         } else if (IS("--verbose", "-v")) {
             o->verbose = true;
         } else if (IS("--help", "-h")) {

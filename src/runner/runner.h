@@ -21,7 +21,7 @@ typedef enum ac_color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac_colo
 
 typedef struct ac_options {
     bool list, no_fork, fail_fast, verbose, help, version;
-    bool list_tsv;     /* --list=tsv: name, timeout, file, line (for build-system discovery) */
+    bool list_tsv;     /* --list=tsv: name, timeout, file, line, runs, sweep, budget (for discovery) */
     long jobs;         /* 0: online CPUs */
     double timeout;    /* default per-test timeout, seconds */
     double multiplier; /* AC_TIMEOUT_MULTIPLIER */
@@ -52,6 +52,8 @@ typedef struct ac_options {
     bool keep_going, check_determinism, cancel_sweep;
     long cancel_at;   /* --cancel-at (0: not given) */
     const char *prog; /* argv[0], for replay command lines */
+    /* --explore-budget, seconds (0: not given) */
+    double explore_budget;
 } ac_options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
@@ -140,6 +142,11 @@ typedef struct ac_explore ac_explore;
 void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_sched_params *p);
 /* NULL when the test runs once; else the plan of its runs. */
 ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def);
+/* What --list=tsv says of a test's exploration: the runs planned (its schedules, twice each under
+ * --check-determinism; 1 when it runs once), whether it sweeps cancel points (their number is unknown
+ * until it runs), and its exploration budget in seconds (0: none). */
+void ac__explore_plan(const ac_options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
+                      double *budget);
 /* The next run to start, if one may start now (false: none left, or waiting for one in flight). */
 bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched);
 /* A run finished: its result (consumed; left empty). */
