@@ -71,7 +71,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     if (res->skip_reason)
         key_string(&b, "skip_reason", res->skip_reason);
     const ac_exploration *x = &res->exploration;
-    if (x->explored) {
+    if (x->explored && res->outcome != AC_SKIP) {
         ac__buf_printf(
             &b,
             ",\"exploration\":{\"mode\":\"%s\",\"schedules\":%u,\"schedules_total\":%u,\"runs\":%u,"

@@ -98,7 +98,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     ac__buf_printf(b, " line=\"%d\" time=\"", res->def->line);
     put_time(b, res->duration);
     ac__buf_puts(b, "\">\n");
-    if (res->exploration.explored)
+    if (res->exploration.explored && res->outcome != AC_SKIP)
         put_exploration(b, &res->exploration);
     if (res->outcome == AC_FAIL) {
         s->failures++;

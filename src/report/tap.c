@@ -86,7 +86,8 @@ static void result(ac_reporter *r, const ac_result *res) {
     }
     fputc('\n', out);
     bool failed = res->outcome == AC_FAIL;
-    if (failed || res->exploration.explored) {
+    bool explored = res->exploration.explored && res->outcome != AC_SKIP; /* (a skip skips every schedule) */
+    if (failed || explored) {
         fprintf(out, "  ---\n");
         if (failed) {
             yaml_failure(out, &res->failures[0], "  ", "  ");
@@ -97,7 +98,7 @@ static void result(ac_reporter *r, const ac_result *res) {
                     yaml_failure(out, &res->failures[i], "      ", "    - ");
             }
         }
-        if (res->exploration.explored)
+        if (explored)
             yaml_exploration(out, &res->exploration);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
     }
@@ -111,7 +112,7 @@ static void result(ac_reporter *r, const ac_result *res) {
         if (res->err.dropped)
             fprintf(out, "  stderr_bytes_dropped: %zu\n", res->err.dropped);
     }
-    if (failed || res->exploration.explored)
+    if (failed || explored)
         fprintf(out, "  ...\n");
     fflush(out);
 }
