@@ -6,8 +6,8 @@
 #    _asyncheck_ctest_include(): discovers again for PRE_TEST (and when the POST_BUILD list is missing
 #    or older than the executable or the parameters), then includes the ctest file.
 # The params file (generated at CMake's generate step) sets AC_TARGET, AC_MODE, AC_EXECUTABLE,
-# AC_EMULATOR, AC_WORKING_DIRECTORY, AC_PREFIX, AC_SUFFIX, AC_DISCOVERY_TIMEOUT, AC_TESTS_FILE,
-# AC_CMAKE_COMMAND, AC_EXTRA_ARGS, AC_LABELS and AC_PROPERTIES.
+# AC_EMULATOR, AC_WORKING_DIRECTORY, AC_PREFIX, AC_SUFFIX, AC_DISCOVERY_TIMEOUT, AC_EXPLORE_BUDGET,
+# AC_TESTS_FILE, AC_CMAKE_COMMAND, AC_EXTRA_ARGS, AC_LABELS and AC_PROPERTIES.
 cmake_policy(PUSH)
 cmake_policy(VERSION 3.20)
 
@@ -75,10 +75,9 @@ endfunction()
 
 include("${CMAKE_CURRENT_LIST_DIR}/asyncheckBracket.cmake")
 
-# ctest TIMEOUT in whole seconds for a case whose timeout the runner lists as <t> (as printf's %g
-# writes it: 30, 0.5, 1e+06, 1e-05): the runner kills the case at t * 1.05 + 0.2 s, rounded up, plus
-# a 10 s margin for its report. Sets <out> to "" when <t> is not a positive number.
-function(_asyncheck_ctest_timeout out t)
+# Milliseconds in <out>, rounded up, for <t> seconds as printf's %g writes them (30, 0.5, 1e+06,
+# 1e-05); "0" for zero, "" when <t> is not a number. Over 30 years is clamped rather than overflowing.
+function(_asyncheck_ms out t)
   set(${out} "" PARENT_SCOPE)
   if(t MATCHES "^\\.?([eE].*)?$" OR NOT t MATCHES "^([0-9]*)(\\.([0-9]*))?([eE]([-+]?)([0-9]+))?$")
     return() # (the pattern that must match goes last: it sets CMAKE_MATCH_<n>)
@@ -94,14 +93,15 @@ function(_asyncheck_ctest_timeout out t)
   endif()
   string(REGEX REPLACE "^0+" "" digits "${digits}")
   if(digits STREQUAL "")
-    return() # zero
+    set(${out} 0 PARENT_SCOPE)
+    return()
   endif()
   # value = digits * 10^(exp - frac_len); in milliseconds: digits * 10^(shift), rounded up.
   math(EXPR shift "${exp} - ${frac_len} + 3")
   string(LENGTH "${digits}" ndigits)
   math(EXPR magnitude "${ndigits} + ${shift}") # decimal digits of the whole milliseconds
   if(magnitude GREATER 13)
-    set(ms 1000000000000000) # over 30 years: clamp rather than overflow
+    set(ms 1000000000000000)
   elseif(shift GREATER_EQUAL 0)
     string(REPEAT "0" ${shift} zeros)
     set(ms "${digits}${zeros}")
@@ -115,8 +115,55 @@ function(_asyncheck_ctest_timeout out t)
       math(EXPR ms "${ms} + 1")
     endif()
   endif()
+  set(${out} "${ms}" PARENT_SCOPE)
+endfunction()
+
+# ctest TIMEOUT in whole seconds for a case the runner lists with timeout <t>, <runs> planned runs,
+# <sweep> (1: a cancel sweep, whose number of runs is unknown) and exploration budget <budget> (0: none),
+# all as printf's %g writes them. One run is killed at t * 1.05 + 0.2 s (K, rounded up); 10 s more let
+# the runner's report reach ctest first. A case that runs once: K + 10. An exploring case with a budget:
+# the smaller of runs * K (as if one run at a time) and budget + K (no run starts after the budget; the
+# last ones finish), + 10. An exploring case without one: runs * K + 10 when that is at most
+# <default_budget>; else (and always for a sweep) the case runs with --explore-budget <default_budget>
+# (set in <budget_out>, else "") and gets default_budget + K + 10. <out> is "" when a field is malformed.
+function(_asyncheck_ctest_timeout out budget_out t runs sweep budget default_budget)
+  set(${out} "" PARENT_SCOPE)
+  set(${budget_out} "" PARENT_SCOPE)
+  _asyncheck_ms(ms "${t}")
+  _asyncheck_ms(budget_ms "${budget}")
+  _asyncheck_ms(default_ms "${default_budget}")
+  if(ms STREQUAL "" OR ms EQUAL 0 OR budget_ms STREQUAL "" OR NOT runs MATCHES "^[0-9]+$"
+     OR NOT sweep MATCHES "^[01]$")
+    return()
+  endif()
   math(EXPR kill_ms "${ms} + (${ms} * 5 + 99) / 100 + 200")
-  math(EXPR seconds "(${kill_ms} + 999) / 1000 + 10")
+  math(EXPR one "(${kill_ms} + 999) / 1000")
+  string(LENGTH "${runs}" runs_len)
+  if(runs_len LESS 9 AND runs LESS_EQUAL 1 AND sweep EQUAL 0)
+    math(EXPR seconds "${one} + 10")
+    set(${out} "${seconds}" PARENT_SCOPE)
+    return()
+  endif()
+  set(worst "") # runs * K, one at a time; "" when unknown (a sweep) or beyond any budget
+  if(sweep EQUAL 0 AND runs_len LESS 8 AND one LESS 10000000)
+    math(EXPR worst "${runs} * ${one}")
+  endif()
+  if(budget_ms GREATER 0)
+    math(EXPR bounded "(${budget_ms} + ${kill_ms} + 999) / 1000")
+  else()
+    math(EXPR default_s "(${default_ms} + 999) / 1000")
+    if(NOT worst STREQUAL "" AND worst LESS_EQUAL default_s)
+      math(EXPR seconds "${worst} + 10")
+      set(${out} "${seconds}" PARENT_SCOPE)
+      return()
+    endif()
+    set(${budget_out} "${default_budget}" PARENT_SCOPE)
+    math(EXPR bounded "(${default_ms} + ${kill_ms} + 999) / 1000")
+  endif()
+  if(NOT worst STREQUAL "" AND worst LESS bounded)
+    set(bounded "${worst}")
+  endif()
+  math(EXPR seconds "${bounded} + 10")
   set(${out} "${seconds}" PARENT_SCOPE)
 endfunction()
 
@@ -144,6 +191,9 @@ endfunction()
 # which fails the build) or CTEST (a failure is a warning plus a failing placeholder test).
 function(_asyncheck_discover params_file context)
   include("${params_file}")
+  if(NOT DEFINED AC_EXPLORE_BUDGET) # (a parameters file from before EXPLORE_BUDGET)
+    set(AC_EXPLORE_BUDGET 300)
+  endif()
   set(rc "executable not found")
   if(EXISTS "${AC_EXECUTABLE}")
     # (The arguments are expanded here directly: through another list variable, an argument holding
@@ -204,11 +254,26 @@ function(_asyncheck_discover params_file context)
       endif()
       list(GET fields 0 name)
       list(GET fields 1 timeout)
-      _asyncheck_ctest_timeout(ctest_timeout "${timeout}")
+      # Runners before the exploration columns list four fields: such a case runs once.
+      set(runs 1)
+      set(sweep 0)
+      set(budget 0)
+      if(nfields GREATER_EQUAL 7)
+        list(GET fields 4 runs)
+        list(GET fields 5 sweep)
+        list(GET fields 6 budget)
+      endif()
+      _asyncheck_ctest_timeout(ctest_timeout budget_arg "${timeout}" "${runs}" "${sweep}" "${budget}"
+                               "${AC_EXPLORE_BUDGET}")
       if(name STREQUAL "" OR ctest_timeout STREQUAL "")
         _asyncheck_decode(shown "${line}")
-        set(problem "unexpected line in the listing (name, then a timeout in seconds): '${shown}'")
+        set(problem "unexpected line in the listing (name, a timeout in seconds, file, line, and runs, "
+                    "sweep 0/1 and budget in seconds): '${shown}'")
         break()
+      endif()
+      set(case_args "${run_args}")
+      if(NOT budget_arg STREQUAL "")
+        string(APPEND case_args " --explore-budget ${budget_arg}")
       endif()
       _asyncheck_decode(raw_name "${name}")
       _asyncheck_glob_escape(glob "${raw_name}")
@@ -216,7 +281,7 @@ function(_asyncheck_discover params_file context)
       _asyncheck_bracket(q_name "${AC_PREFIX}${name}${AC_SUFFIX}")
       _asyncheck_bracket(q_glob "${glob}")
       _asyncheck_bracket(q_labels "${suite}${extra_labels}")
-      string(APPEND script "add_test(${q_name}${prefix_run} --filter ${q_glob}${run_args})\n"
+      string(APPEND script "add_test(${q_name}${prefix_run} --filter ${q_glob}${case_args})\n"
                            "set_tests_properties(${q_name} PROPERTIES SKIP_RETURN_CODE 77 "
                            "TIMEOUT ${ctest_timeout} LABELS ${q_labels})\n")
       if(NOT user_properties STREQUAL "")

@@ -5,15 +5,22 @@
 #       [EXTRA_ARGS <arg>...]
 #       [PROPERTIES <name> <value>...]
 #       [DISCOVERY_MODE POST_BUILD|PRE_TEST]
-#       [DISCOVERY_TIMEOUT <seconds>])
+#       [DISCOVERY_TIMEOUT <seconds>]
+#       [EXPLORE_BUDGET <seconds>])
 #
 # The executable is asked for its cases with `<exe> <EXTRA_ARGS> --list=tsv`, after linking (POST_BUILD,
 # the default) or when ctest starts (PRE_TEST). Each case `suite.name` becomes the ctest test
 # `<prefix><ctest name><suffix>` running `<exe> --filter <the exact name, glob-escaped> <EXTRA_ARGS>`,
 # with SKIP_RETURN_CODE 77, LABELS <suite>, and TIMEOUT = ceil(T * 1.05 + 0.2) + 10 seconds where T
 # is the case's own timeout as listed (the runner kills a test at T + 5 % + 0.2 s and reports it; the
-# 10 s margin lets that report reach ctest before ctest's own timeout does). The ctest name is the
-# case's name with `%`, `;`, `[`, `]`, `#`, `$`, `"`, `\` and control characters written as %XX (hex,
+# 10 s margin lets that report reach ctest before ctest's own timeout does). A case that explores
+# (several schedules, a cancel sweep, --check-determinism) gets a TIMEOUT that covers the whole
+# exploration, K = ceil(T * 1.05 + 0.2) being one run: with an exploration budget B (.explore_budget,
+# or --explore-budget in EXTRA_ARGS) the smaller of runs * K and ceil(B + T * 1.05 + 0.2), + 10;
+# without one, runs * K + 10 if runs * K is at most EXPLORE_BUDGET (default 300 s), else — and always
+# for a cancel sweep, whose number of runs is unknown — the case runs with `--explore-budget
+# <EXPLORE_BUDGET>` and gets ceil(EXPLORE_BUDGET + T * 1.05 + 0.2) + 10: ctest never kills an
+# exploration before asyncheck reports it. The ctest name is the case's name with `%`, `;`, `[`, `]`, `#`, `$`, `"`, `\` and control characters written as %XX (hex,
 # upper case), so that every name can be used in a CMake list and in double quotes. See
 # the Integration chapter of asyncheck's README (docs/integration-cmake.md) for the whole description.
 #
@@ -21,7 +28,7 @@
 include_guard(GLOBAL)
 
 function(asyncheck_discover_tests target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TEST_PREFIX;TEST_SUFFIX;DISCOVERY_MODE;DISCOVERY_TIMEOUT"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TEST_PREFIX;TEST_SUFFIX;DISCOVERY_MODE;DISCOVERY_TIMEOUT;EXPLORE_BUDGET"
                         "EXTRA_ARGS;PROPERTIES")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "asyncheck_discover_tests: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -46,6 +53,15 @@ function(asyncheck_discover_tests target)
   if(NOT arg_DISCOVERY_TIMEOUT MATCHES "^([0-9]+\\.?[0-9]*|\\.[0-9]+)$" OR arg_DISCOVERY_TIMEOUT EQUAL 0)
     message(FATAL_ERROR "asyncheck_discover_tests: DISCOVERY_TIMEOUT '${arg_DISCOVERY_TIMEOUT}' is not a "
                         "positive number of seconds")
+  endif()
+
+  if(NOT DEFINED arg_EXPLORE_BUDGET)
+    set(arg_EXPLORE_BUDGET 300)
+  endif()
+  if(NOT arg_EXPLORE_BUDGET MATCHES "^([0-9]+\\.?[0-9]*|\\.[0-9]+)$" OR arg_EXPLORE_BUDGET EQUAL 0
+     OR arg_EXPLORE_BUDGET GREATER 10000000)
+    message(FATAL_ERROR "asyncheck_discover_tests: EXPLORE_BUDGET '${arg_EXPLORE_BUDGET}' is not a positive "
+                        "number of seconds (at most 10000000)")
   endif()
 
   # PROPERTIES are name/value pairs; a value may itself be a list ("A=1;B=2"). LABELS are added to the
@@ -101,6 +117,7 @@ function(asyncheck_discover_tests target)
   _asyncheck_set_line(content AC_PREFIX "${arg_TEST_PREFIX}")
   _asyncheck_set_line(content AC_SUFFIX "${arg_TEST_SUFFIX}")
   _asyncheck_set_line(content AC_DISCOVERY_TIMEOUT "${arg_DISCOVERY_TIMEOUT}")
+  _asyncheck_set_line(content AC_EXPLORE_BUDGET "${arg_EXPLORE_BUDGET}")
   _asyncheck_set_line(content AC_TESTS_FILE "${tests_file}")
   _asyncheck_set_line(content AC_CMAKE_COMMAND "${CMAKE_COMMAND}")
   _asyncheck_set_list_line(content AC_EXTRA_ARGS "${arg_EXTRA_ARGS}")

@@ -31,12 +31,20 @@ consumer.hangs|***Failed
 consumer.long_limit|Passed
 consumer.environment|Passed
 other.passes|Passed
+explore.schedules|Passed
+explore.many|Passed
+explore.budgeted|Passed
+explore.sweep|Passed
 pre:consumer.passes|Passed
 pre:consumer.fails|***Failed
 pre:consumer.skipped|***Skipped
 pre:consumer.long_limit|Passed
 pre:consumer.environment|***Skipped
 pre:other.passes|Passed
+pre:explore.schedules|Passed
+pre:explore.many|Passed
+pre:explore.budgeted|Passed
+pre:explore.sweep|Passed
 pre-fake:odd.plain|Passed
 EOF
     odd_names | cut -d'|' -f2 | sed 's/$/|Passed/'
@@ -65,6 +73,8 @@ odd.percent%41|odd.percent%2541@fake
 odd.percentA|odd.percentA@fake
 odd.bracket-close]==]|odd.bracket-close%5D==%5D@fake
 odd.mix/a b;c[d]#e$f|odd.mix/a b%3Bc%5Bd%5D%23e%24f@fake
+odd.explores|odd.explores@fake
+odd.sweeps|odd.sweeps@fake
 EOF
 }
 
@@ -201,6 +211,31 @@ ctest_in "$b" "$work/verbose_plain" -V -R '^consumer\.passes$'
 grep -q "hello from consumer.passes" "$work/verbose_pre" || fail "EXTRA_ARGS -v had no effect" "$work/verbose_pre"
 ! grep -q "hello from consumer.passes" "$work/verbose_plain" || fail "output shown without -v" "$work/verbose_plain"
 ok "TEST_PREFIX names; EXTRA_ARGS reach each case's command and the discovery (--timeout 7 -> TIMEOUT 18, --filter excludes)"
+
+# Exploring cases: TIMEOUT covers the exploration (runs * K, or budget + K), never one run's; a case
+# whose exploration could outlast EXPLORE_BUDGET (default 300 s; pre: 60 s) runs with that budget.
+expect_prop "$work/props" explore.schedules TIMEOUT 160
+expect_prop "$work/props" explore.schedules COMMAND "<$b/consumer_tests><--filter><explore.schedules>"
+expect_prop "$work/props" explore.budgeted TIMEOUT 13
+expect_prop "$work/props" explore.budgeted COMMAND "<$b/consumer_tests><--filter><explore.budgeted>"
+expect_prop "$work/props" explore.many TIMEOUT 342
+expect_prop "$work/props" explore.many COMMAND "<$b/consumer_tests><--filter><explore.many><--explore-budget><300>"
+expect_prop "$work/props" explore.sweep TIMEOUT 342
+expect_prop "$work/props" explore.sweep COMMAND "<$b/consumer_tests><--filter><explore.sweep><--explore-budget><300>"
+expect_prop "$work/props" pre:explore.schedules TIMEOUT 73
+expect_prop "$work/props" pre:explore.schedules COMMAND "<$b/consumer_tests><--filter><explore.schedules><--timeout><7><-v><--explore-budget><60>"
+expect_prop "$work/props" pre:explore.budgeted TIMEOUT 13
+expect_prop "$work/props" pre:explore.many TIMEOUT 78
+expect_prop "$work/props" pre:explore.sweep TIMEOUT 78
+expect_prop "$work/props" odd.explores@fake TIMEOUT 14
+expect_prop "$work/props" odd.explores@fake COMMAND "<$b/fake_runner><--filter><odd.explores>"
+expect_prop "$work/props" odd.sweeps@fake TIMEOUT 311
+expect_prop "$work/props" odd.sweeps@fake COMMAND "<$b/fake_runner><--filter><odd.sweeps><--explore-budget><300>"
+ctest_in "$b" "$work/budgeted" -V -R '^explore\.budgeted$'
+[ $rc -eq 0 ] && [ "$(status explore.budgeted "$work/budgeted")" = Passed ] &&
+    grep -Eq "explored [0-9]+ of 100000 schedules \(shuffle\), [0-9]+ runs; budget 1 s reached" "$work/budgeted" ||
+    fail "explore.budgeted should pass under ctest, its budget reached, with the count" "$work/budgeted"
+ok "exploring cases: TIMEOUT = runs*K+10 (50 x 2 s -> 160), min(runs*K, B+K)+10 with a budget (-> 13; %g 0.5 -> 14), --explore-budget EXPLORE_BUDGET beyond it and for sweeps (300 -> 342, 60 -> 73/78, 1e-05 sweep -> 311); a budgeted case passes under ctest with its count"
 
 # ctest -R selects exactly one case, also by an encoded name.
 ctest_in "$b" "$work/one" -R '^consumer\.passes$'

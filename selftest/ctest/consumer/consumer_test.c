@@ -1,6 +1,8 @@
 /* consumer_test.c — the cases selftest/ctest/check_discovery.sh expects ctest to see, one ctest test
- * each: passing, failing, skipped, timing out, with a long own timeout, and in a second suite. */
+ * each: passing, failing, skipped, timing out, with a long own timeout, in a second suite, and exploring
+ * (schedules, a budget, a cancel sweep), whose TIMEOUT must cover the exploration. */
 #include <asyncheck.h>
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -52,5 +54,32 @@ AC_TEST(consumer, environment) {
 }
 
 AC_TEST(other, passes) {
+    AC_ASSERT_TRUE(1);
+}
+
+/* 50 runs of at most 2 s each: TIMEOUT 50 * 3 + 10 (one run's 13 would kill it). */
+AC_TEST(explore, schedules, .schedules = 50, .timeout = 2) {
+    AC_ASSERT_TRUE(1);
+}
+
+/* 200 runs under the default 30 s: more than the default EXPLORE_BUDGET (300 s) one at a time, so the
+ * case runs with --explore-budget 300. */
+AC_TEST(explore, many, .schedules = 200) {
+    AC_ASSERT_TRUE(1);
+}
+
+/* 100000 runs of 20 ms, ended after 1 s by its budget: TIMEOUT 1 + 1.25 s, rounded up, + 10. */
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)w, (void)revents;
+}
+
+AC_TEST(explore, budgeted, .schedules = 100000, .timeout = 1, .explore_budget = 1) {
+    static ev_timer w;
+    ev_timer_init(&w, wait_cb, 0.020, 0.);
+    ev_timer_start(ac_loop(t), &w);
+}
+
+/* A cancel sweep: its number of runs is unknown, so it always gets a budget. */
+AC_TEST(explore, sweep, .cancel_sweep = true) {
     AC_ASSERT_TRUE(1);
 }
