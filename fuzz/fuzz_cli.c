@@ -157,6 +157,8 @@ int ac_fuzz_cli(const uint8_t *data, size_t size) {
         FUZZ_CHECK(isfinite(o.timeout * o.multiplier), "timeout %g s x multiplier %g is not finite",
                    o.timeout, o.multiplier);
         FUZZ_CHECK(o.repeat >= 1 && o.repeat <= 1000000, "repeat %ld", o.repeat);
+        FUZZ_CHECK(o.explore_budget == 0 || (o.explore_budget > 0 && o.explore_budget <= 1e7),
+                   "explore budget %g", o.explore_budget);
         FUZZ_CHECK(o.tap_version == 13 || o.tap_version == 14, "tap version %d", o.tap_version);
         FUZZ_CHECK(o.color >= AC_COLOR_AUTO && o.color <= AC_COLOR_NEVER, "color %d", (int)o.color);
         FUZZ_CHECK(o.shard_count == 0 || (o.shard_index >= 0 && o.shard_index < o.shard_count),

@@ -49,7 +49,8 @@ typedef struct ac_capture {
 void ac__capture_add(ac_capture *c, const char *p, size_t n);
 
 /* What the exploration of one test ran (explore.c fills it in when the exploration ends; every reporter
- * renders the same fields). `explored` is false for a test that ran once. */
+ * renders the same fields, for passing and failing tests: a skip skips every schedule). `explored` is
+ * false for a test that ran once. */
 typedef struct ac_exploration {
     bool explored;
     const char *mode;         /* "shuffle" or "pct" (static) */
