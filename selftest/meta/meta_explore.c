@@ -164,6 +164,18 @@ AC_TEST(meta_explore, a_failing_exploration_says_what_it_ran) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_explore, a_property_the_budget_left_unsatisfied_says_so) {
+    fixture_run r;
+    const tap_point *pt = run_tap(&r, "budget.sometimes_cut_short", NULL);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "schedule");
+    const char *msg = field(pt, "  message: ");
+    AC_EXPECT_STR_CONTAINS(msg, "AC_SOMETIMES(false, \"never true\") was never true in ");
+    AC_EXPECT_STR_CONTAINS(msg, " runs of the test (the exploration budget of 0.5 s ran out first)");
+    AC_EXPECT_STR_EQ(explored(pt, "budget_reached"), "true");
+    fixture_done(&r);
+}
+
 AC_TEST(meta_explore, a_test_that_runs_once_reports_no_exploration) {
     static const char *const replay[] = {"--seed=5", NULL};
     fixture_run r;

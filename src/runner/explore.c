@@ -435,6 +435,8 @@ static void check_props(ac_explore *ex, ac_result *out) {
         ac__buf_printf(&m, " in %u run%s of the test", ex->ran, ex->ran == 1 ? "" : "s");
         if (ex->stop && ex->failed)
             ac__buf_puts(&m, " (exploration stopped at the first failure)");
+        if (ex->budget_reached && more_to_start(ex))
+            ac__buf_printf(&m, " (the exploration budget of %g s ran out first)", ex->budget);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, p->file, p->line, ac__buf_str(&m), NULL, NULL);
         ac__buf_free(&m);
     }
