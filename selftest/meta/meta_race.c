@@ -253,8 +253,8 @@ AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
     AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active after the cancel");
     AC_EXPECT_STR_CONTAINS(field(pt, "  got: "), "callback poll_retry");
     const char *msg = schedule_message(pt);
-    AC_EXPECT_STR_CONTAINS(msg, "cancel point 1 ");
-    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=1");
+    AC_EXPECT_STR_CONTAINS(msg, "cancel point 0 (cancelled before the first callback");
+    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=0");
     char *copy = ac__xstrdup(msg);
     fixture_done(&r);
     replays_fail_the_same_way("poll_buggy.cancels_cleanly", copy,
@@ -264,19 +264,81 @@ AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
 }
 
 AC_TEST(meta_race, cancel_sweep_cancels_at_every_point_until_a_run_completes) {
-    /* the fixed poller asks three times, one second apart: every callback is a cancel point */
+    /* the poller asks three times, one second apart: callbacks answer, retry, answer, retry, answer (the
+     * last one completes the operation). Cancel points 0 (before the first answer) to 4 (after the
+     * second retry) cancel the operation in flight; point 5 comes after it completed, which ends the
+     * sweep without cancelling. */
     static const char *const sweep[] = {"--cancel-sweep", "--keep-going", NULL};
     fixture_run r;
     const tap_point *pt = run_with(&r, "poll_buggy.cancels_cleanly", sweep);
     const char *msg = schedule_message(pt);
     long failed = strtol(msg, NULL, 10);
     long ran = strstr(msg, " of ") ? strtol(strstr(msg, " of ") + 4, NULL, 10) : 0;
-    /* the timer stays active whenever the cancel comes before the last answer: not at the last point,
-     * and not in the run that completes without reaching its cancel point */
-    AC_EXPECT_TRUE(failed >= 3);
-    AC_EXPECT_EQ(ran, failed + 2);
+    AC_EXPECT_EQ(failed, 5);
+    AC_EXPECT_EQ(ran, 6);
     AC_EXPECT_STR_CONTAINS(msg, "cancel sweep");
     fixture_done(&r);
+}
+
+AC_TEST(meta_race, cancel_point_zero_catches_an_operation_whose_only_event_is_its_reply) {
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "lookup_buggy.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(failure_field(pt, 0, "message"),
+                     "the operation's callback was called 2 times after it was cancelled (it promised "
+                     "AC_CANCEL_CALLS_BACK_ONCE: exactly once)");
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
+    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=0");
+    char *copy = ac__xstrdup(msg);
+    fixture_done(&r);
+    replays_fail_the_same_way("lookup_buggy.cancels_cleanly", copy,
+                              "the operation's callback was called 2 times after it was cancelled (it "
+                              "promised AC_CANCEL_CALLS_BACK_ONCE: exactly once)");
+    free(copy);
+    passes("lookup_buggy.cancels_cleanly", NULL); /* no sweep: nothing is cancelled */
+}
+
+AC_TEST(meta_race, a_sweep_ends_where_the_operation_completed_without_cancelling_it) {
+    /* the fixed lookup calls back exactly once when cancelled in flight (point 0); at point 1 the reply
+     * has come: cancelling the finished operation would break its promise ("called 0 times"), so the
+     * sweep ends there instead, and says how far it went under -v */
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    passes("lookup_fixed.cancels_cleanly", sweep);
+    passes("poll_fixed.cancels_cleanly", sweep);
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "lookup_cached.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(
+        field(pt, "  message: "),
+        "cancel sweep cancelled nothing: the operation's callback had always run before the first "
+        "cancel point (cancel point 0 comes right before the first callback dispatched after "
+        "ac_cancel_with)");
+    fixture_done(&r);
+    passes("lookup_cached.cancels_cleanly", NULL);
+}
+
+AC_TEST(meta_race, cancel_at_a_point_the_test_never_reaches_fails) {
+    static const char *const beyond[] = {"--cancel-at=7", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "watch_fixed.cancels_cleanly", beyond);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "--cancel-at 7: the test never reached cancel point 7 (it dispatched 2 callbacks after "
+                     "ac_cancel_with); its cancel points are 0 to 2");
+    fixture_done(&r);
+    static const char *const late[] = {"--cancel-at=1", NULL};
+    pt = run_with(&r, "lookup_fixed.cancels_cleanly", late);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(
+        field(pt, "  message: "),
+        "--cancel-at 1: the operation's callback had already run when cancel point 1 came");
+    fixture_done(&r);
+    static const char *const last[] = {"--cancel-at=2", NULL};
+    passes("watch_fixed.cancels_cleanly", last);
+    static const char *const zero[] = {"--cancel-at=0", NULL};
+    passes("lookup_fixed.cancels_cleanly", zero);
 }
 
 AC_TEST(meta_race, cancel_sweep_holds_the_callback_to_its_promise) {
@@ -312,7 +374,7 @@ AC_TEST(meta_race, cancel_sweep_finds_held_completions_and_open_fds) {
     AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "message"),
                            "2 file descriptors opened by the test are still open at its end");
     AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "got"), ": pipe:[");
-    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=1");
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=0");
     fixture_done(&r);
     passes("watch_fixed.cancels_cleanly", sweep);
     passes("watch_leaky.cancels_cleanly", NULL);
@@ -356,5 +418,5 @@ AC_TEST(meta_race, bad_exploration_options_are_refused) {
     refused("--schedule-mode=random", "--schedule-mode: 'random' is not shuffle, pct, pct:DEPTH");
     refused("--schedule-mode=pct:0", "--schedule-mode: 'pct:0' is not");
     refused("--schedule-mode=pct:3:x", "--schedule-mode: 'pct:3:x' is not");
-    refused("--cancel-at=-1", "--cancel-at: '-1' is not a whole number from 1");
+    refused("--cancel-at=-1", "--cancel-at: '-1' is not a whole number from 0");
 }

@@ -597,6 +597,8 @@ void ac__hooks_dispatch(struct ev_loop *loop) {
             ac__wrec *r = ac__rec_find(picks[i].w);
             if (!r || r->serial != picks[i].serial || !ev_is_pending(r->w))
                 continue; /* stopped, restarted or already invoked by an earlier callback */
+            if (!r->internal && !r->harness)
+                ac__sched_before_dispatch(); /* may end the body here (cancel point 0) */
             int revents = ev_clear_pending(loop, r->w);
             ac__wrec copy = *r;
             if (!ev_is_active(r->w))

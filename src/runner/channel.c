@@ -45,6 +45,7 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
         if (n >= 2) {
             r->sched_steps = strtoul(f[0], NULL, 10);
             r->cancel_reached = f[1][0] == '1';
+            r->cancel_late = f[1][0] == '2';
         }
         break;
     case AC_REC_TRACE:

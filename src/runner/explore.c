@@ -50,6 +50,8 @@ struct ac_explore {
     long sweep_k;
     bool sweep_waiting; /* sweep: one attempt at a time */
     bool sweep_gave_up; /* a run still reached cancel point SWEEP_MAX */
+    unsigned cancelled; /* sweep: runs that cancelled their operation in flight */
+    unsigned late;      /* sweep: schedules swept up to the point where the operation had completed */
     unsigned inflight, ran, failed;
     bool stop;
     /* results */
@@ -103,7 +105,7 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
                       : o->schedules > 0       ? (unsigned)o->schedules
                       : def->options.schedules ? def->options.schedules
                                                : 1;
-    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at == 0;
+    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
     if (nsched <= 1 && !sweep && !o->check_determinism)
         return NULL;
     ac_explore *ex = ac__xcalloc(1, sizeof *ex);
@@ -122,7 +124,7 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
     if (!ex->steps_known && ex->nsched == 1)
         ex->steps_known = true;
-    ex->sweep_k = 1;
+    ex->sweep_k = 0;
     return ex;
 }
 
@@ -140,6 +142,7 @@ bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
         p->cancel_at = ex->sweep_k;
         ex->sweep_waiting = true;
     } else {
+        p->cancel_at = -1;
         if (ex->next_attempt >= ex->nsched * ex->copies)
             return false;
         i = ex->next_attempt / ex->copies;
@@ -229,7 +232,7 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     ex->inflight--;
     ex->ran++;
     ac__result_settle(r);
-    bool reached = r->cancel_reached;
+    bool reached = r->cancel_reached, late = r->cancel_late;
     if (r->sched_steps > ex->max_steps)
         ex->max_steps = r->sched_steps;
     if (sched == 0 && !ex->steps_known) {
@@ -298,15 +301,19 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     }
     if (ex->sweep) {
         ex->sweep_waiting = false;
+        if (reached)
+            ex->cancelled++;
+        else if (late)
+            ex->late++;
         if (reached && ex->sweep_k >= SWEEP_MAX) {
             ex->sweep_gave_up = true; /* a test that never ends: say so rather than sweep forever */
             ex->sweep_sched++;
-            ex->sweep_k = 1;
+            ex->sweep_k = 0;
         } else if (reached) {
             ex->sweep_k++;
-        } else { /* this run finished before its cancel point: that schedule is swept */
+        } else { /* the run or its operation completed before its cancel point: that schedule is swept */
             ex->sweep_sched++;
-            ex->sweep_k = 1;
+            ex->sweep_k = 0;
         }
     }
 }
@@ -350,7 +357,7 @@ static void replay_command(const ac_explore *ex, unsigned long long seed, long c
     ac__buf_printf(b, " --seed=%llu", seed);
     if (ex->mode == AC_SCHED_PCT && seed)
         ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
-    if (cancel_at > 0)
+    if (cancel_at >= 0)
         ac__buf_printf(b, " --cancel-at=%ld", cancel_at);
 }
 
@@ -359,8 +366,11 @@ static const char *mode_name(const ac_explore *ex) {
 }
 
 static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned long long seed, ac_buf *b) {
-    if (ex->sweep)
-        ac__buf_printf(b, "cancel point %ld (cancelled after dispatched callback %ld)", cancel_at, cancel_at);
+    if (ex->sweep && cancel_at == 0)
+        ac__buf_puts(b, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
+    else if (ex->sweep)
+        ac__buf_printf(b, "cancel point %ld (cancelled after callback %ld after ac_cancel_with)", cancel_at,
+                       cancel_at);
     if (ex->nsched > 1 || !ex->sweep) {
         if (ex->sweep)
             ac__buf_puts(b, " of ");
@@ -459,6 +469,16 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
             "cancel sweep stopped at cancel point " AC__STR(
                 SWEEP_MAX) ": the test dispatches more callbacks than that (does it ever finish?)",
             NULL, NULL);
+    if (ex->sweep && !ex->cancelled && !ex->failed && !ex->sweep_gave_up && !out->skip_reason)
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line,
+                               ex->late
+                                   ? "cancel sweep cancelled nothing: the operation's callback had always "
+                                     "run before the first cancel point (cancel point 0 comes right "
+                                     "before the first callback dispatched after ac_cancel_with)"
+                                   : "cancel sweep cancelled nothing: no run reached a cancel point (does "
+                                     "the test call ac_cancel_with after starting its operation, and "
+                                     "does the operation dispatch any callback?)",
+                               NULL, NULL);
     if (out->skip_reason == NULL || out->nfailures)
         check_props(ex, out);
     for (size_t i = 0; i < ex->ngroups; i++) {

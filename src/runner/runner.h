@@ -50,7 +50,7 @@ typedef struct ac_options {
     int pct_depth;                   /* from --schedule-mode pct:D (0: not given) */
     long pct_steps;                  /* from --schedule-mode pct:D:K (0: not given) */
     bool keep_going, check_determinism, cancel_sweep;
-    long cancel_at;   /* --cancel-at (0: not given) */
+    long cancel_at;   /* --cancel-at (-1: not given) */
     const char *prog; /* argv[0], for replay command lines */
 } ac_options;
 
@@ -69,7 +69,8 @@ enum {
     AC_REC_SKIP = 'S',     /* reason */
     AC_REC_PHASE = 'P',    /* phase name */
     AC_REC_DONE = 'D',     /* (no fields): the test reached its end */
-    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point reached (0/1) */
+    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point: 0 not reached, 1 cancelled there,
+                              2 reached after the operation had completed (not cancelled) */
     AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
     AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
 };
