@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
 
@@ -398,6 +399,34 @@ AC_TEST(meta_race, check_determinism_finds_state_leaking_between_runs) {
     passes("det.same_every_run", det);
     static const char *const det_explore[] = {"--check-determinism", "--schedules=20", NULL};
     passes("cache_fixed.fetches_once", det_explore);
+}
+
+AC_TEST(meta_race, check_determinism_ignores_descriptor_numbers_and_neighbours) {
+    /* the second run of the seed holds one more descriptor: the same dispatches on other numbers */
+    static const char *const det[] = {"--check-determinism", NULL};
+    passes("det.same_order_on_other_descriptor_numbers", det);
+    /* two tests at a time, each run of a seed forked beside a different neighbour */
+    static const char *const det_j2[] = {"--check-determinism", "-j2", "--schedules=4", NULL};
+    const char *argv[] = {"--filter=det.*", det_j2[0], det_j2[1], det_j2[2], NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_RACE_BUGS, argv, clean_env);
+    AC_EXPECT_EQ(r.tap.n, 2);
+    for (size_t i = 0; i < r.tap.n; i++)
+        if (!r.tap.points[i].ok)
+            AC_FAIL_LATER("%s failed", r.tap.points[i].name);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_test_process_holds_none_of_the_runners_descriptors) {
+    char json[128];
+    snprintf(json, sizeof json, "--json=/tmp/ac-report-marker-%ld.json", (long)getpid());
+    const char *const extra[] = {json, "-j2", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "fds.only_its_own", extra);
+    AC_EXPECT_TRUE(pt->ok);
+    fixture_done(&r);
+    unlink(json + strlen("--json="));
 }
 
 /* ---- bad input ---- */

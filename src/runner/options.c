@@ -219,6 +219,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         } else if (IS("--timeout", NULL)) {
             if (!ac__parse_seconds(value, &o->timeout) || o->timeout <= 0)
                 return fail(err, "--timeout: '%s' is not a positive number of seconds%s", value, "");
+            o->timeout_given = true;
         } else if (IS("--no-fork", NULL)) {
             o->no_fork = true;
         } else if (IS("--fail-fast", "-x")) {

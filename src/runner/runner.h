@@ -24,6 +24,7 @@ typedef struct ac_options {
     bool list_tsv;     /* --list=tsv: name, timeout, file, line (for build-system discovery) */
     long jobs;         /* 0: online CPUs */
     double timeout;    /* default per-test timeout, seconds */
+    bool timeout_given; /* --timeout was given (replay lines repeat it) */
     double multiplier; /* AC_TIMEOUT_MULTIPLIER */
     const char **filters;
     size_t nfilters;
