@@ -414,3 +414,17 @@ AC_TEST(mock, formatted_completions_and_errno_names) {
     AC_EXPECT_EQ(got[0], 42);
     AC_EXPECT_EQ(got[1], ECONNREFUSED);
 }
+
+/* Contracts that report -errno: "-EAGAIN" is the negated value; "EAGAIN" and "-1" as before. */
+AC_TEST(mock, negative_errno_names_and_numbers) {
+    ac_mock *m = ac_mock_new(t, "int start(void (*done)(int fd, int err, void *ud), void *ud)");
+    ac_mock_completes(m, "done(-1, -EAGAIN, $ud)", ac_next_iteration());
+    ac_mock_completes(m, "done(EAGAIN, - ECONNREFUSED, $ud)", ac_inside_call());
+    int got[3] = {0};
+    ((int (*)(void (*)(int, int, void *), void *))ac_mock_fn(m))(on_done, got);
+    AC_EXPECT_EQ(got[0], EAGAIN);
+    AC_EXPECT_EQ(got[1], -ECONNREFUSED);
+    AC_AWAIT(t, got[2] == 2, 1.0);
+    AC_EXPECT_EQ(got[0], -1);
+    AC_EXPECT_EQ(got[1], -EAGAIN);
+}
