@@ -24,6 +24,12 @@
  * libev's included: replacing read, write, malloc, clock_gettime or epoll_wait also redirects the test
  * loop's and the harness's own calls of them. Let a replacement pass the calls it does not target through
  * to the original (by file descriptor, by argument, or by a flag the test sets around the code under test).
+ * ac_replace itself calls nothing between rewriting the first slot and returning, so a replacement of a
+ * function the harness uses (malloc, free, realloc, write...) may call the original it returns:
+ *
+ *   static void *(*real_malloc)(size_t);
+ *   static void *counting_malloc(size_t n) { mallocs++; return real_malloc(n); }
+ *   real_malloc = AC_REPLACE(t, malloc, counting_malloc); // counts the harness's mallocs too
  *
  * Functions only, on x86-64 and AArch64 Linux with glibc-style dynamic linking; elsewhere ac_replace fails
  * the test saying so. Call these on the test's thread. */

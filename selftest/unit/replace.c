@@ -265,6 +265,89 @@ AC_TEST(replace, write_replaced_with_pass_through) {
     close(fds[1]);
 }
 
+/* ---- replacing what the harness itself calls ---- */
+
+/* Counting pass-throughs of allocation functions and write: the originals they call are those AC_REPLACE
+ * returns, so each is NULL until its AC_REPLACE has returned. The harness must not call the function it
+ * is replacing in between (it would call through a NULL original and crash). */
+static void *(*orig_malloc)(size_t);
+static void *(*orig_calloc)(size_t, size_t);
+static void *(*orig_realloc)(void *, size_t);
+static void (*orig_free)(void *);
+static ssize_t (*orig_write)(int, const void *, size_t);
+static _Atomic long n_malloc, n_calloc, n_realloc, n_free, n_write;
+
+static void *count_malloc(size_t n) {
+    n_malloc++;
+    return orig_malloc(n);
+}
+
+static void *count_calloc(size_t k, size_t n) {
+    n_calloc++;
+    return orig_calloc(k, n);
+}
+
+static void *count_realloc(void *p, size_t n) {
+    n_realloc++;
+    return orig_realloc(p, n);
+}
+
+static void count_free(void *p) {
+    n_free++;
+    orig_free(p);
+}
+
+static ssize_t count_write(int fd, const void *buf, size_t n) {
+    n_write++;
+    return orig_write(fd, buf, n);
+}
+
+static void *volatile sink;
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    ++*(int *)w->data;
+}
+
+AC_TEST(replace, functions_the_harness_calls_too) {
+    orig_malloc = AC_REPLACE(t, malloc, count_malloc);
+    orig_calloc = AC_REPLACE(t, calloc, count_calloc);
+    orig_realloc = AC_REPLACE(t, realloc, count_realloc);
+    orig_free = AC_REPLACE(t, free, count_free);
+    orig_write = AC_REPLACE(t, write, count_write);
+    AC_ASSERT_TRUE(orig_malloc == real("malloc") && orig_free == real("free") && orig_write == real("write"));
+    long m = n_malloc, c = n_calloc, r = n_realloc, f = n_free;
+    sink = malloc(24); /* the code under test's calls, each counted once */
+    sink = realloc(sink, 4096);
+    free(sink);
+    sink = calloc(3, 8);
+    free(sink);
+    long dm = n_malloc - m, dc = n_calloc - c, dr = n_realloc - r, df = n_free - f;
+    AC_EXPECT_EQ(dm, 1);
+    AC_EXPECT_EQ(dc, 1);
+    AC_EXPECT_EQ(dr, 1);
+    AC_EXPECT_EQ(df, 2);
+    int fds[2];
+    AC_ASSERT_EQ(pipe(fds), 0);
+    long w = n_write;
+    ssize_t wrote = write(fds[1], "abc", 3);
+    long dw = n_write - w;
+    AC_EXPECT_EQ(wrote, 3);
+    AC_EXPECT_EQ(dw, 1);
+    close(fds[0]);
+    close(fds[1]);
+    /* the harness keeps working through the pass-throughs: a mock, the loop, an await */
+    ac_mock *mk = ac_mock_new(t, "int f(int x)");
+    ac_mock_returns(mk, 5);
+    AC_EXPECT_EQ(((int (*)(int))ac_mock_fn(mk))(1), 5);
+    int ticks = 0;
+    ev_timer tick;
+    ev_timer_init(&tick, on_tick, 0.001, 0.);
+    tick.data = &ticks;
+    ev_timer_start(ac_loop(t), &tick);
+    AC_AWAIT(t, ticks == 1, 1.0);
+}
+
 /* ---- failures seen from outside: fixture_replace ---- */
 
 static void run_fixture(const char *filter, bool no_fork, proc *p) {
