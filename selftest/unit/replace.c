@@ -364,7 +364,7 @@ AC_TEST(replace, unknown_symbol_fails_the_test) {
         AC_EXPECT_STR_CONTAINS(p.out.data, "FAIL  replace.unknown_symbol");
         AC_EXPECT_STR_CONTAINS(
             p.out.data,
-            "replace_fail.c:19: cannot replace \"ac_fixture_no_such_function\": no loaded object (the "
+            "replace_fail.c:21: cannot replace \"ac_fixture_no_such_function\": no loaded object (the "
             "executable or a shared library) calls it through a GOT/PLT slot. Calls inside the "
             "executable to its own functions bypass the PLT and cannot be reached this way: link "
             "with -Wl,--wrap=ac_fixture_no_such_function and use AC_WRAP and ac_wrap_set");
@@ -378,6 +378,35 @@ AC_TEST(replace, unknown_symbol_fails_the_test) {
         AC_EXPECT_NULL(strstr(p.out.data, "not reached"));
         proc_free(&p);
     }
+}
+
+/* The _if_called forms say nothing of a symbol no slot calls, where the plain forms fail. */
+AC_TEST(replace, if_called_forms_pass_without_a_slot) {
+    for (int no_fork = 0; no_fork <= 1; no_fork++) {
+        proc p;
+        run_fixture("replace.*_if_called", no_fork, &p);
+        AC_EXPECT_EQ(p.status, 0);
+        AC_EXPECT_STR_CONTAINS(p.out.data, "PASS  replace.unknown_symbol_if_called");
+        AC_EXPECT_STR_CONTAINS(p.out.data, "PASS  replace.own_function_if_called");
+        AC_EXPECT_STR_CONTAINS(p.out.data, "asyncheck: 2 passed, 0 failed, 0 skipped");
+        AC_EXPECT_NULL(strstr(p.out.data, "cannot replace"));
+        proc_free(&p);
+    }
+}
+
+static pid_t fake_getppid(void) {
+    return 4242;
+}
+
+/* Where a slot calls the symbol, the _if_called form replaces it as ac_replace does. */
+AC_TEST(replace, if_called_replaces_where_called) {
+    pid_t before = getppid();
+    pid_t (*orig)(void) = AC_REPLACE_IF_CALLED(t, getppid, fake_getppid);
+    AC_EXPECT_TRUE(orig == real("getppid"));
+    AC_EXPECT_EQ(getppid(), 4242);
+    AC_EXPECT_EQ(orig(), before);
+    ac_restore(t, "getppid");
+    AC_EXPECT_EQ(getppid(), before);
 }
 
 AC_TEST(replace, undone_after_a_fatal_failure) {

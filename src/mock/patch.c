@@ -526,7 +526,9 @@ static _Noreturn void fail(const char *file, int line, const char *message) {
     abort(); /* not reached: a fatal failure ends the test */
 }
 
-void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line) {
+/* ac_replace, and with `if_called` ac_replace_if_called: no slot is then not a failure. */
+static void *replace(ac_test *t, const char *symbol, void *replacement, bool if_called, const char *file,
+                     int line) {
     char msg[1024]; /* on the stack: the fatal reports below do not return */
     if (!t)
         t = ac_current();
@@ -559,6 +561,8 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
                  symbol);
         fail(file, line, msg);
     }
+    if (n == 0 && if_called)
+        return original;
     if (n == 0) {
         snprintf(
             msg, sizeof msg,
@@ -572,8 +576,21 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
     return original;
 }
 
+void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line) {
+    return replace(t, symbol, replacement, false, file, line);
+}
+
+void *ac__replace_if_called_at(ac_test *t, const char *symbol, void *replacement, const char *file,
+                               int line) {
+    return replace(t, symbol, replacement, true, file, line);
+}
+
 void *(ac_replace)(ac_test *t, const char *symbol, void *replacement) {
     return ac__replace_at(t, symbol, replacement, NULL, 0);
+}
+
+void *(ac_replace_if_called)(ac_test *t, const char *symbol, void *replacement) {
+    return ac__replace_if_called_at(t, symbol, replacement, NULL, 0);
 }
 
 void ac_restore(ac_test *t, const char *symbol) {
