@@ -1,13 +1,15 @@
 /* replace.c — ac_replace / ac_restore (GOT/PLT patching) and AC_WRAP (-Wl,--wrap): calls from the
  * executable and from a lazily bound shared library redirected, the original from dlsym (not from a slot
  * still holding the resolver stub), -fno-plt (GLOB_DAT) slots, RELRO pages read-only again, undo at test
- * end and early, and the failures only visible from outside (run through fixture_replace). */
+ * end and early, pass-through replacements of what the harness calls too (malloc, free, write...), the
+ * _if_called forms, and the failures only visible from outside (run through fixture_replace). */
 #define _GNU_SOURCE
 #include <asyncheck.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mock/patch.h"
@@ -275,7 +277,10 @@ static void *(*orig_calloc)(size_t, size_t);
 static void *(*orig_realloc)(void *, size_t);
 static void (*orig_free)(void *);
 static ssize_t (*orig_write)(int, const void *, size_t);
-static _Atomic long n_malloc, n_calloc, n_realloc, n_free, n_write;
+static ssize_t (*orig_read)(int, void *, size_t);
+static char *(*orig_strdup)(const char *);
+static int (*orig_clock_gettime)(clockid_t, struct timespec *);
+static _Atomic long n_malloc, n_calloc, n_realloc, n_free, n_write, n_read, n_strdup, n_clock;
 
 static void *count_malloc(size_t n) {
     n_malloc++;
@@ -302,6 +307,21 @@ static ssize_t count_write(int fd, const void *buf, size_t n) {
     return orig_write(fd, buf, n);
 }
 
+static ssize_t count_read(int fd, void *buf, size_t n) {
+    n_read++;
+    return orig_read(fd, buf, n);
+}
+
+static char *count_strdup(const char *s) {
+    n_strdup++;
+    return orig_strdup(s);
+}
+
+static int count_clock_gettime(clockid_t id, struct timespec *ts) {
+    n_clock++;
+    return orig_clock_gettime(id, ts);
+}
+
 static void *volatile sink;
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -315,6 +335,9 @@ AC_TEST(replace, functions_the_harness_calls_too) {
     orig_realloc = AC_REPLACE(t, realloc, count_realloc);
     orig_free = AC_REPLACE(t, free, count_free);
     orig_write = AC_REPLACE(t, write, count_write);
+    orig_read = AC_REPLACE(t, read, count_read);
+    orig_strdup = AC_REPLACE(t, strdup, count_strdup);
+    orig_clock_gettime = AC_REPLACE(t, clock_gettime, count_clock_gettime);
     AC_ASSERT_TRUE(orig_malloc == real("malloc") && orig_free == real("free") && orig_write == real("write"));
     long m = n_malloc, c = n_calloc, r = n_realloc, f = n_free;
     sink = malloc(24); /* the code under test's calls, each counted once */
@@ -334,6 +357,20 @@ AC_TEST(replace, functions_the_harness_calls_too) {
     long dw = n_write - w;
     AC_EXPECT_EQ(wrote, 3);
     AC_EXPECT_EQ(dw, 1);
+    char got[4] = {0};
+    long rd = n_read, sd = n_strdup, cl = n_clock;
+    ssize_t was_read = read(fds[0], got, 3);
+    sink = strdup(got);
+    struct timespec ts;
+    int clock_rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    rd = n_read - rd, sd = n_strdup - sd, cl = n_clock - cl;
+    AC_EXPECT_EQ(was_read, 3);
+    AC_EXPECT_STR_EQ((char *)sink, "abc");
+    free(sink);
+    AC_EXPECT_EQ(clock_rc, 0);
+    AC_EXPECT_EQ(rd, 1);
+    AC_EXPECT_EQ(sd, 1);
+    AC_EXPECT_EQ(cl, 1);
     close(fds[0]);
     close(fds[1]);
     /* the harness keeps working through the pass-throughs: a mock, the loop, an await */
