@@ -82,6 +82,22 @@ AC_TEST(meta_mocks, completions_that_do_not_fit_the_prototype) {
           "", "");
 }
 
+AC_TEST(meta_mocks, bad_errno_names_in_completions_are_named) {
+    check("bad_completion_unknown_negative_errno",
+          "ac_mock_completes(http_get): bad completion \"cb(-EAGIAN, NULL, $ud)\" at column 5: unknown errno "
+          "name 'EAGIAN' (give its number, or use ac_mock_completesf with %d)",
+          "", "");
+    check(
+        "bad_completion_unknown_errno",
+        "ac_mock_completes(http_get): bad completion \"cb(ETIMEOUT, NULL, $ud)\" at column 4: unknown errno "
+        "name 'ETIMEOUT' (give its number, or use ac_mock_completesf with %d)",
+        "", "");
+    check("bad_completion_minus_without_errno",
+          "ac_mock_completes(http_get): bad completion \"cb(-\"x\", NULL, $ud)\" at column 5: expected an "
+          "errno name after '-', found '\"x\"'",
+          "", "");
+}
+
 AC_TEST(meta_mocks, a_callback_completed_twice_is_caught_by_the_code_under_test) {
     check("callback_completed_twice", "AC_EXPECT_EQ(*calls, 1) failed", "2", "1");
 }
