@@ -243,6 +243,60 @@ AC_TEST(meta_race, keep_going_counts_and_groups_failures) {
     passes("reply_fixed.calls_back_once", args);
 }
 
+AC_TEST(meta_race, keep_going_groups_failures_that_differ_only_in_addresses) {
+    static const char *const args[] = {"--schedules=60", "--keep-going", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "ptr_buggy.names_the_request", args);
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, " of 60 runs failed (shuffle), in 1 group by failure");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_replay_line_carries_every_option_that_changes_a_run) {
+    static const char *const args[] = {"--schedules=200", "--no-fork", "--clock=virtual", "--timeout=7",
+                                       NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.calls_back_once", args);
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, " --no-fork");
+    AC_EXPECT_STR_CONTAINS(msg, " --clock=virtual");
+    AC_EXPECT_STR_CONTAINS(msg, " --timeout=7");
+    char *copy = ac__xstrdup(msg);
+    fixture_done(&r);
+    replays_fail_the_same_way("reply_buggy.calls_back_once", copy, "AC_ASSERT_EQ(r.results, 1) failed");
+    free(copy);
+    /* a divergence's replay runs the seed twice again */
+    static const char *const det[] = {"--check-determinism", NULL};
+    pt = run_with(&r, "nondet.leaks_state_between_runs", det);
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), " --seed=0 --check-determinism");
+    AC_EXPECT_FALSE(strstr(field(pt, "  message: "), "--cancel-at") != NULL);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_replay_line_selects_exactly_the_test_whose_name_holds_glob_characters) {
+    static const char *const first[] = {"--filter=rp.case/[[]fast]", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_RACE_BUGS, first, clean_env);
+    const tap_point *pt = point(&r, "rp.case/[fast]");
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "--filter='rp.case/\\[fast\\]'");
+    char args[8][160];
+    size_t n = 0;
+    AC_ASSERT_TRUE(replay_args(msg, args, &n));
+    const char *argv[10];
+    for (size_t i = 0; i < n; i++)
+        argv[i] = args[i];
+    argv[n] = NULL;
+    fixture_done(&r);
+    fixture_tap(&r, FIXTURE_RACE_BUGS, argv, clean_env);
+    AC_EXPECT_EQ(r.tap.n, 1);
+    AC_EXPECT_FALSE(point(&r, "rp.case/[fast]")->ok);
+    fixture_done(&r);
+}
+
 /* ---- cancel sweep ---- */
 
 AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {

@@ -510,7 +510,10 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
                        ex->ngroups == 1 ? "" : "s");
         for (size_t i = 0; i < ex->ngroups; i++) {
             const group *gr = &ex->groups[i];
-            ac__buf_printf(&g, "%s%u× %s\n    first at ", i ? "\n" : "", gr->count, gr->message);
+            ac__buf_printf(&g, "%s%u× ", i ? "\n" : "", gr->count);
+            for (const char *c = gr->message; *c; c++) /* every line of the group under its count */
+                ac__buf_puts(&g, *c == '\n' ? "\n    " : (char[]){*c, 0});
+            ac__buf_puts(&g, "\n    first at ");
             where(ex, gr->sched, gr->cancel_at, gr->seed, &g);
             ac__buf_puts(&g, "; replay: ");
             replay_command(ex, gr->seed, gr->cancel_at, false, &g);
