@@ -610,3 +610,69 @@ AC_TEST(peer, done_at_once_after_a_tcp_reset_virtual, .clock = AC_CLOCK_VIRTUAL)
 AC_TEST(peer, done_at_once_after_close_unread_virtual, .clock = AC_CLOCK_VIRTUAL) {
     done_at_once_virtual(t, END_CLOSE_UNREAD);
 }
+
+/* ---- a cancel sweep: the component is cancelled after each callback in turn ----
+ * Its cancel stops its watcher and closes the fd, wherever the script stands: each run passes, since the
+ * peer abandons the rest of its script after a cancel instead of failing on the closed fd. The last run
+ * reaches no cancel point and carries the whole script out. */
+
+typedef struct greeter {
+    struct ev_loop *loop;
+    int fd;
+    ev_io io;
+    char in[16];
+    size_t len;
+    bool acked, closed, done;
+} greeter;
+
+static void greeter_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    greeter *g = w->data;
+    if (!g->acked) {
+        ssize_t n = read(g->fd, g->in + g->len, 10 - g->len);
+        if (n < 0 && errno == EAGAIN)
+            return;
+        AC_ASSERT_GT(n, 0);
+        g->len += (size_t)n;
+        if (g->len == 10) {
+            AC_ASSERT_EQ(send(g->fd, "ack\n", 4, MSG_NOSIGNAL), 4);
+            g->acked = true;
+        }
+        return;
+    }
+    char c;
+    ssize_t n = read(g->fd, &c, 1);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    AC_ASSERT_EQ(n, 0); /* end-of-file after the ack */
+    ev_io_stop(loop, w);
+    close(g->fd);
+    g->closed = g->done = true;
+}
+
+static void greeter_cancel(void *arg) {
+    greeter *g = arg;
+    ev_io_stop(g->loop, &g->io);
+    if (!g->closed)
+        close(g->fd);
+    g->closed = true;
+}
+
+AC_TEST(peer_sweep, a_reader_cancelled_after_each_callback, .clock = AC_CLOCK_VIRTUAL, .cancel_sweep = true) {
+    static greeter g;
+    int fd;
+    ac_peer *p = ac_peer_new(t, &fd);
+    ac_peer_send_str(p, "hello");
+    ac_peer_wait(p, 0.5);
+    ac_peer_send_str(p, "world");
+    ac_peer_expect_str(p, "ack\n");
+    ac_peer_close(p);
+    g = (greeter){.loop = ac_loop(t), .fd = fd};
+    ev_io_init(&g.io, greeter_cb, fd, EV_READ);
+    g.io.data = &g;
+    ev_io_start(g.loop, &g.io);
+    ac_cancel_with(t, greeter_cancel, &g);
+    AC_AWAIT(t, g.done, 10.0);
+    AC_ASSERT_MEM_EQ(g.in, "helloworld", 10);
+    AC_ASSERT_TRUE(ac_peer_done(p));
+}
