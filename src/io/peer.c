@@ -9,7 +9,11 @@
  *    receive queue is full; in one-byte mode a prepare watcher sends one byte per loop iteration, on a
  *    socketpair only once the code has read the previous one (SIOCOUTQ back at 0);
  *  - a wait step is a timer; shutdown, close and reset act at once;
- *  - adding a step starts the prepare watcher, which advances the script at the next iteration.
+ *  - adding a step starts the prepare watcher, which advances the script at the next iteration; when
+ *    that finishes the script, an unreferenced idle watcher keeps the iteration from blocking in its
+ *    poll, so that an AC_AWAIT on ac_peer_done returns at once instead of at its deadline;
+ *  - once no expect step is left and the script ends with an unread close or reset, the read watcher
+ *    stops: what the code writes stays in the socket, and the hang-up closes over it.
  * While steps are left, the peer's watchers are ordinary (referenced) ones, so the runner's drain after
  * the body waits for the script to finish — or fails at the test's timeout if the code never does its
  * part. Once the script is done, only the read watcher is left, unreferenced: it still catches
@@ -19,7 +23,11 @@
  * libev); the peer stops its watchers before reporting, and keeps the texts of the report in its own
  * memory, since the report does not return. At the test's end (ac__at_test_end) the peer reads what is
  * pending, reports an unfinished script or unexpected bytes (non-fatally), stops its watchers, closes
- * its end and frees itself. */
+ * its end and frees itself.
+ *
+ * After a cancel (ac_cancelled), the code closing its end (seen as end-of-file, or EPIPE/ECONNRESET on a
+ * send) or the test ending with the script unfinished abandons the script: a note instead of a failure,
+ * and the peer does nothing more. */
 #include "asyncheck/io.h"
 
 #include "asyncheck/race.h"
