@@ -93,10 +93,10 @@ typedef struct ac_peer ac_peer;
 /* Adds a step: like ac_peer_close, but the peer hangs up with what the code wrote left unread, as a
  * client that gives up on a large response does. From when no expect step is left before it, the peer
  * stops reading, so what the code writes piles up in the socket (large writes come back short, then
- * with EAGAIN) and is neither checked nor unexpected; bytes the peer had already read are dropped. If
- * anything is unread when it closes, the kernel resets the connection: the code's next read or write
- * fails with ECONNRESET, later writes with EPIPE (and SIGPIPE, as for ac_peer_close); if nothing is, it
- * is a plain close. No step can follow. */
+ * with EAGAIN; over TCP only once the kernel's growing buffers are full) and is neither checked nor
+ * unexpected; bytes the peer had already read are dropped. If anything is unread when it closes, the
+ * kernel resets the connection: the code's reads and writes fail with ECONNRESET or EPIPE (and writes
+ * raise SIGPIPE, as for ac_peer_close); if nothing is, it is a plain close. No step can follow. */
 #define ac_peer_close_unread(p) ac__peer_close_unread((p), __FILE__, __LINE__)
 
 /* Adds a step: the peer aborts the connection (SO_LINGER 0, then close: a TCP RST). The code reads what
