@@ -76,6 +76,17 @@ static void print_capture(human *h, const char *label, const ac_capture *c) {
         fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
 }
 
+/* "      note: file:line: message", a line for each note. */
+static void print_notes(human *h, const ac_buf *notes) {
+    const char *p = notes->len ? notes->data : "", *end = p + notes->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fprintf(h->out, "      %snote:%s %.*s\n", paint(h, DIM), paint(h, RESET), (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     human *h = (human *)r;
     clear_status(h);
@@ -107,6 +118,7 @@ static void result(ac_reporter *r, const ac_result *res) {
             fprintf(h->out, "        expected: %s\n", f->expected);
     }
     if (res->outcome == AC_FAIL || h->verbose) {
+        print_notes(h, &res->notes);
         print_capture(h, "stdout", &res->out);
         print_capture(h, "stderr", &res->err);
     }

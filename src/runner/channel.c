@@ -54,6 +54,13 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
             r->trace = ac__xstrdup(f[0]);
         }
         break;
+    case AC_REC_NOTE:
+        if (n >= 3) {
+            if (f[0][0])
+                ac__buf_printf(&r->notes, "%s:%d: ", f[0], atoi(f[1]));
+            ac__buf_printf(&r->notes, "%s\n", f[2]);
+        }
+        break;
     case AC_REC_PROPERTY:
         if (n >= 7) {
             r->props = ac__xrealloc(r->props, (r->nprops + 1) * sizeof *r->props);

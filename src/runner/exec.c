@@ -103,6 +103,13 @@ void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n) 
     emit(t, type, fields, n);
 }
 
+void ac__report_note(ac_test *t, const char *file, int line, const char *message) {
+    char lbuf[16];
+    snprintf(lbuf, sizeof lbuf, "%d", line);
+    const char *fields[] = {file, lbuf, message};
+    emit(t, AC_REC_NOTE, fields, 3);
+}
+
 static void set_phase(ac_test *t, const char *phase) {
     emit(t, AC_REC_PHASE, &phase, 1);
 }

@@ -49,7 +49,7 @@ static const char usage_text[] =
     "  --json FILE            JSON lines, one record a test, to FILE ('-': stdout)\n"
     "  --color auto|always|never\n"
     "                         colour the human output (auto: on a terminal, unless NO_COLOR is set)\n"
-    "  -v, --verbose          also show the captured output of passing tests\n"
+    "  -v, --verbose          also show the captured output and notes of passing tests\n"
     "  -h, --help             this text\n"
     "  --version              asyncheck's version\n"
     "\n"

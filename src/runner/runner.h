@@ -74,6 +74,7 @@ enum {
                               2 reached after the operation had completed (not cancelled) */
     AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
     AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
+    AC_REC_NOTE = 'N',     /* file, line, message: information, not a failure (shown under -v, TAP comment) */
 };
 #define AC_REC_MAX_FIELDS 8
 void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
@@ -127,6 +128,9 @@ _Noreturn void ac__exec_cancel_unwind(ac_test *t);
 unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left);
 /* Sends one record of the running test to the runner. */
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
+/* Records a note for test t: one line of information from the harness ("file:line: message"), which
+ * changes no outcome; the human report shows it under -v (and with a failure), TAP as a comment. */
+void ac__report_note(ac_test *t, const char *file, int line, const char *message);
 /* Records a skip of the running test and ends it; does not return. */
 _Noreturn void ac__report_skip(const char *reason);
 
