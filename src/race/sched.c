@@ -117,8 +117,8 @@ static void cancel_point_missed(ac_test *t) {
                  "(nothing was dispatched between ac_cancel_with and its completion)");
     else if (S.cancel_late)
         snprintf(msg, sizeof msg,
-                 "--cancel-at %ld: the operation's callback had already run when cancel point %ld came (%lu "
-                 "callback%s after ac_cancel_with); the points before it cancel the operation in flight",
+                 "--cancel-at %ld: the operation had completed (its callback ran) before cancel point %ld "
+                 "(%lu callback%s dispatched after ac_cancel_with); a lower point cancels it in flight",
                  S.p.cancel_at, S.p.cancel_at, after, after == 1 ? "" : "s");
     else
         snprintf(

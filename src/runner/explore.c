@@ -483,6 +483,8 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         out->out = ex->rep.out;
         out->err = ex->rep.err;
         out->finished = ex->rep.finished;
+        out->notes = ex->rep.notes;
+        memset(&ex->rep.notes, 0, sizeof ex->rep.notes);
         ex->rep.failures = NULL;
         ex->rep.nfailures = 0;
         ex->rep.skip_reason = NULL;
