@@ -537,3 +537,27 @@ AC_TEST(replace, wrap_cleared_at_test_end_2_real_again) {
     AC_ASSERT_NULL(ac__wrap_get("ac_selftest_wrapped"));
     AC_ASSERT_EQ(ac_selftest_wrapped(5), 10);
 }
+
+/* A malloc that always fails (fault injection): the code under test sees NULL, the harness keeps
+ * allocating through the original (recording a mock's calls copies their strings). */
+static long n_failed_malloc;
+static void *failing_malloc(size_t n) {
+    (void)n;
+    n_failed_malloc++;
+    return NULL;
+}
+
+AC_TEST(replace, a_failing_malloc_fails_the_code_not_the_harness) {
+    ac_mock *log_line = ac_mock_new(t, "void log_line(const char *text)");
+    AC_REPLACE(t, malloc, failing_malloc);
+    void *p = malloc(16);
+    long failed = n_failed_malloc;
+    for (int i = 0; i < 200; i++) /* each call recorded, its string copied by the harness */
+        ((void (*)(const char *))ac_mock_fn(log_line))("a line long enough to need its own copy");
+    long harness = n_failed_malloc - failed;
+    ac_restore(t, "malloc");
+    AC_EXPECT_NULL(p);
+    AC_EXPECT_EQ(failed, 1);
+    AC_EXPECT_EQ(harness, 0);
+    AC_EXPECT_EQ(ac_mock_call_count(log_line), 200u);
+}
