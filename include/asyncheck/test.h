@@ -193,8 +193,12 @@ ac_test *ac_current(void);
 
 /* AC_AWAIT(t, cond, timeout_s): run the test's loop until `cond` is true. `cond` is evaluated first and
  * then again after every loop iteration. If timeout_s seconds (scaled by AC_TIMEOUT_MULTIPLIER) pass
- * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". May be used in the
- * body, in setup/teardown, and (re-entrantly) inside libev callbacks. */
+ * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". If the loop goes idle
+ * first — nothing pending, no active watcher that could fire (an ev_async not yet sent, ev_fork and
+ * ev_cleanup watchers do not count; a mock's completion still due and a scripted peer do), no thread the
+ * test started still running — it fails at once with "the loop went idle while waiting for <cond>"
+ * (under a virtual clock, before time moves). May be used in the body, in setup/teardown, and
+ * (re-entrantly) inside libev callbacks. */
 #define AC_AWAIT(t, cond, timeout_s)                                                                         \
     do {                                                                                                     \
         ac__await *ac__aw = ac__await_begin((t), (timeout_s), #cond, __FILE__, __LINE__);                    \
