@@ -478,8 +478,11 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
     ac__buf_free(&msg);
 }
 
+/* For the schedule's trace, before the callback runs (a mock's completion timer is still live then). */
 static void describe_rec(ac_buf *b, const void *ctx) {
     const ac__wrec *r = ctx;
+    if (ac__mock_describe_delivery(b, r->w))
+        return;
     ac__sym_format(b, r->user_cb ? r->user_cb : r->cb, false);
     ac__buf_puts(b, " (");
     ac__wrec_describe(b, r);
