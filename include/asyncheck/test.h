@@ -54,8 +54,10 @@ typedef struct ac_test_options {
     /* Drain the loop after the body (the default: AC_TEST sets true unless the test says otherwise): run
      * it until the watchers the body started have finished. false: no drain — a body that returns with
      * watchers it started still active fails, listing each with where it was started (say a timeout
-     * timer not stopped on the success path, which the drain would quietly run to its end). The suite's
-     * setup keeps its own watchers; AC_ALLOW_ACTIVE_WATCHERS waives this check as it waives the drain. */
+     * timer not stopped on the success path, which the drain would quietly run to its end), and so does
+     * one that returns with a mock's completion still due (never delivered without the drain). The
+     * suite's setup keeps its own watchers; AC_ALLOW_ACTIVE_WATCHERS waives this check as it waives the
+     * drain. */
     bool drain;
 } ac_test_options;
 

@@ -114,6 +114,16 @@ AC_TEST(meta_quiescence, without_the_drain_a_watcher_left_fails_the_test) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_quiescence, without_the_drain_a_completion_still_due_fails_the_test) {
+    fixture_run r;
+    const tap_point *pt = failing(&r, "quiescence_idle.no_drain_finds_a_completion_due", "watchers",
+                                  "1 mock completion still due when the body returned (.drain = false: "
+                                  "AC_AWAIT what must finish)");
+    AC_EXPECT_STR_EQ(field(pt, "  got: "),
+                     "the completion of send() call #0 (ev_timer after=0.5 repeat=0.0)");
+    fixture_done(&r);
+}
+
 AC_TEST(meta_quiescence, with_the_drain_the_same_timer_runs_out_unnoticed) {
     fixture_run r;
     const tap_point *pt = run_one(&r, "quiescence_idle.the_drain_runs_the_same_timer_out");

@@ -309,7 +309,7 @@ void ac__loop_body_begins(ac_test *t) {
         ac__ls.body_serial = ac__ls.next_serial;
 }
 
-__attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out) {
+__attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only) {
     if (!t || ac__ls.t != t)
         return 0;
     size_t n = 0;
@@ -322,12 +322,18 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out) 
             r->type == AC_W_CLEANUP || !safe_read(r->w, &head, size) || !head.active ||
             (void *)head.cb != r->cb || (r->type == AC_W_ASYNC && !ev_async_pending(&head)))
             continue;
+        ac_buf delivery = {0};
+        ev_timer timer; /* a mock's completion timer names its delivery */
+        bool is_delivery = r->type == AC_W_TIMER && safe_read(r->w, &timer, sizeof timer) &&
+                           ac__mock_describe_delivery(&delivery, &timer);
+        if (!is_delivery && deliveries_only) {
+            ac__buf_free(&delivery);
+            continue;
+        }
         if (n++)
             ac__buf_puts(out, "\n");
-        ev_timer timer; /* a mock's completion timer names its delivery */
-        if (r->type == AC_W_TIMER && safe_read(r->w, &timer, sizeof timer) &&
-            ac__mock_describe_delivery(out, &timer)) {
-            ac__buf_puts(out, " (");
+        if (is_delivery) {
+            ac__buf_printf(out, "%s (", ac__buf_str(&delivery));
             ac__wrec_describe(out, r);
             ac__buf_puts(out, ")");
         } else {
@@ -336,6 +342,7 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out) 
             ac__sym_format(out, cb, false);
             ac__buf_puts(out, " (asyncheck's own)");
         }
+        ac__buf_free(&delivery);
     }
     return n;
 }

@@ -24,9 +24,10 @@ void ac__loop_body_begins(ac_test *t);
 size_t ac__loop_describe_body(ac_test *t, ac_buf *out);
 /* Appends one line per watcher of asyncheck's own that still acts for the test on its loop — a mock's
  * completion still due ("the completion of send() call #0 (ev_timer after=10.0 repeat=0.0)"), a scripted
- * peer's io ("ev_io fd=7 EV_READ, callback on_readable (asyncheck's own)") — and returns how many. These
- * are never counted as the test's watchers; the awaits' and the drain's own timers are not listed. */
-size_t ac__loop_describe_harness(ac_test *t, ac_buf *out);
+ * peer's io ("ev_io fd=7 EV_READ, callback on_readable (asyncheck's own)"); only the completions when
+ * `deliveries_only` — and returns how many. These are never counted as the test's watchers; the awaits'
+ * and the drain's own timers are not listed. */
+size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only);
 /* True when nothing could make progress on the test's loop any more: no callback pending, no active
  * watcher that could fire — the test's, or asyncheck's own that act for it (a mock's scheduled
  * completion, a scripted peer's io) — and no thread started by the test still running. Not counted: the

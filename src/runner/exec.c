@@ -489,7 +489,7 @@ static void drain_failed(ac_test *t, unsigned active, const char *why) {
     t->drain_failed = true;
     ac_buf msg = {0}, which = {0};
     size_t n = ac__loop_describe_body(t, &which);
-    size_t own = n ? 0 : ac__loop_describe_harness(t, &which);
+    size_t own = n ? 0 : ac__loop_describe_harness(t, &which, false);
     if (own)
         ac__buf_printf(&msg,
                        "%zu watcher%s of asyncheck's own (a mock's completion, a scripted peer) still "
@@ -506,11 +506,19 @@ static void drain_failed(ac_test *t, unsigned active, const char *why) {
     ac__buf_free(&which);
 }
 
-/* .drain = false: the body must return with none of the watchers it started still active. */
+/* .drain = false: the body must return with none of the watchers it started still active, and no mock
+ * completion still due (without the drain it would never be delivered). */
 static void check_body_left_nothing(ac_test *t) {
     ac_buf msg = {0}, which = {0};
-    size_t n = ac__loop_describe_body(t, &which);
-    if (n) {
+    size_t n = ac__loop_describe_body(t, &which), due = n ? 0 : ac__loop_describe_harness(t, &which, true);
+    if (due) {
+        ac__buf_printf(&msg,
+                       "%zu mock completion%s still due when the body returned (.drain = false: AC_AWAIT "
+                       "what must finish)",
+                       due, due == 1 ? "" : "s");
+        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                           ac__buf_str(&which), NULL);
+    } else if (n) {
         t->drain_failed = true; /* reported here: no "after teardown" report of the same watchers */
         ac__buf_printf(&msg,
                        "%zu watcher%s started by the test still active when the body returned (.drain = "
