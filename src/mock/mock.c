@@ -598,6 +598,15 @@ static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     deliver(&copy);
 }
 
+bool ac__mock_describe_delivery(ac_buf *b, const void *w) {
+    const ev_timer *timer = w;
+    if (!timer || timer->cb != pending_timer_cb)
+        return false;
+    const pending *pd = timer->data;
+    ac__buf_printf(b, "the completion of %s() call #%zu", pd->m->proto->name, pd->call);
+    return true;
+}
+
 /* On the test's thread: start what the rule asks for. */
 static void schedule(pending *pd) {
     struct ev_loop *loop = ac_loop(pd->m->w->t);

@@ -87,6 +87,20 @@ static void print_notes(human *h, const ac_buf *notes) {
     }
 }
 
+/* "        got:      <value>", each further line of a multi-line value indented under the first. */
+static void print_value(human *h, const char *label, const char *value) {
+    fprintf(h->out, "        %-10s", label);
+    for (const char *p = value;;) {
+        const char *nl = strchr(p, '\n');
+        if (!nl) {
+            fprintf(h->out, "%s\n", p);
+            break;
+        }
+        fprintf(h->out, "%.*s\n                  ", (int)(nl - p), p);
+        p = nl + 1;
+    }
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     human *h = (human *)r;
     clear_status(h);
@@ -113,9 +127,9 @@ static void result(ac_reporter *r, const ac_result *res) {
         else
             fprintf(h->out, "      %s%s%s\n", paint(h, BOLD), f->message, paint(h, RESET));
         if (f->got)
-            fprintf(h->out, "        got:      %s\n", f->got);
+            print_value(h, "got:", f->got);
         if (f->expected)
-            fprintf(h->out, "        expected: %s\n", f->expected);
+            print_value(h, "expected:", f->expected);
     }
     if (res->outcome == AC_FAIL || h->verbose) {
         print_notes(h, &res->notes);
