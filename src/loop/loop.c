@@ -333,9 +333,8 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, 
         if (n++)
             ac__buf_puts(out, "\n");
         if (is_delivery) {
-            ac__buf_printf(out, "%s (", ac__buf_str(&delivery));
-            ac__wrec_describe(out, r);
-            ac__buf_puts(out, ")");
+            ac__buf_puts(out, ac__buf_str(&delivery));
+            ac__mock_describe_due(out, &timer);
         } else {
             ac__wrec_describe(out, r);
             ac__buf_puts(out, ", callback ");

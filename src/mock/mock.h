@@ -93,5 +93,7 @@ size_t ac__mock_held_all(ac_test *t, ac_buf *which);
  * dispatched now), appends "the completion of send() call #0" and returns true; else false. For the
  * loop's reports, so that they never name asyncheck's own timer callback. */
 bool ac__mock_describe_delivery(ac_buf *b, const void *w);
+/* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
+void ac__mock_describe_due(ac_buf *b, const void *w);
 
 #endif
