@@ -139,8 +139,8 @@ void ac__race_end(ac_test *t) {
     snprintf(steps, sizeof steps, "%lu", S.steps);
     const char *fields[] = {steps, S.cancel_reached ? "1" : S.cancel_late ? "2" : "0"};
     ac__emit_record(t, AC_REC_SCHED, fields, 2);
-    if (S.p.cancel_at >= 0 && !S.p.exploring && !S.cancel_reached)
-        cancel_point_missed(t);
+    if (S.p.cancel_at >= 0 && !S.p.exploring && !S.cancel_reached && !ac__test_ended_early(t))
+        cancel_point_missed(t); /* (a test that failed or skipped before its point says so already) */
     if (S.p.trace) {
         const char *tr = ac__buf_str(&S.trace);
         ac__emit_record(t, AC_REC_TRACE, &tr, 1);
