@@ -599,3 +599,73 @@ AC_TEST(http, backs_off_exponentially_until_its_deadline, .clock = AC_CLOCK_VIRT
         delay *= 2;
     }
 }
+
+/* ---- cancelling a request at every point (a cancel sweep over the scripted peer) ---- */
+
+/* A transport whose connect completes on the loop 10 ms later and whose cancel really cancels that: the
+ * test's own fake, because a mock's scheduled completion cannot be taken back. */
+typedef struct fake_connect {
+    ev_timer timer;
+    int fd;
+    http_connected_cb done;
+    void *ud;
+} fake_connect;
+
+static void fake_connected(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    fake_connect *c = w->data;
+    c->done(c->fd, 0, c->ud);
+}
+
+static int fake_connect_start(void *ctx, const char *host, int port, http_connected_cb done, void *ud) {
+    (void)host, (void)port;
+    fake_connect *c = ctx;
+    c->done = done;
+    c->ud = ud;
+    ev_timer_start(ac_loop(ac_current()), &c->timer);
+    return 0;
+}
+
+static void fake_connect_cancel(void *ctx, void *ud) {
+    (void)ud;
+    fake_connect *c = ctx;
+    ev_timer_stop(ac_loop(ac_current()), &c->timer);
+    close(c->fd); /* the transport owns the fd until it hands it over in done */
+    c->fd = -1;
+}
+
+static void cancel_request(void *arg) {
+    fixture *f = arg;
+    http_client_free(f->client); /* the client's cancel: no callback, watchers stopped, fd closed */
+    f->client = NULL;
+}
+
+/* With .cancel_sweep the runner reruns this test cancelling the request at every cancel point: before
+ * anything happened (point 0), after the connect completed, after the request went out, after each part
+ * of the answer... until the response has been delivered. Each run checks that the client kept its
+ * promise (no callback after the cancel), stopped its watchers and closed its descriptor. The peer's
+ * script is abandoned, not failed, in a cancelled run: the client closing its end is the point. */
+AC_TEST(http, can_be_cancelled_at_every_point, .clock = AC_CLOCK_VIRTUAL, .cancel_sweep = true) {
+    fixture *f = ac_data(t);
+    static fake_connect conn;
+    conn = (fake_connect){0};
+    ac_peer *server = ac_peer_new(t, &conn.fd);
+    ac_peer_expect_str(server, REQUEST);
+    ac_peer_send_str(server, "HTTP/1.0 200 OK\r\n");
+    ac_peer_wait(server, 0.010);
+    ac_peer_send_str(server, "Content-Length: 5\r\n\r\nhello");
+    ac_peer_close(server);
+    ev_timer_init(&conn.timer, fake_connected, 0.010, 0.);
+    conn.timer.data = &conn;
+
+    http_transport tr = {.connect = fake_connect_start, .cancel = fake_connect_cancel, .ctx = &conn};
+    http_response_cb cb = (http_response_cb)ac_op_callback(t, RESPONSE_PROTO, ac_mock_fn(f->on_response),
+                                                           AC_CANCEL_SILENT);
+    f->client = http_client_get(ac_loop(t), tr, NULL, "example.test", 80, "/", cb, f);
+    AC_ASSERT_NOT_NULL(f->client);
+    ac_cancel_with(t, cancel_request, f);
+
+    AC_AWAIT_CALLS(t, f->on_response, 1, 2.0);
+    AC_ASSERT_CALLED_WITH(f->on_response, ac_eq(200), ac_str("hello"), ac_eq(5), ac_eq(0), ac_any());
+    AC_AWAIT(t, ac_peer_done(server), 1.0);
+}

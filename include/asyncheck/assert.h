@@ -134,6 +134,19 @@ _Noreturn void ac__skip(const ac__site *s, const char *fmt, ...) __attribute__((
 #define AC_EXPECT_NOT_NULL(p) AC__NUL(false, "AC_EXPECT_NOT_NULL", false, #p, p)
 #define AC_EXPECT_NEAR(a, b, eps) AC__NEAR(false, "AC_EXPECT_NEAR", #a ", " #b ", " #eps, a, b, eps)
 
+/* AC_ASSERT_IDLE(t) / AC_EXPECT_IDLE(t): none of the watchers the test's body started is active now
+ * (the suite's setup keeps its own; libev's and asyncheck's own watchers, such as a mock's scheduled
+ * completion, are not the test's). On failure the message counts them and "got" lists each, with its
+ * callback and where it was started:
+ *   AC_ASSERT_IDLE(t) failed: 1 watcher started by the test is still active
+ *   got: ev_timer after=5.0 repeat=0.0, callback on_timeout, started at client_connect+0x4c
+ * Use it where the code under test should have stopped everything it started (after a request
+ * completed, after a close), instead of leaving that to the drain after the body. */
+struct ac_test;
+bool ac__check_idle(const ac__site *s, struct ac_test *t);
+#define AC_ASSERT_IDLE(t) ((void)ac__check_idle(AC__SITE(true, "AC_ASSERT_IDLE", #t), (t)))
+#define AC_EXPECT_IDLE(t) ((void)ac__check_idle(AC__SITE(false, "AC_EXPECT_IDLE", #t), (t)))
+
 /* AC_FAIL(fmt, ...): fail the test fatally with a printf-style message.
  * AC_FAIL_LATER(fmt, ...): record a non-fatal failure and carry on.
  * AC_SKIP(fmt, ...): stop the test now and report it skipped with that reason (teardown still runs). */

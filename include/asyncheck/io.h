@@ -16,6 +16,13 @@
  * the file:line of the expect step. When the test ends, a script that is not finished fails the test,
  * listing the steps left; the peer then stops its watchers, closes its end and frees itself.
  *
+ * After a cancel (asyncheck/race.h: a cancel sweep's cancel point, or ac_cancel; ac_cancelled is true)
+ * the code is expected to close its fd wherever the script stands. So once the test has cancelled, the
+ * code closing its end during an expect, send or wait step, or a script left unfinished when the test
+ * ends, abandons the rest of the script instead of failing the test, with a note in the report (shown
+ * under -v, and as a TAP comment): "scripted peer on fd 7: script abandoned after the cancel at step 2
+ * of 5 (send "hello" (5 bytes)): the code closed its end". Wrong or unexpected bytes still fail it.
+ *
  * Failures of the script are reported like assertions ("scripted peer: ..."), fatal ones from inside the
  * peer's libev callbacks. Which errors a socketpair can produce honestly: see ac_peer_close and
  * ac_peer_reset. The step functions are macros so that failures point at the line of the step. */
@@ -64,10 +71,11 @@ typedef struct ac_peer ac_peer;
 /* ac_peer_send with the bytes of the NUL-terminated string s (without the NUL). */
 #define ac_peer_send_str(p, s) ac__peer_send_str((p), (s), __FILE__, __LINE__)
 
-/* Adds a step: the peer does nothing for `seconds` of real time (at least that long, measured from when
- * the step is reached; not scaled by AC_TIMEOUT_MULTIPLIER), while it goes on reading what the code
- * writes. A negative or non-finite duration fails the test fatally. For a latency that schedules explore
- * (asyncheck/race.h), draw it from the schedule: ac_peer_wait(p, ac_schedule_uniform(t, 0.010, 0.200)). */
+/* Adds a step: the peer does nothing for `seconds` of the test's clock (real time, or virtual time under
+ * a virtual or manual clock; at least that long, measured from when the step is reached; not scaled by
+ * AC_TIMEOUT_MULTIPLIER), while it goes on reading what the code writes. A negative or non-finite duration
+ * fails the test fatally. For a latency that schedules explore (asyncheck/race.h), draw it from the schedule:
+ * ac_peer_wait(p, ac_schedule_uniform(t, 0.010, 0.200)). */
 #define ac_peer_wait(p, seconds) ac__peer_wait((p), (seconds), __FILE__, __LINE__)
 
 /* Adds a step: the peer shuts down its sending side (shutdown(SHUT_WR)): the code reads end-of-file
@@ -78,8 +86,18 @@ typedef struct ac_peer ac_peer;
 /* Adds a step: the peer closes its end. The code reads what was sent, then end-of-file; its writes after
  * that fail with EPIPE — and raise SIGPIPE, which ends the test as a crash, unless the code writes with
  * MSG_NOSIGNAL or ignores SIGPIPE, as it must with a real peer. Before closing, the peer reads what the
- * code has already written: any byte there is unexpected and fails the test. No step can follow. */
+ * code has already written: any byte there is unexpected and fails the test (ac_peer_close_unread hangs
+ * up over such bytes instead). No step can follow. */
 #define ac_peer_close(p) ac__peer_close((p), __FILE__, __LINE__)
+
+/* Adds a step: like ac_peer_close, but the peer hangs up with what the code wrote left unread, as a
+ * client that gives up on a large response does. From when no expect step is left before it, the peer
+ * stops reading, so what the code writes piles up in the socket (large writes come back short, then
+ * with EAGAIN; over TCP only once the kernel's growing buffers are full) and is neither checked nor
+ * unexpected; bytes the peer had already read are dropped. If anything is unread when it closes, the
+ * kernel resets the connection: the code's reads and writes fail with ECONNRESET or EPIPE (and writes
+ * raise SIGPIPE, as for ac_peer_close); if nothing is, it is a plain close. No step can follow. */
+#define ac_peer_close_unread(p) ac__peer_close_unread((p), __FILE__, __LINE__)
 
 /* Adds a step: the peer aborts the connection (SO_LINGER 0, then close: a TCP RST). The code reads what
  * was sent before, then its read fails with ECONNRESET; a write fails with ECONNRESET or EPIPE (and
@@ -88,6 +106,10 @@ typedef struct ac_peer ac_peer;
  * when its peer closes with unread data, which the script cannot arrange), so on an ac_peer_new peer
  * this fails the test fatally. No step can follow. */
 #define ac_peer_reset(p) ac__peer_reset((p), __FILE__, __LINE__)
+
+/* Adds a step: ac_peer_reset over what the code wrote, left unread and unchecked as for
+ * ac_peer_close_unread (only on a peer made by ac_peer_new_tcp). No step can follow. */
+#define ac_peer_reset_unread(p) ac__peer_reset_unread((p), __FILE__, __LINE__)
 
 /* Turns one-byte mode on or off, from now on. On: send steps give the code one byte per loop iteration
  * and, on a socketpair, only after it has read the previous one, so every read the code makes returns a
@@ -99,9 +121,12 @@ typedef struct ac_peer ac_peer;
  * send buffer's size from before. Code that handles short reads and writes passes in both modes. */
 void ac_peer_one_byte_at_a_time(ac_peer *p, bool on);
 
-/* True when every step added so far has been carried out (false while a step is in progress, and after
- * the peer has failed the test). Meant for AC_AWAIT(t, ac_peer_done(p), 2.0). More steps may be added
- * after it is true, unless the script ended with a close or reset step. */
+/* True when every step added so far has been carried out (false while a step is in progress, after the
+ * peer has failed the test, and after it abandoned its script following a cancel). A step is carried
+ * out when the peer has done its part: the last byte of a send is written (read or not), the shutdown,
+ * close or reset has happened; so AC_AWAIT(t, ac_peer_done(p), 2.0) returns as soon as that is so, not
+ * at its deadline, even when the code has nothing more to do. More steps may be added after it is true,
+ * unless the script ended with a close or reset step. */
 bool ac_peer_done(const ac_peer *p);
 
 /* The functions behind the macros above; call the macros. */
@@ -114,6 +139,8 @@ void ac__peer_wait(ac_peer *p, double seconds, const char *file, int line);
 void ac__peer_shutdown_write(ac_peer *p, const char *file, int line);
 void ac__peer_close(ac_peer *p, const char *file, int line);
 void ac__peer_reset(ac_peer *p, const char *file, int line);
+void ac__peer_close_unread(ac_peer *p, const char *file, int line);
+void ac__peer_reset_unread(ac_peer *p, const char *file, int line);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,8 @@
  * A mock belongs to its test and is freed when the test ends. Calls are recorded with their arguments
  * (strings copied at call time), per mock and in one ordered log per test; calls and completions are
  * counted separately. A mock may be called from any thread; completions are always delivered on the
- * test's loop (except ac_inside_call, which is delivered inside the call on purpose). */
+ * test's loop (except ac_inside_call, which is delivered inside the call on purpose). A call never moves
+ * the loop's cached time (ev_now): an ac_after delay is counted from the call all the same. */
 #ifndef ASYNCHECK_MOCK_H
 #define ASYNCHECK_MOCK_H
 
@@ -89,7 +90,8 @@ ac_when ac_within(double lo, double hi);
  * and the arguments to call it with, as in C: "cb(200, \"ok\", $ud)". An argument is a literal
  * (integer, floating point, "string" with C escapes, NULL, true, false) or a reference to the call's own
  * arguments, $name or $0, $1, ... (strings as copied at call time). errno names (ECONNREFUSED, ETIMEDOUT,
- * EAGAIN, ...) stand for their values. The callback is called through
+ * EAGAIN, ...) stand for their values, and -EAGAIN for the negated value (-errno contracts); a name it does
+ * not know fails the test, naming it. The callback is called through
  * libffi with its parsed prototype. A completion that does not fit the prototype fails the test here. */
 #define ac_mock_completes(m, completion, when)                                                               \
     ac__mock_completes((m), (completion), (when), __FILE__, __LINE__)

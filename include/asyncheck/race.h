@@ -52,6 +52,11 @@ double ac_schedule_uniform(ac_test *t, double lo, double hi);
  *   AC_SOMETIMES(cond, msg)  cond must be true at least once in some explored schedule;
  *   AC_REACHABLE(msg)        this line must be reached in some explored schedule;
  *   AC_UNREACHABLE(msg)      this line must never be reached (else the test fails there).
+ * Each takes printf-style arguments after `msg`, which is then their format as well as the property's
+ * name: AC_ALWAYS(n <= cap, "queue bounded: n=%d cap=%d", n, cap). The name stays the literal text; the
+ * arguments are evaluated and formatted only when the property fails here (AC_ALWAYS false, AC_UNREACHABLE
+ * reached), and the failure shows the result as its "got" ("queue bounded: n=7 cap=5"). Without
+ * arguments, `msg` is not a format (a "%" in it is just a character). Up to 15 arguments.
  * A test that explores (more than one schedule, or a cancel sweep) fails when a SOMETIMES it evaluated
  * was never true, or when a SOMETIMES or REACHABLE written in the test's own lines (from its AC_TEST to
  * the next test in the same file) was never satisfied in any of its schedules. Sites elsewhere (helpers,
@@ -67,19 +72,32 @@ typedef struct ac__prop_site {
 
 enum { AC__PROP_ALWAYS = 1, AC__PROP_SOMETIMES, AC__PROP_REACHABLE, AC__PROP_UNREACHABLE };
 
-void ac__prop(ac__prop_site *site, bool value);
+/* Counts an evaluation; true when it fails the test now (first failure of the site in the test): the
+ * caller then reports it with ac__prop_fail_0 (no arguments) or ac__prop_fail_1 (a format and its
+ * arguments). */
+bool ac__prop(ac__prop_site *site, bool value);
+void ac__prop_fail_0(const ac__prop_site *site, const char *message);
+void ac__prop_fail_1(const ac__prop_site *site, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define AC__PROP(kind_, cond_text_, value_, message_)                                                        \
+/* 1 when the message has arguments after it, else 0 (up to 15 arguments). */
+#define AC__PROP_NARGS(...) AC__PROP_PICK(__VA_ARGS__, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ~)
+#define AC__PROP_PICK(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
+#define AC__PROP_FIRST(first, ...) first
+#define AC__PROP_CAT(a, b) AC__PROP_CAT_(a, b)
+#define AC__PROP_CAT_(a, b) a##b
+
+#define AC__PROP(kind_, cond_text_, value_, ...)                                                             \
     do {                                                                                                     \
         __attribute__((section("ac_props"), used, aligned(sizeof(void *)))) static ac__prop_site ac__ps = {  \
-            (kind_), __LINE__, __FILE__, (message_), (cond_text_), 0, 0};                                    \
-        ac__prop(&ac__ps, (value_));                                                                         \
+            (kind_), __LINE__, __FILE__, AC__PROP_FIRST(__VA_ARGS__, ~), (cond_text_), 0, 0};                \
+        if (ac__prop(&ac__ps, (value_)))                                                                     \
+            AC__PROP_CAT(ac__prop_fail_, AC__PROP_NARGS(__VA_ARGS__))(&ac__ps, __VA_ARGS__);                 \
     } while (0)
 
-#define AC_ALWAYS(cond, message) AC__PROP(AC__PROP_ALWAYS, #cond, (cond) ? true : false, message)
-#define AC_SOMETIMES(cond, message) AC__PROP(AC__PROP_SOMETIMES, #cond, (cond) ? true : false, message)
-#define AC_REACHABLE(message) AC__PROP(AC__PROP_REACHABLE, NULL, true, message)
-#define AC_UNREACHABLE(message) AC__PROP(AC__PROP_UNREACHABLE, NULL, true, message)
+#define AC_ALWAYS(cond, ...) AC__PROP(AC__PROP_ALWAYS, #cond, (cond) ? true : false, __VA_ARGS__)
+#define AC_SOMETIMES(cond, ...) AC__PROP(AC__PROP_SOMETIMES, #cond, (cond) ? true : false, __VA_ARGS__)
+#define AC_REACHABLE(...) AC__PROP(AC__PROP_REACHABLE, NULL, true, __VA_ARGS__)
+#define AC_UNREACHABLE(...) AC__PROP(AC__PROP_UNREACHABLE, NULL, true, __VA_ARGS__)
 
 /* ---- atomic regions over a named resource ----
  * AC_ATOMIC_BEGIN(res) opens an asynchronous critical section over the resource named by the string

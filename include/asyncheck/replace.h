@@ -24,6 +24,12 @@
  * libev's included: replacing read, write, malloc, clock_gettime or epoll_wait also redirects the test
  * loop's and the harness's own calls of them. Let a replacement pass the calls it does not target through
  * to the original (by file descriptor, by argument, or by a flag the test sets around the code under test).
+ * ac_replace itself calls nothing between rewriting the first slot and returning, so a replacement of a
+ * function the harness uses (malloc, free, realloc, write...) may call the original it returns:
+ *
+ *   static void *(*real_malloc)(size_t);
+ *   static void *counting_malloc(size_t n) { mallocs++; return real_malloc(n); }
+ *   real_malloc = AC_REPLACE(t, malloc, counting_malloc); // counts the harness's mallocs too
  *
  * Functions only, on x86-64 and AArch64 Linux with glibc-style dynamic linking; elsewhere ac_replace fails
  * the test saying so. Call these on the test's thread. */
@@ -43,9 +49,10 @@ extern "C" {
  * original function, as the dynamic linker binds it (dlsym), never a slot's lazy-binding stub, so the
  * replacement can call through to it. If no loaded object calls `symbol` through a slot, the test fails
  * fatally with a message naming it (calls inside the executable to its own functions cannot be reached
- * this way: use -Wl,--wrap and AC_WRAP). Replacing a symbol again stacks: the later replacement wins, and
- * the original returned is still the real function. The macro form records the caller's file and line for
- * that failure; `(ac_replace)(t, symbol, replacement)` calls the function itself. */
+ * this way: use -Wl,--wrap and AC_WRAP); ac_replace_if_called below accepts that quietly. Replacing a symbol
+ * again stacks: the later replacement wins, and the original returned is still the real function. The macro
+ * form records the caller's file and line for that failure; `(ac_replace)(t, symbol, replacement)` calls the
+ * function itself. */
 void *ac_replace(ac_test *t, const char *symbol, void *replacement);
 void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line);
 #define ac_replace(t, symbol, replacement) ac__replace_at((t), (symbol), (replacement), __FILE__, __LINE__)
@@ -57,6 +64,22 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
  *   real_getenv = AC_REPLACE(t, getenv, fake_getenv); */
 #define AC_REPLACE(t, fn, replacement)                                                                       \
     ((__typeof__(&(fn)))ac__replace_at((t), #fn, (void *)(1 ? (replacement) : &(fn)), __FILE__, __LINE__))
+
+/* ac_replace for a symbol that may have no caller: rewrites the GOT/PLT slots that call `symbol`, if any,
+ * and when none does, changes nothing and does not fail the test. For code whose calls depend on the build
+ * (a library that calls writev on one platform and write on another), or a replacement installed for
+ * several libraries of which only some are loaded. Returns the original as ac_replace does (NULL when no
+ * loaded object defines `symbol`). Every other failure of ac_replace (an unsupported architecture, a
+ * slot page that cannot be made writable, a NULL replacement) still fails the test. */
+void *ac_replace_if_called(ac_test *t, const char *symbol, void *replacement);
+void *ac__replace_if_called_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line);
+#define ac_replace_if_called(t, symbol, replacement)                                                         \
+    ac__replace_if_called_at((t), (symbol), (replacement), __FILE__, __LINE__)
+
+/* AC_REPLACE_IF_CALLED(t, fn, replacement): ac_replace_if_called with AC_REPLACE's type checks. */
+#define AC_REPLACE_IF_CALLED(t, fn, replacement)                                                             \
+    ((__typeof__(&(fn)))ac__replace_if_called_at((t), #fn, (void *)(1 ? (replacement) : &(fn)), __FILE__,    \
+                                                 __LINE__))
 
 /* Undoes every replacement of `symbol` made in test `t` now, newest first, rather than when the test ends.
  * Does nothing when `symbol` is not replaced. */

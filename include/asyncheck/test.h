@@ -51,6 +51,14 @@ typedef struct ac_test_options {
     int pct_depth;
     /* Rerun the test cancelling after the 1st, 2nd, ... dispatched callback (ac_cancel_with). */
     bool cancel_sweep;
+    /* Drain the loop after the body (the default: AC_TEST sets true unless the test says otherwise): run
+     * it until the watchers the body started have finished. false: no drain — a body that returns with
+     * watchers it started still active fails, listing each with where it was started (say a timeout
+     * timer not stopped on the success path, which the drain would quietly run to its end), and so does
+     * one that returns with a mock's completion still due (never delivered without the drain). The
+     * suite's setup keeps its own watchers; AC_ALLOW_ACTIVE_WATCHERS waives this check as it waives the
+     * drain. */
+    bool drain;
     /* Exploration budget in seconds of wall time (not scaled by AC_TIMEOUT_MULTIPLIER): once spent, no
      * further schedule or cancel point is started, the runs under way finish, and the test passes or
      * fails on what ran, reporting how much that was. 0: none. --explore-budget caps it. */
@@ -108,6 +116,13 @@ typedef struct ac__suite_def {
 void ac__register_test(ac__test_def *def);
 void ac__register_suite(ac__suite_def *def);
 
+/* The options' defaults that are not zero (.drain = true), given before the test's own, which override
+ * them: the compiler's warning about an overridden initialiser is silenced around the definition. */
+#define AC__OPTIONS_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Woverride-init\"")
+#define AC__OPTIONS_END _Pragma("GCC diagnostic pop")
+#define AC__OPTIONS(...)                                                                                     \
+    { 0, .drain = true, __VA_ARGS__ }
+
 /* AC_TEST(suite, name [, .option = value ...]) { body using ac_test *t }
  * Registers the test under the full name "suite.name". suite and name are C identifiers. */
 /* (-Wpedantic before C23 warns about AC_TEST(suite, name) with no options: a variadic macro called with
@@ -115,12 +130,14 @@ void ac__register_suite(ac__suite_def *def);
  * (under gnu11, `linux` is 1), so the names are used here directly.) */
 #define AC_TEST(ac_s_, ac_n_, ...)                                                                           \
     static void ac__body_##ac_s_##__##ac_n_(ac_test *t);                                                     \
+    AC__OPTIONS_BEGIN                                                                                        \
     static ac__test_def ac__def_##ac_s_##__##ac_n_ = {.suite = #ac_s_,                                       \
                                                       .name = #ac_n_,                                        \
                                                       .file = __FILE__,                                      \
                                                       .line = __LINE__,                                      \
                                                       .body = ac__body_##ac_s_##__##ac_n_,                   \
-                                                      .options = {0, __VA_ARGS__}};                          \
+                                                      .options = AC__OPTIONS(__VA_ARGS__)};                  \
+    AC__OPTIONS_END                                                                                          \
     __attribute__((constructor)) static void ac__reg_##ac_s_##__##ac_n_(void) {                              \
         ac__register_test(&ac__def_##ac_s_##__##ac_n_);                                                      \
     }                                                                                                        \
@@ -137,15 +154,17 @@ void ac__register_suite(ac__suite_def *def);
  *   }                                          // math.squares/two, math.squares/neg */
 #define AC_PARAM_TEST(ac_s_, ac_n_, table, ...)                                                              \
     static void ac__body_##ac_s_##__##ac_n_(ac_test *t);                                                     \
+    AC__OPTIONS_BEGIN                                                                                        \
     static ac__test_def ac__def_##ac_s_##__##ac_n_ = {.suite = #ac_s_,                                       \
                                                       .name = #ac_n_,                                        \
                                                       .file = __FILE__,                                      \
                                                       .line = __LINE__,                                      \
                                                       .body = ac__body_##ac_s_##__##ac_n_,                   \
-                                                      .options = {0, __VA_ARGS__},                           \
+                                                      .options = AC__OPTIONS(__VA_ARGS__),                   \
                                                       .params = (table),                                     \
                                                       .nparams = sizeof(table) / sizeof((table)[0]),         \
                                                       .param_size = sizeof((table)[0])};                     \
+    AC__OPTIONS_END                                                                                          \
     __attribute__((constructor)) static void ac__reg_##ac_s_##__##ac_n_(void) {                              \
         ac__register_test(&ac__def_##ac_s_##__##ac_n_);                                                      \
     }                                                                                                        \
@@ -180,8 +199,12 @@ ac_test *ac_current(void);
 
 /* AC_AWAIT(t, cond, timeout_s): run the test's loop until `cond` is true. `cond` is evaluated first and
  * then again after every loop iteration. If timeout_s seconds (scaled by AC_TIMEOUT_MULTIPLIER) pass
- * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". May be used in the
- * body, in setup/teardown, and (re-entrantly) inside libev callbacks. */
+ * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". If the loop goes idle
+ * first — nothing pending, no active watcher that could fire (an ev_async not yet sent, ev_fork and
+ * ev_cleanup watchers do not count; a mock's completion still due and a scripted peer do), no thread the
+ * test started still running — it fails at once with "the loop went idle while waiting for <cond>"
+ * (under a virtual clock, before time moves). May be used in the body, in setup/teardown, and
+ * (re-entrantly) inside libev callbacks. */
 #define AC_AWAIT(t, cond, timeout_s)                                                                         \
     do {                                                                                                     \
         ac__await *ac__aw = ac__await_begin((t), (timeout_s), #cond, __FILE__, __LINE__);                    \

@@ -107,8 +107,9 @@ AC_TEST(meta_clock, a_sleep_in_a_callback_is_reported_under_virtual_time) {
     fixture_run r;
     const tap_point *pt = run_clock(&r, "clock_fail.sleeps_in_a_callback", NULL);
     AC_EXPECT_FALSE(pt->ok);
-    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
-                           "blocking sleep: usleep(200000) called from callback naps");
+    /* the virtual clock's own usleep is not named: the code that called it is */
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "blocking sleep: usleep(200000) called by naps+0x");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), ", in callback naps (");
     AC_EXPECT_STR_EQ(field(pt, "    - message: "), ""); /* the only failure: the time check passed */
     fixture_done(&r);
 }

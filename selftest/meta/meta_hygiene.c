@@ -204,10 +204,13 @@ AC_TEST(meta_hygiene, slow_callbacks_pass_when_waived_or_under_the_tests_limit) 
 AC_TEST(meta_hygiene, usleep_in_a_callback_is_a_blocking_sleep_reported_once) {
     fixture_run r;
     const tap_point *pt = failing(&r, "hygiene_fail.usleep_in_a_callback", "assertion");
-    /* once for the watcher, and its sleeps are not reported again as a blocked loop */
-    AC_EXPECT_STR_EQ(
-        field(pt, "  message: "),
-        "blocking sleep: usleep(20000) called from callback on_nap (ev_timer after=0.01 repeat=0.0)");
+    /* once for the watcher, and its sleeps are not reported again as a blocked loop; the code that
+     * slept (a helper of the callback) is named, not only the callback */
+    const char *message = field(pt, "  message: ");
+    int end = 0;
+    sscanf(message, "blocking sleep: usleep(20000) called by nap+0x%*x%n", &end);
+    AC_EXPECT_GT(end, 0);
+    AC_EXPECT_STR_EQ(message + end, ", in callback on_nap (ev_timer after=0.01 repeat=0.0)");
     fixture_done(&r);
 }
 
@@ -246,8 +249,7 @@ static const outcome whole[] = {
     {"hygiene_fail.slow_callback_allowed", true, NULL},
     {"hygiene_fail.slow_callback_under_a_higher_limit", true, NULL},
     {"hygiene_fail.slow_async_callback", false, "blocked loop: callback on_async "},
-    {"hygiene_fail.usleep_in_a_callback", false,
-     "blocking sleep: usleep(20000) called from callback on_nap "},
+    {"hygiene_fail.usleep_in_a_callback", false, "blocking sleep: usleep(20000) called by nap+0x"},
     {"hygiene_fail.usleep_in_a_callback_allowed", true, NULL},
     {"hygiene_fail.usleep_in_the_body", true, NULL},
     {"hygiene_unwind.fatal_failure_in_a_callback_then_sleep_in_teardown", false, "failed inside a callback"},

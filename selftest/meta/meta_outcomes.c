@@ -266,6 +266,7 @@ AC_TEST(meta_outcomes, watchers_left_after_teardown_fail_the_test) {
     AC_EXPECT_STR_EQ(field(pt, "  message: "),
                      "1 watcher still active after teardown (stop them, or ev_unref "
                      "those that must not keep the loop alive)");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  got: "), "ev_timer after=100.0 repeat=0.0, callback failing_timer");
     fixture_done(&r);
 }
 

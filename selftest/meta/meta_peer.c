@@ -1,8 +1,10 @@
 /* meta_peer.c — scripted peers whose code does not follow the script (fixtures/peer_fail.c) fail with
  * the message, values and place promised in asyncheck/io.h, checked through TAP and the human report:
- * a wrong write shows a diff, an unfinished script lists the steps left, clients with short-read and
- * short-write bugs pass at normal speed and fail in one-byte mode, and a code that never writes ends at
- * the test's timeout rather than hanging. */
+ * a wrong write shows a diff, an unfinished script lists the steps left, a plain close over unread bytes
+ * fails, clients with short-read and short-write bugs pass at normal speed and fail in one-byte mode, and
+ * a code that never writes ends at the test's timeout rather than hanging. After a cancel
+ * (fixtures/peer_cancel.c) the code closing its end abandons the script with a note instead of failing,
+ * and the same close without a cancel still fails. */
 #include "meta.h"
 
 #include <stdio.h>
@@ -128,6 +130,28 @@ AC_TEST(meta_peer, misuse_fails_where_the_step_is_added) {
     fixture_done(&r);
 }
 
+AC_TEST(meta_peer, reset_unread_needs_tcp_too) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.reset_unread_needs_tcp");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "ac_peer_reset_unread: a socketpair peer cannot reset the "
+                                               "connection (make the peer with ac_peer_new_tcp)");
+    fixture_done(&r);
+}
+
+/* A plain close still fails on bytes the script does not read (ac_peer_close_unread does not). */
+AC_TEST(meta_peer, a_close_over_unread_bytes_fails) {
+    fixture_run r;
+    const tap_point *pt = run_one(&r, "peer_fail.close_over_unread_bytes");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "scripted peer: unexpected bytes during step 2 (close): the "
+                                               "script expects no more bytes (6 bytes)");
+    AC_EXPECT_EQ(atoi(field(pt, "    line: ")), 101);
+    AC_EXPECT_STR_EQ(field(pt, "  got: "), "\"QUIT\\r\\n\"");
+    AC_EXPECT_STR_EQ(field(pt, "  expected: "), "no more bytes");
+    fixture_done(&r);
+}
+
 /* The same buggy client passes at normal speed: one-byte mode is what finds the bug. */
 AC_TEST(meta_peer, a_short_read_bug_fails_only_in_one_byte_mode) {
     fixture_run r;
@@ -193,8 +217,15 @@ AC_TEST(meta_peer, a_code_that_never_writes_fails_at_the_timeout_without_an_awai
     AC_ASSERT_FALSE(pt->ok);
     AC_EXPECT_STR_EQ(field(pt, "  type: "), "watchers");
     AC_EXPECT_STR_EQ(field(pt, "  phase: "), "drain");
-    AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active when its 0.300 s "
-                                               "timeout ran out after the body returned");
+    /* the peer's watcher is asyncheck's, not the test's: counted as such, and listed */
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "1 watcher of asyncheck's own (a mock's completion, a scripted peer) still active when "
+                     "its 0.300 s timeout ran out after the body returned");
+    int fd = -1, end = 0;
+    AC_EXPECT_EQ(sscanf(field(pt, "  got: "), "ev_io fd=%d EV_READ, callback on_readable (asyncheck's own)%n",
+                        &fd, &end),
+                 1);
+    AC_EXPECT_GT(end, 0);
     AC_EXPECT_STR_EQ(
         failure_field(pt, 1, "message"),
         "scripted peer: script not finished, 1 of 1 step left: expect \"HELLO\\n\" (6 bytes); step 1 "
@@ -211,7 +242,7 @@ AC_TEST(meta_peer, whole_fixture, .timeout = 30) {
     const char *args[] = {"-j2", NULL};
     fixture_tap(&r, FIXTURE_PEER, args, NULL);
     AC_EXPECT_EQ(r.p.status, 1);
-    AC_EXPECT_EQ(r.tap.n, 14u);
+    AC_EXPECT_EQ(r.tap.n, 16u);
     ac_buf passed = {0};
     for (size_t i = 0; i < r.tap.n; i++)
         if (r.tap.points[i].ok)
@@ -219,4 +250,119 @@ AC_TEST(meta_peer, whole_fixture, .timeout = 30) {
     AC_EXPECT_STR_EQ(ac__buf_str(&passed), "peer_fail.short_read_bug\npeer_fail.short_write_bug\n");
     ac__buf_free(&passed);
     fixture_done(&r);
+}
+
+/* ---- after a cancel: the script is abandoned, not failed (fixtures/peer_cancel.c) ---- */
+
+static const tap_point *run_cancel(fixture_run *r, const char *name) {
+    char filter[160];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    const char *args[] = {filter, NULL};
+    fixture_tap(r, FIXTURE_PEER_CANCEL, args, NULL);
+    return point(r, name);
+}
+
+/* The cancel closes the fd while the peer waits for the code to write: the test passes, and the TAP has
+ * the note as a comment. */
+AC_TEST(meta_peer, a_cancel_abandons_the_script_mid_expect) {
+    fixture_run r;
+    const tap_point *pt = run_cancel(&r, "peer_cancel.mid_expect");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 0);
+    const char *out = ac__buf_str(&r.p.out);
+    AC_EXPECT_STR_CONTAINS(out, "\n# note: ");
+    AC_EXPECT_STR_CONTAINS(out, "peer_cancel.c:66: scripted peer on fd ");
+    AC_EXPECT_STR_CONTAINS(out, ": script abandoned after the cancel at step 2 of 4 (expect \"ack\\n\" (4 "
+                                "bytes)): the code closed its end\n");
+    fixture_done(&r);
+}
+
+/* The same early close without a cancel fails, as before. */
+AC_TEST(meta_peer, without_a_cancel_the_early_close_fails) {
+    fixture_run r;
+    const tap_point *pt = run_cancel(&r, "peer_cancel.mid_expect_without_a_cancel");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: the code closed its end after 0 of 4 bytes of step 2 (expect 4 bytes)");
+    AC_EXPECT_EQ(atoi(field(pt, "    line: ")), 68);
+    AC_EXPECT_NULL(strstr(ac__buf_str(&r.p.out), "abandoned"));
+    fixture_done(&r);
+}
+
+/* In a wait: abandoned as soon as the code closes, not after the 5 s wait. */
+AC_TEST(meta_peer, a_cancel_abandons_the_script_mid_wait) {
+    fixture_run r;
+    const tap_point *pt = run_cancel(&r, "peer_cancel.mid_wait");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&r.p.out),
+                           ": script abandoned after the cancel at step 2 of 4 (wait 5.000 s): the code "
+                           "closed its end\n");
+    fixture_done(&r);
+    proc p;
+    const char *argv[] = {FIXTURE_PEER_CANCEL, "--filter=peer_cancel.mid_wait", "--color=never", NULL};
+    run_process(argv, NULL, &p);
+    AC_EXPECT_EQ(p.status, 0);
+    double ms = 0;
+    const char *line = strstr(ac__buf_str(&p.out), "PASS  peer_cancel.mid_wait  (");
+    AC_ASSERT_NOT_NULL(line);
+    AC_EXPECT_EQ(sscanf(line, "PASS  peer_cancel.mid_wait  (%lf ms)", &ms), 1); /* ms: under a second */
+    AC_EXPECT_LT(ms, 1000.0);
+    proc_free(&p);
+}
+
+/* A peer that reads nothing more finds the fd closed when its send fails: abandoned there after a cancel,
+ * failed without one. */
+AC_TEST(meta_peer, a_cancel_abandons_the_script_mid_send) {
+    fixture_run r;
+    const tap_point *pt = run_cancel(&r, "peer_cancel.mid_send");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&r.p.out),
+                           ": script abandoned after the cancel at step 3 of 4 (send \"world\" (5 bytes)): "
+                           "the code closed its end\n");
+    fixture_done(&r);
+    pt = run_cancel(&r, "peer_cancel.mid_send_without_a_cancel");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "scripted peer: step 3 (send 5 bytes) failed after 0 of 5 "
+                                               "bytes: the code closed its end (EPIPE: Broken pipe)");
+    AC_EXPECT_EQ(atoi(field(pt, "    line: ")), 104);
+    fixture_done(&r);
+}
+
+/* Nothing ran the loop after the cancel: the end of the test finds the script unfinished and abandons it;
+ * without a cancel that is a failure. */
+AC_TEST(meta_peer, a_cancel_abandons_a_script_unfinished_at_the_end) {
+    fixture_run r;
+    const tap_point *pt = run_cancel(&r, "peer_cancel.unfinished_at_the_end");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(
+        ac__buf_str(&r.p.out),
+        ": script abandoned after the cancel at step 2 of 4 (wait 5.000 s): the test ended\n");
+    fixture_done(&r);
+    pt = run_cancel(&r, "peer_cancel.unfinished_at_the_end_without_a_cancel");
+    AC_ASSERT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "scripted peer: script not finished, 3 of 4 steps left: wait 5.000 s, send \"world\" (5 "
+                     "bytes), close unread; step 2 had 5.000 s left to wait");
+    fixture_done(&r);
+}
+
+/* The human report shows the note under -v only. */
+AC_TEST(meta_peer, the_note_shows_under_verbose) {
+    proc p;
+    const char *argv[] = {FIXTURE_PEER_CANCEL, "--filter=peer_cancel.mid_expect", "--color=never", "-v",
+                          NULL};
+    run_process(argv, NULL, &p);
+    AC_EXPECT_EQ(p.status, 0);
+    const char *out = ac__buf_str(&p.out);
+    AC_EXPECT_STR_CONTAINS(out, "PASS  peer_cancel.mid_expect  (");
+    AC_EXPECT_STR_CONTAINS(out, "\n      note: ");
+    AC_EXPECT_STR_CONTAINS(out, "peer_cancel.c:66: scripted peer on fd ");
+    AC_EXPECT_STR_CONTAINS(out, ": script abandoned after the cancel at step 2 of 4 (expect \"ack\\n\" (4 "
+                                "bytes)): the code closed its end\n");
+    proc_free(&p);
+    const char *quiet[] = {FIXTURE_PEER_CANCEL, "--filter=peer_cancel.mid_expect", "--color=never", NULL};
+    run_process(quiet, NULL, &p);
+    AC_EXPECT_EQ(p.status, 0);
+    AC_EXPECT_NULL(strstr(ac__buf_str(&p.out), "note:"));
+    proc_free(&p);
 }

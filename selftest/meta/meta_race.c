@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
 
@@ -242,6 +243,60 @@ AC_TEST(meta_race, keep_going_counts_and_groups_failures) {
     passes("reply_fixed.calls_back_once", args);
 }
 
+AC_TEST(meta_race, keep_going_groups_failures_that_differ_only_in_addresses) {
+    static const char *const args[] = {"--schedules=60", "--keep-going", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "ptr_buggy.names_the_request", args);
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, " of 60 runs failed (shuffle), in 1 group by failure");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_replay_line_carries_every_option_that_changes_a_run) {
+    static const char *const args[] = {"--schedules=200", "--no-fork", "--clock=virtual", "--timeout=7",
+                                       NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "reply_buggy.calls_back_once", args);
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, " --no-fork");
+    AC_EXPECT_STR_CONTAINS(msg, " --clock=virtual");
+    AC_EXPECT_STR_CONTAINS(msg, " --timeout=7");
+    char *copy = ac__xstrdup(msg);
+    fixture_done(&r);
+    replays_fail_the_same_way("reply_buggy.calls_back_once", copy, "AC_ASSERT_EQ(r.results, 1) failed");
+    free(copy);
+    /* a divergence's replay runs the seed twice again */
+    static const char *const det[] = {"--check-determinism", NULL};
+    pt = run_with(&r, "nondet.leaks_state_between_runs", det);
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), " --seed=0 --check-determinism");
+    AC_EXPECT_FALSE(strstr(field(pt, "  message: "), "--cancel-at") != NULL);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_replay_line_selects_exactly_the_test_whose_name_holds_glob_characters) {
+    static const char *const first[] = {"--filter=rp.case/[[]fast]", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_RACE_BUGS, first, clean_env);
+    const tap_point *pt = point(&r, "rp.case/[fast]");
+    AC_EXPECT_FALSE(pt->ok);
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "--filter='rp.case/\\[fast\\]'");
+    char args[8][160];
+    size_t n = 0;
+    AC_ASSERT_TRUE(replay_args(msg, args, &n));
+    const char *argv[10];
+    for (size_t i = 0; i < n; i++)
+        argv[i] = args[i];
+    argv[n] = NULL;
+    fixture_done(&r);
+    fixture_tap(&r, FIXTURE_RACE_BUGS, argv, clean_env);
+    AC_EXPECT_EQ(r.tap.n, 1);
+    AC_EXPECT_FALSE(point(&r, "rp.case/[fast]")->ok);
+    fixture_done(&r);
+}
+
 /* ---- cancel sweep ---- */
 
 AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
@@ -253,8 +308,8 @@ AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
     AC_EXPECT_STR_EQ(field(pt, "  message: "), "1 watcher started by the test still active after the cancel");
     AC_EXPECT_STR_CONTAINS(field(pt, "  got: "), "callback poll_retry");
     const char *msg = schedule_message(pt);
-    AC_EXPECT_STR_CONTAINS(msg, "cancel point 1 ");
-    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=1");
+    AC_EXPECT_STR_CONTAINS(msg, "cancel point 0 (cancelled before the first callback");
+    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=0");
     char *copy = ac__xstrdup(msg);
     fixture_done(&r);
     replays_fail_the_same_way("poll_buggy.cancels_cleanly", copy,
@@ -264,19 +319,83 @@ AC_TEST(meta_race, cancel_sweep_finds_a_cancel_that_leaves_a_watcher) {
 }
 
 AC_TEST(meta_race, cancel_sweep_cancels_at_every_point_until_a_run_completes) {
-    /* the fixed poller asks three times, one second apart: every callback is a cancel point */
+    /* the poller asks three times, one second apart: callbacks answer, retry, answer, retry, answer (the
+     * last one completes the operation). Cancel points 0 (before the first answer) to 4 (after the
+     * second retry) cancel the operation in flight; point 5 comes after it completed, which ends the
+     * sweep without cancelling. */
     static const char *const sweep[] = {"--cancel-sweep", "--keep-going", NULL};
     fixture_run r;
     const tap_point *pt = run_with(&r, "poll_buggy.cancels_cleanly", sweep);
     const char *msg = schedule_message(pt);
     long failed = strtol(msg, NULL, 10);
     long ran = strstr(msg, " of ") ? strtol(strstr(msg, " of ") + 4, NULL, 10) : 0;
-    /* the timer stays active whenever the cancel comes before the last answer: not at the last point,
-     * and not in the run that completes without reaching its cancel point */
-    AC_EXPECT_TRUE(failed >= 3);
-    AC_EXPECT_EQ(ran, failed + 2);
+    AC_EXPECT_EQ(failed, 5);
+    AC_EXPECT_EQ(ran, 6);
     AC_EXPECT_STR_CONTAINS(msg, "cancel sweep");
     fixture_done(&r);
+}
+
+AC_TEST(meta_race, cancel_point_zero_catches_an_operation_whose_only_event_is_its_reply) {
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "lookup_buggy.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(failure_field(pt, 0, "message"),
+                     "the operation's callback was called 2 times after it was cancelled (it promised "
+                     "AC_CANCEL_CALLS_BACK_ONCE: exactly once)");
+    const char *msg = schedule_message(pt);
+    AC_EXPECT_STR_CONTAINS(msg, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
+    AC_EXPECT_STR_CONTAINS(msg, " --cancel-at=0");
+    char *copy = ac__xstrdup(msg);
+    fixture_done(&r);
+    replays_fail_the_same_way("lookup_buggy.cancels_cleanly", copy,
+                              "the operation's callback was called 2 times after it was cancelled (it "
+                              "promised AC_CANCEL_CALLS_BACK_ONCE: exactly once)");
+    free(copy);
+    passes("lookup_buggy.cancels_cleanly", NULL); /* no sweep: nothing is cancelled */
+}
+
+AC_TEST(meta_race, a_sweep_ends_where_the_operation_completed_without_cancelling_it) {
+    /* the fixed lookup calls back exactly once when cancelled in flight (point 0); at point 1 the reply
+     * has come: cancelling the finished operation would break its promise ("called 0 times"), so the
+     * sweep ends there instead, and says how far it went under -v */
+    static const char *const sweep[] = {"--cancel-sweep", NULL};
+    passes("lookup_fixed.cancels_cleanly", sweep);
+    passes("poll_fixed.cancels_cleanly", sweep);
+    /* a reply still due after the cancel's settling is asyncheck's timer, not a watcher of the test's */
+    passes("lookup_slow.cancels_cleanly", sweep);
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "lookup_cached.cancels_cleanly", sweep);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(
+        field(pt, "  message: "),
+        "cancel sweep cancelled nothing: the operation's callback had always run before the first "
+        "cancel point (cancel point 0 comes right before the first callback dispatched after "
+        "ac_cancel_with)");
+    fixture_done(&r);
+    passes("lookup_cached.cancels_cleanly", NULL);
+}
+
+AC_TEST(meta_race, cancel_at_a_point_the_test_never_reaches_fails) {
+    static const char *const beyond[] = {"--cancel-at=7", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "watch_fixed.cancels_cleanly", beyond);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "--cancel-at 7: the test never reached cancel point 7 (it dispatched 2 callbacks after "
+                     "ac_cancel_with); its cancel points are 0 to 2");
+    fixture_done(&r);
+    static const char *const late[] = {"--cancel-at=1", NULL};
+    pt = run_with(&r, "lookup_fixed.cancels_cleanly", late);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(
+        field(pt, "  message: "),
+        "--cancel-at 1: the operation had completed (its callback ran) before cancel point 1");
+    fixture_done(&r);
+    static const char *const last[] = {"--cancel-at=2", NULL};
+    passes("watch_fixed.cancels_cleanly", last);
+    static const char *const zero[] = {"--cancel-at=0", NULL};
+    passes("lookup_fixed.cancels_cleanly", zero);
 }
 
 AC_TEST(meta_race, cancel_sweep_holds_the_callback_to_its_promise) {
@@ -312,7 +431,7 @@ AC_TEST(meta_race, cancel_sweep_finds_held_completions_and_open_fds) {
     AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "message"),
                            "2 file descriptors opened by the test are still open at its end");
     AC_EXPECT_STR_CONTAINS(failure_field(pt, 2, "got"), ": pipe:[");
-    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=1");
+    AC_EXPECT_STR_CONTAINS(schedule_message(pt), " --cancel-at=0");
     fixture_done(&r);
     passes("watch_fixed.cancels_cleanly", sweep);
     passes("watch_leaky.cancels_cleanly", NULL);
@@ -338,6 +457,34 @@ AC_TEST(meta_race, check_determinism_finds_state_leaking_between_runs) {
     passes("cache_fixed.fetches_once", det_explore);
 }
 
+AC_TEST(meta_race, check_determinism_ignores_descriptor_numbers_and_neighbours) {
+    /* the second run of the seed holds one more descriptor: the same dispatches on other numbers */
+    static const char *const det[] = {"--check-determinism", NULL};
+    passes("det.same_order_on_other_descriptor_numbers", det);
+    /* two tests at a time, each run of a seed forked beside a different neighbour */
+    static const char *const det_j2[] = {"--check-determinism", "-j2", "--schedules=4", NULL};
+    const char *argv[] = {"--filter=det.*", det_j2[0], det_j2[1], det_j2[2], NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_RACE_BUGS, argv, clean_env);
+    AC_EXPECT_EQ(r.tap.n, 2);
+    for (size_t i = 0; i < r.tap.n; i++)
+        if (!r.tap.points[i].ok)
+            AC_FAIL_LATER("%s failed", r.tap.points[i].name);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_race, a_test_process_holds_none_of_the_runners_descriptors) {
+    char json[128];
+    snprintf(json, sizeof json, "--json=/tmp/ac-report-marker-%ld.json", (long)getpid());
+    const char *const extra[] = {json, "-j2", NULL};
+    fixture_run r;
+    const tap_point *pt = run_with(&r, "fds.only_its_own", extra);
+    AC_EXPECT_TRUE(pt->ok);
+    fixture_done(&r);
+    unlink(json + strlen("--json="));
+}
+
 /* ---- bad input ---- */
 
 static void refused(const char *arg, const char *reason) {
@@ -356,5 +503,5 @@ AC_TEST(meta_race, bad_exploration_options_are_refused) {
     refused("--schedule-mode=random", "--schedule-mode: 'random' is not shuffle, pct, pct:DEPTH");
     refused("--schedule-mode=pct:0", "--schedule-mode: 'pct:0' is not");
     refused("--schedule-mode=pct:3:x", "--schedule-mode: 'pct:3:x' is not");
-    refused("--cancel-at=-1", "--cancel-at: '-1' is not a whole number from 1");
+    refused("--cancel-at=-1", "--cancel-at: '-1' is not a whole number from 0");
 }

@@ -114,13 +114,14 @@ AC_TEST(meta_zoo, a_flood_of_output_is_bounded_and_counted, .timeout = 90) {
     free(dir);
 }
 
-AC_TEST(meta_zoo, malloc_failing_in_the_harness_gives_a_clear_error) {
+AC_TEST(meta_zoo, a_failing_malloc_cannot_silence_the_failure) {
+    /* the test replaces malloc and realloc with ones that fail: the harness allocates through the
+     * originals, so the failure is reported as written */
     fixture_run r;
     const tap_point *pt = zoo(&r, "zoo.malloc_fails_in_the_harness");
     AC_EXPECT_FALSE(pt->ok);
-    AC_EXPECT_STR_EQ(field(pt, "  type: "), "exit");
-    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "exited unexpectedly with status 3 in body");
-    AC_EXPECT_STR_CONTAINS(field(pt, "  stderr: "), "asyncheck: out of memory (allocating ");
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "assertion");
+    AC_EXPECT_STR_EQ(field(pt, "  message: "), "reporting this needs memory");
     fixture_done(&r);
 }
 

@@ -1,5 +1,5 @@
 /* channel.c — the record stream from a test process to the runner: round trips, records split across
- * reads, and a malformed stream. */
+ * reads, a malformed stream, and notes. */
 #include <asyncheck.h>
 #include <string.h>
 
@@ -41,4 +41,23 @@ AC_TEST(channel, malformed_length_is_rejected) {
     ac__buf_append(&in, "\0\0\0\0D", 5); /* a zero length cannot be */
     AC_ASSERT_EQ(ac__records_consume(&in, &r), -1);
     ac__buf_free(&in);
+}
+
+/* Notes pile up in the result, one "file:line: message" a line (no file: the message alone), and change
+ * no outcome. */
+AC_TEST(channel, notes_are_kept_in_order) {
+    ac_buf wire = {0};
+    const char *first[] = {"x.c", "7", "one"};
+    const char *second[] = {"", "0", "two"};
+    ac__record_encode(&wire, AC_REC_NOTE, first, 3);
+    ac__record_encode(&wire, AC_REC_NOTE, second, 3);
+    ac_result r = {0};
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_EXPECT_STR_EQ(ac__buf_str(&r.notes), "x.c:7: one\ntwo\n");
+    AC_EXPECT_EQ(r.nfailures, 0u);
+    ac__result_settle(&r);
+    AC_EXPECT_EQ(r.outcome, AC_PASS);
+    ac__result_free(&r);
+    AC_EXPECT_EQ(r.notes.len, 0u);
+    ac__buf_free(&wire);
 }

@@ -62,3 +62,13 @@ AC_TEST(escape, number_parsers) {
     AC_EXPECT_FALSE(ac__parse_count("3x", &n));
     AC_EXPECT_FALSE(ac__parse_count("99999999999999999999", &n));
 }
+
+AC_TEST(escape, folding_counts_timings_and_addresses) {
+    ac_buf b = {0};
+    ac__fold_digits(&b, "request 0x55d3a0c4e2b0 answered twice after 12.5 ms on fd 7 (0XAB, 0x, x1)");
+    AC_EXPECT_STR_EQ(ac__buf_str(&b), "request 0xN answered twice after N.N ms on fd N (0xN, Nx, xN)");
+    ac__buf_free(&b);
+    ac__fold_digits(&b, "started at poll_scenario+0x19b");
+    AC_EXPECT_STR_EQ(ac__buf_str(&b), "started at poll_scenario+0xN");
+    ac__buf_free(&b);
+}

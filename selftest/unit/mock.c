@@ -114,6 +114,37 @@ AC_TEST(mock, completes_on_the_next_iteration) {
     AC_ASSERT_EQ(r.status, 204);
 }
 
+/* Calling a mock leaves the loop's cached time (ev_now) alone, whatever the completion: code under test
+ * that reads a stale ev_now after starting a request must see it as stale as it is without the mock. The
+ * completion still comes `seconds` after the call, not after the stale ev_now. */
+static void call_keeps_ev_now(ac_test *t) {
+    struct ev_loop *loop = ac_loop(t);
+    ac_mock *after = ac_mock_new(t, GET_PROTO);
+    ac_mock *next = ac_mock_new(t, GET_PROTO);
+    ac_mock_completes(after, "cb(200, \"a\", $ud)", ac_after(0.05));
+    ac_mock_completes(next, "cb(201, \"n\", $ud)", ac_next_iteration());
+    reply a = {0}, n = {0};
+    usleep(20000); /* ev_now is now 20 ms stale (virtual ms under the virtual clock) */
+    double stale = ev_now(loop);
+    AC_ASSERT_GE(ev_time() - stale, 0.015);
+    double called = ac_clock_elapsed(t);
+    ((get_fn)ac_mock_fn(after))("u", on_reply, &a);
+    AC_EXPECT_EQ(ev_now(loop), stale);
+    ((get_fn)ac_mock_fn(next))("u", on_reply, &n);
+    AC_EXPECT_EQ(ev_now(loop), stale);
+    AC_AWAIT(t, n.count == 1, 2.0);
+    AC_AWAIT(t, a.count == 1, 2.0);
+    AC_EXPECT_GE(ac_clock_elapsed(t) - called, 0.0499); /* from the call, not from the stale ev_now */
+}
+
+AC_TEST(mock, a_call_leaves_ev_now_alone, .clock = AC_CLOCK_REAL) {
+    call_keeps_ev_now(t);
+}
+
+AC_TEST(mock, a_call_leaves_ev_now_alone_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    call_keeps_ev_now(t);
+}
+
 AC_TEST(mock, manual_completions_wait_for_the_test) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
     ac_mock_completes(m, "cb(1, $url, $ud)", ac_manual());
@@ -382,4 +413,18 @@ AC_TEST(mock, formatted_completions_and_errno_names) {
     AC_AWAIT(t, got[2] == 1, 1.0);
     AC_EXPECT_EQ(got[0], 42);
     AC_EXPECT_EQ(got[1], ECONNREFUSED);
+}
+
+/* Contracts that report -errno: "-EAGAIN" is the negated value; "EAGAIN" and "-1" as before. */
+AC_TEST(mock, negative_errno_names_and_numbers) {
+    ac_mock *m = ac_mock_new(t, "int start(void (*done)(int fd, int err, void *ud), void *ud)");
+    ac_mock_completes(m, "done(-1, -EAGAIN, $ud)", ac_next_iteration());
+    ac_mock_completes(m, "done(EAGAIN, - ECONNREFUSED, $ud)", ac_inside_call());
+    int got[3] = {0};
+    ((int (*)(void (*)(int, int, void *), void *))ac_mock_fn(m))(on_done, got);
+    AC_EXPECT_EQ(got[0], EAGAIN);
+    AC_EXPECT_EQ(got[1], -ECONNREFUSED);
+    AC_AWAIT(t, got[2] == 2, 1.0);
+    AC_EXPECT_EQ(got[0], -1);
+    AC_EXPECT_EQ(got[1], -EAGAIN);
 }

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/util.h" /* ac__monotonic: the real clock, whatever the test's clock */
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -34,6 +36,8 @@ typedef struct client {
     double written_at, chunk_at[16]; /* when the request was written; when each read returned */
     bool eof, done;
     int read_errno, write_errno_after_eof;
+    bool keep_write_error; /* a failing write is recorded in write_errno instead of failing the test */
+    int write_errno;
 } client;
 
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -43,6 +47,11 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents) {
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
             c->eagain++;
+            return;
+        }
+        if (n < 0 && c->keep_write_error) {
+            c->write_errno = errno;
+            ev_io_stop(loop, w);
             return;
         }
         AC_ASSERT_GT(n, 0);
@@ -299,6 +308,79 @@ AC_TEST(peer, tcp_reset_fails_the_codes_read_with_econnreset) {
     AC_ASSERT_MEM_EQ(c->in, "partial", 7);
 }
 
+/* ---- the code gives up: a hang-up over bytes it wrote that nobody reads ---- */
+
+/* A server answers a request with more than the socket holds; the client (the peer) gives up after a
+ * while without reading any of it. The test passes, the server's writes stall (the peer stopped reading),
+ * and once the peer has hung up they fail with ECONNRESET or EPIPE. */
+static void hang_up_over_a_large_answer(ac_test *t, bool tcp) {
+    static char answer[1 << 20];
+    memset(answer, 'a', sizeof answer);
+    int fd;
+    ac_peer *p = tcp ? ac_peer_new_tcp(t, &fd) : ac_peer_new(t, &fd);
+    ac_peer_send_str(p, "GET /big\n");
+    ac_peer_wait(p, 0.1); /* the server starts answering meanwhile */
+    if (tcp)
+        ac_peer_reset_unread(p);
+    else
+        ac_peer_close_unread(p);
+    if (tcp) { /* else TCP's send buffer grows to take in the whole answer */
+        int small = 4096;
+        AC_ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    }
+    client *c = client_new(t, fd, 9);
+    c->keep_write_error = true;
+    AC_AWAIT(t, c->done, 2.0);
+    AC_ASSERT_MEM_EQ(c->in, "GET /big\n", 9);
+    client_send(c, answer, sizeof answer);
+    AC_AWAIT(t, c->write_errno != 0, 2.0);
+    AC_ASSERT_TRUE(ac_peer_done(p));
+    AC_EXPECT_GT(c->out_off, 0u);
+    AC_EXPECT_LT(c->out_off, sizeof answer); /* the peer read none of it: the writes stalled */
+    AC_EXPECT_GE(c->eagain, 1u);
+    AC_EXPECT_TRUE(c->write_errno == ECONNRESET || c->write_errno == EPIPE);
+    AC_ASSERT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), -1); /* and so does any later write */
+    AC_EXPECT_TRUE(errno == ECONNRESET || errno == EPIPE);
+}
+
+AC_TEST(peer, close_unread_hangs_up_over_what_the_code_wrote) {
+    hang_up_over_a_large_answer(t, false);
+}
+
+AC_TEST(peer, tcp_reset_unread_hangs_up_over_what_the_code_wrote) {
+    hang_up_over_a_large_answer(t, true);
+}
+
+/* The bytes after the last expect step were read already, with the request: dropped, not unexpected. */
+AC_TEST(peer, close_unread_drops_bytes_already_read) {
+    int fd;
+    ac_peer *p = ac_peer_new(t, &fd);
+    ac_peer_expect_str(p, "REQ\n");
+    ac_peer_close_unread(p);
+    client *c = client_new(t, fd, 0);
+    c->keep_write_error = true;
+    client_send(c, "REQ\nand more the peer never reads", 33);
+    AC_AWAIT(t, ac_peer_done(p) && c->done, 2.0);
+    AC_EXPECT_EQ(c->out_off, 33u);
+    AC_EXPECT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), -1);
+    AC_EXPECT_TRUE(errno == ECONNRESET || errno == EPIPE);
+}
+
+/* Nothing unread: a plain close, end-of-file for the code, then EPIPE. */
+AC_TEST(peer, close_unread_over_nothing_is_a_close) {
+    int fd;
+    ac_peer *p = ac_peer_new(t, &fd);
+    ac_peer_send_str(p, "bye");
+    ac_peer_close_unread(p);
+    client *c = client_new(t, fd, 0);
+    AC_AWAIT(t, c->done && ac_peer_done(p), 2.0);
+    AC_ASSERT_TRUE(c->eof);
+    AC_ASSERT_EQ(c->read_errno, 0);
+    AC_ASSERT_MEM_EQ(c->in, "bye", 3);
+    AC_ASSERT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), -1);
+    AC_ASSERT_EQ(errno, EPIPE);
+}
+
 /* ---- one byte at a time ---- */
 
 /* Every read the client makes returns exactly one byte, and a client that reassembles passes. */
@@ -445,4 +527,152 @@ AC_TEST(peer_idle, a_finished_script_does_not_hold_the_drain) {
     client *c = client_new(t, fd, 2);
     AC_AWAIT(t, c->done && ac_peer_done(p), 2.0);
     idle_started = now();
+}
+
+/* ---- done as soon as the peer has done its part ----
+ * The script ends with a step the code need not answer, and the code does nothing at all (no watcher of
+ * its own on the loop, so no event of its own wakes the loop). ac_peer_done turns true in the loop
+ * iteration that carries the last step out, and AC_AWAIT returns then, not at its deadline: under the
+ * real clock in far less than the deadline, under the virtual clock without moving virtual time there. */
+
+typedef enum ending { END_CLOSE, END_SHUTDOWN_WRITE, END_SEND, END_TCP_RESET, END_CLOSE_UNREAD } ending;
+
+/* Seconds of the test's clock the await took, and of real time in *real. */
+static double await_ending(ac_test *t, ending e, double deadline, double *real) {
+    int fd;
+    ac_peer *p = e == END_TCP_RESET ? ac_peer_new_tcp(t, &fd) : ac_peer_new(t, &fd);
+    switch (e) {
+    case END_CLOSE:
+        ac_peer_close(p);
+        break;
+    case END_SHUTDOWN_WRITE:
+        ac_peer_shutdown_write(p);
+        break;
+    case END_SEND:
+        ac_peer_send_str(p, "never read");
+        break;
+    case END_TCP_RESET:
+        ac_peer_reset(p);
+        break;
+    case END_CLOSE_UNREAD:
+        ac_peer_close_unread(p);
+        break;
+    }
+    double real0 = ac__monotonic(), clock0 = ac_clock_elapsed(t);
+    AC_AWAIT(t, ac_peer_done(p), deadline);
+    double took = ac_clock_elapsed(t) - clock0;
+    *real = ac__monotonic() - real0;
+    close(fd);
+    return took;
+}
+
+/* Real clock: a 2 s deadline, done in well under 0.5 s. */
+static void done_at_once_real(ac_test *t, ending e) {
+    double real, took = await_ending(t, e, 2.0, &real);
+    AC_EXPECT_LT(took, 0.5);
+    AC_EXPECT_LT(real, 0.5);
+}
+
+/* Virtual clock: a 1000 s deadline, done with virtual time short of it (and quickly in real time). */
+static void done_at_once_virtual(ac_test *t, ending e) {
+    double real, took = await_ending(t, e, 1000.0, &real);
+    AC_EXPECT_LT(took, 1.0);
+    AC_EXPECT_LT(real, 0.5);
+}
+
+AC_TEST(peer, done_at_once_after_close) {
+    done_at_once_real(t, END_CLOSE);
+}
+AC_TEST(peer, done_at_once_after_shutdown_write) {
+    done_at_once_real(t, END_SHUTDOWN_WRITE);
+}
+AC_TEST(peer, done_at_once_after_a_send_never_read) {
+    done_at_once_real(t, END_SEND);
+}
+AC_TEST(peer, done_at_once_after_a_tcp_reset) {
+    done_at_once_real(t, END_TCP_RESET);
+}
+AC_TEST(peer, done_at_once_after_close_unread) {
+    done_at_once_real(t, END_CLOSE_UNREAD);
+}
+AC_TEST(peer, done_at_once_after_close_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    done_at_once_virtual(t, END_CLOSE);
+}
+AC_TEST(peer, done_at_once_after_shutdown_write_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    done_at_once_virtual(t, END_SHUTDOWN_WRITE);
+}
+AC_TEST(peer, done_at_once_after_a_send_never_read_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    done_at_once_virtual(t, END_SEND);
+}
+AC_TEST(peer, done_at_once_after_a_tcp_reset_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    done_at_once_virtual(t, END_TCP_RESET);
+}
+AC_TEST(peer, done_at_once_after_close_unread_virtual, .clock = AC_CLOCK_VIRTUAL) {
+    done_at_once_virtual(t, END_CLOSE_UNREAD);
+}
+
+/* ---- a cancel sweep: the component is cancelled after each callback in turn ----
+ * Its cancel stops its watcher and closes the fd, wherever the script stands: each run passes, since the
+ * peer abandons the rest of its script after a cancel instead of failing on the closed fd. The last run
+ * reaches no cancel point and carries the whole script out. */
+
+typedef struct greeter {
+    struct ev_loop *loop;
+    int fd;
+    ev_io io;
+    char in[16];
+    size_t len;
+    bool acked, closed, done;
+} greeter;
+
+static void greeter_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    greeter *g = w->data;
+    if (!g->acked) {
+        ssize_t n = read(g->fd, g->in + g->len, 10 - g->len);
+        if (n < 0 && errno == EAGAIN)
+            return;
+        AC_ASSERT_GT(n, 0);
+        g->len += (size_t)n;
+        if (g->len == 10) {
+            AC_ASSERT_EQ(send(g->fd, "ack\n", 4, MSG_NOSIGNAL), 4);
+            g->acked = true;
+        }
+        return;
+    }
+    char c;
+    ssize_t n = read(g->fd, &c, 1);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    AC_ASSERT_EQ(n, 0); /* end-of-file after the ack */
+    ev_io_stop(loop, w);
+    close(g->fd);
+    g->closed = g->done = true;
+}
+
+static void greeter_cancel(void *arg) {
+    greeter *g = arg;
+    ev_io_stop(g->loop, &g->io);
+    if (!g->closed)
+        close(g->fd);
+    g->closed = true;
+}
+
+AC_TEST(peer_sweep, a_reader_cancelled_after_each_callback, .clock = AC_CLOCK_VIRTUAL, .cancel_sweep = true) {
+    static greeter g;
+    int fd;
+    ac_peer *p = ac_peer_new(t, &fd);
+    ac_peer_send_str(p, "hello");
+    ac_peer_wait(p, 0.5);
+    ac_peer_send_str(p, "world");
+    ac_peer_expect_str(p, "ack\n");
+    ac_peer_close(p);
+    g = (greeter){.loop = ac_loop(t), .fd = fd};
+    ev_io_init(&g.io, greeter_cb, fd, EV_READ);
+    g.io.data = &g;
+    ev_io_start(g.loop, &g.io);
+    ac_cancel_with(t, greeter_cancel, &g);
+    AC_AWAIT(t, g.done, 10.0);
+    AC_ASSERT_MEM_EQ(g.in, "helloworld", 10);
+    AC_ASSERT_TRUE(ac_peer_done(p));
 }

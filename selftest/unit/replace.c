@@ -1,13 +1,15 @@
 /* replace.c — ac_replace / ac_restore (GOT/PLT patching) and AC_WRAP (-Wl,--wrap): calls from the
  * executable and from a lazily bound shared library redirected, the original from dlsym (not from a slot
  * still holding the resolver stub), -fno-plt (GLOB_DAT) slots, RELRO pages read-only again, undo at test
- * end and early, and the failures only visible from outside (run through fixture_replace). */
+ * end and early, pass-through replacements of what the harness calls too (malloc, free, write...), the
+ * _if_called forms, and the failures only visible from outside (run through fixture_replace). */
 #define _GNU_SOURCE
 #include <asyncheck.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mock/patch.h"
@@ -265,6 +267,124 @@ AC_TEST(replace, write_replaced_with_pass_through) {
     close(fds[1]);
 }
 
+/* ---- replacing what the harness itself calls ---- */
+
+/* Counting pass-throughs of allocation functions and write: the originals they call are those AC_REPLACE
+ * returns, so each is NULL until its AC_REPLACE has returned. The harness must not call the function it
+ * is replacing in between (it would call through a NULL original and crash). */
+static void *(*orig_malloc)(size_t);
+static void *(*orig_calloc)(size_t, size_t);
+static void *(*orig_realloc)(void *, size_t);
+static void (*orig_free)(void *);
+static ssize_t (*orig_write)(int, const void *, size_t);
+static ssize_t (*orig_read)(int, void *, size_t);
+static char *(*orig_strdup)(const char *);
+static int (*orig_clock_gettime)(clockid_t, struct timespec *);
+static _Atomic long n_malloc, n_calloc, n_realloc, n_free, n_write, n_read, n_strdup, n_clock;
+
+static void *count_malloc(size_t n) {
+    n_malloc++;
+    return orig_malloc(n);
+}
+
+static void *count_calloc(size_t k, size_t n) {
+    n_calloc++;
+    return orig_calloc(k, n);
+}
+
+static void *count_realloc(void *p, size_t n) {
+    n_realloc++;
+    return orig_realloc(p, n);
+}
+
+static void count_free(void *p) {
+    n_free++;
+    orig_free(p);
+}
+
+static ssize_t count_write(int fd, const void *buf, size_t n) {
+    n_write++;
+    return orig_write(fd, buf, n);
+}
+
+static ssize_t count_read(int fd, void *buf, size_t n) {
+    n_read++;
+    return orig_read(fd, buf, n);
+}
+
+static char *count_strdup(const char *s) {
+    n_strdup++;
+    return orig_strdup(s);
+}
+
+static int count_clock_gettime(clockid_t id, struct timespec *ts) {
+    n_clock++;
+    return orig_clock_gettime(id, ts);
+}
+
+static void *volatile sink;
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    ++*(int *)w->data;
+}
+
+AC_TEST(replace, functions_the_harness_calls_too) {
+    orig_malloc = AC_REPLACE(t, malloc, count_malloc);
+    orig_calloc = AC_REPLACE(t, calloc, count_calloc);
+    orig_realloc = AC_REPLACE(t, realloc, count_realloc);
+    orig_free = AC_REPLACE(t, free, count_free);
+    orig_write = AC_REPLACE(t, write, count_write);
+    orig_read = AC_REPLACE(t, read, count_read);
+    orig_strdup = AC_REPLACE(t, strdup, count_strdup);
+    orig_clock_gettime = AC_REPLACE(t, clock_gettime, count_clock_gettime);
+    AC_ASSERT_TRUE(orig_malloc == real("malloc") && orig_free == real("free") && orig_write == real("write"));
+    long m = n_malloc, c = n_calloc, r = n_realloc, f = n_free;
+    sink = malloc(24); /* the code under test's calls, each counted once */
+    sink = realloc(sink, 4096);
+    free(sink);
+    sink = calloc(3, 8);
+    free(sink);
+    long dm = n_malloc - m, dc = n_calloc - c, dr = n_realloc - r, df = n_free - f;
+    AC_EXPECT_EQ(dm, 1);
+    AC_EXPECT_EQ(dc, 1);
+    AC_EXPECT_EQ(dr, 1);
+    AC_EXPECT_EQ(df, 2);
+    int fds[2];
+    AC_ASSERT_EQ(pipe(fds), 0);
+    long w = n_write;
+    ssize_t wrote = write(fds[1], "abc", 3);
+    long dw = n_write - w;
+    AC_EXPECT_EQ(wrote, 3);
+    AC_EXPECT_EQ(dw, 1);
+    char got[4] = {0};
+    long rd = n_read, sd = n_strdup, cl = n_clock;
+    ssize_t was_read = read(fds[0], got, 3);
+    sink = strdup(got);
+    struct timespec ts;
+    int clock_rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    rd = n_read - rd, sd = n_strdup - sd, cl = n_clock - cl;
+    AC_EXPECT_EQ(was_read, 3);
+    AC_EXPECT_STR_EQ((char *)sink, "abc");
+    free(sink);
+    AC_EXPECT_EQ(clock_rc, 0);
+    AC_EXPECT_EQ(rd, 1);
+    AC_EXPECT_EQ(sd, 1);
+    AC_EXPECT_EQ(cl, 1);
+    close(fds[0]);
+    close(fds[1]);
+    /* the harness keeps working through the pass-throughs: a mock, the loop, an await */
+    ac_mock *mk = ac_mock_new(t, "int f(int x)");
+    ac_mock_returns(mk, 5);
+    AC_EXPECT_EQ(((int (*)(int))ac_mock_fn(mk))(1), 5);
+    int ticks = 0;
+    ev_timer tick;
+    ev_timer_init(&tick, on_tick, 0.001, 0.);
+    tick.data = &ticks;
+    ev_timer_start(ac_loop(t), &tick);
+    AC_AWAIT(t, ticks == 1, 1.0);
+}
+
 /* ---- failures seen from outside: fixture_replace ---- */
 
 static void run_fixture(const char *filter, bool no_fork, proc *p) {
@@ -281,7 +401,7 @@ AC_TEST(replace, unknown_symbol_fails_the_test) {
         AC_EXPECT_STR_CONTAINS(p.out.data, "FAIL  replace.unknown_symbol");
         AC_EXPECT_STR_CONTAINS(
             p.out.data,
-            "replace_fail.c:19: cannot replace \"ac_fixture_no_such_function\": no loaded object (the "
+            "replace_fail.c:21: cannot replace \"ac_fixture_no_such_function\": no loaded object (the "
             "executable or a shared library) calls it through a GOT/PLT slot. Calls inside the "
             "executable to its own functions bypass the PLT and cannot be reached this way: link "
             "with -Wl,--wrap=ac_fixture_no_such_function and use AC_WRAP and ac_wrap_set");
@@ -295,6 +415,35 @@ AC_TEST(replace, unknown_symbol_fails_the_test) {
         AC_EXPECT_NULL(strstr(p.out.data, "not reached"));
         proc_free(&p);
     }
+}
+
+/* The _if_called forms say nothing of a symbol no slot calls, where the plain forms fail. */
+AC_TEST(replace, if_called_forms_pass_without_a_slot) {
+    for (int no_fork = 0; no_fork <= 1; no_fork++) {
+        proc p;
+        run_fixture("replace.*_if_called", no_fork, &p);
+        AC_EXPECT_EQ(p.status, 0);
+        AC_EXPECT_STR_CONTAINS(p.out.data, "PASS  replace.unknown_symbol_if_called");
+        AC_EXPECT_STR_CONTAINS(p.out.data, "PASS  replace.own_function_if_called");
+        AC_EXPECT_STR_CONTAINS(p.out.data, "asyncheck: 2 passed, 0 failed, 0 skipped");
+        AC_EXPECT_NULL(strstr(p.out.data, "cannot replace"));
+        proc_free(&p);
+    }
+}
+
+static pid_t fake_getppid(void) {
+    return 4242;
+}
+
+/* Where a slot calls the symbol, the _if_called form replaces it as ac_replace does. */
+AC_TEST(replace, if_called_replaces_where_called) {
+    pid_t before = getppid();
+    pid_t (*orig)(void) = AC_REPLACE_IF_CALLED(t, getppid, fake_getppid);
+    AC_EXPECT_TRUE(orig == real("getppid"));
+    AC_EXPECT_EQ(getppid(), 4242);
+    AC_EXPECT_EQ(orig(), before);
+    ac_restore(t, "getppid");
+    AC_EXPECT_EQ(getppid(), before);
 }
 
 AC_TEST(replace, undone_after_a_fatal_failure) {
@@ -387,4 +536,28 @@ AC_TEST(replace, wrap_cleared_at_test_end_1_install) {
 AC_TEST(replace, wrap_cleared_at_test_end_2_real_again) {
     AC_ASSERT_NULL(ac__wrap_get("ac_selftest_wrapped"));
     AC_ASSERT_EQ(ac_selftest_wrapped(5), 10);
+}
+
+/* A malloc that always fails (fault injection): the code under test sees NULL, the harness keeps
+ * allocating through the original (recording a mock's calls copies their strings). */
+static long n_failed_malloc;
+static void *failing_malloc(size_t n) {
+    (void)n;
+    n_failed_malloc++;
+    return NULL;
+}
+
+AC_TEST(replace, a_failing_malloc_fails_the_code_not_the_harness) {
+    ac_mock *log_line = ac_mock_new(t, "void log_line(const char *text)");
+    AC_REPLACE(t, malloc, failing_malloc);
+    void *p = malloc(16);
+    long failed = n_failed_malloc;
+    for (int i = 0; i < 200; i++) /* each call recorded, its string copied by the harness */
+        ((void (*)(const char *))ac_mock_fn(log_line))("a line long enough to need its own copy");
+    long harness = n_failed_malloc - failed;
+    ac_restore(t, "malloc");
+    AC_EXPECT_NULL(p);
+    AC_EXPECT_EQ(failed, 1);
+    AC_EXPECT_EQ(harness, 0);
+    AC_EXPECT_EQ(ac_mock_call_count(log_line), 200u);
 }

@@ -1,7 +1,9 @@
 /* assert.c — the checks behind the assertion macros: comparing captured values exactly across types and
- * printing both sides. A failed check hands message, got and expected to the running test
- * (ac__report_failure), which decides whether the test ends. Formats no report text. */
+ * printing both sides; AC_ASSERT_IDLE's look at the test's watchers (through the loop module). A failed check
+ * hands message, got and expected to the running test (ac__report_failure), which decides whether the test
+ * ends. Formats no report text. */
 #include "asyncheck/assert.h"
+#include "../loop/loop.h"
 #include "../runner/runner.h"
 #include "values.h"
 
@@ -278,6 +280,24 @@ bool ac__check_near(const ac__site *s, double a, double b, double eps) {
 }
 
 /* ---- AC_FAIL, AC_FAIL_LATER, AC_SKIP ---- */
+
+/* ---- the test's watchers ---- */
+
+bool ac__check_idle(const ac__site *s, struct ac_test *t) {
+    ac_buf list = {0};
+    size_t n = t ? ac__loop_describe_body(t, &list) : 0;
+    if (n == 0) {
+        ac__buf_free(&list);
+        return true;
+    }
+    char detail[128], got[4096]; /* on the stack: a fatal failure does not return */
+    snprintf(detail, sizeof detail, "%zu watcher%s started by the test %s still active", n, n == 1 ? "" : "s",
+             n == 1 ? "is" : "are");
+    snprintf(got, sizeof got, "%s", ac__buf_str(&list));
+    ac__buf_free(&list);
+    fail_site(s, detail, got, NULL);
+    return false;
+}
 
 static void vfail(const ac__site *s, const char *fmt, va_list ap) {
     char text[4096];

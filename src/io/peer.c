@@ -9,7 +9,11 @@
  *    receive queue is full; in one-byte mode a prepare watcher sends one byte per loop iteration, on a
  *    socketpair only once the code has read the previous one (SIOCOUTQ back at 0);
  *  - a wait step is a timer; shutdown, close and reset act at once;
- *  - adding a step starts the prepare watcher, which advances the script at the next iteration.
+ *  - adding a step starts the prepare watcher, which advances the script at the next iteration; when
+ *    that finishes the script, an unreferenced idle watcher keeps the iteration from blocking in its
+ *    poll, so that an AC_AWAIT on ac_peer_done returns at once instead of at its deadline;
+ *  - once no expect step is left and the script ends with an unread close or reset, the read watcher
+ *    stops: what the code writes stays in the socket, and the hang-up closes over it.
  * While steps are left, the peer's watchers are ordinary (referenced) ones, so the runner's drain after
  * the body waits for the script to finish — or fails at the test's timeout if the code never does its
  * part. Once the script is done, only the read watcher is left, unreferenced: it still catches
@@ -19,9 +23,15 @@
  * libev); the peer stops its watchers before reporting, and keeps the texts of the report in its own
  * memory, since the report does not return. At the test's end (ac__at_test_end) the peer reads what is
  * pending, reports an unfinished script or unexpected bytes (non-fatally), stops its watchers, closes
- * its end and frees itself. */
+ * its end and frees itself.
+ *
+ * After a cancel (ac_cancelled), the code closing its end (seen as end-of-file, or EPIPE/ECONNRESET on a
+ * send) or the test ending with the script unfinished abandons the script: a note instead of a failure,
+ * and the peer does nothing more. */
 #include "asyncheck/io.h"
 
+#include "asyncheck/race.h"
+#include "loop/loop.h"
 #include "runner/runner.h"
 
 #include <arpa/inet.h>
@@ -47,6 +57,7 @@ typedef struct step {
     unsigned char *data; /* expect / send: a copy of the bytes */
     size_t n;
     double seconds; /* wait */
+    bool unread;    /* close / reset: over whatever the code wrote, unread and unchecked */
     const char *file;
     int line;
 } step;
@@ -74,8 +85,9 @@ struct ac_peer {
     ac_buf inbox;      /* bytes read from the code, not yet matched */
     bool rd_eof;       /* the code closed its end (or reading failed: rd_errno) */
     int rd_errno;
-    bool failed; /* the peer reported a failure; it does nothing more */
-    bool ending; /* the test-end hook is running: reports are non-fatal */
+    bool failed;    /* the peer reported a failure, or abandoned its script; it does nothing more */
+    bool abandoned; /* ... abandoned it after a cancel (not a failure) */
+    bool ending;    /* the test-end hook is running: reports are non-fatal */
     bool one_byte;
     bool in_prepare; /* inside the prepare callback: one-byte sends happen only there */
     bool sent_byte;  /* ... at most one per callback */
@@ -85,6 +97,7 @@ struct ac_peer {
     bool rd_unref; /* rd is active but unreferenced (the script is done) */
     ev_timer timer;
     ev_prepare prep;
+    ev_idle wake; /* ends the loop iteration in which the script became done inside the prepare callback */
     ac_buf msg, got, exp; /* the texts of the last report */
 };
 
@@ -112,9 +125,12 @@ static const char *kind_name(step_kind k) {
     return "?";
 }
 
-/* `expect "QUIT\r\n" (6 bytes)`, `wait 0.500 s`, `close`; long data is cut after 32 bytes. */
+/* `expect "QUIT\r\n" (6 bytes)`, `wait 0.500 s`, `close`, `close unread`; long data is cut after 32
+ * bytes. */
 static void describe(ac_buf *b, const step *s) {
     ac__buf_puts(b, kind_name(s->kind));
+    if (s->unread)
+        ac__buf_puts(b, " unread");
     if (s->kind == ST_EXPECT || s->kind == ST_SEND) {
         ac__buf_puts(b, " ");
         ac__escape_c(b, (const char *)s->data, s->n < 32 ? s->n : 32);
@@ -153,6 +169,21 @@ static void clear_texts(ac_peer *p) {
     ac__buf_free(&p->exp);
 }
 
+/* ---- the script's state ---- */
+
+static bool expect_ahead(const ac_peer *p) {
+    for (size_t i = p->cur; i < p->nsteps; i++)
+        if (p->steps[i].kind == ST_EXPECT)
+            return true;
+    return false;
+}
+
+/* No expect step is left and the script ends with a close or reset over unread bytes: the peer reads
+ * nothing more, and what the code writes is neither checked nor unexpected. */
+static bool ignores_input(const ac_peer *p) {
+    return p->has_end && p->steps[p->nsteps - 1].unread && !expect_ahead(p);
+}
+
 /* ---- watchers ---- */
 
 static void set_reader(ac_peer *p, bool active, bool referenced) {
@@ -176,11 +207,20 @@ static void set_reader(ac_peer *p, bool active, bool referenced) {
     }
 }
 
+/* The wake watcher is unreferenced: it ends one loop iteration early and keeps nothing waiting. */
+static void stop_wake(ac_peer *p) {
+    if (ev_is_active(&p->wake)) {
+        ev_ref(p->loop);
+        ev_idle_stop(p->loop, &p->wake);
+    }
+}
+
 static void stop_watchers(ac_peer *p) {
     set_reader(p, false, true);
     ev_io_stop(p->loop, &p->wr);
     ev_timer_stop(p->loop, &p->timer);
     ev_prepare_stop(p->loop, &p->prep);
+    stop_wake(p);
 }
 
 /* Starts exactly the watchers the script's state needs. */
@@ -190,7 +230,7 @@ static void sync_watchers(ac_peer *p) {
         return;
     }
     const step *s = p->cur < p->nsteps ? &p->steps[p->cur] : NULL;
-    set_reader(p, p->fd >= 0 && !p->rd_eof, s != NULL);
+    set_reader(p, p->fd >= 0 && !p->rd_eof && !ignores_input(p), s != NULL);
     bool sending = s && s->kind == ST_SEND;
     if (sending && !p->one_byte && p->wr_blocked)
         ev_io_start(p->loop, &p->wr);
@@ -300,6 +340,20 @@ static void fail_eof(ac_peer *p, const step *s) {
     fail(p, s->file, s->line);
 }
 
+/* After a cancel the code may close its end at any step: that is what a correct cancel does, so the
+ * rest of the script is abandoned instead of failing the test, and a note (shown under -v) says where. */
+static void abandon(ac_peer *p, const char *why) {
+    ac_buf note = {0};
+    ac__buf_printf(&note, "scripted peer on fd %d: script abandoned after the cancel at step %zu of %zu (",
+                   p->code_fd, p->cur + 1, p->nsteps);
+    describe(&note, &p->steps[p->cur]);
+    ac__buf_printf(&note, "): %s", why);
+    ac__report_note(p->t, p->file, p->line, ac__buf_str(&note));
+    ac__buf_free(&note);
+    p->failed = p->abandoned = true;
+    stop_watchers(p);
+}
+
 /* ---- running the script ---- */
 
 static void inbox_drop(ac_peer *p, size_t k) {
@@ -329,13 +383,6 @@ static void pump(ac_peer *p, bool all) {
     }
 }
 
-static bool expect_ahead(const ac_peer *p) {
-    for (size_t i = p->cur; i < p->nsteps; i++)
-        if (p->steps[i].kind == ST_EXPECT)
-            return true;
-    return false;
-}
-
 /* Matches the inbox against expect step s. True when the step is complete; fails the test at the first
  * differing byte, or when the code has closed its end before the step is complete. */
 static bool run_expect(ac_peer *p, const step *s) {
@@ -351,7 +398,9 @@ static bool run_expect(ac_peer *p, const step *s) {
     p->done += k;
     if (p->done == s->n)
         return true;
-    if (p->rd_eof)
+    if (p->rd_eof && ac_cancelled(p->t))
+        abandon(p, "the code closed its end");
+    else if (p->rd_eof)
         fail_eof(p, s);
     return false;
 }
@@ -388,6 +437,10 @@ static bool run_send(ac_peer *p, const step *s) {
             return false;
         }
         int err = w < 0 ? errno : EIO;
+        if ((err == EPIPE || err == ECONNRESET) && ac_cancelled(p->t)) {
+            abandon(p, "the code closed its end");
+            return false;
+        }
         clear_texts(p);
         ac__buf_printf(&p->msg, "scripted peer: step %zu (send %zu byte%s) failed after %zu of %zu byte%s: ",
                        p->cur + 1, s->n, plural(s->n), p->done, s->n, plural(s->n));
@@ -404,12 +457,18 @@ static bool run_send(ac_peer *p, const step *s) {
 }
 
 /* A close or reset step: first make sure the code has not written anything the script does not expect
- * (closing over unread bytes would also turn a close into a reset), then close the peer's end. */
+ * (closing over unread bytes would also turn a close into a reset), then close the peer's end. An unread
+ * one closes over whatever the code wrote, unchecked: the kernel then resets the connection. */
 static bool run_hang_up(ac_peer *p, const step *s) {
-    pump(p, true);
-    if (p->inbox.len) {
-        fail_unexpected(p);
-        return false;
+    if (s->unread) {
+        if (p->inbox.len)
+            inbox_drop(p, p->inbox.len);
+    } else {
+        pump(p, true);
+        if (p->inbox.len) {
+            fail_unexpected(p);
+            return false;
+        }
     }
     if (s->kind == ST_RESET) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -426,6 +485,10 @@ static bool run_hang_up(ac_peer *p, const step *s) {
 static void advance(ac_peer *p) {
     while (!p->failed && p->cur < p->nsteps) {
         const step *s = &p->steps[p->cur];
+        if ((s->kind == ST_SEND || s->kind == ST_WAIT) && p->rd_eof && ac_cancelled(p->t)) {
+            abandon(p, "the code closed its end");
+            break;
+        }
         bool complete = false;
         switch (s->kind) {
         case ST_EXPECT:
@@ -460,7 +523,7 @@ static void advance(ac_peer *p) {
         p->wait_started = false;
         p->wr_blocked = false;
     }
-    if (!p->failed && p->inbox.len && !expect_ahead(p))
+    if (!p->failed && p->inbox.len && !expect_ahead(p) && !ignores_input(p))
         fail_unexpected(p);
     if (!p->failed)
         sync_watchers(p);
@@ -485,13 +548,28 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
     advance(w->data);
 }
 
+static void on_wake(struct ev_loop *loop, ev_idle *w, int revents) {
+    (void)loop, (void)revents;
+    stop_wake(w->data);
+}
+
+/* Steps done here run before the loop polls: when they finish the script, nothing else may be due, and
+ * the iteration would block (or virtual time jump) to the next timer, e.g. an AC_AWAIT's deadline, before
+ * its caller sees ac_peer_done. An idle watcher makes that poll return at once. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
     (void)loop, (void)revents;
     ac_peer *p = w->data;
+    bool was_done = p->cur == p->nsteps;
     p->in_prepare = true;
     p->sent_byte = false;
     advance(p);
     p->in_prepare = false;
+    if (!was_done && ac_peer_done(p) && !ev_is_active(&p->wake)) {
+        ac__loop_harness_enter(); /* the harness's bookkeeping, not a step the schedule counts */
+        ev_idle_start(p->loop, &p->wake);
+        ac__loop_harness_leave();
+        ev_unref(p->loop);
+    }
 }
 
 /* ---- the end of the test ---- */
@@ -563,9 +641,11 @@ static void on_test_end(ac_test *t, void *ctx) {
             p->done = 0;
         }
     }
-    if (!p->failed && p->inbox.len && !expect_ahead(p))
+    if (!p->failed && p->inbox.len && !expect_ahead(p) && !ignores_input(p))
         fail_unexpected(p);
-    if (!p->failed && p->cur < p->nsteps)
+    if (!p->failed && p->cur < p->nsteps && ac_cancelled(t))
+        abandon(p, "the test ended");
+    else if (!p->failed && p->cur < p->nsteps)
         fail_unfinished(p);
     stop_watchers(p);
     if (p->fd >= 0)
@@ -682,7 +762,8 @@ ac_peer *ac__peer_new(ac_test *t, int *fd, bool tcp, const char *file, int line)
     ev_io_init(&p->wr, on_writable, p->fd, EV_WRITE);
     ev_timer_init(&p->timer, on_timer, 0., 0.);
     ev_prepare_init(&p->prep, on_prepare);
-    p->rd.data = p->wr.data = p->timer.data = p->prep.data = p;
+    ev_idle_init(&p->wake, on_wake);
+    p->rd.data = p->wr.data = p->timer.data = p->prep.data = p->wake.data = p;
     ac__at_test_end(t, on_test_end, p);
     sync_watchers(p); /* an empty script: any byte the code writes is unexpected */
     *fd = sv[0];
@@ -782,6 +863,16 @@ void ac__peer_close(ac_peer *p, const char *file, int line) {
 void ac__peer_reset(ac_peer *p, const char *file, int line) {
     check_addable(p, ST_RESET, "ac_peer_reset", file, line);
     add_step(p, (step){.kind = ST_RESET, .file = file, .line = line});
+}
+
+void ac__peer_close_unread(ac_peer *p, const char *file, int line) {
+    check_addable(p, ST_CLOSE, "ac_peer_close_unread", file, line);
+    add_step(p, (step){.kind = ST_CLOSE, .unread = true, .file = file, .line = line});
+}
+
+void ac__peer_reset_unread(ac_peer *p, const char *file, int line) {
+    check_addable(p, ST_RESET, "ac_peer_reset_unread", file, line);
+    add_step(p, (step){.kind = ST_RESET, .unread = true, .file = file, .line = line});
 }
 
 /* ---- one-byte mode ---- */

@@ -39,6 +39,7 @@
  * never on the common path. */
 #include "loop_internal.h"
 
+#include "mock/mock.h"
 #include "mock/patch.h"
 #include "race/race.h"
 
@@ -399,10 +400,15 @@ void ac__hooks_reset(void) {
         harness_depth = 0;
 }
 
-/* Appends "on_read (ev_io fd=7 EV_READ)", or a description of the batch. */
+/* Appends "on_read (ev_io fd=7 EV_READ)", "the completion of send() call #0" for a mock's delivery, or a
+ * description of the batch. */
 __attribute__((cold)) static void describe_frame(ac_buf *b, const ac__frame *f) {
     if (f->batch) {
         ac__buf_puts(b, "that asyncheck could not time one by one (run together by ev_invoke_pending)");
+        return;
+    }
+    if (f->delivery[0]) {
+        ac__buf_puts(b, f->delivery);
         return;
     }
     ac__sym_format(b, f->rec.user_cb ? f->rec.user_cb : f->rec.cb, true);
@@ -431,7 +437,7 @@ void ac__loop_dispatch_describe(ac_buf *b) {
         return;
     }
     const ac__frame *f = &ac__ls.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1];
-    if (!f->batch)
+    if (!f->batch && !f->delivery[0])
         ac__buf_puts(b, "callback ");
     describe_frame(b, f);
 }
@@ -463,19 +469,32 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
             live->reported_slow = true;
     }
     ac_buf msg = {0};
-    ac__buf_puts(&msg, f->batch ? "blocked loop: callbacks " : "blocked loop: callback ");
+    ac__buf_puts(&msg, f->batch         ? "blocked loop: callbacks "
+                       : f->delivery[0] ? "blocked loop: "
+                                        : "blocked loop: callback ");
     describe_frame(&msg, f);
     ac__buf_printf(&msg, " ran %.3f s (limit %.3f s)", took, ac__ls.slow_limit);
     report(ac__buf_str(&msg));
     ac__buf_free(&msg);
 }
 
+/* For the schedule's trace, before the callback runs (a mock's completion timer is still live then). */
 static void describe_rec(ac_buf *b, const void *ctx) {
     const ac__wrec *r = ctx;
+    if (ac__mock_describe_delivery(b, r->w))
+        return;
     ac__sym_format(b, r->user_cb ? r->user_cb : r->cb, false);
     ac__buf_puts(b, " (");
     ac__wrec_describe(b, r);
     ac__buf_puts(b, ")");
+}
+
+/* Before its callback runs (the mock frees its delivery record inside it): what it delivers. */
+static void mock_delivery(ac__frame *f, const ev_watcher *w) {
+    ac_buf b = {0};
+    if (ac__mock_describe_delivery(&b, w))
+        snprintf(f->delivery, sizeof f->delivery, "%s", ac__buf_str(&b));
+    ac__buf_free(&b);
 }
 
 static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
@@ -489,6 +508,9 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->reported_sleep = false;
         f->excluded = 0;
         f->serial = serial;
+        f->delivery[0] = '\0';
+        if (r && !r->harness && !r->internal) /* a mock's completion timer names its delivery */
+            mock_delivery(f, r->w);
         f->start = ac__real_now();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
@@ -597,6 +619,8 @@ void ac__hooks_dispatch(struct ev_loop *loop) {
             ac__wrec *r = ac__rec_find(picks[i].w);
             if (!r || r->serial != picks[i].serial || !ev_is_pending(r->w))
                 continue; /* stopped, restarted or already invoked by an earlier callback */
+            if (!r->internal && !r->harness)
+                ac__sched_before_dispatch(); /* may end the body here (cancel point 0) */
             int revents = ev_clear_pending(loop, r->w);
             ac__wrec copy = *r;
             if (!ev_is_active(r->w))
@@ -627,6 +651,22 @@ static int hook_run(struct ev_loop *loop, int flags) {
 
 /* ---- sleeping inside a callback ---- */
 
+/* The code that made the sleeping call: the innermost frame on the stack outside asyncheck (this hook,
+ * the virtual clock's replacement) and libev (ev_sleep). NULL when the walk reaches the dispatcher
+ * first — the callback slept as its last call (a tail call leaves no frame of its own) — or cannot tell. */
+__attribute__((cold)) static const void *sleep_caller(void) {
+    void *pcs[64];
+    int n = backtrace(pcs, 64);
+    for (int i = 1; i < n; i++) {
+        const char *pc = pcs[i];
+        if (pc >= __start_ac_loop_dispatch && pc < __stop_ac_loop_dispatch)
+            return NULL;
+        if (!ac__sym_in_harness(pc) && !in_libev(pc))
+            return pc;
+    }
+    return NULL;
+}
+
 __attribute__((cold)) bool ac__loop_sleep_check(const char *call) {
     if (get_depth() == 0 || in_sleep || !on_test_thread() || !ac__ls.loop ||
         (ac__ls.allow & AC_ALLOW_BLOCKING_SLEEP))
@@ -649,8 +689,16 @@ __attribute__((cold)) bool ac__loop_sleep_check(const char *call) {
         live->reported_sleep = true;
     if (!already) {
         ac_buf msg = {0};
-        ac__buf_printf(&msg, "blocking sleep: %s called from %s ", call,
-                       f->batch ? "a callback" : "callback");
+        ac__buf_printf(&msg, "blocking sleep: %s ", call);
+        const void *caller = sleep_caller();
+        if (caller) {
+            ac__buf_puts(&msg, "called by ");
+            ac__sym_format(&msg, caller, true);
+            ac__buf_puts(&msg, ", in ");
+        } else {
+            ac__buf_puts(&msg, "called from ");
+        }
+        ac__buf_puts(&msg, f->batch ? "a callback " : f->delivery[0] ? "" : "callback ");
         describe_frame(&msg, f);
         report(ac__buf_str(&msg));
         ac__buf_free(&msg);

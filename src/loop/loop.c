@@ -33,6 +33,9 @@
  * leaked fd is comes from /proc/self/fd/N (only when one leaked). */
 #include "loop_internal.h"
 
+#include "mock/mock.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -264,13 +267,13 @@ static int by_serial(const void *a, const void *b) {
     return x->serial < y->serial ? -1 : x->serial > y->serial;
 }
 
-__attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac_buf *out) {
+static size_t describe(ac_test *t, ac_buf *out, unsigned long after) {
     if (!t || ac__ls.t != t || !ac__ls.nrecs)
         return 0;
     const ac__wrec **list = ac__xmalloc(ac__ls.nrecs * sizeof *list);
     size_t n = 0;
     for (size_t i = 0; i < ac__ls.nrecs; i++)
-        if (!ac__ls.recs[i].internal && !ac__ls.recs[i].harness)
+        if (!ac__ls.recs[i].internal && !ac__ls.recs[i].harness && ac__ls.recs[i].serial > after)
             list[n++] = &ac__ls.recs[i];
     qsort(list, n, sizeof *list, by_serial);
     size_t described = 0;
@@ -291,6 +294,111 @@ __attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac_buf *out) {
     }
     free(list);
     return described;
+}
+
+__attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac_buf *out) {
+    return describe(t, out, 0);
+}
+
+__attribute__((cold)) size_t ac__loop_describe_body(ac_test *t, ac_buf *out) {
+    return describe(t, out, ac__ls.body_serial);
+}
+
+void ac__loop_body_begins(ac_test *t) {
+    if (ac__ls.t == t)
+        ac__ls.body_serial = ac__ls.next_serial;
+}
+
+__attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only) {
+    if (!t || ac__ls.t != t)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < ac__ls.nrecs; i++) {
+        const ac__wrec *r = &ac__ls.recs[i];
+        ev_async head; /* the largest header read: an ev_async's tells whether it was sent */
+        size_t size = r->type == AC_W_ASYNC ? sizeof(ev_async) : sizeof(ev_watcher);
+        void *cb = r->user_cb ? r->user_cb : r->cb;
+        if (r->internal || r->harness || !cb || !ac__sym_in_harness(cb) || r->type == AC_W_FORK ||
+            r->type == AC_W_CLEANUP || !safe_read(r->w, &head, size) || !head.active ||
+            (void *)head.cb != r->cb || (r->type == AC_W_ASYNC && !ev_async_pending(&head)))
+            continue;
+        ac_buf delivery = {0};
+        ev_timer timer; /* a mock's completion timer names its delivery */
+        bool is_delivery = r->type == AC_W_TIMER && safe_read(r->w, &timer, sizeof timer) &&
+                           ac__mock_describe_delivery(&delivery, &timer);
+        if (!is_delivery && deliveries_only) {
+            ac__buf_free(&delivery);
+            continue;
+        }
+        if (n++)
+            ac__buf_puts(out, "\n");
+        if (is_delivery) {
+            ac__buf_puts(out, ac__buf_str(&delivery));
+            ac__mock_describe_due(out, &timer);
+        } else {
+            ac__wrec_describe(out, r);
+            ac__buf_puts(out, ", callback ");
+            ac__sym_format(out, cb, false);
+            ac__buf_puts(out, " (asyncheck's own)");
+        }
+        ac__buf_free(&delivery);
+    }
+    return n;
+}
+
+/* ---- quiescence ---- */
+
+/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Raw system calls:
+ * a test may have replaced open or read. */
+static int count_threads(void) {
+    char buf[4096] __attribute__((aligned(8)));
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int threads = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
+            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
+            off += reclen;
+        }
+    syscall(SYS_close, fd);
+    return threads;
+}
+
+/* A recorded watcher that could still fire, ev_async aside (see async_sent). Records are dropped when
+ * their watcher stops, so one that exists is taken as active (a stale one only makes the loop look busy).
+ * ev_fork and ev_cleanup watchers run only on ev_loop_fork or when the loop is destroyed. */
+static bool could_fire(const ac__wrec *r) {
+    if (r->internal || r->harness)
+        return false; /* libev's own; an await's timer, the drain's */
+    return r->type != AC_W_FORK && r->type != AC_W_CLEANUP && r->type != AC_W_ASYNC;
+}
+
+/* An ev_async that was sent and not yet delivered (its memory read safely). */
+static bool async_sent(const ac__wrec *r) {
+    ev_async a;
+    return r->type == AC_W_ASYNC && !r->internal && safe_read(r->w, &a, sizeof a) && a.active &&
+           ev_async_pending(&a);
+}
+
+bool ac__loop_quiescent(ac_test *t) {
+    struct ev_loop *loop = ac_loop(t);
+    if (!loop || ac__ls.t != t || !ac__tracking(loop) || !pthread_equal(pthread_self(), ac__ls.thread) ||
+        ev_pending_count(loop))
+        return false;
+    for (size_t i = 0; i < ac__ls.nrecs; i++)
+        if (could_fire(&ac__ls.recs[i]))
+            return false;
+    for (size_t i = 0; i < ac__ls.nrecs; i++) /* only on a loop that looks idle: these read memory */
+        if (async_sent(&ac__ls.recs[i]))
+            return false;
+    if (!ac__ls.threads_before)
+        return false; /* cannot tell whether the test's threads are running */
+    int now = count_threads();
+    return now > 0 && now <= ac__ls.threads_before;
 }
 
 /* ---- file descriptors ---- */
@@ -492,8 +600,10 @@ void ac__loop_begin(ac_test *t) {
     ac__ls.slow_limit = limit * multiplier();
     ac__ls.batch_reported_slow = ac__ls.batch_reported_sleep = false;
     ac__ls.next_serial = 0;
+    ac__ls.body_serial = 0;
     if (!loop)
         return;
+    ac__ls.threads_before = count_threads();
     ac__ls.fds_known = fd_snapshot(ac__ls.fds_before, 0, &ac__ls.fds_limit);
     ev_set_invoke_pending_cb(loop, ac__hooks_dispatch);
     __atomic_store_n(&ac__ls.loop, loop, __ATOMIC_RELAXED);

@@ -17,6 +17,25 @@ void ac__loop_begin(ac_test *t);
  * in start order ("ev_io fd=7 EV_READ, callback on_read, started at connect_client+0x4c"; libev's and
  * asyncheck's own watchers are left out), and returns how many it described. */
 size_t ac__loop_describe_active(ac_test *t, ac_buf *out);
+/* The body begins (after setup): watchers started from now on are the body's (ac__loop_describe_body). */
+void ac__loop_body_begins(ac_test *t);
+/* As ac__loop_describe_active, for the watchers started since the body began only (the suite's setup
+ * keeps its own): what the drain, .drain = false and AC_ASSERT_IDLE report, and count. */
+size_t ac__loop_describe_body(ac_test *t, ac_buf *out);
+/* Appends one line per watcher of asyncheck's own that still acts for the test on its loop — a mock's
+ * completion still due ("the completion of send() call #0 (ev_timer after=10.0 repeat=0.0)"), a scripted
+ * peer's io ("ev_io fd=7 EV_READ, callback on_readable (asyncheck's own)"); only the completions when
+ * `deliveries_only` — and returns how many. These are never counted as the test's watchers; the awaits'
+ * and the drain's own timers are not listed. */
+size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only);
+/* True when nothing could make progress on the test's loop any more: no callback pending, no active
+ * watcher that could fire — the test's, or asyncheck's own that act for it (a mock's scheduled
+ * completion, a scripted peer's io) — and no thread started by the test still running. Not counted: the
+ * timers of the awaits themselves (started between ac__loop_harness_enter/leave), ev_async watchers not
+ * yet sent (only a thread or a signal handler could send them), ev_fork and ev_cleanup watchers, and
+ * libev's own. A completion held for ac_mock_complete is not progress either: only the test's own code
+ * can release it. */
+bool ac__loop_quiescent(ac_test *t);
 /* After teardown, the end hooks and the leftover-watcher check, before the loop is destroyed: report
  * fds left open (unless waived) and stop tracking. `report` is false after a fatal failure or skip. */
 void ac__loop_end(ac_test *t, bool report);

@@ -77,6 +77,7 @@ typedef struct ac__frame {
     bool reported_sleep;
     double start, excluded; /* excluded: nested ev_run of the test's loop, and reported sleeps */
     unsigned long serial;
+    char delivery[64]; /* a mock's completion timer: "the completion of send() call #0", else "" */
 } ac__frame;
 
 /* libev's own io watcher started on a loop before tracking began (its async/signal pipe). */
@@ -114,7 +115,9 @@ typedef struct ac__loop_state {
     ac__wrec *recs;
     size_t nrecs, cap;
     uint32_t *index;
-    size_t index_cap; /* power of two */
+    size_t index_cap;          /* power of two */
+    unsigned long body_serial; /* next_serial when the body began: later starts are the body's */
+    int threads_before;        /* the process's threads when the test began (0: /proc cannot tell) */
     /* open fds when the test began, the bound they were looked for below */
     bool fds_known;
     int fds_limit;

@@ -61,6 +61,7 @@ typedef struct pending {
     rule *r;
     ev_timer timer;
     int remaining; /* deliveries still to make */
+    double delay;  /* the latency the rule gave this call (drawn, for ac_within) */
     bool held;
     struct pending *next;
     struct pending *next_incoming; /* handed over from another thread */
@@ -598,6 +599,26 @@ static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     deliver(&copy);
 }
 
+bool ac__mock_describe_delivery(ac_buf *b, const void *w) {
+    const ev_timer *timer = w;
+    if (!timer || timer->cb != pending_timer_cb)
+        return false;
+    const pending *pd = timer->data;
+    ac__buf_printf(b, "the completion of %s() call #%zu", pd->m->proto->name, pd->call);
+    return true;
+}
+
+void ac__mock_describe_due(ac_buf *b, const void *w) {
+    const ev_timer *timer = w;
+    if (!timer || timer->cb != pending_timer_cb)
+        return;
+    const pending *pd = timer->data;
+    if (pd->r->when.kind == W_NEXT)
+        ac__buf_puts(b, ", due in the next loop iteration");
+    else
+        ac__buf_printf(b, ", due %g s after the call", pd->delay);
+}
+
 /* On the test's thread: start what the rule asks for. */
 static void schedule(pending *pd) {
     struct ev_loop *loop = ac_loop(pd->m->w->t);
@@ -612,9 +633,15 @@ static void schedule(pending *pd) {
         double delay = pd->r->when.kind == W_NEXT ? 0. : pd->r->when.delay;
         if (pd->r->when.delay_max > delay) /* ac_within: drawn from the running schedule */
             delay = ac__sched_uniform(delay, pd->r->when.delay_max);
+        pd->delay = delay;
+        /* Counted from the call, but without ev_now_update: the loop's cached time is the code under
+         * test's to read, stale or not. libev counts a timer from that cached time, so add how stale it
+         * is (ev_time follows the virtual clock as ev_now does). */
+        double stale = pd->r->when.kind == W_NEXT ? 0. : ev_time() - ev_now(loop);
+        if (stale > 0)
+            delay += stale;
         ev_timer_init(&pd->timer, pending_timer_cb, delay, 0.);
         pd->timer.data = pd;
-        ev_now_update(loop);
         ev_timer_start(loop, &pd->timer);
         break;
     }

@@ -52,11 +52,16 @@ void *ac__real(const char *symbol) {
     return dlsym(RTLD_DEFAULT, symbol);
 }
 
-static int real_mprotect(void *addr, size_t len, int prot) {
+/* The real mprotect, resolved on first use. */
+static mprotect_fn mprotect_real(void) {
     static mprotect_fn fn;
     if (!fn)
         fn = (mprotect_fn)ac__real("mprotect");
-    return fn ? fn(addr, len, prot) : mprotect(addr, len, prot);
+    return fn ? fn : mprotect;
+}
+
+static int real_mprotect(void *addr, size_t len, int prot) {
+    return mprotect_real()(addr, len, prot);
 }
 
 static int real_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *ctx) {
@@ -396,6 +401,13 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
         free(c.slots);
         return n;
     }
+    /* Everything that allocates or resolves is done before the first store: from the first store on,
+     * the symbol may be malloc, free, write... and the replacement may call through to an original that
+     * its caller learns only once this returns. Only stores and mprotect (already resolved) follow. */
+    char *name = ac__xstrdup(symbol);
+    unsigned long long generation = loader_generation();
+    (void)page_size();
+    (void)mprotect_real();
     /* Found first, written after: the loader's lock, held during the walk, is not held while storing. */
     for (size_t i = 0; i < c.n; i++) {
         ac__patched_slot *s = &c.slots[i];
@@ -404,11 +416,12 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
             while (i-- > 0)
                 store_slot(c.slots[i].slot, c.slots[i].old, c.slots[i].prot);
             free(c.slots);
+            free(name);
             return -2;
         }
     }
-    p->symbol = ac__xstrdup(symbol);
-    p->generation = loader_generation();
+    p->symbol = name;
+    p->generation = generation;
     p->replacement = replacement;
     p->slots = c.slots;
     p->nslots = c.n;
@@ -513,7 +526,9 @@ static _Noreturn void fail(const char *file, int line, const char *message) {
     abort(); /* not reached: a fatal failure ends the test */
 }
 
-void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line) {
+/* ac_replace, and with `if_called` ac_replace_if_called: no slot is then not a failure. */
+static void *replace(ac_test *t, const char *symbol, void *replacement, bool if_called, const char *file,
+                     int line) {
     char msg[1024]; /* on the stack: the fatal reports below do not return */
     if (!t)
         t = ac_current();
@@ -525,6 +540,13 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
         fail(file, line, msg);
     }
     void *original = ac__real(symbol);
+    /* Room for the patch and the undo at the test's end, made before the slots are rewritten: nothing
+     * below may call what it replaces (malloc, realloc...) before the original is returned. */
+    own(t);
+    if (state.n == state.cap) {
+        state.cap = state.cap ? 2 * state.cap : 8;
+        state.patches = ac__xrealloc(state.patches, state.cap * sizeof *state.patches);
+    }
     ac__patch p;
     long n = ac__patch_apply(&p, symbol, replacement);
     if (n == -1) {
@@ -539,6 +561,8 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
                  symbol);
         fail(file, line, msg);
     }
+    if (n == 0 && if_called)
+        return original;
     if (n == 0) {
         snprintf(
             msg, sizeof msg,
@@ -548,17 +572,25 @@ void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const ch
             symbol, symbol);
         fail(file, line, msg);
     }
-    own(t);
-    if (state.n == state.cap) {
-        state.cap = state.cap ? 2 * state.cap : 8;
-        state.patches = ac__xrealloc(state.patches, state.cap * sizeof *state.patches);
-    }
     state.patches[state.n++] = p;
     return original;
 }
 
+void *ac__replace_at(ac_test *t, const char *symbol, void *replacement, const char *file, int line) {
+    return replace(t, symbol, replacement, false, file, line);
+}
+
+void *ac__replace_if_called_at(ac_test *t, const char *symbol, void *replacement, const char *file,
+                               int line) {
+    return replace(t, symbol, replacement, true, file, line);
+}
+
 void *(ac_replace)(ac_test *t, const char *symbol, void *replacement) {
     return ac__replace_at(t, symbol, replacement, NULL, 0);
+}
+
+void *(ac_replace_if_called)(ac_test *t, const char *symbol, void *replacement) {
+    return ac__replace_if_called_at(t, symbol, replacement, NULL, 0);
 }
 
 void ac_restore(ac_test *t, const char *symbol) {

@@ -691,6 +691,42 @@ static bool errno_value(const char *name, size_t len, long long *out) {
         {"EALREADY", EALREADY},
         {"EINPROGRESS", EINPROGRESS},
         {"ECANCELED", ECANCELED},
+        {"ENOTSUP", ENOTSUP},
+        {"EOPNOTSUPP", EOPNOTSUPP},
+        {"ESHUTDOWN", ESHUTDOWN},
+        {"EPROTONOSUPPORT", EPROTONOSUPPORT},
+        {"EAFNOSUPPORT", EAFNOSUPPORT},
+        {"ENOPROTOOPT", ENOPROTOOPT},
+        {"ENOTSOCK", ENOTSOCK},
+        {"EDESTADDRREQ", EDESTADDRREQ},
+        {"ENETRESET", ENETRESET},
+        {"ENODATA", ENODATA},
+        {"ENOMSG", ENOMSG},
+        {"EBADMSG", EBADMSG},
+        {"EOVERFLOW", EOVERFLOW},
+        {"EBUSY", EBUSY},
+        {"ENXIO", ENXIO},
+        {"ENODEV", ENODEV},
+        {"ENOTDIR", ENOTDIR},
+        {"EISDIR", EISDIR},
+        {"ENOTEMPTY", ENOTEMPTY},
+        {"ENAMETOOLONG", ENAMETOOLONG},
+        {"ELOOP", ELOOP},
+        {"EFAULT", EFAULT},
+        {"EFBIG", EFBIG},
+        {"ENFILE", ENFILE},
+        {"ENOTTY", ENOTTY},
+        {"ESPIPE", ESPIPE},
+        {"EROFS", EROFS},
+        {"EXDEV", EXDEV},
+        {"EDEADLK", EDEADLK},
+        {"ENOLCK", ENOLCK},
+        {"ESRCH", ESRCH},
+        {"ECHILD", ECHILD},
+        {"E2BIG", E2BIG},
+        {"EDOM", EDOM},
+        {"EILSEQ", EILSEQ},
+        {"ESTALE", ESTALE},
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i].name) == len && strncmp(names[i].name, name, len) == 0) {
@@ -698,6 +734,19 @@ static bool errno_value(const char *name, size_t len, long long *out) {
             return true;
         }
     return false;
+}
+
+#define UNKNOWN_ERRNO "unknown errno name '%.*s' (give its number, or use ac_mock_completesf with %%d)"
+
+/* An identifier shaped like an errno name (E and capitals or digits, e.g. EAGAIN), so that a misspelt one
+ * is reported as such. */
+static bool looks_like_errno(const parser *ps) {
+    if (ps->kind != T_IDENT || ps->len < 2 || ps->tok[0] != 'E')
+        return false;
+    for (size_t i = 1; i < ps->len; i++)
+        if (!isupper((unsigned char)ps->tok[i]) && !isdigit((unsigned char)ps->tok[i]))
+            return false;
+    return true;
 }
 
 int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err) {
@@ -757,6 +806,24 @@ int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err)
         } else if (ps.kind == T_IDENT && errno_value(ps.tok, ps.len, &lit.i)) {
             lit.kind = AC_LIT_INT;
             next(&ps);
+        } else if (ps.kind == T_BAD && ps.len == 1 && ps.tok[0] == '-') { /* -EAGAIN: a -errno contract */
+            next(&ps);
+            if (ps.kind == T_IDENT && errno_value(ps.tok, ps.len, &lit.i)) {
+                lit.kind = AC_LIT_INT;
+                lit.i = -lit.i;
+                next(&ps);
+            } else {
+                if (looks_like_errno(&ps))
+                    problem(&ps, UNKNOWN_ERRNO, ps.tok, ps.len);
+                else
+                    expected(&ps, "an errno name after '-'");
+                ac__completion_free(out);
+                return -1;
+            }
+        } else if (looks_like_errno(&ps)) {
+            problem(&ps, UNKNOWN_ERRNO, ps.tok, ps.len);
+            ac__completion_free(out);
+            return -1;
         } else if (is(&ps, "true") || is(&ps, "false")) {
             lit.kind = AC_LIT_INT;
             lit.i = is(&ps, "true");

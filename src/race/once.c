@@ -276,6 +276,13 @@ int ac__op_promise(void) {
     return O.op ? O.promise : -1;
 }
 
+size_t ac__op_calls(void) {
+    pthread_mutex_lock(&lock);
+    size_t n = O.op ? __atomic_load_n(&O.op->calls, __ATOMIC_RELAXED) : 0;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 size_t ac__op_calls_after_cancel(void) {
     pthread_mutex_lock(&lock);
     size_t n = O.op ? O.op->calls_after_cancel : 0;

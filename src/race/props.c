@@ -1,6 +1,7 @@
 /* props.c — properties (AC_ALWAYS, AC_SOMETIMES, AC_REACHABLE, AC_UNREACHABLE): counting each site's
  * evaluations and hits in the running test, failing the test where an AC_ALWAYS is false or an
- * AC_UNREACHABLE is reached (non-fatal, once per site and test), and sending the sites in scope to the
+ * AC_UNREACHABLE is reached (non-fatal, once per site and test; the message formatted with the macro's
+ * arguments, when it has any, shown as "got"), and sending the sites in scope to the
  * runner, which unions them over a test's schedules and judges SOMETIMES and REACHABLE (explore.c).
  *
  * Sites are static records in the linker section "ac_props" of the executable; sites of shared libraries
@@ -21,6 +22,7 @@
 #include "../runner/runner.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,8 +92,9 @@ static const char *kind_macro(int kind) {
 }
 
 /* `AC_ALWAYS(n == 1, "one reply") was false in callback on_reply (ev_timer after=0.05 repeat=0.0)`,
- * with " (schedule seed S)" under a perturbed schedule. */
-static void report(ac_test *t, const ac__prop_site *site) {
+ * with " (schedule seed S)" under a perturbed schedule; `detail` (the message formatted with its
+ * arguments, or NULL) as "got". */
+static void report(ac_test *t, const ac__prop_site *site, const char *detail) {
     ac_buf m = {0};
     ac__buf_printf(&m, "%s(", kind_macro(site->kind));
     if (site->cond)
@@ -106,17 +109,17 @@ static void report(ac_test *t, const ac__prop_site *site) {
     unsigned long long seed = ac_schedule_seed(t);
     if (seed)
         ac__buf_printf(&m, " (schedule seed %llu)", seed);
-    ac__report_failure(AC_FK_ASSERTION, false, site->file, site->line, ac__buf_str(&m), NULL, NULL);
+    ac__report_failure(AC_FK_ASSERTION, false, site->file, site->line, ac__buf_str(&m), detail, NULL);
     ac__buf_free(&m);
 }
 
-void ac__prop(ac__prop_site *site, bool value) {
+bool ac__prop(ac__prop_site *site, bool value) {
     bool first = __atomic_fetch_add(&site->evaluated, 1, __ATOMIC_RELAXED) == 0;
     if (value)
         __atomic_fetch_add(&site->hit, 1, __ATOMIC_RELAXED);
     bool failed = (site->kind == AC__PROP_ALWAYS && !value) || site->kind == AC__PROP_UNREACHABLE;
     if (!first && !failed)
-        return;
+        return false;
     ac_test *t = ac_current();
     pthread_mutex_lock(&lock);
     seen *e = seen_entry(site);
@@ -124,8 +127,27 @@ void ac__prop(ac__prop_site *site, bool value) {
     if (report_now)
         e->reported = true;
     pthread_mutex_unlock(&lock);
-    if (report_now)
-        report(t, site);
+    return report_now;
+}
+
+void ac__prop_fail_0(const ac__prop_site *site, const char *message) {
+    (void)message; /* the site's own */
+    ac_test *t = ac_current();
+    if (t)
+        report(t, site, NULL);
+}
+
+void ac__prop_fail_1(const ac__prop_site *site, const char *fmt, ...) {
+    ac_test *t = ac_current();
+    if (!t)
+        return;
+    ac_buf detail = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    ac__buf_vprintf(&detail, fmt, ap);
+    va_end(ap);
+    report(t, site, ac__buf_str(&detail));
+    ac__buf_free(&detail);
 }
 
 static void send_site(ac_test *t, const ac__prop_site *s) {

@@ -20,7 +20,7 @@ typedef struct ac_sched_params {
     int mode;                /* AC_SCHED_SHUFFLE or AC_SCHED_PCT */
     int pct_depth;           /* PCT: d (priority change points + 1) */
     long pct_steps;          /* PCT: change points are drawn from dispatches 1..pct_steps */
-    long cancel_at;          /* > 0: cancel after this many counted dispatches */
+    long cancel_at;          /* >= 0: the cancel point (see sched.c); -1: no cancel */
     bool trace;              /* keep the dispatch trace and send it (--check-determinism) */
     bool exploring;          /* one of several runs of the test: send property records */
 } ac_sched_params;
@@ -57,9 +57,14 @@ void ac__sched_order(ac_sched_item *items, size_t n);
  * (called only when tracing). */
 void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
                            const void *ctx);
+/* A counted callback is about to be taken from libev's pending queue (before ac__sched_dispatching):
+ * cancel point 0 cancels here, leaving every event pending as it is. */
+void ac__sched_before_dispatch(void);
 /* A dispatched callback returned (every callback, counted or not, with the dispatch serial it ran
  * under): ends its segment for the atomic regions and, at the cancel point, cancels. */
 void ac__sched_returned(unsigned long serial);
+/* The test declared its cancel (ac_cancel_with): cancel points count from here. */
+void ac__sched_cancel_declared(void);
 /* Dispatches counted so far. */
 unsigned long ac__sched_steps(void);
 
@@ -72,8 +77,8 @@ double ac__sched_uniform(double lo, double hi);
 void ac__cancel_reset(ac_test *t);
 /* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */
 bool ac__cancel_done(void);
-/* The sweep's cancel point: calls the declared cancel and ends the body (does not return when it could
- * cancel; returns when the test declared no cancel, after reporting that). */
+/* The sweep's cancel point (only reached after ac_cancel_with): calls the declared cancel and ends the
+ * body (does not return). */
 void ac__cancel_at_point(void);
 /* exec.c, after a sweep's cancel unwound the body: runs the loop until nothing is left (bounded) and
  * checks what a cancel must leave behind. */
@@ -96,6 +101,8 @@ void ac__props_send(ac_test *t);
 /* The op callback's promise (AC_CANCEL_*), or -1 when the test wrapped none; and its calls since the
  * cancel. */
 int ac__op_promise(void);
+/* How many times the op callback has been called in all (0 when the test wrapped none). */
+size_t ac__op_calls(void);
 size_t ac__op_calls_after_cancel(void);
 
 #endif

@@ -13,6 +13,12 @@
  * PCT priority under PCT — the keys held by timers are handed back to the timers in deadline order, and
  * the items are sorted by key.
  *
+ * Cancel points are counted from the test's ac_cancel_with (the operation has started): point 0 is the
+ * moment the loop is about to dispatch the first counted callback after it (nothing has happened to
+ * the operation yet); point K >= 1 is the return of the K-th counted callback after it. A point reached after
+ * the operation's callback (ac_op_callback) already ran is not a cancellation: the run goes on uncancelled
+ * and tells the runner the operation had completed, which ends the sweep of that schedule.
+ *
  * PCT. Every watcher gets a random priority the first time it is ready (depth d and above); at d-1
  * change points, drawn from dispatches 1..steps, the watcher dispatched there drops below every initial
  * priority (to d-1, d-2, ...). */
@@ -39,8 +45,11 @@ static struct {
     unsigned long long value_rng; /* ac_schedule_uniform, ac_within */
     unsigned long steps;          /* counted dispatches */
     unsigned long cancel_serial;  /* the dispatch serial of the cancel point's callback */
-    bool cancel_reached;
-    long change[16]; /* PCT change points (steps), ascending */
+    bool cancel_reached;          /* the operation was cancelled at the cancel point */
+    bool cancel_late;             /* the cancel point came after the operation had completed */
+    bool declared;                /* the test has declared its cancel (ac_cancel_with) */
+    unsigned long cancel_base;    /* counted dispatches before that declaration */
+    long change[16];              /* PCT change points (steps), ascending */
     int nchange;
     prio_entry *prios; /* PCT: open addressing by watcher address */
     size_t nprios, prio_cap;
@@ -92,14 +101,46 @@ void ac__race_begin(ac_test *t, const ac_sched_params *p) {
     ac__asserts_begin(t);
 }
 
+/* --cancel-at K given by hand (a replay) and the run never cancelled at K: say why, rather than pass as
+ * if the cancel had been tried. */
+static void cancel_point_missed(ac_test *t) {
+    const ac__test_def *def = ac__test_def_of(t);
+    char msg[400];
+    unsigned long after = S.steps - S.cancel_base;
+    if (!S.declared)
+        snprintf(msg, sizeof msg,
+                 "--cancel-at %ld: the test never declared how to cancel its operation (ac_cancel_with)",
+                 S.p.cancel_at);
+    else if (S.cancel_late && S.p.cancel_at == 0)
+        snprintf(msg, sizeof msg,
+                 "--cancel-at 0: the operation's callback had already run before the first cancel point "
+                 "(nothing was dispatched between ac_cancel_with and its completion)");
+    else if (S.cancel_late)
+        snprintf(msg, sizeof msg,
+                 "--cancel-at %ld: the operation had completed (its callback ran) before cancel point %ld "
+                 "(%lu callback%s dispatched after ac_cancel_with); a lower point cancels it in flight",
+                 S.p.cancel_at, S.p.cancel_at, after, after == 1 ? "" : "s");
+    else
+        snprintf(
+            msg, sizeof msg,
+            "--cancel-at %ld: the test never reached cancel point %ld (it dispatched %lu callback%s after "
+            "ac_cancel_with); its cancel points are 0 to %lu",
+            S.p.cancel_at, S.p.cancel_at, after, after == 1 ? "" : "s", after);
+    ac__report_failure(AC_FK_ASSERTION, false, def->file, def->line, msg, NULL, NULL);
+}
+
 void ac__race_end(ac_test *t) {
     if (!S.on || S.t != t)
         return;
+    if (S.p.cancel_at >= 0 && S.declared && !S.cancel_reached && ac__op_promise() >= 0 && ac__op_calls() > 0)
+        S.cancel_late = true; /* the operation completed, and no cancel point came before */
     ac__asserts_end(t);
     char steps[32];
     snprintf(steps, sizeof steps, "%lu", S.steps);
-    const char *fields[] = {steps, S.cancel_reached ? "1" : "0"};
+    const char *fields[] = {steps, S.cancel_reached ? "1" : S.cancel_late ? "2" : "0"};
     ac__emit_record(t, AC_REC_SCHED, fields, 2);
+    if (S.p.cancel_at >= 0 && !S.p.exploring && !S.cancel_reached && !ac__test_ended_early(t))
+        cancel_point_missed(t); /* (a test that failed or skipped before its point says so already) */
     if (S.p.trace) {
         const char *tr = ac__buf_str(&S.trace);
         ac__emit_record(t, AC_REC_TRACE, &tr, 1);
@@ -269,7 +310,7 @@ void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)
     if (!S.on)
         return;
     S.steps++;
-    if (S.p.cancel_at > 0 && S.steps == (unsigned long)S.p.cancel_at)
+    if (S.declared && S.p.cancel_at > 0 && S.steps - S.cancel_base == (unsigned long)S.p.cancel_at)
         S.cancel_serial = serial;
     if (S.nchange && S.p.mode == AC_SCHED_PCT)
         for (int i = 0; i < S.nchange; i++)
@@ -289,14 +330,37 @@ void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)
     }
 }
 
+/* The cancel point has come: cancel the operation, unless it has completed already (then the run goes
+ * on uncancelled). Does not return when it cancels (the body is ended). */
+static void cancel_point(void) {
+    if (S.cancel_reached || S.cancel_late || !ac__exec_cancel_open(S.t))
+        return;
+    if (ac__op_promise() >= 0 && ac__op_calls() > 0) {
+        S.cancel_late = true;
+        return;
+    }
+    S.cancel_reached = true;
+    ac__cancel_at_point();
+}
+
+void ac__sched_before_dispatch(void) {
+    if (S.on && S.declared && S.p.cancel_at == 0 && S.steps == S.cancel_base)
+        cancel_point();
+}
+
+void ac__sched_cancel_declared(void) {
+    if (S.on && !S.declared) {
+        S.declared = true;
+        S.cancel_base = S.steps;
+    }
+}
+
 void ac__sched_returned(unsigned long serial) {
     if (!S.on)
         return;
     ac__regions_segment_end(serial);
-    if (S.cancel_serial && serial == S.cancel_serial && !S.cancel_reached && ac__exec_cancel_open(S.t)) {
-        S.cancel_reached = true;
-        ac__cancel_at_point();
-    }
+    if (S.cancel_serial && serial == S.cancel_serial)
+        cancel_point();
 }
 
 unsigned long ac__sched_steps(void) {

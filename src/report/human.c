@@ -77,6 +77,31 @@ static void print_capture(human *h, const char *label, const ac_capture *c) {
         fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
 }
 
+/* "      note: file:line: message", a line for each note. */
+static void print_notes(human *h, const ac_buf *notes) {
+    const char *p = notes->len ? notes->data : "", *end = p + notes->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fprintf(h->out, "      %snote:%s %.*s\n", paint(h, DIM), paint(h, RESET), (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+/* "        got:      <value>", each further line of a multi-line value indented under the first. */
+static void print_value(human *h, const char *label, const char *value) {
+    fprintf(h->out, "        %-10s", label);
+    for (const char *p = value;;) {
+        const char *nl = strchr(p, '\n');
+        if (!nl) {
+            fprintf(h->out, "%s\n", p);
+            break;
+        }
+        fprintf(h->out, "%.*s\n                  ", (int)(nl - p), p);
+        p = nl + 1;
+    }
+}
+
 /* "explored 37 of 200 schedules (shuffle), 37 runs; budget 5 s reached" */
 static void print_exploration(human *h, const ac_exploration *x) {
     fprintf(h->out, "      %sexplored %u of %u schedule%s (%s%s)", paint(h, DIM), x->schedules,
@@ -121,11 +146,12 @@ static void result(ac_reporter *r, const ac_result *res) {
         else
             fprintf(h->out, "      %s%s%s\n", paint(h, BOLD), f->message, paint(h, RESET));
         if (f->got)
-            fprintf(h->out, "        got:      %s\n", f->got);
+            print_value(h, "got:", f->got);
         if (f->expected)
-            fprintf(h->out, "        expected: %s\n", f->expected);
+            print_value(h, "expected:", f->expected);
     }
     if (res->outcome == AC_FAIL || h->verbose) {
+        print_notes(h, &res->notes);
         print_capture(h, "stdout", &res->out);
         print_capture(h, "stderr", &res->err);
     }

@@ -77,10 +77,12 @@ typedef struct ac_result {
     size_t nfailures;
     double duration; /* seconds, real time */
     ac_capture out, err;
+    ac_buf notes;  /* the test's notes (AC_REC_NOTE), one "file:line: message" a line */
     bool finished; /* the test reached its end ("done" record) */
     /* what the test's schedule records said (the runner's exploration reads these; reporters do not) */
     unsigned long sched_steps;
-    bool cancel_reached;
+    bool cancel_reached; /* the run cancelled its operation at its cancel point */
+    bool cancel_late;    /* the cancel point came after the operation had completed */
     char *trace;
     struct ac_prop_obs *props;
     size_t nprops;

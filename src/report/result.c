@@ -78,6 +78,7 @@ void ac__result_free(ac_result *r) {
     r->trace = NULL;
     ac__buf_free(&r->out.text);
     ac__buf_free(&r->err.text);
+    ac__buf_free(&r->notes);
     r->failures = NULL;
     r->nfailures = 0;
     r->skip_reason = NULL;

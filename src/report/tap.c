@@ -60,6 +60,17 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
         yaml_str(out, "expected", f->expected, strlen(f->expected), indent);
 }
 
+/* Each note as a comment line after the test point (and its YAML block): "# note: file:line: message". */
+static void put_notes(FILE *out, const ac_buf *notes) {
+    const char *p = notes->len ? notes->data : "", *end = p + notes->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fprintf(out, "# note: %.*s\n", (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
 /* What an explored test ran, as a YAML mapping (a passing test point carries a block with only this and
  * its duration). */
 static void yaml_exploration(FILE *out, const ac_exploration *x) {
@@ -114,6 +125,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     }
     if (failed || explored)
         fprintf(out, "  ...\n");
+    put_notes(out, &res->notes);
     fflush(out);
 }
 

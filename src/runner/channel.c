@@ -45,12 +45,20 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
         if (n >= 2) {
             r->sched_steps = strtoul(f[0], NULL, 10);
             r->cancel_reached = f[1][0] == '1';
+            r->cancel_late = f[1][0] == '2';
         }
         break;
     case AC_REC_TRACE:
         if (n >= 1) {
             free(r->trace);
             r->trace = ac__xstrdup(f[0]);
+        }
+        break;
+    case AC_REC_NOTE:
+        if (n >= 3) {
+            if (f[0][0])
+                ac__buf_printf(&r->notes, "%s:%d: ", f[0], atoi(f[1]));
+            ac__buf_printf(&r->notes, "%s\n", f[2]);
         }
         break;
     case AC_REC_PROPERTY:

@@ -2,6 +2,7 @@
  * (setup, body, drain, teardown), unwinding after a fatal failure or skip, AC_AWAIT, and sending
  * records to the runner. It must not format reports or know whether it runs forked. */
 #include "runner.h"
+#include "../mock/mock.h"
 #include "../mock/patch.h"
 #include "../loop/loop.h"
 #include "../clock/clock.h"
@@ -101,6 +102,13 @@ static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
 
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n) {
     emit(t, type, fields, n);
+}
+
+void ac__report_note(ac_test *t, const char *file, int line, const char *message) {
+    char lbuf[16];
+    snprintf(lbuf, sizeof lbuf, "%d", line);
+    const char *fields[] = {file, lbuf, message};
+    emit(t, AC_REC_NOTE, fields, 3);
 }
 
 static void set_phase(ac_test *t, const char *phase) {
@@ -303,10 +311,34 @@ static void await_check_expired(ac__await *aw) {
     await_fail(aw, text);
 }
 
+/* Nothing left on the loop could make the condition true (ac__loop_quiescent): fails at once rather
+ * than waiting out the timeout (under a virtual clock, before time jumps). "got" is what the await
+ * describes itself, else the watchers left (which cannot fire) and the completions held for the test. */
+static _Noreturn void await_idle(ac__await *aw) {
+    char text[1024], what[2048]; /* on the stack: the fatal report below does not return */
+    snprintf(text, sizeof text, "the loop went idle while waiting for %s", aw->cond);
+    ac_buf got = {0}, held = {0};
+    if (aw->describe) {
+        aw->describe(aw->describe_ctx, &got);
+    } else {
+        ac__loop_describe_active(aw->t, &got);
+        if (ac__mock_held_all(aw->t, &held))
+            ac__buf_printf(&got, "%s%s (only the test can deliver them)", got.len ? "\n" : "",
+                           ac__buf_str(&held));
+    }
+    snprintf(what, sizeof what, "%s", ac__buf_str(&got));
+    ac__buf_free(&got);
+    ac__buf_free(&held);
+    ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, what[0] ? what : NULL, NULL);
+    abort(); /* not reached */
+}
+
 void ac__await_step(ac__await *aw) {
     ac_test *t = aw->t;
     check_abort(t);
     await_check_expired(aw);
+    if (ac__loop_quiescent(t))
+        await_idle(aw);
     ev_run(t->loop, EVRUN_ONCE);
     check_abort(t);
 }
@@ -457,15 +489,51 @@ static unsigned settle(ac_test *t, double limit, char *why, size_t why_size) {
     return active;
 }
 
-/* Watchers still active after the drain fail the test. */
+/* Watchers still active after the drain fail the test. The count is of the watchers listed (the body's):
+ * asyncheck's own (a mock's completion still due) are never counted as the test's, and are named instead
+ * when nothing of the test's is left. */
 static void drain_failed(ac_test *t, unsigned active, const char *why) {
-    unsigned n = active - t->baseline;
     t->drain_failed = true;
     ac_buf msg = {0}, which = {0};
-    ac__buf_printf(&msg, "%u watcher%s started by the test still active %s", n, n == 1 ? "" : "s", why);
-    ac__loop_describe_active(t, &which);
+    size_t n = ac__loop_describe_body(t, &which);
+    size_t own = n ? 0 : ac__loop_describe_harness(t, &which, false);
+    if (own)
+        ac__buf_printf(&msg,
+                       "%zu watcher%s of asyncheck's own (a mock's completion, a scripted peer) still "
+                       "active %s",
+                       own, own == 1 ? "" : "s", why);
+    else if (n == 0)
+        ac__buf_printf(&msg, "%u watcher%s still active %s", active - t->baseline,
+                       active - t->baseline == 1 ? "" : "s", why);
+    else
+        ac__buf_printf(&msg, "%zu watcher%s started by the test still active %s", n, n == 1 ? "" : "s", why);
     ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
                        which.len ? ac__buf_str(&which) : NULL, NULL);
+    ac__buf_free(&msg);
+    ac__buf_free(&which);
+}
+
+/* .drain = false: the body must return with none of the watchers it started still active, and no mock
+ * completion still due (without the drain it would never be delivered). */
+static void check_body_left_nothing(ac_test *t) {
+    ac_buf msg = {0}, which = {0};
+    size_t n = ac__loop_describe_body(t, &which), due = n ? 0 : ac__loop_describe_harness(t, &which, true);
+    if (due) {
+        ac__buf_printf(&msg,
+                       "%zu mock completion%s still due when the body returned (.drain = false: AC_AWAIT "
+                       "what must finish)",
+                       due, due == 1 ? "" : "s");
+        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                           ac__buf_str(&which), NULL);
+    } else if (n) {
+        t->drain_failed = true; /* reported here: no "after teardown" report of the same watchers */
+        ac__buf_printf(&msg,
+                       "%zu watcher%s started by the test still active when the body returned (.drain = "
+                       "false: stop %s before returning, or AC_AWAIT what must finish)",
+                       n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+        ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                           ac__buf_str(&which), NULL);
+    }
     ac__buf_free(&msg);
     ac__buf_free(&which);
 }
@@ -482,9 +550,12 @@ unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left) {
     unsigned active = settle(t, timeout_s, why, sizeof why);
     if (active <= t->baseline)
         return 0;
-    t->drain_failed = true; /* reported by the caller */
-    ac__loop_describe_active(t, left);
-    return active - t->baseline;
+    /* the count is of the watchers listed: the body's own (asyncheck's, such as a scripted peer's or a
+     * mock's completion timer, are not the test's; held completions are checked by the caller) */
+    size_t n = ac__loop_describe_body(t, left);
+    if (n)
+        t->drain_failed = true; /* reported by the caller */
+    return (unsigned)n;
 }
 
 /* After teardown nothing should be left running: the suite's fixture is stopped and the body's work
@@ -493,14 +564,21 @@ static void check_leftovers(ac_test *t) {
     unsigned n = active_count(t);
     if (n == 0)
         return;
-    ac_buf msg = {0};
+    ac_buf msg = {0}, which = {0};
+    size_t listed = ac__loop_describe_active(t, &which);
+    if (listed == 0)
+        listed = ac__loop_describe_harness(t, &which, false);
+    if (listed)
+        n = (unsigned)listed; /* the count is of the watchers listed, when asyncheck can name them */
     ac__buf_printf(
         &msg,
         "%u watcher%s still active after teardown (stop them, or ev_unref those that must not keep "
         "the loop alive)",
         n, n == 1 ? "" : "s");
-    ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg), NULL, NULL);
+    ac__report_failure(AC_FK_WATCHERS, false, t->def->file, t->def->line, ac__buf_str(&msg),
+                       which.len ? ac__buf_str(&which) : NULL, NULL);
     ac__buf_free(&msg);
+    ac__buf_free(&which);
 }
 
 /* Stops whatever an unwound phase left registered on the loop from harness-owned memory. */
@@ -564,9 +642,13 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                 t->baseline = active_count(t);
             }
             set_phase(t, "body");
+            ac__loop_body_begins(t);
             def->body(t);
             check_abort(t);
-            if (!(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS)) {
+            bool waived = def->options.allow & AC_ALLOW_ACTIVE_WATCHERS;
+            if (!waived && !def->options.drain) {
+                check_body_left_nothing(t);
+            } else if (!waived) {
                 set_phase(t, "drain");
                 drain(t);
             }

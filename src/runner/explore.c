@@ -10,6 +10,7 @@
  * schedules every run). --seed without --shuffle or --schedules runs that one schedule: the replay. */
 #include "runner.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ struct ac_explore {
     long sweep_k;
     bool sweep_waiting; /* sweep: one attempt at a time */
     bool sweep_gave_up; /* a run still reached cancel point SWEEP_MAX */
+    unsigned cancelled; /* sweep: runs that cancelled their operation in flight */
+    unsigned late;      /* sweep: schedules swept up to the point where the operation had completed */
     unsigned inflight, ran, failed;
     bool stop;
     /* results */
@@ -116,7 +119,7 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
                       : o->schedules > 0       ? (unsigned)o->schedules
                       : def->options.schedules ? def->options.schedules
                                                : 1;
-    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at == 0;
+    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
     if (nsched <= 1 && !sweep && !o->check_determinism)
         return NULL;
     ac_explore *ex = ac__xcalloc(1, sizeof *ex);
@@ -135,7 +138,7 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
     if (!ex->steps_known && ex->nsched == 1)
         ex->steps_known = true;
-    ex->sweep_k = 1;
+    ex->sweep_k = 0;
     ex->budget = budget_of(o, def);
     ex->started = ac__monotonic();
     return ex;
@@ -181,6 +184,7 @@ bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
         p->cancel_at = ex->sweep_k;
         ex->sweep_waiting = true;
     } else {
+        p->cancel_at = -1;
         if (ex->next_attempt >= ex->nsched * ex->copies)
             return false;
         i = ex->next_attempt / ex->copies;
@@ -232,25 +236,78 @@ static void merge_props(ac_explore *ex, const ac_result *r) {
     }
 }
 
-/* Compares two traces of one seed; on a difference, describes the first one. */
+/* A trace with what may differ between two faithful runs of one seed rewritten: each descriptor number
+ * ("fd=7") becomes its rank in order of first appearance ("fd=#1"), and each address ("0x55d3...")
+ * becomes "0x?". Two runs that open their descriptors in the same order, whatever numbers the kernel
+ * hands out, and allocate at different addresses then compare equal; a run that uses a different
+ * descriptor where the other used the same one still differs. */
+static char *normalise_trace(const char *s) {
+    ac_buf b = {0};
+    long fds[256];
+    size_t nfds = 0;
+    while (*s) {
+        if (strncmp(s, "fd=", 3) == 0 && s[3] >= '0' && s[3] <= '9') {
+            char *end;
+            long fd = strtol(s + 3, &end, 10);
+            size_t k = 0;
+            while (k < nfds && fds[k] != fd)
+                k++;
+            if (k == nfds && nfds < sizeof fds / sizeof *fds)
+                fds[nfds++] = fd;
+            ac__buf_printf(&b, "fd=#%zu", k + 1);
+            s = end;
+        } else if (s[0] == '0' && s[1] == 'x' && isxdigit((unsigned char)s[2])) {
+            s += 2;
+            while (isxdigit((unsigned char)*s))
+                s++;
+            ac__buf_puts(&b, "0x?");
+        } else {
+            ac__buf_append(&b, s++, 1);
+        }
+    }
+    return ac__buf_take(&b);
+}
+
+/* The line `n` (1-based) of `s`, or "(nothing more)". */
+static void nth_line(ac_buf *b, const char *s, size_t n) {
+    while (--n && s && *s)
+        s = (s = strchr(s, '\n')) ? s + 1 : NULL;
+    if (!s || !*s) {
+        ac__buf_puts(b, "(nothing more)");
+        return;
+    }
+    const char *e = strchr(s, '\n');
+    ac__buf_append(b, s, e ? (size_t)(e - s) : strlen(s));
+}
+
+/* Compares two traces of one seed, descriptor numbers and addresses aside (normalise_trace); on a
+ * difference, describes the first one with both runs' lines as they were. */
 static char *diverge(const char *a, const char *b) {
+    char *na_all = normalise_trace(a), *nb_all = normalise_trace(b);
     size_t line = 1;
-    const char *la = a, *lb = b;
+    const char *la = na_all, *lb = nb_all;
+    char *out = NULL;
     for (;;) {
         const char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
         size_t na = ea ? (size_t)(ea - la) : strlen(la), nb = eb ? (size_t)(eb - lb) : strlen(lb);
         if (na != nb || memcmp(la, lb, na) != 0 || (!ea) != (!eb)) {
             ac_buf d = {0};
-            ac__buf_printf(&d, "dispatch %zu differs:\n  first run:  %.*s\n  second run: %.*s", line, (int)na,
-                           na ? la : "(nothing more)", (int)nb, nb ? lb : "(nothing more)");
-            return ac__buf_take(&d);
+            ac__buf_printf(&d, "dispatch %zu differs:\n  first run:  ", line);
+            nth_line(&d, a, line);
+            ac__buf_puts(&d, "\n  second run: ");
+            nth_line(&d, b, line);
+            out = ac__buf_take(&d);
+            break;
         }
         if (!ea)
-            return NULL;
+            break;
         la = ea + 1;
         lb = eb + 1;
         line++;
     }
+    free(na_all);
+    free(nb_all);
+    return out;
 }
 
 static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, unsigned long long seed,
@@ -271,10 +328,10 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     ex->ran++;
     if (sched + 1 > ex->sched_seen)
         ex->sched_seen = sched + 1;
-    if (p->cancel_at > 0)
-        ex->points++;
+    if (ex->sweep)
+        ex->points++; /* each run of a sweep tries one cancel point */
     ac__result_settle(r);
-    bool reached = r->cancel_reached;
+    bool reached = r->cancel_reached, late = r->cancel_late;
     if (r->sched_steps > ex->max_steps)
         ex->max_steps = r->sched_steps;
     if (sched == 0 && !ex->steps_known) {
@@ -343,15 +400,19 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     }
     if (ex->sweep) {
         ex->sweep_waiting = false;
+        if (reached)
+            ex->cancelled++;
+        else if (late)
+            ex->late++;
         if (reached && ex->sweep_k >= SWEEP_MAX) {
             ex->sweep_gave_up = true; /* a test that never ends: say so rather than sweep forever */
             ex->sweep_sched++;
-            ex->sweep_k = 1;
+            ex->sweep_k = 0;
         } else if (reached) {
             ex->sweep_k++;
-        } else { /* this run finished before its cancel point: that schedule is swept */
+        } else { /* the run or its operation completed before its cancel point: that schedule is swept */
             ex->sweep_sched++;
-            ex->sweep_k = 1;
+            ex->sweep_k = 0;
         }
     }
     if (budget_spent(ex))
@@ -383,22 +444,38 @@ static void shell_quote(ac_buf *b, const char *s) {
     ac__buf_puts(b, "'");
 }
 
-/* The command line that runs this test under one schedule (and cancel point) again. */
-static void replay_command(const ac_explore *ex, unsigned long long seed, long cancel_at, ac_buf *b) {
-    ac_buf name = {0};
+/* The command line that runs this test under one schedule (and cancel point) again, with every option
+ * of this run that changes what a run does; the name is glob-escaped so that --filter selects exactly
+ * this test, whatever characters its name holds. */
+static void replay_command(const ac_explore *ex, unsigned long long seed, long cancel_at, bool determinism,
+                           ac_buf *b) {
+    const ac_options *o = ex->o;
+    ac_buf name = {0}, glob = {0};
     ac__full_name(ex->def, &name);
-    ac__buf_puts(b, ex->o->prog ? ex->o->prog : "test");
+    for (const char *c = ac__buf_str(&name); *c; c++) {
+        if (strchr("*?[]\\", *c))
+            ac__buf_puts(&glob, "\\");
+        ac__buf_append(&glob, c, 1);
+    }
+    ac__buf_puts(b, o->prog ? o->prog : "test");
     ac__buf_puts(b, " --filter=");
-    shell_quote(b, ac__buf_str(&name));
+    shell_quote(b, ac__buf_str(&glob));
     ac__buf_free(&name);
+    ac__buf_free(&glob);
+    if (o->no_fork)
+        ac__buf_puts(b, " --no-fork");
     static const char *const clocks[] = {"", "real", "virtual", "manual"};
-    if (ex->o->clock > 0 && ex->o->clock <= 3)
-        ac__buf_printf(b, " --clock=%s", clocks[ex->o->clock]);
+    if (o->clock > 0 && o->clock <= 3)
+        ac__buf_printf(b, " --clock=%s", clocks[o->clock]);
+    if (o->timeout_given)
+        ac__buf_printf(b, " --timeout=%g", o->timeout);
     ac__buf_printf(b, " --seed=%llu", seed);
     if (ex->mode == AC_SCHED_PCT && seed)
         ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
-    if (cancel_at > 0)
+    if (cancel_at >= 0)
         ac__buf_printf(b, " --cancel-at=%ld", cancel_at);
+    if (determinism)
+        ac__buf_puts(b, " --check-determinism");
 }
 
 static const char *mode_name(const ac_explore *ex) {
@@ -406,8 +483,11 @@ static const char *mode_name(const ac_explore *ex) {
 }
 
 static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned long long seed, ac_buf *b) {
-    if (ex->sweep)
-        ac__buf_printf(b, "cancel point %ld (cancelled after dispatched callback %ld)", cancel_at, cancel_at);
+    if (ex->sweep && cancel_at == 0)
+        ac__buf_puts(b, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
+    else if (ex->sweep)
+        ac__buf_printf(b, "cancel point %ld (cancelled after callback %ld after ac_cancel_with)", cancel_at,
+                       cancel_at);
     if (ex->nsched > 1 || !ex->sweep) {
         if (ex->sweep)
             ac__buf_puts(b, " of ");
@@ -467,6 +547,8 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         out->out = ex->rep.out;
         out->err = ex->rep.err;
         out->finished = ex->rep.finished;
+        out->notes = ex->rep.notes;
+        memset(&ex->rep.notes, 0, sizeof ex->rep.notes);
         ex->rep.failures = NULL;
         ex->rep.nfailures = 0;
         ex->rep.skip_reason = NULL;
@@ -484,7 +566,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
             ac__buf_printf(&m, " (%u other run%s passed)", ex->ran - ex->failed,
                            ex->ran - ex->failed == 1 ? "" : "s");
         ac__buf_puts(&m, "; replay: ");
-        replay_command(ex, ex->rep_seed, ex->rep_cancel, &m);
+        replay_command(ex, ex->rep_seed, ex->rep_cancel, false, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
         ac__buf_free(&m);
     } else if (ex->failed) {
@@ -494,10 +576,13 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
                        ex->ngroups == 1 ? "" : "s");
         for (size_t i = 0; i < ex->ngroups; i++) {
             const group *gr = &ex->groups[i];
-            ac__buf_printf(&g, "%s%u× %s\n    first at ", i ? "\n" : "", gr->count, gr->message);
+            ac__buf_printf(&g, "%s%u× ", i ? "\n" : "", gr->count);
+            for (const char *c = gr->message; *c; c++) /* every line of the group under its count */
+                ac__buf_puts(&g, *c == '\n' ? "\n    " : (char[]){*c, 0});
+            ac__buf_puts(&g, "\n    first at ");
             where(ex, gr->sched, gr->cancel_at, gr->seed, &g);
             ac__buf_puts(&g, "; replay: ");
-            replay_command(ex, gr->seed, gr->cancel_at, &g);
+            replay_command(ex, gr->seed, gr->cancel_at, false, &g);
         }
         if (ex->other_failures)
             ac__buf_printf(&g, "\n%u× in further groups", ex->other_failures);
@@ -513,7 +598,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
             "nondeterministic: two runs of seed %llu dispatched differently (uninitialised memory, "
             "real time, threads or addresses decide something); replay: ",
             ex->divergence_seed);
-        replay_command(ex, ex->divergence_seed, 0, &m);
+        replay_command(ex, ex->divergence_seed, -1, true, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ex->divergence, NULL);
         ac__buf_free(&m);
     }
@@ -523,6 +608,16 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
             "cancel sweep stopped at cancel point " AC__STR(
                 SWEEP_MAX) ": the test dispatches more callbacks than that (does it ever finish?)",
             NULL, NULL);
+    if (ex->sweep && !ex->cancelled && !ex->failed && !ex->sweep_gave_up && !out->skip_reason)
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line,
+                               ex->late
+                                   ? "cancel sweep cancelled nothing: the operation's callback had always "
+                                     "run before the first cancel point (cancel point 0 comes right "
+                                     "before the first callback dispatched after ac_cancel_with)"
+                                   : "cancel sweep cancelled nothing: no run reached a cancel point (does "
+                                     "the test call ac_cancel_with after starting its operation, and "
+                                     "does the operation dispatch any callback?)",
+                               NULL, NULL);
     if (out->skip_reason == NULL || out->nfailures)
         check_props(ex, out);
     for (size_t i = 0; i < ex->ngroups; i++) {

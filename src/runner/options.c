@@ -38,9 +38,10 @@ static const char usage_text[] =
     "                         pct: depth 3, change points drawn from the first STEPS dispatches)\n"
     "  --keep-going           run every schedule and report how many failed, grouped by failure\n"
     "  --check-determinism    run each schedule twice and fail at the first dispatch that differs\n"
-    "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling after\n"
-    "                         the 1st, 2nd, ... dispatched callback\n"
-    "  --cancel-at K          cancel after the K-th dispatched callback (replays one sweep run)\n"
+    "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling at each\n"
+    "                         cancel point: before the first callback after the declaration (0),\n"
+    "                         after the 1st, 2nd, ... until the run or the operation completes\n"
+    "  --cancel-at K          cancel at cancel point K only (replays one sweep run)\n"
     "  --explore-budget S     start no further schedule or cancel point of a test after S seconds\n"
     "                         of wall time (caps tests' own .explore_budget); the test reports\n"
     "                         how much it explored\n"
@@ -52,7 +53,7 @@ static const char usage_text[] =
     "  --json FILE            JSON lines, one record a test, to FILE ('-': stdout)\n"
     "  --color auto|always|never\n"
     "                         colour the human output (auto: on a terminal, unless NO_COLOR is set)\n"
-    "  -v, --verbose          also show the captured output of passing tests\n"
+    "  -v, --verbose          also show the captured output and notes of passing tests\n"
     "  -h, --help             this text\n"
     "  --version              asyncheck's version\n"
     "\n"
@@ -138,8 +139,12 @@ static bool is_option(const char *name, const char *long_name, const char *short
 }
 
 int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
-    *o = (ac_options){
-        .timeout = 30.0, .multiplier = 1.0, .tap_version = 0, .color = AC_COLOR_AUTO, .repeat = 1};
+    *o = (ac_options){.timeout = 30.0,
+                      .multiplier = 1.0,
+                      .tap_version = 0,
+                      .color = AC_COLOR_AUTO,
+                      .repeat = 1,
+                      .cancel_at = -1};
     if (shard_from_env(o, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", err) < 0 ||
         shard_from_env(o, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", err) < 0)
         return -1;
@@ -219,6 +224,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         } else if (IS("--timeout", NULL)) {
             if (!ac__parse_seconds(value, &o->timeout) || o->timeout <= 0)
                 return fail(err, "--timeout: '%s' is not a positive number of seconds%s", value, "");
+            o->timeout_given = true;
         } else if (IS("--no-fork", NULL)) {
             o->no_fork = true;
         } else if (IS("--fail-fast", "-x")) {
@@ -300,8 +306,10 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         } else if (IS("--cancel-sweep", NULL)) {
             o->cancel_sweep = true;
         } else if (IS("--cancel-at", NULL)) {
-            if (!ac__parse_count(value, &o->cancel_at))
-                return fail(err, "--cancel-at: '%s' is not a whole number from 1%s", value, "");
+            if (strcmp(value, "0") == 0)
+                o->cancel_at = 0;
+            else if (!ac__parse_count(value, &o->cancel_at))
+                return fail(err, "--cancel-at: '%s' is not a whole number from 0%s", value, "");
         } else if (IS("--explore-budget", NULL)) {
             if (!ac__parse_seconds(value, &o->explore_budget) || !(o->explore_budget > 0) ||
                 o->explore_budget > 1e7)

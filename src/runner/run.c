@@ -7,6 +7,7 @@
 #include "../clock/clock.h"
 #include "../mock/mock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -144,6 +145,34 @@ static bool settle_without_running(runner *rn, size_t idx) {
 
 /* ---- the child's side of fork ---- */
 
+#define CHILD_RECORD_FD 3
+
+/* The test process keeps its stdio and its record channel, which takes fd 3, and closes everything
+ * else it inherited from the runner (report files, other tests' pipes, the runner's loop): a test cannot
+ * write into another's channel or a report, and every run of a test sees the same descriptor table
+ * whatever ran beside it (--check-determinism compares runs made under different -j neighbours). */
+static int own_fds_only(int res_w) {
+    if (res_w != CHILD_RECORD_FD) {
+        if (dup2(res_w, CHILD_RECORD_FD) < 0)
+            return res_w;
+        res_w = CHILD_RECORD_FD;
+    }
+    if (syscall(SYS_close_range, CHILD_RECORD_FD + 1, ~0U, 0) == 0)
+        return res_w;
+    DIR *d = opendir("/proc/self/fd"); /* kernels before 5.9 */
+    if (!d)
+        return res_w;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (fd > CHILD_RECORD_FD && fd != self)
+            close(fd);
+    }
+    closedir(d);
+    return res_w;
+}
+
 static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_sched_params *sched,
                                  double timeout, pid_t parent, int res_w, int out_w, int err_w) {
     setpgid(0, 0);
@@ -167,6 +196,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
      * a stream that already has one (the runner's), so hand it a fresh buffer. */
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
+    res_w = own_fds_only(res_w);
     ac_sink sink = {.fd = res_w, .into = NULL};
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
     fflush(stdout);

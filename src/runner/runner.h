@@ -24,6 +24,7 @@ typedef struct ac_options {
     bool list_tsv;     /* --list=tsv: name, timeout, file, line, runs, sweep, budget (for discovery) */
     long jobs;         /* 0: online CPUs */
     double timeout;    /* default per-test timeout, seconds */
+    bool timeout_given; /* --timeout was given (replay lines repeat it) */
     double multiplier; /* AC_TIMEOUT_MULTIPLIER */
     const char **filters;
     size_t nfilters;
@@ -50,7 +51,7 @@ typedef struct ac_options {
     int pct_depth;                   /* from --schedule-mode pct:D (0: not given) */
     long pct_steps;                  /* from --schedule-mode pct:D:K (0: not given) */
     bool keep_going, check_determinism, cancel_sweep;
-    long cancel_at;   /* --cancel-at (0: not given) */
+    long cancel_at;   /* --cancel-at (-1: not given) */
     const char *prog; /* argv[0], for replay command lines */
     /* --explore-budget, seconds (0: not given) */
     double explore_budget;
@@ -71,9 +72,11 @@ enum {
     AC_REC_SKIP = 'S',     /* reason */
     AC_REC_PHASE = 'P',    /* phase name */
     AC_REC_DONE = 'D',     /* (no fields): the test reached its end */
-    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point reached (0/1) */
+    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point: 0 not reached, 1 cancelled there,
+                              2 reached after the operation had completed (not cancelled) */
     AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
     AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
+    AC_REC_NOTE = 'N',     /* file, line, message: information, not a failure (shown under -v, TAP comment) */
 };
 #define AC_REC_MAX_FIELDS 8
 void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
@@ -127,6 +130,9 @@ _Noreturn void ac__exec_cancel_unwind(ac_test *t);
 unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left);
 /* Sends one record of the running test to the runner. */
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
+/* Records a note for test t: one line of information from the harness ("file:line: message"), which
+ * changes no outcome; the human report shows it under -v (and with a failure), TAP as a comment. */
+void ac__report_note(ac_test *t, const char *file, int line, const char *message);
 /* Records a skip of the running test and ends it; does not return. */
 _Noreturn void ac__report_skip(const char *reason);
 

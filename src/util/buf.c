@@ -18,22 +18,40 @@ static _Noreturn void out_of_memory(size_t n) {
     _exit(3);
 }
 
+/* The allocator as it was when the process started: a test may replace malloc, calloc or realloc
+ * (ac_replace, which rewrites the GOT slots the harness's own calls go through too) with one that fails
+ * or counts; the harness keeps allocating through the originals, found once before main. */
+static struct {
+    void *(*malloc)(size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*calloc)(size_t, size_t);
+} real_alloc;
+
+__attribute__((constructor)) static void find_real_alloc(void) {
+    real_alloc.malloc = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+    real_alloc.realloc = (void *(*)(void *, size_t))dlsym(RTLD_DEFAULT, "realloc");
+    real_alloc.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_DEFAULT, "calloc");
+    if (!real_alloc.malloc || !real_alloc.realloc || !real_alloc.calloc)
+        real_alloc.malloc = NULL, real_alloc.realloc = NULL, real_alloc.calloc = NULL;
+}
+
 void *ac__xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
+    void *p = real_alloc.malloc ? real_alloc.malloc(n ? n : 1) : malloc(n ? n : 1);
     if (!p)
         out_of_memory(n);
     return p;
 }
 
 void *ac__xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
+    void *q = real_alloc.realloc ? real_alloc.realloc(p, n ? n : 1) : realloc(p, n ? n : 1);
     if (!q)
         out_of_memory(n);
     return q;
 }
 
 void *ac__xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size ? size : 1);
+    void *p = real_alloc.calloc ? real_alloc.calloc(n ? n : 1, size ? size : 1)
+                                : calloc(n ? n : 1, size ? size : 1);
     if (!p)
         out_of_memory(n * size);
     return p;

@@ -3,6 +3,7 @@
  * produces valid output for its format. */
 #include "util.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -194,7 +195,12 @@ void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
 
 void ac__fold_digits(ac_buf *b, const char *s) {
     for (; *s; s++) {
-        if (*s >= '0' && *s <= '9') {
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit((unsigned char)s[2])) {
+            s += 2; /* an address: 0x55d3a0c4e2b0 */
+            while (isxdigit((unsigned char)s[1]))
+                s++;
+            ac__buf_puts(b, "0xN");
+        } else if (*s >= '0' && *s <= '9') {
             while (s[1] >= '0' && s[1] <= '9')
                 s++;
             ac__buf_puts(b, "N");

@@ -45,8 +45,8 @@ void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
 void ac__escape_c(ac_buf *b, const char *s, size_t n);
 
-/* Appends s with every run of decimal digits written as "N" (to compare texts that differ only in
- * timings, counts or addresses). */
+/* Appends s with every hexadecimal address ("0x55d3a0c4e2b0") written as "0xN" and every other run of
+ * decimal digits as "N" (to compare texts that differ only in timings, counts, fds or addresses). */
 void ac__fold_digits(ac_buf *b, const char *s);
 
 /* A copy of s (malloc'd) with control characters written as \xNN, so that user text quoted in a
