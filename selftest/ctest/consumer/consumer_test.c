@@ -79,7 +79,22 @@ AC_TEST(explore, budgeted, .schedules = 100000, .timeout = 1, .explore_budget = 
     ev_timer_start(ac_loop(t), &w);
 }
 
-/* A cancel sweep: its number of runs is unknown, so it always gets a budget. */
-AC_TEST(explore, sweep, .cancel_sweep = true) {
-    AC_ASSERT_TRUE(1);
+/* A cancel sweep (of a timer, cancelled by stopping it): its number of runs is unknown, so it always
+ * gets a budget. */
+typedef struct sweep_op {
+    struct ev_loop *loop;
+    ev_timer w;
+} sweep_op;
+
+static void sweep_cancel(void *arg) {
+    sweep_op *op = arg;
+    ev_timer_stop(op->loop, &op->w);
+}
+
+AC_TEST(explore, sweep, .cancel_sweep = true, .clock = AC_CLOCK_VIRTUAL) {
+    static sweep_op op;
+    op.loop = ac_loop(t);
+    ev_timer_init(&op.w, wait_cb, 0.010, 0.);
+    ev_timer_start(op.loop, &op.w);
+    ac_cancel_with(t, sweep_cancel, &op);
 }
