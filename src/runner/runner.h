@@ -21,11 +21,11 @@ typedef enum ac_color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac_colo
 
 typedef struct ac_options {
     bool list, no_fork, fail_fast, verbose, help, version;
-    bool list_tsv;     /* --list=tsv: name, timeout, file, line, runs, sweep, budget (for discovery) */
-    long jobs;         /* 0: online CPUs */
-    double timeout;    /* default per-test timeout, seconds */
+    bool list_tsv;      /* --list=tsv: name, timeout, file, line, runs, sweep, budget (for discovery) */
+    long jobs;          /* 0: online CPUs */
+    double timeout;     /* default per-test timeout, seconds */
     bool timeout_given; /* --timeout was given (replay lines repeat it) */
-    double multiplier; /* AC_TIMEOUT_MULTIPLIER */
+    double multiplier;  /* AC_TIMEOUT_MULTIPLIER */
     const char **filters;
     size_t nfilters;
     bool tap;
