@@ -108,7 +108,7 @@ static void print_exploration(human *h, const ac_exploration *x) {
             x->schedules_total, x->schedules_total == 1 ? "" : "s", x->mode,
             x->determinism ? ", each twice" : "");
     if (x->sweep)
-        fprintf(h->out, ", cancel sweep: %u cancel point%s", x->cancel_points,
+        fprintf(h->out, ", cancel sweep: cancelled in flight at %u cancel point%s", x->cancel_points,
                 x->cancel_points == 1 ? "" : "s");
     fprintf(h->out, ", %u run%s", x->runs, x->runs == 1 ? "" : "s");
     if (x->budget_reached)

@@ -75,7 +75,7 @@ struct ac_explore {
      * `started`; and what ran, for the summary (ac_exploration) */
     double budget, started;
     bool budget_reached;
-    unsigned sched_seen, points;
+    unsigned sched_seen;
 };
 
 static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
@@ -328,8 +328,6 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     ex->ran++;
     if (sched + 1 > ex->sched_seen)
         ex->sched_seen = sched + 1;
-    if (ex->sweep)
-        ex->points++; /* each run of a sweep tries one cancel point */
     ac__result_settle(r);
     bool reached = r->cancel_reached, late = r->cancel_late;
     if (r->sched_steps > ex->max_steps)
@@ -530,7 +528,7 @@ static void summarize(const ac_explore *ex, ac_exploration *s) {
                           .schedules_total = ex->nsched,
                           .runs = ex->ran,
                           .sweep = ex->sweep,
-                          .cancel_points = ex->points,
+                          .cancel_points = ex->cancelled, /* runs that cancelled in flight */
                           .determinism = ex->copies > 1,
                           .budget = ex->budget,
                           .budget_reached = ex->budget_reached};
