@@ -32,6 +32,7 @@ typedef struct ac_options {
     const char *tap_path; /* NULL: stdout */
     int tap_version;      /* 13 or 14 */
     const char *junit_path;
+    const char *junit_source; /* "--junit" or "XML_OUTPUT_FILE", for messages */
     const char *json_path; /* "-": stdout */
     ac_color color;
     long shard_index, shard_count; /* 0-based index; count 0: no sharding */
