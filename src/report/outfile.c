@@ -107,15 +107,11 @@ static void cleanup_on_signal(int sig) {
 }
 
 static void pending_add(char *name) {
-    static bool installed;
-    if (!installed) {
-        installed = true;
-        for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
-            struct sigaction old;
-            if (sigaction(cleanup_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
-                !(old.sa_flags & SA_SIGINFO)) /* a handler or SIG_IGN someone set stays */
-                signal(cleanup_signals[i], cleanup_on_signal);
-        }
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
+        struct sigaction old;
+        if (sigaction(cleanup_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+            !(old.sa_flags & SA_SIGINFO)) /* a handler or SIG_IGN someone set stays */
+            signal(cleanup_signals[i], cleanup_on_signal);
     }
     for (int i = 0; i < MAX_PENDING; i++)
         if (!pending[i]) {
