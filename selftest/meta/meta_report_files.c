@@ -1,7 +1,8 @@
 /* meta_report_files.c — where reports go: device nodes, fifos and symlinks given as report files are
  * written through and survive; reports that cannot be written say so; a non-blocking stdout loses
  * nothing; conflicting or impossible report options are usage errors; no temporary file is left by a
- * runner that dies (SIGPIPE, SIGKILL). Device nodes are made in temporary directories, never /dev's. */
+ * runner that dies (SIGPIPE, SIGKILL); a long --repeat is streamed. Device nodes are made in temporary
+ * directories, never /dev's. */
 #include "meta.h"
 
 #include <errno.h>
@@ -374,6 +375,37 @@ AC_TEST(meta_report_files, a_runner_killed_by_sigkill_leaves_no_temporary_file) 
     AC_EXPECT_STR_EQ(names, "");
     free(names);
     free(junit);
+    free(err_path);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_report_files, a_million_repeats_are_streamed_not_allocated_up_front, .timeout = 60) {
+    /* 1,000,000 results held at once would be about 200 MB; the runner gets 64 MB of data */
+    char *dir = make_temp_dir();
+    char *err_path = path_in(dir, "stderr");
+    int p[2];
+    AC_ASSERT_EQ(pipe(p), 0);
+    const char *argv[] = {FIXTURE_ZOO, "--filter=zoo.passes", "--repeat", "1000000", "--tap", "-j2", NULL};
+    struct rlimit old, data = {64 << 20, 64 << 20};
+    AC_ASSERT_EQ(getrlimit(RLIMIT_DATA, &old), 0);
+    AC_ASSERT_EQ(setrlimit(RLIMIT_DATA, &data), 0); /* inherited by the runner */
+    pid_t pid = spawn(argv, p[1], err_path, NULL);
+    setrlimit(RLIMIT_DATA, &old);
+    close(p[1]);
+    FILE *in = fdopen(p[0], "r");
+    char line[256];
+    size_t points = 0;
+    while (points < 3000 && fgets(line, sizeof line, in))
+        points += strncmp(line, "ok ", 3) == 0;
+    AC_EXPECT_EQ(points, 3000u); /* running, not out of memory */
+    AC_EXPECT_STR_EQ(line, "ok 3000 - zoo.passes [3000/1000000]\n");
+    kill(pid, SIGKILL);
+    reap(pid);
+    fclose(in);
+    char *err = read_file(err_path);
+    AC_EXPECT_STR_EQ(err, "");
+    free(err);
     free(err_path);
     rm_tree(dir);
     free(dir);

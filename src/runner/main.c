@@ -113,6 +113,33 @@ static bool want_color(ac_color c) {
     return isatty(1);
 }
 
+/* The run's items, one repetition (a block of every selected test) at a time. */
+typedef struct item_stream {
+    const ac__test_def **tests;
+    size_t ntests;
+    bool shuffle;
+    unsigned long long rng;
+    ac_item *block; /* repetition `rep` (0-based), shuffled on its own when asked */
+    long rep;
+} item_stream;
+
+static ac_item item_at(void *ctx, size_t i) {
+    item_stream *st = ctx;
+    long rep = (long)(i / st->ntests);
+    while (st->rep < rep) { /* asked for in increasing order: only ever forward */
+        st->rep++;
+        for (size_t k = 0; k < st->ntests; k++)
+            st->block[k] = (ac_item){st->tests[k], (unsigned)st->rep + 1};
+        for (size_t k = st->ntests; st->shuffle && k > 1; k--) { /* Fisher-Yates */
+            size_t j = (size_t)(ac__splitmix64(&st->rng) % k);
+            ac_item tmp = st->block[k - 1];
+            st->block[k - 1] = st->block[j];
+            st->block[j] = tmp;
+        }
+    }
+    return st->block[i % st->ntests];
+}
+
 int ac_main(int argc, char **argv) {
     const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
     ac_options o;
@@ -180,23 +207,12 @@ int ac_main(int argc, char **argv) {
         setenv("TMPDIR", o.tmpdir, 1);
 
     /* The items: every selected test o.repeat times, repetition by repetition, each shuffled on its own
-     * when asked. */
+     * when asked; made one repetition at a time as the runner asks for them. */
     size_t nitems = ntests * (size_t)o.repeat;
-    ac_item *items = ac__xcalloc(nitems, sizeof *items);
     if (o.shuffle && !o.seed_given)
         o.seed = fresh_seed();
-    unsigned long long rng = o.seed;
-    for (long rep = 0; rep < o.repeat; rep++) {
-        ac_item *block = items + (size_t)rep * ntests;
-        for (size_t i = 0; i < ntests; i++)
-            block[i] = (ac_item){tests[i], (unsigned)rep + 1};
-        for (size_t i = ntests; o.shuffle && i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(ac__splitmix64(&rng) % i);
-            ac_item tmp = block[i - 1];
-            block[i - 1] = block[j];
-            block[j] = tmp;
-        }
-    }
+    item_stream stream = {.tests = tests, .ntests = ntests, .shuffle = o.shuffle, .rng = o.seed, .rep = -1};
+    stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block);
 
     ac_reporter *reporters[6];
     size_t nrep = 0;
@@ -251,7 +267,7 @@ int ac_main(int argc, char **argv) {
             ac__outfile_discard(outs[i]);
         rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
-        free(items);
+        free(stream.block);
         free(tests);
         ac__options_free(&o);
         return rc;
@@ -262,7 +278,14 @@ int ac_main(int argc, char **argv) {
     ac_run_info info = {.total = nitems, .shuffled = o.shuffle, .seed = o.seed, .replay = replay};
     for (size_t i = 0; i < nrep; i++)
         reporters[i]->begin(reporters[i], &info);
-    ac_run run = {.opts = &o, .items = items, .nitems = nitems, .reporters = reporters, .nreporters = nrep};
+    ac_run run = {.opts = &o,
+                  .tests = tests,
+                  .ntests = ntests,
+                  .item_at = item_at,
+                  .item_ctx = &stream,
+                  .nitems = nitems,
+                  .reporters = reporters,
+                  .nreporters = nrep};
     ac_summary sum = {0};
     ac__run_tests(&run, &sum);
     int report_error = 0;
@@ -276,7 +299,7 @@ int ac_main(int argc, char **argv) {
             report_error = 1;
     if (o.premature_exit_file)
         unlink(o.premature_exit_file);
-    free(items);
+    free(stream.block);
     free(tests);
     ac__options_free(&o);
     ac__buf_free(&err);
