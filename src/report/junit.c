@@ -1,14 +1,12 @@
 /* junit.c — JUnit XML: one <testsuites> root, a <testsuite> per suite (in order of first appearance),
  * a <testcase> per test with classname/name/file/line/time, <properties> saying what an explored test
- * ran, <failure>/<skipped>, and the captured output. Built in memory and written at the end to a temporary
- * file beside the target, then renamed over it: the file is complete or absent, never half-written. */
+ * ran, <failure>/<skipped>, and the captured output. Built in memory and written whole at the end to a
+ * stream from outfile.c, which puts the file in place only then: it is complete or absent, never
+ * half-written. */
 #include "report.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 typedef struct suite_acc {
     const char *name;
@@ -19,13 +17,10 @@ typedef struct suite_acc {
 
 typedef struct junit {
     ac_reporter base;
-    char *path;
-    char *tmp_path;
-    FILE *tmp;
+    FILE *out;
     char *run_name;
     suite_acc *suites;
     size_t nsuites;
-    bool done;
 } junit;
 
 /* Seconds with '.' as the decimal point whatever the locale. */
@@ -168,55 +163,25 @@ static int end(ac_reporter *r, const ac_summary *sum) {
         ac__buf_puts(&b, "  </testsuite>\n");
     }
     ac__buf_puts(&b, "</testsuites>\n");
-    bool ok = fwrite(b.data, 1, b.len, j->tmp) == b.len;
-    ok = fflush(j->tmp) == 0 && ok;
-    ok = fsync(fileno(j->tmp)) == 0 && ok;
-    int saved = errno;
-    ok = fclose(j->tmp) == 0 && ok;
-    j->tmp = NULL;
+    bool ok = fwrite(b.data, 1, b.len, j->out) == b.len;
+    ok = fflush(j->out) == 0 && ok;
     ac__buf_free(&b);
-    if (ok && rename(j->tmp_path, j->path) == 0) {
-        j->done = true;
-        return 0;
-    }
-    if (ok)
-        saved = errno;
-    fprintf(stderr, "asyncheck: --junit: could not write '%s': %s\n", j->path, strerror(saved));
-    return -1;
+    return ok && !ferror(j->out) ? 0 : -1;
 }
 
 static void destroy(ac_reporter *r) {
     junit *j = (junit *)r;
-    if (j->tmp)
-        fclose(j->tmp);
-    if (!j->done)
-        unlink(j->tmp_path); /* never leave a half-written report behind */
     for (size_t i = 0; i < j->nsuites; i++)
         ac__buf_free(&j->suites[i].cases);
     free(j->suites);
-    free(j->path);
-    free(j->tmp_path);
     free(j->run_name);
     free(j);
 }
 
-ac_reporter *ac__junit_reporter(const char *path, const char *run_name) {
-    ac_buf tmp = {0};
-    ac__buf_printf(&tmp, "%s.tmp.XXXXXX", path);
-    char *tmp_path = ac__buf_take(&tmp);
-    int fd = mkstemp(tmp_path);
-    if (fd < 0) {
-        free(tmp_path);
-        return NULL;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 is stricter than a report needs */
+ac_reporter *ac__junit_reporter(FILE *out, const char *run_name) {
     junit *j = ac__xcalloc(1, sizeof *j);
     j->base = (ac_reporter){begin, result, NULL, end, destroy};
-    j->path = ac__xstrdup(path);
-    j->tmp_path = tmp_path;
-    j->tmp = fdopen(fd, "w");
+    j->out = out;
     j->run_name = ac__xstrdup(run_name);
     return &j->base;
 }

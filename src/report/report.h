@@ -136,7 +136,7 @@ struct ac_reporter {
     void (*result)(ac_reporter *r, const ac_result *res);
     /* Optional (may be NULL): called as tests finish in any order, and periodically. */
     void (*progress)(ac_reporter *r, size_t done, size_t total, size_t failed, double elapsed);
-    /* Returns 0, or -1 after printing one line naming what could not be written. */
+    /* Returns 0, or -1 when the stream had an error (the outfile.c stream names it when closed). */
     int (*end)(ac_reporter *r, const ac_summary *sum);
     void (*destroy)(ac_reporter *r);
 };
@@ -146,8 +146,9 @@ struct ac_reporter {
 ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool progress);
 /* TAP (version 13 or 14) streamed to `out`; closes `out` at the end when own_file is true. */
 ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version);
-/* JUnit XML written to a temporary file beside `path` and renamed over it at the end. */
-ac_reporter *ac__junit_reporter(const char *path, const char *run_name);
+/* JUnit XML, written whole to `out` at the end (outfile.c puts the file in place only then); does not
+ * close `out`. */
+ac_reporter *ac__junit_reporter(FILE *out, const char *run_name);
 /* JSON lines, one record a test and a closing summary record, streamed to `out`. */
 ac_reporter *ac__json_reporter(FILE *out, bool own_file);
 /* GitHub Actions workflow commands (::error file=…,line=…::…) for each failure, to `out`. */

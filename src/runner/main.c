@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "asyncheck.h"
+#include "../report/outfile.h"
 
 static const char *prog_name(const char *argv0) {
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
@@ -112,6 +113,33 @@ static bool want_color(ac_color c) {
     return isatty(1);
 }
 
+/* The run's items, one repetition (a block of every selected test) at a time. */
+typedef struct item_stream {
+    const ac__test_def **tests;
+    size_t ntests;
+    bool shuffle;
+    unsigned long long rng;
+    ac_item *block; /* repetition `rep` (0-based), shuffled on its own when asked */
+    long rep;
+} item_stream;
+
+static ac_item item_at(void *ctx, size_t i) {
+    item_stream *st = ctx;
+    long rep = (long)(i / st->ntests);
+    while (st->rep < rep) { /* asked for in increasing order: only ever forward */
+        st->rep++;
+        for (size_t k = 0; k < st->ntests; k++)
+            st->block[k] = (ac_item){st->tests[k], (unsigned)st->rep + 1};
+        for (size_t k = st->ntests; st->shuffle && k > 1; k--) { /* Fisher-Yates */
+            size_t j = (size_t)(ac__splitmix64(&st->rng) % k);
+            ac_item tmp = st->block[k - 1];
+            st->block[k - 1] = st->block[j];
+            st->block[j] = tmp;
+        }
+    }
+    return st->block[i % st->ntests];
+}
+
 int ac_main(int argc, char **argv) {
     const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
     ac_options o;
@@ -184,69 +212,67 @@ int ac_main(int argc, char **argv) {
         setenv("TMPDIR", o.tmpdir, 1);
 
     /* The items: every selected test o.repeat times, repetition by repetition, each shuffled on its own
-     * when asked. */
+     * when asked; made one repetition at a time as the runner asks for them. */
     size_t nitems = ntests * (size_t)o.repeat;
-    ac_item *items = ac__xcalloc(nitems, sizeof *items);
     if (o.shuffle && !o.seed_given)
         o.seed = fresh_seed();
-    unsigned long long rng = o.seed;
-    for (long rep = 0; rep < o.repeat; rep++) {
-        ac_item *block = items + (size_t)rep * ntests;
-        for (size_t i = 0; i < ntests; i++)
-            block[i] = (ac_item){tests[i], (unsigned)rep + 1};
-        for (size_t i = ntests; o.shuffle && i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(ac__splitmix64(&rng) % i);
-            ac_item tmp = block[i - 1];
-            block[i - 1] = block[j];
-            block[j] = tmp;
-        }
-    }
+    item_stream stream = {.tests = tests, .ntests = ntests, .shuffle = o.shuffle, .rng = o.seed, .rep = -1};
+    stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block);
 
     ac_reporter *reporters[6];
     size_t nrep = 0;
-    bool stdout_taken = (o.tap && !o.tap_path) || (o.json_path && strcmp(o.json_path, "-") == 0);
+    ac_outfile *outs[4]; /* where the reporters write: stdout and the report files */
+    size_t nouts = 0;
+    bool tap_stdout = o.tap && !o.tap_path, json_stdout = o.json_path && strcmp(o.json_path, "-") == 0;
+    bool stdout_taken = tap_stdout || json_stdout;
+    ac_outfile *std_out = ac__outfile_stdout(tap_stdout ? "--tap" : json_stdout ? "--json" : "the report");
+    outs[nouts++] = std_out;
     int rc = 0;
-    if (o.tap && !o.tap_path) {
-        reporters[nrep++] = ac__tap_reporter(stdout, false, o.tap_version);
+    if (tap_stdout) {
+        reporters[nrep++] = ac__tap_reporter(ac__outfile_stream(std_out), false, o.tap_version);
     } else if (!stdout_taken) {
         bool tty = isatty(1) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
-        reporters[nrep++] = ac__human_reporter(stdout, want_color(o.color), o.verbose, tty && !o.github);
+        reporters[nrep++] =
+            ac__human_reporter(ac__outfile_stream(std_out), want_color(o.color), o.verbose, tty && !o.github);
     }
     if (o.tap && o.tap_path) {
-        FILE *f = fopen(o.tap_path, "w");
+        ac_outfile *f = ac__outfile_open("--tap", o.tap_path, 0, &err);
         if (!f) {
-            ac__buf_printf(&err, "--tap: cannot write '%s': %s", o.tap_path, strerror(errno));
             rc = 2;
         } else {
-            reporters[nrep++] = ac__tap_reporter(f, true, o.tap_version);
+            outs[nouts++] = f;
+            reporters[nrep++] = ac__tap_reporter(ac__outfile_stream(f), false, o.tap_version);
         }
     }
     if (!rc && o.json_path) {
-        FILE *f = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+        ac_outfile *f = json_stdout ? std_out : ac__outfile_open("--json", o.json_path, 0, &err);
         if (!f) {
-            ac__buf_printf(&err, "--json: cannot write '%s': %s", o.json_path, strerror(errno));
             rc = 2;
         } else {
-            reporters[nrep++] = ac__json_reporter(f, f != stdout);
+            if (f != std_out)
+                outs[nouts++] = f;
+            reporters[nrep++] = ac__json_reporter(ac__outfile_stream(f), false);
         }
     }
     if (!rc && o.junit_path) {
-        ac_reporter *j = ac__junit_reporter(o.junit_path, prog);
-        if (!j) {
-            ac__buf_printf(&err, "--junit: cannot write beside '%s': %s", o.junit_path, strerror(errno));
+        ac_outfile *f = ac__outfile_open(o.junit_source, o.junit_path, AC_OUTFILE_WHOLE, &err);
+        if (!f) {
             rc = 2;
         } else {
-            reporters[nrep++] = j;
+            outs[nouts++] = f;
+            reporters[nrep++] = ac__junit_reporter(ac__outfile_stream(f), prog);
         }
     }
     if (!rc && o.github)
-        reporters[nrep++] = ac__github_reporter(stdout_taken ? stderr : stdout);
+        reporters[nrep++] = ac__github_reporter(stdout_taken ? stderr : ac__outfile_stream(std_out));
     if (rc) {
         for (size_t i = 0; i < nrep; i++)
             reporters[i]->destroy(reporters[i]);
+        for (size_t i = 0; i < nouts; i++)
+            ac__outfile_discard(outs[i]);
         rc = usage_error(prog, ac__buf_str(&err));
         ac__buf_free(&err);
-        free(items);
+        free(stream.block);
         free(tests);
         ac__options_free(&o);
         return rc;
@@ -257,7 +283,14 @@ int ac_main(int argc, char **argv) {
     ac_run_info info = {.total = nitems, .shuffled = o.shuffle, .seed = o.seed, .replay = replay};
     for (size_t i = 0; i < nrep; i++)
         reporters[i]->begin(reporters[i], &info);
-    ac_run run = {.opts = &o, .items = items, .nitems = nitems, .reporters = reporters, .nreporters = nrep};
+    ac_run run = {.opts = &o,
+                  .tests = tests,
+                  .ntests = ntests,
+                  .item_at = item_at,
+                  .item_ctx = &stream,
+                  .nitems = nitems,
+                  .reporters = reporters,
+                  .nreporters = nrep};
     ac_summary sum = {0};
     ac__run_tests(&run, &sum);
     int report_error = 0;
@@ -266,9 +299,12 @@ int ac_main(int argc, char **argv) {
             report_error = 1;
         reporters[i]->destroy(reporters[i]);
     }
+    for (size_t i = 0; i < nouts; i++)
+        if (ac__outfile_close(outs[i]) < 0) /* names the report and the error */
+            report_error = 1;
     if (o.premature_exit_file)
         unlink(o.premature_exit_file);
-    free(items);
+    free(stream.block);
     free(tests);
     ac__options_free(&o);
     ac__buf_free(&err);

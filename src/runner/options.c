@@ -144,7 +144,8 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
                       .tap_version = 0,
                       .color = AC_COLOR_AUTO,
                       .repeat = 1,
-                      .cancel_at = -1};
+                      .cancel_at = -1,
+                      .junit_source = "--junit"};
     if (shard_from_env(o, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", err) < 0 ||
         shard_from_env(o, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", err) < 0)
         return -1;
@@ -153,8 +154,10 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
         o->filters[o->nfilters++] = v;
     }
-    if ((v = getenv("XML_OUTPUT_FILE")) && *v)
+    if ((v = getenv("XML_OUTPUT_FILE")) && *v) {
         o->junit_path = v;
+        o->junit_source = "XML_OUTPUT_FILE";
+    }
     if ((v = getenv("TEST_SHARD_STATUS_FILE")) && *v)
         o->status_file = v;
     if ((v = getenv("TEST_PREMATURE_EXIT_FILE")) && *v)
@@ -169,6 +172,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
     const char *harness = getenv("HARNESS_ACTIVE");
     if (harness && *harness)
         o->tap = true;
+    bool tap_given = false; /* --tap, as opposed to HARNESS_ACTIVE */
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -230,7 +234,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         } else if (IS("--fail-fast", "-x")) {
             o->fail_fast = true;
         } else if (IS("--tap", NULL)) {
-            o->tap = true;
+            o->tap = tap_given = true;
             if (eq) {
                 if (!eq[1])
                     return fail(err, "--tap=: empty file name%s%s", "", "");
@@ -247,6 +251,7 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
             if (!*value)
                 return fail(err, "--junit: empty file name%s%s", "", "");
             o->junit_path = value;
+            o->junit_source = "--junit";
         } else if (IS("--color", NULL)) {
             if (strcmp(value, "auto") == 0)
                 o->color = AC_COLOR_AUTO;
@@ -335,6 +340,9 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         snprintf(m, sizeof m, "%g", o->multiplier);
         return fail(err, "--timeout %s s times AC_TIMEOUT_MULTIPLIER %s is more than 10,000,000 s", t, m);
     }
+    if (o->tap && !o->tap_path && o->json_path && strcmp(o->json_path, "-") == 0) /* interleaved lines */
+        return fail(err, "%s both write to stdout (give one of them a file)%s",
+                    tap_given ? "--tap and --json -" : "--json - and TAP (HARNESS_ACTIVE is set)", "");
     if (o->jobs == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->jobs = n > 0 ? n : 1;

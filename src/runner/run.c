@@ -51,9 +51,12 @@ typedef struct slot {
 struct runner {
     const ac_run *run;
     struct ev_loop *loop;
+    /* Per item, for the items between next_report and next_start only (a ring of `window` entries,
+     * indexed through RESULT/READY/EXPLORE): a long --repeat is streamed, never held whole. */
     ac_result *results;
     bool *ready;
     ac_explore **explores; /* per item: its exploration while it runs, else NULL */
+    size_t window;
     size_t next_start, next_report, running;
     bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
     int interrupted;     /* SIGINT or SIGTERM reached the runner: start nothing, end what runs */
@@ -68,6 +71,10 @@ struct runner {
     bool pinned;        /* the runner is pinned to one CPU; children get `affinity` back */
     cpu_set_t affinity; /* the CPUs the run may use */
 };
+
+#define RESULT(rn, idx) ((rn)->results[(idx) % (rn)->window])
+#define READY(rn, idx) ((rn)->ready[(idx) % (rn)->window])
+#define EXPLORE(rn, idx) ((rn)->explores[(idx) % (rn)->window])
 
 double ac__effective_timeout(const ac_options *o, const ac__test_def *def) {
     double base = def->options.timeout;
@@ -92,12 +99,13 @@ static void count(ac_summary *sum, const ac_result *r) {
 }
 
 static void deliver_ready(runner *rn) {
-    while (rn->next_report < rn->run->nitems && rn->ready[rn->next_report]) {
-        ac_result *r = &rn->results[rn->next_report];
+    while (rn->next_report < rn->run->nitems && READY(rn, rn->next_report)) {
+        ac_result *r = &RESULT(rn, rn->next_report);
         for (size_t i = 0; i < rn->run->nreporters; i++)
             rn->run->reporters[i]->result(rn->run->reporters[i], r);
         count(rn->sum, r);
         ac__result_free(r);
+        READY(rn, rn->next_report) = false;
         rn->next_report++;
     }
 }
@@ -110,7 +118,7 @@ static void report_progress(runner *rn) {
 }
 
 static void mark_ready(runner *rn, size_t idx) {
-    ac_result *r = &rn->results[idx];
+    ac_result *r = &RESULT(rn, idx);
     ac__result_settle(r);
     if (r->outcome == AC_FAIL) {
         rn->failed++;
@@ -118,12 +126,21 @@ static void mark_ready(runner *rn, size_t idx) {
             rn->stop = true;
     }
     rn->done++;
-    rn->ready[idx] = true;
+    READY(rn, idx) = true;
+}
+
+/* Item idx takes its place in the ring (the previous occupant was delivered). */
+static void enter_window(runner *rn, size_t idx) {
+    ac_item item = rn->run->item_at(rn->run->item_ctx, idx);
+    RESULT(rn, idx) = (ac_result){.def = item.def,
+                                  .repeat = item.repeat,
+                                  .repeats = (unsigned)rn->run->opts->repeat,
+                                  .number = idx + 1};
 }
 
 /* A test that never reaches a child: skipped by option, or not run after --fail-fast. */
 static bool settle_without_running(runner *rn, size_t idx) {
-    ac_result *r = &rn->results[idx];
+    ac_result *r = &RESULT(rn, idx);
     if (rn->interrupted) {
         r->not_run = true;
         ac_buf why = {0};
@@ -413,13 +430,13 @@ static void remove_signal_handlers(runner *rn) {
 
 /* An explored test whose runs have all finished gets its result. */
 static void explore_settle(runner *rn, size_t idx) {
-    ac_explore *ex = rn->explores[idx];
+    ac_explore *ex = EXPLORE(rn, idx);
     if (!ex || !ac__explore_done(ex))
         return;
-    ac_result *r = &rn->results[idx];
+    ac_result *r = &RESULT(rn, idx);
     double started = r->duration; /* held the start until now */
     ac__explore_result(ex, r);
-    rn->explores[idx] = NULL;
+    EXPLORE(rn, idx) = NULL;
     r->duration = ac__monotonic() - started;
     mark_ready(rn, idx);
 }
@@ -436,20 +453,20 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
         explore_settle(rn, idx);
         return;
     }
-    ac__result_add_failure(&rn->results[idx], AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
+    ac__result_add_failure(&RESULT(rn, idx), AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
     ac__buf_free(&msg);
     mark_ready(rn, idx);
 }
 
 static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
-    const ac__test_def *def = rn->results[idx].def;
+    const ac__test_def *def = RESULT(rn, idx).def;
     s->explore = ex;
     if (ex) {
         memset(&s->attempt, 0, sizeof s->attempt);
         s->attempt.def = def;
         s->target = &s->attempt;
     } else {
-        s->target = &rn->results[idx];
+        s->target = &RESULT(rn, idx);
     }
     int res[2], out[2], err[2];
     if (pipe2(res, O_CLOEXEC) < 0) {
@@ -517,7 +534,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
  * test. False when there is nothing to start now. */
 static bool start_one(runner *rn, slot *s) {
     for (size_t idx = rn->next_report; idx < rn->next_start; idx++) {
-        ac_explore *ex = rn->explores[idx];
+        ac_explore *ex = EXPLORE(rn, idx);
         if (ex && !rn->interrupted && ac__explore_next(ex, &s->sched, &s->sched_index)) {
             start_child(rn, s, idx, ex);
             if (s->busy)
@@ -525,14 +542,20 @@ static bool start_one(runner *rn, slot *s) {
         }
     }
     while (rn->next_start < rn->run->nitems) {
+        if (rn->next_start - rn->next_report >= rn->window) {
+            deliver_ready(rn); /* the ring is full: free what is ready, else wait for the oldest */
+            if (rn->next_start - rn->next_report >= rn->window)
+                return false;
+        }
         size_t idx = rn->next_start++;
+        enter_window(rn, idx);
         if (settle_without_running(rn, idx))
             continue;
-        const ac__test_def *def = rn->results[idx].def;
+        const ac__test_def *def = RESULT(rn, idx).def;
         ac_explore *ex = ac__explore_new(rn->run->opts, def);
         if (ex) {
-            rn->explores[idx] = ex;
-            rn->results[idx].duration = ac__monotonic(); /* the start, until the exploration ends */
+            EXPLORE(rn, idx) = ex;
+            RESULT(rn, idx).duration = ac__monotonic(); /* the start, until the exploration ends */
             if (!ac__explore_next(ex, &s->sched, &s->sched_index))
                 continue;
         } else {
@@ -614,11 +637,12 @@ static void run_in_process(runner *rn) {
     capture_fd cap_err = {2, memfd_create("asyncheck-stderr", MFD_CLOEXEC), -1};
     for (size_t idx = 0; idx < rn->run->nitems; idx++) {
         rn->next_start = idx + 1;
+        enter_window(rn, idx);
         if (settle_without_running(rn, idx)) {
             deliver_ready(rn);
             continue;
         }
-        ac_result *r = &rn->results[idx];
+        ac_result *r = &RESULT(rn, idx);
         double started = ac__monotonic();
         ac_explore *ex = ac__explore_new(rn->run->opts, r->def);
         ac_sched_params sched;
@@ -662,15 +686,12 @@ static void run_in_process(runner *rn) {
 
 void ac__run_tests(const ac_run *run, ac_summary *sum) {
     runner rn = {.run = run, .sum = sum};
-    rn.results = ac__xcalloc(run->nitems, sizeof *rn.results);
-    rn.ready = ac__xcalloc(run->nitems, sizeof *rn.ready);
-    rn.explores = ac__xcalloc(run->nitems ? run->nitems : 1, sizeof *rn.explores);
-    for (size_t i = 0; i < run->nitems; i++) {
-        rn.results[i].def = run->items[i].def;
-        rn.results[i].repeat = run->items[i].repeat;
-        rn.results[i].repeats = (unsigned)run->opts->repeat;
-        rn.results[i].number = i + 1;
-    }
+    /* Results wait here to be delivered in order: while the oldest still runs, the others run at most
+     * this far ahead of it. */
+    rn.window = run->opts->no_fork ? 1 : 1024 + 4 * (size_t)run->opts->jobs;
+    rn.results = ac__xcalloc(rn.window, sizeof *rn.results);
+    rn.ready = ac__xcalloc(rn.window, sizeof *rn.ready);
+    rn.explores = ac__xcalloc(rn.window, sizeof *rn.explores);
     double started = rn.started = ac__monotonic();
     if (run->opts->no_fork) {
         run_in_process(&rn);
@@ -696,8 +717,8 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
          * finding the slots a virtual clock rewrites. */
         ac__mock_warm();
         bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
-        for (size_t i = 0; i < run->nitems && !virtual_clock; i++) {
-            const ac__test_def *def = run->items[i].def;
+        for (size_t i = 0; i < run->ntests && !virtual_clock; i++) {
+            const ac__test_def *def = run->tests[i];
             const ac__suite_def *suite = ac__suite_find(def->suite);
             virtual_clock =
                 def->options.clock > AC_CLOCK_REAL || (suite && suite->options.clock > AC_CLOCK_REAL);

@@ -32,6 +32,7 @@ typedef struct ac_options {
     const char *tap_path; /* NULL: stdout */
     int tap_version;      /* 13 or 14 */
     const char *junit_path;
+    const char *junit_source; /* "--junit" or "XML_OUTPUT_FILE", for messages */
     const char *json_path; /* "-": stdout */
     ac_color color;
     long shard_index, shard_count; /* 0-based index; count 0: no sharding */
@@ -173,7 +174,12 @@ typedef struct ac_item {
 
 typedef struct ac_run {
     const ac_options *opts;
-    const ac_item *items;
+    const ac__test_def *const *tests; /* the selection, each test once */
+    size_t ntests;
+    /* The nitems items to run, item i from item_at(item_ctx, i), asked for once each, in increasing
+     * order: a stream (--repeat 1000000 is never held whole). */
+    ac_item (*item_at)(void *ctx, size_t i);
+    void *item_ctx;
     size_t nitems;
     ac_reporter **reporters;
     size_t nreporters;
