@@ -82,7 +82,7 @@ static void result(ac_reporter *r, const ac_result *res) {
         key_string(&b, "expected", f->expected);
         ac__buf_puts(&b, "}");
     }
-    ac__buf_puts(&b, "]");
+    ac__buf_printf(&b, "],\"failures_omitted\":%zu", res->failures_omitted);
     ac__buf_puts(&b, ",\"stdout\":");
     put_string(&b, ac__buf_str(&res->out.text), res->out.text.len);
     ac__buf_puts(&b, ",\"stderr\":");

@@ -87,7 +87,11 @@ static void result(ac_reporter *r, const ac_result *res) {
                 ac__buf_printf(&text, "  got:      %s\n", f->got);
             if (f->expected)
                 ac__buf_printf(&text, "  expected: %s\n", f->expected);
+            if (i + 1 == AC_FAILURE_LIMIT && res->failures_omitted)
+                ac__buf_printf(&text, "[asyncheck: %zu more failures not kept]\n", res->failures_omitted);
         }
+        if (res->nfailures < AC_FAILURE_LIMIT && res->failures_omitted)
+            ac__buf_printf(&text, "[asyncheck: %zu more failures not kept]\n", res->failures_omitted);
         ac__buf_puts(b, "      <failure");
         attr(b, "message", first->message);
         attr(b, "type", ac__failure_kind_name(first->kind));

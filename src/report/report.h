@@ -59,6 +59,8 @@ typedef struct ac_result {
     const char *phase; /* the phase the test was last in: setup, body, drain, teardown */
     ac_failure *failures;
     size_t nfailures;
+    /* failures the test reported beyond AC_FAILURE_LIMIT: counted, not kept */
+    size_t failures_omitted;
     double duration; /* seconds, real time */
     ac_capture out, err;
     ac_buf notes;  /* the test's notes (AC_REC_NOTE), one "file:line: message" a line */
@@ -82,11 +84,19 @@ typedef struct ac_prop_obs {
     long evaluated, hit;
 } ac_prop_obs;
 
+/* How many of a test's own failures a result keeps: the first AC_FAILURE_LIMIT, plus the last fatal one
+ * reported after them (the failure that ended the test); the others are only counted. */
+#define AC_FAILURE_LIMIT 100
+
 /* Frees n property observations and the array. */
 void ac__props_free(ac_prop_obs *props, size_t n);
 /* Appends a failure (strings are copied; NULLs allowed). */
 void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected);
+/* Adds a failure the test itself reported, within AC_FAILURE_LIMIT: past the limit it is counted in
+ * failures_omitted, except that a fatal one takes the one slot kept after the limit. */
+void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                                 const char *message, const char *got, const char *expected);
 /* The canonical (static) spelling of a phase name, or NULL if it is not one. */
 const char *ac__phase_name(const char *name);
 /* Settles outcome from failures/skip: any failure fails; else a skip reason skips; else pass. */

@@ -29,6 +29,31 @@ void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, cons
                                                r->phase};
 }
 
+static void failure_free(ac_failure *f) {
+    free(f->file);
+    free(f->message);
+    free(f->got);
+    free(f->expected);
+}
+
+void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                                 const char *message, const char *got, const char *expected) {
+    if (r->nfailures < AC_FAILURE_LIMIT) {
+        ac__result_add_failure(r, kind, fatal, file, line, message, got, expected);
+        return;
+    }
+    r->failures_omitted++;
+    if (!fatal)
+        return;
+    /* the slot after the limit holds the latest fatal failure; the one it replaces is counted */
+    if (r->nfailures > AC_FAILURE_LIMIT) {
+        failure_free(&r->failures[--r->nfailures]);
+    } else {
+        r->failures_omitted--;
+    }
+    ac__result_add_failure(r, kind, fatal, file, line, message, got, expected);
+}
+
 const char *ac__phase_name(const char *name) {
     static const char *const phases[] = {"setup", "body", "drain", "cancel", "teardown", "end"};
     for (size_t i = 0; name && i < sizeof phases / sizeof *phases; i++)
@@ -63,12 +88,8 @@ void ac__props_free(ac_prop_obs *props, size_t n) {
 }
 
 void ac__result_free(ac_result *r) {
-    for (size_t i = 0; i < r->nfailures; i++) {
-        free(r->failures[i].file);
-        free(r->failures[i].message);
-        free(r->failures[i].got);
-        free(r->failures[i].expected);
-    }
+    for (size_t i = 0; i < r->nfailures; i++)
+        failure_free(&r->failures[i]);
     free(r->failures);
     free(r->skip_reason);
     ac__props_free(r->props, r->nprops);
@@ -81,6 +102,7 @@ void ac__result_free(ac_result *r) {
     ac__buf_free(&r->notes);
     r->failures = NULL;
     r->nfailures = 0;
+    r->failures_omitted = 0;
     r->skip_reason = NULL;
 }
 

@@ -26,13 +26,17 @@ static void begin(ac_reporter *r, const ac_run_info *info) {
     fflush(t->out);
 }
 
-/* Test point descriptions escape '#' and '\'; a reason is kept to one line. */
-static void put_escaped(FILE *out, const char *s, bool description) {
-    for (; *s; s++) {
-        if (description && (*s == '#' || *s == '\\'))
+/* A description, directive reason or comment on its one line: line ends and other control characters
+ * (U+2028 and U+2029 among them) escaped; in a description also '#' and '\\', as TAP 14 asks. */
+static void put_escaped(FILE *out, const char *s, size_t n, bool description) {
+    ac_buf b = {0};
+    ac__escape_line(&b, s, n, AC_ESC_CONTROLS | AC_ESC_COMMANDS | (description ? AC_ESC_BACKSLASH : 0));
+    for (size_t i = 0; i < b.len; i++) {
+        if (description && b.data[i] == '#')
             fputc('\\', out);
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+        fputc(b.data[i], out);
     }
+    ac__buf_free(&b);
 }
 
 static void yaml_str(FILE *out, const char *key, const char *value, size_t n, const char *indent) {
@@ -65,7 +69,9 @@ static void put_notes(FILE *out, const ac_buf *notes) {
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fprintf(out, "# note: %.*s\n", (int)n, p);
+        fputs("# note: ", out);
+        put_escaped(out, p, n, false);
+        fputc('\n', out);
         p += n + (nl ? 1 : 0);
     }
 }
@@ -76,11 +82,12 @@ static void result(ac_reporter *r, const ac_result *res) {
     fprintf(out, "%s %zu - ", res->outcome == AC_FAIL ? "not ok" : "ok", res->number);
     ac_buf label = {0};
     ac__result_label(res, true, &label);
-    put_escaped(out, ac__buf_str(&label), true);
+    put_escaped(out, ac__buf_str(&label), label.len, true);
     ac__buf_free(&label);
     if (res->outcome == AC_SKIP) {
         fprintf(out, " # SKIP ");
-        put_escaped(out, res->skip_reason ? res->skip_reason : "", false);
+        const char *why = res->skip_reason ? res->skip_reason : "";
+        put_escaped(out, why, strlen(why), false);
     }
     fputc('\n', out);
     if (res->outcome == AC_FAIL) {
@@ -92,6 +99,8 @@ static void result(ac_reporter *r, const ac_result *res) {
             for (size_t i = 0; i < res->nfailures; i++)
                 yaml_failure(out, &res->failures[i], "      ", "    - ");
         }
+        if (res->failures_omitted)
+            fprintf(out, "  failures_omitted: %zu\n", res->failures_omitted);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
         if (res->out.text.len)
             yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");
