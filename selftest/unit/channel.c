@@ -61,3 +61,33 @@ AC_TEST(channel, notes_are_kept_in_order) {
     AC_EXPECT_EQ(r.notes.len, 0u);
     ac__buf_free(&wire);
 }
+
+AC_TEST(channel, a_flood_of_failures_keeps_the_first_and_the_fatal_one) {
+    ac_buf wire = {0};
+    const char *fail[] = {"0", "0", "x.c", "1", "again", "", ""};
+    const char *fatal[] = {"0", "1", "x.c", "2", "ended it", "", ""};
+    const char *fatal2[] = {"0", "1", "x.c", "3", "ended it too", "", ""};
+    for (int i = 0; i < AC_FAILURE_LIMIT + 50; i++)
+        ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
+    ac_result r = {0};
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_EXPECT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT);
+    AC_EXPECT_EQ(r.failures_omitted, 50u);
+    ac__record_encode(&wire, AC_REC_FAILURE, fatal, 7);
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_ASSERT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 1); /* the fatal one is kept after the limit */
+    AC_EXPECT_STR_EQ(r.failures[AC_FAILURE_LIMIT].message, "ended it");
+    AC_EXPECT_EQ(r.failures_omitted, 50u);
+    ac__record_encode(&wire, AC_REC_FAILURE, fatal2, 7);
+    ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_ASSERT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 1); /* the latest fatal one replaces it */
+    AC_EXPECT_STR_EQ(r.failures[AC_FAILURE_LIMIT].message, "ended it too");
+    AC_EXPECT_EQ(r.failures_omitted, 52u);
+    /* the runner's own failures (a crash, a timeout) are never dropped */
+    ac__result_add_failure(&r, AC_FK_TIMEOUT, true, NULL, 0, "timed out", NULL, NULL);
+    AC_EXPECT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 2);
+    ac__result_free(&r);
+    AC_EXPECT_EQ(r.failures_omitted, 0u);
+    ac__buf_free(&wire);
+}
