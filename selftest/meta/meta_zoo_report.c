@@ -3,9 +3,13 @@
  * than LF never reach a line-based reader raw. */
 #include "meta.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void run_report(const char *filter, const char *opt, const char *const *env, proc *p) {
     const char *argv[] = {FIXTURE_ZOO_REPORT, filter, opt, NULL};
@@ -134,4 +138,79 @@ AC_TEST(meta_zoo_report, line_separators_are_escaped_for_line_readers) {
         AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "one\\u2028two\\u2029three");
         proc_free(&p);
     }
+}
+
+AC_TEST(meta_zoo_report, long_output_keeps_its_head_and_tail_in_every_report) {
+    const char *last = "line 100000"; /* xpath trims the last line end */
+    fixture_run r;
+    const char *args[] = {"--filter=zoo_report.prints_numbered_lines", NULL};
+    fixture_tap(&r, FIXTURE_ZOO_REPORT, args, NULL);
+    const tap_point *pt = point(&r, "zoo_report.prints_numbered_lines");
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_NULL(pt->yaml); /* a passing test has no YAML block */
+    /* JUnit: the first 64 KiB, what was cut, the last 64 KiB */
+    ac_buf err = {0};
+    xpath(r.junit, "string(//testcase[@name='prints_numbered_lines']/system-err)", &err);
+    const char *text = ac__buf_str(&err);
+    AC_EXPECT_EQ(strncmp(text, "line 000001\nline 000002\n", 24), 0);
+    AC_EXPECT_STR_CONTAINS(text,
+                           "\n[asyncheck: 1068928 bytes cut here; the first 64 KiB and the last 64 KiB are "
+                           "kept]\n");
+    AC_EXPECT_TRUE(err.len > strlen(last) && strcmp(text + err.len - strlen(last), last) == 0);
+    AC_EXPECT_LT(err.len, (size_t)(132 << 10));
+    ac__buf_free(&err);
+    fixture_done(&r);
+    /* the human report (-v shows a passing test's output) and JSON */
+    proc p;
+    run_report(args[0], "-v", NULL, &p);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "      | line 000001\n");
+    AC_EXPECT_STR_CONTAINS(
+        ac__buf_str(&p.out),
+        "      [... 1,068,928 bytes cut: the first 64 KiB and the last 64 KiB are kept ...]\n");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "      | line 100000\n");
+    AC_EXPECT_LT(p.out.len, (size_t)(256 << 10));
+    proc_free(&p);
+    run_report(args[0], "--json=-", NULL, &p);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "\"stderr\":\"line 000001\\n");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), ",\"stderr_dropped\":1068928,\"stderr_tail\":\"");
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.out), "line 100000\\n\"}\n");
+    proc_free(&p);
+}
+
+/* The peak resident memory (KiB) of FIXTURE_ZOO_REPORT run with argv, and of what it waited for. */
+static long peak_rss_kib(const char *const *argv) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(126);
+    }
+    AC_ASSERT_GT(pid, 0);
+    int status;
+    struct rusage ru;
+    AC_ASSERT_EQ(wait4(pid, &status, 0, &ru), pid);
+    AC_EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return ru.ru_maxrss;
+}
+
+AC_TEST(meta_zoo_report, junit_memory_does_not_grow_with_the_output, .timeout = 120) {
+    /* 200 tests of 1 MiB each: the runner held all of it for --junit (200 MiB); now each testcase goes to
+     * disk as it arrives and keeps 128 KiB of each stream */
+    char *dir = make_temp_dir();
+    char junit[600];
+    snprintf(junit, sizeof junit, "--junit=%s/out.xml", dir);
+    const char *argv[] = {
+        FIXTURE_ZOO_REPORT, "--filter=zoo_report.prints_megabytes", "--repeat=200", "-j2", junit, NULL};
+    long kib = peak_rss_kib(argv);
+    AC_EXPECT_LT(kib, 64L << 10);
+    char xml[600];
+    snprintf(xml, sizeof xml, "%s/out.xml", dir);
+    ac_buf n = {0};
+    xpath(xml, "count(//testcase/system-err)", &n);
+    AC_EXPECT_STR_EQ(ac__buf_str(&n), "200");
+    ac__buf_free(&n);
+    rm_tree(dir);
+    free(dir);
 }

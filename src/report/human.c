@@ -86,20 +86,43 @@ static void put_str(human *h, const char *s, const char *indent) {
     put_text(h, s, strlen(s), indent);
 }
 
+/* n with a comma between each group of three digits: 2,699,900. */
+static void put_count(FILE *out, size_t n) {
+    if (n >= 1000) {
+        put_count(out, n / 1000);
+        fprintf(out, ",%03zu", n % 1000);
+    } else {
+        fprintf(out, "%zu", n);
+    }
+}
+
+/* "      | line" for each line of text (the last line's end is ours). */
+static void print_lines(human *h, const char *text, size_t n) {
+    if (n && text[n - 1] == '\n')
+        n--;
+    fputs("      | ", h->out);
+    put_text(h, text, n, "      | ");
+    fputc('\n', h->out);
+}
+
 static void print_capture(human *h, const char *label, const ac_capture *c) {
-    if (c->text.len == 0 && c->dropped == 0)
+    ac_capture_view v = ac__capture_view(c);
+    if (v.head_len == 0 && v.tail_len == 0 && v.cut == 0)
         return;
     fprintf(h->out, "      %s--- %s ---%s\n", paint(h, DIM), label, paint(h, RESET));
-    if (c->text.len) {
-        size_t n = c->text.len;
-        if (c->text.data[n - 1] == '\n')
-            n--; /* the last line's end is ours */
-        fputs("      | ", h->out);
-        put_text(h, c->text.data, n, "      | ");
-        fputc('\n', h->out);
+    if (v.cut == 0) {
+        ac_buf all = {0};
+        ac__capture_join(c, &all);
+        print_lines(h, all.data, all.len);
+        ac__buf_free(&all);
+        return;
     }
-    if (c->dropped)
-        fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
+    print_lines(h, v.head, v.head_len);
+    fprintf(h->out, "      %s[... ", paint(h, DIM));
+    put_count(h->out, v.cut);
+    fprintf(h->out, " bytes cut: the first %d KiB and the last %d KiB are kept ...]%s\n",
+            AC_CAPTURE_HEAD / 1024, AC_CAPTURE_TAIL / 1024, paint(h, RESET));
+    print_lines(h, v.tail, v.tail_len);
 }
 
 /* "      note: file:line: message", a line for each note. */
@@ -120,16 +143,6 @@ static void print_value(human *h, const char *label, const char *value) {
     fprintf(h->out, "        %-10s", label);
     put_str(h, value, "                  ");
     fputc('\n', h->out);
-}
-
-/* n with a comma between each group of three digits: 2,699,900. */
-static void put_count(FILE *out, size_t n) {
-    if (n >= 1000) {
-        put_count(out, n / 1000);
-        fprintf(out, ",%03zu", n % 1000);
-    } else {
-        fprintf(out, "%zu", n);
-    }
 }
 
 /* "      ... and 2,699,900 more failures not kept (...)", where the kept ones stop. */

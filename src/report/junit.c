@@ -1,18 +1,30 @@
 /* junit.c — JUnit XML: one <testsuites> root, a <testsuite> per suite (in order of first appearance),
  * a <testcase> per test with classname/name/file/line/time, <failure>/<skipped>, and the captured
- * output. Built in memory and written at the end to a temporary file beside the target, then renamed
- * over it: the file is complete or absent, never half-written. */
+ * output (its head and tail when the middle was cut). Memory does not grow with the output: each
+ * <testcase> is written, as its result arrives, to an unnamed scratch file, and only counts and the
+ * spans of the scratch file each suite's testcases take are kept. At the end the document is written in
+ * one pass (the root and suite totals, then each suite's testcases copied from the scratch file) to a
+ * temporary file beside the target, then renamed over it: the file is complete or absent, never
+ * half-written. */
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Where in the scratch file some of a suite's testcases are. */
+typedef struct span {
+    off_t at;
+    size_t len;
+} span;
+
 typedef struct suite_acc {
     const char *name;
-    ac_buf cases;
+    span *spans; /* consecutive testcases of one suite share a span */
+    size_t nspans;
     size_t tests, failures, skipped;
     double time;
 } suite_acc;
@@ -25,8 +37,68 @@ typedef struct junit {
     char *run_name;
     suite_acc *suites;
     size_t nsuites;
+    int scratch; /* the testcases so far, unnamed (nothing is left behind) */
+    off_t scratch_len;
+    int scratch_errno; /* the first error writing it, or 0 */
     bool done;
 } junit;
+
+/* An unnamed file for the testcases: in $TMPDIR (or /tmp), else beside the report. -1 when none. */
+static int open_scratch(const char *report_path) {
+    const char *dir = getenv("TMPDIR");
+    int fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    ac_buf name = {0};
+    ac__buf_printf(&name, "%s.cases.XXXXXX", report_path);
+    fd = mkostemp(name.data, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(name.data);
+    ac__buf_free(&name);
+    return fd;
+}
+
+/* Appends b to the scratch file and to the suite's spans. */
+static void scratch_write(junit *j, suite_acc *s, const ac_buf *b) {
+    size_t off = 0;
+    while (off < b->len && !j->scratch_errno) {
+        ssize_t w = pwrite(j->scratch, b->data + off, b->len - off, j->scratch_len + (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            j->scratch_errno = w < 0 ? errno : EIO;
+        else
+            off += (size_t)w;
+    }
+    if (j->scratch_errno)
+        return;
+    if (s->nspans && s->spans[s->nspans - 1].at + (off_t)s->spans[s->nspans - 1].len == j->scratch_len) {
+        s->spans[s->nspans - 1].len += b->len;
+    } else {
+        s->spans = ac__xrealloc(s->spans, (s->nspans + 1) * sizeof *s->spans);
+        s->spans[s->nspans++] = (span){j->scratch_len, b->len};
+    }
+    j->scratch_len += (off_t)b->len;
+}
+
+/* Copies a span of the scratch file to out. */
+static bool copy_span(junit *j, span sp, FILE *out) {
+    char chunk[65536];
+    while (sp.len) {
+        ssize_t n = pread(j->scratch, chunk, sp.len < sizeof chunk ? sp.len : sizeof chunk, sp.at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            j->scratch_errno = n < 0 ? errno : EIO;
+            return false;
+        }
+        if (fwrite(chunk, 1, (size_t)n, out) != (size_t)n)
+            return false;
+        sp.at += n;
+        sp.len -= (size_t)n;
+    }
+    return true;
+}
 
 /* Seconds with '.' as the decimal point whatever the locale. */
 static void put_time(ac_buf *b, double s) {
@@ -58,7 +130,7 @@ static void begin(ac_reporter *r, const ac_run_info *info) {
 static void result(ac_reporter *r, const ac_result *res) {
     junit *j = (junit *)r;
     suite_acc *s = suite_for(j, res->def->suite);
-    ac_buf *b = &s->cases;
+    ac_buf case_text = {0}, *b = &case_text;
     s->tests++;
     s->time += res->duration;
     ac__buf_puts(b, "    <testcase");
@@ -108,15 +180,27 @@ static void result(ac_reporter *r, const ac_result *res) {
     const ac_capture *caps[2] = {&res->out, &res->err};
     const char *tags[2] = {"system-out", "system-err"};
     for (int i = 0; i < 2; i++) {
-        if (!caps[i]->text.len && !caps[i]->dropped)
+        ac_capture_view v = ac__capture_view(caps[i]);
+        if (!v.head_len && !v.tail_len && !v.cut)
             continue;
         ac__buf_printf(b, "      <%s>", tags[i]);
-        ac__escape_xml_cdata(b, ac__buf_str(&caps[i]->text), caps[i]->text.len);
-        if (caps[i]->dropped)
-            ac__buf_printf(b, "[asyncheck: %zu more bytes not kept]", caps[i]->dropped);
+        if (v.cut == 0) {
+            ac_buf all = {0};
+            ac__capture_join(caps[i], &all);
+            ac__escape_xml_cdata(b, ac__buf_str(&all), all.len);
+            ac__buf_free(&all);
+        } else {
+            ac__escape_xml_cdata(b, v.head, v.head_len);
+            ac__buf_printf(
+                b, "\n[asyncheck: %zu bytes cut here; the first %d KiB and the last %d KiB are kept]\n",
+                v.cut, AC_CAPTURE_HEAD / 1024, AC_CAPTURE_TAIL / 1024);
+            ac__escape_xml_cdata(b, v.tail, v.tail_len);
+        }
         ac__buf_printf(b, "</%s>\n", tags[i]);
     }
     ac__buf_puts(b, "    </testcase>\n");
+    scratch_write(j, s, b);
+    ac__buf_free(b);
 }
 
 static int end(ac_reporter *r, const ac_summary *sum) {
@@ -131,7 +215,8 @@ static int end(ac_reporter *r, const ac_summary *sum) {
                    failures, skipped);
     put_time(&b, sum->duration);
     ac__buf_puts(&b, "\">\n");
-    for (size_t i = 0; i < j->nsuites; i++) {
+    bool ok = !j->scratch_errno;
+    for (size_t i = 0; ok && i < j->nsuites; i++) {
         suite_acc *s = &j->suites[i];
         ac__buf_puts(&b, "  <testsuite");
         attr(&b, "name", s->name);
@@ -139,14 +224,17 @@ static int end(ac_reporter *r, const ac_summary *sum) {
                        s->failures, s->skipped);
         put_time(&b, s->time);
         ac__buf_puts(&b, "\">\n");
-        ac__buf_append(&b, s->cases.data, s->cases.len);
+        ok = fwrite(b.data, 1, b.len, j->tmp) == b.len;
+        b.len = 0;
+        for (size_t k = 0; ok && k < s->nspans; k++)
+            ok = copy_span(j, s->spans[k], j->tmp);
         ac__buf_puts(&b, "  </testsuite>\n");
     }
     ac__buf_puts(&b, "</testsuites>\n");
-    bool ok = fwrite(b.data, 1, b.len, j->tmp) == b.len;
+    ok = ok && fwrite(b.data, 1, b.len, j->tmp) == b.len;
     ok = fflush(j->tmp) == 0 && ok;
     ok = fsync(fileno(j->tmp)) == 0 && ok;
-    int saved = errno;
+    int saved = j->scratch_errno ? j->scratch_errno : errno;
     ok = fclose(j->tmp) == 0 && ok;
     j->tmp = NULL;
     ac__buf_free(&b);
@@ -167,7 +255,9 @@ static void destroy(ac_reporter *r) {
     if (!j->done)
         unlink(j->tmp_path); /* never leave a half-written report behind */
     for (size_t i = 0; i < j->nsuites; i++)
-        ac__buf_free(&j->suites[i].cases);
+        free(j->suites[i].spans);
+    if (j->scratch >= 0)
+        close(j->scratch);
     free(j->suites);
     free(j->path);
     free(j->tmp_path);
@@ -179,9 +269,14 @@ ac_reporter *ac__junit_reporter(const char *path, const char *run_name) {
     ac_buf tmp = {0};
     ac__buf_printf(&tmp, "%s.tmp.XXXXXX", path);
     char *tmp_path = ac__buf_take(&tmp);
-    int fd = mkstemp(tmp_path);
+    int scratch = open_scratch(path);
+    int fd = scratch < 0 ? -1 : mkstemp(tmp_path);
     if (fd < 0) {
+        int saved = errno;
+        if (scratch >= 0)
+            close(scratch);
         free(tmp_path);
+        errno = saved;
         return NULL;
     }
     mode_t mask = umask(0);
@@ -193,5 +288,6 @@ ac_reporter *ac__junit_reporter(const char *path, const char *run_name) {
     j->tmp_path = tmp_path;
     j->tmp = fdopen(fd, "w");
     j->run_name = ac__xstrdup(run_name);
+    j->scratch = scratch;
     return &j->base;
 }

@@ -39,14 +39,29 @@ typedef struct ac_failure {
     const char *phase; /* setup, body, drain, teardown, or NULL when unknown */
 } ac_failure;
 
-/* Captured output of one stream: the first AC_CAPTURE_LIMIT bytes are kept, the rest counted. */
-#define AC_CAPTURE_LIMIT (1024 * 1024)
+/* Captured output of one stream, bounded whatever the test prints: the first AC_CAPTURE_HEAD bytes and
+ * the last AC_CAPTURE_TAIL bytes are kept, the bytes between them only counted. */
+#define AC_CAPTURE_HEAD (64 * 1024)
+#define AC_CAPTURE_TAIL (64 * 1024)
 typedef struct ac_capture {
-    ac_buf text;
-    size_t dropped;
+    ac_buf text;    /* the head */
+    ac_buf tail;    /* what came after the head: its last AC_CAPTURE_TAIL bytes are the tail (up to twice
+                       that is held between compactions) */
+    size_t dropped; /* bytes compacted out of `tail` */
 } ac_capture;
 
+/* What a report shows of a capture: the head, how many bytes were cut after it, and the tail. */
+typedef struct ac_capture_view {
+    const char *head, *tail;
+    size_t head_len, cut, tail_len;
+} ac_capture_view;
+
 void ac__capture_add(ac_capture *c, const char *p, size_t n);
+/* The report's view of c (pointers into c, valid until c changes). */
+ac_capture_view ac__capture_view(const ac_capture *c);
+/* Appends all of c to out: what a report shows when nothing was cut (v.cut == 0). */
+void ac__capture_join(const ac_capture *c, ac_buf *out);
+void ac__capture_free(ac_capture *c);
 
 typedef struct ac_result {
     const ac__test_def *def;

@@ -72,10 +72,45 @@ void ac__result_settle(ac_result *r) {
 }
 
 void ac__capture_add(ac_capture *c, const char *p, size_t n) {
-    size_t room = c->text.len < AC_CAPTURE_LIMIT ? AC_CAPTURE_LIMIT - c->text.len : 0;
-    size_t keep = n < room ? n : room;
-    ac__buf_append(&c->text, p, keep);
-    c->dropped += n - keep;
+    size_t room = c->text.len < AC_CAPTURE_HEAD ? AC_CAPTURE_HEAD - c->text.len : 0;
+    size_t head = n < room ? n : room;
+    ac__buf_append(&c->text, p, head);
+    p += head, n -= head;
+    if (n == 0)
+        return;
+    if (n >= AC_CAPTURE_TAIL) { /* this chunk alone fills the tail */
+        c->dropped += c->tail.len + n - AC_CAPTURE_TAIL;
+        c->tail.len = 0;
+        ac__buf_append(&c->tail, p + n - AC_CAPTURE_TAIL, AC_CAPTURE_TAIL);
+        return;
+    }
+    if (c->tail.len + n > 2 * AC_CAPTURE_TAIL) { /* keep the last AC_CAPTURE_TAIL bytes, then append */
+        size_t cut = c->tail.len - AC_CAPTURE_TAIL;
+        memmove(c->tail.data, c->tail.data + cut, AC_CAPTURE_TAIL);
+        c->tail.len = AC_CAPTURE_TAIL;
+        c->dropped += cut;
+    }
+    ac__buf_append(&c->tail, p, n);
+}
+
+ac_capture_view ac__capture_view(const ac_capture *c) {
+    size_t tail = c->tail.len < AC_CAPTURE_TAIL ? c->tail.len : AC_CAPTURE_TAIL;
+    return (ac_capture_view){.head = ac__buf_str(&c->text),
+                             .head_len = c->text.len,
+                             .cut = c->dropped + (c->tail.len - tail),
+                             .tail = c->tail.len ? c->tail.data + c->tail.len - tail : "",
+                             .tail_len = tail};
+}
+
+void ac__capture_join(const ac_capture *c, ac_buf *out) {
+    ac__buf_append(out, c->text.data, c->text.len);
+    ac__buf_append(out, c->tail.data, c->tail.len);
+}
+
+void ac__capture_free(ac_capture *c) {
+    ac__buf_free(&c->text);
+    ac__buf_free(&c->tail);
+    c->dropped = 0;
 }
 
 void ac__props_free(ac_prop_obs *props, size_t n) {
@@ -97,8 +132,8 @@ void ac__result_free(ac_result *r) {
     r->nprops = 0;
     free(r->trace);
     r->trace = NULL;
-    ac__buf_free(&r->out.text);
-    ac__buf_free(&r->err.text);
+    ac__capture_free(&r->out);
+    ac__capture_free(&r->err);
     ac__buf_free(&r->notes);
     r->failures = NULL;
     r->nfailures = 0;

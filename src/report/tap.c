@@ -63,6 +63,25 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
         yaml_str(out, "expected", f->expected, strlen(f->expected), indent);
 }
 
+/* "  stdout: ..." with all of it; or, when the middle was cut, the head, "  stdout_bytes_dropped: N" and
+ * "  stdout_tail: ...". */
+static void yaml_capture(FILE *out, const char *name, const ac_capture *c) {
+    ac_capture_view v = ac__capture_view(c);
+    char key[32];
+    if (v.cut == 0) {
+        ac_buf all = {0};
+        ac__capture_join(c, &all);
+        if (all.len)
+            yaml_str(out, name, all.data, all.len, "  ");
+        ac__buf_free(&all);
+        return;
+    }
+    yaml_str(out, name, v.head, v.head_len, "  ");
+    fprintf(out, "  %s_bytes_dropped: %zu\n", name, v.cut);
+    snprintf(key, sizeof key, "%s_tail", name);
+    yaml_str(out, key, v.tail, v.tail_len, "  ");
+}
+
 /* Each note as a comment line after the test point (and its YAML block): "# note: file:line: message". */
 static void put_notes(FILE *out, const ac_buf *notes) {
     const char *p = notes->len ? notes->data : "", *end = p + notes->len;
@@ -102,14 +121,8 @@ static void result(ac_reporter *r, const ac_result *res) {
         if (res->failures_omitted)
             fprintf(out, "  failures_omitted: %zu\n", res->failures_omitted);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
-        if (res->out.text.len)
-            yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");
-        if (res->err.text.len)
-            yaml_str(out, "stderr", res->err.text.data, res->err.text.len, "  ");
-        if (res->out.dropped)
-            fprintf(out, "  stdout_bytes_dropped: %zu\n", res->out.dropped);
-        if (res->err.dropped)
-            fprintf(out, "  stderr_bytes_dropped: %zu\n", res->err.dropped);
+        yaml_capture(out, "stdout", &res->out);
+        yaml_capture(out, "stderr", &res->err);
         fprintf(out, "  ...\n");
     }
     put_notes(out, &res->notes);
