@@ -44,6 +44,18 @@ AC_TEST(meta_zoo_report, a_flood_of_failures_is_bounded_and_counted, .timeout = 
         "      ... and 199,900 more failures not kept (a test keeps its first 100 and the one "
         "that ended it)\n");
     proc_free(&p);
+    /* GitHub annotations: one for each failure kept, and one saying how many were not */
+    const char *env[] = {"GITHUB_ACTIONS=true", NULL};
+    run_report("--filter=zoo_report.floods_*", "--tap", env, &p);
+    size_t annotations = 0;
+    for (const char *e = ac__buf_str(&p.err); (e = strstr(e, "::error ")) != NULL; e++)
+        annotations++;
+    AC_EXPECT_EQ(annotations, 102u);
+    AC_EXPECT_STR_CONTAINS(
+        ac__buf_str(&p.err),
+        "\n::error title=zoo_report.floods_failures_from_an_idle_callback::199900 more failures "
+        "not kept (asyncheck keeps a test's first 100)\n");
+    proc_free(&p);
     char *dir = make_temp_dir();
     char json[512], opt[600];
     snprintf(json, sizeof json, "%s/out.jsonl", dir);
