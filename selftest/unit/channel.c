@@ -61,3 +61,87 @@ AC_TEST(channel, notes_are_kept_in_order) {
     AC_EXPECT_EQ(r.notes.len, 0u);
     ac__buf_free(&wire);
 }
+
+AC_TEST(channel, a_flood_of_failures_keeps_the_first_and_the_fatal_one) {
+    ac_buf wire = {0};
+    const char *fail[] = {"0", "0", "x.c", "1", "again", "", ""};
+    const char *fatal[] = {"0", "1", "x.c", "2", "ended it", "", ""};
+    const char *fatal2[] = {"0", "1", "x.c", "3", "ended it too", "", ""};
+    for (int i = 0; i < AC_FAILURE_LIMIT + 50; i++)
+        ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
+    ac_result r = {0};
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_EXPECT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT);
+    AC_EXPECT_EQ(r.failures_omitted, 50u);
+    ac__record_encode(&wire, AC_REC_FAILURE, fatal, 7);
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_ASSERT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 1); /* the fatal one is kept after the limit */
+    AC_EXPECT_STR_EQ(r.failures[AC_FAILURE_LIMIT].message, "ended it");
+    AC_EXPECT_EQ(r.failures_omitted, 50u);
+    ac__record_encode(&wire, AC_REC_FAILURE, fatal2, 7);
+    ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
+    AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
+    AC_ASSERT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 1); /* the latest fatal one replaces it */
+    AC_EXPECT_STR_EQ(r.failures[AC_FAILURE_LIMIT].message, "ended it too");
+    AC_EXPECT_EQ(r.failures_omitted, 52u);
+    /* the runner's own failures (a crash, a timeout) are never dropped */
+    ac__result_add_failure(&r, AC_FK_TIMEOUT, true, NULL, 0, "timed out", NULL, NULL);
+    AC_EXPECT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT + 2);
+    ac__result_free(&r);
+    AC_EXPECT_EQ(r.failures_omitted, 0u);
+    ac__buf_free(&wire);
+}
+
+/* Feeds `total` bytes (byte i is 'a' + i % 26) to a capture in chunks of `chunk` bytes. */
+static void feed(ac_capture *c, size_t total, size_t chunk) {
+    char buf[4096];
+    for (size_t at = 0; at < total;) {
+        size_t n = total - at < chunk ? total - at : chunk;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)('a' + (at + i) % 26);
+        ac__capture_add(c, buf, n);
+        at += n;
+    }
+}
+
+static void expect_view(size_t total, size_t chunk) {
+    ac_capture c = {0};
+    feed(&c, total, chunk);
+    ac_capture_view v = ac__capture_view(&c);
+    size_t head = total < AC_CAPTURE_HEAD ? total : AC_CAPTURE_HEAD;
+    size_t tail = total - head < AC_CAPTURE_TAIL ? total - head : AC_CAPTURE_TAIL;
+    AC_EXPECT_EQ(v.head_len, head);
+    AC_EXPECT_EQ(v.tail_len, tail);
+    AC_EXPECT_EQ(v.cut, total - head - tail);
+    bool ok = true;
+    for (size_t i = 0; i < v.head_len; i++)
+        ok = ok && v.head[i] == (char)('a' + i % 26);
+    for (size_t i = 0; i < v.tail_len; i++)
+        ok = ok && v.tail[i] == (char)('a' + (total - tail + i) % 26);
+    if (!ok)
+        AC_FAIL_LATER("wrong bytes kept: total %zu in chunks of %zu", total, chunk);
+    AC_EXPECT_LE(c.text.cap + c.tail.cap, (size_t)(8 * (AC_CAPTURE_HEAD + AC_CAPTURE_TAIL)));
+    ac__capture_free(&c);
+}
+
+AC_TEST(channel, captures_keep_the_head_and_the_tail) {
+    expect_view(0, 1);
+    expect_view(100, 7);
+    expect_view(AC_CAPTURE_HEAD, 4096);
+    expect_view(AC_CAPTURE_HEAD + 10, 3);
+    expect_view(AC_CAPTURE_HEAD + AC_CAPTURE_TAIL, 1000);
+    expect_view(AC_CAPTURE_HEAD + AC_CAPTURE_TAIL + 1, 1);
+    expect_view(5 * AC_CAPTURE_HEAD + 12345, 4096);
+    expect_view(5 * AC_CAPTURE_HEAD + 12345, 1);
+}
+
+AC_TEST(channel, a_capture_cut_nowhere_joins_whole) {
+    ac_capture c = {0};
+    feed(&c, AC_CAPTURE_HEAD + 100, 4096);
+    ac_buf all = {0};
+    ac__capture_join(&c, &all);
+    AC_EXPECT_EQ(all.len, (size_t)AC_CAPTURE_HEAD + 100);
+    AC_EXPECT_EQ(all.data[AC_CAPTURE_HEAD + 99], (char)('a' + (AC_CAPTURE_HEAD + 99) % 26));
+    ac__buf_free(&all);
+    ac__capture_free(&c);
+}

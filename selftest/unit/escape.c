@@ -72,3 +72,25 @@ AC_TEST(escape, folding_counts_timings_and_addresses) {
     AC_EXPECT_STR_EQ(ac__buf_str(&b), "started at poll_scenario+0xN");
     ac__buf_free(&b);
 }
+
+#define LINE(text, size, flags)                                                                              \
+    (ac__buf_free(&out), ac__escape_line(&out, text, size, flags), ac__buf_str(&out))
+
+AC_TEST(escape, one_line_for_line_readers) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(LINE("plain\ttab", 9, 0), "plain\ttab");
+    AC_EXPECT_STR_EQ(LINE("a\nb\rc", 5, 0), "a\\nb\\rc");
+    AC_EXPECT_STR_EQ(LINE("\x0b\x0c\x1c\x1d\x1e", 5, 0), "\\x0B\\x0C\\x1C\\x1D\\x1E");
+    AC_EXPECT_STR_EQ(LINE("\xc2\x85|\xe2\x80\xa8|\xe2\x80\xa9", 10, 0), "\\u0085|\\u2028|\\u2029");
+    /* other controls and bad bytes only when asked; a backslash only when asked */
+    AC_EXPECT_STR_EQ(LINE("\x1b[1m\xff\\", 6, 0), "\x1b[1m\xff\\");
+    AC_EXPECT_STR_EQ(LINE("\x1b[1m\xff\\", 6, AC_ESC_CONTROLS | AC_ESC_BACKSLASH), "\\x1B[1m\\xFF\\\\");
+    AC_EXPECT_STR_EQ(LINE("caf\xc3\xa9", 5, AC_ESC_CONTROLS), "caf\xc3\xa9");
+    /* workflow commands: "::" first (after blanks), "##[" anywhere */
+    AC_EXPECT_STR_EQ(LINE("  ::error::x", 12, AC_ESC_COMMANDS), "  \\x3A:error::x");
+    AC_EXPECT_STR_EQ(LINE("a ::b", 5, AC_ESC_COMMANDS), "a ::b");
+    AC_EXPECT_STR_EQ(LINE("a ##[error]b", 12, AC_ESC_COMMANDS), "a \\x23#[error]b");
+    AC_EXPECT_STR_EQ(LINE("::x ##[y", 8, 0), "::x ##[y");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "a##[error]b #[", 14), "a\\x23#[error]b #[");
+    ac__buf_free(&out);
+}

@@ -67,6 +67,12 @@ static void result(ac_reporter *r, const ac_result *res) {
         }
         fputc('\n', g->out);
     }
+    if (res->failures_omitted) {
+        fputs("::error title=", g->out);
+        put(g->out, ac__buf_str(&title), true);
+        fprintf(g->out, "::%zu more failures not kept (asyncheck keeps a test's first %d)\n",
+                res->failures_omitted, AC_FAILURE_LIMIT);
+    }
     fflush(g->out);
     ac__buf_free(&title);
 }

@@ -62,19 +62,68 @@ static void progress(ac_reporter *r, size_t done, size_t total, size_t failed, d
     fflush(h->out);
 }
 
+/* Writes user text so that every line of it is ours: each line break in it (LF, CR or CRLF) is followed
+ * by `indent`, and what other readers take as a line end (VT, FF, NEL, U+2028, ...) is escaped. So
+ * nothing a test says can start a line of the report (a "::error" workflow command under GitHub
+ * Actions, a TAP line, a fake result). */
+static void put_text(human *h, const char *s, size_t n, const char *indent) {
+    ac_buf b = {0};
+    const char *end = s + n;
+    while (s < end) {
+        const char *brk = s;
+        while (brk < end && *brk != '\n' && *brk != '\r')
+            brk++;
+        ac__escape_line(&b, s, (size_t)(brk - s), AC_ESC_COMMANDS);
+        if (brk == end)
+            break;
+        ac__buf_printf(&b, "\n%s", indent);
+        s = brk + (brk[0] == '\r' && brk + 1 < end && brk[1] == '\n' ? 2 : 1);
+    }
+    fwrite(ac__buf_str(&b), 1, b.len, h->out);
+    ac__buf_free(&b);
+}
+
+static void put_str(human *h, const char *s, const char *indent) {
+    put_text(h, s, strlen(s), indent);
+}
+
+/* n with a comma between each group of three digits: 2,699,900. */
+static void put_count(FILE *out, size_t n) {
+    if (n >= 1000) {
+        put_count(out, n / 1000);
+        fprintf(out, ",%03zu", n % 1000);
+    } else {
+        fprintf(out, "%zu", n);
+    }
+}
+
+/* "      | line" for each line of text (the last line's end is ours). */
+static void print_lines(human *h, const char *text, size_t n) {
+    if (n && text[n - 1] == '\n')
+        n--;
+    fputs("      | ", h->out);
+    put_text(h, text, n, "      | ");
+    fputc('\n', h->out);
+}
+
 static void print_capture(human *h, const char *label, const ac_capture *c) {
-    if (c->text.len == 0 && c->dropped == 0)
+    ac_capture_view v = ac__capture_view(c);
+    if (v.head_len == 0 && v.tail_len == 0 && v.cut == 0)
         return;
     fprintf(h->out, "      %s--- %s ---%s\n", paint(h, DIM), label, paint(h, RESET));
-    const char *p = ac__buf_str(&c->text), *end = p + c->text.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fprintf(h->out, "      | %.*s\n", (int)n, p);
-        p += n + (nl ? 1 : 0);
+    if (v.cut == 0) {
+        ac_buf all = {0};
+        ac__capture_join(c, &all);
+        print_lines(h, all.data, all.len);
+        ac__buf_free(&all);
+        return;
     }
-    if (c->dropped)
-        fprintf(h->out, "      (%zu more bytes not kept)\n", c->dropped);
+    print_lines(h, v.head, v.head_len);
+    fprintf(h->out, "      %s[... ", paint(h, DIM));
+    put_count(h->out, v.cut);
+    fprintf(h->out, " bytes cut: the first %d KiB and the last %d KiB are kept ...]%s\n",
+            AC_CAPTURE_HEAD / 1024, AC_CAPTURE_TAIL / 1024, paint(h, RESET));
+    print_lines(h, v.tail, v.tail_len);
 }
 
 /* "      note: file:line: message", a line for each note. */
@@ -83,7 +132,9 @@ static void print_notes(human *h, const ac_buf *notes) {
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fprintf(h->out, "      %snote:%s %.*s\n", paint(h, DIM), paint(h, RESET), (int)n, p);
+        fprintf(h->out, "      %snote:%s ", paint(h, DIM), paint(h, RESET));
+        put_text(h, p, n, "            ");
+        fputc('\n', h->out);
         p += n + (nl ? 1 : 0);
     }
 }
@@ -91,15 +142,16 @@ static void print_notes(human *h, const ac_buf *notes) {
 /* "        got:      <value>", each further line of a multi-line value indented under the first. */
 static void print_value(human *h, const char *label, const char *value) {
     fprintf(h->out, "        %-10s", label);
-    for (const char *p = value;;) {
-        const char *nl = strchr(p, '\n');
-        if (!nl) {
-            fprintf(h->out, "%s\n", p);
-            break;
-        }
-        fprintf(h->out, "%.*s\n                  ", (int)(nl - p), p);
-        p = nl + 1;
-    }
+    put_str(h, value, "                  ");
+    fputc('\n', h->out);
+}
+
+/* "      ... and 2,699,900 more failures not kept (...)", where the kept ones stop. */
+static void print_omitted(human *h, size_t n) {
+    fprintf(h->out, "      %s... and ", paint(h, BOLD));
+    put_count(h->out, n);
+    fprintf(h->out, " more failure%s not kept%s (a test keeps its first %d and the one that ended it)\n",
+            n == 1 ? "" : "s", paint(h, RESET), AC_FAILURE_LIMIT);
 }
 
 /* "explored 37 of 200 schedules (shuffle), 37 runs; budget 5 s reached" */
@@ -128,8 +180,9 @@ static void result(ac_reporter *r, const ac_result *res) {
     fprintf(h->out, "%s%s%s  %s.%s", paint(h, color), label, paint(h, RESET), res->def->suite,
             res->def->name);
     if (res->outcome == AC_SKIP) {
-        fprintf(h->out, "  %s%s%s\n", paint(h, DIM), res->skip_reason ? res->skip_reason : "",
-                paint(h, RESET));
+        fprintf(h->out, "  %s", paint(h, DIM));
+        put_str(h, res->skip_reason ? res->skip_reason : "", "      ");
+        fprintf(h->out, "%s\n", paint(h, RESET));
         ac__buf_free(&name);
         return;
     }
@@ -140,16 +193,23 @@ static void result(ac_reporter *r, const ac_result *res) {
         print_exploration(h, &res->exploration);
     for (size_t i = 0; i < res->nfailures; i++) {
         const ac_failure *f = &res->failures[i];
-        if (f->file)
-            fprintf(h->out, "      %s:%d: %s%s%s\n", f->file, f->line, paint(h, BOLD), f->message,
-                    paint(h, RESET));
-        else
-            fprintf(h->out, "      %s%s%s\n", paint(h, BOLD), f->message, paint(h, RESET));
+        if (i == AC_FAILURE_LIMIT && res->failures_omitted)
+            print_omitted(h, res->failures_omitted);
+        fputs("      ", h->out);
+        if (f->file) {
+            put_str(h, f->file, "        ");
+            fprintf(h->out, ":%d: ", f->line);
+        }
+        fputs(paint(h, BOLD), h->out);
+        put_str(h, f->message, "        ");
+        fprintf(h->out, "%s\n", paint(h, RESET));
         if (f->got)
             print_value(h, "got:", f->got);
         if (f->expected)
             print_value(h, "expected:", f->expected);
     }
+    if (res->nfailures <= AC_FAILURE_LIMIT && res->failures_omitted)
+        print_omitted(h, res->failures_omitted);
     if (res->outcome == AC_FAIL || h->verbose) {
         print_notes(h, &res->notes);
         print_capture(h, "stdout", &res->out);

@@ -47,6 +47,26 @@ static void key_string(ac_buf *b, const char *key, const char *value) {
         ac__buf_puts(b, "null");
 }
 
+/* ,"stdout":"...","stdout_dropped":N — all of it, or the head, the bytes cut after it, and
+ * ,"stdout_tail":"..." with the rest. */
+static void json_capture(ac_buf *b, const char *name, const ac_capture *c) {
+    ac_capture_view v = ac__capture_view(c);
+    ac__buf_printf(b, ",\"%s\":", name);
+    if (v.cut == 0) {
+        ac_buf all = {0};
+        ac__capture_join(c, &all);
+        put_string(b, ac__buf_str(&all), all.len);
+        ac__buf_free(&all);
+    } else {
+        put_string(b, v.head, v.head_len);
+    }
+    ac__buf_printf(b, ",\"%s_dropped\":%zu", name, v.cut);
+    if (v.cut) {
+        ac__buf_printf(b, ",\"%s_tail\":", name);
+        put_string(b, v.tail, v.tail_len);
+    }
+}
+
 static void begin(ac_reporter *r, const ac_run_info *info) {
     ((json *)r)->info = *info;
 }
@@ -97,13 +117,10 @@ static void result(ac_reporter *r, const ac_result *res) {
         key_string(&b, "expected", f->expected);
         ac__buf_puts(&b, "}");
     }
-    ac__buf_puts(&b, "]");
-    ac__buf_puts(&b, ",\"stdout\":");
-    put_string(&b, ac__buf_str(&res->out.text), res->out.text.len);
-    ac__buf_puts(&b, ",\"stderr\":");
-    put_string(&b, ac__buf_str(&res->err.text), res->err.text.len);
-    ac__buf_printf(&b, ",\"stdout_dropped\":%zu,\"stderr_dropped\":%zu}\n", res->out.dropped,
-                   res->err.dropped);
+    ac__buf_printf(&b, "],\"failures_omitted\":%zu", res->failures_omitted);
+    json_capture(&b, "stdout", &res->out);
+    json_capture(&b, "stderr", &res->err);
+    ac__buf_puts(&b, "}\n");
     fwrite(b.data, 1, b.len, j->out);
     fflush(j->out);
     ac__buf_free(&b);

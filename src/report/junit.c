@@ -1,16 +1,30 @@
 /* junit.c — JUnit XML: one <testsuites> root, a <testsuite> per suite (in order of first appearance),
  * a <testcase> per test with classname/name/file/line/time, <properties> saying what an explored test
- * ran, <failure>/<skipped>, and the captured output. Built in memory and written whole at the end to a
- * stream from outfile.c, which puts the file in place only then: it is complete or absent, never
- * half-written. */
+ * ran, <failure>/<skipped>, and the captured output (its head and tail when the middle was cut). Memory
+ * does not grow with the output: each <testcase> is written, as its result arrives, to an unnamed
+ * scratch file, and only counts and the spans of the scratch file each suite's testcases take are kept.
+ * At the end the document is written in one pass (the root and suite totals, then each suite's
+ * testcases copied from the scratch file) to the stream outfile.c gave it, which puts the file in place
+ * only then: it is complete or absent, never half-written. */
 #include "report.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where in the scratch file some of a suite's testcases are. */
+typedef struct span {
+    off_t at;
+    size_t len;
+} span;
 
 typedef struct suite_acc {
     const char *name;
-    ac_buf cases;
+    span *spans; /* consecutive testcases of one suite share a span */
+    size_t nspans;
     size_t tests, failures, skipped;
     double time;
 } suite_acc;
@@ -21,7 +35,70 @@ typedef struct junit {
     char *run_name;
     suite_acc *suites;
     size_t nsuites;
+    int scratch; /* the testcases so far, unnamed (nothing is left behind) */
+    off_t scratch_len;
+    int scratch_errno; /* the first error writing it, or 0 */
 } junit;
+
+/* An unnamed file for the testcases, in $TMPDIR (or /tmp): O_TMPFILE, else a named one unlinked at once.
+ * -1 when none. */
+static int open_scratch(void) {
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    ac_buf name = {0};
+    ac__buf_printf(&name, "%s/.asyncheck-cases-XXXXXX", dir);
+    fd = mkostemp(name.data, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(name.data);
+    ac__buf_free(&name);
+    return fd;
+}
+
+/* Appends b to the scratch file and to the suite's spans. */
+static void scratch_write(junit *j, suite_acc *s, const ac_buf *b) {
+    size_t off = 0;
+    while (off < b->len && !j->scratch_errno) {
+        ssize_t w = pwrite(j->scratch, b->data + off, b->len - off, j->scratch_len + (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            j->scratch_errno = w < 0 ? errno : EIO;
+        else
+            off += (size_t)w;
+    }
+    if (j->scratch_errno)
+        return;
+    if (s->nspans && s->spans[s->nspans - 1].at + (off_t)s->spans[s->nspans - 1].len == j->scratch_len) {
+        s->spans[s->nspans - 1].len += b->len;
+    } else {
+        s->spans = ac__xrealloc(s->spans, (s->nspans + 1) * sizeof *s->spans);
+        s->spans[s->nspans++] = (span){j->scratch_len, b->len};
+    }
+    j->scratch_len += (off_t)b->len;
+}
+
+/* Copies a span of the scratch file to out. */
+static bool copy_span(junit *j, span sp, FILE *out) {
+    char chunk[65536];
+    while (sp.len) {
+        ssize_t n = pread(j->scratch, chunk, sp.len < sizeof chunk ? sp.len : sizeof chunk, sp.at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            j->scratch_errno = n < 0 ? errno : EIO;
+            return false;
+        }
+        if (fwrite(chunk, 1, (size_t)n, out) != (size_t)n)
+            return false;
+        sp.at += n;
+        sp.len -= (size_t)n;
+    }
+    return true;
+}
 
 /* Seconds with '.' as the decimal point whatever the locale. */
 static void put_time(ac_buf *b, double s) {
@@ -33,21 +110,6 @@ static void attr(ac_buf *b, const char *name, const char *value) {
     ac__buf_printf(b, " %s=\"", name);
     ac__escape_xml_attr(b, value, strlen(value));
     ac__buf_puts(b, "\"");
-}
-
-static suite_acc *suite_for(junit *j, const char *name) {
-    if (j->nsuites && strcmp(j->suites[j->nsuites - 1].name, name) == 0)
-        return &j->suites[j->nsuites - 1];
-    for (size_t i = 0; i < j->nsuites; i++)
-        if (strcmp(j->suites[i].name, name) == 0)
-            return &j->suites[i];
-    j->suites = ac__xrealloc(j->suites, (j->nsuites + 1) * sizeof *j->suites);
-    j->suites[j->nsuites] = (suite_acc){.name = name};
-    return &j->suites[j->nsuites++];
-}
-
-static void begin(ac_reporter *r, const ac_run_info *info) {
-    (void)r, (void)info;
 }
 
 static void property(ac_buf *b, const char *name, const char *value) {
@@ -77,10 +139,25 @@ static void put_exploration(ac_buf *b, const ac_exploration *x) {
     ac__buf_puts(b, "      </properties>\n");
 }
 
+static suite_acc *suite_for(junit *j, const char *name) {
+    if (j->nsuites && strcmp(j->suites[j->nsuites - 1].name, name) == 0)
+        return &j->suites[j->nsuites - 1];
+    for (size_t i = 0; i < j->nsuites; i++)
+        if (strcmp(j->suites[i].name, name) == 0)
+            return &j->suites[i];
+    j->suites = ac__xrealloc(j->suites, (j->nsuites + 1) * sizeof *j->suites);
+    j->suites[j->nsuites] = (suite_acc){.name = name};
+    return &j->suites[j->nsuites++];
+}
+
+static void begin(ac_reporter *r, const ac_run_info *info) {
+    (void)r, (void)info;
+}
+
 static void result(ac_reporter *r, const ac_result *res) {
     junit *j = (junit *)r;
     suite_acc *s = suite_for(j, res->def->suite);
-    ac_buf *b = &s->cases;
+    ac_buf case_text = {0}, *b = &case_text;
     s->tests++;
     s->time += res->duration;
     ac__buf_puts(b, "    <testcase");
@@ -111,7 +188,11 @@ static void result(ac_reporter *r, const ac_result *res) {
                 ac__buf_printf(&text, "  got:      %s\n", f->got);
             if (f->expected)
                 ac__buf_printf(&text, "  expected: %s\n", f->expected);
+            if (i + 1 == AC_FAILURE_LIMIT && res->failures_omitted)
+                ac__buf_printf(&text, "[asyncheck: %zu more failures not kept]\n", res->failures_omitted);
         }
+        if (res->nfailures < AC_FAILURE_LIMIT && res->failures_omitted)
+            ac__buf_printf(&text, "[asyncheck: %zu more failures not kept]\n", res->failures_omitted);
         ac__buf_puts(b, "      <failure");
         attr(b, "message", first->message);
         attr(b, "type", ac__failure_kind_name(first->kind));
@@ -128,15 +209,27 @@ static void result(ac_reporter *r, const ac_result *res) {
     const ac_capture *caps[2] = {&res->out, &res->err};
     const char *tags[2] = {"system-out", "system-err"};
     for (int i = 0; i < 2; i++) {
-        if (!caps[i]->text.len && !caps[i]->dropped)
+        ac_capture_view v = ac__capture_view(caps[i]);
+        if (!v.head_len && !v.tail_len && !v.cut)
             continue;
         ac__buf_printf(b, "      <%s>", tags[i]);
-        ac__escape_xml_cdata(b, ac__buf_str(&caps[i]->text), caps[i]->text.len);
-        if (caps[i]->dropped)
-            ac__buf_printf(b, "[asyncheck: %zu more bytes not kept]", caps[i]->dropped);
+        if (v.cut == 0) {
+            ac_buf all = {0};
+            ac__capture_join(caps[i], &all);
+            ac__escape_xml_cdata(b, ac__buf_str(&all), all.len);
+            ac__buf_free(&all);
+        } else {
+            ac__escape_xml_cdata(b, v.head, v.head_len);
+            ac__buf_printf(
+                b, "\n[asyncheck: %zu bytes cut here; the first %d KiB and the last %d KiB are kept]\n",
+                v.cut, AC_CAPTURE_HEAD / 1024, AC_CAPTURE_TAIL / 1024);
+            ac__escape_xml_cdata(b, v.tail, v.tail_len);
+        }
         ac__buf_printf(b, "</%s>\n", tags[i]);
     }
     ac__buf_puts(b, "    </testcase>\n");
+    scratch_write(j, s, b);
+    ac__buf_free(b);
 }
 
 static int end(ac_reporter *r, const ac_summary *sum) {
@@ -151,7 +244,8 @@ static int end(ac_reporter *r, const ac_summary *sum) {
                    failures, skipped);
     put_time(&b, sum->duration);
     ac__buf_puts(&b, "\">\n");
-    for (size_t i = 0; i < j->nsuites; i++) {
+    bool ok = !j->scratch_errno;
+    for (size_t i = 0; ok && i < j->nsuites; i++) {
         suite_acc *s = &j->suites[i];
         ac__buf_puts(&b, "  <testsuite");
         attr(&b, "name", s->name);
@@ -159,29 +253,41 @@ static int end(ac_reporter *r, const ac_summary *sum) {
                        s->failures, s->skipped);
         put_time(&b, s->time);
         ac__buf_puts(&b, "\">\n");
-        ac__buf_append(&b, s->cases.data, s->cases.len);
+        ok = fwrite(b.data, 1, b.len, j->out) == b.len;
+        b.len = 0;
+        for (size_t k = 0; ok && k < s->nspans; k++)
+            ok = copy_span(j, s->spans[k], j->out);
         ac__buf_puts(&b, "  </testsuite>\n");
     }
     ac__buf_puts(&b, "</testsuites>\n");
-    bool ok = fwrite(b.data, 1, b.len, j->out) == b.len;
+    ok = ok && fwrite(b.data, 1, b.len, j->out) == b.len;
     ok = fflush(j->out) == 0 && ok;
     ac__buf_free(&b);
+    if (j->scratch_errno)
+        fprintf(stderr, "asyncheck: --junit: could not keep the test cases in a scratch file: %s\n",
+                strerror(j->scratch_errno));
     return ok && !ferror(j->out) ? 0 : -1;
 }
 
 static void destroy(ac_reporter *r) {
     junit *j = (junit *)r;
     for (size_t i = 0; i < j->nsuites; i++)
-        ac__buf_free(&j->suites[i].cases);
+        free(j->suites[i].spans);
+    if (j->scratch >= 0)
+        close(j->scratch);
     free(j->suites);
     free(j->run_name);
     free(j);
 }
 
 ac_reporter *ac__junit_reporter(FILE *out, const char *run_name) {
+    int scratch = open_scratch();
+    if (scratch < 0)
+        return NULL;
     junit *j = ac__xcalloc(1, sizeof *j);
     j->base = (ac_reporter){begin, result, NULL, end, destroy};
     j->out = out;
     j->run_name = ac__xstrdup(run_name);
+    j->scratch = scratch;
     return &j->base;
 }

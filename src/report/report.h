@@ -39,14 +39,29 @@ typedef struct ac_failure {
     const char *phase; /* setup, body, drain, teardown, or NULL when unknown */
 } ac_failure;
 
-/* Captured output of one stream: the first AC_CAPTURE_LIMIT bytes are kept, the rest counted. */
-#define AC_CAPTURE_LIMIT (1024 * 1024)
+/* Captured output of one stream, bounded whatever the test prints: the first AC_CAPTURE_HEAD bytes and
+ * the last AC_CAPTURE_TAIL bytes are kept, the bytes between them only counted. */
+#define AC_CAPTURE_HEAD (64 * 1024)
+#define AC_CAPTURE_TAIL (64 * 1024)
 typedef struct ac_capture {
-    ac_buf text;
-    size_t dropped;
+    ac_buf text;    /* the head */
+    ac_buf tail;    /* what came after the head: its last AC_CAPTURE_TAIL bytes are the tail (up to twice
+                       that is held between compactions) */
+    size_t dropped; /* bytes compacted out of `tail` */
 } ac_capture;
 
+/* What a report shows of a capture: the head, how many bytes were cut after it, and the tail. */
+typedef struct ac_capture_view {
+    const char *head, *tail;
+    size_t head_len, cut, tail_len;
+} ac_capture_view;
+
 void ac__capture_add(ac_capture *c, const char *p, size_t n);
+/* The report's view of c (pointers into c, valid until c changes). */
+ac_capture_view ac__capture_view(const ac_capture *c);
+/* Appends all of c to out: what a report shows when nothing was cut (v.cut == 0). */
+void ac__capture_join(const ac_capture *c, ac_buf *out);
+void ac__capture_free(ac_capture *c);
 
 /* What the exploration of one test ran (explore.c fills it in when the exploration ends; every reporter
  * renders the same fields, for passing and failing tests: a skip skips every schedule). `explored` is
@@ -75,6 +90,8 @@ typedef struct ac_result {
     const char *phase; /* the phase the test was last in: setup, body, drain, teardown */
     ac_failure *failures;
     size_t nfailures;
+    /* failures the test reported beyond AC_FAILURE_LIMIT: counted, not kept */
+    size_t failures_omitted;
     double duration; /* seconds, real time */
     ac_capture out, err;
     ac_buf notes;  /* the test's notes (AC_REC_NOTE), one "file:line: message" a line */
@@ -100,11 +117,19 @@ typedef struct ac_prop_obs {
     long evaluated, hit;
 } ac_prop_obs;
 
+/* How many of a test's own failures a result keeps: the first AC_FAILURE_LIMIT, plus the last fatal one
+ * reported after them (the failure that ended the test); the others are only counted. */
+#define AC_FAILURE_LIMIT 100
+
 /* Frees n property observations and the array. */
 void ac__props_free(ac_prop_obs *props, size_t n);
 /* Appends a failure (strings are copied; NULLs allowed). */
 void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected);
+/* Adds a failure the test itself reported, within AC_FAILURE_LIMIT: past the limit it is counted in
+ * failures_omitted, except that a fatal one takes the one slot kept after the limit. */
+void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                                 const char *message, const char *got, const char *expected);
 /* The canonical (static) spelling of a phase name, or NULL if it is not one. */
 const char *ac__phase_name(const char *name);
 /* Settles outcome from failures/skip: any failure fails; else a skip reason skips; else pass. */

@@ -29,6 +29,31 @@ void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, cons
                                                r->phase};
 }
 
+static void failure_free(ac_failure *f) {
+    free(f->file);
+    free(f->message);
+    free(f->got);
+    free(f->expected);
+}
+
+void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+                                 const char *message, const char *got, const char *expected) {
+    if (r->nfailures < AC_FAILURE_LIMIT) {
+        ac__result_add_failure(r, kind, fatal, file, line, message, got, expected);
+        return;
+    }
+    r->failures_omitted++;
+    if (!fatal)
+        return;
+    /* the slot after the limit holds the latest fatal failure; the one it replaces is counted */
+    if (r->nfailures > AC_FAILURE_LIMIT) {
+        failure_free(&r->failures[--r->nfailures]);
+    } else {
+        r->failures_omitted--;
+    }
+    ac__result_add_failure(r, kind, fatal, file, line, message, got, expected);
+}
+
 const char *ac__phase_name(const char *name) {
     static const char *const phases[] = {"setup", "body", "drain", "cancel", "teardown", "end"};
     for (size_t i = 0; name && i < sizeof phases / sizeof *phases; i++)
@@ -47,10 +72,45 @@ void ac__result_settle(ac_result *r) {
 }
 
 void ac__capture_add(ac_capture *c, const char *p, size_t n) {
-    size_t room = c->text.len < AC_CAPTURE_LIMIT ? AC_CAPTURE_LIMIT - c->text.len : 0;
-    size_t keep = n < room ? n : room;
-    ac__buf_append(&c->text, p, keep);
-    c->dropped += n - keep;
+    size_t room = c->text.len < AC_CAPTURE_HEAD ? AC_CAPTURE_HEAD - c->text.len : 0;
+    size_t head = n < room ? n : room;
+    ac__buf_append(&c->text, p, head);
+    p += head, n -= head;
+    if (n == 0)
+        return;
+    if (n >= AC_CAPTURE_TAIL) { /* this chunk alone fills the tail */
+        c->dropped += c->tail.len + n - AC_CAPTURE_TAIL;
+        c->tail.len = 0;
+        ac__buf_append(&c->tail, p + n - AC_CAPTURE_TAIL, AC_CAPTURE_TAIL);
+        return;
+    }
+    if (c->tail.len + n > 2 * AC_CAPTURE_TAIL) { /* keep the last AC_CAPTURE_TAIL bytes, then append */
+        size_t cut = c->tail.len - AC_CAPTURE_TAIL;
+        memmove(c->tail.data, c->tail.data + cut, AC_CAPTURE_TAIL);
+        c->tail.len = AC_CAPTURE_TAIL;
+        c->dropped += cut;
+    }
+    ac__buf_append(&c->tail, p, n);
+}
+
+ac_capture_view ac__capture_view(const ac_capture *c) {
+    size_t tail = c->tail.len < AC_CAPTURE_TAIL ? c->tail.len : AC_CAPTURE_TAIL;
+    return (ac_capture_view){.head = ac__buf_str(&c->text),
+                             .head_len = c->text.len,
+                             .cut = c->dropped + (c->tail.len - tail),
+                             .tail = c->tail.len ? c->tail.data + c->tail.len - tail : "",
+                             .tail_len = tail};
+}
+
+void ac__capture_join(const ac_capture *c, ac_buf *out) {
+    ac__buf_append(out, c->text.data, c->text.len);
+    ac__buf_append(out, c->tail.data, c->tail.len);
+}
+
+void ac__capture_free(ac_capture *c) {
+    ac__buf_free(&c->text);
+    ac__buf_free(&c->tail);
+    c->dropped = 0;
 }
 
 void ac__props_free(ac_prop_obs *props, size_t n) {
@@ -63,12 +123,8 @@ void ac__props_free(ac_prop_obs *props, size_t n) {
 }
 
 void ac__result_free(ac_result *r) {
-    for (size_t i = 0; i < r->nfailures; i++) {
-        free(r->failures[i].file);
-        free(r->failures[i].message);
-        free(r->failures[i].got);
-        free(r->failures[i].expected);
-    }
+    for (size_t i = 0; i < r->nfailures; i++)
+        failure_free(&r->failures[i]);
     free(r->failures);
     free(r->skip_reason);
     ac__props_free(r->props, r->nprops);
@@ -76,11 +132,12 @@ void ac__result_free(ac_result *r) {
     r->nprops = 0;
     free(r->trace);
     r->trace = NULL;
-    ac__buf_free(&r->out.text);
-    ac__buf_free(&r->err.text);
+    ac__capture_free(&r->out);
+    ac__capture_free(&r->err);
     ac__buf_free(&r->notes);
     r->failures = NULL;
     r->nfailures = 0;
+    r->failures_omitted = 0;
     r->skip_reason = NULL;
 }
 

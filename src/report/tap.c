@@ -27,13 +27,17 @@ static void begin(ac_reporter *r, const ac_run_info *info) {
     fflush(t->out);
 }
 
-/* Test point descriptions escape '#' and '\'; a reason is kept to one line. */
-static void put_escaped(FILE *out, const char *s, bool description) {
-    for (; *s; s++) {
-        if (description && (*s == '#' || *s == '\\'))
+/* A description, directive reason or comment on its one line: line ends and other control characters
+ * (U+2028 and U+2029 among them) escaped; in a description also '#' and '\\', as TAP 14 asks. */
+static void put_escaped(FILE *out, const char *s, size_t n, bool description) {
+    ac_buf b = {0};
+    ac__escape_line(&b, s, n, AC_ESC_CONTROLS | AC_ESC_COMMANDS | (description ? AC_ESC_BACKSLASH : 0));
+    for (size_t i = 0; i < b.len; i++) {
+        if (description && b.data[i] == '#')
             fputc('\\', out);
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+        fputc(b.data[i], out);
     }
+    ac__buf_free(&b);
 }
 
 static void yaml_str(FILE *out, const char *key, const char *value, size_t n, const char *indent) {
@@ -60,13 +64,34 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
         yaml_str(out, "expected", f->expected, strlen(f->expected), indent);
 }
 
+/* "  stdout: ..." with all of it; or, when the middle was cut, the head, "  stdout_bytes_dropped: N" and
+ * "  stdout_tail: ...". */
+static void yaml_capture(FILE *out, const char *name, const ac_capture *c) {
+    ac_capture_view v = ac__capture_view(c);
+    char key[32];
+    if (v.cut == 0) {
+        ac_buf all = {0};
+        ac__capture_join(c, &all);
+        if (all.len)
+            yaml_str(out, name, all.data, all.len, "  ");
+        ac__buf_free(&all);
+        return;
+    }
+    yaml_str(out, name, v.head, v.head_len, "  ");
+    fprintf(out, "  %s_bytes_dropped: %zu\n", name, v.cut);
+    snprintf(key, sizeof key, "%s_tail", name);
+    yaml_str(out, key, v.tail, v.tail_len, "  ");
+}
+
 /* Each note as a comment line after the test point (and its YAML block): "# note: file:line: message". */
 static void put_notes(FILE *out, const ac_buf *notes) {
     const char *p = notes->len ? notes->data : "", *end = p + notes->len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fprintf(out, "# note: %.*s\n", (int)n, p);
+        fputs("# note: ", out);
+        put_escaped(out, p, n, false);
+        fputc('\n', out);
         p += n + (nl ? 1 : 0);
     }
 }
@@ -89,11 +114,12 @@ static void result(ac_reporter *r, const ac_result *res) {
     fprintf(out, "%s %zu - ", res->outcome == AC_FAIL ? "not ok" : "ok", res->number);
     ac_buf label = {0};
     ac__result_label(res, true, &label);
-    put_escaped(out, ac__buf_str(&label), true);
+    put_escaped(out, ac__buf_str(&label), label.len, true);
     ac__buf_free(&label);
     if (res->outcome == AC_SKIP) {
         fprintf(out, " # SKIP ");
-        put_escaped(out, res->skip_reason ? res->skip_reason : "", false);
+        const char *why = res->skip_reason ? res->skip_reason : "";
+        put_escaped(out, why, strlen(why), false);
     }
     fputc('\n', out);
     bool failed = res->outcome == AC_FAIL;
@@ -109,19 +135,15 @@ static void result(ac_reporter *r, const ac_result *res) {
                     yaml_failure(out, &res->failures[i], "      ", "    - ");
             }
         }
+        if (failed && res->failures_omitted)
+            fprintf(out, "  failures_omitted: %zu\n", res->failures_omitted);
         if (explored)
             yaml_exploration(out, &res->exploration);
         fprintf(out, "  duration_ms: %.3f\n", res->duration * 1000.0);
-    }
-    if (failed) {
-        if (res->out.text.len)
-            yaml_str(out, "stdout", res->out.text.data, res->out.text.len, "  ");
-        if (res->err.text.len)
-            yaml_str(out, "stderr", res->err.text.data, res->err.text.len, "  ");
-        if (res->out.dropped)
-            fprintf(out, "  stdout_bytes_dropped: %zu\n", res->out.dropped);
-        if (res->err.dropped)
-            fprintf(out, "  stderr_bytes_dropped: %zu\n", res->err.dropped);
+        if (failed) {
+            yaml_capture(out, "stdout", &res->out);
+            yaml_capture(out, "stderr", &res->err);
+        }
     }
     if (failed || explored)
         fprintf(out, "  ...\n");

@@ -27,8 +27,8 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
     switch (type) {
     case AC_REC_FAILURE:
         if (n >= 7)
-            ac__result_add_failure(r, (ac_failure_kind)atoi(f[0]), f[1][0] == '1', opt(f[2]), atoi(f[3]),
-                                   f[4], opt(f[5]), opt(f[6]));
+            ac__result_add_test_failure(r, (ac_failure_kind)atoi(f[0]), f[1][0] == '1', opt(f[2]), atoi(f[3]),
+                                        f[4], opt(f[5]), opt(f[6]));
         break;
     case AC_REC_SKIP:
         if (n >= 1 && !r->skip_reason)

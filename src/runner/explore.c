@@ -540,6 +540,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         /* the representative's outcome, failures and output become the test's */
         out->failures = ex->rep.failures;
         out->nfailures = ex->rep.nfailures;
+        out->failures_omitted = ex->rep.failures_omitted;
         out->skip_reason = ex->rep.skip_reason;
         out->phase = ex->rep.phase;
         out->out = ex->rep.out;

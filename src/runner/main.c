@@ -260,7 +260,16 @@ int ac_main(int argc, char **argv) {
             rc = 2;
         } else {
             outs[nouts++] = f;
-            reporters[nrep++] = ac__junit_reporter(ac__outfile_stream(f), prog);
+            ac_reporter *j = ac__junit_reporter(ac__outfile_stream(f), prog);
+            if (j) {
+                reporters[nrep++] = j;
+            } else {
+                ac__buf_printf(&err,
+                               "--junit: could not make a scratch file for the test cases in $TMPDIR or "
+                               "/tmp: %s",
+                               strerror(errno));
+                rc = 2;
+            }
         }
     }
     if (!rc && o.github)

@@ -38,6 +38,12 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
     return len;
 }
 
+/* True when s starts "##[": a GitHub Actions runner takes that anywhere in a line as the legacy form of a
+ * workflow command ("##[error]..."). Writing its first '#' as an escape defuses it. */
+static bool legacy_command_at(const unsigned char *s, size_t n) {
+    return n >= 3 && s[0] == '#' && s[1] == '#' && s[2] == '[';
+}
+
 void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
@@ -65,7 +71,9 @@ void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
             ac__buf_puts(b, "\\r");
             break;
         default:
-            if (cp < 0x20 || cp == 0x7F)
+            if (cp == '#' && legacy_command_at(s + i, n - i))
+                ac__buf_puts(b, "\\x23");
+            else if (cp < 0x20 || cp == 0x7F)
                 ac__buf_printf(b, "\\x%02X", (unsigned)cp);
             else if ((cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF ||
                      cp == 0x2028 || cp == 0x2029)
@@ -182,6 +190,45 @@ void ac__escape_c(ac_buf *b, const char *str, size_t n) {
         i += len;
     }
     ac__buf_puts(b, "\"");
+}
+
+void ac__escape_line(ac_buf *b, const char *str, size_t n, int flags) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t lead = 0; /* a workflow command is "::" after leading white space */
+    while (lead < n && (s[lead] == ' ' || s[lead] == '\t'))
+        lead++;
+    for (size_t i = 0; i < n;) {
+        if ((flags & AC_ESC_COMMANDS) && ((i == lead && n - i >= 2 && s[i] == ':' && s[i + 1] == ':') ||
+                                          legacy_command_at(s + i, n - i))) {
+            ac__buf_printf(b, "\\x%02X", s[i]);
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0) {
+            if (flags & AC_ESC_CONTROLS)
+                ac__buf_printf(b, "\\x%02X", s[i]);
+            else
+                ac__buf_append(b, s + i, 1);
+            i++;
+            continue;
+        }
+        bool line_end = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || (cp >= 0x1C && cp <= 0x1E) ||
+                        cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+        bool control = cp < 0x20 ? cp != '\t' : cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
+        if (cp == '\n')
+            ac__buf_puts(b, "\\n");
+        else if (cp == '\r')
+            ac__buf_puts(b, "\\r");
+        else if (cp == '\\' && (flags & AC_ESC_BACKSLASH))
+            ac__buf_puts(b, "\\\\");
+        else if (line_end || (control && (flags & AC_ESC_CONTROLS)))
+            ac__buf_printf(b, "\\%c%0*X", cp < 0x80 ? 'x' : 'u', cp < 0x80 ? 2 : 4, (unsigned)cp);
+        else
+            ac__buf_append(b, s + i, len);
+        i += len;
+    }
 }
 
 void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {

@@ -35,7 +35,8 @@ void *ac__xcalloc(size_t n, size_t size);
 double ac__monotonic(void);
 
 /* Appends s as the inside of a double-quoted YAML (and JSON-compatible) string: quotes, backslashes and
- * control characters escaped, invalid UTF-8 bytes written as \xNN. */
+ * control characters escaped, invalid UTF-8 bytes written as \xNN, and the '#' that starts "##[" (GitHub
+ * Actions' legacy workflow command, read anywhere in a line) as \x23. */
 void ac__escape_quoted(ac_buf *b, const char *s, size_t n);
 /* Appends s as XML 1.0 text for an attribute value: &<>"' escaped, characters XML 1.0 forbids (and
  * invalid UTF-8) dropped. */
@@ -44,6 +45,18 @@ void ac__escape_xml_attr(ac_buf *b, const char *s, size_t n);
 void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
 void ac__escape_c(ac_buf *b, const char *s, size_t n);
+
+/* How ac__escape_line treats what is not a line break (line breaks are always escaped). */
+enum {
+    AC_ESC_CONTROLS = 1,  /* also the other control characters and bytes that are not UTF-8 */
+    AC_ESC_BACKSLASH = 2, /* also '\' as "\\" (so that every escape can be told from the text) */
+    AC_ESC_COMMANDS = 4,  /* also what GitHub Actions reads as a workflow command: "::" first on the line
+                             (after blanks), "##[" anywhere; their first character becomes \xNN */
+};
+/* Appends s so that it stays on one line for every line-based reader (TAP parsers, CI log scanners,
+ * str.splitlines): each character some reader takes as a line end — LF, CR, VT, FF, FS, GS, RS, NEL,
+ * U+2028, U+2029 — is written as an escape (\n, \r, \xNN, \uXXXX); `flags` (AC_ESC_*) escape more. */
+void ac__escape_line(ac_buf *b, const char *s, size_t n, int flags);
 
 /* Appends s with every hexadecimal address ("0x55d3a0c4e2b0") written as "0xN" and every other run of
  * decimal digits as "N" (to compare texts that differ only in timings, counts, fds or addresses). */
