@@ -40,6 +40,7 @@ typedef struct slot {
     double started;
     double limit;
     bool timed_out;
+    bool hung_after_done; /* the watchdog fired although a "done" record had arrived */
     bool busy;
     ac_sched_params sched;
     ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -307,6 +308,20 @@ static void finish(slot *s, int status) {
         }
         ac__result_add_failure(r, kind, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
+    } else if (!rn->interrupted && (s->hung_after_done || WIFSIGNALED(status))) {
+        /* After its "done" record the test's process only exits: a record said the test was done, yet
+         * the test's process went on, so the record did not come from it (a process it forked wrote it).
+         * The outcome is what the test's own process did. */
+        ac_buf msg = {0};
+        if (s->hung_after_done)
+            ac__buf_printf(&msg, "timed out after %.3f s (limit %.3f s); the test's process group was killed",
+                           elapsed, s->limit);
+        else
+            describe_death(&msg, status, r, elapsed);
+        ac__buf_puts(&msg, " (a \"done\" record had arrived, but not from the test's own process)");
+        ac__result_add_failure(r, s->hung_after_done ? AC_FK_TIMEOUT : AC_FK_CRASH, true, r->def->file,
+                               r->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
     }
     s->busy = false;
     rn->running--;
@@ -349,6 +364,9 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     s->timed_out = true;
+    if (s->res_io.fd >= 0)
+        read_into(s, &s->res_io); /* a "done" that is already on its way wins */
+    s->hung_after_done = s->target->finished;
     kill(-s->pid, SIGKILL);
     kill(s->pid, SIGKILL);
 }
@@ -486,6 +504,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
     s->idx = idx;
     s->busy = true;
     s->timed_out = false;
+    s->hung_after_done = false;
     s->limit = timeout;
     rn->running++;
     int fds[3] = {res[0], out[0], err[0]};
