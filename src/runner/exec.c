@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct ac__await {
@@ -85,6 +86,11 @@ static ssize_t record_write(int fd, const void *buf, size_t n) {
     return real_write ? real_write(fd, buf, n) : write(fd, buf, n);
 }
 
+/* This process's id from the kernel: a test may replace getpid() with ac_replace. */
+static pid_t own_pid(void) {
+    return (pid_t)syscall(SYS_getpid);
+}
+
 /* Writes one encoded record whole: a write cut short or interrupted by a signal (a test's interval timer
  * without SA_RESTART) goes on where it stopped. */
 static void send_record(int fd, int type, const char *const *fields, size_t n) {
@@ -118,7 +124,7 @@ static void emit_from_fork(ac_test *t, int type, const char *const *fields, size
     if (type != AC_REC_FAILURE || n < 7)
         return;
     ac_buf msg = {0};
-    ac__buf_printf(&msg, "in process %d, forked by the test: %s", (int)getpid(), fields[4] ? fields[4] : "");
+    ac__buf_printf(&msg, "in process %d, forked by the test: %s", (int)own_pid(), fields[4] ? fields[4] : "");
     if (t->sink->fd >= 0) {
         const char *f[] = {fields[0], "0", fields[2], fields[3], ac__buf_str(&msg), fields[5], fields[6]};
         send_record(t->sink->fd, AC_REC_FAILURE, f, 7);
@@ -147,7 +153,7 @@ static void report_fork_failures(void) {
 }
 
 static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
-    if (getpid() != t->pid) {
+    if (own_pid() != t->pid) {
         emit_from_fork(t, type, fields, n); /* no lock: another thread may have held it at the fork */
         return;
     }
@@ -164,7 +170,7 @@ static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
  * the rest of the test as if it were the test, nor report it done. It is reported, when it returned on
  * its own, and ended. */
 static void end_if_forked(ac_test *t) {
-    if (getpid() == t->pid)
+    if (own_pid() == t->pid)
         return;
     if (!t->ended_early) {
         char text[256], line[16];
@@ -692,7 +698,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
     t->timeout = timeout;
     t->started = ac__monotonic();
     t->thread = pthread_self();
-    t->pid = getpid();
+    t->pid = own_pid();
     pthread_mutex_init(&t->lock, NULL);
     if (sink->fd < 0 && !fork_shared) {
         void *m = mmap(NULL, sizeof *fork_shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
