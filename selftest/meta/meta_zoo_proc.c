@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,4 +95,106 @@ AC_TEST(meta_zoo_proc, under_no_fork_a_falling_through_child_leaves_the_tap_vali
     pt = zoo_proc(&r, "zoo_proc.fork_fails_an_expectation", "--no-fork");
     expect_failure(pt, 0, "assertion", ", forked by the test: AC_EXPECT_EQ(1, 2) failed");
     fixture_done(&r);
+}
+
+/* ---- a hostile start-up environment ---- */
+
+typedef enum hostile {
+    SIGCHLD_IGNORED, /* a parent harness left SIGCHLD at SIG_IGN */
+    STDOUT_CLOSED,   /* started with >&- */
+    FD_LIMIT_64,     /* ulimit -n 64 (soft and hard) */
+} hostile;
+
+/* Runs the zoo_proc fixture in a child prepared as `how`, with TAP into dir/out.tap and `args`. Returns
+ * its exit status (128 + signal), or -1 when it did not end within 30 s (it is then killed). */
+static int run_hostile(hostile how, const char *dir, const char *const *args) {
+    char tap[512];
+    snprintf(tap, sizeof tap, "--tap=%s/out.tap", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        close(devnull);
+        if (how == SIGCHLD_IGNORED)
+            signal(SIGCHLD, SIG_IGN);
+        if (how == STDOUT_CLOSED)
+            close(1);
+        if (how == FD_LIMIT_64) {
+            struct rlimit lim = {64, 64};
+            if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+                _exit(125);
+        }
+        const char *argv[16] = {FIXTURE_ZOO_PROC, tap};
+        size_t n = 2;
+        for (size_t i = 0; args[i] && n < 15; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(126);
+    }
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* The TAP file of a run_hostile run, parsed strictly (fails the calling test when invalid). */
+static bool hostile_tap(const char *dir, tap_doc *doc) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.tap", dir);
+    char *text = read_file(path);
+    AC_ASSERT_NOT_NULL(text);
+    ac_buf why = {0};
+    bool ok = tap_parse(text, doc, &why);
+    AC_EXPECT_STR_EQ(ac__buf_str(&why), ""); /* the first offending line */
+    ac__buf_free(&why);
+    free(text);
+    return ok;
+}
+
+AC_TEST(meta_zoo_proc, sigchld_ignored_by_the_parent_changes_nothing, .timeout = 60) {
+    char *dir = make_temp_dir();
+    const char *args[] = {"--filter=zoo_proc.aborts", "--filter=zoo_proc.passes", NULL};
+    AC_EXPECT_EQ(run_hostile(SIGCHLD_IGNORED, dir, args), 1); /* not a hang */
+    tap_doc doc;
+    if (hostile_tap(dir, &doc)) {
+        AC_EXPECT_TRUE(tap_find(&doc, "zoo_proc.passes")->ok);
+        const tap_point *pt = tap_find(&doc, "zoo_proc.aborts");
+        expect_failure(pt, 0, "crash", "crashed: SIGABRT (Aborted) in body");
+        tap_free(&doc);
+    }
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo_proc, a_closed_stdout_does_not_send_the_human_report_into_a_report_file) {
+    char *dir = make_temp_dir();
+    const char *args[] = {"--filter=zoo_proc.aborts", "--filter=zoo_proc.passes", NULL};
+    AC_EXPECT_EQ(run_hostile(STDOUT_CLOSED, dir, args), 1);
+    tap_doc doc; /* only TAP in the file: the human report went to /dev/null */
+    if (hostile_tap(dir, &doc)) {
+        AC_EXPECT_EQ(doc.n, 2u);
+        tap_free(&doc);
+    }
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo_proc, a_low_fd_limit_runs_fewer_at_once_not_worse, .timeout = 60) {
+    char *dir = make_temp_dir();
+    const char *args[] = {"--filter=zoo_proc.passes", "--repeat=64", "-j32", NULL};
+    AC_EXPECT_EQ(run_hostile(FD_LIMIT_64, dir, args), 0); /* every test passes: none lacks a pipe */
+    tap_doc doc;
+    if (hostile_tap(dir, &doc)) {
+        AC_EXPECT_EQ(doc.n, 64u);
+        tap_free(&doc);
+    }
+    rm_tree(dir);
+    free(dir);
 }

@@ -41,6 +41,7 @@ typedef struct slot {
     double limit;
     bool timed_out;
     bool hung_after_done; /* the watchdog fired although a "done" record had arrived */
+    int wait_error;       /* waitpid failed (errno): the exit status is unknown */
     bool busy;
     ac_sched_params sched;
     ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -189,6 +190,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
     }
     if (rn->pinned)
         sched_setaffinity(0, sizeof rn->affinity, &rn->affinity);
+    ac__runner_child_state();
     if (rn->devnull >= 0)
         dup2(rn->devnull, 0);
     dup2(out_w, 1);
@@ -302,6 +304,11 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
                            elapsed, s->limit, r->phase ? r->phase : "startup");
+        } else if (s->wait_error) {
+            kind = AC_FK_HARNESS;
+            ac__buf_printf(
+                &msg, "the test process ended in %s after %.3f s, but its exit status was lost (waitpid: %s)",
+                r->phase ? r->phase : "startup", elapsed, strerror(s->wait_error));
         } else {
             kind = WIFSIGNALED(status) ? AC_FK_CRASH : AC_FK_EXIT;
             describe_death(&msg, status, r, elapsed);
@@ -349,6 +356,7 @@ static void exit_cb(struct ev_loop *loop, ev_io *w, int revents) {
     do
         got = waitpid(s->pid, &status, 0);
     while (got < 0 && errno == EINTR);
+    s->wait_error = got < 0 ? errno : 0;
     finish(s, status);
 }
 
@@ -356,8 +364,11 @@ static void exit_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     int status = 0;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+    pid_t got = waitpid(s->pid, &status, WNOHANG);
+    if (got == s->pid || (got < 0 && errno != EINTR)) {
+        s->wait_error = got < 0 ? errno : 0;
         finish(s, status);
+    }
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -505,6 +516,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
     s->busy = true;
     s->timed_out = false;
     s->hung_after_done = false;
+    s->wait_error = 0;
     s->limit = timeout;
     rn->running++;
     int fds[3] = {res[0], out[0], err[0]};
@@ -724,7 +736,7 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         if (virtual_clock)
             ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        rn.nslots = (size_t)run->opts->jobs;
+        rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
