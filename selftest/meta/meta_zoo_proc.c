@@ -198,3 +198,24 @@ AC_TEST(meta_zoo_proc, a_low_fd_limit_runs_fewer_at_once_not_worse, .timeout = 6
     rm_tree(dir);
     free(dir);
 }
+
+/* ---- forged records ---- */
+
+AC_TEST(meta_zoo_proc, forged_records_fail_their_test_and_the_run_goes_on) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, "zoo_proc.forges_a_failure_kind_out_of_range", NULL);
+    expect_failure(pt, 0, "harness",
+                   "malformed record from the test process (type 'F'): failure kind '999999' is not one "
+                   "asyncheck knows; the record was ignored");
+    fixture_done(&r);
+    pt = zoo_proc(&r, "zoo_proc.forges_a_truncated_failure", NULL);
+    expect_failure(pt, 0, "harness",
+                   "malformed record from the test process (type 'F'): 2 fields where it needs 7; the record "
+                   "was ignored");
+    fixture_done(&r);
+    pt = zoo_proc(&r, "zoo_proc.forges_an_unknown_record_type", NULL);
+    expect_failure(pt, 0, "harness",
+                   "malformed record from the test process (type 'Z'): not a record type asyncheck writes; "
+                   "the record was ignored");
+    fixture_done(&r);
+}
