@@ -24,7 +24,8 @@ typedef struct ac_test ac_test;
 typedef struct ac_test_options {
     int ac__reserved;
     /* Real-time limit for the whole test in seconds (setup, body, draining the loop, teardown). 0: the
-     * suite's .timeout, else the runner's --timeout (default 30 s). Scaled by AC_TIMEOUT_MULTIPLIER. */
+     * suite's .timeout, else the runner's --timeout (default 30 s). Scaled by AC_TIMEOUT_MULTIPLIER.
+     * A limit that is not finite or, scaled, above 10,000,000 s fails the test unrun. */
     double timeout;
     /* Non-NULL: the test is not run and is reported as skipped with this reason. */
     const char *skip;

@@ -237,3 +237,25 @@ AC_TEST(meta_zoo_proc, records_survive_interrupted_writes) {
     AC_EXPECT_GE(k, 40u); /* all 200 in order (or the first of them, should the failures kept be capped) */
     fixture_done(&r);
 }
+
+/* ---- timeouts the watchdog cannot keep ---- */
+
+static void expect_refused_timeout(const char *name, const char *extra, const char *message) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, name, extra);
+    expect_failure(pt, 0, "harness", message);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo_proc, a_timeout_the_watchdog_cannot_keep_is_refused) {
+    static const char *const modes[] = {NULL, "--no-fork"};
+    for (size_t m = 0; m < 2; m++) {
+        expect_refused_timeout("zoo_proc.timeout_nan", modes[m],
+                               "the test's .timeout = nan s is not a number of seconds from 0 to 10,000,000; "
+                               "the test was not run");
+        expect_refused_timeout("zoo_proc.timeout_infinite", modes[m], "the test's .timeout = inf s is not");
+        expect_refused_timeout("zoo_proc.timeout_1e300", modes[m], "the test's .timeout = 1e+300 s is not");
+        expect_refused_timeout("zoo_proc_suite.timeout_infinite_from_the_suite", modes[m],
+                               "its suite's .timeout = inf s is not a number of seconds");
+    }
+}

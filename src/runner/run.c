@@ -123,7 +123,27 @@ static void mark_ready(runner *rn, size_t idx) {
     rn->ready[idx] = true;
 }
 
-/* A test that never reaches a child: skipped by option, or not run after --fail-fast. */
+/* A test's own or its suite's timeout that is not a number of seconds the watchdog can keep (NaN,
+ * infinity, 1e300: none would ever fire) fails the test unrun, as --timeout would be refused. */
+static bool timeout_usable(const ac_options *o, ac_result *r) {
+    double t = ac__effective_timeout(o, r->def);
+    if (t > 0 && t <= 1e7) /* false for NaN */
+        return true;
+    const ac__suite_def *suite = ac__suite_find(r->def->suite);
+    bool own = !(r->def->options.timeout <= 0);
+    double base = own ? r->def->options.timeout : suite ? suite->options.timeout : o->timeout;
+    ac_buf msg = {0};
+    ac__buf_printf(&msg, "%s .timeout = %g s", own ? "the test's" : "its suite's", base);
+    if (o->multiplier != 1)
+        ac__buf_printf(&msg, " times AC_TIMEOUT_MULTIPLIER %g", o->multiplier);
+    ac__buf_puts(&msg, " is not a number of seconds from 0 to 10,000,000; the test was not run");
+    ac__result_add_failure(r, AC_FK_HARNESS, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
+    return false;
+}
+
+/* A test that never reaches a child: skipped by option, a timeout that cannot be kept, or not run after
+ * --fail-fast. */
 static bool settle_without_running(runner *rn, size_t idx) {
     ac_result *r = &rn->results[idx];
     if (rn->interrupted) {
@@ -138,8 +158,8 @@ static bool settle_without_running(runner *rn, size_t idx) {
                                          : "not run: --repeat until-fail stopped the run after a failure");
     } else if (r->def->options.skip) {
         r->skip_reason = ac__xstrdup(r->def->options.skip);
-    } else {
-        return false;
+    } else if (timeout_usable(rn->run->opts, r)) {
+        return false; /* it runs */
     }
     mark_ready(rn, idx);
     return true;
