@@ -259,3 +259,51 @@ AC_TEST(meta_zoo_proc, a_timeout_the_watchdog_cannot_keep_is_refused) {
                                "its suite's .timeout = inf s is not a number of seconds");
     }
 }
+
+/* ---- nothing a test starts outlives it ---- */
+
+static bool alive(pid_t pid) {
+    return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+/* The pid in `path`, or 0. */
+static pid_t read_pid(const char *path) {
+    char *text = read_file(path);
+    pid_t pid = text ? (pid_t)atoi(text) : 0;
+    free(text);
+    return pid;
+}
+
+static void expect_no_orphan_left(const char *name, const char *extra, bool passes) {
+    char *dir = make_temp_dir();
+    char pidfile[512], env[600];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    snprintf(env, sizeof env, "ZOO_PROC_PIDFILE=%s", pidfile);
+    const char *envs[] = {env, NULL};
+    char filter[128];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    const char *args[] = {filter, extra, NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_ZOO_PROC, args, envs);
+    AC_EXPECT_EQ(point(&r, name)->ok, passes);
+    pid_t orphan = read_pid(pidfile);
+    AC_ASSERT_GT(orphan, 0);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) { /* the runner has ended: it must be gone already */
+        gone = !alive(orphan);
+        if (!gone)
+            usleep(10000);
+    }
+    AC_EXPECT_TRUE(gone);
+    if (!gone)
+        kill(orphan, SIGKILL); /* leave nothing behind ourselves */
+    fixture_done(&r);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_zoo_proc, a_grandchild_in_its_own_session_dies_with_its_test) {
+    expect_no_orphan_left("zoo_proc.setsid_grandchild_left_running", "-j1", true);
+    expect_no_orphan_left("zoo_proc.setsid_grandchild_then_crash", "-j1", false);
+    expect_no_orphan_left("zoo_proc.setsid_grandchild_left_running", "-j2", true);
+}

@@ -66,8 +66,12 @@ struct runner {
     slot *slots;
     size_t nslots;
     ac_summary *sum;
-    int devnull;        /* opened once; each child's stdin */
-    bool pinned;        /* the runner is pinned to one CPU; children get `affinity` back */
+    int devnull;           /* opened once; each child's stdin */
+    bool pinned;           /* the runner is pinned to one CPU; children get `affinity` back */
+    bool subreaper;        /* the runner made itself a child subreaper (see reap_leftovers) */
+    int was_subreaper;     /* ... and was one before, or not */
+    pid_t preexisting[64]; /* children the process had before the run (the program's own): left alone */
+    size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
 };
 
@@ -199,6 +203,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
                                  double timeout, pid_t parent, int res_w, int out_w, int err_w) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the runner, even if it is SIGKILLed */
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* what the test starts stays its descendant: see reap_leftovers */
     if (getppid() != parent)
         _exit(127);
     signal(SIGPIPE, SIG_DFL);
@@ -287,6 +292,88 @@ static void describe_death(ac_buf *msg, int status, const ac_result *r, double e
     }
 }
 
+/* ---- what an ended test left behind outside its process group ----
+ * The runner and every test process are child subreapers: a process a test started that left the test's
+ * process group (setsid) and lost its parent is re-parented to the test while the test runs, and to the
+ * runner once the test has ended. So a child of the runner that is not a running test is something an
+ * ended test left: it is killed and reaped, again until none is left (each one killed hands its own
+ * children to the runner). */
+
+/* The runner's children, from /proc/self/task/T/children, else by each process's parent in /proc. */
+static size_t runner_children(pid_t *out, size_t max) {
+    size_t n = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    bool listed = false;
+    if (tasks) {
+        struct dirent *e;
+        while ((e = readdir(tasks)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/task/%.20s/children", e->d_name);
+            FILE *f = fopen(path, "re");
+            if (!f)
+                continue;
+            listed = true;
+            int pid;
+            while (n < max && fscanf(f, "%d", &pid) == 1)
+                out[n++] = (pid_t)pid;
+            fclose(f);
+        }
+        closedir(tasks);
+    }
+    if (listed)
+        return n;
+    DIR *proc = opendir("/proc"); /* kernels without CONFIG_PROC_CHILDREN */
+    if (!proc)
+        return 0;
+    pid_t self = getpid();
+    struct dirent *e;
+    while (n < max && (e = readdir(proc)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        const char *paren = strrchr(buf, ')'); /* the command name may hold anything */
+        int ppid;
+        char state;
+        if (paren && sscanf(paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
+            out[n++] = (pid_t)atoi(e->d_name);
+    }
+    closedir(proc);
+    return n;
+}
+
+static void reap_leftovers(runner *rn) {
+    for (int round = 0; round < 64; round++) {
+        pid_t kids[256];
+        size_t n = runner_children(kids, sizeof kids / sizeof *kids), killed = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool keep = false;
+            for (size_t j = 0; j < rn->nslots && !keep; j++)
+                keep = rn->slots[j].busy && rn->slots[j].pid == kids[i];
+            for (size_t j = 0; j < rn->npreexisting && !keep; j++)
+                keep = rn->preexisting[j] == kids[i];
+            if (keep)
+                continue;
+            kill(kids[i], SIGKILL);
+            while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+            killed++;
+        }
+        if (killed == 0)
+            return;
+    }
+}
+
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
     ac_result *r = s->target;
@@ -352,6 +439,8 @@ static void finish(slot *s, int status) {
     }
     s->busy = false;
     rn->running--;
+    if (rn->subreaper)
+        reap_leftovers(rn);
     if (s->explore) {
         ac_explore *ex = s->explore;
         ac__explore_finish(ex, &s->sched, s->sched_index, &s->attempt);
@@ -770,9 +859,18 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         ev_timer_start(rn.loop, &rn.progress_tick);
         ev_unref(rn.loop);
         install_signal_handlers(&rn);
+        size_t cap = sizeof rn.preexisting / sizeof *rn.preexisting;
+        rn.npreexisting = runner_children(rn.preexisting, cap);
+        prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
+        /* (a program with more children of its own than the runner can tell apart gives this up) */
+        rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
         start_next(&rn);
         ev_run(rn.loop, 0);
         remove_signal_handlers(&rn);
+        if (rn.subreaper) {
+            reap_leftovers(&rn); /* every slot is idle now */
+            prctl(PR_SET_CHILD_SUBREAPER, rn.was_subreaper);
+        }
         ev_ref(rn.loop);
         ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
