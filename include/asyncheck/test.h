@@ -217,7 +217,8 @@ void ac__await_end(ac__await *aw);
 
 /* Runs the selected tests as the command line says and returns the exit status (0 all passed, 1 a
  * failure, 2 usage error, 77 all skipped). Call it from your own main(); without a main() of your own,
- * the library's main() calls it for you. */
+ * the library's main() calls it for you. Called from inside a running test, it runs nothing, fails
+ * that test (a harness failure) and returns 2. */
 int ac_main(int argc, char **argv);
 
 #ifdef __cplusplus

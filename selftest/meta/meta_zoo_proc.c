@@ -309,3 +309,63 @@ AC_TEST(meta_zoo_proc, a_grandchild_in_its_own_session_dies_with_its_test) {
     expect_no_orphan_left("zoo_proc.setsid_grandchild_then_crash", "-j1", false);
     expect_no_orphan_left("zoo_proc.setsid_grandchild_left_running", "-j2", true);
 }
+
+/* ---- messages that say what happened ---- */
+
+AC_TEST(meta_zoo_proc, a_closed_record_channel_is_named) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, "zoo_proc.closes_the_record_channel", NULL);
+    expect_failure(
+        pt, 0, "harness",
+        "the test closed its record channel (fd 3) in body: nothing it reported after that reached "
+        "the runner, its end included (leave fd 3 open)");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo_proc, a_traced_test_that_segfaults_is_a_crash) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, "zoo_proc.traced_by_the_runner_segfaults", NULL);
+    if (pt->directive) { /* ptrace is not allowed on this machine */
+        fixture_done(&r);
+        AC_SKIP("%s", pt->directive);
+    }
+    expect_failure(
+        pt, 0, "crash",
+        "crashed: SIGSEGV (Segmentation fault) in body; the signal stopped the test instead of ending "
+        "it (the test had made the runner its tracer with PTRACE_TRACEME); it was killed at its "
+        "limit after ");
+    fixture_done(&r);
+    pt = zoo_proc(&r, "zoo_proc.stops_itself", NULL);
+    expect_failure(
+        pt, 0, "timeout",
+        "stopped: SIGSTOP (Stopped (signal)) in body; the signal stopped the test and nothing resumed "
+        "it; it was killed at its limit after ");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo_proc, a_tiny_slow_callback_limit_blames_only_the_tests_callbacks) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, "zoo_proc.tiny_slow_callback_limit", NULL);
+    expect_failure(pt, 0, "assertion", "blocked loop: callback tick (ev_timer after=0.001 repeat=0.0) ran ");
+    for (size_t k = 0; nth(pt, k, "message")[0]; k++) {
+        const char *m = nth(pt, k, "message");
+        AC_EXPECT_NULL(strstr(m, "probe_cb")); /* asyncheck's own callbacks */
+        AC_EXPECT_NULL(strstr(m, "await_expired"));
+        AC_EXPECT_NULL(strstr(m, "drain_expired"));
+    }
+    fixture_done(&r);
+}
+
+AC_TEST(meta_zoo_proc, a_nested_ac_main_is_refused) {
+    static const char *const modes[] = {NULL, "--no-fork"};
+    for (size_t m = 0; m < 2; m++) {
+        fixture_run r;
+        const tap_point *pt = zoo_proc(&r, "zoo_proc.calls_ac_main", modes[m]);
+        expect_failure(
+            pt, 0, "harness",
+            "nested: ac_main was called from inside the running test zoo_proc.calls_ac_main; a test "
+            "cannot start a nested run (run the other executable as a process instead)");
+        AC_EXPECT_STR_EQ(nth(pt, 1, "type"), ""); /* the only failure: the test went on */
+        fixture_done(&r);
+    }
+}

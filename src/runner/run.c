@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,8 +41,10 @@ typedef struct slot {
     double started;
     double limit;
     bool timed_out;
-    bool hung_after_done; /* the watchdog fired although a "done" record had arrived */
-    int wait_error;       /* waitpid failed (errno): the exit status is unknown */
+    bool hung_after_done;  /* the watchdog fired although a "done" record had arrived */
+    int wait_error;        /* waitpid failed (errno): the exit status is unknown */
+    int stop_signal;       /* the watchdog found the test stopped by this signal */
+    bool traced_by_runner; /* ... and traced by the runner (PTRACE_TRACEME) */
     bool busy;
     ac_sched_params sched;
     ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -66,11 +69,12 @@ struct runner {
     slot *slots;
     size_t nslots;
     ac_summary *sum;
-    int devnull;           /* opened once; each child's stdin */
-    bool pinned;           /* the runner is pinned to one CPU; children get `affinity` back */
-    bool subreaper;        /* the runner made itself a child subreaper (see reap_leftovers) */
-    int was_subreaper;     /* ... and was one before, or not */
-    pid_t preexisting[64]; /* children the process had before the run (the program's own): left alone */
+    int devnull;                 /* opened once; each child's stdin */
+    bool pinned;                 /* the runner is pinned to one CPU; children get `affinity` back */
+    bool subreaper;              /* the runner made itself a child subreaper (see reap_leftovers) */
+    int was_subreaper;           /* ... and was one before, or not */
+    unsigned char *channel_lost; /* per slot, shared with the test processes: the test lost fd 3 */
+    pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
 };
@@ -200,7 +204,8 @@ static int own_fds_only(int res_w) {
 }
 
 static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_sched_params *sched,
-                                 double timeout, pid_t parent, int res_w, int out_w, int err_w) {
+                                 double timeout, pid_t parent, int res_w, int out_w, int err_w,
+                                 size_t slot_index) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the runner, even if it is SIGKILLed */
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* what the test starts stays its descendant: see reap_leftovers */
@@ -225,8 +230,13 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     res_w = own_fds_only(res_w);
+    struct stat channel, now;
+    bool known = fstat(res_w, &channel) == 0;
     ac_sink sink = {.fd = res_w, .into = NULL};
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
+    if (known && rn->channel_lost &&
+        (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
+        rn->channel_lost[slot_index] = 1; /* the test closed or replaced its record channel */
     fflush(stdout);
     fflush(stderr);
     _exit(0);
@@ -406,11 +416,31 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&msg,
                            "interrupted: the runner received SIG%s after %.3f s in %s; the test was killed",
                            sigabbrev_np(rn->interrupted), elapsed, r->phase ? r->phase : "startup");
+        } else if (s->timed_out && s->stop_signal) {
+            const char *abbrev = sigabbrev_np(s->stop_signal);
+            kind = s->traced_by_runner ? AC_FK_CRASH : AC_FK_TIMEOUT;
+            ac__buf_printf(
+                &msg,
+                "%s: SIG%s (%s) in %s; the signal stopped the test %s; it was killed at its limit after %.3f "
+                "s",
+                s->traced_by_runner ? "crashed" : "stopped", abbrev ? abbrev : "?", strsignal(s->stop_signal),
+                r->phase ? r->phase : "startup",
+                s->traced_by_runner
+                    ? "instead of ending it (the test had made the runner its tracer with PTRACE_TRACEME)"
+                    : "and nothing resumed it",
+                elapsed);
         } else if (s->timed_out) {
             kind = AC_FK_TIMEOUT;
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
                            elapsed, s->limit, r->phase ? r->phase : "startup");
+        } else if (rn->channel_lost && rn->channel_lost[s - rn->slots] && WIFEXITED(status) &&
+                   WEXITSTATUS(status) == 0) {
+            kind = AC_FK_HARNESS;
+            ac__buf_printf(&msg,
+                           "the test closed its record channel (fd 3) in %s: nothing it reported after that "
+                           "reached the runner, its end included (leave fd 3 open)",
+                           r->phase ? r->phase : "startup");
         } else if (s->wait_error) {
             kind = AC_FK_HARNESS;
             ac__buf_printf(
@@ -480,9 +510,36 @@ static void exit_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
 }
 
+/* The process tracing pid (from /proc), 0 for none or unknown. */
+static pid_t tracer_of(pid_t pid) {
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    pid_t tracer = 0;
+    int v;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %d", &v) == 1)
+            tracer = (pid_t)v;
+    if (f)
+        fclose(f);
+    return tracer;
+}
+
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
+    /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
+     * and a pidfd does not report stops: say which signal stopped it. */
+    int status;
+    pid_t got = waitpid(s->pid, &status, WNOHANG | WUNTRACED);
+    if (got == s->pid && !WIFSTOPPED(status)) {
+        finish(s, status); /* it has just ended */
+        return;
+    }
+    if (got == s->pid) {
+        s->stop_signal = WSTOPSIG(status);
+        s->traced_by_runner = tracer_of(s->pid) == getpid();
+    }
     s->timed_out = true;
     if (s->res_io.fd >= 0)
         read_into(s, &s->res_io); /* a "done" that is already on its way wins */
@@ -605,13 +662,15 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
         return;
     }
     double timeout = ac__effective_timeout(rn->run->opts, def);
+    if (rn->channel_lost)
+        rn->channel_lost[s - rn->slots] = 0;
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t parent = getpid();
     s->started = ac__monotonic();
     pid_t pid = fork();
     if (pid == 0) {
         close(res[0]), close(out[0]), close(err[0]);
-        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1]);
+        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1], (size_t)(s - rn->slots));
     }
     close(res[1]), close(out[1]), close(err[1]);
     if (pid < 0) {
@@ -626,6 +685,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
     s->timed_out = false;
     s->hung_after_done = false;
     s->wait_error = 0;
+    s->stop_signal = 0;
+    s->traced_by_runner = false;
     s->limit = timeout;
     rn->running++;
     int fds[3] = {res[0], out[0], err[0]};
@@ -847,6 +908,8 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
+        void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
             rn.slots[i].pidfd = -1;
@@ -875,6 +938,8 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
         free(rn.slots);
+        if (rn.channel_lost)
+            munmap(rn.channel_lost, rn.nslots);
         if (rn.devnull >= 0)
             close(rn.devnull);
         if (rn.pinned)
