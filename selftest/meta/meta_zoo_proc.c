@@ -369,3 +369,18 @@ AC_TEST(meta_zoo_proc, a_nested_ac_main_is_refused) {
         fixture_done(&r);
     }
 }
+
+/* ---- --no-fork: a thread left running ---- */
+
+AC_TEST(meta_zoo_proc, under_no_fork_a_thread_left_running_fails_its_test) {
+    fixture_run r;
+    const tap_point *pt = zoo_proc(&r, "zoo_proc.leaves_a_thread_running", "--no-fork");
+    expect_failure(
+        pt, 0, "assertion",
+        "1 thread started by the test is still running at its end: under --no-fork it would run on "
+        "into the next tests (join it before the test ends, or run without --no-fork)");
+    fixture_done(&r);
+    pt = zoo_proc(&r, "zoo_proc.leaves_a_thread_running", NULL); /* forked: it ends with the test's process */
+    AC_EXPECT_TRUE(pt->ok);
+    fixture_done(&r);
+}

@@ -684,6 +684,25 @@ static void release_waits(ac_test *t) {
     }
 }
 
+/* --no-fork: a thread the test started and left running would go on into the next tests (failing them,
+ * calling their mocks). Threads that are ending get a moment; any still running fail this test. */
+static void check_threads_left(ac_test *t, int at_start) {
+    int now = ac__loop_count_threads();
+    for (int i = 0; i < 100 && now > at_start; i++) {
+        usleep(2000);
+        now = ac__loop_count_threads();
+    }
+    if (now <= at_start)
+        return;
+    char text[320];
+    snprintf(text, sizeof text,
+             "%d thread%s started by the test %s still running at its end: under --no-fork %s would run on "
+             "into the next tests (join %s before the test ends, or run without --no-fork)",
+             now - at_start, now - at_start == 1 ? "" : "s", now - at_start == 1 ? "is" : "are",
+             now - at_start == 1 ? "it" : "they", now - at_start == 1 ? "it" : "them");
+    ac__report_failure(AC_FK_ASSERTION, false, t->def->file, t->def->line, text, NULL, NULL);
+}
+
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     (void)loop, (void)revents;
     check_abort(w->data);
@@ -692,6 +711,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
                    ac_sink *sink) {
     unsigned long tsan_before = ac__tsan_reports();
+    int threads_at_start =
+        sink->fd < 0 ? ac__loop_count_threads() : 0; /* --no-fork: see check_threads_left */
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;
@@ -788,6 +809,8 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ac__clock_end();
     }
     end_if_forked(t);
+    if (threads_at_start > 0)
+        check_threads_left(t, threads_at_start);
     report_fork_failures();
     ac__tsan_check(t, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
     emit(t, AC_REC_DONE, NULL, 0);
