@@ -24,7 +24,8 @@ typedef struct ac_test ac_test;
 typedef struct ac_test_options {
     int ac__reserved;
     /* Real-time limit for the whole test in seconds (setup, body, draining the loop, teardown). 0: the
-     * suite's .timeout, else the runner's --timeout (default 30 s). Scaled by AC_TIMEOUT_MULTIPLIER. */
+     * suite's .timeout, else the runner's --timeout (default 30 s). Scaled by AC_TIMEOUT_MULTIPLIER.
+     * A limit that is not finite or, scaled, above 10,000,000 s fails the test unrun. */
     double timeout;
     /* Non-NULL: the test is not run and is reported as skipped with this reason. */
     const char *skip;
@@ -220,7 +221,8 @@ void ac__await_end(ac__await *aw);
 
 /* Runs the selected tests as the command line says and returns the exit status (0 all passed, 1 a
  * failure, 2 usage error, 77 all skipped). Call it from your own main(); without a main() of your own,
- * the library's main() calls it for you. */
+ * the library's main() calls it for you. Called from inside a running test, it runs nothing, fails
+ * that test (a harness failure) and returns 2. */
 int ac_main(int argc, char **argv);
 
 #ifdef __cplusplus

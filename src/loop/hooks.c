@@ -521,7 +521,9 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     else
         call_rest(loop);
     set_depth(my);
-    if (f && f->serial == serial && ac__tracking(loop) && !(ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS)) {
+    /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
+    if (f && f->serial == serial && ac__tracking(loop) && !(ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS) &&
+        !(r && (r->harness || r->internal))) {
         double took = ac__real_now() - f->start - f->excluded;
         if (took > ac__ls.slow_limit)
             report_slow(f, took);

@@ -368,6 +368,10 @@ static int count_threads(void) {
     return threads;
 }
 
+int ac__loop_count_threads(void) {
+    return count_threads();
+}
+
 /* A recorded watcher that could still fire, ev_async aside (see async_sent). Records are dropped when
  * their watcher stops, so one that exists is taken as active (a stale one only makes the loop look busy).
  * ev_fork and ev_cleanup watchers run only on ev_loop_fork or when the loop is destroyed. */

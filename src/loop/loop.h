@@ -43,6 +43,8 @@ void ac__loop_end(ac_test *t, bool report);
 /* Harness code that starts watchers on the test's loop for itself (an await's timer, a mock's completion
  * timer, a peer's io) may bracket those starts with these, so they are never reported as the test's
  * whatever the symbol table says. Per thread, nestable. */
+/* The threads this process has now (from /proc/self/task), 0 when that cannot be told. */
+int ac__loop_count_threads(void);
 void ac__loop_harness_enter(void);
 void ac__loop_harness_leave(void);
 

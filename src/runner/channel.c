@@ -2,6 +2,7 @@
  * result. The byte format is private to one executable (runner and test are the same binary). */
 #include "runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,20 +24,77 @@ static const char *opt(const char *s) {
     return s && *s ? s : NULL;
 }
 
-void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
+/* A record the harness never writes (forged, or cut short): the test fails saying so, and the record
+ * is dropped. */
+static void malformed(ac_result *r, int type, const char *what) {
+    ac_buf msg = {0};
+    if (type >= 0x21 && type <= 0x7e)
+        ac__buf_printf(&msg, "malformed record from the test process (type '%c'): %s; the record was ignored",
+                       type, what);
+    else
+        ac__buf_printf(&msg,
+                       "malformed record from the test process (type 0x%02x): %s; the record was ignored",
+                       type & 0xFF, what);
+    ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0, ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
+}
+
+/* The fields each record type needs at least. */
+static size_t fields_needed(int type) {
     switch (type) {
     case AC_REC_FAILURE:
-        if (n >= 7)
-            ac__result_add_test_failure(r, (ac_failure_kind)atoi(f[0]), f[1][0] == '1', opt(f[2]), atoi(f[3]),
-                                        f[4], opt(f[5]), opt(f[6]));
-        break;
+    case AC_REC_PROPERTY:
+        return 7;
+    case AC_REC_SCHED:
+        return 2;
+    case AC_REC_NOTE:
+        return 3;
     case AC_REC_SKIP:
-        if (n >= 1 && !r->skip_reason)
+    case AC_REC_PHASE:
+    case AC_REC_TRACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
+    static const char known[] = {AC_REC_FAILURE, AC_REC_SKIP,  AC_REC_PHASE,    AC_REC_DONE,
+                                 AC_REC_SCHED,   AC_REC_TRACE, AC_REC_PROPERTY, AC_REC_NOTE};
+    if (type == 0 || !memchr(known, type, sizeof known)) {
+        malformed(r, type, "not a record type asyncheck writes");
+        return;
+    }
+    if (n < fields_needed(type)) {
+        char what[64];
+        snprintf(what, sizeof what, "%zu field%s where it needs %zu", n, n == 1 ? "" : "s",
+                 fields_needed(type));
+        malformed(r, type, what);
+        return;
+    }
+    switch (type) {
+    case AC_REC_FAILURE: {
+        char *end;
+        long kind = strtol(f[0], &end, 10);
+        if (end == f[0] || *end || kind < AC_FK_ASSERTION || kind > AC_FK_SANITIZER) {
+            char what[96];
+            snprintf(what, sizeof what, "failure kind '%.24s' is not one asyncheck knows", f[0]);
+            for (char *c = what; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+                    *c = '?';
+            malformed(r, type, what);
+            return;
+        }
+        ac__result_add_test_failure(r, (ac_failure_kind)kind, f[1][0] == '1', opt(f[2]), atoi(f[3]), f[4],
+                                    opt(f[5]), opt(f[6]));
+        break;
+    }
+    case AC_REC_SKIP:
+        if (!r->skip_reason)
             r->skip_reason = ac__xstrdup(f[0]);
         break;
     case AC_REC_PHASE:
-        if (n >= 1)
-            r->phase = ac__phase_name(f[0]);
+        r->phase = ac__phase_name(f[0]);
         break;
     case AC_REC_DONE:
         r->finished = true;

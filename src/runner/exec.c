@@ -8,6 +8,7 @@
 #include "../clock/clock.h"
 #include "../race/race.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct ac__await {
@@ -64,6 +67,8 @@ struct ac_test {
     pthread_mutex_t lock;
     atomic_bool abort_requested;
     ac_buf name;
+    pid_t pid;         /* the test's own process: records from any other are not the test's */
+    const char *phase; /* the phase running now, for messages */
 };
 
 static ac_test *current;
@@ -81,23 +86,107 @@ static ssize_t record_write(int fd, const void *buf, size_t n) {
     return real_write ? real_write(fd, buf, n) : write(fd, buf, n);
 }
 
-static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
-    pthread_mutex_lock(&t->lock);
-    if (t->sink->fd >= 0) {
-        ac_buf b = {0};
-        ac__record_encode(&b, type, fields, n);
-        size_t off = 0;
-        while (off < b.len) {
-            ssize_t w = record_write(t->sink->fd, b.data + off, b.len - off);
-            if (w <= 0)
-                break; /* the runner is gone; nothing left to tell */
-            off += (size_t)w;
-        }
-        ac__buf_free(&b);
-    } else {
-        ac__record_apply(t->sink->into, type, fields, n);
+/* This process's id from the kernel: a test may replace getpid() with ac_replace. */
+static pid_t own_pid(void) {
+    return (pid_t)syscall(SYS_getpid);
+}
+
+/* Writes one encoded record whole: a write cut short or interrupted by a signal (a test's interval timer
+ * without SA_RESTART) goes on where it stopped. */
+static void send_record(int fd, int type, const char *const *fields, size_t n) {
+    ac_buf b = {0};
+    ac__record_encode(&b, type, fields, n);
+    size_t off = 0;
+    while (off < b.len) {
+        ssize_t w = record_write(fd, b.data + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* the runner is gone; nothing left to tell */
+        off += (size_t)w;
     }
+    ac__buf_free(&b);
+}
+
+/* Under --no-fork a test's result lives in the runner's memory, out of reach of a process the test
+ * forked: such a process leaves word of its failures here, in memory it shares with the test's process,
+ * which reports them before its "done" (the first in full, the rest counted). */
+typedef struct fork_failures {
+    atomic_uint count;
+    int kind, line;
+    char file[256], message[1024];
+} fork_failures;
+static fork_failures *fork_shared;
+
+/* A record from a process the test forked (fork() copies the harness too). Only its failures are
+ * passed on, each saying where it came from; its phases and "done" are not the test's and are dropped. */
+static void emit_from_fork(ac_test *t, int type, const char *const *fields, size_t n) {
+    if (type != AC_REC_FAILURE || n < 7)
+        return;
+    ac_buf msg = {0};
+    ac__buf_printf(&msg, "in process %d, forked by the test: %s", (int)own_pid(), fields[4] ? fields[4] : "");
+    if (t->sink->fd >= 0) {
+        const char *f[] = {fields[0], "0", fields[2], fields[3], ac__buf_str(&msg), fields[5], fields[6]};
+        send_record(t->sink->fd, AC_REC_FAILURE, f, 7);
+    } else if (fork_shared && atomic_fetch_add(&fork_shared->count, 1) == 0) {
+        fork_shared->kind = atoi(fields[0]);
+        fork_shared->line = atoi(fields[3] ? fields[3] : "0");
+        snprintf(fork_shared->file, sizeof fork_shared->file, "%s", fields[2] ? fields[2] : "");
+        snprintf(fork_shared->message, sizeof fork_shared->message, "%s", ac__buf_str(&msg));
+    }
+    ac__buf_free(&msg);
+}
+
+/* The test's own process, under --no-fork: reports what its forked processes left in fork_shared. */
+static void report_fork_failures(void) {
+    unsigned n = fork_shared ? atomic_exchange(&fork_shared->count, 0) : 0;
+    if (n == 0)
+        return;
+    char text[1200];
+    if (n == 1)
+        snprintf(text, sizeof text, "%s", fork_shared->message);
+    else
+        snprintf(text, sizeof text, "%s (and %u more failures in processes forked by the test)",
+                 fork_shared->message, n - 1);
+    ac__report_failure((ac_failure_kind)fork_shared->kind, false,
+                       fork_shared->file[0] ? fork_shared->file : NULL, fork_shared->line, text, NULL, NULL);
+}
+
+static void emit(ac_test *t, int type, const char *const *fields, size_t n) {
+    if (own_pid() != t->pid) {
+        emit_from_fork(t, type, fields, n); /* no lock: another thread may have held it at the fork */
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    if (t->sink->fd >= 0)
+        send_record(t->sink->fd, type, fields, n);
+    else
+        ac__record_apply(t->sink->into, type, fields, n);
     pthread_mutex_unlock(&t->lock);
+}
+
+/* Called wherever the harness regains control (a phase returned or was unwound): a process the test
+ * forked that got here (it returned from the test's code, or a fatal failure in it unwound) must not run
+ * the rest of the test as if it were the test, nor report it done. It is reported, when it returned on
+ * its own, and ended. */
+static void end_if_forked(ac_test *t) {
+    if (own_pid() == t->pid)
+        return;
+    if (!t->ended_early) {
+        char text[256], line[16];
+        snprintf(text, sizeof text,
+                 "returned from the test's %s into asyncheck's harness; asyncheck ended it (end a forked "
+                 "process with _exit)",
+                 t->phase ? t->phase : "code");
+        snprintf(line, sizeof line, "%d", t->def->line);
+        char kind[8];
+        snprintf(kind, sizeof kind, "%d", (int)AC_FK_HARNESS);
+        const char *fields[] = {kind, "0", t->def->file, line, text, NULL, NULL};
+        emit_from_fork(t, AC_REC_FAILURE, fields, 7);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    _exit(1);
 }
 
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n) {
@@ -112,6 +201,7 @@ void ac__report_note(ac_test *t, const char *file, int line, const char *message
 }
 
 static void set_phase(ac_test *t, const char *phase) {
+    t->phase = phase;
     emit(t, AC_REC_PHASE, &phase, 1);
 }
 
@@ -219,6 +309,7 @@ static void run_end_hooks(ac_test *t) {
         t->end_hooks = h->next;
         if (setjmp(t->unwind) == 0)
             h->fn(t, h->ctx);
+        end_if_forked(t);
         release_waits(t);
         free(h);
     }
@@ -593,6 +684,25 @@ static void release_waits(ac_test *t) {
     }
 }
 
+/* --no-fork: a thread the test started and left running would go on into the next tests (failing them,
+ * calling their mocks). Threads that are ending get a moment; any still running fail this test. */
+static void check_threads_left(ac_test *t, int at_start) {
+    int now = ac__loop_count_threads();
+    for (int i = 0; i < 100 && now > at_start; i++) {
+        usleep(2000);
+        now = ac__loop_count_threads();
+    }
+    if (now <= at_start)
+        return;
+    char text[320];
+    snprintf(text, sizeof text,
+             "%d thread%s started by the test %s still running at its end: under --no-fork %s would run on "
+             "into the next tests (join %s before the test ends, or run without --no-fork)",
+             now - at_start, now - at_start == 1 ? "" : "s", now - at_start == 1 ? "is" : "are",
+             now - at_start == 1 ? "it" : "they", now - at_start == 1 ? "it" : "them");
+    ac__report_failure(AC_FK_ASSERTION, false, t->def->file, t->def->line, text, NULL, NULL);
+}
+
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     (void)loop, (void)revents;
     check_abort(w->data);
@@ -601,13 +711,22 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
                    ac_sink *sink) {
     unsigned long tsan_before = ac__tsan_reports();
+    int threads_at_start =
+        sink->fd < 0 ? ac__loop_count_threads() : 0; /* --no-fork: see check_threads_left */
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;
     t->timeout = timeout;
     t->started = ac__monotonic();
     t->thread = pthread_self();
+    t->pid = own_pid();
     pthread_mutex_init(&t->lock, NULL);
+    if (sink->fd < 0 && !fork_shared) {
+        void *m = mmap(NULL, sizeof *fork_shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        fork_shared = m == MAP_FAILED ? NULL : m;
+    }
+    if (fork_shared)
+        atomic_store(&fork_shared->count, 0);
     ac__full_name(def, &t->name);
     current = t;
 
@@ -638,12 +757,14 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
             if (suite && suite->options.setup) {
                 set_phase(t, "setup");
                 suite->options.setup(t);
+                end_if_forked(t);
                 check_abort(t);
                 t->baseline = active_count(t);
             }
             set_phase(t, "body");
             ac__loop_body_begins(t);
             def->body(t);
+            end_if_forked(t);
             check_abort(t);
             bool waived = def->options.allow & AC_ALLOW_ACTIVE_WATCHERS;
             if (!waived && !def->options.drain) {
@@ -653,6 +774,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                 drain(t);
             }
         }
+        end_if_forked(t);
         t->cancel_window = false;
         release_waits(t);
         if (t->cancelled && !t->ended_early) {
@@ -660,6 +782,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
             set_phase(t, "cancel");
             if (setjmp(t->unwind) == 0)
                 ac__cancel_settle(t);
+            end_if_forked(t);
             release_waits(t);
         }
         atomic_store(&t->abort_requested, false);
@@ -668,6 +791,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                 set_phase(t, "teardown");
                 suite->options.teardown(t);
             }
+            end_if_forked(t);
             release_waits(t);
         }
         if (t->end_hooks)
@@ -684,6 +808,10 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ev_loop_destroy(t->loop);
         ac__clock_end();
     }
+    end_if_forked(t);
+    if (threads_at_start > 0)
+        check_threads_left(t, threads_at_start);
+    report_fork_failures();
     ac__tsan_check(t, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
     emit(t, AC_REC_DONE, NULL, 0);
     current = NULL;

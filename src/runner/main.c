@@ -142,6 +142,8 @@ static ac_item item_at(void *ctx, size_t i) {
 
 int ac_main(int argc, char **argv) {
     const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
+    if (ac__runner_startup(prog) != 0) /* fds 0-2, signals, fd limit; refuses a nested run */
+        return 2;
     ac_options o;
     ac_buf err = {0};
     if (ac__parse_options(argc, argv, &o, &err) < 0) {

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,10 @@ typedef struct slot {
     double started;
     double limit;
     bool timed_out;
+    bool hung_after_done;  /* the watchdog fired although a "done" record had arrived */
+    int wait_error;        /* waitpid failed (errno): the exit status is unknown */
+    int stop_signal;       /* the watchdog found the test stopped by this signal */
+    bool traced_by_runner; /* ... and traced by the runner (PTRACE_TRACEME) */
     bool busy;
     ac_sched_params sched;
     ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -67,8 +72,13 @@ struct runner {
     slot *slots;
     size_t nslots;
     ac_summary *sum;
-    int devnull;        /* opened once; each child's stdin */
-    bool pinned;        /* the runner is pinned to one CPU; children get `affinity` back */
+    int devnull;                 /* opened once; each child's stdin */
+    bool pinned;                 /* the runner is pinned to one CPU; children get `affinity` back */
+    bool subreaper;              /* the runner made itself a child subreaper (see reap_leftovers) */
+    int was_subreaper;           /* ... and was one before, or not */
+    unsigned char *channel_lost; /* per slot, shared with the test processes: the test lost fd 3 */
+    pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
+    size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
 };
 
@@ -138,7 +148,27 @@ static void enter_window(runner *rn, size_t idx) {
                                   .number = idx + 1};
 }
 
-/* A test that never reaches a child: skipped by option, or not run after --fail-fast. */
+/* A test's own or its suite's timeout that is not a number of seconds the watchdog can keep (NaN,
+ * infinity, 1e300: none would ever fire) fails the test unrun, as --timeout would be refused. */
+static bool timeout_usable(const ac_options *o, ac_result *r) {
+    double t = ac__effective_timeout(o, r->def);
+    if (t > 0 && t <= 1e7) /* false for NaN */
+        return true;
+    const ac__suite_def *suite = ac__suite_find(r->def->suite);
+    bool own = !(r->def->options.timeout <= 0);
+    double base = own ? r->def->options.timeout : suite ? suite->options.timeout : o->timeout;
+    ac_buf msg = {0};
+    ac__buf_printf(&msg, "%s .timeout = %g s", own ? "the test's" : "its suite's", base);
+    if (o->multiplier != 1)
+        ac__buf_printf(&msg, " times AC_TIMEOUT_MULTIPLIER %g", o->multiplier);
+    ac__buf_puts(&msg, " is not a number of seconds from 0 to 10,000,000; the test was not run");
+    ac__result_add_failure(r, AC_FK_HARNESS, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
+    return false;
+}
+
+/* A test that never reaches a child: skipped by option, a timeout that cannot be kept, or not run after
+ * --fail-fast. */
 static bool settle_without_running(runner *rn, size_t idx) {
     ac_result *r = &RESULT(rn, idx);
     if (rn->interrupted) {
@@ -153,8 +183,8 @@ static bool settle_without_running(runner *rn, size_t idx) {
                                          : "not run: --repeat until-fail stopped the run after a failure");
     } else if (r->def->options.skip) {
         r->skip_reason = ac__xstrdup(r->def->options.skip);
-    } else {
-        return false;
+    } else if (timeout_usable(rn->run->opts, r)) {
+        return false; /* it runs */
     }
     mark_ready(rn, idx);
     return true;
@@ -191,9 +221,11 @@ static int own_fds_only(int res_w) {
 }
 
 static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_sched_params *sched,
-                                 double timeout, pid_t parent, int res_w, int out_w, int err_w) {
+                                 double timeout, pid_t parent, int res_w, int out_w, int err_w,
+                                 size_t slot_index) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the runner, even if it is SIGKILLed */
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* what the test starts stays its descendant: see reap_leftovers */
     if (getppid() != parent)
         _exit(127);
     signal(SIGPIPE, SIG_DFL);
@@ -205,6 +237,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
     }
     if (rn->pinned)
         sched_setaffinity(0, sizeof rn->affinity, &rn->affinity);
+    ac__runner_child_state();
     if (rn->devnull >= 0)
         dup2(rn->devnull, 0);
     dup2(out_w, 1);
@@ -214,8 +247,13 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     res_w = own_fds_only(res_w);
+    struct stat channel, now;
+    bool known = fstat(res_w, &channel) == 0;
     ac_sink sink = {.fd = res_w, .into = NULL};
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
+    if (known && rn->channel_lost &&
+        (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
+        rn->channel_lost[slot_index] = 1; /* the test closed or replaced its record channel */
     fflush(stdout);
     fflush(stderr);
     _exit(0);
@@ -281,6 +319,88 @@ static void describe_death(ac_buf *msg, int status, const ac_result *r, double e
     }
 }
 
+/* ---- what an ended test left behind outside its process group ----
+ * The runner and every test process are child subreapers: a process a test started that left the test's
+ * process group (setsid) and lost its parent is re-parented to the test while the test runs, and to the
+ * runner once the test has ended. So a child of the runner that is not a running test is something an
+ * ended test left: it is killed and reaped, again until none is left (each one killed hands its own
+ * children to the runner). */
+
+/* The runner's children, from /proc/self/task/T/children, else by each process's parent in /proc. */
+static size_t runner_children(pid_t *out, size_t max) {
+    size_t n = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    bool listed = false;
+    if (tasks) {
+        struct dirent *e;
+        while ((e = readdir(tasks)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/task/%.20s/children", e->d_name);
+            FILE *f = fopen(path, "re");
+            if (!f)
+                continue;
+            listed = true;
+            int pid;
+            while (n < max && fscanf(f, "%d", &pid) == 1)
+                out[n++] = (pid_t)pid;
+            fclose(f);
+        }
+        closedir(tasks);
+    }
+    if (listed)
+        return n;
+    DIR *proc = opendir("/proc"); /* kernels without CONFIG_PROC_CHILDREN */
+    if (!proc)
+        return 0;
+    pid_t self = getpid();
+    struct dirent *e;
+    while (n < max && (e = readdir(proc)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        const char *paren = strrchr(buf, ')'); /* the command name may hold anything */
+        int ppid;
+        char state;
+        if (paren && sscanf(paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
+            out[n++] = (pid_t)atoi(e->d_name);
+    }
+    closedir(proc);
+    return n;
+}
+
+static void reap_leftovers(runner *rn) {
+    for (int round = 0; round < 64; round++) {
+        pid_t kids[256];
+        size_t n = runner_children(kids, sizeof kids / sizeof *kids), killed = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool keep = false;
+            for (size_t j = 0; j < rn->nslots && !keep; j++)
+                keep = rn->slots[j].busy && rn->slots[j].pid == kids[i];
+            for (size_t j = 0; j < rn->npreexisting && !keep; j++)
+                keep = rn->preexisting[j] == kids[i];
+            if (keep)
+                continue;
+            kill(kids[i], SIGKILL);
+            while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+            killed++;
+        }
+        if (killed == 0)
+            return;
+    }
+}
+
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
     ac_result *r = s->target;
@@ -313,20 +433,61 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&msg,
                            "interrupted: the runner received SIG%s after %.3f s in %s; the test was killed",
                            sigabbrev_np(rn->interrupted), elapsed, r->phase ? r->phase : "startup");
+        } else if (s->timed_out && s->stop_signal) {
+            const char *abbrev = sigabbrev_np(s->stop_signal);
+            kind = s->traced_by_runner ? AC_FK_CRASH : AC_FK_TIMEOUT;
+            ac__buf_printf(
+                &msg,
+                "%s: SIG%s (%s) in %s; the signal stopped the test %s; it was killed at its limit after %.3f "
+                "s",
+                s->traced_by_runner ? "crashed" : "stopped", abbrev ? abbrev : "?", strsignal(s->stop_signal),
+                r->phase ? r->phase : "startup",
+                s->traced_by_runner
+                    ? "instead of ending it (the test had made the runner its tracer with PTRACE_TRACEME)"
+                    : "and nothing resumed it",
+                elapsed);
         } else if (s->timed_out) {
             kind = AC_FK_TIMEOUT;
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
                            elapsed, s->limit, r->phase ? r->phase : "startup");
+        } else if (rn->channel_lost && rn->channel_lost[s - rn->slots] && WIFEXITED(status) &&
+                   WEXITSTATUS(status) == 0) {
+            kind = AC_FK_HARNESS;
+            ac__buf_printf(&msg,
+                           "the test closed its record channel (fd 3) in %s: nothing it reported after that "
+                           "reached the runner, its end included (leave fd 3 open)",
+                           r->phase ? r->phase : "startup");
+        } else if (s->wait_error) {
+            kind = AC_FK_HARNESS;
+            ac__buf_printf(
+                &msg, "the test process ended in %s after %.3f s, but its exit status was lost (waitpid: %s)",
+                r->phase ? r->phase : "startup", elapsed, strerror(s->wait_error));
         } else {
             kind = WIFSIGNALED(status) ? AC_FK_CRASH : AC_FK_EXIT;
             describe_death(&msg, status, r, elapsed);
         }
         ac__result_add_failure(r, kind, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
+    } else if (!rn->interrupted && (s->hung_after_done || WIFSIGNALED(status))) {
+        /* After its "done" record the test's process only exits: a record said the test was done, yet
+         * the test's process went on, so the record did not come from it (a process it forked wrote it).
+         * The outcome is what the test's own process did. */
+        ac_buf msg = {0};
+        if (s->hung_after_done)
+            ac__buf_printf(&msg, "timed out after %.3f s (limit %.3f s); the test's process group was killed",
+                           elapsed, s->limit);
+        else
+            describe_death(&msg, status, r, elapsed);
+        ac__buf_puts(&msg, " (a \"done\" record had arrived, but not from the test's own process)");
+        ac__result_add_failure(r, s->hung_after_done ? AC_FK_TIMEOUT : AC_FK_CRASH, true, r->def->file,
+                               r->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
     }
     s->busy = false;
     rn->running--;
+    if (rn->subreaper)
+        reap_leftovers(rn);
     if (s->explore) {
         ac_explore *ex = s->explore;
         ac__explore_finish(ex, &s->sched, s->sched_index, &s->attempt);
@@ -351,6 +512,7 @@ static void exit_cb(struct ev_loop *loop, ev_io *w, int revents) {
     do
         got = waitpid(s->pid, &status, 0);
     while (got < 0 && errno == EINTR);
+    s->wait_error = got < 0 ? errno : 0;
     finish(s, status);
 }
 
@@ -358,14 +520,47 @@ static void exit_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     int status = 0;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+    pid_t got = waitpid(s->pid, &status, WNOHANG);
+    if (got == s->pid || (got < 0 && errno != EINTR)) {
+        s->wait_error = got < 0 ? errno : 0;
         finish(s, status);
+    }
+}
+
+/* The process tracing pid (from /proc), 0 for none or unknown. */
+static pid_t tracer_of(pid_t pid) {
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    pid_t tracer = 0;
+    int v;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %d", &v) == 1)
+            tracer = (pid_t)v;
+    if (f)
+        fclose(f);
+    return tracer;
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
+    /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
+     * and a pidfd does not report stops: say which signal stopped it. */
+    int status;
+    pid_t got = waitpid(s->pid, &status, WNOHANG | WUNTRACED);
+    if (got == s->pid && !WIFSTOPPED(status)) {
+        finish(s, status); /* it has just ended */
+        return;
+    }
+    if (got == s->pid) {
+        s->stop_signal = WSTOPSIG(status);
+        s->traced_by_runner = tracer_of(s->pid) == getpid();
+    }
     s->timed_out = true;
+    if (s->res_io.fd >= 0)
+        read_into(s, &s->res_io); /* a "done" that is already on its way wins */
+    s->hung_after_done = s->target->finished;
     kill(-s->pid, SIGKILL);
     kill(s->pid, SIGKILL);
 }
@@ -484,13 +679,15 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
         return;
     }
     double timeout = ac__effective_timeout(rn->run->opts, def);
+    if (rn->channel_lost)
+        rn->channel_lost[s - rn->slots] = 0;
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t parent = getpid();
     s->started = ac__monotonic();
     pid_t pid = fork();
     if (pid == 0) {
         close(res[0]), close(out[0]), close(err[0]);
-        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1]);
+        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1], (size_t)(s - rn->slots));
     }
     close(res[1]), close(out[1]), close(err[1]);
     if (pid < 0) {
@@ -503,6 +700,10 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
     s->idx = idx;
     s->busy = true;
     s->timed_out = false;
+    s->hung_after_done = false;
+    s->wait_error = 0;
+    s->stop_signal = 0;
+    s->traced_by_runner = false;
     s->limit = timeout;
     rn->running++;
     int fds[3] = {res[0], out[0], err[0]};
@@ -726,8 +927,10 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         if (virtual_clock)
             ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        rn.nslots = (size_t)run->opts->jobs;
+        rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
+        void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
             rn.slots[i].pidfd = -1;
@@ -740,13 +943,24 @@ void ac__run_tests(const ac_run *run, ac_summary *sum) {
         ev_timer_start(rn.loop, &rn.progress_tick);
         ev_unref(rn.loop);
         install_signal_handlers(&rn);
+        size_t cap = sizeof rn.preexisting / sizeof *rn.preexisting;
+        rn.npreexisting = runner_children(rn.preexisting, cap);
+        prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
+        /* (a program with more children of its own than the runner can tell apart gives this up) */
+        rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
         start_next(&rn);
         ev_run(rn.loop, 0);
         remove_signal_handlers(&rn);
+        if (rn.subreaper) {
+            reap_leftovers(&rn); /* every slot is idle now */
+            prctl(PR_SET_CHILD_SUBREAPER, rn.was_subreaper);
+        }
         ev_ref(rn.loop);
         ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
         free(rn.slots);
+        if (rn.channel_lost)
+            munmap(rn.channel_lost, rn.nslots);
         if (rn.devnull >= 0)
             close(rn.devnull);
         if (rn.pinned)

@@ -188,6 +188,17 @@ typedef struct ac_run {
 /* Runs the items, feeding results in order to every reporter. Returns the summary counts. */
 void ac__run_tests(const ac_run *run, ac_summary *sum);
 
+/* ---- the runner's own process (process.c) ---- */
+/* Makes the process fit to run tests, whatever its parent left: fds 0-2 opened on /dev/null when closed,
+ * SIGCHLD's disposition reset and SIGCHLD, SIGINT and SIGTERM unblocked, the descriptor limit raised to
+ * the hard one. Called first by ac_main; returns 2 (after failing the running test) when ac_main is
+ * called from inside a test, else 0. */
+int ac__runner_startup(const char *prog);
+/* In a test process: the descriptor limit the runner was started with. */
+void ac__runner_child_state(void);
+/* How many of `jobs` tests may run at once with the descriptors left under the limit (at least 1). */
+size_t ac__runner_fd_slots(size_t jobs);
+
 /* Effective real-time limit for a test in seconds (its own or the default, times the multiplier). */
 double ac__effective_timeout(const ac_options *o, const ac__test_def *def);
 
