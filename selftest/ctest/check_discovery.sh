@@ -216,7 +216,7 @@ ok "TEST_PREFIX names; EXTRA_ARGS reach each case's command and the discovery (-
 # whose exploration could outlast EXPLORE_BUDGET (default 300 s; pre: 60 s) runs with that budget.
 expect_prop "$work/props" explore.schedules TIMEOUT 160
 expect_prop "$work/props" explore.schedules COMMAND "<$b/consumer_tests><--filter><explore.schedules>"
-expect_prop "$work/props" explore.budgeted TIMEOUT 13
+expect_prop "$work/props" explore.budgeted TIMEOUT 15
 expect_prop "$work/props" explore.budgeted COMMAND "<$b/consumer_tests><--filter><explore.budgeted>"
 expect_prop "$work/props" explore.many TIMEOUT 342
 expect_prop "$work/props" explore.many COMMAND "<$b/consumer_tests><--filter><explore.many><--explore-budget><300>"
@@ -224,7 +224,7 @@ expect_prop "$work/props" explore.sweep TIMEOUT 342
 expect_prop "$work/props" explore.sweep COMMAND "<$b/consumer_tests><--filter><explore.sweep><--explore-budget><300>"
 expect_prop "$work/props" pre:explore.schedules TIMEOUT 73
 expect_prop "$work/props" pre:explore.schedules COMMAND "<$b/consumer_tests><--filter><explore.schedules><--timeout><7><-v><--explore-budget><60>"
-expect_prop "$work/props" pre:explore.budgeted TIMEOUT 13
+expect_prop "$work/props" pre:explore.budgeted TIMEOUT 15
 expect_prop "$work/props" pre:explore.many TIMEOUT 78
 expect_prop "$work/props" pre:explore.sweep TIMEOUT 78
 expect_prop "$work/props" odd.explores@fake TIMEOUT 14
@@ -235,7 +235,7 @@ ctest_in "$b" "$work/budgeted" -V -R '^explore\.budgeted$'
 [ $rc -eq 0 ] && [ "$(status explore.budgeted "$work/budgeted")" = Passed ] &&
     grep -Eq "explored [0-9]+ of 100000 schedules \(shuffle\), [0-9]+ runs; budget 1 s reached" "$work/budgeted" ||
     fail "explore.budgeted should pass under ctest, its budget reached, with the count" "$work/budgeted"
-ok "exploring cases: TIMEOUT = runs*K+10 (50 x 2 s -> 160), min(runs*K, B+K)+10 with a budget (-> 13; %g 0.5 -> 14), --explore-budget EXPLORE_BUDGET beyond it and for sweeps (300 -> 342, 60 -> 73/78, 1e-05 sweep -> 311); a budgeted case passes under ctest with its count"
+ok "exploring cases: TIMEOUT = runs*K+10 (50 x 2 s -> 160), min(runs*K, B+K)+10 with a budget (-> 15; %g 0.5 -> 14), --explore-budget EXPLORE_BUDGET beyond it and for sweeps (300 -> 342, 60 -> 73/78, 1e-05 sweep -> 311); a budgeted case passes under ctest with its count"
 
 # ctest -R selects exactly one case, also by an encoded name.
 ctest_in "$b" "$work/one" -R '^consumer\.passes$'

@@ -68,12 +68,14 @@ AC_TEST(explore, many, .schedules = 200) {
     AC_ASSERT_TRUE(1);
 }
 
-/* 100000 runs of 20 ms, ended after 1 s by its budget: TIMEOUT 1 + 1.25 s, rounded up, + 10. */
+/* 100000 runs of 20 virtual ms, ended after 1 s by its budget: TIMEOUT 1 + 3.35 s, rounded up, + 10
+ * (a run's 3 s limit leaves room for slow forks under sanitizers and a loaded machine). */
 static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)w, (void)revents;
 }
 
-AC_TEST(explore, budgeted, .schedules = 100000, .timeout = 1, .explore_budget = 1) {
+AC_TEST(explore, budgeted, .schedules = 100000, .timeout = 3, .explore_budget = 1,
+        .clock = AC_CLOCK_VIRTUAL) {
     static ev_timer w;
     ev_timer_init(&w, wait_cb, 0.020, 0.);
     ev_timer_start(ac_loop(t), &w);
