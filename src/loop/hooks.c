@@ -3,7 +3,7 @@
  * one at a time so each is timed.
  *
  * Interception. The GOT/PLT slots of these functions are rewritten once per process, by a constructor,
- * before any test or replacement exists (src/mock/patch.h; the runner forks test children from a process
+ * before any test or replacement exists (src/patch/patch.h; the runner forks test children from a process
  * that already has them, so a forked test pays nothing). A test's own ac_replace of one of them, or the
  * virtual clock's replacement of the sleeping calls, stacks on top and is undone back to these. Between
  * tests, and in the runner, each hook costs a compare and a call through: tracking is on only for the
@@ -40,7 +40,7 @@
 #include "loop_internal.h"
 
 #include "mock/mock.h"
-#include "mock/patch.h"
+#include "patch/patch.h"
 #include "race/race.h"
 
 #include <dlfcn.h>

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../assert/values.h"
+#include "../ffi/proto.h"
 #include "../race/race.h"
 #include "../runner/runner.h"
 #include "asyncheck/replace.h"

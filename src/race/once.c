@@ -16,7 +16,7 @@
 #include "race.h"
 
 #include "../loop/loop.h"
-#include "../mock/mock.h"
+#include "../ffi/proto.h"
 #include "../runner/runner.h"
 
 #include <ctype.h>

@@ -3,7 +3,7 @@
  * records to the runner. It must not format reports or know whether it runs forked. */
 #include "runner.h"
 #include "../mock/mock.h"
-#include "../mock/patch.h"
+#include "../patch/patch.h"
 #include "../loop/loop.h"
 #include "../clock/clock.h"
 #include "../race/race.h"

@@ -12,7 +12,7 @@
  * The original handed back to the test comes from dlsym(RTLD_DEFAULT), never from a slot: a lazily bound
  * slot holds the PLT's resolver stub until the first call, and calling that stub would rebind the slot to
  * the real function, silently dropping the replacement. */
-#include "mock/patch.h"
+#include "patch/patch.h"
 
 #include "asyncheck/replace.h"
 #include "runner/runner.h"

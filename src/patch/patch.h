@@ -10,8 +10,8 @@
  *
  * Everything here runs on the test's thread. Slots are rewritten with single aligned pointer stores, so a
  * concurrent caller sees either the old or the new target. */
-#ifndef AC_MOCK_PATCH_H
-#define AC_MOCK_PATCH_H
+#ifndef AC_PATCH_H
+#define AC_PATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
