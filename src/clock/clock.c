@@ -24,7 +24,7 @@
 
 #include "../loop/loop.h"
 #include "../patch/patch.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #define NS 1000000000LL
 #define START_MONO (1000 * NS)

@@ -12,7 +12,7 @@
 #include <ev.h>
 
 #include "loop.h"
-#include "runner/runner.h"
+#include "context/context.h"
 
 /* ---- watcher types ---- */
 typedef enum ac__wtype {

@@ -5,7 +5,7 @@
 #include "race.h"
 
 #include "../mock/mock.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <stdio.h>
 

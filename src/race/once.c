@@ -17,7 +17,7 @@
 
 #include "../loop/loop.h"
 #include "../ffi/proto.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <ctype.h>
 #include <ffi.h>

@@ -25,7 +25,7 @@
 #include "race.h"
 
 #include "../clock/clock.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <limits.h>
 #include <stdio.h>

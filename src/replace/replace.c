@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../patch/patch.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 /* ---- per-test state: the replacements in force and the AC_WRAP replacements ---- */
 
