@@ -148,6 +148,13 @@ void ac__rec_clear(void);
 void ac__wrec_describe(ac_buf *b, const ac__wrec *r);
 const char *ac__wtype_name(int type);
 
+/* ---- what modules above the loop registered (loop.c keeps it; NULL: nothing registered) ---- */
+extern const ac__loop_scheduler *ac__loop_sched;
+extern const ac__loop_delivery_namer *ac__loop_namer;
+/* The namer's describe and due, or false / nothing when no namer is registered. */
+bool ac__delivery_describe(ac_buf *b, const void *w);
+void ac__delivery_due(ac_buf *b, const void *w);
+
 /* ---- interception (hooks.c) ---- */
 /* Rewrites the GOT/PLT slots of ev_TYPE_start/stop, ev_timer_again, ev_periodic_again, ev_once, ev_run,
  * ev_loop_destroy and the sleeping calls once per process (idempotent). */
