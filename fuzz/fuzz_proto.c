@@ -1,5 +1,5 @@
 /* fuzz_proto.c — the mock prototype parser (ac__proto_parse / ac__proto_free) and the completion-spec
- * parser (ac__completion_parse / ac__completion_free), src/mock/proto.c. Every input is given to both:
+ * parser (ac__completion_parse / ac__completion_free), src/ffi/proto.c. Every input is given to both:
  * prototypes and completions share the tokenizer, and each parser must cope with the other's text.
  *
  * Properties checked (abort otherwise):
@@ -16,7 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
-#include "mock/mock.h"
+#include "ffi/proto.h"
 
 static bool is_identifier(const char *s) {
     if (!s || !(isalpha((unsigned char)*s) || *s == '_'))

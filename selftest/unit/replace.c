@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mock/patch.h"
+#include "patch/patch.h"
 #include "replace_lib.h"
 #include "support.h"
 
@@ -491,7 +491,7 @@ AC_TEST(replace, failures_arrive_through_a_failing_write_no_fork) {
 
 /* Today the forked child's records go through the executable's write slot (exec.c's emit() calls
  * write()), so this mock swallows the failure and the test is reported as passing. Remove the skip once
- * emit() writes through the real write (ac__real("write"), see src/mock/patch.h). */
+ * emit() writes through the real write (ac__real("write"), see src/patch/patch.h). */
 AC_TEST(replace, failures_arrive_through_a_failing_write_forked) {
     proc p;
     run_fixture("replace.write_failing_mock", false, &p);

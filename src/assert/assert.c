@@ -4,7 +4,7 @@
  * ends. Formats no report text. */
 #include "asyncheck/assert.h"
 #include "../loop/loop.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 #include "values.h"
 
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /* clock.c — virtual time for the test's loop. Under AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL it replaces,
- * for the test's duration (GOT/PLT slots, see src/mock/patch.h), the functions libev and the code under
+ * for the test's duration (GOT/PLT slots, see src/patch/patch.h), the functions libev and the code under
  * test read time and wait through: clock_gettime, gettimeofday, time, epoll_wait and the sleeping calls.
  * Only the test loop's own epoll_wait is virtualised: it polls for real without waiting first, and when
  * nothing is ready it jumps the clock to the deadline libev asked to wait for (virtual), or reports the
@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "../loop/loop.h"
-#include "../mock/patch.h"
-#include "../runner/runner.h"
+#include "../patch/patch.h"
+#include "../context/context.h"
 
 #define NS 1000000000LL
 #define START_MONO (1000 * NS)

@@ -32,7 +32,7 @@
 
 #include "asyncheck/race.h"
 #include "loop/loop.h"
-#include "runner/runner.h"
+#include "context/context.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

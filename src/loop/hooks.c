@@ -3,7 +3,7 @@
  * one at a time so each is timed.
  *
  * Interception. The GOT/PLT slots of these functions are rewritten once per process, by a constructor,
- * before any test or replacement exists (src/mock/patch.h; the runner forks test children from a process
+ * before any test or replacement exists (src/patch/patch.h; the runner forks test children from a process
  * that already has them, so a forked test pays nothing). A test's own ac_replace of one of them, or the
  * virtual clock's replacement of the sleeping calls, stacks on top and is undone back to these. Between
  * tests, and in the runner, each hook costs a compare and a call through: tracking is on only for the
@@ -39,9 +39,7 @@
  * never on the common path. */
 #include "loop_internal.h"
 
-#include "mock/mock.h"
-#include "mock/patch.h"
-#include "race/race.h"
+#include "patch/patch.h"
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -481,7 +479,7 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
 /* For the schedule's trace, before the callback runs (a mock's completion timer is still live then). */
 static void describe_rec(ac_buf *b, const void *ctx) {
     const ac__wrec *r = ctx;
-    if (ac__mock_describe_delivery(b, r->w))
+    if (ac__delivery_describe(b, r->w))
         return;
     ac__sym_format(b, r->user_cb ? r->user_cb : r->cb, false);
     ac__buf_puts(b, " (");
@@ -492,7 +490,7 @@ static void describe_rec(ac_buf *b, const void *ctx) {
 /* Before its callback runs (the mock frees its delivery record inside it): what it delivers. */
 static void mock_delivery(ac__frame *f, const ev_watcher *w) {
     ac_buf b = {0};
-    if (ac__mock_describe_delivery(&b, w))
+    if (ac__delivery_describe(&b, w))
         snprintf(f->delivery, sizeof f->delivery, "%s", ac__buf_str(&b));
     ac__buf_free(&b);
 }
@@ -514,7 +512,8 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->start = ac__real_now();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
-        ac__sched_dispatching(serial, r->w, describe_rec, r);
+        if (ac__loop_sched)
+            ac__loop_sched->dispatching(serial, r->w, describe_rec, r);
     set_depth(my + 1);
     if (r)
         call_watcher(loop, r->w, revents);
@@ -528,8 +527,8 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         if (took > ac__ls.slow_limit)
             report_slow(f, took);
     }
-    if (ac__tracking(loop))
-        ac__sched_returned(serial); /* may end the body here (a cancel sweep's cancel point) */
+    if (ac__tracking(loop) && ac__loop_sched)
+        ac__loop_sched->returned(serial); /* may end the body here (a cancel sweep's cancel point) */
 }
 
 typedef struct pick {
@@ -583,7 +582,7 @@ static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
         }
         picks[j] = p;
     }
-    if (n > 1 && ac__sched_active()) {
+    if (n > 1 && ac__loop_sched && ac__loop_sched->active()) {
         ac_sched_item items[32];
         for (size_t i = 0; i < n; i++) {
             const ac__wrec *r = ac__rec_find(picks[i].w);
@@ -591,7 +590,7 @@ static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
                 (ac_sched_item){.w = picks[i].w, .priority = picks[i].priority, .natural = (unsigned)i};
             sched_item(r, &items[i]);
         }
-        ac__sched_order(items, n);
+        ac__loop_sched->order(items, n);
         pick sorted[32];
         for (size_t i = 0; i < n; i++)
             sorted[i] = picks[items[i].natural];
@@ -621,8 +620,8 @@ void ac__hooks_dispatch(struct ev_loop *loop) {
             ac__wrec *r = ac__rec_find(picks[i].w);
             if (!r || r->serial != picks[i].serial || !ev_is_pending(r->w))
                 continue; /* stopped, restarted or already invoked by an earlier callback */
-            if (!r->internal && !r->harness)
-                ac__sched_before_dispatch(); /* may end the body here (cancel point 0) */
+            if (!r->internal && !r->harness && ac__loop_sched)
+                ac__loop_sched->before_dispatch(); /* may end the body here (cancel point 0) */
             int revents = ev_clear_pending(loop, r->w);
             ac__wrec copy = *r;
             if (!ev_is_active(r->w))

@@ -33,8 +33,6 @@
  * leaked fd is comes from /proc/self/fd/N (only when one leaked). */
 #include "loop_internal.h"
 
-#include "mock/mock.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -325,7 +323,7 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, 
         ac_buf delivery = {0};
         ev_timer timer; /* a mock's completion timer names its delivery */
         bool is_delivery = r->type == AC_W_TIMER && safe_read(r->w, &timer, sizeof timer) &&
-                           ac__mock_describe_delivery(&delivery, &timer);
+                           ac__delivery_describe(&delivery, &timer);
         if (!is_delivery && deliveries_only) {
             ac__buf_free(&delivery);
             continue;
@@ -334,7 +332,7 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, 
             ac__buf_puts(out, "\n");
         if (is_delivery) {
             ac__buf_puts(out, ac__buf_str(&delivery));
-            ac__mock_describe_due(out, &timer);
+            ac__delivery_due(out, &timer);
         } else {
             ac__wrec_describe(out, r);
             ac__buf_puts(out, ", callback ");
@@ -628,4 +626,26 @@ void ac__loop_end(ac_test *t, bool report) {
     ac__ls.t = NULL;
     ac__ls.def = NULL;
     ac__ls.fds_known = false;
+}
+
+/* ---- observers registered from above ---- */
+
+const ac__loop_scheduler *ac__loop_sched;
+const ac__loop_delivery_namer *ac__loop_namer;
+
+void ac__loop_set_scheduler(const ac__loop_scheduler *s) {
+    ac__loop_sched = s;
+}
+
+void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n) {
+    ac__loop_namer = n;
+}
+
+bool ac__delivery_describe(ac_buf *b, const void *w) {
+    return ac__loop_namer && ac__loop_namer->describe(b, w);
+}
+
+void ac__delivery_due(ac_buf *b, const void *w) {
+    if (ac__loop_namer)
+        ac__loop_namer->due(b, w);
 }

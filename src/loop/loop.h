@@ -61,4 +61,55 @@ unsigned long ac__loop_dispatch_serial(void);
 /* Appends what that dispatch is: "callback on_reply (ev_timer after=0.050)" or "the test body". */
 void ac__loop_dispatch_describe(ac_buf *b);
 
+/* ---- the dispatcher's observers: modules above the loop register these (the loop calls up only
+ * through them; NULL or unset: libev's own order, nobody told) ---- */
+
+/* One watcher pending in a dispatch round, as the dispatcher sees it. */
+typedef struct ac_sched_item {
+    const void *w;    /* the watcher (identity for PCT priorities) */
+    int priority;     /* libev priority */
+    int chain;        /* AC_CHAIN_*: how libev orders it against the others */
+    double deadline;  /* timers and periodics: when it was due */
+    unsigned natural; /* libev's own position (smaller runs first) */
+} ac_sched_item;
+
+enum {
+    AC_CHAIN_FREE = 0, /* io, signal, async, child, stat, embed, fork, cleanup, prepare: any order */
+    AC_CHAIN_TIMER,    /* timers: earlier deadline first */
+    AC_CHAIN_PERIODIC, /* periodics: earlier deadline first */
+    AC_CHAIN_FIRST,    /* check (and idle) watchers: before the others of their priority, libev's order */
+};
+
+/* The schedule the dispatcher runs under (src/race/sched.c registers it at each test's start). */
+typedef struct ac__loop_scheduler {
+    /* True when dispatch order is perturbed: the dispatcher then calls order. */
+    bool (*active)(void);
+    /* Reorders items[0..n) (sorted by priority, highest first, libev's order within a priority) into
+     * the order to dispatch them in, within libev's guarantees. */
+    void (*order)(ac_sched_item *items, size_t n);
+    /* A counted callback (not the harness's bookkeeping) is about to be taken from libev's pending
+     * queue (before dispatching): may end the body (a cancel point). */
+    void (*before_dispatch)(void);
+    /* A counted callback is about to run under dispatch serial `serial`; `describe(b, ctx)` appends
+     * what it is. */
+    void (*dispatching)(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
+                        const void *ctx);
+    /* A dispatched callback returned (every callback, counted or not): may end the body. */
+    void (*returned)(unsigned long serial);
+} ac__loop_scheduler;
+/* Registers the scheduler (kept until replaced; the table must outlive every test). */
+void ac__loop_set_scheduler(const ac__loop_scheduler *s);
+
+/* Names asyncheck's own completion timers in the loop's reports (src/mock/ registers it, through the
+ * runner). */
+typedef struct ac__loop_delivery_namer {
+    /* When `w` is a completion timer, appends what it delivers ("the completion of send() call #0") and
+     * returns true; else false. */
+    bool (*describe)(ac_buf *b, const void *w);
+    /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
+    void (*due)(ac_buf *b, const void *w);
+} ac__loop_delivery_namer;
+/* Registers the namer (kept until replaced; the table must outlive every test). */
+void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
+
 #endif

@@ -12,7 +12,7 @@
 #include <ev.h>
 
 #include "loop.h"
-#include "runner/runner.h"
+#include "context/context.h"
 
 /* ---- watcher types ---- */
 typedef enum ac__wtype {
@@ -147,6 +147,13 @@ void ac__rec_clear(void);
 /* Appends "ev_io fd=7 EV_READ", "ev_timer after=5.0 repeat=1.0", ... */
 void ac__wrec_describe(ac_buf *b, const ac__wrec *r);
 const char *ac__wtype_name(int type);
+
+/* ---- what modules above the loop registered (loop.c keeps it; NULL: nothing registered) ---- */
+extern const ac__loop_scheduler *ac__loop_sched;
+extern const ac__loop_delivery_namer *ac__loop_namer;
+/* The namer's describe and due, or false / nothing when no namer is registered. */
+bool ac__delivery_describe(ac_buf *b, const void *w);
+void ac__delivery_due(ac_buf *b, const void *w);
 
 /* ---- interception (hooks.c) ---- */
 /* Rewrites the GOT/PLT slots of ev_TYPE_start/stop, ev_timer_again, ev_periodic_again, ev_once, ev_run,

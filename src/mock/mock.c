@@ -22,8 +22,9 @@
 #include <string.h>
 
 #include "../assert/values.h"
+#include "../ffi/proto.h"
 #include "../race/race.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 #include "asyncheck/replace.h"
 
 enum { W_AFTER, W_NEXT, W_MANUAL, W_NEVER, W_TWICE, W_INSIDE };

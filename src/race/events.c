@@ -7,7 +7,7 @@
 #include "race.h"
 
 #include "../loop/loop.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <pthread.h>
 #include <stdio.h>

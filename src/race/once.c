@@ -16,8 +16,8 @@
 #include "race.h"
 
 #include "../loop/loop.h"
-#include "../mock/mock.h"
-#include "../runner/runner.h"
+#include "../ffi/proto.h"
+#include "../context/context.h"
 
 #include <ctype.h>
 #include <ffi.h>

@@ -19,7 +19,7 @@
 #include "race.h"
 
 #include "../loop/loop.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <limits.h>
 #include <stdarg.h>

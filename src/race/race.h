@@ -2,7 +2,8 @@
  * PCT, latencies, the dispatch trace, the cancel point), and the race assertions (properties, atomic
  * regions, exactly-once callbacks, event order, cancellation checks). exec.c starts and ends it around a
  * test; the loop's dispatcher (src/loop/hooks.c) asks it for the order of each dispatch round and tells
- * it when each callback returns. It reports failures only through ac__report_failure. */
+ * it when each callback returns, through the scheduler race registers with the loop (the loop never
+ * includes this header: race sits above loop). It reports failures only through ac__report_failure. */
 #ifndef AC_RACE_H
 #define AC_RACE_H
 
@@ -12,6 +13,7 @@
 
 #include "asyncheck/test.h"
 #include "asyncheck/race.h"
+#include "../loop/loop.h"
 #include "../util/util.h"
 
 /* ---- what the runner tells a test's process about its schedule (sched.c) ---- */
@@ -29,23 +31,8 @@ typedef struct ac_sched_params {
 void ac__race_begin(ac_test *t, const ac_sched_params *p);
 void ac__race_end(ac_test *t);
 
-/* ---- the dispatcher's side (hooks.c) ---- */
-
-/* One watcher pending in a dispatch round, as the dispatcher sees it. */
-typedef struct ac_sched_item {
-    const void *w;    /* the watcher (identity for PCT priorities) */
-    int priority;     /* libev priority */
-    int chain;        /* AC_CHAIN_*: how libev orders it against the others */
-    double deadline;  /* timers and periodics: when it was due */
-    unsigned natural; /* libev's own position (smaller runs first) */
-} ac_sched_item;
-
-enum {
-    AC_CHAIN_FREE = 0, /* io, signal, async, child, stat, embed, fork, cleanup, prepare: any order */
-    AC_CHAIN_TIMER,    /* timers: earlier deadline first */
-    AC_CHAIN_PERIODIC, /* periodics: earlier deadline first */
-    AC_CHAIN_FIRST,    /* check (and idle) watchers: before the others of their priority, libev's order */
-};
+/* ---- the dispatcher's side: the loop's scheduler (ac__loop_scheduler, src/loop/loop.h), which
+ * ac__race_begin registers; these are its functions ---- */
 
 /* True when dispatch order is perturbed (a nonzero seed): the dispatcher then calls ac__sched_order. */
 bool ac__sched_active(void);
@@ -73,6 +60,11 @@ unsigned long ac__sched_steps(void);
 double ac__sched_uniform(double lo, double hi);
 
 /* ---- cancellation (cancel.c) ---- */
+/* How many completions the test's mocks still hold (`which` gets one line per mock holding some): the
+ * mock module's ac__mock_held_all, which sits above race and is handed down by the runner. */
+typedef size_t (*ac__held_counter)(ac_test *t, ac_buf *which);
+/* Sets what the checks after a cancel ask for held completions (NULL: none are held). */
+void ac__cancel_set_held_counter(ac__held_counter held);
 /* Forgets the previous test's cancel (ac__race_begin). */
 void ac__cancel_reset(ac_test *t);
 /* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */

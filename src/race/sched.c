@@ -25,7 +25,7 @@
 #include "race.h"
 
 #include "../clock/clock.h"
-#include "../runner/runner.h"
+#include "../context/context.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -99,6 +99,14 @@ void ac__race_begin(ac_test *t, const ac_sched_params *p) {
     }
     ac__cancel_reset(t);
     ac__asserts_begin(t);
+    static const ac__loop_scheduler scheduler = {
+        .active = ac__sched_active,
+        .order = ac__sched_order,
+        .before_dispatch = ac__sched_before_dispatch,
+        .dispatching = ac__sched_dispatching,
+        .returned = ac__sched_returned,
+    };
+    ac__loop_set_scheduler(&scheduler); /* the loop's dispatcher calls up to the schedule only through it */
 }
 
 /* --cancel-at K given by hand (a replay) and the run never cancelled at K: say why, rather than pass as

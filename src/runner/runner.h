@@ -1,6 +1,7 @@
 /* runner.h — the runner module's internal interface: the registry, command-line options, the record
  * channel between a test and the runner, executing one test (the child side), and running a selection
- * of tests (the parent side). */
+ * of tests (the parent side). Only src/runner/ includes it; what the feature modules may call of the
+ * running test is src/context/context.h (implemented here, in exec.c and registry.c). */
 #ifndef AC_RUNNER_H
 #define AC_RUNNER_H
 
@@ -8,12 +9,11 @@
 #include <stddef.h>
 
 #include "asyncheck/test.h"
-#include "../report/report.h"
+#include "../context/context.h"
 #include "../race/race.h"
+#include "../report/report.h"
 
-/* ---- registry (registry.c) ---- */
-size_t ac__test_count(void);
-const ac__test_def *ac__test_at(size_t i);
+/* ---- registry (registry.c; ac__test_count and ac__test_at are declared in context.h) ---- */
 const ac__suite_def *ac__suite_find(const char *name);
 
 /* ---- options (options.c) ---- */
@@ -33,7 +33,7 @@ typedef struct ac_options {
     int tap_version;      /* 13 or 14 */
     const char *junit_path;
     const char *junit_source; /* "--junit" or "XML_OUTPUT_FILE", for messages */
-    const char *json_path; /* "-": stdout */
+    const char *json_path;    /* "-": stdout */
     ac_color color;
     long shard_index, shard_count; /* 0-based index; count 0: no sharding */
     const char *shard_source;      /* where the shard came from, for messages */
@@ -65,20 +65,8 @@ void ac__print_usage(const char *prog, FILE *out);
 int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps);
 void ac__options_free(ac_options *o);
 
-/* ---- records: how a running test tells the runner what happened (channel.c) ----
- * A record is a 4-byte little-endian length, a type byte, and NUL-terminated fields. An empty field
- * means "absent". */
-enum {
-    AC_REC_FAILURE = 'F',  /* kind, fatal(0/1), file, line, message, got, expected */
-    AC_REC_SKIP = 'S',     /* reason */
-    AC_REC_PHASE = 'P',    /* phase name */
-    AC_REC_DONE = 'D',     /* (no fields): the test reached its end */
-    AC_REC_SCHED = 'X',    /* steps (counted dispatches), cancel point: 0 not reached, 1 cancelled there,
-                              2 reached after the operation had completed (not cancelled) */
-    AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
-    AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
-    AC_REC_NOTE = 'N',     /* file, line, message: information, not a failure (shown under -v, TAP comment) */
-};
+/* ---- records: encoding and applying what a running test sends (channel.c; the record types are
+ * context.h's) ---- */
 #define AC_REC_MAX_FIELDS 8
 void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
 /* Applies one decoded record to a result. */
@@ -98,44 +86,6 @@ typedef struct ac_sink {
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
                    ac_sink *sink);
-/* True when a cancel point may end the running phase now (setup, body or drain, on the test's thread). */
-bool ac__exec_cancel_open(ac_test *t);
-/* Records a failure of the running test; a fatal one ends the test and does not return. Outside a test
- * it prints the failure (and aborts when fatal). */
-void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
-                        const char *got, const char *expected);
-/* Gives an await its own condition text and a describer of what to show as "got" when it fails (instead
- * of the loop's active watchers): for awaits built on other modules' state, like mock calls. */
-void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),
-                        const void *ctx);
-/* Runs fn(t, ctx) when the test ends: after teardown, before the check that no watcher is left, on the
- * test's thread, with the loop still alive — also after a fatal failure. Hooks run newest first; each
- * may report failures (a fatal one ends only that hook). For modules that own per-test state (mocks,
- * replaced symbols, scripted peers): check what is still pending, stop watchers, free. */
-void ac__at_test_end(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
-/* When the test started (ac__monotonic seconds, real time). */
-double ac__test_started(ac_test *t);
-/* The running test's registration record (its options among them). */
-const ac__test_def *ac__test_def_of(ac_test *t);
-/* True once a fatal failure or AC_SKIP has ended the test early (end hooks then leave alone what it
- * left undone). */
-bool ac__test_ended_early(ac_test *t);
-/* True once AC_SKIP has ended the test: end hooks then clean up without reporting what is left undone. */
-bool ac__test_skipped(ac_test *t);
-/* After a cancel: abandons the test body (and the callbacks running in it) without failing the test;
- * exec.c then settles the loop (ac__cancel_settle). Does not return. */
-_Noreturn void ac__exec_cancel_unwind(ac_test *t);
-/* Runs the test's loop until the watchers the body started have finished, for at most timeout_s of the
- * test's clock (< 0: what is left of the test's timeout); returns how many are still active, described
- * in `left`. */
-unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left);
-/* Sends one record of the running test to the runner. */
-void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
-/* Records a note for test t: one line of information from the harness ("file:line: message"), which
- * changes no outcome; the human report shows it under -v (and with a failure), TAP as a comment. */
-void ac__report_note(ac_test *t, const char *file, int line, const char *message);
-/* Records a skip of the running test and ends it; does not return. */
-_Noreturn void ac__report_skip(const char *reason);
 
 /* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
 /* How many reports ThreadSanitizer has made in this process (0 without TSan). */

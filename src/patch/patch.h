@@ -1,6 +1,7 @@
 /* patch.h — redirecting calls to a named function by rewriting the GOT/PLT slots of the loaded objects
- * (the executable and every shared library), and undoing it. The internal half of ac_replace()
- * (include/asyncheck/replace.h); the per-test bookkeeping lives in patch.c too.
+ * (the executable and every shared library), and undoing it: the support module under ac_replace()
+ * (src/replace/replace.c keeps the per-test bookkeeping), the virtual clock and the loop's hooks. Knows
+ * nothing about tests.
  *
  * What it reaches: every call that goes through a slot bound by the dynamic linker — calls from shared
  * libraries (lazily bound or -z now), calls from the executable to shared libraries, -fno-plt calls
@@ -10,8 +11,8 @@
  *
  * Everything here runs on the test's thread. Slots are rewritten with single aligned pointer stores, so a
  * concurrent caller sees either the old or the new target. */
-#ifndef AC_MOCK_PATCH_H
-#define AC_MOCK_PATCH_H
+#ifndef AC_PATCH_H
+#define AC_PATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>

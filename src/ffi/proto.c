@@ -1,7 +1,7 @@
 /* proto.c — parsing C prototypes (with nested function-pointer parameters and registered typedefs)
  * into ac_proto with libffi call interfaces, and parsing completion specs ("cb(200, \"ok\", $ud)").
  * Errors name the column and what was expected there. Knows nothing about calls or tests. */
-#include "mock.h"
+#include "proto.h"
 
 #include <ctype.h>
 #include <errno.h>
