@@ -44,13 +44,13 @@
 
 /* A real server of the test's own for the TCP suite: accepts one connection, reads a request and
  * answers it with `reply`. */
-typedef struct server {
+typedef struct tcp_server {
     int listen_fd, fd; /* -1: not open */
     ev_io accept_io, io;
     char request[256];
     size_t request_len;
     const char *reply;
-} server;
+} tcp_server;
 
 typedef struct fixture {
     http_client *client;  /* the request under test */
@@ -59,7 +59,7 @@ typedef struct fixture {
     ac_mock *answers[4];  /* connect attempt i goes to answers[i]; the last one takes any further */
     size_t nanswers, next;
     http_tcp *tcp; /* the TCP suite's transport */
-    server srv;
+    tcp_server srv;
 } fixture;
 
 static void setup(ac_test *t) {
@@ -468,7 +468,7 @@ AC_TEST(http, freeing_a_request_cancels_its_connect) {
 
 static void server_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    server *s = w->data;
+    tcp_server *s = w->data;
     ssize_t n = recv(s->fd, s->request + s->request_len, sizeof s->request - 1 - s->request_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -487,7 +487,7 @@ static void server_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    server *s = w->data;
+    tcp_server *s = w->data;
     s->fd = accept(s->listen_fd, NULL, NULL);
     if (s->fd < 0)
         return;
@@ -500,7 +500,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 /* Listens on an ephemeral port of 127.0.0.1 for one request, answered with `reply`; returns the port. */
 static int serve_once(ac_test *t, const char *reply) {
-    server *s = &((fixture *)ac_data(t))->srv;
+    tcp_server *s = &((fixture *)ac_data(t))->srv;
     s->reply = reply;
     s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     AC_ASSERT_GE(s->listen_fd, 0);
@@ -659,8 +659,8 @@ AC_TEST(http, can_be_cancelled_at_every_point, .clock = AC_CLOCK_VIRTUAL, .cance
     conn.timer.data = &conn;
 
     http_transport tr = {.connect = fake_connect_start, .cancel = fake_connect_cancel, .ctx = &conn};
-    http_response_cb cb = (http_response_cb)ac_op_callback(t, RESPONSE_PROTO, ac_mock_fn(f->on_response),
-                                                           AC_CANCEL_SILENT);
+    http_response_cb cb =
+        (http_response_cb)ac_op_callback(t, RESPONSE_PROTO, ac_mock_fn(f->on_response), AC_CANCEL_SILENT);
     f->client = http_client_get(ac_loop(t), tr, NULL, "example.test", 80, "/", cb, f);
     AC_ASSERT_NOT_NULL(f->client);
     ac_cancel_with(t, cancel_request, f);
