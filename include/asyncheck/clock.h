@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 /* The running test's clock: AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL. */
-int ac_clock_kind(ac_test *t);
+ac_clock ac_clock_kind(ac_test *t);
 
 /* Seconds of the test's clock since the test started (virtual seconds under the virtual clocks). */
 double ac_clock_elapsed(ac_test *t);

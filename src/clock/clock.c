@@ -369,7 +369,7 @@ double ac__clock_mono(void) {
 
 /* ---- the public API ---- */
 
-int ac_clock_kind(ac_test *t) {
+ac_clock ac_clock_kind(ac_test *t) {
     (void)t;
     return ac__clock_kind();
 }
