@@ -8,7 +8,17 @@
 #ifndef ASYNCHECK_H
 #define ASYNCHECK_H
 
-#define ASYNCHECK_VERSION "0.1.0"
+/* asyncheck's version, written only here: CMakeLists.txt reads these three numbers for the build's
+ * project version, the pkg-config file and the CMake package; `--version` prints ASYNCHECK_VERSION. */
+#define ASYNCHECK_VERSION_MAJOR 0
+#define ASYNCHECK_VERSION_MINOR 1
+#define ASYNCHECK_VERSION_PATCH 0
+/* The version as a string, "MAJOR.MINOR.PATCH". */
+#define ASYNCHECK_VERSION                                                                                    \
+    AC__VERSION_STR(ASYNCHECK_VERSION_MAJOR)                                                                 \
+    "." AC__VERSION_STR(ASYNCHECK_VERSION_MINOR) "." AC__VERSION_STR(ASYNCHECK_VERSION_PATCH)
+#define AC__VERSION_STR(n) AC__VERSION_STR_(n)
+#define AC__VERSION_STR_(n) #n
 
 #include <ev.h>
 

@@ -2,13 +2,13 @@
  *
  * It demonstrates how to test a libev component whose world is reached through callbacks: the
  * transport's connect is a mock made from its prototype (ac_mock_new), which calls the client's done
- * callback back later on the test's loop — after a delay (ac_after), when the test says so (ac_manual),
- * never (ac_never), or twice (ac_twice) — and hands it the fd of a scripted peer (ac_peer_new) that
- * plays the server: it checks the request byte for byte, answers, and hangs up, even one byte at a time.
- * The client's own completion callback is a mock as well, so every outcome is a recorded call that
- * AC_ASSERT_CALLED_WITH checks (strings are copied at call time, so the body can be checked after the
- * client has freed it). The last suite runs the real TCP transport: against a listening socket of the
- * test's own, and with libc's connect replaced by a mock (ac_mock_replace) that refuses.
+ * callback back later on the test's loop — after a delay (ac_deliver_after), when the test says so
+ * (ac_deliver_held), never (ac_deliver_never), or twice (ac_deliver_twice) — and hands it the fd of a
+ * scripted peer (ac_peer_new) that plays the server: it checks the request byte for byte, answers, and hangs
+ * up, even one byte at a time. The client's own completion callback is a mock as well, so every outcome is a
+ * recorded call that AC_ASSERT_CALLED_WITH checks (strings are copied at call time, so the body can be
+ * checked after the client has freed it). The last suite runs the real TCP transport: against a listening
+ * socket of the test's own, and with libc's connect replaced by a mock (ac_mock_replace) that refuses.
  *
  * Who closes what: the fd a peer gives the test is handed to the client by the mocked connect, and from
  * then on the client owns it and closes it (http_client.h); the test never closes it. Teardown frees the
@@ -44,13 +44,13 @@
 
 /* A real server of the test's own for the TCP suite: accepts one connection, reads a request and
  * answers it with `reply`. */
-typedef struct server {
+typedef struct tcp_server {
     int listen_fd, fd; /* -1: not open */
     ev_io accept_io, io;
     char request[256];
     size_t request_len;
     const char *reply;
-} server;
+} tcp_server;
 
 typedef struct fixture {
     http_client *client;  /* the request under test */
@@ -59,7 +59,7 @@ typedef struct fixture {
     ac_mock *answers[4];  /* connect attempt i goes to answers[i]; the last one takes any further */
     size_t nanswers, next;
     http_tcp *tcp; /* the TCP suite's transport */
-    server srv;
+    tcp_server srv;
 } fixture;
 
 static void setup(ac_test *t) {
@@ -100,11 +100,11 @@ static ac_mock *connect_mock(ac_test *t) {
 /* A completion's arguments are written as text, so values known only at run time (the peer's fd) and
  * errno names are printed into it. */
 static void connects_to(ac_mock *conn, int fd, ac_when when) {
-    ac_mock_completesf(conn, when, "done(%d, 0, $ud)", fd);
+    ac_mock_on_call_completef(conn, when, "done(%d, 0, $ud)", fd);
 }
 
 static void refuses(ac_mock *conn, int err, ac_when when) {
-    ac_mock_completesf(conn, when, "done(-1, %d, $ud)", err);
+    ac_mock_on_call_completef(conn, when, "done(-1, %d, $ud)", err);
 }
 
 /* A mock's completion is the same for every call, so attempts that must end differently go to
@@ -172,7 +172,7 @@ AC_TEST(http, fetches_a_page_through_a_mocked_connect) {
      * fd, which the client then owns. The fd is known only now, so the completion is printed. */
     ac_mock *conn = ac_mock_new(t, "int http_connect(void *ctx, const char *host, int port,"
                                    " void (*done)(int fd, int err, void *ud), void *ud)");
-    ac_mock_completesf(conn, ac_after(0.05), "done(%d, 0, $ud)", fd);
+    ac_mock_on_call_completef(conn, ac_deliver_after(0.05), "done(%d, 0, $ud)", fd);
     AC_MOCK_EXPECT(conn, ac_any(), ac_str("example.test"), ac_eq(80), ac_any(), ac_any()); /* once */
 
     /* The client's completion callback: a mock too, so the outcome is a recorded call. */
@@ -197,7 +197,7 @@ AC_TEST(http, reads_a_body_without_content_length_up_to_end_of_file) {
     ac_peer *server = server_answering(t, &fd, "GET /index.html HTTP/1.0\r\nHost: example.test:8080\r\n\r\n",
                                        "HTTP/1.0 200 OK\r\nServer: peer\r\n\r\nline one\nline two\n");
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_next_iteration());
+    connects_to(conn, fd, ac_deliver_next_iteration());
     answer_connects(f, conn);
 
     get_from(t, NULL, "example.test", 8080, "/index.html");
@@ -216,7 +216,7 @@ AC_TEST(http, ends_the_body_at_content_length_while_the_connection_stays_open) {
     ac_peer_expect_str(server, REQUEST);
     ac_peer_send_str(server, "HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\nhello, and more"); /* no close */
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_next_iteration());
+    connects_to(conn, fd, ac_deliver_next_iteration());
     answer_connects(f, conn);
 
     get(t, NULL);
@@ -235,7 +235,7 @@ AC_TEST(http, parses_a_response_that_arrives_one_byte_at_a_time) {
     ac_peer_send_str(server, "HTTP/1.0 404 Not Found\r\ncontent-length: 9\r\nX-Padding: \r\n\r\nnot here!");
     ac_peer_close(server);
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_after(0.01));
+    connects_to(conn, fd, ac_deliver_after(0.01));
     answer_connects(f, conn);
 
     get(t, NULL);
@@ -251,8 +251,8 @@ AC_TEST(http, retries_after_two_refused_connects) {
     int fd;
     ac_peer *server = server_answering(t, &fd, REQUEST, HELLO);
     ac_mock *refused = connect_mock(t), *accepted = connect_mock(t);
-    refuses(refused, ECONNREFUSED, ac_after(0.01));
-    connects_to(accepted, fd, ac_after(0.01));
+    refuses(refused, ECONNREFUSED, ac_deliver_after(0.01));
+    connects_to(accepted, fd, ac_deliver_after(0.01));
     answer_connects(f, refused, refused, accepted);
 
     get(t, &(http_options){.max_attempts = 3, .retry_delay = 0.02});
@@ -274,7 +274,7 @@ AC_TEST(http, retries_after_two_refused_connects) {
 AC_TEST(http, doubles_the_delay_before_each_retry) {
     fixture *f = ac_data(t);
     ac_mock *refused = connect_mock(t);
-    refuses(refused, ECONNREFUSED, ac_manual()); /* each attempt is refused when the test says so */
+    refuses(refused, ECONNREFUSED, ac_deliver_held()); /* each attempt is refused when the test says so */
     answer_connects(f, refused);
 
     get(t, &(http_options){.max_attempts = 3, .retry_delay = 0.1, .backoff = true});
@@ -282,7 +282,7 @@ AC_TEST(http, doubles_the_delay_before_each_retry) {
     for (int i = 0; i < 2; i++) {
         AC_AWAIT_CALLS(t, refused, i + 1, 1.0);
         double refused_at = now();
-        AC_ASSERT_TRUE(ac_mock_complete_next(refused));
+        AC_ASSERT_TRUE(ac_mock_deliver_next(refused));
         AC_AWAIT_CALLS(t, refused, i + 2, 2.0);
         gap[i] = now() - refused_at;
     }
@@ -291,7 +291,7 @@ AC_TEST(http, doubles_the_delay_before_each_retry) {
     AC_EXPECT_GE(gap[1], 0.2);
     AC_ASSERT_NOT_CALLED(f->on_response);
 
-    AC_ASSERT_TRUE(ac_mock_complete_next(refused)); /* the third and last attempt is refused too */
+    AC_ASSERT_TRUE(ac_mock_deliver_next(refused)); /* the third and last attempt is refused too */
     AC_AWAIT_CALLS(t, f->on_response, 1, 1.0);
     AC_ASSERT_CALLED_WITH(f->on_response, ac_eq(0), ac_str(NULL), ac_eq(0), ac_eq(ECONNREFUSED), ac_any());
     AC_ASSERT_CALLED(refused, 3); /* no fourth */
@@ -320,8 +320,8 @@ AC_TEST(http, retries_a_503_on_a_new_connection) {
                                      "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy");
     ac_peer *fine = server_answering(t, &fd2, REQUEST, HELLO);
     ac_mock *first = connect_mock(t), *second = connect_mock(t);
-    connects_to(first, fd1, ac_after(0.01));
-    connects_to(second, fd2, ac_after(0.01));
+    connects_to(first, fd1, ac_deliver_after(0.01));
+    connects_to(second, fd2, ac_deliver_after(0.01));
     answer_connects(f, first, second);
 
     get(t, &(http_options){.retry_delay = 0.02});
@@ -341,8 +341,8 @@ AC_TEST(http, reports_the_last_5xx_when_the_attempts_run_out) {
     ac_peer *a = server_answering(t, &fd1, REQUEST, "HTTP/1.0 500 Oops\r\nContent-Length: 5\r\n\r\noops1");
     ac_peer *b = server_answering(t, &fd2, REQUEST, "HTTP/1.0 502 Bad Gateway\r\n\r\noops2");
     ac_mock *first = connect_mock(t), *second = connect_mock(t);
-    connects_to(first, fd1, ac_next_iteration());
-    connects_to(second, fd2, ac_next_iteration());
+    connects_to(first, fd1, ac_deliver_next_iteration());
+    connects_to(second, fd2, ac_deliver_next_iteration());
     answer_connects(f, first, second);
 
     get(t, &(http_options){.max_attempts = 2, .retry_delay = 0.01});
@@ -359,7 +359,7 @@ AC_TEST(http, times_out_when_the_server_never_answers) {
     ac_peer *server = ac_peer_new(t, &fd);
     ac_peer_expect_str(server, REQUEST); /* it takes the request, and says nothing */
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_next_iteration());
+    connects_to(conn, fd, ac_deliver_next_iteration());
     answer_connects(f, conn);
 
     double start = now();
@@ -386,7 +386,7 @@ AC_TEST(http, a_slow_server_is_not_timed_out_while_it_keeps_sending) {
     ac_peer_send_str(server, "hello");
     ac_peer_close(server);
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_next_iteration());
+    connects_to(conn, fd, ac_deliver_next_iteration());
     answer_connects(f, conn);
 
     get(t, &(http_options){.read_timeout = 0.25}); /* less than the 0.3 s the whole answer takes */
@@ -399,7 +399,7 @@ AC_TEST(http, a_slow_server_is_not_timed_out_while_it_keeps_sending) {
 AC_TEST(http, gives_up_at_its_deadline_when_connect_never_completes) {
     fixture *f = ac_data(t);
     ac_mock *conn = connect_mock(t);
-    refuses(conn, ECONNREFUSED, ac_never()); /* it never calls back at all */
+    refuses(conn, ECONNREFUSED, ac_deliver_never()); /* it never calls back at all */
     answer_connects(f, conn);
 
     double start = now();
@@ -420,7 +420,8 @@ AC_TEST(http, reports_once_when_connect_completes_twice) {
     int fd;
     ac_peer *server = server_answering(t, &fd, REQUEST, HELLO); /* a request sent twice would fail it */
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_twice(0.05)); /* misbehaving: done(fd, 0, ud), and again an iteration later */
+    connects_to(conn, fd,
+                ac_deliver_twice(0.05)); /* misbehaving: done(fd, 0, ud), and again an iteration later */
     answer_connects(f, conn);
 
     get(t, NULL);
@@ -437,7 +438,7 @@ AC_TEST(http, rejects_a_response_that_is_not_http) {
     int fd;
     ac_peer *server = server_answering(t, &fd, REQUEST, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
     ac_mock *conn = connect_mock(t);
-    connects_to(conn, fd, ac_next_iteration());
+    connects_to(conn, fd, ac_deliver_next_iteration());
     answer_connects(f, conn);
 
     get(t, NULL);
@@ -468,7 +469,7 @@ AC_TEST(http, freeing_a_request_cancels_its_connect) {
 
 static void server_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    server *s = w->data;
+    tcp_server *s = w->data;
     ssize_t n = recv(s->fd, s->request + s->request_len, sizeof s->request - 1 - s->request_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -487,7 +488,7 @@ static void server_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    server *s = w->data;
+    tcp_server *s = w->data;
     s->fd = accept(s->listen_fd, NULL, NULL);
     if (s->fd < 0)
         return;
@@ -500,7 +501,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 /* Listens on an ephemeral port of 127.0.0.1 for one request, answered with `reply`; returns the port. */
 static int serve_once(ac_test *t, const char *reply) {
-    server *s = &((fixture *)ac_data(t))->srv;
+    tcp_server *s = &((fixture *)ac_data(t))->srv;
     s->reply = reply;
     s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     AC_ASSERT_GE(s->listen_fd, 0);
@@ -579,7 +580,7 @@ static void note_attempt(const ac_mock_call *call, void *ret, void *ud) {
 AC_TEST(http, backs_off_exponentially_until_its_deadline, .clock = AC_CLOCK_VIRTUAL) {
     fixture *f = ac_data(t);
     ac_mock *refused = connect_mock(t);
-    refuses(refused, ECONNREFUSED, ac_after(1.0));
+    refuses(refused, ECONNREFUSED, ac_deliver_after(1.0));
     ac_mock_does(refused, note_attempt, NULL);
     answer_connects(f, refused);
     http_options opt = {
@@ -659,8 +660,8 @@ AC_TEST(http, can_be_cancelled_at_every_point, .clock = AC_CLOCK_VIRTUAL, .cance
     conn.timer.data = &conn;
 
     http_transport tr = {.connect = fake_connect_start, .cancel = fake_connect_cancel, .ctx = &conn};
-    http_response_cb cb = (http_response_cb)ac_op_callback(t, RESPONSE_PROTO, ac_mock_fn(f->on_response),
-                                                           AC_CANCEL_SILENT);
+    http_response_cb cb =
+        (http_response_cb)ac_op_callback(t, RESPONSE_PROTO, ac_mock_fn(f->on_response), AC_CANCEL_SILENT);
     f->client = http_client_get(ac_loop(t), tr, NULL, "example.test", 80, "/", cb, f);
     AC_ASSERT_NOT_NULL(f->client);
     ac_cancel_with(t, cancel_request, f);

@@ -24,15 +24,16 @@ extern "C" {
 #endif
 
 /* The running test's clock: AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL. */
-int ac_clock_kind(ac_test *t);
+ac_clock ac_clock_kind(ac_test *t);
 
 /* Seconds of the test's clock since the test started (virtual seconds under the virtual clocks). */
 double ac_clock_elapsed(ac_test *t);
 
 /* Moves the test's virtual clock forward by `seconds`, stopping at each timer deadline on the way, in
  * deadline order, and running the loop until nothing is ready before moving on; then runs it until idle
- * at the target time. Fails the test under the real clock. */
-void ac_clock_advance(ac_test *t, double seconds);
+ * at the target time. Under the real clock, or with `seconds` negative or not finite, fails the test
+ * fatally at the line that calls it. */
+#define ac_clock_advance(t, seconds) ac__clock_advance((t), (seconds), __FILE__, __LINE__)
 
 /* Runs the test's loop until nothing is ready to run now — no pending callback, no ready fd, no timer
  * already due — without moving the clock (under the real clock, time passes only as callbacks run).
@@ -60,6 +61,7 @@ void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds);
         ac__await_end(ac__aw);                                                                               \
     } while (0)
 
+void ac__clock_advance(ac_test *t, double seconds, const char *file, int line);
 ac__await *ac__await_begin_exact(ac_test *t, double seconds, const char *cond, const char *file, int line);
 bool ac__await_running(ac__await *aw);
 _Noreturn void ac__await_too_early(ac__await *aw);

@@ -1,15 +1,32 @@
 /* asyncheck/mock.h — mocks of any C function, made at run time from its prototype with libffi.
  *
- *   ac_mock *get = ac_mock_new(t, "int http_get(const char *url, void (*cb)(int status, void *ud), void
- * *ud)"); ac_mock_returns(get, 0); ac_mock_completes(get, "cb(200, $ud)", ac_after(0.05));   // call cb
- * later, on the test's loop client_use_transport(client, ac_mock_fn(get));            // a real function
- * pointer AC_AWAIT(t, client->done, 1.0); AC_ASSERT_CALLED(get, 1);
+ *   ac_mock *get = ac_mock_new(t, "int http_get(const char *url, void (*cb)(int, void *), void *ud)");
+ *   ac_mock_returns(get, 0);
+ *   ac_mock_on_call_complete(get, ac_deliver_after(0.05), "cb(200, $ud)"); // cb later, on the loop
+ *   client_use_transport(client, ac_mock_fn(get));                        // a real function pointer
+ *   AC_AWAIT(t, client->done, 1.0);
+ *   AC_ASSERT_CALLED(get, 1);
+ *
+ * Vocabulary. Each family has one prefix, and no name is shared with the clock or with expectations:
+ *   completion                the call a mock makes to one of its caller's callbacks, written as C:
+ *                             "cb(200, $ud)";
+ *   ac_mock_on_call_complete  configures a mock: on every call, make this completion at this time
+ *   ac_mock_on_call_completef (always the mock, then the time, then the completion or its format);
+ *   ac_deliver_*              the time a completion is delivered (ac_deliver_after, ac_deliver_within,
+ *                             ac_deliver_next_iteration, ac_deliver_held, ac_deliver_never,
+ *                             ac_deliver_twice, ac_deliver_inside_call);
+ *   ac_mock_deliver           delivers held completions now (ac_mock_deliver, ac_mock_deliver_next),
+ *                             ac_mock_held_count counts them;
+ *   ac_expect_*               modify an expectation on calls (how many, in what order), never a
+ *                             completion; AC_CLOCK_* are the test's clocks (asyncheck/clock.h).
+ * The names of version 0.1.0 (ac_mock_completes, ac_after, ac_manual, ac_mock_complete, ...) are kept for
+ * one release: they compile with a deprecation warning naming the replacement (README.md, "Renamed").
  *
  * A mock belongs to its test and is freed when the test ends. Calls are recorded with their arguments
  * (strings copied at call time), per mock and in one ordered log per test; calls and completions are
  * counted separately. A mock may be called from any thread; completions are always delivered on the
- * test's loop (except ac_inside_call, which is delivered inside the call on purpose). A call never moves
- * the loop's cached time (ev_now): an ac_after delay is counted from the call all the same. */
+ * test's loop (except ac_deliver_inside_call, which is delivered inside the call on purpose). A call never
+ * moves the loop's cached time (ev_now): an ac_deliver_after delay is counted from the call all the same. */
 #ifndef ASYNCHECK_MOCK_H
 #define ASYNCHECK_MOCK_H
 
@@ -70,42 +87,50 @@ void ac_mock_does(ac_mock *m, ac_mock_effect fn, void *ud);
 
 /* ---- completing callbacks later ---- */
 
-/* When a completion happens. */
+/* When a completion is delivered (made by the ac_deliver_* functions). */
 typedef struct ac_when {
     int kind;
     double delay;
-    double delay_max; /* ac_within: the latency is drawn from [delay, delay_max] */
+    double delay_max; /* ac_deliver_within: the latency is drawn from [delay, delay_max] */
 } ac_when;
-ac_when ac_after(double seconds); /* on the test's loop, `seconds` after the call */
-ac_when ac_next_iteration(void);  /* on the test's loop, in the next loop iteration */
-ac_when ac_manual(void);          /* held until ac_mock_complete / ac_mock_complete_next */
-ac_when ac_never(void);           /* never (to test timeouts); not reported as pending */
-ac_when ac_twice(double seconds); /* misbehaving: after `seconds`, and then once more */
-ac_when ac_inside_call(void);     /* misbehaving: synchronously, before the call returns */
+/* On the test's loop, `seconds` after the call. */
+ac_when ac_deliver_after(double seconds);
 /* On the test's loop after a latency in [lo, hi] seconds drawn from the running schedule (lo under seed
  * 0, libev's own order): exploring schedules (asyncheck/race.h) explores the latency too. */
-ac_when ac_within(double lo, double hi);
+ac_when ac_deliver_within(double lo, double hi);
+/* On the test's loop, in the next loop iteration. */
+ac_when ac_deliver_next_iteration(void);
+/* Held until the test delivers it with ac_mock_deliver or ac_mock_deliver_next. */
+ac_when ac_deliver_held(void);
+/* Never (to test timeouts); not reported as pending. */
+ac_when ac_deliver_never(void);
+/* Misbehaving: `seconds` after the call, and then once more in the next iteration. */
+ac_when ac_deliver_twice(double seconds);
+/* Misbehaving: synchronously, inside the call, before it returns. */
+ac_when ac_deliver_inside_call(void);
 
-/* On every call, calls one of the call's callback arguments: `completion` names the callback parameter
- * and the arguments to call it with, as in C: "cb(200, \"ok\", $ud)". An argument is a literal
- * (integer, floating point, "string" with C escapes, NULL, true, false) or a reference to the call's own
- * arguments, $name or $0, $1, ... (strings as copied at call time). errno names (ECONNREFUSED, ETIMEDOUT,
- * EAGAIN, ...) stand for their values, and -EAGAIN for the negated value (-errno contracts); a name it does
- * not know fails the test, naming it. The callback is called through
- * libffi with its parsed prototype. A completion that does not fit the prototype fails the test here. */
-#define ac_mock_completes(m, completion, when)                                                               \
-    ac__mock_completes((m), (completion), (when), __FILE__, __LINE__)
-/* The same with the completion formatted printf-style, for values known only at run time:
- *   ac_mock_completesf(m, ac_after(0.05), "done(%d, 0, $ud)", fd); */
-#define ac_mock_completesf(m, when, ...) ac__mock_completesf((m), (when), __FILE__, __LINE__, __VA_ARGS__)
+/* On every call, calls one of the call's callback arguments at the time `when` says: `completion` names
+ * the callback parameter and the arguments to call it with, as in C: "cb(200, \"ok\", $ud)". An argument
+ * is a literal (integer, floating point, "string" with C escapes, NULL, true, false) or a reference to the
+ * call's own arguments, $name or $0, $1, ... (strings as copied at call time). errno names (ECONNREFUSED,
+ * ETIMEDOUT, EAGAIN, ...) stand for their values, and -EAGAIN for the negated value (-errno contracts); a
+ * name it does not know fails the test, naming it. The callback is called through libffi with its parsed
+ * prototype. A completion that does not fit the prototype fails the test at this line. */
+#define ac_mock_on_call_complete(m, when, completion)                                                        \
+    ac__mock_on_call_complete((m), (when), (completion), __FILE__, __LINE__)
+/* The same with the completion formatted printf-style, for values known only at run time (same argument
+ * order): ac_mock_on_call_completef(m, ac_deliver_after(0.05), "done(%d, 0, $ud)", fd); */
+#define ac_mock_on_call_completef(m, when, ...)                                                              \
+    ac__mock_on_call_completef((m), (when), __FILE__, __LINE__, __VA_ARGS__)
 
-/* Delivers, now, the held (ac_manual) completion of call number `call_index` (0-based); false if that
- * call has none held. */
-bool ac_mock_complete(ac_mock *m, size_t call_index);
+/* Delivers, now, the held (ac_deliver_held) completion of call number `call_index` (0-based); false if
+ * that call has none held. */
+bool ac_mock_deliver(ac_mock *m, size_t call_index);
 /* Delivers, now, the oldest held completion; false if none is held. */
-bool ac_mock_complete_next(ac_mock *m);
-/* Completions held (ac_manual) and not delivered yet. Held completions left at the end fail the test. */
-size_t ac_mock_held(const ac_mock *m);
+bool ac_mock_deliver_next(ac_mock *m);
+/* Completions held (ac_deliver_held) and not delivered yet. Held completions left at the end fail the
+ * test. */
+size_t ac_mock_held_count(const ac_mock *m);
 
 /* ---- what happened ---- */
 
@@ -121,14 +146,16 @@ const ac_mock_call *ac_mock_log_at(ac_test *t, size_t i);
 const ac_mock *ac_mock_call_mock(const ac_mock_call *c);
 size_t ac_mock_call_index(const ac_mock_call *c);
 /* Arguments of a call by position (0-based). A string parameter's value is the copy made at call time
- * (NULL if the pointer was NULL). Asking for an argument of another kind fails the test. */
-long long ac_mock_arg_int(const ac_mock_call *c, size_t i);
-unsigned long long ac_mock_arg_uint(const ac_mock_call *c, size_t i);
-double ac_mock_arg_double(const ac_mock_call *c, size_t i);
-const char *ac_mock_arg_str(const ac_mock_call *c, size_t i);
-void *ac_mock_arg_ptr(const ac_mock_call *c, size_t i);
-/* The position of the parameter named `name`; fails the test if the prototype has none. */
-size_t ac_mock_arg_index(const ac_mock *m, const char *name);
+ * (NULL if the pointer was NULL). Asking for an argument the prototype does not have, or of another kind,
+ * fails the test fatally at the line that asks. */
+#define ac_mock_arg_int(c, i) ac__mock_arg_int((c), (i), __FILE__, __LINE__)
+#define ac_mock_arg_uint(c, i) ac__mock_arg_uint((c), (i), __FILE__, __LINE__)
+#define ac_mock_arg_double(c, i) ac__mock_arg_double((c), (i), __FILE__, __LINE__)
+#define ac_mock_arg_str(c, i) ac__mock_arg_str((c), (i), __FILE__, __LINE__)
+#define ac_mock_arg_ptr(c, i) ac__mock_arg_ptr((c), (i), __FILE__, __LINE__)
+/* The position of the parameter named `name`; fails the test fatally at the line that asks if the
+ * prototype has none. */
+#define ac_mock_arg_index(m, name) ac__mock_arg_index((m), (name), __FILE__, __LINE__)
 /* The call as text, e.g. http_get("http://x/", cb=0x5570..., 0x7ffd...). Valid until the test ends. */
 const char *ac_mock_call_text(const ac_mock_call *c);
 
@@ -201,9 +228,15 @@ void ac_expect_after(ac_expectation *later, ac_expectation *earlier);
 
 /* internals behind the macros */
 ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int line);
-void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const char *file, int line);
-void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...)
+void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line);
+void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+long long ac__mock_arg_int(const ac_mock_call *c, size_t i, const char *file, int line);
+unsigned long long ac__mock_arg_uint(const ac_mock_call *c, size_t i, const char *file, int line);
+double ac__mock_arg_double(const ac_mock_call *c, size_t i, const char *file, int line);
+const char *ac__mock_arg_str(const ac_mock_call *c, size_t i, const char *file, int line);
+void *ac__mock_arg_ptr(const ac_mock_call *c, size_t i, const char *file, int line);
+size_t ac__mock_arg_index(const ac_mock *m, const char *name, const char *file, int line);
 void ac__mock_returns(ac_mock *m, ac__value v);
 ac_matcher ac__match_eq(ac__value v);
 ac_matcher ac__match_range(ac__value lo, ac__value hi);
@@ -211,6 +244,52 @@ ac_expectation *ac__mock_expect(ac_mock *m, const ac_matcher *matchers, size_t n
 bool ac__check_called(const ac__site *s, const ac_mock *m, size_t n);
 void ac__await_calls(ac__await *aw, const ac_mock *m, size_t n);
 bool ac__check_called_with(const ac__site *s, const ac_mock *m, const ac_matcher *matchers, size_t n);
+
+/* ---- the names of version 0.1.0, deprecated and kept for one release: each still works and warns, naming
+ * its replacement (README.md, "Renamed since 0.1.0", has the table) ---- */
+#define AC__RENAMED(use) __attribute__((deprecated("renamed: use " use)))
+AC__RENAMED("ac_deliver_after") static inline ac_when ac_after(double seconds) {
+    return ac_deliver_after(seconds);
+}
+AC__RENAMED("ac_deliver_within") static inline ac_when ac_within(double lo, double hi) {
+    return ac_deliver_within(lo, hi);
+}
+AC__RENAMED("ac_deliver_next_iteration") static inline ac_when ac_next_iteration(void) {
+    return ac_deliver_next_iteration();
+}
+AC__RENAMED("ac_deliver_held") static inline ac_when ac_manual(void) {
+    return ac_deliver_held();
+}
+AC__RENAMED("ac_deliver_never") static inline ac_when ac_never(void) {
+    return ac_deliver_never();
+}
+AC__RENAMED("ac_deliver_twice") static inline ac_when ac_twice(double seconds) {
+    return ac_deliver_twice(seconds);
+}
+AC__RENAMED("ac_deliver_inside_call") static inline ac_when ac_inside_call(void) {
+    return ac_deliver_inside_call();
+}
+AC__RENAMED("ac_mock_deliver") static inline bool ac_mock_complete(ac_mock *m, size_t call_index) {
+    return ac_mock_deliver(m, call_index);
+}
+AC__RENAMED("ac_mock_deliver_next") static inline bool ac_mock_complete_next(ac_mock *m) {
+    return ac_mock_deliver_next(m);
+}
+AC__RENAMED("ac_mock_held_count") static inline size_t ac_mock_held(const ac_mock *m) {
+    return ac_mock_held_count(m);
+}
+/* ac_mock_completes(m, completion, when): the completion came before the time. */
+AC__RENAMED("ac_mock_on_call_complete(m, when, completion), the time before the completion")
+static inline void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const char *file,
+                                      int line) {
+    ac__mock_on_call_complete(m, when, completion, file, line);
+}
+#define ac_mock_completes(m, completion, when)                                                               \
+    ac__mock_completes((m), (completion), (when), __FILE__, __LINE__)
+/* ac_mock_completesf(m, when, fmt, ...): a marker call carries the warning. */
+AC__RENAMED("ac_mock_on_call_completef(m, when, fmt, ...)") static inline void ac__mock_completesf(void) {}
+#define ac_mock_completesf(m, when, ...)                                                                     \
+    (ac__mock_completesf(), ac__mock_on_call_completef((m), (when), __FILE__, __LINE__, __VA_ARGS__))
 
 #ifdef __cplusplus
 }

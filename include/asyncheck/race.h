@@ -5,15 +5,16 @@
  * Schedules. A test runs under one schedule: seed 0 is libev's own order. With .schedules = N (or
  * --schedules N) the runner runs the test N times, each in its own process under its own seed: the
  * callbacks that are ready in the same loop iteration are dispatched in a seeded order, and latencies a
- * test declares as ranges (ac_within, ac_schedule_uniform) are drawn from the seed. Only orders libev can
- * produce are explored: higher priorities first, timers (and periodics) with earlier deadlines first,
+ * test declares as ranges (ac_deliver_within, ac_schedule_uniform) are drawn from the seed. Only orders libev
+ * can produce are explored: higher priorities first, timers (and periodics) with earlier deadlines first,
  * check watchers before the other watchers of their priority, idle watchers only when nothing else is
  * ready, and no timer before its time. The first failing schedule ends the test and is reported with the
  * command line that replays it (--seed=S --filter=...); --keep-going runs all N and groups the failures.
  *
  *   AC_TEST(cache, one_fetch_per_key, .clock = AC_CLOCK_VIRTUAL, .schedules = 200) {
  *       ac_mock *fetch = ac_mock_new(t, "void fetch(const char *key, void (*cb)(void *ud), void *ud)");
- *       ac_mock_completes(fetch, "cb($ud)", ac_within(0.010, 0.200));   // latency drawn per schedule
+ *       ac_mock_on_call_complete(fetch, ac_deliver_within(0.010, 0.200), "cb($ud)");   // latency drawn per
+ * schedule
  *       ...
  *   }
  *
@@ -30,12 +31,8 @@
 extern "C" {
 #endif
 
-/* Schedule modes (ac_test_options.schedule_mode, --schedule-mode). */
-enum {
-    AC_SCHED_DEFAULT = 0, /* --schedule-mode, else AC_SCHED_SHUFFLE */
-    AC_SCHED_SHUFFLE,     /* every dispatch round in a fresh seeded order */
-    AC_SCHED_PCT,         /* PCT: seeded priorities per watcher, lowered at depth-1 seeded steps */
-};
+/* Schedule modes (ac_schedule_mode: AC_SCHED_DEFAULT, AC_SCHED_SHUFFLE, AC_SCHED_PCT) are declared in
+ * asyncheck/test.h, next to the ac_test_options field that takes them. */
 
 /* ---- the running schedule ---- */
 
@@ -147,15 +144,16 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
 void ac_cancel_with(ac_test *t, void (*cancel)(void *arg), void *arg);
 
 /* What the operation's callback promises after a cancel. */
-enum {
+typedef enum ac_cancel_promise {
     AC_CANCEL_SILENT = 0,      /* it is never called after the cancel */
     AC_CANCEL_CALLS_BACK_ONCE, /* it is called exactly once after the cancel (to report cancellation) */
-};
+} ac_cancel_promise;
 /* Wraps the operation's callback (prototype as for AC_ONCE; at most one per test) so the harness sees it
  * fire, with the promise it makes after a cancel. Returns the function to pass to the operation. */
 #define ac_op_callback(t, prototype, fn, promise)                                                            \
     ac__op_callback((t), (prototype), (void *)(fn), (promise), __FILE__, __LINE__)
-void *ac__op_callback(ac_test *t, const char *prototype, void *fn, int promise, const char *file, int line);
+void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_promise promise,
+                      const char *file, int line);
 
 /* For hand-written cancellation tests: cancels now through the function given to ac_cancel_with. */
 void ac_cancel(ac_test *t);

@@ -17,6 +17,18 @@ extern "C" {
 /* The running test: passed to every test body as `t`, and to suite setup/teardown. Opaque. */
 typedef struct ac_test ac_test;
 
+/* A test's clock (ac_test_options.clock, ac_suite_options.clock, --clock; asyncheck/clock.h says what
+ * each one does). */
+typedef enum ac_clock { AC_CLOCK_DEFAULT = 0, AC_CLOCK_REAL, AC_CLOCK_VIRTUAL, AC_CLOCK_MANUAL } ac_clock;
+
+/* How exploring schedules orders the ready callbacks (ac_test_options.schedule_mode, --schedule-mode;
+ * asyncheck/race.h). */
+typedef enum ac_schedule_mode {
+    AC_SCHED_DEFAULT = 0, /* --schedule-mode, else AC_SCHED_SHUFFLE */
+    AC_SCHED_SHUFFLE,     /* every dispatch round in a fresh seeded order */
+    AC_SCHED_PCT,         /* PCT: seeded priorities per watcher, lowered at depth-1 seeded steps */
+} ac_schedule_mode;
+
 /* Per-test options, given as designated initialisers after the test's name:
  *   AC_TEST(suite, name, .timeout = 2.5, .skip = "needs IPv6") { ... }
  * A zero field means "the default". Later versions add fields; the first field is reserved so that
@@ -41,13 +53,13 @@ typedef struct ac_test_options {
     /* The test's clock: AC_CLOCK_DEFAULT (the suite's, else --clock, else real), AC_CLOCK_REAL,
      * AC_CLOCK_VIRTUAL (time jumps to the next timer when nothing is ready) or AC_CLOCK_MANUAL (time moves
      * only by ac_clock_advance). */
-    int clock;
+    ac_clock clock;
     /* Schedules to explore (asyncheck/race.h): run the test under this many seeds, each perturbing the
      * order of ready callbacks and the latencies declared as ranges. 0: 1 (libev's own order only).
      * --schedules overrides it for every test. */
     unsigned schedules;
-    /* AC_SCHED_SHUFFLE or AC_SCHED_PCT; 0: --schedule-mode, else shuffle. */
-    int schedule_mode;
+    /* AC_SCHED_SHUFFLE or AC_SCHED_PCT; AC_SCHED_DEFAULT: --schedule-mode, else shuffle. */
+    ac_schedule_mode schedule_mode;
     /* PCT depth (priority change points + 1); 0: --schedule-mode's, else 3. */
     int pct_depth;
     /* Rerun the test cancelling after the 1st, 2nd, ... dispatched callback (ac_cancel_with). */
@@ -75,9 +87,6 @@ enum {
     AC_ALLOW_BLOCKING_SLEEP = 1 << 4,  /* sleep/usleep/nanosleep called from inside a loop callback */
 };
 
-/* Clocks (ac_test_options.clock, ac_suite_options.clock, --clock). */
-enum { AC_CLOCK_DEFAULT = 0, AC_CLOCK_REAL, AC_CLOCK_VIRTUAL, AC_CLOCK_MANUAL };
-
 /* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */
 typedef struct ac_suite_options {
     int ac__reserved;
@@ -90,7 +99,7 @@ typedef struct ac_suite_options {
     /* Default real-time limit for the suite's tests that set none of their own; 0: --timeout. */
     double timeout;
     /* Default clock for the suite's tests (AC_CLOCK_*); AC_CLOCK_DEFAULT: --clock. */
-    int clock;
+    ac_clock clock;
 } ac_suite_options;
 
 /* What AC_TEST records about a test (internal layout; read it through the runner's output). */

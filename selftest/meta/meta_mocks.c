@@ -68,15 +68,17 @@ AC_TEST(meta_mocks, bad_prototypes_name_the_column) {
 }
 
 AC_TEST(meta_mocks, completions_that_do_not_fit_the_prototype) {
-    check("bad_completion_no_such_callback",
-          "ac_mock_completes(http_get, \"done(200, NULL, $ud)\"): http_get has no parameter named done", "",
-          "");
+    check(
+        "bad_completion_no_such_callback",
+        "ac_mock_on_call_complete(http_get, \"done(200, NULL, $ud)\"): http_get has no parameter named done",
+        "", "");
     check("bad_completion_argument_count",
-          "ac_mock_completes(http_get, \"cb(200, $ud)\"): the callback takes 3 arguments, the completion "
+          "ac_mock_on_call_complete(http_get, \"cb(200, $ud)\"): the callback takes 3 arguments, the "
+          "completion "
           "gives 2",
           "", "");
     check("bad_completion_type",
-          "ac_mock_completes(http_get, \"cb(\\\"200\\\", NULL, $ud)\"): argument 1 does not fit the "
+          "ac_mock_on_call_complete(http_get, \"cb(\\\"200\\\", NULL, $ud)\"): argument 1 does not fit the "
           "callback's int "
           "parameter",
           "", "");
@@ -84,16 +86,18 @@ AC_TEST(meta_mocks, completions_that_do_not_fit_the_prototype) {
 
 AC_TEST(meta_mocks, bad_errno_names_in_completions_are_named) {
     check("bad_completion_unknown_negative_errno",
-          "ac_mock_completes(http_get): bad completion \"cb(-EAGIAN, NULL, $ud)\" at column 5: unknown errno "
-          "name 'EAGIAN' (give its number, or use ac_mock_completesf with %d)",
+          "ac_mock_on_call_complete(http_get): bad completion \"cb(-EAGIAN, NULL, $ud)\" at column 5: "
+          "unknown errno "
+          "name 'EAGIAN' (give its number, or use ac_mock_on_call_completef with %d)",
           "", "");
-    check(
-        "bad_completion_unknown_errno",
-        "ac_mock_completes(http_get): bad completion \"cb(ETIMEOUT, NULL, $ud)\" at column 4: unknown errno "
-        "name 'ETIMEOUT' (give its number, or use ac_mock_completesf with %d)",
-        "", "");
+    check("bad_completion_unknown_errno",
+          "ac_mock_on_call_complete(http_get): bad completion \"cb(ETIMEOUT, NULL, $ud)\" at column 4: "
+          "unknown errno "
+          "name 'ETIMEOUT' (give its number, or use ac_mock_on_call_completef with %d)",
+          "", "");
     check("bad_completion_minus_without_errno",
-          "ac_mock_completes(http_get): bad completion \"cb(-\"x\", NULL, $ud)\" at column 5: expected an "
+          "ac_mock_on_call_complete(http_get): bad completion \"cb(-\"x\", NULL, $ud)\" at column 5: "
+          "expected an "
           "errno name after '-', found '\"x\"'",
           "", "");
 }
@@ -104,8 +108,8 @@ AC_TEST(meta_mocks, a_callback_completed_twice_is_caught_by_the_code_under_test)
 
 AC_TEST(meta_mocks, completions_still_held_at_the_end) {
     check("completion_still_held",
-          "http_get: 1 completion still held at the end of the test (ac_manual): deliver with "
-          "ac_mock_complete_next",
+          "http_get: 1 completion still held at the end of the test (ac_deliver_held): deliver with "
+          "ac_mock_deliver_next",
           "cb(200, \"ok\", $ud) for call #0", "");
 }
 

@@ -354,7 +354,7 @@ static void on_reply(int status, void *ud) {
 
 AC_TEST(hygiene, a_mocks_pending_completion_is_not_listed) {
     ac_mock *m = ac_mock_new(t, "int get(void (*cb)(int status, void *ud), void *ud)");
-    ac_mock_completes(m, "cb(200, $ud)", ac_after(0.02));
+    ac_mock_on_call_complete(m, ac_deliver_after(0.02), "cb(200, $ud)");
     int done = 0;
     ((int (*)(void (*)(int, void *), void *))ac_mock_fn(m))(on_reply, &done);
     AC_EXPECT_STR_EQ(listing(t, NULL), "");

@@ -91,7 +91,7 @@ AC_TEST(mock, a_side_effect_sees_the_arguments_and_sets_the_return) {
 
 AC_TEST(mock, completes_after_a_delay_on_the_loop) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(200, \"hello\", $ud)", ac_after(0.05));
+    ac_mock_on_call_complete(m, ac_deliver_after(0.05), "cb(200, \"hello\", $ud)");
     reply r = {0};
     double start = ev_time();
     AC_ASSERT_EQ(((get_fn)ac_mock_fn(m))("http://x/", on_reply, &r), 0);
@@ -105,7 +105,7 @@ AC_TEST(mock, completes_after_a_delay_on_the_loop) {
 
 AC_TEST(mock, completes_on_the_next_iteration) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(204, \"\", $2)", ac_next_iteration());
+    ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "cb(204, \"\", $2)");
     reply r = {0};
     ((get_fn)ac_mock_fn(m))("u", on_reply, &r);
     AC_ASSERT_EQ(r.count, 0);
@@ -121,8 +121,8 @@ static void call_keeps_ev_now(ac_test *t) {
     struct ev_loop *loop = ac_loop(t);
     ac_mock *after = ac_mock_new(t, GET_PROTO);
     ac_mock *next = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(after, "cb(200, \"a\", $ud)", ac_after(0.05));
-    ac_mock_completes(next, "cb(201, \"n\", $ud)", ac_next_iteration());
+    ac_mock_on_call_complete(after, ac_deliver_after(0.05), "cb(200, \"a\", $ud)");
+    ac_mock_on_call_complete(next, ac_deliver_next_iteration(), "cb(201, \"n\", $ud)");
     reply a = {0}, n = {0};
     usleep(20000); /* ev_now is now 20 ms stale (virtual ms under the virtual clock) */
     double stale = ev_now(loop);
@@ -147,39 +147,39 @@ AC_TEST(mock, a_call_leaves_ev_now_alone_virtual, .clock = AC_CLOCK_VIRTUAL) {
 
 AC_TEST(mock, manual_completions_wait_for_the_test) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(1, $url, $ud)", ac_manual());
+    ac_mock_on_call_complete(m, ac_deliver_held(), "cb(1, $url, $ud)");
     reply a = {0}, b = {0};
     get_fn get = (get_fn)ac_mock_fn(m);
     get("first", on_reply, &a);
     get("second", on_reply, &b);
     ev_run(ac_loop(t), EVRUN_NOWAIT);
     AC_ASSERT_EQ(a.count + b.count, 0);
-    AC_ASSERT_EQ(ac_mock_held(m), 2u);
-    AC_ASSERT_TRUE(ac_mock_complete(m, 1)); /* out of order, on purpose */
+    AC_ASSERT_EQ(ac_mock_held_count(m), 2u);
+    AC_ASSERT_TRUE(ac_mock_deliver(m, 1)); /* out of order, on purpose */
     AC_EXPECT_EQ(b.count, 1);
     AC_EXPECT_STR_EQ(b.body, "second");
-    AC_ASSERT_TRUE(ac_mock_complete_next(m));
+    AC_ASSERT_TRUE(ac_mock_deliver_next(m));
     AC_EXPECT_STR_EQ(a.body, "first");
-    AC_EXPECT_FALSE(ac_mock_complete_next(m));
-    AC_EXPECT_FALSE(ac_mock_complete(m, 0));
-    AC_EXPECT_EQ(ac_mock_held(m), 0u);
+    AC_EXPECT_FALSE(ac_mock_deliver_next(m));
+    AC_EXPECT_FALSE(ac_mock_deliver(m, 0));
+    AC_EXPECT_EQ(ac_mock_held_count(m), 0u);
 }
 
 AC_TEST(mock, never_completes_but_counts_the_call) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(1, NULL, $ud)", ac_never());
+    ac_mock_on_call_complete(m, ac_deliver_never(), "cb(1, NULL, $ud)");
     reply r = {0};
     ((get_fn)ac_mock_fn(m))("u", on_reply, &r);
     ev_run(ac_loop(t), EVRUN_NOWAIT);
     AC_EXPECT_EQ(ac_mock_call_count(m), 1u);
     AC_EXPECT_EQ(ac_mock_completion_count(m), 0u);
-    AC_EXPECT_EQ(ac_mock_held(m), 0u); /* never is not "held": not reported at the end */
+    AC_EXPECT_EQ(ac_mock_held_count(m), 0u); /* never is not "held": not reported at the end */
 }
 
 AC_TEST(mock, twice_and_inside_the_call_misbehave_on_purpose) {
     ac_mock *twice = ac_mock_new(t, GET_PROTO), *inside = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(twice, "cb(1, \"x\", $ud)", ac_twice(0.01));
-    ac_mock_completes(inside, "cb(2, \"y\", $ud)", ac_inside_call());
+    ac_mock_on_call_complete(twice, ac_deliver_twice(0.01), "cb(1, \"x\", $ud)");
+    ac_mock_on_call_complete(inside, ac_deliver_inside_call(), "cb(2, \"y\", $ud)");
     reply a = {0}, b = {0};
     ((get_fn)ac_mock_fn(inside))("u", on_reply, &b);
     AC_EXPECT_EQ(b.count, 1); /* before the call returned */
@@ -191,7 +191,7 @@ AC_TEST(mock, twice_and_inside_the_call_misbehave_on_purpose) {
 
 AC_TEST(mock, strings_are_copied_at_call_time) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(0, $0, $2)", ac_after(0.001));
+    ac_mock_on_call_complete(m, ac_deliver_after(0.001), "cb(0, $0, $2)");
     char url[16] = "original";
     reply r = {0};
     ((get_fn)ac_mock_fn(m))(url, on_reply, &r);
@@ -219,7 +219,7 @@ AC_TEST(mock, completion_literals_convert_to_the_callbacks_types) {
     ac_mock *m = ac_mock_new(
         t, "void start(void (*done)(double d, long long big, unsigned char byte, bool flag, void *p, "
            "void *ud), void *ud)");
-    ac_mock_completes(m, "done(1.5, -0x10, 255, true, NULL, $ud)", ac_next_iteration());
+    ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "done(1.5, -0x10, 255, true, NULL, $ud)");
     many got = {0};
     ((void (*)(void (*)(double, long long, unsigned char, bool, void *, void *), void *))ac_mock_fn(m))(
         on_many, &got);
@@ -266,7 +266,7 @@ AC_TEST(mock, typedefs_name_types_and_callback_types) {
     ac_mock_typedef("ev_tstamp", "double");
     ac_mock_typedef("done_cb", "void (*)(int status, void *ud)");
     ac_mock *m = ac_mock_new(t, "int schedule(ev_tstamp after, done_cb done, void *ud)");
-    ac_mock_completes(m, "done(7, $ud)", ac_next_iteration());
+    ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "done(7, $ud)");
     reply r = {0};
     ((int (*)(double, void (*)(int, void *), void *))ac_mock_fn(m))(0.5, on_status, &r);
     AC_EXPECT_EQ(ac_mock_arg_double(ac_mock_call_at(m, 0), 0), 0.5);
@@ -340,7 +340,7 @@ static void *worker(void *arg) {
 
 AC_TEST(mock, calls_from_other_threads_complete_on_the_test_thread) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(9, $url, $ud)", ac_next_iteration());
+    ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "cb(9, $url, $ud)");
     reply r = {0};
     void *args[2] = {ac_mock_fn(m), &r};
     pthread_t a, b;
@@ -368,7 +368,7 @@ static void *slow_worker(void *arg) {
  * completions: all of it under the mock's lock (a ThreadSanitizer build, docs/TSAN.md, checks that). */
 AC_TEST(mock, the_test_reads_calls_while_other_threads_make_them) {
     ac_mock *m = ac_mock_new(t, GET_PROTO);
-    ac_mock_completes(m, "cb(7, $url, $ud)", ac_manual());
+    ac_mock_on_call_complete(m, ac_deliver_held(), "cb(7, $url, $ud)");
     reply r = {0};
     void *args[2] = {ac_mock_fn(m), &r};
     pthread_t a, b;
@@ -377,8 +377,8 @@ AC_TEST(mock, the_test_reads_calls_while_other_threads_make_them) {
     AC_AWAIT_CALLS(t, m, 10, 2.0); /* each call from another thread wakes the loop */
     size_t delivered = 0;
     while (delivered < 100) {
-        AC_AWAIT(t, ac_mock_held(m) > 0, 2.0);
-        while (ac_mock_complete_next(m))
+        AC_AWAIT(t, ac_mock_held_count(m) > 0, 2.0);
+        while (ac_mock_deliver_next(m))
             delivered++;
         AC_EXPECT_STR_EQ(ac_mock_arg_str(ac_mock_call_at(m, 0), 0), "from a thread");
         AC_EXPECT_TRUE(ac_mock_log_at(t, ac_mock_log_count(t) - 1) != NULL);
@@ -407,7 +407,7 @@ static void on_done(int fd, int err, void *ud) {
 AC_TEST(mock, formatted_completions_and_errno_names) {
     ac_mock *m = ac_mock_new(t, "int start(void (*done)(int fd, int err, void *ud), void *ud)");
     int fd = 42;
-    ac_mock_completesf(m, ac_next_iteration(), "done(%d, ECONNREFUSED, $ud)", fd);
+    ac_mock_on_call_completef(m, ac_deliver_next_iteration(), "done(%d, ECONNREFUSED, $ud)", fd);
     int got[3] = {0};
     ((int (*)(void (*)(int, int, void *), void *))ac_mock_fn(m))(on_done, got);
     AC_AWAIT(t, got[2] == 1, 1.0);
@@ -418,8 +418,8 @@ AC_TEST(mock, formatted_completions_and_errno_names) {
 /* Contracts that report -errno: "-EAGAIN" is the negated value; "EAGAIN" and "-1" as before. */
 AC_TEST(mock, negative_errno_names_and_numbers) {
     ac_mock *m = ac_mock_new(t, "int start(void (*done)(int fd, int err, void *ud), void *ud)");
-    ac_mock_completes(m, "done(-1, -EAGAIN, $ud)", ac_next_iteration());
-    ac_mock_completes(m, "done(EAGAIN, - ECONNREFUSED, $ud)", ac_inside_call());
+    ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "done(-1, -EAGAIN, $ud)");
+    ac_mock_on_call_complete(m, ac_deliver_inside_call(), "done(EAGAIN, - ECONNREFUSED, $ud)");
     int got[3] = {0};
     ((int (*)(void (*)(int, int, void *), void *))ac_mock_fn(m))(on_done, got);
     AC_EXPECT_EQ(got[0], EAGAIN);

@@ -164,10 +164,10 @@ AC_TEST(outfile, a_proc_fd_link_is_written_through) {
     AC_ASSERT_EQ(write(fd, "human\n", 6), 6);
     struct stat before, after;
     AC_ASSERT_EQ(fstat(fd, &before), 0);
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    char fd_link[64];
+    snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
     ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", proc, AC_OUTFILE_WHOLE, &err);
+    ac_outfile *f = ac__outfile_open("--junit", fd_link, AC_OUTFILE_WHOLE, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("<xml/>\n", ac__outfile_stream(f));
     AC_EXPECT_EQ(ac__outfile_close(f), 0);

@@ -74,7 +74,7 @@ static void on_sent(int status, void *ud) {
 
 AC_TEST(quiescence, a_completion_still_due_is_not_idle) {
     ac_mock *m = ac_mock_new(t, SEND_PROTO);
-    ac_mock_completes(m, "cb(0, $ud)", ac_after(0.02));
+    ac_mock_on_call_complete(m, ac_deliver_after(0.02), "cb(0, $ud)");
     int status = -1;
     ((send_fn)ac_mock_fn(m))("x", on_sent, &status);
     AC_AWAIT(t, status == 0, 5.0);
@@ -82,13 +82,13 @@ AC_TEST(quiescence, a_completion_still_due_is_not_idle) {
 
 static void release_held(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
-    ac_mock_complete_next(w->data);
+    ac_mock_deliver_next(w->data);
 }
 
 /* A held completion with a timer of the test's that will release it. */
 AC_TEST(quiescence, a_held_completion_a_timer_releases_is_not_idle) {
     ac_mock *m = ac_mock_new(t, SEND_PROTO);
-    ac_mock_completes(m, "cb(0, $ud)", ac_manual());
+    ac_mock_on_call_complete(m, ac_deliver_held(), "cb(0, $ud)");
     int status = -1;
     ((send_fn)ac_mock_fn(m))("x", on_sent, &status);
     ev_timer release;
@@ -150,7 +150,7 @@ AC_TEST(quiescence, idle_once_the_body_stopped_its_watchers) {
 /* A mock's completion still due is asyncheck's, not a watcher of the test's. */
 AC_TEST(quiescence, a_completion_due_is_not_a_watcher_of_the_tests) {
     ac_mock *m = ac_mock_new(t, SEND_PROTO);
-    ac_mock_completes(m, "cb(0, $ud)", ac_after(0.01));
+    ac_mock_on_call_complete(m, ac_deliver_after(0.01), "cb(0, $ud)");
     static int status = -1;
     ((send_fn)ac_mock_fn(m))("x", on_sent, &status);
     AC_ASSERT_IDLE(t);

@@ -328,7 +328,7 @@ AC_TEST(race_once, function_pointer_prototypes_called_from_a_callback, .clock = 
 AC_TEST(race_once, wraps_the_callback_of_a_mock_completion, .clock = AC_CLOCK_VIRTUAL) {
     ac_mock *fetch =
         ac_mock_new(t, "void fetch(const char *key, void (*cb)(int status, void *ud), void *ud)");
-    ac_mock_completes(fetch, "cb(200, $ud)", ac_after(0.05));
+    ac_mock_on_call_complete(fetch, ac_deliver_after(0.05), "cb(200, $ud)");
     outcome o = {0};
     void (*cb)(int, void *) = AC_ONCE(t, "void (*)(int status, void *ud)", on_done);
     ((void (*)(const char *, void (*)(int, void *), void *))ac_mock_fn(fetch))("user:42", cb, &o);

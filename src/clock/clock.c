@@ -369,7 +369,7 @@ double ac__clock_mono(void) {
 
 /* ---- the public API ---- */
 
-int ac_clock_kind(ac_test *t) {
+ac_clock ac_clock_kind(ac_test *t) {
     (void)t;
     return ac__clock_kind();
 }
@@ -416,10 +416,17 @@ static void wake_only(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)w, (void)revents;
 }
 
-void ac_clock_advance(ac_test *t, double seconds) {
+void ac__clock_advance(ac_test *t, double seconds, const char *file, int line) {
     if (!vc.kind) {
-        ac__report_failure(AC_FK_ASSERTION, true, NULL, 0, "ac_clock_advance needs a virtual or manual clock",
-                           NULL, NULL);
+        ac__report_failure(AC_FK_ASSERTION, true, file, line,
+                           "ac_clock_advance needs a virtual or manual clock", NULL, NULL);
+        return;
+    }
+    if (!isfinite(seconds) || seconds < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "ac_clock_advance: cannot move the clock by %g s (finite and >= 0 only)",
+                 seconds);
+        ac__report_failure(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
         return;
     }
     struct ev_loop *loop = ac_loop(t);

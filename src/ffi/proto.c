@@ -736,7 +736,7 @@ static bool errno_value(const char *name, size_t len, long long *out) {
     return false;
 }
 
-#define UNKNOWN_ERRNO "unknown errno name '%.*s' (give its number, or use ac_mock_completesf with %%d)"
+#define UNKNOWN_ERRNO "unknown errno name '%.*s' (give its number, or use ac_mock_on_call_completef with %%d)"
 
 /* An identifier shaped like an errno name (E and capitals or digits, e.g. EAGAIN), so that a misspelt one
  * is reported as such. */

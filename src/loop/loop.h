@@ -33,7 +33,7 @@ size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only);
  * completion, a scripted peer's io) — and no thread started by the test still running. Not counted: the
  * timers of the awaits themselves (started between ac__loop_harness_enter/leave), ev_async watchers not
  * yet sent (only a thread or a signal handler could send them), ev_fork and ev_cleanup watchers, and
- * libev's own. A completion held for ac_mock_complete is not progress either: only the test's own code
+ * libev's own. A completion held for ac_mock_deliver is not progress either: only the test's own code
  * can release it. */
 bool ac__loop_quiescent(ac_test *t);
 /* After teardown, the end hooks and the leftover-watcher check, before the loop is destroyed: report

@@ -7,8 +7,8 @@
  * Threads. A mock may be called from any thread, so the world's lock guards what a call adds to: each
  * mock's calls and pendings, the world's log and incoming list, the expectations' counts. The test's
  * thread takes it too to read them while other threads may call (and completions are counted
- * atomically: an ac_inside_call completion runs on the calling thread). Matchers' predicates (ac_that)
- * run under the lock and must not call the locking accessors. */
+ * atomically: an ac_deliver_inside_call completion runs on the calling thread). Matchers' predicates
+ * (ac_that) run under the lock and must not call the locking accessors. */
 #include "mock.h"
 
 #include <dlfcn.h>
@@ -62,7 +62,7 @@ typedef struct pending {
     rule *r;
     ev_timer timer;
     int remaining; /* deliveries still to make */
-    double delay;  /* the latency the rule gave this call (drawn, for ac_within) */
+    double delay;  /* the latency the rule gave this call (drawn, for ac_deliver_within) */
     bool held;
     struct pending *next;
     struct pending *next_incoming; /* handed over from another thread */
@@ -588,7 +588,7 @@ static void unlink_pending(pending *pd) {
 static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     pending *pd = w->data;
-    if (--pd->remaining > 0) { /* ac_twice: once more, in the next iteration */
+    if (--pd->remaining > 0) { /* ac_deliver_twice: once more, in the next iteration */
         ev_timer_set(&pd->timer, 0., 0.);
         ev_timer_start(loop, &pd->timer);
         deliver(pd);
@@ -632,7 +632,7 @@ static void schedule(pending *pd) {
     case W_TWICE:
         pd->remaining = pd->r->when.kind == W_TWICE ? 2 : 1;
         double delay = pd->r->when.kind == W_NEXT ? 0. : pd->r->when.delay;
-        if (pd->r->when.delay_max > delay) /* ac_within: drawn from the running schedule */
+        if (pd->r->when.delay_max > delay) /* ac_deliver_within: drawn from the running schedule */
             delay = ac__sched_uniform(delay, pd->r->when.delay_max);
         pd->delay = delay;
         /* Counted from the call, but without ev_now_update: the loop's cached time is the code under
@@ -809,13 +809,14 @@ static void world_end(ac_test *t, void *ctx) {
             ac__buf_free(&got);
             ac__buf_free(&exp);
         }
-        size_t held = ac_mock_held(m);
+        size_t held = ac_mock_held_count(m);
         if (held) {
             ac_buf msg = {0}, got = {0};
-            ac__buf_printf(&msg,
-                           "%s: %zu completion%s still held at the end of the test (ac_manual): deliver "
-                           "with ac_mock_complete_next",
-                           m->proto->name, held, held == 1 ? "" : "s");
+            ac__buf_printf(
+                &msg,
+                "%s: %zu completion%s still held at the end of the test (ac_deliver_held): deliver "
+                "with ac_mock_deliver_next",
+                m->proto->name, held, held == 1 ? "" : "s");
             for (pending *pd = m->pendings; pd; pd = pd->next)
                 if (pd->held)
                     ac__buf_printf(&got, "%s%s for call #%zu", got.len ? "; " : "", pd->r->text, pd->call);
@@ -976,26 +977,26 @@ void ac_mock_does(ac_mock *m, ac_mock_effect fn, void *ud) {
     m->effect_ud = ud;
 }
 
-ac_when ac_after(double seconds) {
+ac_when ac_deliver_after(double seconds) {
     return (ac_when){W_AFTER, seconds, 0};
 }
-ac_when ac_within(double lo, double hi) {
+ac_when ac_deliver_within(double lo, double hi) {
     return (ac_when){W_AFTER, lo, hi};
 }
 
-ac_when ac_next_iteration(void) {
+ac_when ac_deliver_next_iteration(void) {
     return (ac_when){W_NEXT, 0, 0};
 }
-ac_when ac_manual(void) {
+ac_when ac_deliver_held(void) {
     return (ac_when){W_MANUAL, 0, 0};
 }
-ac_when ac_never(void) {
+ac_when ac_deliver_never(void) {
     return (ac_when){W_NEVER, 0, 0};
 }
-ac_when ac_twice(double seconds) {
+ac_when ac_deliver_twice(double seconds) {
     return (ac_when){W_TWICE, seconds, 0};
 }
-ac_when ac_inside_call(void) {
+ac_when ac_deliver_inside_call(void) {
     return (ac_when){W_INSIDE, 0, 0};
 }
 
@@ -1026,7 +1027,7 @@ static bool lit_fits(const ac_lit *l, ac_tkind k, ac_tkind ref_kind) {
     }
 }
 
-void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const char *file, int line) {
+void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line) {
     ac_buf err = {0}, msg = {0};
     ac_completion_spec spec;
     const ac_proto *p = m->proto;
@@ -1034,7 +1035,7 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     ac__escape_c(&quoted, completion, strlen(completion));
     const char *q = ac__buf_str(&quoted);
     if (ac__completion_parse(completion, &spec, &err) < 0) {
-        ac__buf_printf(&msg, "ac_mock_completes(%s): bad completion %s", p->name, ac__buf_str(&err));
+        ac__buf_printf(&msg, "ac_mock_on_call_complete(%s): bad completion %s", p->name, ac__buf_str(&err));
         ac__buf_free(&err);
         ac__buf_free(&quoted);
         fail_fatal_buf(file, line, &msg);
@@ -1042,17 +1043,19 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     long cb = spec.callback ? param_index(p, spec.callback) : spec.callback_index;
     if (cb < 0 || (size_t)cb >= p->n) {
         if (spec.callback)
-            ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter named %s", p->name, q,
+            ac__buf_printf(&msg, "ac_mock_on_call_complete(%s, %s): %s has no parameter named %s", p->name, q,
                            p->name, spec.callback);
         else /* say which: "number " alone named nothing */
-            ac__buf_printf(&msg, "ac_mock_completes(%s, %s): %s has no parameter $%ld (it has %zu)", p->name,
-                           q, p->name, spec.callback_index, p->n);
+            ac__buf_printf(&msg, "ac_mock_on_call_complete(%s, %s): %s has no parameter $%ld (it has %zu)",
+                           p->name, q, p->name, spec.callback_index, p->n);
     } else if (p->params[cb].kind != AC_TK_FNPTR)
-        ac__buf_printf(&msg, "ac_mock_completes(%s, %s): parameter %ld is a %s, not a function pointer",
+        ac__buf_printf(&msg,
+                       "ac_mock_on_call_complete(%s, %s): parameter %ld is a %s, not a function pointer",
                        p->name, q, cb, ac__tkind_name(p->params[cb].kind));
     else if (p->params[cb].fn->n != spec.n)
         ac__buf_printf(
-            &msg, "ac_mock_completes(%s, %s): the callback takes %zu argument%s, the completion gives %zu",
+            &msg,
+            "ac_mock_on_call_complete(%s, %s): the callback takes %zu argument%s, the completion gives %zu",
             p->name, q, p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec.n);
     for (size_t i = 0; !msg.len && i < spec.n; i++) {
         ac_lit *l = &spec.args[i];
@@ -1061,7 +1064,8 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
             if (l->s)
                 l->index = param_index(p, l->s);
             if (l->index < 0 || (size_t)l->index >= p->n) {
-                ac__buf_printf(&msg, "ac_mock_completes(%s, %s): argument %zu refers to no parameter of %s",
+                ac__buf_printf(&msg,
+                               "ac_mock_on_call_complete(%s, %s): argument %zu refers to no parameter of %s",
                                p->name, q, i + 1, p->name);
                 break;
             }
@@ -1069,9 +1073,10 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
         }
         ac_tkind want = p->params[cb].fn->params[i].kind;
         if (!lit_fits(l, want, ref_kind))
-            ac__buf_printf(&msg,
-                           "ac_mock_completes(%s, %s): argument %zu does not fit the callback's %s parameter",
-                           p->name, q, i + 1, ac__tkind_name(want));
+            ac__buf_printf(
+                &msg,
+                "ac_mock_on_call_complete(%s, %s): argument %zu does not fit the callback's %s parameter",
+                p->name, q, i + 1, ac__tkind_name(want));
     }
     ac__buf_free(&quoted);
     if (msg.len) {
@@ -1090,7 +1095,7 @@ void ac__mock_completes(ac_mock *m, const char *completion, ac_when when, const 
     *tail = r;
 }
 
-void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...) {
+void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...) {
     ac_buf text = {0};
     va_list ap;
     va_start(ap, fmt);
@@ -1099,7 +1104,7 @@ void ac__mock_completesf(ac_mock *m, ac_when when, const char *file, int line, c
     char copy[1024]; /* on the stack: a bad completion fails fatally */
     snprintf(copy, sizeof copy, "%s", ac__buf_str(&text));
     ac__buf_free(&text);
-    ac__mock_completes(m, copy, when, file, line);
+    ac__mock_on_call_complete(m, when, copy, file, line);
 }
 
 static pending *find_held(ac_mock *m, bool any, size_t call) {
@@ -1123,11 +1128,11 @@ static bool deliver_held(ac_mock *m, pending *pd) {
     return true;
 }
 
-bool ac_mock_complete(ac_mock *m, size_t call_index) {
+bool ac_mock_deliver(ac_mock *m, size_t call_index) {
     return deliver_held(m, find_held(m, false, call_index));
 }
 
-bool ac_mock_complete_next(ac_mock *m) {
+bool ac_mock_deliver_next(ac_mock *m) {
     return deliver_held(m, find_held(m, true, 0));
 }
 
@@ -1143,7 +1148,7 @@ size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
         return 0;
     size_t n = 0;
     for (const ac_mock *m = current_world->mocks; m; m = m->next) {
-        size_t h = ac_mock_held(m);
+        size_t h = ac_mock_held_count(m);
         if (h && which)
             ac__buf_printf(which, "%s%zu completion%s of %s held", which->len ? "\n" : "", h,
                            h == 1 ? "" : "s", ac_mock_name(m));
@@ -1152,7 +1157,7 @@ size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
     return n;
 }
 
-size_t ac_mock_held(const ac_mock *m) {
+size_t ac_mock_held_count(const ac_mock *m) {
     size_t n = 0;
     pthread_mutex_lock(&m->w->lock);
     for (const pending *pd = m->pendings; pd; pd = pd->next)
@@ -1207,7 +1212,8 @@ size_t ac_mock_call_index(const ac_mock_call *c) {
     return c->index;
 }
 
-static const mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *want, bool ok(ac_tkind)) {
+static const mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *want, bool ok(ac_tkind),
+                              const char *file, int line) {
     const ac_proto *p = c->mock->proto;
     ac_buf msg = {0};
     if (i >= p->n)
@@ -1217,7 +1223,7 @@ static const mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *want,
         ac__buf_printf(&msg, "argument %zu of %s is a %s, not %s", i, p->name,
                        ac__tkind_name(p->params[i].kind), want);
     if (msg.len)
-        fail_fatal_buf(c->mock->file, c->mock->line, &msg);
+        fail_fatal_buf(file, line, &msg);
     return &c->args[i];
 }
 
@@ -1234,30 +1240,30 @@ static bool is_pointer(ac_tkind k) {
     return k == AC_TK_PTR || k == AC_TK_STR || k == AC_TK_FNPTR;
 }
 
-long long ac_mock_arg_int(const ac_mock_call *c, size_t i) {
-    const mock_arg *a = arg_of(c, i, "an integer", is_signed_int);
+long long ac__mock_arg_int(const ac_mock_call *c, size_t i, const char *file, int line) {
+    const mock_arg *a = arg_of(c, i, "an integer", is_signed_int, file, line);
     return ac__tkind_signed(a->kind) ? a->v.i : (long long)a->v.u;
 }
-unsigned long long ac_mock_arg_uint(const ac_mock_call *c, size_t i) {
-    const mock_arg *a = arg_of(c, i, "an integer", is_signed_int);
+unsigned long long ac__mock_arg_uint(const ac_mock_call *c, size_t i, const char *file, int line) {
+    const mock_arg *a = arg_of(c, i, "an integer", is_signed_int, file, line);
     return ac__tkind_signed(a->kind) ? (unsigned long long)a->v.i : a->v.u;
 }
-double ac_mock_arg_double(const ac_mock_call *c, size_t i) {
-    return arg_of(c, i, "floating point", is_floating)->v.d;
+double ac__mock_arg_double(const ac_mock_call *c, size_t i, const char *file, int line) {
+    return arg_of(c, i, "floating point", is_floating, file, line)->v.d;
 }
-const char *ac_mock_arg_str(const ac_mock_call *c, size_t i) {
-    return arg_of(c, i, "a string (const char *)", is_string)->str;
+const char *ac__mock_arg_str(const ac_mock_call *c, size_t i, const char *file, int line) {
+    return arg_of(c, i, "a string (const char *)", is_string, file, line)->str;
 }
-void *ac_mock_arg_ptr(const ac_mock_call *c, size_t i) {
-    return arg_of(c, i, "a pointer", is_pointer)->v.p;
+void *ac__mock_arg_ptr(const ac_mock_call *c, size_t i, const char *file, int line) {
+    return arg_of(c, i, "a pointer", is_pointer, file, line)->v.p;
 }
 
-size_t ac_mock_arg_index(const ac_mock *m, const char *name) {
+size_t ac__mock_arg_index(const ac_mock *m, const char *name, const char *file, int line) {
     long i = param_index(m->proto, name);
     if (i < 0) {
         ac_buf msg = {0};
         ac__buf_printf(&msg, "%s has no parameter named %s", m->proto->name, name);
-        fail_fatal_buf(m->file, m->line, &msg);
+        fail_fatal_buf(file, line, &msg);
     }
     return (size_t)i;
 }

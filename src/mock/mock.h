@@ -13,7 +13,7 @@
 /* Makes libffi set up its closure allocator now (the first closure in a process costs ~250 us), so that
  * test processes forked later start with it. */
 void ac__mock_warm(void);
-/* Completions held (ac_manual) by all of the test's mocks; `which` (may be NULL) gets one line per mock
+/* Completions held (ac_deliver_held) by all of the test's mocks; `which` (may be NULL) gets one line per mock
  * holding some. */
 size_t ac__mock_held_all(ac_test *t, ac_buf *which);
 /* When `w` is a mock's completion timer (a delivery scheduled and not yet made, or the one being

@@ -246,7 +246,8 @@ size_t ac_once_calls(const void *wrapped) {
     return n;
 }
 
-void *ac__op_callback(ac_test *t, const char *prototype, void *fn, int promise, const char *file, int line) {
+void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_promise promise,
+                      const char *file, int line) {
     (void)t;
     ac_buf msg = {0};
     if (O.op) {
@@ -259,7 +260,7 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, int promise, 
     if (promise != AC_CANCEL_SILENT && promise != AC_CANCEL_CALLS_BACK_ONCE) {
         ac__buf_printf(&msg,
                        "ac_op_callback: promise %d is neither AC_CANCEL_SILENT nor AC_CANCEL_CALLS_BACK_ONCE",
-                       promise);
+                       (int)promise);
         fail_fatal(file, line, &msg);
     }
     void *code = wrap("ac_op_callback", prototype, fn, true, file, line);

@@ -56,7 +56,7 @@ void ac__sched_cancel_declared(void);
 unsigned long ac__sched_steps(void);
 
 /* ---- the running schedule's random numbers (sched.c) ---- */
-/* A number in [lo, hi] from the schedule's own stream (lo under seed 0); for ac_within and peers. */
+/* A number in [lo, hi] from the schedule's own stream (lo under seed 0); for ac_deliver_within and peers. */
 double ac__sched_uniform(double lo, double hi);
 
 /* ---- cancellation (cancel.c) ---- */

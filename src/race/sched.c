@@ -42,7 +42,7 @@ static struct {
     ac_sched_params p;
     bool on;                      /* a test is running under this module */
     unsigned long long order_rng; /* dispatch order */
-    unsigned long long value_rng; /* ac_schedule_uniform, ac_within */
+    unsigned long long value_rng; /* ac_schedule_uniform, ac_deliver_within */
     unsigned long steps;          /* counted dispatches */
     unsigned long cancel_serial;  /* the dispatch serial of the cancel point's callback */
     bool cancel_reached;          /* the operation was cancelled at the cancel point */

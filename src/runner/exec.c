@@ -741,10 +741,10 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
     current = t;
 
     const ac__suite_def *suite = ac__suite_find(def->suite);
-    int clock = def->options.clock              ? def->options.clock
-                : suite && suite->options.clock ? suite->options.clock
-                : default_clock                 ? default_clock
-                                                : AC_CLOCK_REAL;
+    ac_clock clock = def->options.clock              ? def->options.clock
+                     : suite && suite->options.clock ? suite->options.clock
+                     : default_clock                 ? (ac_clock)default_clock
+                                                     : AC_CLOCK_REAL;
     ac__clock_begin(t, clock); /* before the loop exists: libev's time is virtual from its first reading */
     t->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (!t->loop)

@@ -88,7 +88,7 @@ static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
 
 static void plain(const ac_options *o, const ac__test_def *def, int *mode, int *depth) {
     *mode = def->options.schedule_mode ? def->options.schedule_mode
-            : o->schedule_mode         ? o->schedule_mode
+            : o->schedule_mode         ? (ac_schedule_mode)o->schedule_mode
                                        : AC_SCHED_SHUFFLE;
     *depth = def->options.pct_depth > 0 ? def->options.pct_depth : o->pct_depth > 0 ? o->pct_depth : 3;
 }
