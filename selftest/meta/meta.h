@@ -17,6 +17,10 @@ typedef struct fixture_run {
  * test if the TAP is not strictly valid. */
 void fixture_tap(fixture_run *r, const char *fixture, const char *const *args, const char *const *env);
 void fixture_done(fixture_run *r);
+/* Runs `fixture` as fixture_tap does with --filter=`name` and then `extra` (NULL-terminated, may be
+ * NULL), and returns the point for `name`. */
+const tap_point *fixture_point(fixture_run *r, const char *fixture, const char *name,
+                               const char *const *extra, const char *const *env);
 /* The test point for "suite.name"; fails the calling test if absent. */
 const tap_point *point(fixture_run *r, const char *name);
 /* A YAML field of a point ("" when absent), in a buffer that lives until the next call. */

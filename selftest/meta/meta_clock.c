@@ -8,11 +8,8 @@
 #include <string.h>
 
 static const tap_point *run_clock(fixture_run *r, const char *name, const char *extra) {
-    char filter[128];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, extra, NULL};
-    fixture_tap(r, FIXTURE_CLOCK, args, NULL);
-    return point(r, name);
+    const char *const extras[] = {extra, NULL};
+    return fixture_point(r, FIXTURE_CLOCK, name, extras, NULL);
 }
 
 static void check(const char *name, const char *type, const char *message) {

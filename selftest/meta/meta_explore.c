@@ -13,16 +13,7 @@
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
 
 static const tap_point *run_tap(fixture_run *r, const char *name, const char *const *extra) {
-    const char *args[16];
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    size_t n = 0;
-    args[n++] = filter;
-    for (size_t i = 0; extra && extra[i] && n < 15; i++)
-        args[n++] = extra[i];
-    args[n] = NULL;
-    fixture_tap(r, FIXTURE_EXPLORE, args, clean_env);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_EXPLORE, name, extra, clean_env);
 }
 
 /* A field of the point's `exploration:` mapping ("" when absent). */

@@ -37,6 +37,20 @@ void fixture_done(fixture_run *r) {
     proc_free(&r->p);
 }
 
+const tap_point *fixture_point(fixture_run *r, const char *fixture, const char *name,
+                               const char *const *extra, const char *const *env) {
+    const char *args[24];
+    char filter[256];
+    snprintf(filter, sizeof filter, "--filter=%s", name);
+    size_t n = 0;
+    args[n++] = filter;
+    for (size_t i = 0; extra && extra[i] && n < 23; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    fixture_tap(r, fixture, args, env);
+    return point(r, name);
+}
+
 const tap_point *point(fixture_run *r, const char *name) {
     const tap_point *pt = tap_find(&r->tap, name);
     if (!pt)
@@ -81,11 +95,7 @@ const char *failure_field(const tap_point *pt, size_t k, const char *key) {
 /* ---- one fixture test at a time ---- */
 
 static const tap_point *run_one(fixture_run *r, const char *name) {
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, NULL};
-    fixture_tap(r, FIXTURE_OUTCOMES, args, NULL);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_OUTCOMES, name, NULL, NULL);
 }
 
 /* JUnit: the value of an XPath expression about the one test case `name` (suite.name). */

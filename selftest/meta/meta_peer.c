@@ -12,11 +12,7 @@
 #include <string.h>
 
 static const tap_point *run_one(fixture_run *r, const char *name) {
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, NULL};
-    fixture_tap(r, FIXTURE_PEER, args, NULL);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_PEER, name, NULL, NULL);
 }
 
 AC_TEST(meta_peer, a_wrong_write_fails_with_a_diff) {

@@ -14,11 +14,7 @@
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
 
 static const tap_point *run_one(fixture_run *r, const char *name) {
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, NULL};
-    fixture_tap(r, FIXTURE_QUIESCENCE, args, clean_env);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_QUIESCENCE, name, NULL, clean_env);
 }
 
 /* The single failure of a failing test, with its message and type. */

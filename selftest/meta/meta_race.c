@@ -15,16 +15,7 @@
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
 
 static const tap_point *run_with(fixture_run *r, const char *name, const char *const *extra) {
-    const char *args[16];
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    size_t n = 0;
-    args[n++] = filter;
-    for (size_t i = 0; extra && extra[i] && n < 15; i++)
-        args[n++] = extra[i];
-    args[n] = NULL;
-    fixture_tap(r, FIXTURE_RACE_BUGS, args, clean_env);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_RACE_BUGS, name, extra, clean_env);
 }
 
 /* The message of the point's failure of type `schedule` ("" when it has none). */

@@ -48,11 +48,8 @@ static const char *at(const char *name) {
 }
 
 static const tap_point *run_one(fixture_run *r, const char *name, const char *extra) {
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, extra, NULL};
-    fixture_tap(r, FIXTURE_RACE_ASSERTS, args, NULL);
-    return point(r, name);
+    const char *const extras[] = {extra, NULL};
+    return fixture_point(r, FIXTURE_RACE_ASSERTS, name, extras, NULL);
 }
 
 /* The fixture's test `name` fails with one failure: `message`, an assertion, at the line of marker

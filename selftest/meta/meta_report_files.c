@@ -47,26 +47,6 @@ static int reap(pid_t pid) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The entries of dir, sorted names joined by ' ' (empty when none). */
-static char *entries(const char *dir) {
-    struct dirent **list;
-    int n = scandir(dir, &list, NULL, alphasort);
-    ac_buf b = {0};
-    for (int i = 0; i < n; i++) {
-        if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, ".."))
-            ac__buf_printf(&b, "%s%s", b.len ? " " : "", list[i]->d_name);
-        free(list[i]);
-    }
-    free(n >= 0 ? list : NULL);
-    return ac__buf_take(&b);
-}
-
-static char *path_in(const char *dir, const char *name) {
-    ac_buf b = {0};
-    ac__buf_printf(&b, "%s/%s", dir, name);
-    return ac__buf_take(&b);
-}
-
 /* Runs the zoo's passing test with `args` (stdout to /dev/null, stderr kept); its status and stderr. */
 static int run_zoo(const char *dir, const char *const *args, const char *const *env, char **err) {
     const char *argv[16] = {FIXTURE_ZOO, "--filter=zoo.passes"};
@@ -98,7 +78,7 @@ AC_TEST(meta_report_files, junit_writes_through_a_device_node) {
     AC_ASSERT_EQ(lstat(node, &st), 0);
     AC_EXPECT_TRUE(S_ISCHR(st.st_mode)); /* still the device, not a regular file renamed over it */
     AC_EXPECT_EQ(st.st_rdev, makedev(1, 3));
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "null"); /* and nothing left beside it */
     free(names);
     free(err);
@@ -128,7 +108,7 @@ AC_TEST(meta_report_files, junit_writes_through_a_symlink_to_a_fifo) {
     buf[n > 0 ? n : 0] = '\0';
     AC_EXPECT_STR_CONTAINS(buf, "<testcase classname=\"zoo\" name=\"passes\""); /* the report went through */
     AC_EXPECT_STR_CONTAINS(buf, "</testsuites>\n");
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "fifo link");
     free(names);
     close(reader);
@@ -174,10 +154,10 @@ AC_TEST(meta_report_files, junit_through_a_symlink_replaces_its_target) {
     AC_ASSERT_NOT_NULL(text);
     AC_EXPECT_STR_CONTAINS(text, "</testsuites>\n");
     free(text);
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "new.xml real.xml sub");
     free(names);
-    names = entries(sub);
+    names = dir_entries(sub);
     AC_EXPECT_STR_EQ(names, "dangling link");
     free(names);
     free(created);
@@ -219,7 +199,7 @@ AC_TEST(meta_report_files, a_report_that_cannot_be_written_says_so) {
     struct stat st;
     AC_ASSERT_EQ(lstat(node, &st), 0);
     AC_EXPECT_TRUE(S_ISCHR(st.st_mode));
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "full");
     free(names);
     free(node);
@@ -308,7 +288,7 @@ AC_TEST(meta_report_files, impossible_report_options_are_usage_errors) {
     const char *xml_env[] = {"XML_OUTPUT_FILE=/nonexistent-dir/x.xml", NULL};
     expect_usage(dir, none, xml_env,
                  ": XML_OUTPUT_FILE: cannot write '/nonexistent-dir/x.xml': No such file or directory\n");
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, ""); /* nothing was run or left */
     free(names);
     rm_tree(dir);
@@ -348,7 +328,7 @@ AC_TEST(meta_report_files, a_runner_killed_by_sigpipe_leaves_no_temporary_file) 
     close(p[0]);
     AC_EXPECT_EQ(reap(pid), 128 + SIGPIPE);
     unlink(err_path);
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "");
     free(names);
     free(junit);
@@ -371,7 +351,7 @@ AC_TEST(meta_report_files, a_runner_killed_by_sigkill_leaves_no_temporary_file) 
     AC_EXPECT_EQ(reap(pid), 128 + SIGKILL);
     close(p[0]);
     unlink(err_path);
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, "");
     free(names);
     free(junit);

@@ -18,11 +18,7 @@ static const char *const fixed[] = {"tsan_race.result_handed_over_by_ev_async",
                                     "tsan_race.result_published_with_release_and_acquire"};
 
 static const tap_point *run_one(fixture_run *r, const char *name) {
-    char filter[160];
-    snprintf(filter, sizeof filter, "--filter=%s", name);
-    const char *args[] = {filter, NULL};
-    fixture_tap(r, FIXTURE_TSAN, args, NULL);
-    return point(r, name);
+    return fixture_point(r, FIXTURE_TSAN, name, NULL, NULL);
 }
 
 /* The one failure of a racy test, and the report that names both sides of the race. */

@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include <asyncheck.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -325,5 +326,24 @@ char *read_file(const char *path) {
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         ac__buf_append(&b, chunk, n);
     fclose(f);
+    return ac__buf_take(&b);
+}
+
+char *dir_entries(const char *dir) {
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort);
+    ac_buf b = {0};
+    for (int i = 0; i < n; i++) {
+        if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, ".."))
+            ac__buf_printf(&b, "%s%s", b.len ? " " : "", list[i]->d_name);
+        free(list[i]);
+    }
+    free(n >= 0 ? list : NULL);
+    return ac__buf_take(&b);
+}
+
+char *path_in(const char *dir, const char *name) {
+    ac_buf b = {0};
+    ac__buf_printf(&b, "%s/%s", dir, name);
     return ac__buf_take(&b);
 }

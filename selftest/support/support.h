@@ -52,5 +52,9 @@ void xpath(const char *file, const char *expr, ac_buf *out);
 char *make_temp_dir(void);
 void rm_tree(const char *dir);
 char *read_file(const char *path);
+/* The entries of dir, sorted names joined by ' ' (empty when none). */
+char *dir_entries(const char *dir);
+/* "dir/name", allocated. */
+char *path_in(const char *dir, const char *name);
 
 #endif

@@ -16,28 +16,8 @@
 #include "report/outfile.h"
 #include "support.h"
 
-/* The entries of dir, sorted names joined by ' '. */
-static char *entries(const char *dir) {
-    struct dirent **list;
-    int n = scandir(dir, &list, NULL, alphasort);
-    ac_buf b = {0};
-    for (int i = 0; i < n; i++) {
-        if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, ".."))
-            ac__buf_printf(&b, "%s%s", b.len ? " " : "", list[i]->d_name);
-        free(list[i]);
-    }
-    free(n >= 0 ? list : NULL);
-    return ac__buf_take(&b);
-}
-
-static char *path_in(const char *dir, const char *name) {
-    ac_buf b = {0};
-    ac__buf_printf(&b, "%s/%s", dir, name);
-    return ac__buf_take(&b);
-}
-
 static void expect_entries(const char *dir, const char *want) {
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_STR_EQ(names, want);
     free(names);
 }
@@ -92,7 +72,7 @@ AC_TEST(outfile, a_named_temporary_file_is_renamed_into_place) {
     ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("whole", ac__outfile_stream(f));
-    char *names = entries(dir);
+    char *names = dir_entries(dir);
     AC_EXPECT_EQ(strlen(names), strlen(".asyncheck-XXXXXX")); /* short whatever the target's name */
     AC_EXPECT_EQ(strncmp(names, ".asyncheck-", 11), 0);
     free(names);
