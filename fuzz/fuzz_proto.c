@@ -135,7 +135,7 @@ static void fuzz_completion(const char *text) {
         FUZZ_CHECK(spec.args == NULL && spec.callback == NULL && spec.n == 0, "free left the spec set");
     } else {
         check_reason("completion", text, &err);
-        /* callers do not free a spec that failed to parse (mock.c): nothing may be left in it */
+        /* callers do not free a spec that failed to parse (mock/completions.c): nothing may be left in it */
         FUZZ_CHECK(spec.callback == NULL && spec.args == NULL && spec.n == 0,
                    "a failed parse left memory in the spec");
     }

@@ -10,98 +10,72 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- types ---- */
-
-static const char *const kind_names[] = {"void",
-                                         "bool",
-                                         "char",
-                                         "signed char",
-                                         "unsigned char",
-                                         "short",
-                                         "unsigned short",
-                                         "int",
-                                         "unsigned int",
-                                         "long",
-                                         "unsigned long",
-                                         "long long",
-                                         "unsigned long long",
-                                         "float",
-                                         "double",
-                                         "pointer",
-                                         "string",
-                                         "function pointer"};
+/* ---- types: the tables generated from AC__TKINDS ---- */
 
 const char *ac__tkind_name(ac_tkind k) {
-    return kind_names[k];
+#define NAME(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = name,
+    static const char *const names[] = {AC__TKINDS(NAME)};
+#undef NAME
+    return names[k];
+}
+
+ac__tclass ac__tkind_class(ac_tkind k) {
+#define CLASS(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = AC__TC_##class,
+    static const ac__tclass classes[] = {AC__TKINDS(CLASS)};
+#undef CLASS
+    return classes[k];
 }
 
 bool ac__tkind_integral(ac_tkind k) {
-    return k >= AC_TK_BOOL && k <= AC_TK_ULLONG;
+    ac__tclass c = ac__tkind_class(k);
+    return c == AC__TC_BOOL || c == AC__TC_INT;
+}
+
+bool ac__tkind_floating(ac_tkind k) {
+    return ac__tkind_class(k) == AC__TC_FLOAT;
+}
+
+bool ac__tkind_pointer(ac_tkind k) {
+    ac__tclass c = ac__tkind_class(k);
+    return c == AC__TC_PTR || c == AC__TC_STR || c == AC__TC_FNPTR;
 }
 
 bool ac__tkind_signed(ac_tkind k) {
-    return k == AC_TK_CHAR ? (char)-1 < 0
-                           : k == AC_TK_SCHAR || k == AC_TK_SHORT || k == AC_TK_INT || k == AC_TK_LONG ||
-                                 k == AC_TK_LLONG;
+    switch (k) {
+#define SIGNED(KIND, name, ctype, member, ffi, class, is_signed)                                             \
+    case AC_TK_##KIND:                                                                                       \
+        return is_signed;
+        AC__TKINDS(SIGNED)
+#undef SIGNED
+    }
+    return false;
 }
 
+/* sizeof the kind's C type; void has none. */
+#define SIZE_VOID(ctype) 0
+#define SIZE_BOOL(ctype) sizeof(ctype)
+#define SIZE_INT(ctype) sizeof(ctype)
+#define SIZE_FLOAT(ctype) sizeof(ctype)
+#define SIZE_PTR(ctype) sizeof(ctype)
+#define SIZE_STR(ctype) sizeof(ctype)
+#define SIZE_FNPTR(ctype) sizeof(ctype)
+
 size_t ac__tkind_size(ac_tkind k) {
-    static const size_t sizes[] = {0,
-                                   sizeof(_Bool),
-                                   sizeof(char),
-                                   sizeof(signed char),
-                                   sizeof(unsigned char),
-                                   sizeof(short),
-                                   sizeof(unsigned short),
-                                   sizeof(int),
-                                   sizeof(unsigned int),
-                                   sizeof(long),
-                                   sizeof(unsigned long),
-                                   sizeof(long long),
-                                   sizeof(unsigned long long),
-                                   sizeof(float),
-                                   sizeof(double),
-                                   sizeof(void *),
-                                   sizeof(void *),
-                                   sizeof(void (*)(void))};
+#define SIZE(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = SIZE_##class(ctype),
+    static const size_t sizes[] = {AC__TKINDS(SIZE)};
+#undef SIZE
     return sizes[k];
 }
 
 ffi_type *ac__ffi_type(ac_type t) {
     switch (t.kind) {
-    case AC_TK_VOID:
-        return &ffi_type_void;
-    case AC_TK_BOOL:
-        return &ffi_type_uint8;
-    case AC_TK_CHAR:
-        return (char)-1 < 0 ? &ffi_type_schar : &ffi_type_uchar;
-    case AC_TK_SCHAR:
-        return &ffi_type_schar;
-    case AC_TK_UCHAR:
-        return &ffi_type_uchar;
-    case AC_TK_SHORT:
-        return &ffi_type_sshort;
-    case AC_TK_USHORT:
-        return &ffi_type_ushort;
-    case AC_TK_INT:
-        return &ffi_type_sint;
-    case AC_TK_UINT:
-        return &ffi_type_uint;
-    case AC_TK_LONG:
-        return &ffi_type_slong;
-    case AC_TK_ULONG:
-        return &ffi_type_ulong;
-    case AC_TK_LLONG:
-        return &ffi_type_sint64;
-    case AC_TK_ULLONG:
-        return &ffi_type_uint64;
-    case AC_TK_FLOAT:
-        return &ffi_type_float;
-    case AC_TK_DOUBLE:
-        return &ffi_type_double;
-    default:
-        return &ffi_type_pointer;
+#define FFI(KIND, name, ctype, member, ffi, class, is_signed)                                                \
+    case AC_TK_##KIND:                                                                                       \
+        return ffi;
+        AC__TKINDS(FFI)
+#undef FFI
     }
+    return &ffi_type_pointer;
 }
 
 /* ---- typedefs ---- */
@@ -749,109 +723,134 @@ static bool looks_like_errno(const parser *ps) {
     return true;
 }
 
+/* A number: a double when it has a '.' or (outside hex) an exponent, else an integer (one too large for a
+ * long long is read as unsigned); C suffixes (u, l, f) are allowed. */
+static bool parse_number(parser *ps, ac_lit *lit) {
+    char *end;
+    errno = 0;
+    bool is_float =
+        memchr(ps->tok, '.', ps->len) || ((memchr(ps->tok, 'e', ps->len) || memchr(ps->tok, 'E', ps->len)) &&
+                                          !(ps->len > 1 && (ps->tok[1] == 'x' || ps->tok[1] == 'X')));
+    if (is_float) {
+        lit->kind = AC_LIT_DOUBLE;
+        lit->d = strtod(ps->tok, &end);
+    } else {
+        lit->kind = AC_LIT_INT;
+        lit->i = strtoll(ps->tok, &end, 0);
+        if (errno == ERANGE) {
+            errno = 0;
+            lit->i = (long long)strtoull(ps->tok, &end, 0);
+        }
+    }
+    while (end < ps->tok + ps->len && strchr("uUlLfF", *end))
+        end++;
+    if (end != ps->tok + ps->len || errno) {
+        expected(ps, "a number");
+        return false;
+    }
+    next(ps);
+    return true;
+}
+
+/* -EAGAIN (a -errno contract), with the current token at '-'. */
+static bool parse_negative_errno(parser *ps, ac_lit *lit) {
+    next(ps); /* - */
+    if (ps->kind == T_IDENT && errno_value(ps->tok, ps->len, &lit->i)) {
+        lit->kind = AC_LIT_INT;
+        lit->i = -lit->i;
+        next(ps);
+        return true;
+    }
+    if (looks_like_errno(ps))
+        problem(ps, UNKNOWN_ERRNO, ps->tok, ps->len);
+    else
+        expected(ps, "an errno name after '-'");
+    return false;
+}
+
+/* One argument of the callback: a number, a "string", NULL, an errno name (or -name), true, false or a
+ * reference to one of the call's arguments ($name, $N). */
+static bool parse_lit(parser *ps, ac_lit *lit) {
+    *lit = (ac_lit){.index = -1};
+    if (ps->kind == T_NUMBER)
+        return parse_number(ps, lit);
+    if (ps->kind == T_STRING) {
+        lit->kind = AC_LIT_STR;
+        lit->s = unescape(ps->tok + 1, ps->len - 2);
+    } else if (is(ps, "NULL") || is(ps, "nullptr")) {
+        lit->kind = AC_LIT_NULL;
+    } else if (ps->kind == T_IDENT && errno_value(ps->tok, ps->len, &lit->i)) {
+        lit->kind = AC_LIT_INT;
+    } else if (ps->kind == T_BAD && ps->len == 1 && ps->tok[0] == '-') {
+        return parse_negative_errno(ps, lit);
+    } else if (looks_like_errno(ps)) {
+        problem(ps, UNKNOWN_ERRNO, ps->tok, ps->len);
+        return false;
+    } else if (is(ps, "true") || is(ps, "false")) {
+        lit->kind = AC_LIT_INT;
+        lit->i = is(ps, "true");
+    } else if (ps->kind == T_DOLLAR) {
+        lit->kind = AC_LIT_REF;
+        return parse_ref(ps, &lit->s, &lit->index);
+    } else {
+        expected(ps, "an argument: a number, a \"string\", NULL, true, false, an errno name or $name");
+        return false;
+    }
+    next(ps);
+    return true;
+}
+
+/* The callback: its parameter's name or $N. */
+static bool parse_callback(parser *ps, ac_completion_spec *out) {
+    if (ps->kind == T_DOLLAR)
+        return parse_ref(ps, &out->callback, &out->callback_index);
+    if (ps->kind != T_IDENT) {
+        expected(ps, "the callback parameter's name (or $N)");
+        return false;
+    }
+    out->callback = strndup(ps->tok, ps->len);
+    next(ps);
+    return true;
+}
+
+/* '(' arguments ')', separated by commas, into out->args. */
+static bool parse_args(parser *ps, ac_completion_spec *out) {
+    if (!is(ps, "(")) {
+        expected(ps, "'(' and the callback's arguments");
+        return false;
+    }
+    next(ps);
+    while (!is(ps, ")")) {
+        ac_lit lit;
+        if (!parse_lit(ps, &lit))
+            return false;
+        out->args = ac__xrealloc(out->args, (out->n + 1) * sizeof *out->args);
+        out->args[out->n++] = lit;
+        if (is(ps, ",")) {
+            next(ps);
+            continue;
+        }
+        if (!is(ps, ")")) {
+            expected(ps, "',' or ')'");
+            return false;
+        }
+    }
+    next(ps); /* ) */
+    return true;
+}
+
 int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err) {
     *out = (ac_completion_spec){.callback_index = -1};
     parser ps = {.text = text, .p = text, .err = err};
     next(&ps);
-    if (ps.kind == T_DOLLAR) {
-        if (!parse_ref(&ps, &out->callback, &out->callback_index))
-            return -1;
-    } else if (ps.kind == T_IDENT) {
-        out->callback = strndup(ps.tok, ps.len);
-        next(&ps);
-    } else {
-        expected(&ps, "the callback parameter's name (or $N)");
-        return -1;
-    }
-    if (!is(&ps, "(")) {
-        expected(&ps, "'(' and the callback's arguments");
+    if (!parse_callback(&ps, out)) {
         ac__completion_free(out);
         return -1;
     }
-    next(&ps);
-    while (!is(&ps, ")")) {
-        ac_lit lit = {.index = -1};
-        if (ps.kind == T_NUMBER) {
-            char *end;
-            errno = 0;
-            bool is_float = memchr(ps.tok, '.', ps.len) ||
-                            ((memchr(ps.tok, 'e', ps.len) || memchr(ps.tok, 'E', ps.len)) &&
-                             !(ps.len > 1 && (ps.tok[1] == 'x' || ps.tok[1] == 'X')));
-            if (is_float) {
-                lit.kind = AC_LIT_DOUBLE;
-                lit.d = strtod(ps.tok, &end);
-            } else {
-                lit.kind = AC_LIT_INT;
-                lit.i = strtoll(ps.tok, &end, 0);
-                if (errno == ERANGE) {
-                    errno = 0;
-                    lit.i = (long long)strtoull(ps.tok, &end, 0);
-                }
-            }
-            while (end < ps.tok + ps.len && strchr("uUlLfF", *end))
-                end++;
-            if (end != ps.tok + ps.len || errno) {
-                expected(&ps, "a number");
-                ac__completion_free(out);
-                return -1;
-            }
-            next(&ps);
-        } else if (ps.kind == T_STRING) {
-            lit.kind = AC_LIT_STR;
-            lit.s = unescape(ps.tok + 1, ps.len - 2);
-            next(&ps);
-        } else if (is(&ps, "NULL") || is(&ps, "nullptr")) {
-            lit.kind = AC_LIT_NULL;
-            next(&ps);
-        } else if (ps.kind == T_IDENT && errno_value(ps.tok, ps.len, &lit.i)) {
-            lit.kind = AC_LIT_INT;
-            next(&ps);
-        } else if (ps.kind == T_BAD && ps.len == 1 && ps.tok[0] == '-') { /* -EAGAIN: a -errno contract */
-            next(&ps);
-            if (ps.kind == T_IDENT && errno_value(ps.tok, ps.len, &lit.i)) {
-                lit.kind = AC_LIT_INT;
-                lit.i = -lit.i;
-                next(&ps);
-            } else {
-                if (looks_like_errno(&ps))
-                    problem(&ps, UNKNOWN_ERRNO, ps.tok, ps.len);
-                else
-                    expected(&ps, "an errno name after '-'");
-                ac__completion_free(out);
-                return -1;
-            }
-        } else if (looks_like_errno(&ps)) {
-            problem(&ps, UNKNOWN_ERRNO, ps.tok, ps.len);
-            ac__completion_free(out);
-            return -1;
-        } else if (is(&ps, "true") || is(&ps, "false")) {
-            lit.kind = AC_LIT_INT;
-            lit.i = is(&ps, "true");
-            next(&ps);
-        } else if (ps.kind == T_DOLLAR) {
-            lit.kind = AC_LIT_REF;
-            if (!parse_ref(&ps, &lit.s, &lit.index)) {
-                ac__completion_free(out);
-                return -1;
-            }
-        } else {
-            expected(&ps, "an argument: a number, a \"string\", NULL, true, false, an errno name or $name");
-            ac__completion_free(out);
-            return -1;
-        }
-        out->args = ac__xrealloc(out->args, (out->n + 1) * sizeof *out->args);
-        out->args[out->n++] = lit;
-        if (is(&ps, ",")) {
-            next(&ps);
-            continue;
-        }
-        if (!is(&ps, ")")) {
-            expected(&ps, "',' or ')'");
-            ac__completion_free(out);
-            return -1;
-        }
+    if (!parse_args(&ps, out)) {
+        ac__completion_free(out);
+        return -1;
     }
-    next(&ps);
     if (ps.kind != T_END) {
         expected(&ps, "the end of the completion");
         ac__completion_free(out);

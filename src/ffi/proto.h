@@ -11,26 +11,53 @@
 
 #include "../util/util.h"
 
-typedef enum ac_tkind {
-    AC_TK_VOID,
-    AC_TK_BOOL,
-    AC_TK_CHAR,
-    AC_TK_SCHAR,
-    AC_TK_UCHAR,
-    AC_TK_SHORT,
-    AC_TK_USHORT,
-    AC_TK_INT,
-    AC_TK_UINT,
-    AC_TK_LONG,
-    AC_TK_ULONG,
-    AC_TK_LLONG,
-    AC_TK_ULLONG,
-    AC_TK_FLOAT,
-    AC_TK_DOUBLE,
-    AC_TK_PTR,   /* any data pointer */
-    AC_TK_STR,   /* const char *: a string */
-    AC_TK_FNPTR, /* a function pointer with a parsed prototype */
-} ac_tkind;
+/* The C types a prototype may use, one line each, lowest first: every per-type table (the kinds, their
+ * names, sizes and libffi types here; reading, storing and returning values in the mocks) is generated
+ * from this list, so that a type is added in one place.
+ *   X(KIND, name, ctype, member, ffi, class, is_signed)
+ *   KIND       the ac_tkind enumerator: AC_TK_KIND
+ *   name       the type as messages name it
+ *   ctype      the C type a value of it has (unused for void)
+ *   member     the field holding it in a value slot (the scalar classes only)
+ *   ffi        its libffi type
+ *   class      how its values are read, stored and converted: VOID, BOOL, INT (an integer other than
+ *              bool), FLOAT, PTR (any data pointer), STR (const char *: a string) or FNPTR (a function
+ *              pointer with a parsed prototype); a table takes one macro per class, pasted with it
+ *   is_signed  whether an integer of it is signed (0 for the other classes) */
+#define AC__TKINDS(X)                                                                                        \
+    X(VOID, "void", void, v, &ffi_type_void, VOID, 0)                                                        \
+    X(BOOL, "bool", _Bool, b, &ffi_type_uint8, BOOL, 0)                                                      \
+    X(CHAR, "char", char, c, ((char)-1 < 0 ? &ffi_type_schar : &ffi_type_uchar), INT, ((char)-1 < 0))        \
+    X(SCHAR, "signed char", signed char, sc, &ffi_type_schar, INT, 1)                                        \
+    X(UCHAR, "unsigned char", unsigned char, uc, &ffi_type_uchar, INT, 0)                                    \
+    X(SHORT, "short", short, s, &ffi_type_sshort, INT, 1)                                                    \
+    X(USHORT, "unsigned short", unsigned short, us, &ffi_type_ushort, INT, 0)                                \
+    X(INT, "int", int, i, &ffi_type_sint, INT, 1)                                                            \
+    X(UINT, "unsigned int", unsigned, ui, &ffi_type_uint, INT, 0)                                            \
+    X(LONG, "long", long, l, &ffi_type_slong, INT, 1)                                                        \
+    X(ULONG, "unsigned long", unsigned long, ul, &ffi_type_ulong, INT, 0)                                    \
+    X(LLONG, "long long", long long, ll, &ffi_type_sint64, INT, 1)                                           \
+    X(ULLONG, "unsigned long long", unsigned long long, ull, &ffi_type_uint64, INT, 0)                       \
+    X(FLOAT, "float", float, f, &ffi_type_float, FLOAT, 0)                                                   \
+    X(DOUBLE, "double", double, d, &ffi_type_double, FLOAT, 0)                                               \
+    X(PTR, "pointer", void *, p, &ffi_type_pointer, PTR, 0)                                                  \
+    X(STR, "string", const char *, p, &ffi_type_pointer, STR, 0)                                             \
+    X(FNPTR, "function pointer", void (*)(void), p, &ffi_type_pointer, FNPTR, 0)
+
+#define AC__TK_ENUMERATOR(KIND, name, ctype, member, ffi, class, is_signed) AC_TK_##KIND,
+typedef enum ac_tkind { AC__TKINDS(AC__TK_ENUMERATOR) } ac_tkind;
+#undef AC__TK_ENUMERATOR
+
+/* How values of a kind are handled (the list's class column). */
+typedef enum ac__tclass {
+    AC__TC_VOID,
+    AC__TC_BOOL,
+    AC__TC_INT,
+    AC__TC_FLOAT,
+    AC__TC_PTR,
+    AC__TC_STR,
+    AC__TC_FNPTR
+} ac__tclass;
 
 typedef struct ac_proto ac_proto;
 
@@ -57,10 +84,21 @@ void ac__proto_free(ac_proto *p);
 /* Registers a typedef; -1 with a reason in err when `type` does not parse. */
 int ac__typedef_add(const char *name, const char *type, ac_buf *err);
 
+/* The libffi type of a value of type t. */
 ffi_type *ac__ffi_type(ac_type t);
+/* The class of kind k (the list's class column). */
+ac__tclass ac__tkind_class(ac_tkind k);
+/* Whether k is an integer type, bool included. */
 bool ac__tkind_integral(ac_tkind k);
+/* Whether k is a floating type. */
+bool ac__tkind_floating(ac_tkind k);
+/* Whether k is a pointer of any class: data, string or function. */
+bool ac__tkind_pointer(ac_tkind k);
+/* Whether k is a signed integer type (char as this ABI has it). */
 bool ac__tkind_signed(ac_tkind k);
+/* The type's name in messages ("unsigned int", "string", "function pointer"). */
 const char *ac__tkind_name(ac_tkind k);
+/* The size of a value of kind k (0 for void). */
 size_t ac__tkind_size(ac_tkind k);
 
 /* A literal or a reference in a completion spec. */

@@ -1,8 +1,8 @@
 /* mock.h — the mock module's interface for the modules above it (the runner): warming libffi up,
  * completions held at a test's end, and naming a completion timer for the loop's reports. The prototype
  * model and its parser are the ffi module's (src/ffi/proto.h). */
-#ifndef AC_MOCK_INTERNAL_H
-#define AC_MOCK_INTERNAL_H
+#ifndef AC_MOCK_MOCK_H
+#define AC_MOCK_MOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>
