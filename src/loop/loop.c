@@ -1,6 +1,7 @@
 /* loop.c — see loop.h: the running test's hygiene state, the records of the watchers it started, the
  * description of those still active, and the check for file descriptors it left open. The interception
- * and dispatch behind the records are in hooks.c, naming code in symbols.c.
+ * behind the records is in hooks.c, the dispatch of their callbacks in dispatch.c, naming code in
+ * symbols.c.
  *
  * Which watchers are the test's. Every watcher started on the test's loop while it runs is recorded
  * (hooks.c); the list leaves out libev's own (their callback is in libev), asyncheck's own (their
@@ -593,6 +594,7 @@ void ac__loop_begin(ac_test *t) {
     ac__hooks_install();
     struct ev_loop *loop = ac_loop(t);
     ac__hooks_reset();
+    ac__dispatch_reset();
     ac__rec_clear();
     ac__ls.t = t;
     ac__ls.def = ac__test_def_of(t);
@@ -607,7 +609,7 @@ void ac__loop_begin(ac_test *t) {
         return;
     ac__ls.threads_before = count_threads();
     ac__ls.fds_known = fd_snapshot(ac__ls.fds_before, 0, &ac__ls.fds_limit);
-    ev_set_invoke_pending_cb(loop, ac__hooks_dispatch);
+    ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
     __atomic_store_n(&ac__ls.loop, loop, __ATOMIC_RELAXED);
     ac__hooks_adopt_internal(loop);
 }
@@ -623,6 +625,7 @@ void ac__loop_end(ac_test *t, bool report) {
         ev_set_invoke_pending_cb(loop, ev_invoke_pending);
     ac__rec_clear();
     ac__hooks_reset();
+    ac__dispatch_reset();
     ac__ls.t = NULL;
     ac__ls.def = NULL;
     ac__ls.fds_known = false;

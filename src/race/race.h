@@ -1,7 +1,7 @@
 /* race.h — the race module's internal interface: the schedule a test runs under (seeded dispatch order,
  * PCT, latencies, the dispatch trace, the cancel point), and the race assertions (properties, atomic
  * regions, exactly-once callbacks, event order, cancellation checks). exec.c starts and ends it around a
- * test; the loop's dispatcher (src/loop/hooks.c) asks it for the order of each dispatch round and tells
+ * test; the loop's dispatcher (src/loop/dispatch.c) asks it for the order of each dispatch round and tells
  * it when each callback returns, through the scheduler race registers with the loop (the loop never
  * includes this header: race sits above loop). It reports failures only through ac__report_failure. */
 #ifndef AC_RACE_H

@@ -1,7 +1,8 @@
 /* sched.c — the schedule a test runs under: the seeded order in which the loop's dispatcher runs the
  * callbacks that are ready together, the schedule's own random numbers (latencies), the count of
  * dispatched callbacks (the cancel point, PCT's steps), and the dispatch trace for --check-determinism.
- * It must not dispatch anything itself: hooks.c asks it for an order and tells it what ran.
+ * It must not dispatch anything itself: the loop's dispatcher (src/loop/dispatch.c) asks it for an order
+ * and tells it what ran.
  *
  * Legal orders. Within one dispatch round the items arrive sorted by libev priority, highest first, and
  * in libev's own order within a priority. Only the order within a priority changes, and within it:
