@@ -24,7 +24,7 @@ void ac__cancel_set_held_counter(ac__held_counter held) {
     held_counter = held;
 }
 
-void ac__cancel_reset(ac_test *t) {
+void ac__cancel_begin(ac_test *t) {
     C.t = t;
     C.cancel = NULL;
     C.arg = NULL;

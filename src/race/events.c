@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* called from once.c (ac__asserts_begin/end) */
-void ac__events_begin(ac_test *t);
-void ac__events_end(ac_test *t);
-
 typedef struct event {
     char *name;
     size_t count;

@@ -6,13 +6,10 @@
  * code or another thread, which must not be unwound); a wrapper never called fails the test at its end,
  * unless the test was skipped, ended by a fatal failure, or its operation cancelled (a cancelled
  * operation need not call back; cancel.c judges the op callback's promise). The op callback is counted, and
- * its calls after the cancel, but not checked here. Wrappers stay callable until ac__asserts_end, after the
- * test's end hooks.
- *
- * It also owns the assertion files' per-test lifecycle: ac__asserts_begin and ac__asserts_end start and
- * end the state of props.c, regions.c and events.c too (--no-fork runs many tests in one process). It
- * must not end a test except through ac__report_failure, and never fatally from ac__asserts_end (which
- * runs outside any frame a fatal failure could unwind to). */
+ * its calls after the cancel, but not checked here. Wrappers stay callable until ac__once_end, after the
+ * test's end hooks (race.c begins and ends this file's state with the module's). It must not end a test
+ * except through ac__report_failure, and never fatally from ac__once_end (which runs outside any frame a
+ * fatal failure could unwind to). */
 #include "race.h"
 
 #include "../loop/loop.h"
@@ -291,7 +288,7 @@ size_t ac__op_calls_after_cancel(void) {
     return n;
 }
 
-/* Frees every wrapper (those of a test that never reached ac__asserts_end too). */
+/* Frees every wrapper (those of a test that never reached ac__once_end too). */
 static void wrappers_clear(void) {
     pthread_mutex_lock(&lock);
     wrapper *w = O.wrappers;
@@ -307,19 +304,15 @@ static void wrappers_clear(void) {
     }
 }
 
-/* ---- the assertion files' per-test lifecycle ---- */
+/* ---- per test ---- */
 
-void ac__asserts_begin(ac_test *t) {
+void ac__once_begin(ac_test *t) {
+    (void)t;
     wrappers_clear();
     O.thread = pthread_self();
-    ac__props_begin(t);
-    ac__regions_begin(t);
-    ac__events_begin(t);
 }
 
-void ac__asserts_end(ac_test *t) {
-    ac__regions_end(t);
-    ac__events_end(t);
+void ac__once_end(ac_test *t) {
     bool judge = !ac__test_ended_early(t) && !ac__cancel_done();
     for (const wrapper *w = O.wrappers; w && judge; w = w->next) {
         if (w->op || __atomic_load_n(&w->calls, __ATOMIC_RELAXED) > 0)

@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ac__props_begin(ac_test *t); /* called from once.c (ac__asserts_begin) */
-
 /* Both NULL when no site exists in the executable. */
 extern ac__prop_site __start_ac_props[] __attribute__((weak));
 extern ac__prop_site __stop_ac_props[] __attribute__((weak));
@@ -174,7 +172,9 @@ static void own_lines(const ac__test_def *def, int *first, int *last) {
     }
 }
 
-void ac__props_send(ac_test *t) {
+void ac__props_end(ac_test *t, bool send) {
+    if (!send)
+        return;
     const ac__test_def *def = ac__test_def_of(t);
     int first = 0, last = -1;
     if (def->file)

@@ -27,10 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* called from once.c (ac__asserts_begin/end) */
-void ac__regions_begin(ac_test *t);
-void ac__regions_end(ac_test *t);
-
 /* A callback's segment is its dispatch serial; the body's is this bit | the counted dispatches so far. */
 #define BODY_SEGMENT (1ULL << 63)
 

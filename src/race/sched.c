@@ -75,7 +75,7 @@ static unsigned long long below(unsigned long long *state, unsigned long long n)
     return n ? rnd(state) % n : 0;
 }
 
-void ac__race_begin(ac_test *t, const ac_sched_params *p) {
+void ac__sched_begin(ac_test *t, const ac_sched_params *p) {
     free(S.prios);
     ac__buf_free(&S.trace);
     memset(&S, 0, sizeof S);
@@ -98,16 +98,6 @@ void ac__race_begin(ac_test *t, const ac_sched_params *p) {
                 S.change[j - 1] = tmp;
             }
     }
-    ac__cancel_reset(t);
-    ac__asserts_begin(t);
-    static const ac__loop_scheduler scheduler = {
-        .active = ac__sched_active,
-        .order = ac__sched_order,
-        .before_dispatch = ac__sched_before_dispatch,
-        .dispatching = ac__sched_dispatching,
-        .returned = ac__sched_returned,
-    };
-    ac__loop_set_scheduler(&scheduler); /* the loop's dispatcher calls up to the schedule only through it */
 }
 
 /* --cancel-at K given by hand (a replay) and the run never cancelled at K: say why, rather than pass as
@@ -138,12 +128,11 @@ static void cancel_point_missed(ac_test *t) {
     ac__report_failure(AC_FK_ASSERTION, false, def->file, def->line, msg, NULL, NULL);
 }
 
-void ac__race_end(ac_test *t) {
+void ac__sched_end(ac_test *t, bool op_completed) {
     if (!S.on || S.t != t)
         return;
-    if (S.p.cancel_at >= 0 && S.declared && !S.cancel_reached && ac__op_promise() >= 0 && ac__op_calls() > 0)
+    if (S.p.cancel_at >= 0 && S.declared && !S.cancel_reached && op_completed)
         S.cancel_late = true; /* the operation completed, and no cancel point came before */
-    ac__asserts_end(t);
     char steps[32];
     snprintf(steps, sizeof steps, "%lu", S.steps);
     const char *fields[] = {steps, S.cancel_reached ? "1" : S.cancel_late ? "2" : "0"};
@@ -154,8 +143,6 @@ void ac__race_end(ac_test *t) {
         const char *tr = ac__buf_str(&S.trace);
         ac__emit_record(t, AC_REC_TRACE, &tr, 1);
     }
-    if (S.p.exploring)
-        ac__props_send(t);
     free(S.prios);
     ac__buf_free(&S.trace);
     memset(&S, 0, sizeof S);
