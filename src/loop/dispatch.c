@@ -73,7 +73,7 @@ void ac__dispatch_reset(void) {
 
 void ac__dispatch_exclude(int depth, double seconds) {
     if (depth > 0 && depth <= AC_MAX_FRAMES)
-        ac__ls.frames[depth - 1].excluded += seconds;
+        ac__loop_test.frames[depth - 1].excluded += seconds;
 }
 
 /* Appends "on_read (ev_io fd=7 EV_READ)", "the completion of send() call #0" for a mock's delivery, or a
@@ -94,25 +94,25 @@ __attribute__((cold)) static void describe_frame(ac_buf *b, const ac__frame *f) 
 }
 
 unsigned long ac__loop_dispatches(void) {
-    return ac__ls.frame_serial;
+    return ac__loop_test.frame_serial;
 }
 
 unsigned long ac__loop_dispatch_serial(void) {
-    if (!ac__on_test_thread() || !ac__ls.loop)
+    if (!ac__on_test_thread() || !ac__loop_test.loop)
         return 0;
     int d = ac__depth();
     if (d <= 0)
         return 0;
-    return ac__ls.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1].serial;
+    return ac__loop_test.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1].serial;
 }
 
 void ac__loop_dispatch_describe(ac_buf *b) {
-    int d = ac__on_test_thread() && ac__ls.loop ? ac__depth() : 0;
+    int d = ac__on_test_thread() && ac__loop_test.loop ? ac__depth() : 0;
     if (d <= 0) {
         ac__buf_puts(b, "the test body");
         return;
     }
-    const ac__frame *f = &ac__ls.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1];
+    const ac__frame *f = &ac__loop_test.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1];
     if (!f->batch && !f->delivery[0])
         ac__buf_puts(b, "callback ");
     describe_frame(b, f);
@@ -127,7 +127,7 @@ static ac__wrec *frame_rec(const ac__frame *f) {
 }
 
 __attribute__((cold)) static void report(const char *message) {
-    const ac__test_def *def = ac__ls.def;
+    const ac__test_def *def = ac__loop_test.def;
     ac__report_failure(AC_FK_ASSERTION, false, def ? def->file : NULL, def ? def->line : 0, message, NULL,
                        NULL);
 }
@@ -135,9 +135,9 @@ __attribute__((cold)) static void report(const char *message) {
 __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
     ac__wrec *live = frame_rec(f);
     if (f->batch) {
-        if (ac__ls.batch_reported_slow)
+        if (ac__loop_test.batch_reported_slow)
             return;
-        ac__ls.batch_reported_slow = true;
+        ac__loop_test.batch_reported_slow = true;
     } else {
         if (f->rec.reported_slow || (live && live->reported_slow))
             return;
@@ -149,7 +149,7 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
                        : f->delivery[0] ? "blocked loop: "
                                         : "blocked loop: callback ");
     describe_frame(&msg, f);
-    ac__buf_printf(&msg, " ran %.3f s (limit %.3f s)", took, ac__ls.slow_limit);
+    ac__buf_printf(&msg, " ran %.3f s (limit %.3f s)", took, ac__loop_test.slow_limit);
     report(ac__buf_str(&msg));
     ac__buf_free(&msg);
 }
@@ -175,8 +175,8 @@ static void mock_delivery(ac__frame *f, const ev_watcher *w) {
 
 static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     int my = ac__depth();
-    unsigned long serial = ++ac__ls.frame_serial;
-    ac__frame *f = my < AC_MAX_FRAMES ? &ac__ls.frames[my] : NULL;
+    unsigned long serial = ++ac__loop_test.frame_serial;
+    ac__frame *f = my < AC_MAX_FRAMES ? &ac__loop_test.frames[my] : NULL;
     if (f) {
         if (r)
             f->rec = *r;
@@ -199,10 +199,10 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         call_rest(loop);
     ac__set_depth(my);
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
-    if (f && f->serial == serial && ac__tracking(loop) && !(ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS) &&
+    if (f && f->serial == serial && ac__tracking(loop) && !(ac__loop_test.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {
         double took = ac__real_now() - f->start - f->excluded;
-        if (took > ac__ls.slow_limit)
+        if (took > ac__loop_test.slow_limit)
             report_slow(f, took);
     }
     if (ac__tracking(loop) && ac__loop_sched)
@@ -247,8 +247,8 @@ static void sched_item(const ac__wrec *r, ac_sched_item *it) {
 static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
     unsigned pending = ev_pending_count(loop);
     size_t n = 0;
-    for (size_t i = 0; i < ac__ls.nrecs && n < max; i++) {
-        const ac__wrec *r = &ac__ls.recs[i];
+    for (size_t i = 0; i < ac__loop_test.nrecs && n < max; i++) {
+        const ac__wrec *r = &ac__loop_test.recs[i];
         if (!plausible(r) || r->w->pending <= 0 || (unsigned)r->w->pending > pending)
             continue;
         pick p = {r->w, r->serial, ev_priority(r->w), r->w->pending};
@@ -284,8 +284,8 @@ void ac__dispatch_pending(struct ev_loop *loop) {
         ac__hooks_invoke_pending(loop);
         return;
     }
-    if (ac__ls.nlimbo)
-        ac__ls.nlimbo = 0;
+    if (ac__loop_test.nlimbo)
+        ac__loop_test.nlimbo = 0;
     if (ac__depth() > 0)
         drop_abandoned_frames();
     for (;;) {
@@ -336,22 +336,22 @@ __attribute__((cold)) static const void *sleep_caller(void) {
 }
 
 __attribute__((cold)) bool ac__dispatch_sleep(const char *call) {
-    if (!ac__on_test_thread() || !ac__ls.loop || (ac__ls.allow & AC_ALLOW_BLOCKING_SLEEP))
+    if (!ac__on_test_thread() || !ac__loop_test.loop || (ac__loop_test.allow & AC_ALLOW_BLOCKING_SLEEP))
         return false;
     double t0 = ac__real_now();
     drop_abandoned_frames();
     if (ac__depth() == 0)
         return false;
     int d = ac__depth();
-    ac__frame *f = d <= AC_MAX_FRAMES ? &ac__ls.frames[d - 1] : NULL;
+    ac__frame *f = d <= AC_MAX_FRAMES ? &ac__loop_test.frames[d - 1] : NULL;
     if (!f)
         return false;
     ac__wrec *live = frame_rec(f);
-    bool already = f->reported_sleep || (f->batch ? ac__ls.batch_reported_sleep
+    bool already = f->reported_sleep || (f->batch ? ac__loop_test.batch_reported_sleep
                                                   : f->rec.reported_sleep || (live && live->reported_sleep));
     f->reported_sleep = true;
     if (f->batch)
-        ac__ls.batch_reported_sleep = true;
+        ac__loop_test.batch_reported_sleep = true;
     else if (live)
         live->reported_sleep = true;
     if (!already) {

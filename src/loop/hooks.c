@@ -92,29 +92,30 @@ void ac__loop_harness_leave(void) {
 
 /* ---- libev's internal watchers started before tracking (its async/signal pipe) ---- */
 
-/* ac__ls.ring: zero-initialised, which is a default mutex for glibc's pthread_mutex_t. */
+/* ac__loop_test.ring: zero-initialised, which is a default mutex for glibc's pthread_mutex_t. */
 static void ring_add(struct ev_loop *loop, ev_io *w) {
-    pthread_mutex_lock(&ac__ls.ring_lock);
-    ac__ls.ring[ac__ls.ring_next++ % AC_RING] =
+    pthread_mutex_lock(&ac__loop_test.ring_lock);
+    ac__loop_test.ring[ac__loop_test.ring_next++ % AC_RING] =
         (ac__ring_entry){loop, (ev_watcher *)w, (void *)w->cb, w->fd, w->events};
-    __atomic_store_n(&ac__ls.ring_used, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&ac__ls.ring_lock);
+    __atomic_store_n(&ac__loop_test.ring_used, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&ac__loop_test.ring_lock);
 }
 
 static void ring_forget(struct ev_loop *loop, const ev_watcher *w) {
-    if (!__atomic_load_n(&ac__ls.ring_used, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&ac__loop_test.ring_used, __ATOMIC_RELAXED))
         return;
-    pthread_mutex_lock(&ac__ls.ring_lock);
+    pthread_mutex_lock(&ac__loop_test.ring_lock);
     for (unsigned i = 0; i < AC_RING; i++)
-        if (ac__ls.ring[i].w && (ac__ls.ring[i].w == w || (loop && ac__ls.ring[i].loop == loop)))
-            ac__ls.ring[i] = (ac__ring_entry){0};
-    pthread_mutex_unlock(&ac__ls.ring_lock);
+        if (ac__loop_test.ring[i].w &&
+            (ac__loop_test.ring[i].w == w || (loop && ac__loop_test.ring[i].loop == loop)))
+            ac__loop_test.ring[i] = (ac__ring_entry){0};
+    pthread_mutex_unlock(&ac__loop_test.ring_lock);
 }
 
 void ac__hooks_adopt_internal(struct ev_loop *loop) {
-    pthread_mutex_lock(&ac__ls.ring_lock);
+    pthread_mutex_lock(&ac__loop_test.ring_lock);
     for (unsigned i = 0; i < AC_RING; i++) {
-        ac__ring_entry *e = &ac__ls.ring[i];
+        ac__ring_entry *e = &ac__loop_test.ring[i];
         /* Entries are dropped when their loop is destroyed, so e->w is live memory of this loop. */
         if (e->loop != loop || !e->w || !ev_is_active(e->w) || (void *)e->w->cb != e->cb ||
             ac__rec_find(e->w))
@@ -122,10 +123,10 @@ void ac__hooks_adopt_internal(struct ev_loop *loop) {
         ac__wrec r = {.w = e->w, .cb = e->cb, .type = AC_W_IO, .internal = true};
         r.p.io.fd = e->fd;
         r.p.io.events = e->events & (EV_READ | EV_WRITE);
-        r.serial = ++ac__ls.next_serial;
+        r.serial = ++ac__loop_test.next_serial;
         ac__rec_add(&r);
     }
-    pthread_mutex_unlock(&ac__ls.ring_lock);
+    pthread_mutex_unlock(&ac__loop_test.ring_lock);
 }
 
 /* ---- starts and stops ---- */
@@ -160,7 +161,7 @@ __attribute__((noinline)) static void start_pre(struct ev_loop *loop, ev_watcher
                       .harness = harness_depth > 0};
     int d = ac__depth();
     if (d > 0 && d <= AC_MAX_FRAMES) {
-        const ac__frame *f = &ac__ls.frames[d - 1];
+        const ac__frame *f = &ac__loop_test.frames[d - 1];
         c->r.in_callback = true;
         if (!f->batch)
             c->r.parent_cb = f->rec.user_cb ? f->rec.user_cb : f->rec.cb;
@@ -200,23 +201,23 @@ __attribute__((noinline)) static void start_pre(struct ev_loop *loop, ev_watcher
 
 static void start_post(struct ev_loop *loop, start_ctx *c) {
     if (c->track && ev_is_active(c->r.w)) {
-        c->r.serial = ++ac__ls.next_serial;
+        c->r.serial = ++ac__loop_test.next_serial;
         ac__rec_add(&c->r);
     } else if (c->ring && ev_is_active(c->r.w)) {
         ring_add(loop, (ev_io *)c->r.w);
     }
 }
 
-/* Watchers stopped since the last dispatch began (ac__ls.limbo), kept as copies and compared by address
- * only (their memory may be freed): libev stops an expiring one-shot timer and then feeds it
+/* Watchers stopped since the last dispatch began (ac__loop_test.limbo), kept as copies and compared by
+ * address only (their memory may be freed): libev stops an expiring one-shot timer and then feeds it
  * (ev_feed_event), and its record comes back for the dispatch that invokes it. */
 static void stopped(struct ev_loop *loop, ev_watcher *w) {
     if (ac__tracking(loop) && ac__on_test_thread()) {
         ac__wrec *r = ac__rec_find(w);
         if (!r)
             return;
-        if (ac__ls.nlimbo < AC_MAX_LIMBO)
-            ac__ls.limbo[ac__ls.nlimbo++] = *r;
+        if (ac__loop_test.nlimbo < AC_MAX_LIMBO)
+            ac__loop_test.limbo[ac__loop_test.nlimbo++] = *r;
         ac__rec_remove(w);
     } else {
         ring_forget(NULL, w);
@@ -243,13 +244,13 @@ static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
     if ((revents & EV_ASYNC) && __tsan_acquire)
         __tsan_acquire(w);
     real_feed_event(loop, w, revents);
-    if (!ac__tracking(loop) || !ac__on_test_thread() || !ac__ls.nlimbo)
+    if (!ac__tracking(loop) || !ac__on_test_thread() || !ac__loop_test.nlimbo)
         return;
-    for (size_t i = ac__ls.nlimbo; i-- > 0;)
-        if (ac__ls.limbo[i].w == w) {
+    for (size_t i = ac__loop_test.nlimbo; i-- > 0;)
+        if (ac__loop_test.limbo[i].w == w) {
             if (!ac__rec_find(w))
-                ac__rec_add(&ac__ls.limbo[i]);
-            ac__ls.limbo[i] = ac__ls.limbo[--ac__ls.nlimbo];
+                ac__rec_add(&ac__loop_test.limbo[i]);
+            ac__loop_test.limbo[i] = ac__loop_test.limbo[--ac__loop_test.nlimbo];
             return;
         }
 }
@@ -317,7 +318,7 @@ static void hook_once(struct ev_loop *loop, int fd, int events, ev_tstamp timeou
 static void hook_loop_destroy(struct ev_loop *loop) {
     ring_forget(loop, NULL);
     if (ac__tracking(loop)) {
-        __atomic_store_n(&ac__ls.loop, NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&ac__loop_test.loop, NULL, __ATOMIC_RELAXED);
         ac__rec_clear();
     }
     real_loop_destroy(loop);
@@ -325,8 +326,8 @@ static void hook_loop_destroy(struct ev_loop *loop) {
 
 /* Only what is not already clear is written: a forked test child pays a page fault per page it writes. */
 void ac__hooks_reset(void) {
-    if (ac__ls.nlimbo)
-        ac__ls.nlimbo = 0;
+    if (ac__loop_test.nlimbo)
+        ac__loop_test.nlimbo = 0;
     if (in_sleep)
         in_sleep = false;
     if (harness_depth)

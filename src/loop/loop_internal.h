@@ -132,27 +132,27 @@ typedef struct ac__loop_state {
     ac__wrec limbo[AC_MAX_LIMBO];
 } ac__loop_state;
 
-extern ac__loop_state ac__ls;
+extern ac__loop_state ac__loop_test;
 
 /* True while `loop` is the running test's loop and tracking is on. Cheap; any thread. */
 static inline bool ac__tracking(const struct ev_loop *loop) {
-    return loop && __atomic_load_n(&ac__ls.loop, __ATOMIC_RELAXED) == loop;
+    return loop && __atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) == loop;
 }
 
 /* True on the running test's thread. */
 static inline bool ac__on_test_thread(void) {
-    return pthread_equal(pthread_self(), ac__ls.thread);
+    return pthread_equal(pthread_self(), ac__loop_test.thread);
 }
 
-/* How many callbacks are being dispatched (ac__ls.depth; the frames are ac__ls.frames, innermost last):
- * written by dispatch.c on the test's thread, read by hooks on any thread (whose own checks then find
- * they are not the test's). */
+/* How many callbacks are being dispatched (ac__loop_test.depth; the frames are ac__loop_test.frames,
+ * innermost last): written by dispatch.c on the test's thread, read by hooks on any thread (whose own checks
+ * then find they are not the test's). */
 static inline int ac__depth(void) {
-    return __atomic_load_n(&ac__ls.depth, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ac__loop_test.depth, __ATOMIC_RELAXED);
 }
 
 static inline void ac__set_depth(int d) {
-    __atomic_store_n(&ac__ls.depth, d, __ATOMIC_RELAXED);
+    __atomic_store_n(&ac__loop_test.depth, d, __ATOMIC_RELAXED);
 }
 
 /* Records (loop.c). */

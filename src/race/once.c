@@ -45,11 +45,11 @@ static struct {
     wrapper *wrappers, **tail;
     wrapper *op;
     int promise;
-} O;
+} once_state;
 
 /* "callback on_reply (ev_timer after=0.05 repeat=0.0)", "the test body", or another thread. */
 static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), O.thread))
+    if (pthread_equal(pthread_self(), once_state.thread))
         ac__loop_dispatch_describe(b);
     else
         ac__buf_puts(b, "a thread other than the test's");
@@ -220,10 +220,10 @@ static void *wrap(const char *api, const char *prototype, void *fn, bool op, con
         fail_fatal(file, line, &msg);
     }
     pthread_mutex_lock(&lock);
-    if (!O.tail)
-        O.tail = &O.wrappers;
-    *O.tail = w;
-    O.tail = &w->next;
+    if (!once_state.tail)
+        once_state.tail = &once_state.wrappers;
+    *once_state.tail = w;
+    once_state.tail = &w->next;
     pthread_mutex_unlock(&lock);
     return w->code;
 }
@@ -236,7 +236,7 @@ void *ac__once(ac_test *t, const char *prototype, void *fn, const char *file, in
 size_t ac_once_calls(const void *wrapped) {
     size_t n = 0;
     pthread_mutex_lock(&lock);
-    for (const wrapper *w = O.wrappers; w; w = w->next)
+    for (const wrapper *w = once_state.wrappers; w; w = w->next)
         if (w->code == wrapped)
             n = __atomic_load_n(&w->calls, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lock);
@@ -247,11 +247,11 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_pro
                       const char *file, int line) {
     (void)t;
     ac_buf msg = {0};
-    if (O.op) {
+    if (once_state.op) {
         ac__buf_printf(&msg,
                        "ac_op_callback: the test already wrapped its operation's callback at %s:%d (one per "
                        "test)",
-                       base_name(O.op->file), O.op->line);
+                       base_name(once_state.op->file), once_state.op->line);
         fail_fatal(file, line, &msg);
     }
     if (promise != AC_CANCEL_SILENT && promise != AC_CANCEL_CALLS_BACK_ONCE) {
@@ -262,28 +262,28 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_pro
     }
     void *code = wrap("ac_op_callback", prototype, fn, true, file, line);
     pthread_mutex_lock(&lock);
-    for (wrapper *w = O.wrappers; w; w = w->next)
+    for (wrapper *w = once_state.wrappers; w; w = w->next)
         if (w->code == code)
-            O.op = w;
-    O.promise = promise;
+            once_state.op = w;
+    once_state.promise = promise;
     pthread_mutex_unlock(&lock);
     return code;
 }
 
 int ac__op_promise(void) {
-    return O.op ? O.promise : -1;
+    return once_state.op ? once_state.promise : -1;
 }
 
 size_t ac__op_calls(void) {
     pthread_mutex_lock(&lock);
-    size_t n = O.op ? __atomic_load_n(&O.op->calls, __ATOMIC_RELAXED) : 0;
+    size_t n = once_state.op ? __atomic_load_n(&once_state.op->calls, __ATOMIC_RELAXED) : 0;
     pthread_mutex_unlock(&lock);
     return n;
 }
 
 size_t ac__op_calls_after_cancel(void) {
     pthread_mutex_lock(&lock);
-    size_t n = O.op ? O.op->calls_after_cancel : 0;
+    size_t n = once_state.op ? once_state.op->calls_after_cancel : 0;
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -291,11 +291,11 @@ size_t ac__op_calls_after_cancel(void) {
 /* Frees every wrapper (those of a test that never reached ac__once_end too). */
 static void wrappers_clear(void) {
     pthread_mutex_lock(&lock);
-    wrapper *w = O.wrappers;
-    O.wrappers = NULL;
-    O.tail = &O.wrappers;
-    O.op = NULL;
-    O.promise = -1;
+    wrapper *w = once_state.wrappers;
+    once_state.wrappers = NULL;
+    once_state.tail = &once_state.wrappers;
+    once_state.op = NULL;
+    once_state.promise = -1;
     pthread_mutex_unlock(&lock);
     while (w) {
         wrapper *next = w->next;
@@ -309,12 +309,12 @@ static void wrappers_clear(void) {
 void ac__once_begin(ac_test *t) {
     (void)t;
     wrappers_clear();
-    O.thread = pthread_self();
+    once_state.thread = pthread_self();
 }
 
 void ac__once_end(ac_test *t) {
     bool judge = !ac__test_ended_early(t) && !ac__cancel_done();
-    for (const wrapper *w = O.wrappers; w && judge; w = w->next) {
+    for (const wrapper *w = once_state.wrappers; w && judge; w = w->next) {
         if (w->op || __atomic_load_n(&w->calls, __ATOMIC_RELAXED) > 0)
             continue;
         char msg[512];
