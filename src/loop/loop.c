@@ -1,6 +1,7 @@
 /* loop.c — see loop.h: the running test's hygiene state, the records of the watchers it started, the
  * description of those still active, and the check for file descriptors it left open. The interception
- * and dispatch behind the records are in hooks.c, naming code in symbols.c.
+ * behind the records is in hooks.c, the dispatch of their callbacks in dispatch.c, naming code in
+ * symbols.c.
  *
  * Which watchers are the test's. Every watcher started on the test's loop while it runs is recorded
  * (hooks.c); the list leaves out libev's own (their callback is in libev), asyncheck's own (their
@@ -47,7 +48,7 @@
 #include <unistd.h>
 
 /* Zero-initialised (in .bss): the parent never writes it, a test child writes the first page or two. */
-_Alignas(4096) ac__loop_state ac__ls;
+_Alignas(4096) ac__loop_state ac__loop_test;
 
 /* ---- records: a dense array and an open-addressing index keyed by the watcher's address ---- */
 
@@ -55,105 +56,106 @@ static size_t home(const ev_watcher *w) {
     uint64_t h = (uint64_t)(uintptr_t)w;
     h ^= h >> 29;
     h *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (ac__ls.index_cap - 1);
+    return (size_t)(h >> 32) & (ac__loop_test.index_cap - 1);
 }
 
 static size_t slot_of(const ev_watcher *w) {
     size_t i = home(w);
-    while (ac__ls.index[i] && ac__ls.recs[ac__ls.index[i] - 1].w != w)
-        i = (i + 1) & (ac__ls.index_cap - 1);
+    while (ac__loop_test.index[i] && ac__loop_test.recs[ac__loop_test.index[i] - 1].w != w)
+        i = (i + 1) & (ac__loop_test.index_cap - 1);
     return i;
 }
 
 ac__wrec *ac__rec_find(const ev_watcher *w) {
-    if (!ac__ls.nrecs)
+    if (!ac__loop_test.nrecs)
         return NULL;
     size_t i = slot_of(w);
-    return ac__ls.index[i] ? &ac__ls.recs[ac__ls.index[i] - 1] : NULL;
+    return ac__loop_test.index[i] ? &ac__loop_test.recs[ac__loop_test.index[i] - 1] : NULL;
 }
 
 static void reindex(size_t cap) {
     if (cap <= AC_INLINE_INDEX) {
-        ac__ls.index = ac__ls.index_inline;
+        ac__loop_test.index = ac__loop_test.index_inline;
         cap = AC_INLINE_INDEX;
     } else {
-        if (ac__ls.index != ac__ls.index_inline)
-            free(ac__ls.index);
-        ac__ls.index = ac__xmalloc(cap * sizeof *ac__ls.index);
+        if (ac__loop_test.index != ac__loop_test.index_inline)
+            free(ac__loop_test.index);
+        ac__loop_test.index = ac__xmalloc(cap * sizeof *ac__loop_test.index);
     }
-    memset(ac__ls.index, 0, cap * sizeof *ac__ls.index);
-    ac__ls.index_cap = cap;
-    for (size_t k = 0; k < ac__ls.nrecs; k++)
-        ac__ls.index[slot_of(ac__ls.recs[k].w)] = (uint32_t)(k + 1);
+    memset(ac__loop_test.index, 0, cap * sizeof *ac__loop_test.index);
+    ac__loop_test.index_cap = cap;
+    for (size_t k = 0; k < ac__loop_test.nrecs; k++)
+        ac__loop_test.index[slot_of(ac__loop_test.recs[k].w)] = (uint32_t)(k + 1);
 }
 
 ac__wrec *ac__rec_add(const ac__wrec *r) {
-    if (!ac__ls.index_cap) {
-        ac__ls.recs = ac__ls.recs_inline;
-        ac__ls.cap = AC_INLINE_RECS;
+    if (!ac__loop_test.index_cap) {
+        ac__loop_test.recs = ac__loop_test.recs_inline;
+        ac__loop_test.cap = AC_INLINE_RECS;
         reindex(AC_INLINE_INDEX);
     }
     size_t i = slot_of(r->w);
-    if (ac__ls.index[i]) {
-        ac__wrec *old = &ac__ls.recs[ac__ls.index[i] - 1];
+    if (ac__loop_test.index[i]) {
+        ac__wrec *old = &ac__loop_test.recs[ac__loop_test.index[i] - 1];
         *old = *r;
         return old;
     }
-    if (ac__ls.nrecs == ac__ls.cap) {
-        size_t cap = 2 * ac__ls.cap;
-        if (ac__ls.recs == ac__ls.recs_inline) {
-            ac__ls.recs = ac__xmalloc(cap * sizeof *ac__ls.recs);
-            memcpy(ac__ls.recs, ac__ls.recs_inline, ac__ls.nrecs * sizeof *ac__ls.recs);
+    if (ac__loop_test.nrecs == ac__loop_test.cap) {
+        size_t cap = 2 * ac__loop_test.cap;
+        if (ac__loop_test.recs == ac__loop_test.recs_inline) {
+            ac__loop_test.recs = ac__xmalloc(cap * sizeof *ac__loop_test.recs);
+            memcpy(ac__loop_test.recs, ac__loop_test.recs_inline,
+                   ac__loop_test.nrecs * sizeof *ac__loop_test.recs);
         } else {
-            ac__ls.recs = ac__xrealloc(ac__ls.recs, cap * sizeof *ac__ls.recs);
+            ac__loop_test.recs = ac__xrealloc(ac__loop_test.recs, cap * sizeof *ac__loop_test.recs);
         }
-        ac__ls.cap = cap;
+        ac__loop_test.cap = cap;
     }
-    ac__ls.recs[ac__ls.nrecs++] = *r;
-    if (2 * ac__ls.nrecs > ac__ls.index_cap)
-        reindex(2 * ac__ls.index_cap);
+    ac__loop_test.recs[ac__loop_test.nrecs++] = *r;
+    if (2 * ac__loop_test.nrecs > ac__loop_test.index_cap)
+        reindex(2 * ac__loop_test.index_cap);
     else
-        ac__ls.index[i] = (uint32_t)ac__ls.nrecs;
-    return &ac__ls.recs[ac__ls.nrecs - 1];
+        ac__loop_test.index[i] = (uint32_t)ac__loop_test.nrecs;
+    return &ac__loop_test.recs[ac__loop_test.nrecs - 1];
 }
 
 /* Linear probing deletion by backward shift: no tombstones. */
 static void index_delete(size_t i) {
-    size_t mask = ac__ls.index_cap - 1, j = i;
+    size_t mask = ac__loop_test.index_cap - 1, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!ac__ls.index[j])
+        if (!ac__loop_test.index[j])
             break;
-        size_t k = home(ac__ls.recs[ac__ls.index[j] - 1].w);
+        size_t k = home(ac__loop_test.recs[ac__loop_test.index[j] - 1].w);
         bool between = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!between) {
-            ac__ls.index[i] = ac__ls.index[j];
+            ac__loop_test.index[i] = ac__loop_test.index[j];
             i = j;
         }
     }
-    ac__ls.index[i] = 0;
+    ac__loop_test.index[i] = 0;
 }
 
 void ac__rec_remove(const ev_watcher *w) {
-    if (!ac__ls.nrecs)
+    if (!ac__loop_test.nrecs)
         return;
     size_t i = slot_of(w);
-    if (!ac__ls.index[i])
+    if (!ac__loop_test.index[i])
         return;
-    size_t pos = ac__ls.index[i] - 1, last = ac__ls.nrecs - 1;
+    size_t pos = ac__loop_test.index[i] - 1, last = ac__loop_test.nrecs - 1;
     index_delete(i);
     if (pos != last) {
-        ac__ls.index[slot_of(ac__ls.recs[last].w)] = (uint32_t)(pos + 1);
-        ac__ls.recs[pos] = ac__ls.recs[last];
+        ac__loop_test.index[slot_of(ac__loop_test.recs[last].w)] = (uint32_t)(pos + 1);
+        ac__loop_test.recs[pos] = ac__loop_test.recs[last];
     }
-    ac__ls.nrecs--;
+    ac__loop_test.nrecs--;
 }
 
 void ac__rec_clear(void) {
-    if (!ac__ls.nrecs)
+    if (!ac__loop_test.nrecs)
         return; /* nothing written: a forked test child need not touch the index's page */
-    ac__ls.nrecs = 0;
-    memset(ac__ls.index, 0, ac__ls.index_cap * sizeof *ac__ls.index);
+    ac__loop_test.nrecs = 0;
+    memset(ac__loop_test.index, 0, ac__loop_test.index_cap * sizeof *ac__loop_test.index);
 }
 
 /* ---- describing watchers ---- */
@@ -266,13 +268,14 @@ static int by_serial(const void *a, const void *b) {
 }
 
 static size_t describe(ac_test *t, ac_buf *out, unsigned long after) {
-    if (!t || ac__ls.t != t || !ac__ls.nrecs)
+    if (!t || ac__loop_test.t != t || !ac__loop_test.nrecs)
         return 0;
-    const ac__wrec **list = ac__xmalloc(ac__ls.nrecs * sizeof *list);
+    const ac__wrec **list = ac__xmalloc(ac__loop_test.nrecs * sizeof *list);
     size_t n = 0;
-    for (size_t i = 0; i < ac__ls.nrecs; i++)
-        if (!ac__ls.recs[i].internal && !ac__ls.recs[i].harness && ac__ls.recs[i].serial > after)
-            list[n++] = &ac__ls.recs[i];
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++)
+        if (!ac__loop_test.recs[i].internal && !ac__loop_test.recs[i].harness &&
+            ac__loop_test.recs[i].serial > after)
+            list[n++] = &ac__loop_test.recs[i];
     qsort(list, n, sizeof *list, by_serial);
     size_t described = 0;
     for (size_t i = 0; i < n; i++) {
@@ -299,20 +302,20 @@ __attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac_buf *out) {
 }
 
 __attribute__((cold)) size_t ac__loop_describe_body(ac_test *t, ac_buf *out) {
-    return describe(t, out, ac__ls.body_serial);
+    return describe(t, out, ac__loop_test.body_serial);
 }
 
 void ac__loop_body_begins(ac_test *t) {
-    if (ac__ls.t == t)
-        ac__ls.body_serial = ac__ls.next_serial;
+    if (ac__loop_test.t == t)
+        ac__loop_test.body_serial = ac__loop_test.next_serial;
 }
 
 __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only) {
-    if (!t || ac__ls.t != t)
+    if (!t || ac__loop_test.t != t)
         return 0;
     size_t n = 0;
-    for (size_t i = 0; i < ac__ls.nrecs; i++) {
-        const ac__wrec *r = &ac__ls.recs[i];
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++) {
+        const ac__wrec *r = &ac__loop_test.recs[i];
         ev_async head; /* the largest header read: an ev_async's tells whether it was sent */
         size_t size = r->type == AC_W_ASYNC ? sizeof(ev_async) : sizeof(ev_watcher);
         void *cb = r->user_cb ? r->user_cb : r->cb;
@@ -388,19 +391,19 @@ static bool async_sent(const ac__wrec *r) {
 
 bool ac__loop_quiescent(ac_test *t) {
     struct ev_loop *loop = ac_loop(t);
-    if (!loop || ac__ls.t != t || !ac__tracking(loop) || !pthread_equal(pthread_self(), ac__ls.thread) ||
-        ev_pending_count(loop))
+    if (!loop || ac__loop_test.t != t || !ac__tracking(loop) ||
+        !pthread_equal(pthread_self(), ac__loop_test.thread) || ev_pending_count(loop))
         return false;
-    for (size_t i = 0; i < ac__ls.nrecs; i++)
-        if (could_fire(&ac__ls.recs[i]))
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++)
+        if (could_fire(&ac__loop_test.recs[i]))
             return false;
-    for (size_t i = 0; i < ac__ls.nrecs; i++) /* only on a loop that looks idle: these read memory */
-        if (async_sent(&ac__ls.recs[i]))
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++) /* only on a loop that looks idle: these read memory */
+        if (async_sent(&ac__loop_test.recs[i]))
             return false;
-    if (!ac__ls.threads_before)
+    if (!ac__loop_test.threads_before)
         return false; /* cannot tell whether the test's threads are running */
     int now = count_threads();
-    return now > 0 && now <= ac__ls.threads_before;
+    return now > 0 && now <= ac__loop_test.threads_before;
 }
 
 /* ---- file descriptors ---- */
@@ -522,15 +525,16 @@ __attribute__((cold)) static void fd_what(ac_buf *b, int fd, char *target, size_
 static bool loop_owned(int fd, const char *target) {
     if (strncmp(target, "anon_inode:", 11) != 0 && strncmp(target, "pipe:", 5) != 0)
         return false;
-    for (size_t i = 0; i < ac__ls.nrecs; i++)
-        if (ac__ls.recs[i].internal && ac__ls.recs[i].type == AC_W_IO && ac__ls.recs[i].p.io.fd == fd)
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++)
+        if (ac__loop_test.recs[i].internal && ac__loop_test.recs[i].type == AC_W_IO &&
+            ac__loop_test.recs[i].p.io.fd == fd)
             return true;
     return false;
 }
 
 static void check_fds(void) {
     uint64_t after[AC_FD_WORDS];
-    if (!fd_snapshot(after, ac__ls.fds_limit, NULL))
+    if (!fd_snapshot(after, ac__loop_test.fds_limit, NULL))
         return;
     ac_buf which = {0};
     size_t leaked = 0;
@@ -541,7 +545,7 @@ static void check_fds(void) {
             int bit = __builtin_ctzll(bits);
             bits &= bits - 1;
             long fd = (long)(word * 64 + (size_t)bit);
-            if (fd_has(ac__ls.fds_before, fd))
+            if (fd_has(ac__loop_test.fds_before, fd))
                 continue;
             char target[256];
             ac_buf line = {0};
@@ -570,8 +574,8 @@ static void check_fds(void) {
                 "%zu file descriptors opened by the test are still open at its end (close them, or "
                 "waive the check with AC_ALLOW_OPEN_FDS)",
                 leaked);
-        ac__report_failure(AC_FK_ASSERTION, false, ac__ls.def->file, ac__ls.def->line, ac__buf_str(&msg),
-                           ac__buf_str(&which), NULL);
+        ac__report_failure(AC_FK_ASSERTION, false, ac__loop_test.def->file, ac__loop_test.def->line,
+                           ac__buf_str(&msg), ac__buf_str(&which), NULL);
         ac__buf_free(&msg);
     }
     ac__buf_free(&which);
@@ -593,39 +597,42 @@ void ac__loop_begin(ac_test *t) {
     ac__hooks_install();
     struct ev_loop *loop = ac_loop(t);
     ac__hooks_reset();
+    ac__dispatch_reset();
     ac__rec_clear();
-    ac__ls.t = t;
-    ac__ls.def = ac__test_def_of(t);
-    ac__ls.thread = pthread_self();
-    ac__ls.allow = ac__ls.def->options.allow;
-    double limit = ac__ls.def->options.slow_callback > 0 ? ac__ls.def->options.slow_callback : 0.1;
-    ac__ls.slow_limit = limit * multiplier();
-    ac__ls.batch_reported_slow = ac__ls.batch_reported_sleep = false;
-    ac__ls.next_serial = 0;
-    ac__ls.body_serial = 0;
+    ac__loop_test.t = t;
+    ac__loop_test.def = ac__test_def_of(t);
+    ac__loop_test.thread = pthread_self();
+    ac__loop_test.allow = ac__loop_test.def->options.allow;
+    double limit =
+        ac__loop_test.def->options.slow_callback > 0 ? ac__loop_test.def->options.slow_callback : 0.1;
+    ac__loop_test.slow_limit = limit * multiplier();
+    ac__loop_test.batch_reported_slow = ac__loop_test.batch_reported_sleep = false;
+    ac__loop_test.next_serial = 0;
+    ac__loop_test.body_serial = 0;
     if (!loop)
         return;
-    ac__ls.threads_before = count_threads();
-    ac__ls.fds_known = fd_snapshot(ac__ls.fds_before, 0, &ac__ls.fds_limit);
-    ev_set_invoke_pending_cb(loop, ac__hooks_dispatch);
-    __atomic_store_n(&ac__ls.loop, loop, __ATOMIC_RELAXED);
+    ac__loop_test.threads_before = count_threads();
+    ac__loop_test.fds_known = fd_snapshot(ac__loop_test.fds_before, 0, &ac__loop_test.fds_limit);
+    ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
+    __atomic_store_n(&ac__loop_test.loop, loop, __ATOMIC_RELAXED);
     ac__hooks_adopt_internal(loop);
 }
 
 void ac__loop_end(ac_test *t, bool report) {
-    if (ac__ls.t != t)
+    if (ac__loop_test.t != t)
         return;
     struct ev_loop *loop = ac_loop(t);
-    if (report && !(ac__ls.allow & AC_ALLOW_OPEN_FDS) && ac__ls.fds_known)
+    if (report && !(ac__loop_test.allow & AC_ALLOW_OPEN_FDS) && ac__loop_test.fds_known)
         check_fds();
-    __atomic_store_n(&ac__ls.loop, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&ac__loop_test.loop, NULL, __ATOMIC_RELAXED);
     if (loop)
         ev_set_invoke_pending_cb(loop, ev_invoke_pending);
     ac__rec_clear();
     ac__hooks_reset();
-    ac__ls.t = NULL;
-    ac__ls.def = NULL;
-    ac__ls.fds_known = false;
+    ac__dispatch_reset();
+    ac__loop_test.t = NULL;
+    ac__loop_test.def = NULL;
+    ac__loop_test.fds_known = false;
 }
 
 /* ---- observers registered from above ---- */

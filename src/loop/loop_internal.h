@@ -1,5 +1,6 @@
 /* loop_internal.h — what the hygiene module's files share: the watcher records, the per-test state,
- * the interception of libev and the sleeping calls (hooks.c), and naming code addresses (symbols.c).
+ * the interception of libev and the sleeping calls (hooks.c), dispatching and timing the pending
+ * callbacks (dispatch.c), and naming code addresses (symbols.c).
  * Nothing outside src/loop/ includes this. */
 #ifndef AC_LOOP_INTERNAL_H
 #define AC_LOOP_INTERNAL_H
@@ -70,7 +71,7 @@ typedef struct ac__wrec {
     } p;
 } ac__wrec;
 
-/* A callback being dispatched (hooks.c). */
+/* A callback being dispatched (dispatch.c). */
 typedef struct ac__frame {
     ac__wrec rec; /* a copy: the callback may stop and free its watcher */
     bool batch;   /* ev_invoke_pending for the rest */
@@ -95,7 +96,7 @@ typedef struct ac__ring_entry {
 #define AC_RING 8
 #define AC_FD_WORDS 16 /* fds 0..1023 */
 
-/* ---- the running test's state (loop.c owns it; hooks.c reads and updates it) ----
+/* ---- the running test's state (loop.c owns it; hooks.c and dispatch.c read and update it) ----
  * One page-aligned object, its often-written fields first and sized so that a typical test writes one
  * or two pages of it: a forked test child pays a page fault for every page it first writes. */
 typedef struct ac__loop_state {
@@ -131,11 +132,27 @@ typedef struct ac__loop_state {
     ac__wrec limbo[AC_MAX_LIMBO];
 } ac__loop_state;
 
-extern ac__loop_state ac__ls;
+extern ac__loop_state ac__loop_test;
 
 /* True while `loop` is the running test's loop and tracking is on. Cheap; any thread. */
 static inline bool ac__tracking(const struct ev_loop *loop) {
-    return loop && __atomic_load_n(&ac__ls.loop, __ATOMIC_RELAXED) == loop;
+    return loop && __atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) == loop;
+}
+
+/* True on the running test's thread. */
+static inline bool ac__on_test_thread(void) {
+    return pthread_equal(pthread_self(), ac__loop_test.thread);
+}
+
+/* How many callbacks are being dispatched (ac__loop_test.depth; the frames are ac__loop_test.frames,
+ * innermost last): written by dispatch.c on the test's thread, read by hooks on any thread (whose own checks
+ * then find they are not the test's). */
+static inline int ac__depth(void) {
+    return __atomic_load_n(&ac__loop_test.depth, __ATOMIC_RELAXED);
+}
+
+static inline void ac__set_depth(int d) {
+    __atomic_store_n(&ac__loop_test.depth, d, __ATOMIC_RELAXED);
 }
 
 /* Records (loop.c). */
@@ -161,14 +178,27 @@ void ac__delivery_due(ac_buf *b, const void *w);
 void ac__hooks_install(void);
 /* Adopts the internal watchers libev started on `loop` before tracking began (its signal/async pipe). */
 void ac__hooks_adopt_internal(struct ev_loop *loop);
-/* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
-void ac__hooks_dispatch(struct ev_loop *loop);
 /* True when addr lies in libev's code. */
 bool ac__hooks_in_libev(const void *addr);
-/* Forgets dispatch frames (test start and end). */
+/* libev's own ev_invoke_pending for `loop`. */
+void ac__hooks_invoke_pending(struct ev_loop *loop);
+/* Forgets the interception's per-test state: limbo, sleep and harness nesting (test start and end). */
 void ac__hooks_reset(void);
 /* The real CLOCK_MONOTONIC in seconds, whatever replaces clock_gettime. */
 double ac__real_now(void);
+
+/* ---- dispatching (dispatch.c) ---- */
+/* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
+void ac__dispatch_pending(struct ev_loop *loop);
+/* Forgets dispatch frames (test start and end). */
+void ac__dispatch_reset(void);
+/* Takes `seconds` off the time charged to the callback dispatched at `depth` (1: the outermost): a nested
+ * ev_run it made, a sleep already reported. Nothing when depth is 0 or beyond the timed frames. */
+void ac__dispatch_exclude(int depth, double seconds);
+/* A sleeping call `call` ("usleep(500000)") made inside a dispatched callback (hooks.c checked that, and
+ * that it is not nested in another hooked sleep): reports it as a blocking sleep, once per callback, and
+ * returns true, unless the test allows it or the callback is no longer live. */
+bool ac__dispatch_sleep(const char *call);
 
 /* ---- naming code (symbols.c) ---- */
 /* Appends the function holding `addr` as "name+0x1c" ("name" alone at offset 0, with_offset false

@@ -16,7 +16,7 @@ static struct {
     void (*cancel)(void *arg);
     void *arg;
     bool done;
-} C;
+} cancel_state;
 
 static ac__held_counter held_counter; /* the mocks' held completions (set by the runner) */
 
@@ -24,38 +24,38 @@ void ac__cancel_set_held_counter(ac__held_counter held) {
     held_counter = held;
 }
 
-void ac__cancel_reset(ac_test *t) {
-    C.t = t;
-    C.cancel = NULL;
-    C.arg = NULL;
-    C.done = false;
+void ac__cancel_begin(ac_test *t) {
+    cancel_state.t = t;
+    cancel_state.cancel = NULL;
+    cancel_state.arg = NULL;
+    cancel_state.done = false;
 }
 
 void ac_cancel_with(ac_test *t, void (*cancel)(void *arg), void *arg) {
-    C.t = t;
-    C.cancel = cancel;
-    C.arg = arg;
+    cancel_state.t = t;
+    cancel_state.cancel = cancel;
+    cancel_state.arg = arg;
     ac__sched_cancel_declared();
 }
 
 bool ac__cancel_done(void) {
-    return C.done;
+    return cancel_state.done;
 }
 
 bool ac_cancelled(ac_test *t) {
-    return C.t == t && C.done;
+    return cancel_state.t == t && cancel_state.done;
 }
 
 static bool call_cancel(const char *file, int line) {
-    if (!C.cancel) {
+    if (!cancel_state.cancel) {
         ac__report_failure(
             AC_FK_ASSERTION, true, file, line,
             "nothing to cancel: call ac_cancel_with(t, cancel, arg) after starting the operation", NULL,
             NULL);
         return false;
     }
-    C.done = true;
-    C.cancel(C.arg);
+    cancel_state.done = true;
+    cancel_state.cancel(cancel_state.arg);
     return true;
 }
 
@@ -66,7 +66,7 @@ void ac_cancel(ac_test *t) {
 
 void ac__cancel_at_point(void) {
     ac_test *t = ac_current();
-    if (!t || C.done || !C.cancel)
+    if (!t || cancel_state.done || !cancel_state.cancel)
         return;
     const ac__test_def *def = ac__test_def_of(t);
     call_cancel(def->file, def->line);
@@ -125,7 +125,7 @@ void ac__cancel_settle(ac_test *t) {
 }
 
 void ac__assert_cancelled_cleanly(ac_test *t, double timeout_s, const char *file, int line) {
-    if (!C.done) {
+    if (!cancel_state.done) {
         ac__report_failure(AC_FK_ASSERTION, true, file, line,
                            "AC_ASSERT_CANCELLED_CLEANLY: nothing was cancelled (call ac_cancel first)", NULL,
                            NULL);

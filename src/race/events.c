@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* called from once.c (ac__asserts_begin/end) */
-void ac__events_begin(ac_test *t);
-void ac__events_end(ac_test *t);
-
 typedef struct event {
     char *name;
     size_t count;
@@ -42,10 +38,10 @@ static struct {
     order *orders;
     size_t norders, cap_orders;
     unsigned long seq;
-} E;
+} event_state;
 
 static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), E.thread))
+    if (pthread_equal(pthread_self(), event_state.thread))
         ac__loop_dispatch_describe(b);
     else
         ac__buf_puts(b, "a thread other than the test's");
@@ -56,9 +52,9 @@ static void quoted(ac_buf *b, const char *s) {
 }
 
 static event *find(const char *name) {
-    for (size_t i = 0; i < E.n; i++)
-        if (strcmp(E.events[i].name, name) == 0)
-            return &E.events[i];
+    for (size_t i = 0; i < event_state.n; i++)
+        if (strcmp(event_state.events[i].name, name) == 0)
+            return &event_state.events[i];
     return NULL;
 }
 
@@ -80,26 +76,27 @@ void ac__event(const char *name, const char *file, int line) {
     char **broken = NULL; /* messages of the requirements this occurrence breaks */
     size_t nbroken = 0;
     pthread_mutex_lock(&lock);
-    if (!E.on) {
+    if (!event_state.on) {
         pthread_mutex_unlock(&lock);
         return;
     }
     event *e = find(name);
     if (!e) {
-        if (E.n == E.cap) {
-            E.cap = E.cap ? E.cap * 2 : 16;
-            E.events = ac__xrealloc(E.events, E.cap * sizeof *E.events);
+        if (event_state.n == event_state.cap) {
+            event_state.cap = event_state.cap ? event_state.cap * 2 : 16;
+            event_state.events =
+                ac__xrealloc(event_state.events, event_state.cap * sizeof *event_state.events);
         }
         ac_buf where = {0};
         describe_here(&where);
-        e = &E.events[E.n++];
+        e = &event_state.events[event_state.n++];
         *e = (event){ac__xstrdup(name), 0, 0, ac__buf_take(&where), file, line};
     }
-    E.seq++;
+    event_state.seq++;
     if (e->count++ == 0)
-        e->first_seq = E.seq;
-    for (size_t i = 0; i < E.norders; i++) {
-        order *o = &E.orders[i];
+        e->first_seq = event_state.seq;
+    for (size_t i = 0; i < event_state.norders; i++) {
+        order *o = &event_state.orders[i];
         if (o->reported || strcmp(o->after, name) != 0)
             continue;
         const event *b = find(o->before);
@@ -138,11 +135,12 @@ void ac_require_order(ac_test *t, const char *before, const char *after) {
     const char *file = NULL;
     int line = 0;
     pthread_mutex_lock(&lock);
-    if (E.norders == E.cap_orders) {
-        E.cap_orders = E.cap_orders ? E.cap_orders * 2 : 8;
-        E.orders = ac__xrealloc(E.orders, E.cap_orders * sizeof *E.orders);
+    if (event_state.norders == event_state.cap_orders) {
+        event_state.cap_orders = event_state.cap_orders ? event_state.cap_orders * 2 : 8;
+        event_state.orders =
+            ac__xrealloc(event_state.orders, event_state.cap_orders * sizeof *event_state.orders);
     }
-    order *o = &E.orders[E.norders++];
+    order *o = &event_state.orders[event_state.norders++];
     *o = (order){ac__xstrdup(before), ac__xstrdup(after), false};
     const event *a = find(after), *b = find(before);
     if (a && a->count && (!b || !b->count || b->first_seq > a->first_seq)) {
@@ -215,25 +213,25 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
 }
 
 static void clear(void) {
-    for (size_t i = 0; i < E.n; i++) {
-        free(E.events[i].name);
-        free(E.events[i].first_where);
+    for (size_t i = 0; i < event_state.n; i++) {
+        free(event_state.events[i].name);
+        free(event_state.events[i].first_where);
     }
-    for (size_t i = 0; i < E.norders; i++) {
-        free(E.orders[i].before);
-        free(E.orders[i].after);
+    for (size_t i = 0; i < event_state.norders; i++) {
+        free(event_state.orders[i].before);
+        free(event_state.orders[i].after);
     }
-    free(E.events);
-    free(E.orders);
-    memset(&E, 0, sizeof E);
+    free(event_state.events);
+    free(event_state.orders);
+    memset(&event_state, 0, sizeof event_state);
 }
 
 void ac__events_begin(ac_test *t) {
     (void)t;
     pthread_mutex_lock(&lock);
     clear();
-    E.on = true;
-    E.thread = pthread_self();
+    event_state.on = true;
+    event_state.thread = pthread_self();
     pthread_mutex_unlock(&lock);
 }
 

@@ -6,13 +6,10 @@
  * code or another thread, which must not be unwound); a wrapper never called fails the test at its end,
  * unless the test was skipped, ended by a fatal failure, or its operation cancelled (a cancelled
  * operation need not call back; cancel.c judges the op callback's promise). The op callback is counted, and
- * its calls after the cancel, but not checked here. Wrappers stay callable until ac__asserts_end, after the
- * test's end hooks.
- *
- * It also owns the assertion files' per-test lifecycle: ac__asserts_begin and ac__asserts_end start and
- * end the state of props.c, regions.c and events.c too (--no-fork runs many tests in one process). It
- * must not end a test except through ac__report_failure, and never fatally from ac__asserts_end (which
- * runs outside any frame a fatal failure could unwind to). */
+ * its calls after the cancel, but not checked here. Wrappers stay callable until ac__once_end, after the
+ * test's end hooks (race.c begins and ends this file's state with the module's). It must not end a test
+ * except through ac__report_failure, and never fatally from ac__once_end (which runs outside any frame a
+ * fatal failure could unwind to). */
 #include "race.h"
 
 #include "../loop/loop.h"
@@ -48,11 +45,11 @@ static struct {
     wrapper *wrappers, **tail;
     wrapper *op;
     int promise;
-} O;
+} once_state;
 
 /* "callback on_reply (ev_timer after=0.05 repeat=0.0)", "the test body", or another thread. */
 static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), O.thread))
+    if (pthread_equal(pthread_self(), once_state.thread))
         ac__loop_dispatch_describe(b);
     else
         ac__buf_puts(b, "a thread other than the test's");
@@ -223,10 +220,10 @@ static void *wrap(const char *api, const char *prototype, void *fn, bool op, con
         fail_fatal(file, line, &msg);
     }
     pthread_mutex_lock(&lock);
-    if (!O.tail)
-        O.tail = &O.wrappers;
-    *O.tail = w;
-    O.tail = &w->next;
+    if (!once_state.tail)
+        once_state.tail = &once_state.wrappers;
+    *once_state.tail = w;
+    once_state.tail = &w->next;
     pthread_mutex_unlock(&lock);
     return w->code;
 }
@@ -239,7 +236,7 @@ void *ac__once(ac_test *t, const char *prototype, void *fn, const char *file, in
 size_t ac_once_calls(const void *wrapped) {
     size_t n = 0;
     pthread_mutex_lock(&lock);
-    for (const wrapper *w = O.wrappers; w; w = w->next)
+    for (const wrapper *w = once_state.wrappers; w; w = w->next)
         if (w->code == wrapped)
             n = __atomic_load_n(&w->calls, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lock);
@@ -250,11 +247,11 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_pro
                       const char *file, int line) {
     (void)t;
     ac_buf msg = {0};
-    if (O.op) {
+    if (once_state.op) {
         ac__buf_printf(&msg,
                        "ac_op_callback: the test already wrapped its operation's callback at %s:%d (one per "
                        "test)",
-                       base_name(O.op->file), O.op->line);
+                       base_name(once_state.op->file), once_state.op->line);
         fail_fatal(file, line, &msg);
     }
     if (promise != AC_CANCEL_SILENT && promise != AC_CANCEL_CALLS_BACK_ONCE) {
@@ -265,40 +262,40 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_pro
     }
     void *code = wrap("ac_op_callback", prototype, fn, true, file, line);
     pthread_mutex_lock(&lock);
-    for (wrapper *w = O.wrappers; w; w = w->next)
+    for (wrapper *w = once_state.wrappers; w; w = w->next)
         if (w->code == code)
-            O.op = w;
-    O.promise = promise;
+            once_state.op = w;
+    once_state.promise = promise;
     pthread_mutex_unlock(&lock);
     return code;
 }
 
 int ac__op_promise(void) {
-    return O.op ? O.promise : -1;
+    return once_state.op ? once_state.promise : -1;
 }
 
 size_t ac__op_calls(void) {
     pthread_mutex_lock(&lock);
-    size_t n = O.op ? __atomic_load_n(&O.op->calls, __ATOMIC_RELAXED) : 0;
+    size_t n = once_state.op ? __atomic_load_n(&once_state.op->calls, __ATOMIC_RELAXED) : 0;
     pthread_mutex_unlock(&lock);
     return n;
 }
 
 size_t ac__op_calls_after_cancel(void) {
     pthread_mutex_lock(&lock);
-    size_t n = O.op ? O.op->calls_after_cancel : 0;
+    size_t n = once_state.op ? once_state.op->calls_after_cancel : 0;
     pthread_mutex_unlock(&lock);
     return n;
 }
 
-/* Frees every wrapper (those of a test that never reached ac__asserts_end too). */
+/* Frees every wrapper (those of a test that never reached ac__once_end too). */
 static void wrappers_clear(void) {
     pthread_mutex_lock(&lock);
-    wrapper *w = O.wrappers;
-    O.wrappers = NULL;
-    O.tail = &O.wrappers;
-    O.op = NULL;
-    O.promise = -1;
+    wrapper *w = once_state.wrappers;
+    once_state.wrappers = NULL;
+    once_state.tail = &once_state.wrappers;
+    once_state.op = NULL;
+    once_state.promise = -1;
     pthread_mutex_unlock(&lock);
     while (w) {
         wrapper *next = w->next;
@@ -307,21 +304,17 @@ static void wrappers_clear(void) {
     }
 }
 
-/* ---- the assertion files' per-test lifecycle ---- */
+/* ---- per test ---- */
 
-void ac__asserts_begin(ac_test *t) {
+void ac__once_begin(ac_test *t) {
+    (void)t;
     wrappers_clear();
-    O.thread = pthread_self();
-    ac__props_begin(t);
-    ac__regions_begin(t);
-    ac__events_begin(t);
+    once_state.thread = pthread_self();
 }
 
-void ac__asserts_end(ac_test *t) {
-    ac__regions_end(t);
-    ac__events_end(t);
+void ac__once_end(ac_test *t) {
     bool judge = !ac__test_ended_early(t) && !ac__cancel_done();
-    for (const wrapper *w = O.wrappers; w && judge; w = w->next) {
+    for (const wrapper *w = once_state.wrappers; w && judge; w = w->next) {
         if (w->op || __atomic_load_n(&w->calls, __ATOMIC_RELAXED) > 0)
             continue;
         char msg[512];

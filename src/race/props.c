@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ac__props_begin(ac_test *t); /* called from once.c (ac__asserts_begin) */
-
 /* Both NULL when no site exists in the executable. */
 extern ac__prop_site __start_ac_props[] __attribute__((weak));
 extern ac__prop_site __stop_ac_props[] __attribute__((weak));
@@ -45,19 +43,19 @@ static struct {
     pthread_t thread; /* the test's */
     seen *seen;       /* the sites evaluated since the test began, in order */
     size_t n, cap;
-} P;
+} prop_state;
 
 /* The site's entry, added when absent. Under lock. */
 static seen *seen_entry(ac__prop_site *site) {
-    for (size_t i = 0; i < P.n; i++)
-        if (P.seen[i].site == site)
-            return &P.seen[i];
-    if (P.n == P.cap) {
-        P.cap = P.cap ? P.cap * 2 : 32;
-        P.seen = ac__xrealloc(P.seen, P.cap * sizeof *P.seen);
+    for (size_t i = 0; i < prop_state.n; i++)
+        if (prop_state.seen[i].site == site)
+            return &prop_state.seen[i];
+    if (prop_state.n == prop_state.cap) {
+        prop_state.cap = prop_state.cap ? prop_state.cap * 2 : 32;
+        prop_state.seen = ac__xrealloc(prop_state.seen, prop_state.cap * sizeof *prop_state.seen);
     }
-    P.seen[P.n] = (seen){site, false};
-    return &P.seen[P.n++];
+    prop_state.seen[prop_state.n] = (seen){site, false};
+    return &prop_state.seen[prop_state.n++];
 }
 
 static void reset_site(ac__prop_site *s) {
@@ -68,13 +66,13 @@ static void reset_site(ac__prop_site *s) {
 void ac__props_begin(ac_test *t) {
     (void)t;
     pthread_mutex_lock(&lock);
-    P.thread = pthread_self();
+    prop_state.thread = pthread_self();
     if (__start_ac_props && __stop_ac_props)
         for (ac__prop_site *s = __start_ac_props; s < __stop_ac_props; s++)
             reset_site(s);
-    for (size_t i = 0; i < P.n; i++)
-        reset_site(P.seen[i].site);
-    P.n = 0;
+    for (size_t i = 0; i < prop_state.n; i++)
+        reset_site(prop_state.seen[i].site);
+    prop_state.n = 0;
     pthread_mutex_unlock(&lock);
 }
 
@@ -102,7 +100,7 @@ static void report(ac_test *t, const ac__prop_site *site, const char *detail) {
     const char *msg = site->message ? site->message : "";
     ac__escape_c(&m, msg, strlen(msg));
     ac__buf_puts(&m, site->kind == AC__PROP_ALWAYS ? ") was false in " : ") was reached in ");
-    if (pthread_equal(pthread_self(), P.thread))
+    if (pthread_equal(pthread_self(), prop_state.thread))
         ac__loop_dispatch_describe(&m);
     else
         ac__buf_puts(&m, "a thread other than the test's");
@@ -174,14 +172,16 @@ static void own_lines(const ac__test_def *def, int *first, int *last) {
     }
 }
 
-void ac__props_send(ac_test *t) {
+void ac__props_end(ac_test *t, bool send) {
+    if (!send)
+        return;
     const ac__test_def *def = ac__test_def_of(t);
     int first = 0, last = -1;
     if (def->file)
         own_lines(def, &first, &last);
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < P.n; i++)
-        send_site(t, P.seen[i].site);
+    for (size_t i = 0; i < prop_state.n; i++)
+        send_site(t, prop_state.seen[i].site);
     if (__start_ac_props && __stop_ac_props)
         for (const ac__prop_site *s = __start_ac_props; s < __stop_ac_props; s++)
             if (__atomic_load_n(&s->evaluated, __ATOMIC_RELAXED) == 0 &&

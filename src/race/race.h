@@ -1,7 +1,7 @@
 /* race.h — the race module's internal interface: the schedule a test runs under (seeded dispatch order,
  * PCT, latencies, the dispatch trace, the cancel point), and the race assertions (properties, atomic
  * regions, exactly-once callbacks, event order, cancellation checks). exec.c starts and ends it around a
- * test; the loop's dispatcher (src/loop/hooks.c) asks it for the order of each dispatch round and tells
+ * test; the loop's dispatcher (src/loop/dispatch.c) asks it for the order of each dispatch round and tells
  * it when each callback returns, through the scheduler race registers with the loop (the loop never
  * includes this header: race sits above loop). It reports failures only through ac__report_failure. */
 #ifndef AC_RACE_H
@@ -27,9 +27,33 @@ typedef struct ac_sched_params {
     bool exploring;          /* one of several runs of the test: send property records */
 } ac_sched_params;
 
-/* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. */
+/* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c
+ * owns them: they begin and end every file's per-test state below, in one place, and register the
+ * schedule with the loop's dispatcher. */
 void ac__race_begin(ac_test *t, const ac_sched_params *p);
 void ac__race_end(ac_test *t);
+
+/* ---- each file's per-test state, begun and ended only by ac__race_begin/end (race.c) ---- */
+/* sched.c: the schedule `p`. Its end sends the schedule's records (steps and cancel point reached, the
+ * trace) and reports a replayed cancel point never reached; `op_completed`: the operation's callback
+ * ran (read before ac__once_end forgets it). Nothing for another test than the one begun. */
+void ac__sched_begin(ac_test *t, const ac_sched_params *p);
+void ac__sched_end(ac_test *t, bool op_completed);
+/* cancel.c: forgets the previous test's cancel. */
+void ac__cancel_begin(ac_test *t);
+/* once.c: its end reports AC_ONCE callbacks never called and frees every wrapper. */
+void ac__once_begin(ac_test *t);
+void ac__once_end(ac_test *t);
+/* props.c: its end sends one AC_REC_PROPERTY record per property site in scope when `send` (a run of an
+ * exploration; see asyncheck/race.h). */
+void ac__props_begin(ac_test *t);
+void ac__props_end(ac_test *t, bool send);
+/* regions.c: its end reports regions left open. */
+void ac__regions_begin(ac_test *t);
+void ac__regions_end(ac_test *t);
+/* events.c */
+void ac__events_begin(ac_test *t);
+void ac__events_end(ac_test *t);
 
 /* ---- the dispatcher's side: the loop's scheduler (ac__loop_scheduler, src/loop/loop.h), which
  * ac__race_begin registers; these are its functions ---- */
@@ -65,8 +89,6 @@ double ac__sched_uniform(double lo, double hi);
 typedef size_t (*ac__held_counter)(ac_test *t, ac_buf *which);
 /* Sets what the checks after a cancel ask for held completions (NULL: none are held). */
 void ac__cancel_set_held_counter(ac__held_counter held);
-/* Forgets the previous test's cancel (ac__race_begin). */
-void ac__cancel_reset(ac_test *t);
 /* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */
 bool ac__cancel_done(void);
 /* The sweep's cancel point (only reached after ac_cancel_with): calls the declared cancel and ends the
@@ -79,17 +101,6 @@ void ac__cancel_settle(ac_test *t);
 /* ---- assertions (props.c, regions.c, once.c, events.c) ---- */
 /* The end of a callback's segment (atomic regions judge touches here). */
 void ac__regions_segment_end(unsigned long serial);
-/* Each assertion file's per-test state, begun and ended only by ac__asserts_begin/end (once.c). */
-void ac__props_begin(ac_test *t);
-void ac__regions_begin(ac_test *t);
-void ac__regions_end(ac_test *t);
-void ac__events_begin(ac_test *t);
-void ac__events_end(ac_test *t);
-/* Per-test state of the assertion files, set up and checked at the test's end. */
-void ac__asserts_begin(ac_test *t);
-void ac__asserts_end(ac_test *t); /* open regions, uncalled once-callbacks, the op callback's promise */
-/* Sends one AC_REC_PROPERTY record per property site in scope (see asyncheck/race.h). */
-void ac__props_send(ac_test *t);
 /* The op callback's promise (AC_CANCEL_*), or -1 when the test wrapped none; and its calls since the
  * cancel. */
 int ac__op_promise(void);

@@ -27,10 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* called from once.c (ac__asserts_begin/end) */
-void ac__regions_begin(ac_test *t);
-void ac__regions_end(ac_test *t);
-
 /* A callback's segment is its dispatch serial; the body's is this bit | the counted dispatches so far. */
 #define BODY_SEGMENT (1ULL << 63)
 
@@ -64,16 +60,17 @@ static struct {
     touch *pending;
     size_t npending, cap_pending;
     unsigned long episodes;
-} R;
+} region_state;
 
 static unsigned long long current_segment(void) {
-    unsigned long serial = pthread_equal(pthread_self(), R.thread) ? ac__loop_dispatch_serial() : 0;
+    unsigned long serial =
+        pthread_equal(pthread_self(), region_state.thread) ? ac__loop_dispatch_serial() : 0;
     return serial ? serial : BODY_SEGMENT | ac__sched_steps();
 }
 
 static char *describe_here(void) {
     ac_buf b = {0};
-    if (pthread_equal(pthread_self(), R.thread))
+    if (pthread_equal(pthread_self(), region_state.thread))
         ac__loop_dispatch_describe(&b);
     else
         ac__buf_puts(&b, "a thread other than the test's");
@@ -86,15 +83,16 @@ static const char *base_name(const char *file) {
 }
 
 static size_t region_index(const char *name) {
-    for (size_t i = 0; i < R.nregions; i++)
-        if (strcmp(R.regions[i].name, name) == 0)
+    for (size_t i = 0; i < region_state.nregions; i++)
+        if (strcmp(region_state.regions[i].name, name) == 0)
             return i;
-    if (R.nregions == R.cap_regions) {
-        R.cap_regions = R.cap_regions ? R.cap_regions * 2 : 8;
-        R.regions = ac__xrealloc(R.regions, R.cap_regions * sizeof *R.regions);
+    if (region_state.nregions == region_state.cap_regions) {
+        region_state.cap_regions = region_state.cap_regions ? region_state.cap_regions * 2 : 8;
+        region_state.regions =
+            ac__xrealloc(region_state.regions, region_state.cap_regions * sizeof *region_state.regions);
     }
-    R.regions[R.nregions] = (region){.name = ac__xstrdup(name)};
-    return R.nregions++;
+    region_state.regions[region_state.nregions] = (region){.name = ac__xstrdup(name)};
+    return region_state.nregions++;
 }
 
 /* `atomic region on "cache:k" opened by callback on_a (...) at file.c:12` */
@@ -126,7 +124,7 @@ static void add_failure(failure **f, size_t *n, ac_buf *m, const char *file, int
 
 /* The intrusion a pending touch is, if its opening has not been reported yet. */
 static void judge(const touch *p, failure **f, size_t *n) {
-    region *r = &R.regions[p->region];
+    region *r = &region_state.regions[p->region];
     if (r->episode != p->episode || r->intrusion_reported)
         return;
     r->intrusion_reported = true;
@@ -140,9 +138,10 @@ static void judge(const touch *p, failure **f, size_t *n) {
 }
 
 static void drop_pending(size_t i) {
-    free(R.pending[i].desc);
-    memmove(&R.pending[i], &R.pending[i + 1], (R.npending - i - 1) * sizeof *R.pending);
-    R.npending--;
+    free(region_state.pending[i].desc);
+    memmove(&region_state.pending[i], &region_state.pending[i + 1],
+            (region_state.npending - i - 1) * sizeof *region_state.pending);
+    region_state.npending--;
 }
 
 void ac__atomic(int op, const char *res, const char *file, int line) {
@@ -151,13 +150,13 @@ void ac__atomic(int op, const char *res, const char *file, int line) {
     failure *f = NULL;
     size_t nf = 0;
     pthread_mutex_lock(&lock);
-    if (!R.on) {
+    if (!region_state.on) {
         pthread_mutex_unlock(&lock);
         return;
     }
     unsigned long long seg = current_segment();
-    size_t ri = region_index(res); /* may move R.regions: index it after */
-    region *r = &R.regions[ri];
+    size_t ri = region_index(res); /* may move region_state.regions: index it after */
+    region *r = &region_state.regions[ri];
     if (op == 0) { /* BEGIN */
         char *desc = describe_here();
         if (r->open) {
@@ -170,7 +169,7 @@ void ac__atomic(int op, const char *res, const char *file, int line) {
         free(r->opener_desc);
         *r = (region){.name = r->name,
                       .open = true,
-                      .episode = ++R.episodes,
+                      .episode = ++region_state.episodes,
                       .opener = seg,
                       .opener_desc = desc,
                       .file = file,
@@ -178,20 +177,23 @@ void ac__atomic(int op, const char *res, const char *file, int line) {
     } else if (op == 1) { /* END */
         if (r->open) {
             r->open = false;
-            for (size_t i = R.npending; i-- > 0;)
-                if (R.pending[i].region == ri && R.pending[i].by == seg)
+            for (size_t i = region_state.npending; i-- > 0;)
+                if (region_state.pending[i].region == ri && region_state.pending[i].by == seg)
                     drop_pending(i);
         }
     } else if (r->open && r->opener != seg) { /* TOUCH by another segment: pending until it ends */
         bool known = false;
-        for (size_t i = 0; i < R.npending && !known; i++)
-            known = R.pending[i].region == ri && R.pending[i].episode == r->episode && R.pending[i].by == seg;
+        for (size_t i = 0; i < region_state.npending && !known; i++)
+            known = region_state.pending[i].region == ri && region_state.pending[i].episode == r->episode &&
+                    region_state.pending[i].by == seg;
         if (!known) {
-            if (R.npending == R.cap_pending) {
-                R.cap_pending = R.cap_pending ? R.cap_pending * 2 : 8;
-                R.pending = ac__xrealloc(R.pending, R.cap_pending * sizeof *R.pending);
+            if (region_state.npending == region_state.cap_pending) {
+                region_state.cap_pending = region_state.cap_pending ? region_state.cap_pending * 2 : 8;
+                region_state.pending = ac__xrealloc(region_state.pending,
+                                                    region_state.cap_pending * sizeof *region_state.pending);
             }
-            R.pending[R.npending++] = (touch){ri, r->episode, seg, describe_here(), file, line};
+            region_state.pending[region_state.npending++] =
+                (touch){ri, r->episode, seg, describe_here(), file, line};
         }
     }
     pthread_mutex_unlock(&lock);
@@ -202,10 +204,10 @@ void ac__regions_segment_end(unsigned long serial) {
     failure *f = NULL;
     size_t nf = 0;
     pthread_mutex_lock(&lock);
-    if (R.on) {
+    if (region_state.on) {
         /* in pending order: the body's touches came before this callback; its own, during it */
-        for (size_t i = 0; i < R.npending;) {
-            touch *p = &R.pending[i];
+        for (size_t i = 0; i < region_state.npending;) {
+            touch *p = &region_state.pending[i];
             bool body = (p->by & BODY_SEGMENT) != 0;
             /* the body's segment ended once a counted callback has run since its touch */
             bool ended = body ? (p->by & ~BODY_SEGMENT) != ac__sched_steps() : p->by == serial;
@@ -215,7 +217,7 @@ void ac__regions_segment_end(unsigned long serial) {
             }
             /* the body let callbacks run with the region open (its END would have dropped the touch); a
              * callback returned: the region must still be open */
-            if (body || R.regions[p->region].open)
+            if (body || region_state.regions[p->region].open)
                 judge(p, &f, &nf);
             drop_pending(i);
         }
@@ -225,23 +227,23 @@ void ac__regions_segment_end(unsigned long serial) {
 }
 
 static void clear(void) {
-    for (size_t i = 0; i < R.nregions; i++) {
-        free(R.regions[i].name);
-        free(R.regions[i].opener_desc);
+    for (size_t i = 0; i < region_state.nregions; i++) {
+        free(region_state.regions[i].name);
+        free(region_state.regions[i].opener_desc);
     }
-    for (size_t i = 0; i < R.npending; i++)
-        free(R.pending[i].desc);
-    free(R.regions);
-    free(R.pending);
-    memset(&R, 0, sizeof R);
+    for (size_t i = 0; i < region_state.npending; i++)
+        free(region_state.pending[i].desc);
+    free(region_state.regions);
+    free(region_state.pending);
+    memset(&region_state, 0, sizeof region_state);
 }
 
 void ac__regions_begin(ac_test *t) {
     (void)t;
     pthread_mutex_lock(&lock);
     clear();
-    R.on = true;
-    R.thread = pthread_self();
+    region_state.on = true;
+    region_state.thread = pthread_self();
     pthread_mutex_unlock(&lock);
 }
 
@@ -249,12 +251,13 @@ void ac__regions_end(ac_test *t) {
     failure *f = NULL;
     size_t nf = 0;
     pthread_mutex_lock(&lock);
-    if (R.on && !ac__test_ended_early(t)) {
-        for (size_t i = 0; i < R.npending; i++)
-            if ((R.pending[i].by & BODY_SEGMENT) && R.regions[R.pending[i].region].open)
-                judge(&R.pending[i], &f, &nf);
-        for (size_t i = 0; i < R.nregions; i++) {
-            const region *r = &R.regions[i];
+    if (region_state.on && !ac__test_ended_early(t)) {
+        for (size_t i = 0; i < region_state.npending; i++)
+            if ((region_state.pending[i].by & BODY_SEGMENT) &&
+                region_state.regions[region_state.pending[i].region].open)
+                judge(&region_state.pending[i], &f, &nf);
+        for (size_t i = 0; i < region_state.nregions; i++) {
+            const region *r = &region_state.regions[i];
             if (!r->open)
                 continue;
             ac_buf m = {0};

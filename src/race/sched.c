@@ -1,7 +1,8 @@
 /* sched.c — the schedule a test runs under: the seeded order in which the loop's dispatcher runs the
  * callbacks that are ready together, the schedule's own random numbers (latencies), the count of
  * dispatched callbacks (the cancel point, PCT's steps), and the dispatch trace for --check-determinism.
- * It must not dispatch anything itself: hooks.c asks it for an order and tells it what ran.
+ * It must not dispatch anything itself: the loop's dispatcher (src/loop/dispatch.c) asks it for an order
+ * and tells it what ran.
  *
  * Legal orders. Within one dispatch round the items arrive sorted by libev priority, highest first, and
  * in libev's own order within a priority. Only the order within a priority changes, and within it:
@@ -56,7 +57,7 @@ static struct {
     ac_buf trace;
     size_t trace_entries;
     double start_mono;
-} S;
+} sched_state;
 
 #define TRACE_MAX_ENTRIES 20000
 
@@ -74,39 +75,29 @@ static unsigned long long below(unsigned long long *state, unsigned long long n)
     return n ? rnd(state) % n : 0;
 }
 
-void ac__race_begin(ac_test *t, const ac_sched_params *p) {
-    free(S.prios);
-    ac__buf_free(&S.trace);
-    memset(&S, 0, sizeof S);
-    S.t = t;
-    S.p = *p;
-    S.on = true;
-    S.order_rng = mix_seed(p->seed, 1);
-    S.value_rng = mix_seed(p->seed, 2);
-    S.start_mono = ac__clock_kind() != AC_CLOCK_REAL ? ac__clock_mono() : 0;
+void ac__sched_begin(ac_test *t, const ac_sched_params *p) {
+    free(sched_state.prios);
+    ac__buf_free(&sched_state.trace);
+    memset(&sched_state, 0, sizeof sched_state);
+    sched_state.t = t;
+    sched_state.p = *p;
+    sched_state.on = true;
+    sched_state.order_rng = mix_seed(p->seed, 1);
+    sched_state.value_rng = mix_seed(p->seed, 2);
+    sched_state.start_mono = ac__clock_kind() != AC_CLOCK_REAL ? ac__clock_mono() : 0;
     if (p->seed && p->mode == AC_SCHED_PCT) {
         int d = p->pct_depth > 0 ? p->pct_depth : 3;
         long k = p->pct_steps > 0 ? p->pct_steps : 50;
         unsigned long long pr = mix_seed(p->seed, 3);
         for (int i = 0; i < d - 1 && i < 16; i++)
-            S.change[S.nchange++] = 1 + (long)below(&pr, (unsigned long long)k);
-        for (int i = 1; i < S.nchange; i++) /* insertion sort, ascending */
-            for (int j = i; j > 0 && S.change[j - 1] > S.change[j]; j--) {
-                long tmp = S.change[j];
-                S.change[j] = S.change[j - 1];
-                S.change[j - 1] = tmp;
+            sched_state.change[sched_state.nchange++] = 1 + (long)below(&pr, (unsigned long long)k);
+        for (int i = 1; i < sched_state.nchange; i++) /* insertion sort, ascending */
+            for (int j = i; j > 0 && sched_state.change[j - 1] > sched_state.change[j]; j--) {
+                long tmp = sched_state.change[j];
+                sched_state.change[j] = sched_state.change[j - 1];
+                sched_state.change[j - 1] = tmp;
             }
     }
-    ac__cancel_reset(t);
-    ac__asserts_begin(t);
-    static const ac__loop_scheduler scheduler = {
-        .active = ac__sched_active,
-        .order = ac__sched_order,
-        .before_dispatch = ac__sched_before_dispatch,
-        .dispatching = ac__sched_dispatching,
-        .returned = ac__sched_returned,
-    };
-    ac__loop_set_scheduler(&scheduler); /* the loop's dispatcher calls up to the schedule only through it */
 }
 
 /* --cancel-at K given by hand (a replay) and the run never cancelled at K: say why, rather than pass as
@@ -114,62 +105,60 @@ void ac__race_begin(ac_test *t, const ac_sched_params *p) {
 static void cancel_point_missed(ac_test *t) {
     const ac__test_def *def = ac__test_def_of(t);
     char msg[400];
-    unsigned long after = S.steps - S.cancel_base;
-    if (!S.declared)
+    unsigned long after = sched_state.steps - sched_state.cancel_base;
+    if (!sched_state.declared)
         snprintf(msg, sizeof msg,
                  "--cancel-at %ld: the test never declared how to cancel its operation (ac_cancel_with)",
-                 S.p.cancel_at);
-    else if (S.cancel_late && S.p.cancel_at == 0)
+                 sched_state.p.cancel_at);
+    else if (sched_state.cancel_late && sched_state.p.cancel_at == 0)
         snprintf(msg, sizeof msg,
                  "--cancel-at 0: the operation's callback had already run before the first cancel point "
                  "(nothing was dispatched between ac_cancel_with and its completion)");
-    else if (S.cancel_late)
+    else if (sched_state.cancel_late)
         snprintf(msg, sizeof msg,
                  "--cancel-at %ld: the operation had completed (its callback ran) before cancel point %ld "
                  "(%lu callback%s dispatched after ac_cancel_with); a lower point cancels it in flight",
-                 S.p.cancel_at, S.p.cancel_at, after, after == 1 ? "" : "s");
+                 sched_state.p.cancel_at, sched_state.p.cancel_at, after, after == 1 ? "" : "s");
     else
         snprintf(
             msg, sizeof msg,
             "--cancel-at %ld: the test never reached cancel point %ld (it dispatched %lu callback%s after "
             "ac_cancel_with); its cancel points are 0 to %lu",
-            S.p.cancel_at, S.p.cancel_at, after, after == 1 ? "" : "s", after);
+            sched_state.p.cancel_at, sched_state.p.cancel_at, after, after == 1 ? "" : "s", after);
     ac__report_failure(AC_FK_ASSERTION, false, def->file, def->line, msg, NULL, NULL);
 }
 
-void ac__race_end(ac_test *t) {
-    if (!S.on || S.t != t)
+void ac__sched_end(ac_test *t, bool op_completed) {
+    if (!sched_state.on || sched_state.t != t)
         return;
-    if (S.p.cancel_at >= 0 && S.declared && !S.cancel_reached && ac__op_promise() >= 0 && ac__op_calls() > 0)
-        S.cancel_late = true; /* the operation completed, and no cancel point came before */
-    ac__asserts_end(t);
+    if (sched_state.p.cancel_at >= 0 && sched_state.declared && !sched_state.cancel_reached && op_completed)
+        sched_state.cancel_late = true; /* the operation completed, and no cancel point came before */
     char steps[32];
-    snprintf(steps, sizeof steps, "%lu", S.steps);
-    const char *fields[] = {steps, S.cancel_reached ? "1" : S.cancel_late ? "2" : "0"};
+    snprintf(steps, sizeof steps, "%lu", sched_state.steps);
+    const char *fields[] = {steps, sched_state.cancel_reached ? "1" : sched_state.cancel_late ? "2" : "0"};
     ac__emit_record(t, AC_REC_SCHED, fields, 2);
-    if (S.p.cancel_at >= 0 && !S.p.exploring && !S.cancel_reached && !ac__test_ended_early(t))
+    if (sched_state.p.cancel_at >= 0 && !sched_state.p.exploring && !sched_state.cancel_reached &&
+        !ac__test_ended_early(t))
         cancel_point_missed(t); /* (a test that failed or skipped before its point says so already) */
-    if (S.p.trace) {
-        const char *tr = ac__buf_str(&S.trace);
+    if (sched_state.p.trace) {
+        const char *tr = ac__buf_str(&sched_state.trace);
         ac__emit_record(t, AC_REC_TRACE, &tr, 1);
     }
-    if (S.p.exploring)
-        ac__props_send(t);
-    free(S.prios);
-    ac__buf_free(&S.trace);
-    memset(&S, 0, sizeof S);
+    free(sched_state.prios);
+    ac__buf_free(&sched_state.trace);
+    memset(&sched_state, 0, sizeof sched_state);
 }
 
 unsigned long long ac_schedule_seed(ac_test *t) {
     (void)t;
-    return S.on ? S.p.seed : 0;
+    return sched_state.on ? sched_state.p.seed : 0;
 }
 
 double ac__sched_uniform(double lo, double hi) {
-    if (!S.on || !S.p.seed || hi <= lo)
+    if (!sched_state.on || !sched_state.p.seed || hi <= lo)
         return lo;
     /* 53 random bits: every double in [0, 1) this can produce is exact */
-    double u = (double)(rnd(&S.value_rng) >> 11) * (1.0 / 9007199254740992.0);
+    double u = (double)(rnd(&sched_state.value_rng) >> 11) * (1.0 / 9007199254740992.0);
     double v = lo + (hi - lo) * u;
     return v > hi ? hi : v;
 }
@@ -180,7 +169,7 @@ double ac_schedule_uniform(ac_test *t, double lo, double hi) {
 }
 
 bool ac__sched_active(void) {
-    return S.on && S.p.seed != 0;
+    return sched_state.on && sched_state.p.seed != 0;
 }
 
 /* ---- PCT priorities ---- */
@@ -189,16 +178,16 @@ static size_t prio_slot(const void *w) {
     uintptr_t h = (uintptr_t)w;
     h ^= h >> 17;
     h *= 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 7) & (S.prio_cap - 1);
+    return (size_t)(h >> 7) & (sched_state.prio_cap - 1);
 }
 
 static prio_entry *prio_find(const void *w, bool create) {
-    if (S.prio_cap == 0 || (create && (S.nprios + 1) * 2 > S.prio_cap)) {
-        size_t old_cap = S.prio_cap;
-        prio_entry *old = S.prios;
-        S.prio_cap = old_cap ? old_cap * 2 : 64;
-        S.prios = ac__xcalloc(S.prio_cap, sizeof *S.prios);
-        S.nprios = 0;
+    if (sched_state.prio_cap == 0 || (create && (sched_state.nprios + 1) * 2 > sched_state.prio_cap)) {
+        size_t old_cap = sched_state.prio_cap;
+        prio_entry *old = sched_state.prios;
+        sched_state.prio_cap = old_cap ? old_cap * 2 : 64;
+        sched_state.prios = ac__xcalloc(sched_state.prio_cap, sizeof *sched_state.prios);
+        sched_state.nprios = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i].w) {
                 prio_entry *e = prio_find(old[i].w, true);
@@ -206,17 +195,17 @@ static prio_entry *prio_find(const void *w, bool create) {
             }
         free(old);
     }
-    for (size_t i = prio_slot(w);; i = (i + 1) & (S.prio_cap - 1)) {
-        if (S.prios[i].w == w)
-            return &S.prios[i];
-        if (!S.prios[i].w) {
+    for (size_t i = prio_slot(w);; i = (i + 1) & (sched_state.prio_cap - 1)) {
+        if (sched_state.prios[i].w == w)
+            return &sched_state.prios[i];
+        if (!sched_state.prios[i].w) {
             if (!create)
                 return NULL;
-            S.prios[i].w = w;
-            S.nprios++;
-            int d = S.p.pct_depth > 0 ? S.p.pct_depth : 3;
-            S.prios[i].prio = d + (long)below(&S.order_rng, 1u << 30);
-            return &S.prios[i];
+            sched_state.prios[i].w = w;
+            sched_state.nprios++;
+            int d = sched_state.p.pct_depth > 0 ? sched_state.p.pct_depth : 3;
+            sched_state.prios[i].prio = d + (long)below(&sched_state.order_rng, 1u << 30);
+            return &sched_state.prios[i];
         }
     }
 }
@@ -275,11 +264,11 @@ static void order_group(ac_sched_item *items, size_t n) {
     size_t m = 0;
     for (size_t i = first; i < n && m < 64; i++) {
         k[m].item = items[i];
-        if (S.p.mode == AC_SCHED_PCT) {
+        if (sched_state.p.mode == AC_SCHED_PCT) {
             prio_entry *e = prio_find(items[i].w, true);
             k[m].key = (unsigned long long)(LONG_MAX - e->prio); /* higher priority first */
         } else {
-            k[m].key = rnd(&S.order_rng);
+            k[m].key = rnd(&sched_state.order_rng);
         }
         m++;
     }
@@ -315,62 +304,64 @@ void ac__sched_order(ac_sched_item *items, size_t n) {
 
 void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
                            const void *ctx) {
-    if (!S.on)
+    if (!sched_state.on)
         return;
-    S.steps++;
-    if (S.declared && S.p.cancel_at > 0 && S.steps - S.cancel_base == (unsigned long)S.p.cancel_at)
-        S.cancel_serial = serial;
-    if (S.nchange && S.p.mode == AC_SCHED_PCT)
-        for (int i = 0; i < S.nchange; i++)
-            if (S.change[i] == (long)S.steps) {
+    sched_state.steps++;
+    if (sched_state.declared && sched_state.p.cancel_at > 0 &&
+        sched_state.steps - sched_state.cancel_base == (unsigned long)sched_state.p.cancel_at)
+        sched_state.cancel_serial = serial;
+    if (sched_state.nchange && sched_state.p.mode == AC_SCHED_PCT)
+        for (int i = 0; i < sched_state.nchange; i++)
+            if (sched_state.change[i] == (long)sched_state.steps) {
                 prio_entry *e = prio_find(w, true);
-                int d = S.p.pct_depth > 0 ? S.p.pct_depth : 3;
+                int d = sched_state.p.pct_depth > 0 ? sched_state.p.pct_depth : 3;
                 e->prio = d - 1 - i; /* below every initial priority, later changes lower still */
             }
-    if (S.p.trace && S.trace_entries < TRACE_MAX_ENTRIES) {
-        ac__buf_printf(&S.trace, "%lu: ", S.steps);
-        describe(&S.trace, ctx);
+    if (sched_state.p.trace && sched_state.trace_entries < TRACE_MAX_ENTRIES) {
+        ac__buf_printf(&sched_state.trace, "%lu: ", sched_state.steps);
+        describe(&sched_state.trace, ctx);
         if (ac__clock_kind() != AC_CLOCK_REAL)
-            ac__buf_printf(&S.trace, " at +%.6f s", ac__clock_mono() - S.start_mono);
-        ac__buf_puts(&S.trace, "\n");
-        if (++S.trace_entries == TRACE_MAX_ENTRIES)
-            ac__buf_printf(&S.trace, "(trace cut at %d entries)\n", TRACE_MAX_ENTRIES);
+            ac__buf_printf(&sched_state.trace, " at +%.6f s", ac__clock_mono() - sched_state.start_mono);
+        ac__buf_puts(&sched_state.trace, "\n");
+        if (++sched_state.trace_entries == TRACE_MAX_ENTRIES)
+            ac__buf_printf(&sched_state.trace, "(trace cut at %d entries)\n", TRACE_MAX_ENTRIES);
     }
 }
 
 /* The cancel point has come: cancel the operation, unless it has completed already (then the run goes
  * on uncancelled). Does not return when it cancels (the body is ended). */
 static void cancel_point(void) {
-    if (S.cancel_reached || S.cancel_late || !ac__exec_cancel_open(S.t))
+    if (sched_state.cancel_reached || sched_state.cancel_late || !ac__exec_cancel_open(sched_state.t))
         return;
     if (ac__op_promise() >= 0 && ac__op_calls() > 0) {
-        S.cancel_late = true;
+        sched_state.cancel_late = true;
         return;
     }
-    S.cancel_reached = true;
+    sched_state.cancel_reached = true;
     ac__cancel_at_point();
 }
 
 void ac__sched_before_dispatch(void) {
-    if (S.on && S.declared && S.p.cancel_at == 0 && S.steps == S.cancel_base)
+    if (sched_state.on && sched_state.declared && sched_state.p.cancel_at == 0 &&
+        sched_state.steps == sched_state.cancel_base)
         cancel_point();
 }
 
 void ac__sched_cancel_declared(void) {
-    if (S.on && !S.declared) {
-        S.declared = true;
-        S.cancel_base = S.steps;
+    if (sched_state.on && !sched_state.declared) {
+        sched_state.declared = true;
+        sched_state.cancel_base = sched_state.steps;
     }
 }
 
 void ac__sched_returned(unsigned long serial) {
-    if (!S.on)
+    if (!sched_state.on)
         return;
     ac__regions_segment_end(serial);
-    if (S.cancel_serial && serial == S.cancel_serial)
+    if (sched_state.cancel_serial && serial == sched_state.cancel_serial)
         cancel_point();
 }
 
 unsigned long ac__sched_steps(void) {
-    return S.steps;
+    return sched_state.steps;
 }
