@@ -63,18 +63,8 @@ static int (*real_usleep)(useconds_t);
 static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 static void (*real_ev_sleep)(ev_tstamp);
-static int (*real_clock_gettime)(clockid_t, struct timespec *);
 
 static uintptr_t libev_lo, libev_hi; /* libev's code: calls from there are libev's own */
-
-double ac__real_now(void) {
-    struct timespec ts;
-    if (real_clock_gettime)
-        real_clock_gettime(CLOCK_MONOTONIC, &ts);
-    else
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static bool in_libev(const void *addr) {
     return (uintptr_t)addr - libev_lo < libev_hi - libev_lo;
@@ -429,7 +419,11 @@ unsigned long ac__loop_dispatch_serial(void) {
 }
 
 void ac__loop_dispatch_describe(ac_buf *b) {
-    int d = on_test_thread() && ac__ls.loop ? get_depth() : 0;
+    if (!on_test_thread()) {
+        ac__buf_puts(b, "a thread other than the test's");
+        return;
+    }
+    int d = ac__ls.loop ? get_depth() : 0;
     if (d <= 0) {
         ac__buf_puts(b, "the test body");
         return;
@@ -509,7 +503,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->delivery[0] = '\0';
         if (r && !r->harness && !r->internal) /* a mock's completion timer names its delivery */
             mock_delivery(f, r->w);
-        f->start = ac__real_now();
+        f->start = ac__monotonic();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
         if (ac__loop_sched)
@@ -523,7 +517,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
     if (f && f->serial == serial && ac__tracking(loop) && !(ac__ls.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {
-        double took = ac__real_now() - f->start - f->excluded;
+        double took = ac__monotonic() - f->start - f->excluded;
         if (took > ac__ls.slow_limit)
             report_slow(f, took);
     }
@@ -643,10 +637,10 @@ static int hook_run(struct ev_loop *loop, int flags) {
     if (get_depth() == 0 || !ac__tracking(loop) || !on_test_thread())
         return real_run(loop, flags);
     int my = get_depth();
-    double t0 = ac__real_now();
+    double t0 = ac__monotonic();
     int r = real_run(loop, flags);
     if (my <= AC_MAX_FRAMES)
-        ac__ls.frames[my - 1].excluded += ac__real_now() - t0;
+        ac__ls.frames[my - 1].excluded += ac__monotonic() - t0;
     return r;
 }
 
@@ -672,7 +666,7 @@ __attribute__((cold)) bool ac__loop_sleep_check(const char *call) {
     if (get_depth() == 0 || in_sleep || !on_test_thread() || !ac__ls.loop ||
         (ac__ls.allow & AC_ALLOW_BLOCKING_SLEEP))
         return false;
-    double t0 = ac__real_now();
+    double t0 = ac__monotonic();
     drop_abandoned_frames();
     if (get_depth() == 0)
         return false;
@@ -704,7 +698,7 @@ __attribute__((cold)) bool ac__loop_sleep_check(const char *call) {
         report(ac__buf_str(&msg));
         ac__buf_free(&msg);
     }
-    f->excluded += ac__real_now() - t0;
+    f->excluded += ac__monotonic() - t0;
     return true;
 }
 
@@ -718,7 +712,7 @@ typedef struct sleep_guard {
 
 static void sleep_begin(sleep_guard *g, const char *text) {
     g->reported = ac__loop_sleep_check(text);
-    g->t0 = g->reported ? ac__real_now() : 0;
+    g->t0 = g->reported ? ac__monotonic() : 0;
     g->depth = get_depth();
     in_sleep = true;
 }
@@ -726,7 +720,7 @@ static void sleep_begin(sleep_guard *g, const char *text) {
 static void sleep_end(const sleep_guard *g) {
     in_sleep = false;
     if (g->reported && g->depth > 0 && g->depth == get_depth() && g->depth <= AC_MAX_FRAMES)
-        ac__ls.frames[g->depth - 1].excluded += ac__real_now() - g->t0;
+        ac__ls.frames[g->depth - 1].excluded += ac__monotonic() - g->t0;
 }
 
 static double ts_seconds(const struct timespec *ts) {
@@ -833,7 +827,6 @@ __attribute__((cold)) static int find_code(struct dl_phdr_info *info, size_t siz
 }
 
 __attribute__((cold)) static void install(void) {
-    real_clock_gettime = (int (*)(clockid_t, struct timespec *))ac__real("clock_gettime");
     real_invoke_pending = (void (*)(struct ev_loop *))ac__real("ev_invoke_pending");
     if (!real_invoke_pending)
         real_invoke_pending = ev_invoke_pending;

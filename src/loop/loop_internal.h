@@ -167,8 +167,6 @@ void ac__hooks_dispatch(struct ev_loop *loop);
 bool ac__hooks_in_libev(const void *addr);
 /* Forgets dispatch frames (test start and end). */
 void ac__hooks_reset(void);
-/* The real CLOCK_MONOTONIC in seconds, whatever replaces clock_gettime. */
-double ac__real_now(void);
 
 /* ---- naming code (symbols.c) ---- */
 /* Appends the function holding `addr` as "name+0x1c" ("name" alone at offset 0, with_offset false

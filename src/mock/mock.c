@@ -151,10 +151,7 @@ static void fail(bool fatal, const char *file, int line, const char *message, co
 }
 
 static _Noreturn void fail_fatal_buf(const char *file, int line, ac_buf *msg) {
-    char text[2048];
-    snprintf(text, sizeof text, "%s", ac__buf_str(msg));
-    ac__buf_free(msg);
-    fail(true, file, line, text, NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
     abort(); /* not reached */
 }
 

@@ -36,20 +36,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     bool on;
-    pthread_t thread;
     event *events;
     size_t n, cap;
     order *orders;
     size_t norders, cap_orders;
     unsigned long seq;
 } E;
-
-static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), E.thread))
-        ac__loop_dispatch_describe(b);
-    else
-        ac__buf_puts(b, "a thread other than the test's");
-}
 
 static void quoted(ac_buf *b, const char *s) {
     ac__escape_c(b, s, strlen(s));
@@ -91,7 +83,7 @@ void ac__event(const char *name, const char *file, int line) {
             E.events = ac__xrealloc(E.events, E.cap * sizeof *E.events);
         }
         ac_buf where = {0};
-        describe_here(&where);
+        ac__loop_dispatch_describe(&where);
         e = &E.events[E.n++];
         *e = (event){ac__xstrdup(name), 0, 0, ac__buf_take(&where), file, line};
     }
@@ -107,7 +99,7 @@ void ac__event(const char *name, const char *file, int line) {
             continue;
         o->reported = true;
         ac_buf where = {0}, m = {0};
-        describe_here(&where);
+        ac__loop_dispatch_describe(&where);
         order_message(&m, o, ac__buf_str(&where));
         ac__buf_free(&where);
         broken = ac__xrealloc(broken, (nbroken + 1) * sizeof *broken);
@@ -207,10 +199,7 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
         ac__buf_free(&m);
         return true;
     }
-    char text[2048]; /* on the stack: a fatal report does not return */
-    snprintf(text, sizeof text, "%s", ac__buf_str(&m));
-    ac__buf_free(&m);
-    ac__report_failure(AC_FK_ASSERTION, fatal, file, line, text, NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, fatal, file, line, &m, NULL, NULL);
     return false;
 }
 
@@ -233,7 +222,6 @@ void ac__events_begin(ac_test *t) {
     pthread_mutex_lock(&lock);
     clear();
     E.on = true;
-    E.thread = pthread_self();
     pthread_mutex_unlock(&lock);
 }
 

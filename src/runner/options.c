@@ -166,9 +166,9 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         o->tmpdir = v;
     if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0)
         o->github = true;
-    const char *mult = getenv("AC_TIMEOUT_MULTIPLIER");
-    if (mult && *mult && (!ac__parse_seconds(mult, &o->multiplier) || o->multiplier <= 0))
-        return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s", mult, "");
+    if (!ac__timeout_multiplier(&o->multiplier))
+        return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s",
+                    getenv("AC_TIMEOUT_MULTIPLIER"), "");
     const char *harness = getenv("HARNESS_ACTIVE");
     if (harness && *harness)
         o->tap = true;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Decodes one UTF-8 sequence at s[0..n). Returns its length and sets *cp, or returns 0 for an invalid
  * or truncated sequence (overlong forms and surrogates are invalid). */
@@ -255,6 +256,13 @@ void ac__fold_digits(ac_buf *b, const char *s) {
             ac__buf_append(b, s, 1);
         }
     }
+}
+
+const char *ac__base_name(const char *path) {
+    if (!path)
+        return "?";
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 char *ac__one_line(const char *s) {
