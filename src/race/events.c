@@ -154,6 +154,17 @@ static void occurrences(ac_buf *m, const event *e) {
     ac__buf_printf(m, "happened %zu time%s, first in %s", e->count, e->count == 1 ? "" : "s", e->first_where);
 }
 
+/* "\"a\" never happened (\"b\" happened 2 times, first in ...)": `missing` did not happen, `other` (e) did.
+ */
+static void never_happened(ac_buf *m, const char *missing, const char *other, const event *e) {
+    quoted(m, missing);
+    ac__buf_puts(m, " never happened (");
+    quoted(m, other);
+    ac__buf_puts(m, " ");
+    occurrences(m, e);
+    ac__buf_puts(m, ")");
+}
+
 bool ac__check_before(bool fatal, const char *a, const char *b, const char *file, int line) {
     const char *macro = fatal ? "AC_ASSERT_BEFORE" : "AC_EXPECT_BEFORE";
     a = a ? a : "";
@@ -173,19 +184,9 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
     } else if (!has_a && !has_b) {
         ac__buf_puts(&m, "neither event happened");
     } else if (!has_a) {
-        quoted(&m, a);
-        ac__buf_puts(&m, " never happened (");
-        quoted(&m, b);
-        ac__buf_puts(&m, " ");
-        occurrences(&m, eb);
-        ac__buf_puts(&m, ")");
+        never_happened(&m, a, b, eb);
     } else if (!has_b) {
-        quoted(&m, b);
-        ac__buf_puts(&m, " never happened (");
-        quoted(&m, a);
-        ac__buf_puts(&m, " ");
-        occurrences(&m, ea);
-        ac__buf_puts(&m, ")");
+        never_happened(&m, b, a, ea);
     } else if (eb->first_seq < ea->first_seq) {
         quoted(&m, b);
         ac__buf_printf(&m, " happened first, in %s; ", eb->first_where);
