@@ -197,6 +197,14 @@ typedef struct option {
     size_t flag;
 } option;
 
+/* The index of value among the n names, or -1. */
+static int choice(const char *value, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static int opt_list(parse_state *ps, const char *value) {
     ps->o->list = true;
     if (value && strcmp(value, "tsv") == 0)
@@ -237,12 +245,11 @@ static int opt_tap(parse_state *ps, const char *value) {
 }
 
 static int opt_tap_version(parse_state *ps, const char *value) {
-    if (strcmp(value, "13") == 0)
-        ps->o->tap_version = 13;
-    else if (strcmp(value, "14") == 0)
-        ps->o->tap_version = 14;
-    else
+    static const char *const names[] = {"13", "14"};
+    int c = choice(value, names, 2);
+    if (c < 0)
         return fail(ps->err, "--tap-version: '%s' is not 13 or 14%s", value, "");
+    ps->o->tap_version = 13 + c;
     return 0;
 }
 
@@ -255,14 +262,12 @@ static int opt_junit(parse_state *ps, const char *value) {
 }
 
 static int opt_color(parse_state *ps, const char *value) {
-    if (strcmp(value, "auto") == 0)
-        ps->o->color = AC_COLOR_AUTO;
-    else if (strcmp(value, "always") == 0)
-        ps->o->color = AC_COLOR_ALWAYS;
-    else if (strcmp(value, "never") == 0)
-        ps->o->color = AC_COLOR_NEVER;
-    else
+    static const char *const names[] = {"auto", "always", "never"};
+    static const ac_color colors[] = {AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER};
+    int c = choice(value, names, 3);
+    if (c < 0)
         return fail(ps->err, "--color: '%s' is not one of auto, always, never%s", value, "");
+    ps->o->color = colors[c];
     return 0;
 }
 
@@ -291,14 +296,12 @@ static int opt_repeat(parse_state *ps, const char *value) {
 }
 
 static int opt_clock(parse_state *ps, const char *value) {
-    if (strcmp(value, "real") == 0)
-        ps->o->clock = AC_CLOCK_REAL;
-    else if (strcmp(value, "virtual") == 0)
-        ps->o->clock = AC_CLOCK_VIRTUAL;
-    else if (strcmp(value, "manual") == 0)
-        ps->o->clock = AC_CLOCK_MANUAL;
-    else
+    static const char *const names[] = {"real", "virtual", "manual"};
+    static const int clocks[] = {AC_CLOCK_REAL, AC_CLOCK_VIRTUAL, AC_CLOCK_MANUAL};
+    int c = choice(value, names, 3);
+    if (c < 0)
         return fail(ps->err, "--clock: '%s' is not one of real, virtual, manual%s", value, "");
+    ps->o->clock = clocks[c];
     return 0;
 }
 
