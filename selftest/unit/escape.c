@@ -1,5 +1,6 @@
 /* escape.c — the text escapers behind TAP/YAML, JUnit XML and failure messages, on hostile input. */
 #include <asyncheck.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -44,6 +45,53 @@ AC_TEST(escape, c_literal) {
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\x1b[0m", 4), "\"\\x1b[0m\"");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\xfe", 1), "\"\\xfe\"");
     ac__buf_free(&out);
+}
+
+/* The C escaper and the YAML one share their code: YAML's extra rules must stay out of C literals. */
+AC_TEST(escape, c_literals_keep_the_yaml_rules_out) {
+    ac_buf out = {0};
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "##[x", 4), "\"##[x\"");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "##[x", 4), "\\x23#[x");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\xc2\x85\xe2\x80\xa8", 5), "\"\xc2\x85\xe2\x80\xa8\"");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\xc2\x85\xe2\x80\xa8", 5), "\\u0085\\u2028");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\x1f", 1), "\"\\x1f\"");
+    AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\x1f", 1), "\\x1F");
+    ac__buf_free(&out);
+}
+
+AC_TEST(escape, base_names) {
+    AC_EXPECT_STR_EQ(ac__base_name("src/race/once.c"), "once.c");
+    AC_EXPECT_STR_EQ(ac__base_name("once.c"), "once.c");
+    AC_EXPECT_STR_EQ(ac__base_name("/"), "");
+    AC_EXPECT_STR_EQ(ac__base_name(NULL), "?");
+}
+
+/* One rule for AC_TIMEOUT_MULTIPLIER wherever it is read: unset or empty is 1, else a finite number > 0. */
+AC_TEST(escape, timeout_multiplier_has_one_rule) {
+    const char *was = getenv("AC_TIMEOUT_MULTIPLIER");
+    char *saved = was ? strdup(was) : NULL;
+    double m = 0;
+    unsetenv("AC_TIMEOUT_MULTIPLIER");
+    AC_EXPECT_TRUE(ac__timeout_multiplier(&m));
+    AC_EXPECT_EQ(m, 1.0);
+    setenv("AC_TIMEOUT_MULTIPLIER", "", 1);
+    AC_EXPECT_TRUE(ac__timeout_multiplier(&m));
+    AC_EXPECT_EQ(m, 1.0);
+    setenv("AC_TIMEOUT_MULTIPLIER", "2.5", 1);
+    AC_EXPECT_TRUE(ac__timeout_multiplier(&m));
+    AC_EXPECT_EQ(m, 2.5);
+    const char *bad[] = {"0", "-1", "fast", "inf", "2x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("AC_TIMEOUT_MULTIPLIER", bad[i], 1);
+        m = 0;
+        AC_EXPECT_FALSE(ac__timeout_multiplier(&m));
+        AC_EXPECT_EQ(m, 1.0);
+    }
+    if (saved)
+        setenv("AC_TIMEOUT_MULTIPLIER", saved, 1);
+    else
+        unsetenv("AC_TIMEOUT_MULTIPLIER");
+    free(saved);
 }
 
 AC_TEST(escape, number_parsers) {

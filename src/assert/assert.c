@@ -90,7 +90,7 @@ static void print_string(ac_buf *b, const char *s) {
 
 /* ---- failing ---- */
 
-static void fail_site(const ac__site *s, const char *detail, const char *got, const char *expected) {
+static void fail_site(const ac__site *s, const char *detail, ac_buf *got, ac_buf *expected) {
     ac_buf msg = {0};
     if (s->args[0])
         ac__buf_printf(&msg, "%s(%s) failed", s->macro, s->args);
@@ -98,20 +98,12 @@ static void fail_site(const ac__site *s, const char *detail, const char *got, co
         ac__buf_puts(&msg, s->macro);
     if (detail)
         ac__buf_printf(&msg, ": %s", detail);
-    char text[2048]; /* copied to the stack: a fatal report does not return */
-    snprintf(text, sizeof text, "%s", ac__buf_str(&msg));
-    ac__buf_free(&msg);
-    ac__report_failure(AC_FK_ASSERTION, s->fatal, s->file, s->line, text, got, expected);
+    ac__report_failure_buf(AC_FK_ASSERTION, s->fatal, s->file, s->line, &msg, got, expected);
 }
 
 /* Fails with got/expected built in buffers; frees them first (a fatal failure does not return). */
 static bool fail_with(const ac__site *s, const char *detail, ac_buf *got, ac_buf *expected) {
-    char g[4096], e[4096];
-    snprintf(g, sizeof g, "%s", ac__buf_str(got));
-    snprintf(e, sizeof e, "%s", ac__buf_str(expected));
-    ac__buf_free(got);
-    ac__buf_free(expected);
-    fail_site(s, detail, g, e);
+    fail_site(s, detail, got, expected);
     return false;
 }
 
@@ -290,12 +282,10 @@ bool ac__check_idle(const ac__site *s, struct ac_test *t) {
         ac__buf_free(&list);
         return true;
     }
-    char detail[128], got[4096]; /* on the stack: a fatal failure does not return */
+    char detail[128]; /* on the stack: a fatal failure does not return */
     snprintf(detail, sizeof detail, "%zu watcher%s started by the test %s still active", n, n == 1 ? "" : "s",
              n == 1 ? "is" : "are");
-    snprintf(got, sizeof got, "%s", ac__buf_str(&list));
-    ac__buf_free(&list);
-    fail_site(s, detail, got, NULL);
+    fail_site(s, detail, &list, NULL);
     return false;
 }
 

@@ -126,32 +126,11 @@ static void advance(double seconds) {
     advance_ns(llround(seconds * 1e9));
 }
 
-/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Raw system
- * calls into a buffer on the stack: a test may have replaced open or read, and this runs at every
- * autojump, where opendir's 32 KiB allocation would dominate a virtual day under ThreadSanitizer. */
-static int count_threads(void) {
-    char buf[4096] __attribute__((aligned(8)));
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int threads = 0;
-    long n;
-    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < n;) {
-            unsigned short reclen;
-            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
-            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
-            off += reclen;
-        }
-    syscall(SYS_close, fd);
-    return threads;
-}
-
 /* Threads the test started may be doing real work that will wake the loop (an ev_async). Threads that
  * were there before it began are not the test's: ThreadSanitizer's background thread, or one another
  * test left behind under --no-fork. */
 static bool other_threads(void) {
-    return count_threads() > vc.threads;
+    return ac__count_threads() > vc.threads;
 }
 
 static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms) {
@@ -313,7 +292,7 @@ void ac__clock_begin(ac_test *t, int kind) {
     vc.t = t;
     pthread_t self = pthread_self();
     __atomic_store(&vc.thread, &self, __ATOMIC_RELAXED);
-    vc.threads = count_threads();
+    vc.threads = ac__count_threads();
     if (vc.threads < 1)
         vc.threads = 1;
     STORE(vc.mono, START_MONO);

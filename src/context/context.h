@@ -31,6 +31,13 @@ bool ac__exec_cancel_open(ac_test *t);
 void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
                         const char *got, const char *expected);
 
+/* Reports a failure composed in buffers (got and expected may be NULL; an empty one is absent): copies
+ * the texts to the stack — the message up to 2,047 bytes, got and expected up to 4,095 each —, frees the
+ * buffers, then reports as ac__report_failure, so that a fatal report, which does not return, leaves
+ * nothing allocated behind. */
+void ac__report_failure_buf(ac_failure_kind kind, bool fatal, const char *file, int line, ac_buf *msg,
+                            ac_buf *got, ac_buf *expected);
+
 /* Gives an await its own condition text and a describer of what to show as "got" when it fails (instead
  * of the loop's active watchers): for awaits built on other modules' state, like mock calls. */
 void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),

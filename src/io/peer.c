@@ -820,14 +820,22 @@ static void add_bytes(ac_peer *p, step_kind kind, const void *bytes, size_t n, c
     add_step(p, (step){.kind = kind, .data = copy, .n = n, .file = file, .line = line});
 }
 
+/* A string step: its bytes without the terminating NUL; a NULL string is misuse (fatal). */
+static void add_str(ac_peer *p, step_kind kind, const char *s, const char *fn, const char *file, int line) {
+    if (!s) {
+        char text[96];
+        snprintf(text, sizeof text, "%s: s is NULL", fn);
+        ac__report_failure(AC_FK_ASSERTION, true, file, line, text, NULL, NULL);
+    }
+    add_bytes(p, kind, s, s ? strlen(s) : 0, fn, file, line);
+}
+
 void ac__peer_expect(ac_peer *p, const void *bytes, size_t n, const char *file, int line) {
     add_bytes(p, ST_EXPECT, bytes, n, "ac_peer_expect", file, line);
 }
 
 void ac__peer_expect_str(ac_peer *p, const char *s, const char *file, int line) {
-    if (!s)
-        ac__report_failure(AC_FK_ASSERTION, true, file, line, "ac_peer_expect_str: s is NULL", NULL, NULL);
-    add_bytes(p, ST_EXPECT, s, s ? strlen(s) : 0, "ac_peer_expect_str", file, line);
+    add_str(p, ST_EXPECT, s, "ac_peer_expect_str", file, line);
 }
 
 void ac__peer_send(ac_peer *p, const void *bytes, size_t n, const char *file, int line) {
@@ -835,9 +843,7 @@ void ac__peer_send(ac_peer *p, const void *bytes, size_t n, const char *file, in
 }
 
 void ac__peer_send_str(ac_peer *p, const char *s, const char *file, int line) {
-    if (!s)
-        ac__report_failure(AC_FK_ASSERTION, true, file, line, "ac_peer_send_str: s is NULL", NULL, NULL);
-    add_bytes(p, ST_SEND, s, s ? strlen(s) : 0, "ac_peer_send_str", file, line);
+    add_str(p, ST_SEND, s, "ac_peer_send_str", file, line);
 }
 
 void ac__peer_wait(ac_peer *p, double seconds, const char *file, int line) {

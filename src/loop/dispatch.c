@@ -107,7 +107,11 @@ unsigned long ac__loop_dispatch_serial(void) {
 }
 
 void ac__loop_dispatch_describe(ac_buf *b) {
-    int d = ac__on_test_thread() && ac__loop_test.loop ? ac__depth() : 0;
+    if (!ac__on_test_thread()) {
+        ac__buf_puts(b, "a thread other than the test's");
+        return;
+    }
+    int d = ac__loop_test.loop ? ac__depth() : 0;
     if (d <= 0) {
         ac__buf_puts(b, "the test body");
         return;
@@ -187,7 +191,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->delivery[0] = '\0';
         if (r && !r->harness && !r->internal) /* a mock's completion timer names its delivery */
             mock_delivery(f, r->w);
-        f->start = ac__real_now();
+        f->start = ac__monotonic();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
         if (ac__loop_sched)
@@ -201,7 +205,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
     if (f && f->serial == serial && ac__tracking(loop) && !(ac__loop_test.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {
-        double took = ac__real_now() - f->start - f->excluded;
+        double took = ac__monotonic() - f->start - f->excluded;
         if (took > ac__loop_test.slow_limit)
             report_slow(f, took);
     }
@@ -338,7 +342,7 @@ __attribute__((cold)) static const void *sleep_caller(void) {
 __attribute__((cold)) bool ac__dispatch_sleep(const char *call) {
     if (!ac__on_test_thread() || !ac__loop_test.loop || (ac__loop_test.allow & AC_ALLOW_BLOCKING_SLEEP))
         return false;
-    double t0 = ac__real_now();
+    double t0 = ac__monotonic();
     drop_abandoned_frames();
     if (ac__depth() == 0)
         return false;
@@ -370,6 +374,6 @@ __attribute__((cold)) bool ac__dispatch_sleep(const char *call) {
         report(ac__buf_str(&msg));
         ac__buf_free(&msg);
     }
-    f->excluded += ac__real_now() - t0;
+    f->excluded += ac__monotonic() - t0;
     return true;
 }

@@ -49,18 +49,8 @@ static int (*real_usleep)(useconds_t);
 static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 static void (*real_ev_sleep)(ev_tstamp);
-static int (*real_clock_gettime)(clockid_t, struct timespec *);
 
 static uintptr_t libev_lo, libev_hi; /* libev's code: calls from there are libev's own */
-
-double ac__real_now(void) {
-    struct timespec ts;
-    if (real_clock_gettime)
-        real_clock_gettime(CLOCK_MONOTONIC, &ts);
-    else
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void ac__hooks_invoke_pending(struct ev_loop *loop) {
     real_invoke_pending(loop);
@@ -340,9 +330,9 @@ static int hook_run(struct ev_loop *loop, int flags) {
     if (ac__depth() == 0 || !ac__tracking(loop) || !ac__on_test_thread())
         return real_run(loop, flags);
     int my = ac__depth();
-    double t0 = ac__real_now();
+    double t0 = ac__monotonic();
     int r = real_run(loop, flags);
-    ac__dispatch_exclude(my, ac__real_now() - t0);
+    ac__dispatch_exclude(my, ac__monotonic() - t0);
     return r;
 }
 
@@ -366,7 +356,7 @@ typedef struct sleep_guard {
 
 static void sleep_begin(sleep_guard *g, const char *text) {
     g->reported = ac__loop_sleep_check(text);
-    g->t0 = g->reported ? ac__real_now() : 0;
+    g->t0 = g->reported ? ac__monotonic() : 0;
     g->depth = ac__depth();
     in_sleep = true;
 }
@@ -374,7 +364,7 @@ static void sleep_begin(sleep_guard *g, const char *text) {
 static void sleep_end(const sleep_guard *g) {
     in_sleep = false;
     if (g->reported && g->depth == ac__depth())
-        ac__dispatch_exclude(g->depth, ac__real_now() - g->t0);
+        ac__dispatch_exclude(g->depth, ac__monotonic() - g->t0);
 }
 
 static double ts_seconds(const struct timespec *ts) {
@@ -481,7 +471,6 @@ __attribute__((cold)) static int find_code(struct dl_phdr_info *info, size_t siz
 }
 
 __attribute__((cold)) static void install(void) {
-    real_clock_gettime = (int (*)(clockid_t, struct timespec *))ac__real("clock_gettime");
     real_invoke_pending = (void (*)(struct ev_loop *))ac__real("ev_invoke_pending");
     if (!real_invoke_pending)
         real_invoke_pending = ev_invoke_pending;

@@ -349,30 +349,6 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, 
 
 /* ---- quiescence ---- */
 
-/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Raw system calls:
- * a test may have replaced open or read. */
-static int count_threads(void) {
-    char buf[4096] __attribute__((aligned(8)));
-    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int threads = 0;
-    long n;
-    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < n;) {
-            unsigned short reclen;
-            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
-            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
-            off += reclen;
-        }
-    syscall(SYS_close, fd);
-    return threads;
-}
-
-int ac__loop_count_threads(void) {
-    return count_threads();
-}
-
 /* A recorded watcher that could still fire, ev_async aside (see async_sent). Records are dropped when
  * their watcher stops, so one that exists is taken as active (a stale one only makes the loop look busy).
  * ev_fork and ev_cleanup watchers run only on ev_loop_fork or when the loop is destroyed. */
@@ -402,7 +378,7 @@ bool ac__loop_quiescent(ac_test *t) {
             return false;
     if (!ac__loop_test.threads_before)
         return false; /* cannot tell whether the test's threads are running */
-    int now = count_threads();
+    int now = ac__count_threads();
     return now > 0 && now <= ac__loop_test.threads_before;
 }
 
@@ -583,16 +559,6 @@ static void check_fds(void) {
 
 /* ---- a test's life ---- */
 
-static double multiplier(void) {
-    static double mult = -1;
-    if (mult < 0) {
-        const char *m = getenv("AC_TIMEOUT_MULTIPLIER");
-        if (!m || !ac__parse_seconds(m, &mult) || mult <= 0)
-            mult = 1.0;
-    }
-    return mult;
-}
-
 void ac__loop_begin(ac_test *t) {
     ac__hooks_install();
     struct ev_loop *loop = ac_loop(t);
@@ -605,13 +571,15 @@ void ac__loop_begin(ac_test *t) {
     ac__loop_test.allow = ac__loop_test.def->options.allow;
     double limit =
         ac__loop_test.def->options.slow_callback > 0 ? ac__loop_test.def->options.slow_callback : 0.1;
-    ac__loop_test.slow_limit = limit * multiplier();
+    double mult;
+    (void)ac__timeout_multiplier(&mult); /* the runner has refused a bad value */
+    ac__loop_test.slow_limit = limit * mult;
     ac__loop_test.batch_reported_slow = ac__loop_test.batch_reported_sleep = false;
     ac__loop_test.next_serial = 0;
     ac__loop_test.body_serial = 0;
     if (!loop)
         return;
-    ac__loop_test.threads_before = count_threads();
+    ac__loop_test.threads_before = ac__count_threads();
     ac__loop_test.fds_known = fd_snapshot(ac__loop_test.fds_before, 0, &ac__loop_test.fds_limit);
     ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
     __atomic_store_n(&ac__loop_test.loop, loop, __ATOMIC_RELAXED);

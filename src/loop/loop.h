@@ -43,8 +43,6 @@ void ac__loop_end(ac_test *t, bool report);
 /* Harness code that starts watchers on the test's loop for itself (an await's timer, a mock's completion
  * timer, a peer's io) may bracket those starts with these, so they are never reported as the test's
  * whatever the symbol table says. Per thread, nestable. */
-/* The threads this process has now (from /proc/self/task), 0 when that cannot be told. */
-int ac__loop_count_threads(void);
 void ac__loop_harness_enter(void);
 void ac__loop_harness_leave(void);
 
@@ -58,7 +56,8 @@ unsigned long ac__loop_dispatches(void);
 /* The dispatch the running code is in: the serial of the innermost callback being dispatched on the
  * test's loop, or 0 in the test body (or outside any dispatch). */
 unsigned long ac__loop_dispatch_serial(void);
-/* Appends what that dispatch is: "callback on_reply (ev_timer after=0.050)" or "the test body". */
+/* Appends where the caller is: on the test's thread the dispatch it is in, "callback on_reply (ev_timer
+ * after=0.050)" or "the test body"; on any other thread "a thread other than the test's". */
 void ac__loop_dispatch_describe(ac_buf *b);
 
 /* ---- the dispatcher's observers: modules above the loop register these (the loop calls up only

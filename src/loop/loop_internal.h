@@ -184,8 +184,6 @@ bool ac__hooks_in_libev(const void *addr);
 void ac__hooks_invoke_pending(struct ev_loop *loop);
 /* Forgets the interception's per-test state: limbo, sleep and harness nesting (test start and end). */
 void ac__hooks_reset(void);
-/* The real CLOCK_MONOTONIC in seconds, whatever replaces clock_gettime. */
-double ac__real_now(void);
 
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */

@@ -179,11 +179,6 @@ __attribute__((cold)) static const sym *find(const object *o, uintptr_t a) {
     return a < end ? s : NULL;
 }
 
-static const char *base_name(const char *path) {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 __attribute__((cold)) void ac__sym_format(ac_buf *b, const void *addr, bool with_offset) {
     if (!addr) {
         ac__buf_puts(b, "(none)");
@@ -205,7 +200,7 @@ __attribute__((cold)) void ac__sym_format(ac_buf *b, const void *addr, bool with
         else
             ac__buf_puts(b, name);
     } else if (o && *o->path && strcmp(o->path, "/proc/self/exe") != 0) {
-        ac__buf_printf(b, "%s+0x%lx", base_name(o->path), (unsigned long)((uintptr_t)addr - o->base));
+        ac__buf_printf(b, "%s+0x%lx", ac__base_name(o->path), (unsigned long)((uintptr_t)addr - o->base));
     } else {
         ac__buf_printf(b, "%p", addr);
     }

@@ -41,10 +41,7 @@ void ac__mock_fail(bool fatal, const char *file, int line, const char *message, 
 }
 
 _Noreturn void ac__mock_fail_fatal_buf(const char *file, int line, ac_buf *msg) {
-    char text[2048];
-    snprintf(text, sizeof text, "%s", ac__buf_str(msg));
-    ac__buf_free(msg);
-    ac__mock_fail(true, file, line, text, NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
     abort(); /* not reached */
 }
 

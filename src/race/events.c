@@ -32,20 +32,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     bool on;
-    pthread_t thread;
     event *events;
     size_t n, cap;
     order *orders;
     size_t norders, cap_orders;
     unsigned long seq;
 } event_state;
-
-static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), event_state.thread))
-        ac__loop_dispatch_describe(b);
-    else
-        ac__buf_puts(b, "a thread other than the test's");
-}
 
 static void quoted(ac_buf *b, const char *s) {
     ac__escape_c(b, s, strlen(s));
@@ -88,7 +80,7 @@ void ac__event(const char *name, const char *file, int line) {
                 ac__xrealloc(event_state.events, event_state.cap * sizeof *event_state.events);
         }
         ac_buf where = {0};
-        describe_here(&where);
+        ac__loop_dispatch_describe(&where);
         e = &event_state.events[event_state.n++];
         *e = (event){ac__xstrdup(name), 0, 0, ac__buf_take(&where), file, line};
     }
@@ -104,7 +96,7 @@ void ac__event(const char *name, const char *file, int line) {
             continue;
         o->reported = true;
         ac_buf where = {0}, m = {0};
-        describe_here(&where);
+        ac__loop_dispatch_describe(&where);
         order_message(&m, o, ac__buf_str(&where));
         ac__buf_free(&where);
         broken = ac__xrealloc(broken, (nbroken + 1) * sizeof *broken);
@@ -160,6 +152,17 @@ static void occurrences(ac_buf *m, const event *e) {
     ac__buf_printf(m, "happened %zu time%s, first in %s", e->count, e->count == 1 ? "" : "s", e->first_where);
 }
 
+/* "\"a\" never happened (\"b\" happened 2 times, first in ...)": `missing` did not happen, `other` (e) did.
+ */
+static void never_happened(ac_buf *m, const char *missing, const char *other, const event *e) {
+    quoted(m, missing);
+    ac__buf_puts(m, " never happened (");
+    quoted(m, other);
+    ac__buf_puts(m, " ");
+    occurrences(m, e);
+    ac__buf_puts(m, ")");
+}
+
 bool ac__check_before(bool fatal, const char *a, const char *b, const char *file, int line) {
     const char *macro = fatal ? "AC_ASSERT_BEFORE" : "AC_EXPECT_BEFORE";
     a = a ? a : "";
@@ -179,19 +182,9 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
     } else if (!has_a && !has_b) {
         ac__buf_puts(&m, "neither event happened");
     } else if (!has_a) {
-        quoted(&m, a);
-        ac__buf_puts(&m, " never happened (");
-        quoted(&m, b);
-        ac__buf_puts(&m, " ");
-        occurrences(&m, eb);
-        ac__buf_puts(&m, ")");
+        never_happened(&m, a, b, eb);
     } else if (!has_b) {
-        quoted(&m, b);
-        ac__buf_puts(&m, " never happened (");
-        quoted(&m, a);
-        ac__buf_puts(&m, " ");
-        occurrences(&m, ea);
-        ac__buf_puts(&m, ")");
+        never_happened(&m, b, a, ea);
     } else if (eb->first_seq < ea->first_seq) {
         quoted(&m, b);
         ac__buf_printf(&m, " happened first, in %s; ", eb->first_where);
@@ -205,10 +198,7 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
         ac__buf_free(&m);
         return true;
     }
-    char text[2048]; /* on the stack: a fatal report does not return */
-    snprintf(text, sizeof text, "%s", ac__buf_str(&m));
-    ac__buf_free(&m);
-    ac__report_failure(AC_FK_ASSERTION, fatal, file, line, text, NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, fatal, file, line, &m, NULL, NULL);
     return false;
 }
 
@@ -231,7 +221,6 @@ void ac__events_begin(ac_test *t) {
     pthread_mutex_lock(&lock);
     clear();
     event_state.on = true;
-    event_state.thread = pthread_self();
     pthread_mutex_unlock(&lock);
 }
 

@@ -41,30 +41,13 @@ typedef struct wrapper {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-    pthread_t thread; /* the test's */
     wrapper *wrappers, **tail;
     wrapper *op;
     int promise;
 } once_state;
 
-/* "callback on_reply (ev_timer after=0.05 repeat=0.0)", "the test body", or another thread. */
-static void describe_here(ac_buf *b) {
-    if (pthread_equal(pthread_self(), once_state.thread))
-        ac__loop_dispatch_describe(b);
-    else
-        ac__buf_puts(b, "a thread other than the test's");
-}
-
-static const char *base_name(const char *file) {
-    const char *slash = file ? strrchr(file, '/') : NULL;
-    return slash ? slash + 1 : file ? file : "?";
-}
-
 static _Noreturn void fail_fatal(const char *file, int line, ac_buf *msg) {
-    char text[2048]; /* on the stack: a fatal report does not return */
-    snprintf(text, sizeof text, "%s", ac__buf_str(msg));
-    ac__buf_free(msg);
-    ac__report_failure(AC_FK_ASSERTION, true, file, line, text, NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
     abort(); /* not reached */
 }
 
@@ -161,7 +144,7 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     bool cancelled = ac__cancel_done();
     ac_buf here = {0};
     if (__atomic_load_n(&w->calls, __ATOMIC_RELAXED) < 2)
-        describe_here(&here);
+        ac__loop_dispatch_describe(&here);
     char msg[2048];
     msg[0] = '\0';
     pthread_mutex_lock(&lock);
@@ -251,7 +234,7 @@ void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_pro
         ac__buf_printf(&msg,
                        "ac_op_callback: the test already wrapped its operation's callback at %s:%d (one per "
                        "test)",
-                       base_name(once_state.op->file), once_state.op->line);
+                       ac__base_name(once_state.op->file), once_state.op->line);
         fail_fatal(file, line, &msg);
     }
     if (promise != AC_CANCEL_SILENT && promise != AC_CANCEL_CALLS_BACK_ONCE) {
@@ -309,7 +292,6 @@ static void wrappers_clear(void) {
 void ac__once_begin(ac_test *t) {
     (void)t;
     wrappers_clear();
-    once_state.thread = pthread_self();
 }
 
 void ac__once_end(ac_test *t) {

@@ -40,8 +40,7 @@ typedef struct seen {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-    pthread_t thread; /* the test's */
-    seen *seen;       /* the sites evaluated since the test began, in order */
+    seen *seen; /* the sites evaluated since the test began, in order */
     size_t n, cap;
 } prop_state;
 
@@ -66,7 +65,6 @@ static void reset_site(ac__prop_site *s) {
 void ac__props_begin(ac_test *t) {
     (void)t;
     pthread_mutex_lock(&lock);
-    prop_state.thread = pthread_self();
     if (__start_ac_props && __stop_ac_props)
         for (ac__prop_site *s = __start_ac_props; s < __stop_ac_props; s++)
             reset_site(s);
@@ -100,10 +98,7 @@ static void report(ac_test *t, const ac__prop_site *site, const char *detail) {
     const char *msg = site->message ? site->message : "";
     ac__escape_c(&m, msg, strlen(msg));
     ac__buf_puts(&m, site->kind == AC__PROP_ALWAYS ? ") was false in " : ") was reached in ");
-    if (pthread_equal(pthread_self(), prop_state.thread))
-        ac__loop_dispatch_describe(&m);
-    else
-        ac__buf_puts(&m, "a thread other than the test's");
+    ac__loop_dispatch_describe(&m);
     unsigned long long seed = ac_schedule_seed(t);
     if (seed)
         ac__buf_printf(&m, " (schedule seed %llu)", seed);

@@ -70,16 +70,8 @@ static unsigned long long current_segment(void) {
 
 static char *describe_here(void) {
     ac_buf b = {0};
-    if (pthread_equal(pthread_self(), region_state.thread))
-        ac__loop_dispatch_describe(&b);
-    else
-        ac__buf_puts(&b, "a thread other than the test's");
+    ac__loop_dispatch_describe(&b);
     return ac__buf_take(&b);
-}
-
-static const char *base_name(const char *file) {
-    const char *slash = file ? strrchr(file, '/') : NULL;
-    return slash ? slash + 1 : file ? file : "?";
 }
 
 static size_t region_index(const char *name) {
@@ -99,7 +91,7 @@ static size_t region_index(const char *name) {
 static void region_head(ac_buf *m, const region *r) {
     ac__buf_puts(m, "atomic region on ");
     ac__escape_c(m, r->name, strlen(r->name));
-    ac__buf_printf(m, " opened by %s at %s:%d", r->opener_desc, base_name(r->file), r->line);
+    ac__buf_printf(m, " opened by %s at %s:%d", r->opener_desc, ac__base_name(r->file), r->line);
 }
 
 /* A failure to report once the lock is released. */
@@ -130,7 +122,7 @@ static void judge(const touch *p, failure **f, size_t *n) {
     r->intrusion_reported = true;
     ac_buf m = {0};
     region_head(&m, r);
-    ac__buf_printf(&m, " was entered by %s at %s:%d before it was closed", p->desc, base_name(p->file),
+    ac__buf_printf(&m, " was entered by %s at %s:%d before it was closed", p->desc, ac__base_name(p->file),
                    p->line);
     if ((r->opener & BODY_SEGMENT) && (p->by & BODY_SEGMENT))
         ac__buf_puts(&m, " (callbacks ran in between)");
@@ -162,7 +154,7 @@ void ac__atomic(int op, const char *res, const char *file, int line) {
         if (r->open) {
             ac_buf m = {0};
             region_head(&m, r);
-            ac__buf_printf(&m, " was opened again by %s at %s:%d while still open", desc, base_name(file),
+            ac__buf_printf(&m, " was opened again by %s at %s:%d while still open", desc, ac__base_name(file),
                            line);
             add_failure(&f, &nf, &m, file, line);
         }

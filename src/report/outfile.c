@@ -191,6 +191,30 @@ static int open_fail(ac_buf *err, const char *what, const char *path, int e) {
     return -1;
 }
 
+/* Creates a fresh named temporary file in dir (a new random name on a clash, 100 tries) and registers it
+ * for removal on a signal. Returns its fd and sets *temp to its malloc'd name, or returns -1 with errno
+ * set and *temp NULL. */
+static int open_named_temp(const char *dir, char **temp) {
+    *temp = NULL;
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        free(*temp);
+        *temp = temp_name(dir);
+        fd = open(*temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        int e = errno;
+        free(*temp);
+        *temp = NULL;
+        errno = e;
+        return -1;
+    }
+    pending_add(*temp);
+    return fd;
+}
+
 static ac_outfile *open_whole(const char *what, const char *path, int flags, ac_buf *err) {
     struct stat st;
     bool exists, through;
@@ -227,23 +251,12 @@ static ac_outfile *open_whole(const char *what, const char *path, int flags, ac_
             return NULL;
         }
     }
-    if (fd < 0) { /* no O_TMPFILE here */
-        for (int tries = 0; fd < 0 && tries < 100; tries++) {
-            free(temp);
-            temp = temp_name(dir);
-            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            if (fd < 0 && errno != EEXIST)
-                break;
-        }
-        if (fd < 0) {
-            int e = errno;
-            free(temp);
-            free(dir);
-            free(final);
-            open_fail(err, what, path, e);
-            return NULL;
-        }
-        pending_add(temp);
+    if (fd < 0 && (fd = open_named_temp(dir, &temp)) < 0) { /* no O_TMPFILE here */
+        int e = errno;
+        free(dir);
+        free(final);
+        open_fail(err, what, path, e);
+        return NULL;
     }
     free(dir);
     ac_outfile *f = outfile_new(what, path, fd, true);
@@ -287,20 +300,10 @@ static int link_fd(int fd, const char *name) {
 
 /* Copies what fd holds into a fresh named temporary file in dir (where linking fd is impossible). */
 static char *copy_to_temp(int fd, const char *dir) {
-    char *temp = NULL;
-    int out = -1;
-    for (int tries = 0; out < 0 && tries < 100; tries++) {
-        free(temp);
-        temp = temp_name(dir);
-        out = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (out < 0 && errno != EEXIST)
-            break;
-    }
-    if (out < 0) {
-        free(temp);
+    char *temp;
+    int out = open_named_temp(dir, &temp);
+    if (out < 0)
         return NULL;
-    }
-    pending_add(temp);
     char chunk[65536];
     off_t off = 0;
     ssize_t n;

@@ -254,6 +254,20 @@ void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int 
         end_test_now(t);
 }
 
+void ac__report_failure_buf(ac_failure_kind kind, bool fatal, const char *file, int line, ac_buf *msg,
+                            ac_buf *got, ac_buf *expected) {
+    char text[2048], g[4096], e[4096];
+    snprintf(text, sizeof text, "%s", ac__buf_str(msg));
+    snprintf(g, sizeof g, "%s", got ? ac__buf_str(got) : "");
+    snprintf(e, sizeof e, "%s", expected ? ac__buf_str(expected) : "");
+    ac__buf_free(msg);
+    if (got)
+        ac__buf_free(got);
+    if (expected)
+        ac__buf_free(expected);
+    ac__report_failure(kind, fatal, file, line, text, g[0] ? g : NULL, e[0] ? e : NULL);
+}
+
 _Noreturn void ac__report_skip(const char *reason) {
     ac_test *t = current;
     if (!t) {
@@ -340,8 +354,7 @@ static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const ch
                               int line) {
     ac__await *aw = ac__xcalloc(1, sizeof *aw);
     double mult = 1.0;
-    const char *m = getenv("AC_TIMEOUT_MULTIPLIER");
-    if (!scale || ac__clock_kind() != AC_CLOCK_REAL || (m && !ac__parse_seconds(m, &mult)))
+    if (!scale || ac__clock_kind() != AC_CLOCK_REAL || !ac__timeout_multiplier(&mult))
         mult = 1.0;
     *aw = (ac__await){.t = t, .timeout = timeout_s * mult, .cond = cond, .file = file, .line = line};
     aw->next = t->awaits;
@@ -365,15 +378,13 @@ static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const ch
 
 /* Fails the await (fatal): `what` describes it; the loop's active watchers are listed as "got". */
 static _Noreturn void await_fail(ac__await *aw, const char *text) {
-    char what[2048]; /* on the stack: the fatal report below does not return */
-    ac_buf active = {0};
+    ac_buf msg = {0}, active = {0};
+    ac__buf_puts(&msg, text);
     if (aw->describe)
         aw->describe(aw->describe_ctx, &active);
     else
         ac__loop_describe_active(aw->t, &active);
-    snprintf(what, sizeof what, "%s", ac__buf_str(&active));
-    ac__buf_free(&active);
-    ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, what[0] ? what : NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, true, aw->file, aw->line, &msg, &active, NULL);
     abort(); /* not reached */
 }
 
@@ -406,9 +417,8 @@ static void await_check_expired(ac__await *aw) {
  * than waiting out the timeout (under a virtual clock, before time jumps). "got" is what the await
  * describes itself, else the watchers left (which cannot fire) and the completions held for the test. */
 static _Noreturn void await_idle(ac__await *aw) {
-    char text[1024], what[2048]; /* on the stack: the fatal report below does not return */
-    snprintf(text, sizeof text, "the loop went idle while waiting for %s", aw->cond);
-    ac_buf got = {0}, held = {0};
+    ac_buf msg = {0}, got = {0}, held = {0};
+    ac__buf_printf(&msg, "the loop went idle while waiting for %s", aw->cond);
     if (aw->describe) {
         aw->describe(aw->describe_ctx, &got);
     } else {
@@ -417,10 +427,8 @@ static _Noreturn void await_idle(ac__await *aw) {
             ac__buf_printf(&got, "%s%s (only the test can deliver them)", got.len ? "\n" : "",
                            ac__buf_str(&held));
     }
-    snprintf(what, sizeof what, "%s", ac__buf_str(&got));
-    ac__buf_free(&got);
     ac__buf_free(&held);
-    ac__report_failure(AC_FK_ASSERTION, true, aw->file, aw->line, text, what[0] ? what : NULL, NULL);
+    ac__report_failure_buf(AC_FK_ASSERTION, true, aw->file, aw->line, &msg, &got, NULL);
     abort(); /* not reached */
 }
 
@@ -698,10 +706,10 @@ static void release_waits(ac_test *t) {
 
 static void check_threads_left(ac_test *t, int at_start) {
     at_start += TOOL_THREADS;
-    int now = ac__loop_count_threads();
+    int now = ac__count_threads();
     for (int i = 0; i < THREAD_GRACE_STEPS && now > at_start; i++) {
         usleep(2000);
-        now = ac__loop_count_threads();
+        now = ac__count_threads();
     }
     if (now <= at_start)
         return;
@@ -732,8 +740,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                    ac_sink *sink) {
     wire_mocks();
     unsigned long tsan_before = ac__tsan_reports();
-    int threads_at_start =
-        sink->fd < 0 ? ac__loop_count_threads() : 0; /* --no-fork: see check_threads_left */
+    int threads_at_start = sink->fd < 0 ? ac__count_threads() : 0; /* --no-fork: see check_threads_left */
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
     t->sink = sink;

@@ -323,13 +323,91 @@ static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, 
     ex->rep_seed = seed;
 }
 
+/* --check-determinism: keeps the first trace of a schedule and compares the second with it; the first
+ * divergence is kept (and stops the exploration unless --keep-going). */
+static void compare_trace(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+    size_t j = 0;
+    while (j < ex->ntraces && ex->traces[j].sched != sched)
+        j++;
+    if (j == ex->ntraces) {
+        ex->traces = ac__xrealloc(ex->traces, (ex->ntraces + 1) * sizeof *ex->traces);
+        ex->traces[ex->ntraces++] = (trace_slot){sched, r->trace};
+        r->trace = NULL;
+        return;
+    }
+    char *d = diverge(ex->traces[j].trace, r->trace);
+    free(ex->traces[j].trace);
+    ex->traces[j] = ex->traces[--ex->ntraces];
+    if (d && !ex->divergence) {
+        ex->divergence = d;
+        ex->divergence_seed = p->seed;
+        if (!ex->keep_going)
+            ex->stop = true;
+    } else {
+        free(d);
+    }
+}
+
+/* Counts a failed run in its group (by folded first message; past MAX_GROUPS as "other"), each group
+ * remembering its earliest schedule and cancel point, and makes it the representative when it is the
+ * earliest failure so far. */
+static void count_failure(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+    ex->failed++;
+    char *key = group_key(r);
+    size_t g = 0;
+    while (g < ex->ngroups && strcmp(ex->groups[g].key, key) != 0)
+        g++;
+    if (g == ex->ngroups && g < MAX_GROUPS) {
+        ex->groups[g] = (group){
+            key, ac__xstrdup(r->nfailures ? r->failures[0].message : "?"), 0, p->seed, p->cancel_at, sched};
+        ex->ngroups++;
+        key = NULL;
+    }
+    free(key);
+    if (g < ex->ngroups) {
+        ex->groups[g].count++;
+        if (sched < ex->groups[g].sched ||
+            (sched == ex->groups[g].sched && p->cancel_at < ex->groups[g].cancel_at)) {
+            ex->groups[g].sched = sched;
+            ex->groups[g].seed = p->seed;
+            ex->groups[g].cancel_at = p->cancel_at;
+        }
+    } else {
+        ex->other_failures++;
+    }
+    if (!ex->rep_failed || sched < ex->rep_sched || (sched == ex->rep_sched && p->cancel_at < ex->rep_cancel))
+        take_rep(ex, r, sched, p->cancel_at, p->seed, true);
+    if (!ex->keep_going)
+        ex->stop = true;
+}
+
+/* A cancel sweep's next step after a run: the next cancel point of the schedule while runs reach theirs,
+ * else the next schedule. */
+static void advance_sweep(ac_explore *ex, bool reached, bool late) {
+    ex->sweep_waiting = false;
+    if (reached)
+        ex->cancelled++;
+    else if (late)
+        ex->late++;
+    if (reached && ex->sweep_k >= SWEEP_MAX) {
+        ex->sweep_gave_up = true; /* a test that never ends: say so rather than sweep forever */
+        ex->sweep_sched++;
+        ex->sweep_k = 0;
+    } else if (reached) {
+        ex->sweep_k++;
+    } else { /* the run or its operation completed before its cancel point: that schedule is swept */
+        ex->sweep_sched++;
+        ex->sweep_k = 0;
+    }
+}
+
 void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
     ex->inflight--;
     ex->ran++;
     if (sched + 1 > ex->sched_seen)
         ex->sched_seen = sched + 1;
     ac__result_settle(r);
-    bool reached = r->cancel_reached, late = r->cancel_late;
+    bool reached = r->cancel_reached, late = r->cancel_late; /* take_rep empties r */
     if (r->sched_steps > ex->max_steps)
         ex->max_steps = r->sched_steps;
     if (sched == 0 && !ex->steps_known) {
@@ -338,81 +416,18 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
     }
     merge_props(ex, r);
     bool failed = r->outcome == AC_FAIL;
-    if (p->trace && r->trace && !failed) {
-        size_t j = 0;
-        while (j < ex->ntraces && ex->traces[j].sched != sched)
-            j++;
-        if (j == ex->ntraces) {
-            ex->traces = ac__xrealloc(ex->traces, (ex->ntraces + 1) * sizeof *ex->traces);
-            ex->traces[ex->ntraces++] = (trace_slot){sched, r->trace};
-            r->trace = NULL;
-        } else {
-            char *d = diverge(ex->traces[j].trace, r->trace);
-            free(ex->traces[j].trace);
-            ex->traces[j] = ex->traces[--ex->ntraces];
-            if (d && !ex->divergence) {
-                ex->divergence = d;
-                ex->divergence_seed = p->seed;
-                if (!ex->keep_going)
-                    ex->stop = true;
-            } else {
-                free(d);
-            }
-        }
-    }
+    if (p->trace && r->trace && !failed)
+        compare_trace(ex, p, sched, r);
     if (r->outcome == AC_SKIP && !ex->have_rep) {
         take_rep(ex, r, sched, p->cancel_at, p->seed, false);
         ex->stop = true; /* a skip skips every schedule */
     } else if (failed) {
-        ex->failed++;
-        char *key = group_key(r);
-        size_t g = 0;
-        while (g < ex->ngroups && strcmp(ex->groups[g].key, key) != 0)
-            g++;
-        if (g == ex->ngroups && g < MAX_GROUPS) {
-            ex->groups[g] = (group){
-                key,  ac__xstrdup(r->nfailures ? r->failures[0].message : "?"), 0, p->seed, p->cancel_at,
-                sched};
-            ex->ngroups++;
-            key = NULL;
-        }
-        free(key);
-        if (g < ex->ngroups) {
-            ex->groups[g].count++;
-            if (sched < ex->groups[g].sched ||
-                (sched == ex->groups[g].sched && p->cancel_at < ex->groups[g].cancel_at)) {
-                ex->groups[g].sched = sched;
-                ex->groups[g].seed = p->seed;
-                ex->groups[g].cancel_at = p->cancel_at;
-            }
-        } else {
-            ex->other_failures++;
-        }
-        if (!ex->rep_failed || sched < ex->rep_sched ||
-            (sched == ex->rep_sched && p->cancel_at < ex->rep_cancel))
-            take_rep(ex, r, sched, p->cancel_at, p->seed, true);
-        if (!ex->keep_going)
-            ex->stop = true;
+        count_failure(ex, p, sched, r);
     } else if (!ex->have_rep) {
         take_rep(ex, r, sched, p->cancel_at, p->seed, false);
     }
-    if (ex->sweep) {
-        ex->sweep_waiting = false;
-        if (reached)
-            ex->cancelled++;
-        else if (late)
-            ex->late++;
-        if (reached && ex->sweep_k >= SWEEP_MAX) {
-            ex->sweep_gave_up = true; /* a test that never ends: say so rather than sweep forever */
-            ex->sweep_sched++;
-            ex->sweep_k = 0;
-        } else if (reached) {
-            ex->sweep_k++;
-        } else { /* the run or its operation completed before its cancel point: that schedule is swept */
-            ex->sweep_sched++;
-            ex->sweep_k = 0;
-        }
-    }
+    if (ex->sweep)
+        advance_sweep(ex, reached, late);
     if (budget_spent(ex))
         ex->stop = true;
 }

@@ -14,8 +14,7 @@
 #include "../report/outfile.h"
 
 static const char *prog_name(const char *argv0) {
-    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-    return slash ? slash + 1 : argv0 ? argv0 : "test";
+    return argv0 ? ac__base_name(argv0) : "test";
 }
 
 static int usage_error(const char *prog, const char *reason) {
@@ -140,18 +139,184 @@ static ac_item item_at(void *ctx, size_t i) {
     return st->block[i % st->ntests];
 }
 
+/* Prints the selected tests' names (--list), or with --list=tsv what discovery needs of each. */
+static void list_tests(const ac_options *o, const ac__test_def **tests, size_t ntests) {
+    for (size_t i = 0; i < ntests; i++) {
+        if (o->list_tsv) {
+            unsigned runs;
+            bool sweep;
+            double budget;
+            ac__explore_plan(o, tests[i], &runs, &sweep, &budget);
+            printf("%s.%s\t%g\t%s\t%d\t%u\t%d\t%g\n", tests[i]->suite, tests[i]->name,
+                   ac__effective_timeout(o, tests[i]), tests[i]->file, tests[i]->line, runs, sweep, budget);
+        } else
+            printf("%s.%s\n", tests[i]->suite, tests[i]->name);
+    }
+}
+
+/* Sharding (after filtering, like GoogleTest): keeps the shard's tests, round-robin over registration
+ * order; returns how many are left. */
+static size_t keep_shard(const ac_options *o, const ac__test_def **tests, size_t ntests) {
+    if (o->shard_count <= 0)
+        return ntests;
+    size_t kept = 0;
+    for (size_t i = 0; i < ntests; i++)
+        if ((long)(i % (size_t)o->shard_count) == o->shard_index)
+            tests[kept++] = tests[i];
+    return kept;
+}
+
+/* What Bazel asks of a test runner before it starts. */
+static void tell_bazel(const ac_options *o) {
+    if (o->status_file)
+        touch(o->status_file); /* Bazel: "this runner understands sharding" */
+    if (o->premature_exit_file)
+        touch(o->premature_exit_file); /* removed again only if we finish normally */
+    if (o->tmpdir)
+        setenv("TMPDIR", o->tmpdir, 1);
+}
+
+/* The reporters and where they write: stdout and the report files. */
+typedef struct outputs {
+    ac_reporter *reporters[6];
+    size_t nrep;
+    ac_outfile *outs[4];
+    size_t nouts;
+} outputs;
+
+static void outputs_discard(outputs *out) {
+    for (size_t i = 0; i < out->nrep; i++)
+        out->reporters[i]->destroy(out->reporters[i]);
+    for (size_t i = 0; i < out->nouts; i++)
+        ac__outfile_discard(out->outs[i]);
+}
+
+/* Opens every report the options ask for. Returns 0, or -1 with the reason in `err` and nothing left
+ * open. */
+static int open_outputs(const ac_options *o, const char *prog, outputs *out, ac_buf *err) {
+    *out = (outputs){0};
+    bool tap_stdout = o->tap && !o->tap_path, json_stdout = o->json_path && strcmp(o->json_path, "-") == 0;
+    bool stdout_taken = tap_stdout || json_stdout;
+    ac_outfile *std_out = ac__outfile_stdout(tap_stdout ? "--tap" : json_stdout ? "--json" : "the report");
+    out->outs[out->nouts++] = std_out;
+    if (tap_stdout) {
+        out->reporters[out->nrep++] = ac__tap_reporter(ac__outfile_stream(std_out), false, o->tap_version);
+    } else if (!stdout_taken) {
+        bool tty = isatty(1) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
+        out->reporters[out->nrep++] = ac__human_reporter(ac__outfile_stream(std_out), want_color(o->color),
+                                                         o->verbose, tty && !o->github);
+    }
+    if (o->tap && o->tap_path) {
+        ac_outfile *f = ac__outfile_open("--tap", o->tap_path, 0, err);
+        if (!f)
+            goto fail;
+        out->outs[out->nouts++] = f;
+        out->reporters[out->nrep++] = ac__tap_reporter(ac__outfile_stream(f), false, o->tap_version);
+    }
+    if (o->json_path) {
+        ac_outfile *f = json_stdout ? std_out : ac__outfile_open("--json", o->json_path, 0, err);
+        if (!f)
+            goto fail;
+        if (f != std_out)
+            out->outs[out->nouts++] = f;
+        out->reporters[out->nrep++] = ac__json_reporter(ac__outfile_stream(f), false);
+    }
+    if (o->junit_path) {
+        ac_outfile *f = ac__outfile_open(o->junit_source, o->junit_path, AC_OUTFILE_WHOLE, err);
+        if (!f)
+            goto fail;
+        out->outs[out->nouts++] = f;
+        ac_reporter *j = ac__junit_reporter(ac__outfile_stream(f), prog);
+        if (!j) {
+            ac__buf_printf(err,
+                           "--junit: could not make a scratch file for the test cases in $TMPDIR or /tmp: %s",
+                           strerror(errno));
+            goto fail;
+        }
+        out->reporters[out->nrep++] = j;
+    }
+    if (o->github)
+        out->reporters[out->nrep++] =
+            ac__github_reporter(stdout_taken ? stderr : ac__outfile_stream(std_out));
+    return 0;
+fail:
+    outputs_discard(out);
+    return -1;
+}
+
+/* Ends and closes every report; returns 1 when one could not be written, else 0. */
+static int close_outputs(outputs *out, const ac_summary *sum) {
+    int report_error = 0;
+    for (size_t i = 0; i < out->nrep; i++) {
+        if (out->reporters[i]->end(out->reporters[i], sum) < 0)
+            report_error = 1;
+        out->reporters[i]->destroy(out->reporters[i]);
+    }
+    for (size_t i = 0; i < out->nouts; i++)
+        if (ac__outfile_close(out->outs[i]) < 0) /* names the report and the error */
+            report_error = 1;
+    return report_error;
+}
+
+/* The exit status of a finished run. */
+static int exit_status(const ac_summary *sum, int report_error) {
+    if (sum->interrupted)
+        return 128 + sum->interrupted;
+    if (sum->failed || report_error || sum->not_run)
+        return 1;
+    /* 77 tells ctest "skipped"; a TAP harness (prove) reads skips from the stream and would call any
+     * non-zero status a failure. */
+    const char *harness = getenv("HARNESS_ACTIVE");
+    if (sum->total > 0 && sum->skipped == sum->total && !(harness && *harness))
+        return 77;
+    return 0;
+}
+
+/* Runs the selected tests (o->repeat times, repetition by repetition, each shuffled on its own when
+ * asked) with the reports open; returns the exit status. */
+static int run_selection(ac_options *o, const ac__test_def **tests, size_t ntests, outputs *out) {
+    size_t nitems = ntests * (size_t)o->repeat;
+    item_stream stream = {.tests = tests, .ntests = ntests, .shuffle = o->shuffle, .rng = o->seed, .rep = -1};
+    stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block); /* made as the runner asks */
+    char replay[64];
+    snprintf(replay, sizeof replay, "--shuffle --seed=%llu", o->seed);
+    ac_run_info info = {.total = nitems, .shuffled = o->shuffle, .seed = o->seed, .replay = replay};
+    for (size_t i = 0; i < out->nrep; i++)
+        out->reporters[i]->begin(out->reporters[i], &info);
+    ac_run run = {.opts = o,
+                  .tests = tests,
+                  .ntests = ntests,
+                  .item_at = item_at,
+                  .item_ctx = &stream,
+                  .nitems = nitems,
+                  .reporters = out->reporters,
+                  .nreporters = out->nrep};
+    ac_summary sum = {0};
+    ac__run_tests(&run, &sum);
+    int report_error = close_outputs(out, &sum);
+    if (o->premature_exit_file)
+        unlink(o->premature_exit_file);
+    free(stream.block);
+    return exit_status(&sum, report_error);
+}
+
+/* A usage error (status 2) with the reason in `err`; frees what ac_main holds. */
+static int refuse(const char *prog, ac_buf *err, ac_options *o, const ac__test_def **tests) {
+    int rc = usage_error(prog, ac__buf_str(err));
+    ac__buf_free(err);
+    free(tests);
+    ac__options_free(o);
+    return rc;
+}
+
 int ac_main(int argc, char **argv) {
     const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
     if (ac__runner_startup(prog) != 0) /* fds 0-2, signals, fd limit; refuses a nested run */
         return 2;
     ac_options o;
     ac_buf err = {0};
-    if (ac__parse_options(argc, argv, &o, &err) < 0) {
-        int rc = usage_error(prog, ac__buf_str(&err));
-        ac__buf_free(&err);
-        ac__options_free(&o);
-        return rc;
-    }
+    if (ac__parse_options(argc, argv, &o, &err) < 0)
+        return refuse(prog, &err, &o, NULL);
     o.prog = argc > 0 && argv[0] ? argv[0] : "test";
     if (o.help || o.version) {
         if (o.help)
@@ -161,12 +326,8 @@ int ac_main(int argc, char **argv) {
         ac__options_free(&o);
         return 0;
     }
-    if (find_duplicate(&err)) {
-        int rc = usage_error(prog, ac__buf_str(&err));
-        ac__buf_free(&err);
-        ac__options_free(&o);
-        return rc;
-    }
+    if (find_duplicate(&err))
+        return refuse(prog, &err, &o, NULL);
     const ac__test_def **tests;
     size_t ntests;
     long unused = select_tests(&o, &tests, &ntests);
@@ -174,159 +335,24 @@ int ac_main(int argc, char **argv) {
         char *pattern = ac__one_line(o.filters[unused]);
         ac__buf_printf(&err, "--filter '%s' matches no test (see --list)", pattern);
         free(pattern);
-        int rc = usage_error(prog, ac__buf_str(&err));
-        ac__buf_free(&err);
-        free(tests);
-        ac__options_free(&o);
-        return rc;
+        return refuse(prog, &err, &o, tests);
     }
     if (o.list) {
-        for (size_t i = 0; i < ntests; i++) {
-            if (o.list_tsv) {
-                unsigned runs;
-                bool sweep;
-                double budget;
-                ac__explore_plan(&o, tests[i], &runs, &sweep, &budget);
-                printf("%s.%s\t%g\t%s\t%d\t%u\t%d\t%g\n", tests[i]->suite, tests[i]->name,
-                       ac__effective_timeout(&o, tests[i]), tests[i]->file, tests[i]->line, runs, sweep,
-                       budget);
-            } else
-                printf("%s.%s\n", tests[i]->suite, tests[i]->name);
-        }
+        list_tests(&o, tests, ntests);
         free(tests);
         ac__options_free(&o);
         return 0;
     }
-
-    /* Sharding (after filtering, like GoogleTest): round-robin over registration order. */
-    if (o.shard_count > 0) {
-        size_t kept = 0;
-        for (size_t i = 0; i < ntests; i++)
-            if ((long)(i % (size_t)o.shard_count) == o.shard_index)
-                tests[kept++] = tests[i];
-        ntests = kept;
-    }
-    if (o.status_file)
-        touch(o.status_file); /* Bazel: "this runner understands sharding" */
-    if (o.premature_exit_file)
-        touch(o.premature_exit_file); /* removed again only if we finish normally */
-    if (o.tmpdir)
-        setenv("TMPDIR", o.tmpdir, 1);
-
-    /* The items: every selected test o.repeat times, repetition by repetition, each shuffled on its own
-     * when asked; made one repetition at a time as the runner asks for them. */
-    size_t nitems = ntests * (size_t)o.repeat;
+    ntests = keep_shard(&o, tests, ntests);
+    tell_bazel(&o);
     if (o.shuffle && !o.seed_given)
         o.seed = fresh_seed();
-    item_stream stream = {.tests = tests, .ntests = ntests, .shuffle = o.shuffle, .rng = o.seed, .rep = -1};
-    stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block);
-
-    ac_reporter *reporters[6];
-    size_t nrep = 0;
-    ac_outfile *outs[4]; /* where the reporters write: stdout and the report files */
-    size_t nouts = 0;
-    bool tap_stdout = o.tap && !o.tap_path, json_stdout = o.json_path && strcmp(o.json_path, "-") == 0;
-    bool stdout_taken = tap_stdout || json_stdout;
-    ac_outfile *std_out = ac__outfile_stdout(tap_stdout ? "--tap" : json_stdout ? "--json" : "the report");
-    outs[nouts++] = std_out;
-    int rc = 0;
-    if (tap_stdout) {
-        reporters[nrep++] = ac__tap_reporter(ac__outfile_stream(std_out), false, o.tap_version);
-    } else if (!stdout_taken) {
-        bool tty = isatty(1) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
-        reporters[nrep++] =
-            ac__human_reporter(ac__outfile_stream(std_out), want_color(o.color), o.verbose, tty && !o.github);
-    }
-    if (o.tap && o.tap_path) {
-        ac_outfile *f = ac__outfile_open("--tap", o.tap_path, 0, &err);
-        if (!f) {
-            rc = 2;
-        } else {
-            outs[nouts++] = f;
-            reporters[nrep++] = ac__tap_reporter(ac__outfile_stream(f), false, o.tap_version);
-        }
-    }
-    if (!rc && o.json_path) {
-        ac_outfile *f = json_stdout ? std_out : ac__outfile_open("--json", o.json_path, 0, &err);
-        if (!f) {
-            rc = 2;
-        } else {
-            if (f != std_out)
-                outs[nouts++] = f;
-            reporters[nrep++] = ac__json_reporter(ac__outfile_stream(f), false);
-        }
-    }
-    if (!rc && o.junit_path) {
-        ac_outfile *f = ac__outfile_open(o.junit_source, o.junit_path, AC_OUTFILE_WHOLE, &err);
-        if (!f) {
-            rc = 2;
-        } else {
-            outs[nouts++] = f;
-            ac_reporter *j = ac__junit_reporter(ac__outfile_stream(f), prog);
-            if (j) {
-                reporters[nrep++] = j;
-            } else {
-                ac__buf_printf(&err,
-                               "--junit: could not make a scratch file for the test cases in $TMPDIR or "
-                               "/tmp: %s",
-                               strerror(errno));
-                rc = 2;
-            }
-        }
-    }
-    if (!rc && o.github)
-        reporters[nrep++] = ac__github_reporter(stdout_taken ? stderr : ac__outfile_stream(std_out));
-    if (rc) {
-        for (size_t i = 0; i < nrep; i++)
-            reporters[i]->destroy(reporters[i]);
-        for (size_t i = 0; i < nouts; i++)
-            ac__outfile_discard(outs[i]);
-        rc = usage_error(prog, ac__buf_str(&err));
-        ac__buf_free(&err);
-        free(stream.block);
-        free(tests);
-        ac__options_free(&o);
-        return rc;
-    }
-
-    char replay[64];
-    snprintf(replay, sizeof replay, "--shuffle --seed=%llu", o.seed);
-    ac_run_info info = {.total = nitems, .shuffled = o.shuffle, .seed = o.seed, .replay = replay};
-    for (size_t i = 0; i < nrep; i++)
-        reporters[i]->begin(reporters[i], &info);
-    ac_run run = {.opts = &o,
-                  .tests = tests,
-                  .ntests = ntests,
-                  .item_at = item_at,
-                  .item_ctx = &stream,
-                  .nitems = nitems,
-                  .reporters = reporters,
-                  .nreporters = nrep};
-    ac_summary sum = {0};
-    ac__run_tests(&run, &sum);
-    int report_error = 0;
-    for (size_t i = 0; i < nrep; i++) {
-        if (reporters[i]->end(reporters[i], &sum) < 0)
-            report_error = 1;
-        reporters[i]->destroy(reporters[i]);
-    }
-    for (size_t i = 0; i < nouts; i++)
-        if (ac__outfile_close(outs[i]) < 0) /* names the report and the error */
-            report_error = 1;
-    if (o.premature_exit_file)
-        unlink(o.premature_exit_file);
-    free(stream.block);
+    outputs out;
+    if (open_outputs(&o, prog, &out, &err) < 0)
+        return refuse(prog, &err, &o, tests);
+    int rc = run_selection(&o, tests, ntests, &out);
     free(tests);
     ac__options_free(&o);
     ac__buf_free(&err);
-    if (sum.interrupted)
-        return 128 + sum.interrupted;
-    if (sum.failed || report_error || sum.not_run)
-        return 1;
-    /* 77 tells ctest "skipped"; a TAP harness (prove) reads skips from the stream and would call any
-     * non-zero status a failure. */
-    const char *harness = getenv("HARNESS_ACTIVE");
-    if (sum.total > 0 && sum.skipped == sum.total && !(harness && *harness))
-        return 77;
-    return 0;
+    return rc;
 }

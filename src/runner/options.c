@@ -1,8 +1,11 @@
 /* options.c — the test executable's command line and the environment variables the runner reads.
- * Produces an ac_options or a one-line reason; prints nothing except the usage text when asked. */
+ * Produces an ac_options or a one-line reason; prints nothing except the usage text when asked. The
+ * options are one table (`options`: name, short name, whether a value follows, and its handler or the
+ * flag it sets) that one loop reads; it must not act on what it parses (that is main.c's). */
 #include "runner.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,26 +137,20 @@ static int shard_from_env(ac_options *o, const char *index_var, const char *tota
     return 0;
 }
 
-static bool is_option(const char *name, const char *long_name, const char *short_name) {
-    return strcmp(name, long_name) == 0 || (short_name && strcmp(name, short_name) == 0);
+static void add_filter(ac_options *o, const char *pattern) {
+    o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
+    o->filters[o->nfilters++] = pattern;
 }
 
-int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
-    *o = (ac_options){.timeout = 30.0,
-                      .multiplier = 1.0,
-                      .tap_version = 0,
-                      .color = AC_COLOR_AUTO,
-                      .repeat = 1,
-                      .cancel_at = -1,
-                      .junit_source = "--junit"};
+/* ---- the environment, read before the command line (which may override it) ---- */
+
+static int read_environment(ac_options *o, ac_buf *err) {
     if (shard_from_env(o, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", err) < 0 ||
         shard_from_env(o, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", err) < 0)
         return -1;
     const char *v;
-    if ((v = getenv("TESTBRIDGE_TEST_ONLY")) && *v) {
-        o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
-        o->filters[o->nfilters++] = v;
-    }
+    if ((v = getenv("TESTBRIDGE_TEST_ONLY")) && *v)
+        add_filter(o, v);
     if ((v = getenv("XML_OUTPUT_FILE")) && *v) {
         o->junit_path = v;
         o->junit_source = "XML_OUTPUT_FILE";
@@ -166,190 +163,314 @@ int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
         o->tmpdir = v;
     if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0)
         o->github = true;
-    const char *mult = getenv("AC_TIMEOUT_MULTIPLIER");
-    if (mult && *mult && (!ac__parse_seconds(mult, &o->multiplier) || o->multiplier <= 0))
-        return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s", mult, "");
-    const char *harness = getenv("HARNESS_ACTIVE");
-    if (harness && *harness)
+    if (!ac__timeout_multiplier(&o->multiplier))
+        return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s",
+                    getenv("AC_TIMEOUT_MULTIPLIER"), "");
+    if ((v = getenv("HARNESS_ACTIVE")) && *v)
         o->tap = true;
-    bool tap_given = false; /* --tap, as opposed to HARNESS_ACTIVE */
+    return 0;
+}
 
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *eq = NULL;
-        char name[64];
-        if (strncmp(arg, "--", 2) == 0 && (eq = strchr(arg, '=')) != NULL) {
-            size_t n = (size_t)(eq - arg);
-            if (n >= sizeof name)
-                return fail(err, "unknown option '%s'%s", arg, "");
-            memcpy(name, arg, n);
-            name[n] = '\0';
-        } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
-            snprintf(name, sizeof name, "-j");
-            eq = arg + 1; /* -j4 */
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-        }
-#define IS(long_, short_) is_option(name, long_, short_)
-        /* options that take a value */
-        const char *value = NULL;
-        bool takes_value = IS("--filter", NULL) || IS("--jobs", "-j") || IS("--timeout", NULL) ||
-                           IS("--junit", NULL) || IS("--color", NULL) || IS("--tap-version", NULL) ||
-                           IS("--json", NULL) || IS("--shard", NULL) || IS("--repeat", NULL) ||
-                           IS("--seed", NULL) || IS("--clock", NULL) || IS("--schedules", NULL) ||
-                           IS("--schedule-mode", NULL) || IS("--cancel-at", NULL);
-        takes_value = takes_value || IS("--explore-budget", NULL);
-        if (takes_value) {
-            if (eq)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return fail(err, "option '%s' needs a value%s", name, "");
-        } else if (eq && !IS("--tap", NULL) && !IS("--list", NULL)) {
-            return fail(err, "option '%s' takes no value%s", name, "");
-        }
+/* ---- the options: one table row each, parsed by one loop ---- */
 
-        if (IS("--list", NULL)) {
-            o->list = true;
-            if (eq && strcmp(eq + 1, "tsv") == 0)
-                o->list_tsv = true;
-            else if (eq)
-                return fail(err, "--list: '%s' is not a list format (use --list or --list=tsv)%s", eq + 1,
-                            "");
-        } else if (IS("--filter", NULL)) {
-            if (!*value || (value[0] == '-' && !value[1]))
-                return fail(err, "--filter: empty pattern%s%s", "", "");
-            o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
-            o->filters[o->nfilters++] = value;
-        } else if (IS("--jobs", "-j")) {
-            if (!ac__parse_count(value, &o->jobs) || o->jobs > 4096)
-                return fail(err, "--jobs: '%s' is not a whole number from 1 to 4096%s", value, "");
-        } else if (IS("--timeout", NULL)) {
-            if (!ac__parse_seconds(value, &o->timeout) || o->timeout <= 0)
-                return fail(err, "--timeout: '%s' is not a positive number of seconds%s", value, "");
-            o->timeout_given = true;
-        } else if (IS("--no-fork", NULL)) {
-            o->no_fork = true;
-        } else if (IS("--fail-fast", "-x")) {
-            o->fail_fast = true;
-        } else if (IS("--tap", NULL)) {
-            o->tap = tap_given = true;
-            if (eq) {
-                if (!eq[1])
-                    return fail(err, "--tap=: empty file name%s%s", "", "");
-                o->tap_path = eq + 1;
-            }
-        } else if (IS("--tap-version", NULL)) {
-            if (strcmp(value, "13") == 0)
-                o->tap_version = 13;
-            else if (strcmp(value, "14") == 0)
-                o->tap_version = 14;
-            else
-                return fail(err, "--tap-version: '%s' is not 13 or 14%s", value, "");
-        } else if (IS("--junit", NULL)) {
-            if (!*value)
-                return fail(err, "--junit: empty file name%s%s", "", "");
-            o->junit_path = value;
-            o->junit_source = "--junit";
-        } else if (IS("--color", NULL)) {
-            if (strcmp(value, "auto") == 0)
-                o->color = AC_COLOR_AUTO;
-            else if (strcmp(value, "always") == 0)
-                o->color = AC_COLOR_ALWAYS;
-            else if (strcmp(value, "never") == 0)
-                o->color = AC_COLOR_NEVER;
-            else
-                return fail(err, "--color: '%s' is not one of auto, always, never%s", value, "");
-        } else if (IS("--json", NULL)) {
-            if (!*value)
-                return fail(err, "--json: empty file name%s%s", "", "");
-            o->json_path = value;
-        } else if (IS("--shard", NULL)) {
-            if (parse_shard(value, &o->shard_index, &o->shard_count, true) < 0)
-                return fail(err, "--shard: '%s' is not I/N with 1 <= I <= N%s", value, "");
-            o->shard_source = "--shard";
-        } else if (IS("--repeat", NULL)) {
-            const char *n = value;
-            o->until_fail = strncmp(value, "until-fail:", 11) == 0;
-            if (o->until_fail)
-                n += 11;
-            if (!ac__parse_count(n, &o->repeat) || o->repeat > 1000000)
-                return fail(err, "--repeat: '%s' is not N or until-fail:N (N from 1 to 1000000)%s", value,
-                            "");
-        } else if (IS("--clock", NULL)) {
-            if (strcmp(value, "real") == 0)
-                o->clock = AC_CLOCK_REAL;
-            else if (strcmp(value, "virtual") == 0)
-                o->clock = AC_CLOCK_VIRTUAL;
-            else if (strcmp(value, "manual") == 0)
-                o->clock = AC_CLOCK_MANUAL;
-            else
-                return fail(err, "--clock: '%s' is not one of real, virtual, manual%s", value, "");
-        } else if (IS("--shuffle", NULL)) {
-            o->shuffle = true;
-        } else if (IS("--seed", NULL)) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(value, &end, 10);
-            if (*value < '0' || *value > '9' || *end || errno) /* digits only: strtoull skips spaces, signs */
-                return fail(err, "--seed: '%s' is not a whole number%s", value, "");
-            o->seed_given = true;
-        } else if (IS("--schedules", NULL)) {
-            if (!ac__parse_count(value, &o->schedules) || o->schedules > 100000000)
-                return fail(err, "--schedules: '%s' is not a whole number from 1 to 100000000%s", value, "");
-        } else if (IS("--schedule-mode", NULL)) {
-            if (ac__parse_schedule_mode(value, &o->schedule_mode, &o->pct_depth, &o->pct_steps) < 0)
-                return fail(err,
-                            "--schedule-mode: '%s' is not shuffle, pct, pct:DEPTH or pct:DEPTH:STEPS "
-                            "(DEPTH 1 to 16)%s",
-                            value, "");
-        } else if (IS("--keep-going", NULL)) {
-            o->keep_going = true;
-        } else if (IS("--check-determinism", NULL)) {
-            o->check_determinism = true;
-        } else if (IS("--cancel-sweep", NULL)) {
-            o->cancel_sweep = true;
-        } else if (IS("--cancel-at", NULL)) {
-            if (strcmp(value, "0") == 0)
-                o->cancel_at = 0;
-            else if (!ac__parse_count(value, &o->cancel_at))
-                return fail(err, "--cancel-at: '%s' is not a whole number from 0%s", value, "");
-        } else if (IS("--explore-budget", NULL)) {
-            if (!ac__parse_seconds(value, &o->explore_budget) || !(o->explore_budget > 0) ||
-                o->explore_budget > 1e7)
-                return fail(err,
-                            "--explore-budget: '%s' is not a positive number of seconds (at most 10000000)%s",
-                            value, "");
-        } else if (IS("--verbose", "-v")) {
-            o->verbose = true;
-        } else if (IS("--help", "-h")) {
-            o->help = true;
-        } else if (IS("--version", NULL)) {
-            o->version = true;
-        } else if (arg[0] == '-') {
-            return fail(err, "unknown option '%s'%s", arg, "");
-        } else {
-            return fail(err, "unexpected argument '%s' (filters are given with --filter)%s", arg, "");
-        }
-#undef IS
+/* What a handler works on: the options being filled, where a refusal goes, and what the checks after the
+ * loop need to know. */
+typedef struct parse_state {
+    ac_options *o;
+    ac_buf *err;
+    bool tap_given; /* --tap, as opposed to HARNESS_ACTIVE */
+} parse_state;
+
+typedef enum arg_kind {
+    ARG_NONE,     /* a flag */
+    ARG_REQUIRED, /* "--name VALUE" or "--name=VALUE" (for -j also "-jVALUE") */
+    ARG_ATTACHED, /* optional, and only as "--name=VALUE" (value NULL when absent) */
+} arg_kind;
+
+typedef struct option {
+    const char *name;       /* "--jobs" */
+    const char *short_name; /* "-j", or NULL */
+    arg_kind arg;
+    /* Applies the value (NULL for flags and an absent attached value); returns 0 or fail()'s -1. NULL:
+     * the option is a flag that sets the bool at `flag` in ac_options. */
+    int (*handle)(parse_state *ps, const char *value);
+    size_t flag;
+} option;
+
+/* The index of value among the n names, or -1. */
+static int choice(const char *value, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int opt_list(parse_state *ps, const char *value) {
+    ps->o->list = true;
+    if (value && strcmp(value, "tsv") == 0)
+        ps->o->list_tsv = true;
+    else if (value)
+        return fail(ps->err, "--list: '%s' is not a list format (use --list or --list=tsv)%s", value, "");
+    return 0;
+}
+
+static int opt_filter(parse_state *ps, const char *value) {
+    if (!*value || (value[0] == '-' && !value[1]))
+        return fail(ps->err, "--filter: empty pattern%s%s", "", "");
+    add_filter(ps->o, value);
+    return 0;
+}
+
+static int opt_jobs(parse_state *ps, const char *value) {
+    if (!ac__parse_count(value, &ps->o->jobs) || ps->o->jobs > 4096)
+        return fail(ps->err, "--jobs: '%s' is not a whole number from 1 to 4096%s", value, "");
+    return 0;
+}
+
+static int opt_timeout(parse_state *ps, const char *value) {
+    if (!ac__parse_seconds(value, &ps->o->timeout) || ps->o->timeout <= 0)
+        return fail(ps->err, "--timeout: '%s' is not a positive number of seconds%s", value, "");
+    ps->o->timeout_given = true;
+    return 0;
+}
+
+static int opt_tap(parse_state *ps, const char *value) {
+    ps->o->tap = ps->tap_given = true;
+    if (value) {
+        if (!*value)
+            return fail(ps->err, "--tap=: empty file name%s%s", "", "");
+        ps->o->tap_path = value;
     }
+    return 0;
+}
+
+static int opt_tap_version(parse_state *ps, const char *value) {
+    static const char *const names[] = {"13", "14"};
+    int c = choice(value, names, 2);
+    if (c < 0)
+        return fail(ps->err, "--tap-version: '%s' is not 13 or 14%s", value, "");
+    ps->o->tap_version = 13 + c;
+    return 0;
+}
+
+static int opt_junit(parse_state *ps, const char *value) {
+    if (!*value)
+        return fail(ps->err, "--junit: empty file name%s%s", "", "");
+    ps->o->junit_path = value;
+    ps->o->junit_source = "--junit";
+    return 0;
+}
+
+static int opt_color(parse_state *ps, const char *value) {
+    static const char *const names[] = {"auto", "always", "never"};
+    static const ac_color colors[] = {AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER};
+    int c = choice(value, names, 3);
+    if (c < 0)
+        return fail(ps->err, "--color: '%s' is not one of auto, always, never%s", value, "");
+    ps->o->color = colors[c];
+    return 0;
+}
+
+static int opt_json(parse_state *ps, const char *value) {
+    if (!*value)
+        return fail(ps->err, "--json: empty file name%s%s", "", "");
+    ps->o->json_path = value;
+    return 0;
+}
+
+static int opt_shard(parse_state *ps, const char *value) {
+    if (parse_shard(value, &ps->o->shard_index, &ps->o->shard_count, true) < 0)
+        return fail(ps->err, "--shard: '%s' is not I/N with 1 <= I <= N%s", value, "");
+    ps->o->shard_source = "--shard";
+    return 0;
+}
+
+static int opt_repeat(parse_state *ps, const char *value) {
+    const char *n = value;
+    ps->o->until_fail = strncmp(value, "until-fail:", 11) == 0;
+    if (ps->o->until_fail)
+        n += 11;
+    if (!ac__parse_count(n, &ps->o->repeat) || ps->o->repeat > 1000000)
+        return fail(ps->err, "--repeat: '%s' is not N or until-fail:N (N from 1 to 1000000)%s", value, "");
+    return 0;
+}
+
+static int opt_clock(parse_state *ps, const char *value) {
+    static const char *const names[] = {"real", "virtual", "manual"};
+    static const int clocks[] = {AC_CLOCK_REAL, AC_CLOCK_VIRTUAL, AC_CLOCK_MANUAL};
+    int c = choice(value, names, 3);
+    if (c < 0)
+        return fail(ps->err, "--clock: '%s' is not one of real, virtual, manual%s", value, "");
+    ps->o->clock = clocks[c];
+    return 0;
+}
+
+static int opt_seed(parse_state *ps, const char *value) {
+    char *end;
+    errno = 0;
+    ps->o->seed = strtoull(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end || errno) /* digits only: strtoull skips spaces, signs */
+        return fail(ps->err, "--seed: '%s' is not a whole number%s", value, "");
+    ps->o->seed_given = true;
+    return 0;
+}
+
+static int opt_schedules(parse_state *ps, const char *value) {
+    if (!ac__parse_count(value, &ps->o->schedules) || ps->o->schedules > 100000000)
+        return fail(ps->err, "--schedules: '%s' is not a whole number from 1 to 100000000%s", value, "");
+    return 0;
+}
+
+static int opt_schedule_mode(parse_state *ps, const char *value) {
+    ac_options *o = ps->o;
+    if (ac__parse_schedule_mode(value, &o->schedule_mode, &o->pct_depth, &o->pct_steps) < 0)
+        return fail(
+            ps->err,
+            "--schedule-mode: '%s' is not shuffle, pct, pct:DEPTH or pct:DEPTH:STEPS (DEPTH 1 to 16)%s",
+            value, "");
+    return 0;
+}
+
+static int opt_cancel_at(parse_state *ps, const char *value) {
+    if (strcmp(value, "0") == 0)
+        ps->o->cancel_at = 0;
+    else if (!ac__parse_count(value, &ps->o->cancel_at))
+        return fail(ps->err, "--cancel-at: '%s' is not a whole number from 0%s", value, "");
+    return 0;
+}
+
+static int opt_explore_budget(parse_state *ps, const char *value) {
+    double *b = &ps->o->explore_budget;
+    if (!ac__parse_seconds(value, b) || !(*b > 0) || *b > 1e7)
+        return fail(ps->err,
+                    "--explore-budget: '%s' is not a positive number of seconds (at most 10000000)%s", value,
+                    "");
+    return 0;
+}
+
+#define FLAG(name, short_name, field)                                                                        \
+    { name, short_name, ARG_NONE, NULL, offsetof(ac_options, field) }
+#define VALUE(name, short_name, handler)                                                                     \
+    { name, short_name, ARG_REQUIRED, handler, 0 }
+
+/* Every option the runner takes (usage_text above describes each one). */
+static const option options[] = {
+    {"--list", NULL, ARG_ATTACHED, opt_list, 0},
+    VALUE("--filter", NULL, opt_filter),
+    VALUE("--jobs", "-j", opt_jobs),
+    VALUE("--timeout", NULL, opt_timeout),
+    FLAG("--no-fork", NULL, no_fork),
+    VALUE("--clock", NULL, opt_clock),
+    FLAG("--fail-fast", "-x", fail_fast),
+    VALUE("--shard", NULL, opt_shard),
+    VALUE("--repeat", NULL, opt_repeat),
+    FLAG("--shuffle", NULL, shuffle),
+    VALUE("--seed", NULL, opt_seed),
+    VALUE("--schedules", NULL, opt_schedules),
+    VALUE("--schedule-mode", NULL, opt_schedule_mode),
+    FLAG("--keep-going", NULL, keep_going),
+    FLAG("--check-determinism", NULL, check_determinism),
+    FLAG("--cancel-sweep", NULL, cancel_sweep),
+    VALUE("--cancel-at", NULL, opt_cancel_at),
+    VALUE("--explore-budget", NULL, opt_explore_budget),
+    {"--tap", NULL, ARG_ATTACHED, opt_tap, 0},
+    VALUE("--tap-version", NULL, opt_tap_version),
+    VALUE("--junit", NULL, opt_junit),
+    VALUE("--json", NULL, opt_json),
+    VALUE("--color", NULL, opt_color),
+    FLAG("--verbose", "-v", verbose),
+    FLAG("--help", "-h", help),
+    FLAG("--version", NULL, version),
+};
+
+#undef FLAG
+#undef VALUE
+
+static const option *find_option(const char *name) {
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
+        if (strcmp(name, options[i].name) == 0 ||
+            (options[i].short_name && strcmp(name, options[i].short_name) == 0))
+            return &options[i];
+    return NULL;
+}
+
+/* Parses argv[*i] (and its value, which may be the next argument: *i then moves on). */
+static int parse_arg(parse_state *ps, int argc, char **argv, int *i) {
+    const char *arg = argv[*i];
+    const char *eq = NULL; /* the '=' before an attached value */
+    char name[64];
+    if (strncmp(arg, "--", 2) == 0 && (eq = strchr(arg, '=')) != NULL) {
+        size_t n = (size_t)(eq - arg);
+        if (n >= sizeof name)
+            return fail(ps->err, "unknown option '%s'%s", arg, "");
+        memcpy(name, arg, n);
+        name[n] = '\0';
+    } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
+        snprintf(name, sizeof name, "-j");
+        eq = arg + 1; /* -j4 */
+    } else {
+        snprintf(name, sizeof name, "%s", arg);
+    }
+    const option *opt = find_option(name);
+    const char *value = eq ? eq + 1 : NULL;
+    if (opt && opt->arg == ARG_REQUIRED && !value) {
+        if (*i + 1 >= argc)
+            return fail(ps->err, "option '%s' needs a value%s", name, "");
+        value = argv[++*i];
+    } else if (eq && (!opt || opt->arg == ARG_NONE)) {
+        return fail(ps->err, "option '%s' takes no value%s", name, "");
+    }
+    if (!opt) {
+        if (arg[0] == '-')
+            return fail(ps->err, "unknown option '%s'%s", arg, "");
+        return fail(ps->err, "unexpected argument '%s' (filters are given with --filter)%s", arg, "");
+    }
+    if (!opt->handle) {
+        *(bool *)((char *)ps->o + opt->flag) = true;
+        return 0;
+    }
+    return opt->handle(ps, value);
+}
+
+/* ---- what holds between options, and the defaults that depend on the rest ---- */
+
+static int check_and_complete(parse_state *ps) {
+    ac_options *o = ps->o;
     if (!(o->timeout * o->multiplier <= 1e7)) { /* also catches inf and nan */
         char t[64], m[64];
         snprintf(t, sizeof t, "%g", o->timeout);
         snprintf(m, sizeof m, "%g", o->multiplier);
-        return fail(err, "--timeout %s s times AC_TIMEOUT_MULTIPLIER %s is more than 10,000,000 s", t, m);
+        return fail(ps->err, "--timeout %s s times AC_TIMEOUT_MULTIPLIER %s is more than 10,000,000 s", t, m);
     }
     if (o->tap && !o->tap_path && o->json_path && strcmp(o->json_path, "-") == 0) /* interleaved lines */
-        return fail(err, "%s both write to stdout (give one of them a file)%s",
-                    tap_given ? "--tap and --json -" : "--json - and TAP (HARNESS_ACTIVE is set)", "");
+        return fail(ps->err, "%s both write to stdout (give one of them a file)%s",
+                    ps->tap_given ? "--tap and --json -" : "--json - and TAP (HARNESS_ACTIVE is set)", "");
     if (o->jobs == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->jobs = n > 0 ? n : 1;
     }
-    if (o->tap_version == 0)
+    if (o->tap_version == 0) {
+        const char *harness = getenv("HARNESS_ACTIVE");
         o->tap_version = harness && *harness ? tap_version_for_harness() : 14;
+    }
     return 0;
+}
+
+int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
+    *o = (ac_options){.timeout = 30.0,
+                      .multiplier = 1.0,
+                      .tap_version = 0,
+                      .color = AC_COLOR_AUTO,
+                      .repeat = 1,
+                      .cancel_at = -1,
+                      .junit_source = "--junit"};
+    if (read_environment(o, err) < 0)
+        return -1;
+    parse_state ps = {.o = o, .err = err};
+    for (int i = 1; i < argc; i++)
+        if (parse_arg(&ps, argc, argv, &i) < 0)
+            return -1;
+    return check_and_complete(&ps);
 }
 
 int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps) {

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static _Noreturn void out_of_memory(size_t n) {
@@ -118,17 +117,6 @@ char *ac__buf_take(ac_buf *b) {
     b->data = NULL;
     b->len = b->cap = 0;
     return s;
-}
-
-/* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
- * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */
-double ac__monotonic(void) {
-    static int (*real_clock_gettime)(clockid_t, struct timespec *);
-    if (!real_clock_gettime)
-        real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_DEFAULT, "clock_gettime");
-    struct timespec ts;
-    real_clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 bool ac__parse_seconds(const char *s, double *out) {

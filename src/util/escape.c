@@ -1,11 +1,13 @@
 /* escape.c — text escapers for the output formats (YAML/JSON quoted strings, XML attributes and CDATA,
- * C-style literals in failure messages). Each takes raw bytes, which may be invalid UTF-8, and always
- * produces valid output for its format. */
+ * C-style literals in failure messages) and the small text helpers of messages (a path's base name, one-line
+ * copies, folded digits). Each takes raw bytes, which may be invalid UTF-8, and always produces valid output
+ * for its format. */
 #include "util.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Decodes one UTF-8 sequence at s[0..n). Returns its length and sets *cp, or returns 0 for an invalid
  * or truncated sequence (overlong forms and surrogates are invalid). */
@@ -44,13 +46,17 @@ static bool legacy_command_at(const unsigned char *s, size_t n) {
     return n >= 3 && s[0] == '#' && s[1] == '#' && s[2] == '[';
 }
 
-void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
+/* The backslash escaping ac__escape_quoted and ac__escape_c share: quotes, backslashes, \n \t \r and the
+ * other control characters escaped, invalid UTF-8 bytes written as \xNN. `yaml` adds the YAML/JSON rules:
+ * upper-case hex digits, the '#' of "##[" as \x23, and C1 controls, the BOM, U+FFFE/U+FFFF and the
+ * Unicode line and paragraph separators as \uXXXX; without it, C's (lower-case hex, the rest as is). */
+static void escape_backslashed(ac_buf *b, const char *str, size_t n, bool yaml) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t len = utf8_decode(s + i, n - i, &cp);
         if (len == 0) {
-            ac__buf_printf(b, "\\x%02X", s[i]);
+            ac__buf_printf(b, yaml ? "\\x%02X" : "\\x%02x", s[i]);
             i++;
             continue;
         }
@@ -71,18 +77,22 @@ void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
             ac__buf_puts(b, "\\r");
             break;
         default:
-            if (cp == '#' && legacy_command_at(s + i, n - i))
+            if (yaml && cp == '#' && legacy_command_at(s + i, n - i))
                 ac__buf_puts(b, "\\x23");
             else if (cp < 0x20 || cp == 0x7F)
-                ac__buf_printf(b, "\\x%02X", (unsigned)cp);
-            else if ((cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF ||
-                     cp == 0x2028 || cp == 0x2029)
+                ac__buf_printf(b, yaml ? "\\x%02X" : "\\x%02x", (unsigned)cp);
+            else if (yaml && ((cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF ||
+                              cp == 0x2028 || cp == 0x2029))
                 ac__buf_printf(b, "\\u%04X", (unsigned)cp);
             else
                 ac__buf_append(b, s + i, len);
         }
         i += len;
     }
+}
+
+void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
+    escape_backslashed(b, str, n, true);
 }
 
 static bool xml_allowed(uint32_t cp) {
@@ -155,40 +165,8 @@ void ac__escape_xml_cdata(ac_buf *b, const char *str, size_t n) {
 }
 
 void ac__escape_c(ac_buf *b, const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
     ac__buf_puts(b, "\"");
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = utf8_decode(s + i, n - i, &cp);
-        if (len == 0) {
-            ac__buf_printf(b, "\\x%02x", s[i]);
-            i++;
-            continue;
-        }
-        switch (cp) {
-        case '"':
-            ac__buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            ac__buf_puts(b, "\\\\");
-            break;
-        case '\n':
-            ac__buf_puts(b, "\\n");
-            break;
-        case '\t':
-            ac__buf_puts(b, "\\t");
-            break;
-        case '\r':
-            ac__buf_puts(b, "\\r");
-            break;
-        default:
-            if (cp < 0x20 || cp == 0x7F)
-                ac__buf_printf(b, "\\x%02x", (unsigned)cp);
-            else
-                ac__buf_append(b, s + i, len);
-        }
-        i += len;
-    }
+    escape_backslashed(b, str, n, false);
     ac__buf_puts(b, "\"");
 }
 
@@ -255,6 +233,13 @@ void ac__fold_digits(ac_buf *b, const char *s) {
             ac__buf_append(b, s, 1);
         }
     }
+}
+
+const char *ac__base_name(const char *path) {
+    if (!path)
+        return "?";
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 char *ac__one_line(const char *s) {

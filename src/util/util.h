@@ -34,6 +34,17 @@ void *ac__xcalloc(size_t n, size_t size);
 /* Seconds from CLOCK_MONOTONIC (real time, unaffected by any virtual clock). */
 double ac__monotonic(void);
 
+/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Safe to call while
+ * a test has replaced open, read or the clock. */
+int ac__count_threads(void);
+
+/* The one reading of AC_TIMEOUT_MULTIPLIER, the factor for slow machines that stretches real-time waits:
+ * unset or empty means 1; otherwise the whole value must be a finite number greater than 0 (as
+ * ac__parse_seconds reads it). Sets *out to the factor and returns true, or sets *out to 1 and returns
+ * false when the value is anything else (the runner refuses to start then; code that runs after the
+ * runner's check may ignore the result). Reads the environment at every call. */
+bool ac__timeout_multiplier(double *out);
+
 /* Appends s as the inside of a double-quoted YAML (and JSON-compatible) string: quotes, backslashes and
  * control characters escaped, invalid UTF-8 bytes written as \xNN, and the '#' that starts "##[" (GitHub
  * Actions' legacy workflow command, read anywhere in a line) as \x23. */
@@ -61,6 +72,9 @@ void ac__escape_line(ac_buf *b, const char *s, size_t n, int flags);
 /* Appends s with every hexadecimal address ("0x55d3a0c4e2b0") written as "0xN" and every other run of
  * decimal digits as "N" (to compare texts that differ only in timings, counts, fds or addresses). */
 void ac__fold_digits(ac_buf *b, const char *s);
+
+/* The last component of a path ("src/x.c" -> "x.c"), pointing into `path`; "?" for NULL. */
+const char *ac__base_name(const char *path);
 
 /* A copy of s (malloc'd) with control characters written as \xNN, so that user text quoted in a
  * one-line message keeps it one line. */

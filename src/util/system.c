@@ -1,0 +1,57 @@
+/* system.c — what the harness reads about its own process and environment for itself: the real monotonic
+ * clock, the number of threads, and the AC_TIMEOUT_MULTIPLIER setting. It must not follow anything a test
+ * replaces (a virtual clock, patched open or read), and it holds no state about tests. */
+#include "util.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
+ * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */
+double ac__monotonic(void) {
+    static int (*real_clock_gettime)(clockid_t, struct timespec *);
+    if (!real_clock_gettime)
+        real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_DEFAULT, "clock_gettime");
+    struct timespec ts;
+    real_clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Raw system calls into a buffer on the stack: a test may have replaced open or read, and the clock
+ * calls this at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
+ * ThreadSanitizer. */
+int ac__count_threads(void) {
+    char buf[4096] __attribute__((aligned(8)));
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int threads = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
+            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
+            off += reclen;
+        }
+    syscall(SYS_close, fd);
+    return threads;
+}
+
+bool ac__timeout_multiplier(double *out) {
+    *out = 1.0;
+    const char *m = getenv("AC_TIMEOUT_MULTIPLIER");
+    if (!m || !*m)
+        return true;
+    double v;
+    if (!ac__parse_seconds(m, &v) || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}
