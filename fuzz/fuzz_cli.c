@@ -39,7 +39,7 @@ static int env_index(const char *name, size_t len) {
 
 /* s with control characters escaped, as a one-line reason may show them: \n \t \r and \xNN for the rest
  * (short), or \xNN for all of them. */
-static void escape_controls(ac_buf *b, const char *s, size_t n, bool short_forms) {
+static void escape_controls(ac__buf *b, const char *s, size_t n, bool short_forms) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (short_forms && (c == '\n' || c == '\t' || c == '\r'))
@@ -55,7 +55,7 @@ static void escape_controls(ac_buf *b, const char *s, size_t n, bool short_forms
 static bool contains(const char *msg, const char *s, size_t n) {
     if (n == 0)
         return false;
-    ac_buf raw = {0}, short_forms = {0}, hex = {0};
+    ac__buf raw = {0}, short_forms = {0}, hex = {0};
     ac__buf_append(&raw, s, n);
     escape_controls(&short_forms, s, n, true);
     escape_controls(&hex, s, n, false);
@@ -140,8 +140,8 @@ int ac_fuzz_cli(const uint8_t *data, size_t size) {
     }
     argv[argc] = NULL;
 
-    ac_options o;
-    ac_buf err = {0};
+    ac__options o;
+    ac__buf err = {0};
     int rc = ac__parse_options(argc, argv, &o, &err);
     FUZZ_CHECK(rc == 0 || rc == -1, "ac__parse_options returned %d", rc);
     if (rc < 0) {

@@ -61,9 +61,9 @@ static bool filter_matches(const char *filter, const char *name) {
 }
 
 /* --filter PATTERN through the real option parser; NULL when it refuses the pattern. */
-static const char *accepted_filter(const char *pattern, ac_options *o) {
+static const char *accepted_filter(const char *pattern, ac__options *o) {
     char *argv[] = {"test", "--filter", (char *)pattern, NULL};
-    ac_buf err = {0};
+    ac__buf err = {0};
     int rc = ac__parse_options(3, argv, o, &err);
     ac__buf_free(&err);
     if (rc < 0)
@@ -105,7 +105,7 @@ int ac_fuzz_filter(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < sizeof typical_names / sizeof *typical_names; i++)
             names[nnames++] = typical_names[i];
 
-    ac_options o;
+    ac__options o;
     const char *filter = accepted_filter(pattern, &o);
     if (filter) {
         bool neg = filter[0] == '-';
@@ -122,7 +122,7 @@ int ac_fuzz_filter(const uint8_t *data, size_t size) {
 
     for (size_t i = 0; i < nnames; i++) {
         char *exact = glob_escape(names[i]);
-        ac_options eo;
+        ac__options eo;
         const char *f = accepted_filter(exact, &eo);
         FUZZ_CHECK(f != NULL, "--filter refused the exact-name glob '%s' of '%s'", exact, names[i]);
         FUZZ_CHECK(f[0] != '-', "the exact-name glob '%s' of '%s' excludes", f, names[i]);

@@ -27,9 +27,9 @@ static bool is_identifier(const char *s) {
     return true;
 }
 
-static void check_type(ac_type t, bool is_param, int depth);
+static void check_type(ac__type t, bool is_param, int depth);
 
-static void check_proto(const ac_proto *p, int depth) {
+static void check_proto(const ac__proto *p, int depth) {
     FUZZ_CHECK(p != NULL, "a NULL prototype inside a parsed one");
     FUZZ_CHECK(depth < 10000, "implausibly deep nesting");
     FUZZ_CHECK(p->name == NULL || is_identifier(p->name), "function name '%s' is not an identifier", p->name);
@@ -48,7 +48,7 @@ static void check_proto(const ac_proto *p, int depth) {
     }
 }
 
-static void check_type(ac_type t, bool is_param, int depth) {
+static void check_type(ac__type t, bool is_param, int depth) {
     FUZZ_CHECK(t.kind >= AC_TK_VOID && t.kind <= AC_TK_FNPTR, "type kind %d", (int)t.kind);
     FUZZ_CHECK(!is_param || t.kind != AC_TK_VOID, "a void parameter was accepted");
     FUZZ_CHECK(ac__tkind_name(t.kind) != NULL, "kind %d has no name", (int)t.kind);
@@ -61,10 +61,10 @@ static void check_type(ac_type t, bool is_param, int depth) {
 
 /* "TEXT" at column N: ... — the text quoted as is or with C escapes, and a column inside it or just
  * past its end. */
-static void check_reason(const char *what, const char *text, const ac_buf *err) {
+static void check_reason(const char *what, const char *text, const ac__buf *err) {
     const char *msg = ac__buf_str(err);
     FUZZ_CHECK(fuzz_one_line(msg), "%s: the reason is not one non-empty line: [%s]", what, msg);
-    ac_buf raw = {0}, escaped = {0};
+    ac__buf raw = {0}, escaped = {0};
     ac__buf_printf(&raw, "\"%s\" at column ", text);
     ac__escape_c(&escaped, text, strlen(text));
     ac__buf_puts(&escaped, " at column ");
@@ -84,8 +84,8 @@ static void check_reason(const char *what, const char *text, const ac_buf *err) 
 }
 
 static void fuzz_prototype(const char *text) {
-    ac_buf err = {0};
-    ac_proto *p = ac__proto_parse(text, &err);
+    ac__buf err = {0};
+    ac__proto *p = ac__proto_parse(text, &err);
     if (p) {
         FUZZ_CHECK(err.len == 0, "parsed, yet a reason was written: [%s]", ac__buf_str(&err));
         FUZZ_CHECK(p->name != NULL, "a parsed prototype without the function's name");
@@ -98,8 +98,8 @@ static void fuzz_prototype(const char *text) {
 }
 
 static void fuzz_completion(const char *text) {
-    ac_buf err = {0};
-    ac_completion_spec spec;
+    ac__buf err = {0};
+    ac__completion_spec spec;
     int rc = ac__completion_parse(text, &spec, &err);
     FUZZ_CHECK(rc == 0 || rc == -1, "ac__completion_parse returned %d", rc);
     if (rc == 0) {
@@ -111,7 +111,7 @@ static void fuzz_completion(const char *text) {
                    "an out-of-range $N became $%ld", spec.callback_index);
         FUZZ_CHECK(spec.n == 0 || spec.args, "%zu arguments without an array", spec.n);
         for (size_t i = 0; i < spec.n; i++) {
-            const ac_lit *l = &spec.args[i];
+            const ac__lit *l = &spec.args[i];
             switch (l->kind) {
             case AC_LIT_STR:
                 FUZZ_CHECK(l->s != NULL, "argument %zu: a string literal without its text", i);
@@ -145,7 +145,7 @@ static void fuzz_completion(const char *text) {
 int ac_fuzz_proto(const uint8_t *data, size_t size) {
     static bool registered;
     if (!registered) { /* the typedefs selftest/unit/mock.c registers, plus a struct pointer */
-        ac_buf err = {0};
+        ac__buf err = {0};
         FUZZ_CHECK(ac__typedef_add("ev_tstamp", "double", &err) == 0, "%s", ac__buf_str(&err));
         FUZZ_CHECK(ac__typedef_add("done_cb", "void (*)(int status, void *ud)", &err) == 0, "%s",
                    ac__buf_str(&err));

@@ -12,7 +12,7 @@ static void run(proc *p, const char *const *argv, const char *const *env) {
 }
 
 /* The last line of a text (without its newline). */
-static const char *last_line(const ac_buf *b) {
+static const char *last_line(const ac__buf *b) {
     static char line[512];
     const char *s = ac__buf_str(b);
     size_t n = strlen(s);
@@ -263,7 +263,7 @@ AC_TEST(meta_cli, own_main_calls_ac_main) {
 
 AC_TEST(meta_cli, tap_to_a_file_keeps_the_human_report) {
     char *dir = make_temp_dir();
-    ac_buf path = {0}, opt = {0};
+    ac__buf path = {0}, opt = {0};
     ac__buf_printf(&path, "%s/out.tap", dir);
     ac__buf_printf(&opt, "--tap=%s", ac__buf_str(&path));
     proc p;

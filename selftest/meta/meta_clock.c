@@ -79,7 +79,7 @@ AC_TEST(meta_clock, the_run_clock_applies_to_tests_without_one) {
 }
 
 AC_TEST(meta_clock, the_same_inputs_give_the_same_ev_now_sequence) {
-    ac_buf first = {0};
+    ac__buf first = {0};
     for (int run = 0; run < 3; run++) {
         const char *argv[] = {FIXTURE_CLOCK, "--filter=clock_ok.ev_now_sequence", "-v", NULL};
         proc p;
@@ -93,7 +93,7 @@ AC_TEST(meta_clock, the_same_inputs_give_the_same_ev_now_sequence) {
             ac__buf_append(&first, seq, (size_t)(end - seq));
             AC_EXPECT_STR_CONTAINS(ac__buf_str(&first), "| 4102444800.333001"); /* 1 us past 0.333 */
         } else {
-            ac_buf again = {0};
+            ac__buf again = {0};
             ac__buf_append(&again, seq, (size_t)(end - seq));
             AC_EXPECT_STR_EQ(ac__buf_str(&again), ac__buf_str(&first));
             ac__buf_free(&again);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* Names of the test points, one a line. */
-static void names_of(const fixture_run *r, ac_buf *out) {
+static void names_of(const fixture_run *r, ac__buf *out) {
     out->len = 0;
     ac__buf_puts(out, "");
     for (size_t i = 0; i < r->tap.n; i++)
@@ -24,7 +24,7 @@ AC_TEST(meta_eco, shards_cover_every_test_exactly_once) {
     const char *only_eco[] = {"--filter=eco.*", NULL};
     fixture_run all;
     eco(&all, only_eco, NULL);
-    ac_buf want = {0}, got = {0}, names = {0};
+    ac__buf want = {0}, got = {0}, names = {0};
     names_of(&all, &want);
     AC_ASSERT_EQ(all.tap.n, 7u);
     for (int n = 1; n <= 4; n++) {
@@ -60,7 +60,7 @@ AC_TEST(meta_eco, shards_cover_every_test_exactly_once) {
 
 AC_TEST(meta_eco, bazel_protocol) {
     char *dir = make_temp_dir();
-    ac_buf status = {0}, xml = {0}, premature = {0}, tmp = {0};
+    ac__buf status = {0}, xml = {0}, premature = {0}, tmp = {0};
     ac__buf_printf(&status, "TEST_SHARD_STATUS_FILE=%s/status", dir);
     ac__buf_printf(&xml, "XML_OUTPUT_FILE=%s/bazel.xml", dir);
     ac__buf_printf(&premature, "TEST_PREMATURE_EXIT_FILE=%s/premature", dir);
@@ -113,7 +113,7 @@ AC_TEST(meta_eco, gtest_shard_variables) {
     const char *args[] = {"--filter=eco.*", NULL};
     fixture_run r;
     eco(&r, args, env);
-    ac_buf names = {0};
+    ac__buf names = {0};
     names_of(&r, &names);
     AC_EXPECT_STR_EQ(ac__buf_str(&names), "eco.c\neco.f\n");
     ac__buf_free(&names);
@@ -165,8 +165,8 @@ AC_TEST(meta_eco, github_annotations) {
 }
 
 /* Every line of a JSON-lines file is valid JSON (Perl's core JSON::PP decides), and selected fields. */
-static void json_query(const char *file, const char *perl_expr, ac_buf *out) {
-    ac_buf script = {0};
+static void json_query(const char *file, const char *perl_expr, ac__buf *out) {
+    ac__buf script = {0};
     ac__buf_printf(&script,
                    "use JSON::PP; my @r; open(my $f, '<', $ARGV[0]) or die; "
                    "while (<$f>) { push @r, decode_json($_); } print %s;",
@@ -184,7 +184,7 @@ static void json_query(const char *file, const char *perl_expr, ac_buf *out) {
 
 AC_TEST(meta_eco, json_lines) {
     char *dir = make_temp_dir();
-    ac_buf path = {0}, opt = {0}, v = {0};
+    ac__buf path = {0}, opt = {0}, v = {0};
     ac__buf_printf(&path, "%s/out.jsonl", dir);
     ac__buf_printf(&opt, "--json=%s", ac__buf_str(&path));
     const char *argv[] = {FIXTURE_ECOSYSTEM,
@@ -235,7 +235,7 @@ AC_TEST(meta_eco, repeat_runs_everything_n_times) {
     fixture_run r;
     eco(&r, args, NULL);
     AC_EXPECT_EQ(r.p.status, 0);
-    ac_buf names = {0};
+    ac__buf names = {0};
     names_of(&r, &names);
     AC_EXPECT_STR_EQ(ac__buf_str(&names),
                      "eco.a [1/3]\neco.b [1/3]\neco.a [2/3]\neco.b [2/3]\neco.a [3/3]\neco.b [3/3]\n");
@@ -257,7 +257,7 @@ AC_TEST(meta_eco, repeat_until_fail_stops_at_the_first_failure) {
 }
 
 AC_TEST(meta_eco, shuffle_is_replayable_from_its_seed) {
-    ac_buf first = {0}, again = {0}, other = {0}, plain = {0};
+    ac__buf first = {0}, again = {0}, other = {0}, plain = {0};
     const char *seed42[] = {"--filter=eco.*", "--shuffle", "--seed=42", NULL};
     const char *seed43[] = {"--filter=eco.*", "--shuffle", "--seed", "43", NULL};
     const char *unshuffled[] = {"--filter=eco.*", NULL};
@@ -297,7 +297,7 @@ AC_TEST(meta_eco, parameterized_instances_are_separate_tests) {
     fixture_run r;
     eco(&r, args, NULL);
     AC_EXPECT_EQ(r.p.status, 1);
-    ac_buf names = {0};
+    ac__buf names = {0};
     names_of(&r, &names);
     AC_EXPECT_STR_EQ(ac__buf_str(&names),
                      "eco_param.squares/two\neco_param.squares/neg\neco_param.squares/bad\n"
@@ -307,7 +307,7 @@ AC_TEST(meta_eco, parameterized_instances_are_separate_tests) {
     const tap_point *bad = point(&r, "eco_param.squares/bad");
     AC_EXPECT_FALSE(bad->ok);
     AC_EXPECT_STR_EQ(field(bad, "  got: "), "9");
-    ac_buf v = {0};
+    ac__buf v = {0};
     xpath(r.junit, "count(//testsuite[@name='eco_param']/testcase[@name='squares/bad']/failure)", &v);
     AC_EXPECT_STR_EQ(ac__buf_str(&v), "1");
     xpath(r.junit, "count(//testsuite[@name='eco_param']/testcase[starts-with(@name, 'squares/')])", &v);

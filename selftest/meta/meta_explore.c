@@ -30,7 +30,7 @@ static long explored_count(const tap_point *pt, const char *key) {
 
 /* The value of property asyncheck.exploration.<key> of test case `name` in the JUnit file. */
 static const char *junit_property(fixture_run *r, const char *name, const char *key) {
-    static ac_buf out;
+    static ac__buf out;
     char expr[256];
     snprintf(expr, sizeof expr,
              "string(//testcase[@name='%s']/properties/property[@name='asyncheck.exploration.%s']/@value)",

@@ -9,12 +9,12 @@
 
 /* ---- shared by the meta-test files ---- */
 
-static ac_buf field_buf;
+static ac__buf field_buf;
 
 void fixture_tap(fixture_run *r, const char *fixture, const char *const *args, const char *const *env) {
     *r = (fixture_run){0};
     r->dir = make_temp_dir();
-    ac_buf path = {0};
+    ac__buf path = {0};
     ac__buf_printf(&path, "%s/report.xml", r->dir);
     r->junit = ac__buf_take(&path);
     const char *argv[32] = {fixture, "--tap", "--junit", r->junit};
@@ -23,7 +23,7 @@ void fixture_tap(fixture_run *r, const char *fixture, const char *const *args, c
         argv[n++] = args[i];
     argv[n] = NULL;
     run_process(argv, env, &r->p);
-    ac_buf why = {0};
+    ac__buf why = {0};
     if (!tap_parse(ac__buf_str(&r->p.out), &r->tap, &why))
         AC_FAIL("invalid TAP from %s: %s\n%s", fixture, ac__buf_str(&why), ac__buf_str(&r->p.out));
     ac__buf_free(&why);
@@ -66,7 +66,7 @@ const char *field(const tap_point *pt, const char *prefix) {
 /* A field ("message", "type", "phase", "got", "expected", "at.line", "at.file") of the k-th entry
  * (0-based) under `failures:`, unescaped; "" when absent. */
 const char *failure_field(const tap_point *pt, size_t k, const char *key) {
-    static ac_buf item, out;
+    static ac__buf item, out;
     item.len = 0;
     ac__buf_puts(&item, "");
     const char *s = pt->yaml ? strstr(pt->yaml, "  failures:\n") : NULL;
@@ -100,7 +100,7 @@ static const tap_point *run_one(fixture_run *r, const char *name) {
 
 /* JUnit: the value of an XPath expression about the one test case `name` (suite.name). */
 static const char *junit_of(fixture_run *r, const char *name, const char *what) {
-    static ac_buf out;
+    static ac__buf out;
     char expr[512];
     const char *dot = strchr(name, '.');
     snprintf(expr, sizeof expr, "string(//testsuite[@name='%.*s']/testcase[@name='%s']%s)", (int)(dot - name),
@@ -386,7 +386,7 @@ AC_TEST(meta_outcomes, whole_run_reports_agree, .timeout = 60) {
     const char *args[] = {"-j2", "--timeout", "3", NULL};
     fixture_tap(&r, FIXTURE_OUTCOMES, args, NULL);
     AC_EXPECT_EQ(r.p.status, 1);
-    ac_buf names = {0};
+    ac__buf names = {0};
     size_t failed = 0, skipped = 0;
     for (size_t i = 0; i < r.tap.n; i++) {
         ac__buf_printf(&names, "%s\n", r.tap.points[i].name);
@@ -394,7 +394,7 @@ AC_TEST(meta_outcomes, whole_run_reports_agree, .timeout = 60) {
         skipped += r.tap.points[i].directive != NULL;
     }
     AC_EXPECT_STR_EQ(ac__buf_str(&names), ac__buf_str(&list.out)); /* same tests, same order */
-    ac_buf v = {0};
+    ac__buf v = {0};
     xpath(r.junit, "string(/testsuites/@tests)", &v);
     AC_EXPECT_EQ((size_t)atoi(ac__buf_str(&v)), r.tap.n);
     xpath(r.junit, "count(//testcase)", &v);

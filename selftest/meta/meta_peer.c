@@ -239,7 +239,7 @@ AC_TEST(meta_peer, whole_fixture, .timeout = 30) {
     fixture_tap(&r, FIXTURE_PEER, args, NULL);
     AC_EXPECT_EQ(r.p.status, 1);
     AC_EXPECT_EQ(r.tap.n, 16u);
-    ac_buf passed = {0};
+    ac__buf passed = {0};
     for (size_t i = 0; i < r.tap.n; i++)
         if (r.tap.points[i].ok)
             ac__buf_printf(&passed, "%s\n", r.tap.points[i].name);

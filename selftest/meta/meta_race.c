@@ -20,7 +20,7 @@ static const tap_point *run_with(fixture_run *r, const char *name, const char *c
 
 /* The message of the point's failure of type `schedule` ("" when it has none). */
 static const char *schedule_message(const tap_point *pt) {
-    static ac_buf out;
+    static ac__buf out;
     ac__buf_free(&out);
     const char *yaml = pt->yaml ? pt->yaml : "";
     const char *type = strstr(yaml, "type: schedule\n");
@@ -65,7 +65,7 @@ static bool replay_args(const char *msg, char args[8][160], size_t *n) {
 
 /* `s` with every run of digits replaced by "N": the elapsed times in crash messages vary. */
 static char *fold_digits(const char *s) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__fold_digits(&b, s);
     return ac__buf_take(&b);
 }

@@ -238,7 +238,7 @@ AC_TEST(meta_report_files, a_non_blocking_stdout_with_a_slow_reader_loses_nothin
     pid_t pid = spawn(argv, p[1], err_path, NULL);
     close(p[1]);
     usleep(300 * 1000); /* let the pipe fill while nobody reads */
-    ac_buf out = {0};
+    ac__buf out = {0};
     char chunk[4096];
     ssize_t n;
     while ((n = read(p[0], chunk, sizeof chunk)) > 0) {
@@ -248,7 +248,7 @@ AC_TEST(meta_report_files, a_non_blocking_stdout_with_a_slow_reader_loses_nothin
     close(p[0]);
     AC_EXPECT_EQ(reap(pid), 0);
     tap_doc doc;
-    ac_buf why = {0};
+    ac__buf why = {0};
     AC_EXPECT_TRUE(tap_parse(ac__buf_str(&out), &doc, &why));
     AC_EXPECT_STR_EQ(ac__buf_str(&why), "");
     AC_EXPECT_EQ(doc.n, 11111u); /* many.test/1, 10-19, 100-199, ... 10000-19999 */

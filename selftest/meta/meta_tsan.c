@@ -47,7 +47,7 @@ AC_TEST(meta_tsan, a_timer_polling_a_workers_result_is_a_race_that_fails_the_tes
     run_one(&r, racy[0]);
     AC_EXPECT_EQ(r.p.status, 1);
     check_race(&r, racy[0], "poll_result", "compute_unsynchronised");
-    ac_buf type = {0};
+    ac__buf type = {0};
     xpath(r.junit, "string(//testcase[@name='result_polled_by_a_timer']/failure/@type)", &type);
     AC_EXPECT_STR_EQ(ac__buf_str(&type), "sanitizer");
     ac__buf_free(&type);

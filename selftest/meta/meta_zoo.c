@@ -171,7 +171,7 @@ AC_TEST(meta_zoo, sigint_ends_the_run_with_valid_reports) {
     char *text = read_file(path);
     AC_ASSERT_NOT_NULL(text);
     tap_doc doc;
-    ac_buf why = {0};
+    ac__buf why = {0};
     AC_ASSERT_TRUE(tap_parse(text, &doc, &why)); /* a complete plan: every test point is there */
     AC_EXPECT_TRUE(tap_find(&doc, "zoo.passes")->ok);
     const tap_point *killed = tap_find(&doc, "zoo.sleeps_long");
@@ -260,7 +260,7 @@ AC_TEST(meta_zoo, tap_and_junit_agree_on_every_case, .timeout = 60) {
     run_process(argv, NULL, &lint);
     AC_EXPECT_EQ(lint.status, 0);
     proc_free(&lint);
-    ac_buf v = {0};
+    ac__buf v = {0};
     for (size_t i = 0; i < r.tap.n; i++) {
         const tap_point *pt = &r.tap.points[i];
         const char *dot = strchr(pt->name, '.');

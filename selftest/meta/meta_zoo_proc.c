@@ -150,7 +150,7 @@ static bool hostile_tap(const char *dir, tap_doc *doc) {
     snprintf(path, sizeof path, "%s/out.tap", dir);
     char *text = read_file(path);
     AC_ASSERT_NOT_NULL(text);
-    ac_buf why = {0};
+    ac__buf why = {0};
     bool ok = tap_parse(text, doc, &why);
     AC_EXPECT_STR_EQ(ac__buf_str(&why), ""); /* the first offending line */
     ac__buf_free(&why);

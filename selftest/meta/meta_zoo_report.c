@@ -161,7 +161,7 @@ AC_TEST(meta_zoo_report, long_output_keeps_its_head_and_tail_in_every_report) {
     AC_EXPECT_TRUE(pt->ok);
     AC_EXPECT_NULL(pt->yaml); /* a passing test has no YAML block */
     /* JUnit: the first 64 KiB, what was cut, the last 64 KiB */
-    ac_buf err = {0};
+    ac__buf err = {0};
     xpath(r.junit, "string(//testcase[@name='prints_numbered_lines']/system-err)", &err);
     const char *text = ac__buf_str(&err);
     AC_EXPECT_EQ(strncmp(text, "line 000001\nline 000002\n", 24), 0);
@@ -223,7 +223,7 @@ AC_TEST(meta_zoo_report, junit_memory_does_not_grow_with_the_output, .timeout = 
     AC_EXPECT_LT(kib, 64L << 10);
     char xml[600];
     snprintf(xml, sizeof xml, "%s/out.xml", dir);
-    ac_buf n = {0};
+    ac__buf n = {0};
     xpath(xml, "count(//testcase/system-err)", &n);
     AC_EXPECT_STR_EQ(ac__buf_str(&n), "200");
     ac__buf_free(&n);

@@ -45,7 +45,7 @@ void run_process(const char *const *argv, const char *const *env, proc *p) {
     }
     close(out[1]), close(err[1]);
     struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    ac_buf *bufs[2] = {&p->out, &p->err};
+    ac__buf *bufs[2] = {&p->out, &p->err};
     int open_fds = 2;
     while (open_fds > 0) {
         if (poll(fds, 2, -1) < 0) {
@@ -86,18 +86,18 @@ static bool starts(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static bool bad(ac_buf *why, int lineno, const char *line, const char *what) {
+static bool bad(ac__buf *why, int lineno, const char *line, const char *what) {
     ac__buf_printf(why, "line %d: %s: '%s'", lineno, what, line);
     return false;
 }
 
-bool tap_parse(const char *text, tap_doc *doc, ac_buf *why) {
+bool tap_parse(const char *text, tap_doc *doc, ac__buf *why) {
     *doc = (tap_doc){.plan = -1};
     char *copy = ac__xstrdup(text);
     char *save = NULL;
     int lineno = 0;
     bool in_yaml = false, ok = true;
-    ac_buf yaml = {0};
+    ac__buf yaml = {0};
     for (char *line = strtok_r(copy, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         if (lineno == 1) {
@@ -218,7 +218,7 @@ static int hexval(char c) {
                                   : -1;
 }
 
-static void put_utf8(ac_buf *out, unsigned cp) {
+static void put_utf8(ac__buf *out, unsigned cp) {
     char b[4];
     if (cp < 0x80) {
         b[0] = (char)cp;
@@ -233,7 +233,7 @@ static void put_utf8(ac_buf *out, unsigned cp) {
     }
 }
 
-bool yaml_get(const char *yaml, const char *prefix, ac_buf *out) {
+bool yaml_get(const char *yaml, const char *prefix, ac__buf *out) {
     out->len = 0;
     ac__buf_puts(out, "");
     if (!yaml)
@@ -288,7 +288,7 @@ bool yaml_get(const char *yaml, const char *prefix, ac_buf *out) {
 
 /* ---- files and JUnit ---- */
 
-void xpath(const char *file, const char *expr, ac_buf *out) {
+void xpath(const char *file, const char *expr, ac__buf *out) {
     proc p;
     const char *argv[] = {"xmllint", "--xpath", expr, file, NULL};
     run_process(argv, NULL, &p);
@@ -302,7 +302,7 @@ void xpath(const char *file, const char *expr, ac_buf *out) {
 
 char *make_temp_dir(void) {
     const char *base = getenv("TMPDIR");
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__buf_printf(&b, "%s/asyncheck-selftest.XXXXXX", base && *base ? base : "/tmp");
     char *dir = ac__buf_take(&b);
     AC_ASSERT_NOT_NULL(mkdtemp(dir));
@@ -320,7 +320,7 @@ char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    ac_buf b = {0};
+    ac__buf b = {0};
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
@@ -332,7 +332,7 @@ char *read_file(const char *path) {
 char *dir_entries(const char *dir) {
     struct dirent **list;
     int n = scandir(dir, &list, NULL, alphasort);
-    ac_buf b = {0};
+    ac__buf b = {0};
     for (int i = 0; i < n; i++) {
         if (strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, ".."))
             ac__buf_printf(&b, "%s%s", b.len ? " " : "", list[i]->d_name);
@@ -343,7 +343,7 @@ char *dir_entries(const char *dir) {
 }
 
 char *path_in(const char *dir, const char *name) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__buf_printf(&b, "%s/%s", dir, name);
     return ac__buf_take(&b);
 }

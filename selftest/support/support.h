@@ -11,7 +11,7 @@
 
 typedef struct proc {
     int status; /* exit status, or 128 + signal number */
-    ac_buf out, err;
+    ac__buf out, err;
 } proc;
 
 /* Runs argv[0] with argv, its environment cleaned of variables that change asyncheck's behaviour
@@ -37,16 +37,16 @@ typedef struct tap_doc {
 
 /* Strict TAP 13/14 as asyncheck writes it: version line, plan, numbered points with optional YAML
  * blocks, comments. Returns false with the first offending line in `why`. */
-bool tap_parse(const char *text, tap_doc *doc, ac_buf *why);
+bool tap_parse(const char *text, tap_doc *doc, ac__buf *why);
 void tap_free(tap_doc *doc);
 const tap_point *tap_find(const tap_doc *doc, const char *name);
 
 /* The value of the YAML line that starts with exactly `prefix` (e.g. "  message: "), double-quoted
  * strings unescaped, into `out`. False when absent. */
-bool yaml_get(const char *yaml, const char *prefix, ac_buf *out);
+bool yaml_get(const char *yaml, const char *prefix, ac__buf *out);
 
 /* Output of `xmllint --xpath EXPR FILE`, trailing newline trimmed. */
-void xpath(const char *file, const char *expr, ac_buf *out);
+void xpath(const char *file, const char *expr, ac__buf *out);
 
 /* A fresh directory under $TMPDIR (or /tmp), removed by rm_tree. */
 char *make_temp_dir(void);

@@ -6,7 +6,7 @@
 #include "runner/runner.h"
 
 AC_TEST(channel, round_trip_in_pieces) {
-    ac_buf wire = {0}, in = {0};
+    ac__buf wire = {0}, in = {0};
     const char *phase[] = {"teardown"};
     const char *fail[] = {"0", "1", "x.c", "12", "boom", "3", ""};
     const char *skip[] = {"why not"};
@@ -14,7 +14,7 @@ AC_TEST(channel, round_trip_in_pieces) {
     ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
     ac__record_encode(&wire, AC_REC_SKIP, skip, 1);
     ac__record_encode(&wire, AC_REC_DONE, NULL, 0);
-    ac_result r = {0};
+    ac__result r = {0};
     for (size_t i = 0; i < wire.len; i++) { /* one byte at a time, as a pipe may deliver it */
         ac__buf_append(&in, wire.data + i, 1);
         AC_ASSERT_EQ(ac__records_consume(&in, &r), 0);
@@ -36,8 +36,8 @@ AC_TEST(channel, round_trip_in_pieces) {
 }
 
 AC_TEST(channel, malformed_length_is_rejected) {
-    ac_buf in = {0};
-    ac_result r = {0};
+    ac__buf in = {0};
+    ac__result r = {0};
     ac__buf_append(&in, "\0\0\0\0D", 5); /* a zero length cannot be */
     AC_ASSERT_EQ(ac__records_consume(&in, &r), -1);
     ac__buf_free(&in);
@@ -46,12 +46,12 @@ AC_TEST(channel, malformed_length_is_rejected) {
 /* Notes pile up in the result, one "file:line: message" a line (no file: the message alone), and change
  * no outcome. */
 AC_TEST(channel, notes_are_kept_in_order) {
-    ac_buf wire = {0};
+    ac__buf wire = {0};
     const char *first[] = {"x.c", "7", "one"};
     const char *second[] = {"", "0", "two"};
     ac__record_encode(&wire, AC_REC_NOTE, first, 3);
     ac__record_encode(&wire, AC_REC_NOTE, second, 3);
-    ac_result r = {0};
+    ac__result r = {0};
     AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
     AC_EXPECT_STR_EQ(ac__buf_str(&r.notes), "x.c:7: one\ntwo\n");
     AC_EXPECT_EQ(r.nfailures, 0u);
@@ -63,13 +63,13 @@ AC_TEST(channel, notes_are_kept_in_order) {
 }
 
 AC_TEST(channel, a_flood_of_failures_keeps_the_first_and_the_fatal_one) {
-    ac_buf wire = {0};
+    ac__buf wire = {0};
     const char *fail[] = {"0", "0", "x.c", "1", "again", "", ""};
     const char *fatal[] = {"0", "1", "x.c", "2", "ended it", "", ""};
     const char *fatal2[] = {"0", "1", "x.c", "3", "ended it too", "", ""};
     for (int i = 0; i < AC_FAILURE_LIMIT + 50; i++)
         ac__record_encode(&wire, AC_REC_FAILURE, fail, 7);
-    ac_result r = {0};
+    ac__result r = {0};
     AC_ASSERT_EQ(ac__records_consume(&wire, &r), 0);
     AC_EXPECT_EQ(r.nfailures, (size_t)AC_FAILURE_LIMIT);
     AC_EXPECT_EQ(r.failures_omitted, 50u);
@@ -93,7 +93,7 @@ AC_TEST(channel, a_flood_of_failures_keeps_the_first_and_the_fatal_one) {
 }
 
 /* Feeds `total` bytes (byte i is 'a' + i % 26) to a capture in chunks of `chunk` bytes. */
-static void feed(ac_capture *c, size_t total, size_t chunk) {
+static void feed(ac__capture *c, size_t total, size_t chunk) {
     char buf[4096];
     for (size_t at = 0; at < total;) {
         size_t n = total - at < chunk ? total - at : chunk;
@@ -105,9 +105,9 @@ static void feed(ac_capture *c, size_t total, size_t chunk) {
 }
 
 static void expect_view(size_t total, size_t chunk) {
-    ac_capture c = {0};
+    ac__capture c = {0};
     feed(&c, total, chunk);
-    ac_capture_view v = ac__capture_view(&c);
+    ac__capture_parts v = ac__capture_view(&c);
     size_t head = total < AC_CAPTURE_HEAD ? total : AC_CAPTURE_HEAD;
     size_t tail = total - head < AC_CAPTURE_TAIL ? total - head : AC_CAPTURE_TAIL;
     AC_EXPECT_EQ(v.head_len, head);
@@ -136,9 +136,9 @@ AC_TEST(channel, captures_keep_the_head_and_the_tail) {
 }
 
 AC_TEST(channel, a_capture_cut_nowhere_joins_whole) {
-    ac_capture c = {0};
+    ac__capture c = {0};
     feed(&c, AC_CAPTURE_HEAD + 100, 4096);
-    ac_buf all = {0};
+    ac__buf all = {0};
     ac__capture_join(&c, &all);
     AC_EXPECT_EQ(all.len, (size_t)AC_CAPTURE_HEAD + 100);
     AC_EXPECT_EQ(all.data[AC_CAPTURE_HEAD + 99], (char)('a' + (AC_CAPTURE_HEAD + 99) % 26));

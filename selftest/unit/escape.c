@@ -8,7 +8,7 @@
 #define ESCAPED(fn, text, size) (ac__buf_free(&out), fn(&out, text, size), ac__buf_str(&out))
 
 AC_TEST(escape, quoted_yaml) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "plain", 5), "plain");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "a\"b\\c\n\t\r", 8), "a\\\"b\\\\c\\n\\t\\r");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "\x01\x7f", 2), "\\x01\\x7F");
@@ -21,7 +21,7 @@ AC_TEST(escape, quoted_yaml) {
 }
 
 AC_TEST(escape, xml_attribute) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "<a&b>\"'", 7), "&lt;a&amp;b&gt;&quot;&apos;");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "line\nnext", 9), "line&#10;next");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_attr, "x\x01\x0by\xff", 5), "xy");
@@ -31,7 +31,7 @@ AC_TEST(escape, xml_attribute) {
 }
 
 AC_TEST(escape, xml_cdata) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "a]]>b", 5), "<![CDATA[a]]]]><![CDATA[>b]]>");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "<&>", 3), "<![CDATA[<&>]]>");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_xml_cdata, "\x02z\n", 3), "<![CDATA[z\n]]>");
@@ -40,7 +40,7 @@ AC_TEST(escape, xml_cdata) {
 }
 
 AC_TEST(escape, c_literal) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "say \"hi\"\n", 9), "\"say \\\"hi\\\"\\n\"");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\x1b[0m", 4), "\"\\x1b[0m\"");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\xfe", 1), "\"\\xfe\"");
@@ -49,7 +49,7 @@ AC_TEST(escape, c_literal) {
 
 /* The C escaper and the YAML one share their code: YAML's extra rules must stay out of C literals. */
 AC_TEST(escape, c_literals_keep_the_yaml_rules_out) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "##[x", 4), "\"##[x\"");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_quoted, "##[x", 4), "\\x23#[x");
     AC_EXPECT_STR_EQ(ESCAPED(ac__escape_c, "\xc2\x85\xe2\x80\xa8", 5), "\"\xc2\x85\xe2\x80\xa8\"");
@@ -112,7 +112,7 @@ AC_TEST(escape, number_parsers) {
 }
 
 AC_TEST(escape, folding_counts_timings_and_addresses) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__fold_digits(&b, "request 0x55d3a0c4e2b0 answered twice after 12.5 ms on fd 7 (0XAB, 0x, x1)");
     AC_EXPECT_STR_EQ(ac__buf_str(&b), "request 0xN answered twice after N.N ms on fd N (0xN, Nx, xN)");
     ac__buf_free(&b);
@@ -125,7 +125,7 @@ AC_TEST(escape, folding_counts_timings_and_addresses) {
     (ac__buf_free(&out), ac__escape_line(&out, text, size, flags), ac__buf_str(&out))
 
 AC_TEST(escape, one_line_for_line_readers) {
-    ac_buf out = {0};
+    ac__buf out = {0};
     AC_EXPECT_STR_EQ(LINE("plain\ttab", 9, 0), "plain\ttab");
     AC_EXPECT_STR_EQ(LINE("a\nb\rc", 5, 0), "a\\nb\\rc");
     AC_EXPECT_STR_EQ(LINE("\x0b\x0c\x1c\x1d\x1e", 5, 0), "\\x0B\\x0C\\x1C\\x1D\\x1E");

@@ -7,19 +7,19 @@
 
 #include "runner/runner.h"
 
-static int parse(ac_options *o, const char *const *args) {
+static int parse(ac__options *o, const char *const *args) {
     char *argv[8] = {"selftest"};
     int argc = 1;
     for (size_t i = 0; args[i] && argc < 7; i++)
         argv[argc++] = (char *)args[i];
-    ac_buf err = {0};
+    ac__buf err = {0};
     int rc = ac__parse_options(argc, argv, o, &err);
     ac__buf_free(&err);
     return rc;
 }
 
 AC_TEST(explore_budget, parsed_in_both_spellings) {
-    ac_options o;
+    ac__options o;
     AC_ASSERT_EQ(parse(&o, (const char *const[]){"--explore-budget", "2.5", NULL}), 0);
     AC_EXPECT_EQ(o.explore_budget, 2.5);
     ac__options_free(&o);
@@ -35,7 +35,7 @@ AC_TEST(explore_budget, the_smaller_budget_wins) {
     ac__test_def def = {.suite = "s", .name = "n", .file = "f.c", .line = 1};
     def.options.schedules = 50;
     def.options.explore_budget = 4;
-    ac_options o;
+    ac__options o;
     AC_ASSERT_EQ(parse(&o, (const char *const[]){NULL}), 0);
     unsigned runs;
     bool sweep;

@@ -26,7 +26,7 @@ static void spin(double seconds) {
 
 /* What the test's loop has active, as the hygiene module lists it. */
 static const char *listing(ac_test *t, size_t *n) {
-    static ac_buf b;
+    static ac__buf b;
     b.len = 0;
     ac__buf_puts(&b, "");
     size_t k = ac__loop_describe_active(t, &b);

@@ -32,8 +32,8 @@ static void expect_text(const char *path, const char *want) {
 AC_TEST(outfile, a_whole_report_appears_only_when_closed) {
     char *dir = make_temp_dir();
     char *path = path_in(dir, "out.xml");
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("<report/>\n", ac__outfile_stream(f));
     fflush(ac__outfile_stream(f));
@@ -52,8 +52,8 @@ AC_TEST(outfile, a_whole_report_replaces_an_existing_file) {
     FILE *old = fopen(path, "w");
     fputs("old", old);
     fclose(old);
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("new", ac__outfile_stream(f));
     expect_text(path, "old"); /* untouched until the close */
@@ -68,8 +68,8 @@ AC_TEST(outfile, a_whole_report_replaces_an_existing_file) {
 AC_TEST(outfile, a_named_temporary_file_is_renamed_into_place) {
     char *dir = make_temp_dir();
     char *path = path_in(dir, "out.xml");
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("whole", ac__outfile_stream(f));
     char *names = dir_entries(dir);
@@ -92,8 +92,8 @@ static void die_with_a_named_temp(const char *dir, int sig) {
     AC_ASSERT_GE(pid, 0);
     if (pid == 0) {
         signal(sig, SIG_DFL);
-        ac_buf err = {0};
-        ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
+        ac__buf err = {0};
+        ac__outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
         if (!f)
             _exit(2);
         fputs("half", ac__outfile_stream(f));
@@ -121,8 +121,8 @@ AC_TEST(outfile, a_named_temporary_file_is_removed_on_fatal_signals) {
 AC_TEST(outfile, discarding_leaves_nothing) {
     char *dir = make_temp_dir();
     char *path = path_in(dir, "out.xml");
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE, &err);
     AC_ASSERT_NOT_NULL(f);
     ac__outfile_discard(f);
     f = ac__outfile_open("--junit", path, AC_OUTFILE_WHOLE | AC_OUTFILE_NAMED_TEMP, &err);
@@ -146,8 +146,8 @@ AC_TEST(outfile, a_proc_fd_link_is_written_through) {
     AC_ASSERT_EQ(fstat(fd, &before), 0);
     char fd_link[64];
     snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--junit", fd_link, AC_OUTFILE_WHOLE, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--junit", fd_link, AC_OUTFILE_WHOLE, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("<xml/>\n", ac__outfile_stream(f));
     AC_EXPECT_EQ(ac__outfile_close(f), 0);
@@ -168,8 +168,8 @@ AC_TEST(outfile, a_streamed_report_writes_through_a_symlink) {
     fputs("old and longer", old);
     fclose(old);
     AC_ASSERT_EQ(symlink("real.tap", link), 0);
-    ac_buf err = {0};
-    ac_outfile *f = ac__outfile_open("--tap", link, 0, &err);
+    ac__buf err = {0};
+    ac__outfile *f = ac__outfile_open("--tap", link, 0, &err);
     AC_ASSERT_NOT_NULL(f);
     fputs("TAP version 14\n", ac__outfile_stream(f));
     AC_EXPECT_EQ(ac__outfile_close(f), 0);

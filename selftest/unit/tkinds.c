@@ -10,9 +10,9 @@
 
 AC_TEST(tkinds, each_kind_has_its_own_name) {
     for (int a = 0; a < KIND_COUNT; a++) {
-        AC_ASSERT_NOT_NULL(ac__tkind_name((ac_tkind)a));
+        AC_ASSERT_NOT_NULL(ac__tkind_name((ac__tkind)a));
         for (int b = 0; b < a; b++)
-            AC_EXPECT_STR_NE(ac__tkind_name((ac_tkind)a), ac__tkind_name((ac_tkind)b));
+            AC_EXPECT_STR_NE(ac__tkind_name((ac__tkind)a), ac__tkind_name((ac__tkind)b));
     }
     AC_EXPECT_STR_EQ(ac__tkind_name(AC_TK_UINT), "unsigned int");
     AC_EXPECT_STR_EQ(ac__tkind_name(AC_TK_STR), "string");
@@ -21,11 +21,11 @@ AC_TEST(tkinds, each_kind_has_its_own_name) {
 
 AC_TEST(tkinds, sizes_are_c_and_libffi_sizes) {
     for (int k = AC_TK_BOOL; k < KIND_COUNT; k++) {
-        ac_type ty = {.kind = (ac_tkind)k};
+        ac__type ty = {.kind = (ac__tkind)k};
         AC_EXPECT_EQ(ac__tkind_size(ty.kind), ac__ffi_type(ty)->size);
     }
     AC_EXPECT_EQ(ac__tkind_size(AC_TK_VOID), 0);
-    AC_EXPECT_TRUE(ac__ffi_type((ac_type){.kind = AC_TK_VOID}) == &ffi_type_void);
+    AC_EXPECT_TRUE(ac__ffi_type((ac__type){.kind = AC_TK_VOID}) == &ffi_type_void);
     AC_EXPECT_EQ(ac__tkind_size(AC_TK_SHORT), sizeof(short));
     AC_EXPECT_EQ(ac__tkind_size(AC_TK_LONG), sizeof(long));
     AC_EXPECT_EQ(ac__tkind_size(AC_TK_FLOAT), sizeof(float));
@@ -34,7 +34,7 @@ AC_TEST(tkinds, sizes_are_c_and_libffi_sizes) {
 
 AC_TEST(tkinds, signedness_is_cs_and_libffis) {
     for (int k = 0; k < KIND_COUNT; k++) {
-        ac_type ty = {.kind = (ac_tkind)k};
+        ac__type ty = {.kind = (ac__tkind)k};
         unsigned short ft = ac__ffi_type(ty)->type;
         bool ffi_signed =
             ft == FFI_TYPE_SINT8 || ft == FFI_TYPE_SINT16 || ft == FFI_TYPE_SINT32 || ft == FFI_TYPE_SINT64;
@@ -48,7 +48,7 @@ AC_TEST(tkinds, signedness_is_cs_and_libffis) {
 
 AC_TEST(tkinds, the_classes_split_the_kinds) {
     for (int k = 0; k < KIND_COUNT; k++) {
-        ac_tkind kind = (ac_tkind)k;
+        ac__tkind kind = (ac__tkind)k;
         int in = ac__tkind_integral(kind) + ac__tkind_floating(kind) + ac__tkind_pointer(kind);
         AC_EXPECT_EQ(in, kind == AC_TK_VOID ? 0 : 1);
     }

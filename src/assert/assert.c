@@ -36,7 +36,7 @@ ac__value ac__v_ptr(const volatile void *v) {
 
 /* ---- printing values ---- */
 
-static void print_double(ac_buf *b, double d) {
+static void print_double(ac__buf *b, double d) {
     char tmp[64];
     if (isnan(d)) {
         ac__buf_puts(b, "nan");
@@ -50,7 +50,7 @@ static void print_double(ac_buf *b, double d) {
     ac__buf_puts(b, tmp);
 }
 
-void ac__value_print(ac_buf *b, ac__value v) {
+void ac__value_print(ac__buf *b, ac__value v) {
     switch (v.kind) {
     case AC__V_INT:
         ac__buf_printf(b, "%lld", v.as.i);
@@ -81,7 +81,7 @@ void ac__value_print(ac_buf *b, ac__value v) {
     }
 }
 
-static void print_string(ac_buf *b, const char *s) {
+static void print_string(ac__buf *b, const char *s) {
     if (s)
         ac__escape_c(b, s, strlen(s));
     else
@@ -90,8 +90,8 @@ static void print_string(ac_buf *b, const char *s) {
 
 /* ---- failing ---- */
 
-static void fail_site(const ac__site *s, const char *detail, ac_buf *got, ac_buf *expected) {
-    ac_buf msg = {0};
+static void fail_site(const ac__site *s, const char *detail, ac__buf *got, ac__buf *expected) {
+    ac__buf msg = {0};
     if (s->args[0])
         ac__buf_printf(&msg, "%s(%s) failed", s->macro, s->args);
     else
@@ -102,7 +102,7 @@ static void fail_site(const ac__site *s, const char *detail, ac_buf *got, ac_buf
 }
 
 /* Fails with got/expected built in buffers; frees them first (a fatal failure does not return). */
-static bool fail_with(const ac__site *s, const char *detail, ac_buf *got, ac_buf *expected) {
+static bool fail_with(const ac__site *s, const char *detail, ac__buf *got, ac__buf *expected) {
     fail_site(s, detail, got, expected);
     return false;
 }
@@ -128,7 +128,7 @@ static bool truthy(ac__value v) {
 bool ac__check_bool(const ac__site *s, ac__value value, bool expected) {
     if (truthy(value) == expected)
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     ac__value_print(&got, value);
     ac__buf_puts(&exp, expected ? "true (non-zero)" : "false (zero)");
     return fail_with(s, NULL, &got, &exp);
@@ -186,7 +186,7 @@ bool ac__check_cmp(const ac__site *s, ac__op op, ac__value a, ac__value b) {
     if (ok)
         return true;
     static const char *const prefix[] = {"", "!= ", "< ", "<= ", "> ", ">= "};
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     ac__value_print(&got, a);
     ac__buf_puts(&exp, prefix[op]);
     ac__value_print(&exp, b);
@@ -197,7 +197,7 @@ bool ac__check_str(const ac__site *s, bool want_equal, const char *a, const char
     bool equal = (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
     if (equal == want_equal)
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     char detail[64] = "";
     print_string(&got, a);
     if (want_equal) {
@@ -218,7 +218,7 @@ bool ac__check_str(const ac__site *s, bool want_equal, const char *a, const char
 bool ac__check_str_contains(const ac__site *s, const char *hay, const char *needle) {
     if (hay && needle && strstr(hay, needle))
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     print_string(&got, hay);
     ac__buf_puts(&exp, "a string containing ");
     print_string(&exp, needle);
@@ -228,7 +228,7 @@ bool ac__check_str_contains(const ac__site *s, const char *hay, const char *need
 bool ac__check_mem(const ac__site *s, const void *a, const void *b, size_t n) {
     if (a == b || (a && b && memcmp(a, b, n) == 0))
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     if (!a || !b) {
         ac__buf_puts(&got, a ? "(memory)" : "NULL");
         ac__buf_puts(&exp, b ? "(memory)" : "NULL");
@@ -248,7 +248,7 @@ bool ac__check_mem(const ac__site *s, const void *a, const void *b, size_t n) {
 bool ac__check_null(const ac__site *s, bool want_null, const volatile void *p) {
     if ((p == NULL) == want_null)
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     ac__value_print(&got, ac__v_ptr(p));
     ac__buf_puts(&exp, want_null ? "NULL" : "not NULL");
     return fail_with(s, NULL, &got, &exp);
@@ -258,7 +258,7 @@ bool ac__check_near(const ac__site *s, double a, double b, double eps) {
     double diff = fabs(a - b);
     if (diff <= eps)
         return true;
-    ac_buf got = {0}, exp = {0}, detail = {0};
+    ac__buf got = {0}, exp = {0}, detail = {0};
     print_double(&got, a);
     print_double(&exp, b);
     ac__buf_puts(&exp, " +/- ");
@@ -276,7 +276,7 @@ bool ac__check_near(const ac__site *s, double a, double b, double eps) {
 /* ---- the test's watchers ---- */
 
 bool ac__check_idle(const ac__site *s, struct ac_test *t) {
-    ac_buf list = {0};
+    ac__buf list = {0};
     size_t n = t ? ac__loop_describe_body(t, &list) : 0;
     if (n == 0) {
         ac__buf_free(&list);

@@ -9,6 +9,6 @@
 /* -1, 0, 1, or 2 when unordered (NaN). Integers compare exactly whatever their signedness. */
 int ac__value_compare(ac__value a, ac__value b);
 /* Appends the value as assertion failures show it. */
-void ac__value_print(ac_buf *b, ac__value v);
+void ac__value_print(ac__buf *b, ac__value v);
 
 #endif

@@ -28,19 +28,19 @@ bool ac__exec_cancel_open(ac_test *t);
 
 /* Records a failure of the running test; a fatal one ends the test and does not return. Outside a test
  * it prints the failure (and aborts when fatal). */
-void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
+void ac__report_failure(ac__failure_kind kind, bool fatal, const char *file, int line, const char *message,
                         const char *got, const char *expected);
 
 /* Reports a failure composed in buffers (got and expected may be NULL; an empty one is absent): copies
  * the texts to the stack — the message up to 2,047 bytes, got and expected up to 4,095 each —, frees the
  * buffers, then reports as ac__report_failure, so that a fatal report, which does not return, leaves
  * nothing allocated behind. */
-void ac__report_failure_buf(ac_failure_kind kind, bool fatal, const char *file, int line, ac_buf *msg,
-                            ac_buf *got, ac_buf *expected);
+void ac__report_failure_buf(ac__failure_kind kind, bool fatal, const char *file, int line, ac__buf *msg,
+                            ac__buf *got, ac__buf *expected);
 
 /* Gives an await its own condition text and a describer of what to show as "got" when it fails (instead
  * of the loop's active watchers): for awaits built on other modules' state, like mock calls. */
-void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),
+void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac__buf *out),
                         const void *ctx);
 
 /* Runs fn(t, ctx) when the test ends: after teardown, before the check that no watcher is left, on the
@@ -69,7 +69,7 @@ _Noreturn void ac__exec_cancel_unwind(ac_test *t);
 /* Runs the test's loop until the watchers the body started have finished, for at most timeout_s of the
  * test's clock (< 0: what is left of the test's timeout); returns how many are still active, described
  * in `left`. */
-unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left);
+unsigned ac__exec_settle(ac_test *t, double timeout_s, ac__buf *left);
 
 /* Sends one record of the running test to the runner. */
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);

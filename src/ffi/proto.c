@@ -1,5 +1,5 @@
 /* proto.c — parsing C prototypes (with nested function-pointer parameters and registered typedefs)
- * into ac_proto with libffi call interfaces, and parsing completion specs ("cb(200, \"ok\", $ud)").
+ * into ac__proto with libffi call interfaces, and parsing completion specs ("cb(200, \"ok\", $ud)").
  * Errors name the column and what was expected there. Knows nothing about calls or tests. */
 #include "proto.h"
 
@@ -12,35 +12,35 @@
 
 /* ---- types: the tables generated from AC__TKINDS ---- */
 
-const char *ac__tkind_name(ac_tkind k) {
+const char *ac__tkind_name(ac__tkind k) {
 #define NAME(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = name,
     static const char *const names[] = {AC__TKINDS(NAME)};
 #undef NAME
     return names[k];
 }
 
-ac__tclass ac__tkind_class(ac_tkind k) {
+ac__tclass ac__tkind_class(ac__tkind k) {
 #define CLASS(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = AC__TC_##class,
     static const ac__tclass classes[] = {AC__TKINDS(CLASS)};
 #undef CLASS
     return classes[k];
 }
 
-bool ac__tkind_integral(ac_tkind k) {
+bool ac__tkind_integral(ac__tkind k) {
     ac__tclass c = ac__tkind_class(k);
     return c == AC__TC_BOOL || c == AC__TC_INT;
 }
 
-bool ac__tkind_floating(ac_tkind k) {
+bool ac__tkind_floating(ac__tkind k) {
     return ac__tkind_class(k) == AC__TC_FLOAT;
 }
 
-bool ac__tkind_pointer(ac_tkind k) {
+bool ac__tkind_pointer(ac__tkind k) {
     ac__tclass c = ac__tkind_class(k);
     return c == AC__TC_PTR || c == AC__TC_STR || c == AC__TC_FNPTR;
 }
 
-bool ac__tkind_signed(ac_tkind k) {
+bool ac__tkind_signed(ac__tkind k) {
     switch (k) {
 #define SIGNED(KIND, name, ctype, member, ffi, class, is_signed)                                             \
     case AC_TK_##KIND:                                                                                       \
@@ -60,14 +60,14 @@ bool ac__tkind_signed(ac_tkind k) {
 #define SIZE_STR(ctype) sizeof(ctype)
 #define SIZE_FNPTR(ctype) sizeof(ctype)
 
-size_t ac__tkind_size(ac_tkind k) {
+size_t ac__tkind_size(ac__tkind k) {
 #define SIZE(KIND, name, ctype, member, ffi, class, is_signed) [AC_TK_##KIND] = SIZE_##class(ctype),
     static const size_t sizes[] = {AC__TKINDS(SIZE)};
 #undef SIZE
     return sizes[k];
 }
 
-ffi_type *ac__ffi_type(ac_type t) {
+ffi_type *ac__ffi_type(ac__type t) {
     switch (t.kind) {
 #define FFI(KIND, name, ctype, member, ffi, class, is_signed)                                                \
     case AC_TK_##KIND:                                                                                       \
@@ -82,7 +82,7 @@ ffi_type *ac__ffi_type(ac_type t) {
 
 typedef struct tdef {
     char *name;
-    ac_type type;
+    ac__type type;
     struct tdef *next;
 } tdef;
 
@@ -92,7 +92,7 @@ static pthread_mutex_t typedefs_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Fixed-width and size types, as on this ABI. */
 static const struct {
     const char *name;
-    ac_tkind kind;
+    ac__tkind kind;
 } builtin_names[] = {
     {"int8_t", AC_TK_SCHAR},    {"uint8_t", AC_TK_UCHAR},   {"int16_t", AC_TK_SHORT},
     {"uint16_t", AC_TK_USHORT}, {"int32_t", AC_TK_INT},     {"uint32_t", AC_TK_UINT},
@@ -103,10 +103,10 @@ static const struct {
     {"uid_t", AC_TK_UINT},      {"gid_t", AC_TK_UINT},
 };
 
-static bool lookup_typename(const char *name, size_t len, ac_type *out) {
+static bool lookup_typename(const char *name, size_t len, ac__type *out) {
     for (size_t i = 0; i < sizeof builtin_names / sizeof *builtin_names; i++)
         if (strlen(builtin_names[i].name) == len && strncmp(builtin_names[i].name, name, len) == 0) {
-            *out = (ac_type){builtin_names[i].kind, NULL, false};
+            *out = (ac__type){builtin_names[i].kind, NULL, false};
             return true;
         }
     bool found = false;
@@ -131,7 +131,7 @@ typedef struct parser {
     tok_kind kind;
     const char *tok; /* start of the current token */
     size_t len;
-    ac_buf *err;
+    ac__buf *err;
     bool failed;
 } parser;
 
@@ -228,8 +228,8 @@ static void problem(parser *ps, const char *fmt, const char *word, size_t len) {
 
 /* ---- declarations ---- */
 
-static ac_proto *parse_params(parser *ps, ac_type ret, char *name);
-static void free_type(ac_type t);
+static ac__proto *parse_params(parser *ps, ac__type ret, char *name);
+static void free_type(ac__type t);
 
 enum {
     S_SIGNED = 1,
@@ -245,7 +245,7 @@ enum {
 
 /* Declaration specifiers: qualifiers, base type words, struct/union/enum tags, typedef names. An
  * identifier after a complete type is left for the declarator (the parameter's name). */
-static bool parse_specifiers(parser *ps, ac_type *out, bool *is_const, bool *is_struct) {
+static bool parse_specifiers(parser *ps, ac__type *out, bool *is_const, bool *is_struct) {
     static const struct {
         const char *word;
         unsigned bit;
@@ -302,7 +302,7 @@ static bool parse_specifiers(parser *ps, ac_type *out, bool *is_const, bool *is_
         return false;
     }
     bool u = words & S_UNSIGNED;
-    ac_tkind k;
+    ac__tkind k;
     if (words & S_VOID)
         k = AC_TK_VOID;
     else if (words & S_BOOL)
@@ -321,16 +321,16 @@ static bool parse_specifiers(parser *ps, ac_type *out, bool *is_const, bool *is_
         k = u ? AC_TK_ULONG : AC_TK_LONG;
     else
         k = u ? AC_TK_UINT : AC_TK_INT;
-    *out = (ac_type){.kind = k};
+    *out = (ac__type){.kind = k};
     return true;
 }
 
 /* A type with its pointer stars, and (for parameters) an optional name or a function-pointer
  * declarator. `name` receives the declared name (malloc'd) or NULL. */
-static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
+static bool parse_type(parser *ps, ac__type *out, char **name, bool want_name) {
     bool is_const, is_struct;
     const char *start = ps->tok;
-    ac_type base = {.kind = AC_TK_INT};
+    ac__type base = {.kind = AC_TK_INT};
     if (!parse_specifiers(ps, &base, &is_const, &is_struct))
         return false;
     int stars = 0;
@@ -365,17 +365,17 @@ static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
             *name = NULL;
             return false;
         }
-        ac_type ret = base;
+        ac__type ret = base;
         if (stars) /* a pointer return type */
-            ret =
-                (ac_type){.kind = (ret.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
-        ac_proto *fn = parse_params(ps, ret, NULL);
+            ret = (ac__type){.kind =
+                                 (ret.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
+        ac__proto *fn = parse_params(ps, ret, NULL);
         if (!fn) {
             free(*name);
             *name = NULL;
             return false;
         }
-        *out = (ac_type){.kind = AC_TK_FNPTR, .fn = fn};
+        *out = (ac__type){.kind = AC_TK_FNPTR, .fn = fn};
         return true;
     }
     if (is_struct && stars == 0) {
@@ -388,10 +388,11 @@ static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
     if (stars == 0) {
         *out = base;
     } else if (base.kind == AC_TK_FNPTR) {
-        *out = (ac_type){.kind = AC_TK_PTR};
+        *out = (ac__type){.kind = AC_TK_PTR};
         free_type(base);
     } else {
-        *out = (ac_type){.kind = (base.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
+        *out =
+            (ac__type){.kind = (base.kind == AC_TK_CHAR && is_const && stars == 1) ? AC_TK_STR : AC_TK_PTR};
     }
     if (want_name && ps->kind == T_IDENT) {
         *name = strndup(ps->tok, ps->len);
@@ -408,17 +409,17 @@ static bool parse_type(parser *ps, ac_type *out, char **name, bool want_name) {
         }
         next(ps);
         free_type(*out);
-        *out = (ac_type){.kind = AC_TK_PTR};
+        *out = (ac__type){.kind = AC_TK_PTR};
     }
     return true;
 }
 
-static void free_type(ac_type t) {
+static void free_type(ac__type t) {
     if (t.kind == AC_TK_FNPTR && !t.borrowed)
         ac__proto_free(t.fn);
 }
 
-static bool prep_cif(ac_proto *p) {
+static bool prep_cif(ac__proto *p) {
     p->atypes = ac__xcalloc(p->n ? p->n : 1, sizeof *p->atypes);
     for (size_t i = 0; i < p->n; i++)
         p->atypes[i] = ac__ffi_type(p->params[i]);
@@ -426,8 +427,8 @@ static bool prep_cif(ac_proto *p) {
 }
 
 /* '(' params ')' with the current token at '('. */
-static ac_proto *parse_params(parser *ps, ac_type ret, char *name) {
-    ac_proto *p = ac__xcalloc(1, sizeof *p);
+static ac__proto *parse_params(parser *ps, ac__type ret, char *name) {
+    ac__proto *p = ac__xcalloc(1, sizeof *p);
     p->ret = ret;
     p->name = name;
     next(ps); /* ( */
@@ -447,7 +448,7 @@ static ac_proto *parse_params(parser *ps, ac_type ret, char *name) {
             ac__proto_free(p);
             return NULL;
         }
-        ac_type t;
+        ac__type t;
         char *pname;
         if (!parse_type(ps, &t, &pname, true)) {
             ac__proto_free(p);
@@ -483,10 +484,10 @@ static ac_proto *parse_params(parser *ps, ac_type ret, char *name) {
     return p;
 }
 
-ac_proto *ac__proto_parse(const char *text, ac_buf *err) {
+ac__proto *ac__proto_parse(const char *text, ac__buf *err) {
     parser ps = {.text = text, .p = text, .err = err};
     next(&ps);
-    ac_type ret;
+    ac__type ret;
     char *name = NULL;
     if (!parse_type(&ps, &ret, &name, true))
         return NULL;
@@ -505,7 +506,7 @@ ac_proto *ac__proto_parse(const char *text, ac_buf *err) {
         expected(&ps, "'(' and the parameters");
         return NULL;
     }
-    ac_proto *p = parse_params(&ps, ret, name);
+    ac__proto *p = parse_params(&ps, ret, name);
     if (!p)
         return NULL;
     if (is(&ps, ";"))
@@ -518,7 +519,7 @@ ac_proto *ac__proto_parse(const char *text, ac_buf *err) {
     return p;
 }
 
-void ac__proto_free(ac_proto *p) {
+void ac__proto_free(ac__proto *p) {
     if (!p)
         return;
     for (size_t i = 0; i < p->n; i++) {
@@ -532,10 +533,10 @@ void ac__proto_free(ac_proto *p) {
     free(p);
 }
 
-int ac__typedef_add(const char *name, const char *type, ac_buf *err) {
+int ac__typedef_add(const char *name, const char *type, ac__buf *err) {
     parser ps = {.text = type, .p = type, .err = err};
     next(&ps);
-    ac_type t;
+    ac__type t;
     char *unused = NULL;
     if (!parse_type(&ps, &t, &unused, false))
         return -1;
@@ -558,7 +559,7 @@ int ac__typedef_add(const char *name, const char *type, ac_buf *err) {
 /* ---- completion specs ---- */
 
 static char *unescape(const char *s, size_t n) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c != '\\' || i + 1 == n) {
@@ -725,7 +726,7 @@ static bool looks_like_errno(const parser *ps) {
 
 /* A number: a double when it has a '.' or (outside hex) an exponent, else an integer (one too large for a
  * long long is read as unsigned); C suffixes (u, l, f) are allowed. */
-static bool parse_number(parser *ps, ac_lit *lit) {
+static bool parse_number(parser *ps, ac__lit *lit) {
     char *end;
     errno = 0;
     bool is_float =
@@ -753,7 +754,7 @@ static bool parse_number(parser *ps, ac_lit *lit) {
 }
 
 /* -EAGAIN (a -errno contract), with the current token at '-'. */
-static bool parse_negative_errno(parser *ps, ac_lit *lit) {
+static bool parse_negative_errno(parser *ps, ac__lit *lit) {
     next(ps); /* - */
     if (ps->kind == T_IDENT && errno_value(ps->tok, ps->len, &lit->i)) {
         lit->kind = AC_LIT_INT;
@@ -770,8 +771,8 @@ static bool parse_negative_errno(parser *ps, ac_lit *lit) {
 
 /* One argument of the callback: a number, a "string", NULL, an errno name (or -name), true, false or a
  * reference to one of the call's arguments ($name, $N). */
-static bool parse_lit(parser *ps, ac_lit *lit) {
-    *lit = (ac_lit){.index = -1};
+static bool parse_lit(parser *ps, ac__lit *lit) {
+    *lit = (ac__lit){.index = -1};
     if (ps->kind == T_NUMBER)
         return parse_number(ps, lit);
     if (ps->kind == T_STRING) {
@@ -801,7 +802,7 @@ static bool parse_lit(parser *ps, ac_lit *lit) {
 }
 
 /* The callback: its parameter's name or $N. */
-static bool parse_callback(parser *ps, ac_completion_spec *out) {
+static bool parse_callback(parser *ps, ac__completion_spec *out) {
     if (ps->kind == T_DOLLAR)
         return parse_ref(ps, &out->callback, &out->callback_index);
     if (ps->kind != T_IDENT) {
@@ -814,14 +815,14 @@ static bool parse_callback(parser *ps, ac_completion_spec *out) {
 }
 
 /* '(' arguments ')', separated by commas, into out->args. */
-static bool parse_args(parser *ps, ac_completion_spec *out) {
+static bool parse_args(parser *ps, ac__completion_spec *out) {
     if (!is(ps, "(")) {
         expected(ps, "'(' and the callback's arguments");
         return false;
     }
     next(ps);
     while (!is(ps, ")")) {
-        ac_lit lit;
+        ac__lit lit;
         if (!parse_lit(ps, &lit))
             return false;
         out->args = ac__xrealloc(out->args, (out->n + 1) * sizeof *out->args);
@@ -839,8 +840,8 @@ static bool parse_args(parser *ps, ac_completion_spec *out) {
     return true;
 }
 
-int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err) {
-    *out = (ac_completion_spec){.callback_index = -1};
+int ac__completion_parse(const char *text, ac__completion_spec *out, ac__buf *err) {
+    *out = (ac__completion_spec){.callback_index = -1};
     parser ps = {.text = text, .p = text, .err = err};
     next(&ps);
     if (!parse_callback(&ps, out)) {
@@ -859,10 +860,10 @@ int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err)
     return 0;
 }
 
-void ac__completion_free(ac_completion_spec *s) {
+void ac__completion_free(ac__completion_spec *s) {
     for (size_t i = 0; i < s->n; i++)
         free(s->args[i].s);
     free(s->args);
     free(s->callback);
-    *s = (ac_completion_spec){.callback_index = -1};
+    *s = (ac__completion_spec){.callback_index = -1};
 }

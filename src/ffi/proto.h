@@ -15,7 +15,7 @@
  * names, sizes and libffi types here; reading, storing and returning values in the mocks) is generated
  * from this list, so that a type is added in one place.
  *   X(KIND, name, ctype, member, ffi, class, is_signed)
- *   KIND       the ac_tkind enumerator: AC_TK_KIND
+ *   KIND       the ac__tkind enumerator: AC_TK_KIND
  *   name       the type as messages name it
  *   ctype      the C type a value of it has (unused for void)
  *   member     the field holding it in a value slot (the scalar classes only)
@@ -45,7 +45,7 @@
     X(FNPTR, "function pointer", void (*)(void), p, &ffi_type_pointer, FNPTR, 0)
 
 #define AC__TK_ENUMERATOR(KIND, name, ctype, member, ffi, class, is_signed) AC_TK_##KIND,
-typedef enum ac_tkind { AC__TKINDS(AC__TK_ENUMERATOR) } ac_tkind;
+typedef enum ac__tkind { AC__TKINDS(AC__TK_ENUMERATOR) } ac__tkind;
 #undef AC__TK_ENUMERATOR
 
 /* How values of a kind are handled (the list's class column). */
@@ -59,19 +59,19 @@ typedef enum ac__tclass {
     AC__TC_FNPTR
 } ac__tclass;
 
-typedef struct ac_proto ac_proto;
+typedef struct ac__proto ac__proto;
 
-typedef struct ac_type {
-    ac_tkind kind;
-    ac_proto *fn;  /* AC_TK_FNPTR */
+typedef struct ac__type {
+    ac__tkind kind;
+    ac__proto *fn; /* AC_TK_FNPTR */
     bool borrowed; /* fn belongs to a typedef: not freed with this type */
-} ac_type;
+} ac__type;
 
-struct ac_proto {
+struct ac__proto {
     char *name; /* NULL for an abstract (unnamed) function pointer type */
-    ac_type ret;
+    ac__type ret;
     size_t n;
-    ac_type *params;
+    ac__type *params;
     char **names; /* parameter names, NULL entries where unnamed */
     ffi_cif cif;
     ffi_type **atypes;
@@ -79,47 +79,47 @@ struct ac_proto {
 
 /* Parses a prototype. On failure returns NULL and writes one line into err: where, and what was
  * expected there. */
-ac_proto *ac__proto_parse(const char *text, ac_buf *err);
-void ac__proto_free(ac_proto *p);
+ac__proto *ac__proto_parse(const char *text, ac__buf *err);
+void ac__proto_free(ac__proto *p);
 /* Registers a typedef; -1 with a reason in err when `type` does not parse. */
-int ac__typedef_add(const char *name, const char *type, ac_buf *err);
+int ac__typedef_add(const char *name, const char *type, ac__buf *err);
 
 /* The libffi type of a value of type t. */
-ffi_type *ac__ffi_type(ac_type t);
+ffi_type *ac__ffi_type(ac__type t);
 /* The class of kind k (the list's class column). */
-ac__tclass ac__tkind_class(ac_tkind k);
+ac__tclass ac__tkind_class(ac__tkind k);
 /* Whether k is an integer type, bool included. */
-bool ac__tkind_integral(ac_tkind k);
+bool ac__tkind_integral(ac__tkind k);
 /* Whether k is a floating type. */
-bool ac__tkind_floating(ac_tkind k);
+bool ac__tkind_floating(ac__tkind k);
 /* Whether k is a pointer of any class: data, string or function. */
-bool ac__tkind_pointer(ac_tkind k);
+bool ac__tkind_pointer(ac__tkind k);
 /* Whether k is a signed integer type (char as this ABI has it). */
-bool ac__tkind_signed(ac_tkind k);
+bool ac__tkind_signed(ac__tkind k);
 /* The type's name in messages ("unsigned int", "string", "function pointer"). */
-const char *ac__tkind_name(ac_tkind k);
+const char *ac__tkind_name(ac__tkind k);
 /* The size of a value of kind k (0 for void). */
-size_t ac__tkind_size(ac_tkind k);
+size_t ac__tkind_size(ac__tkind k);
 
 /* A literal or a reference in a completion spec. */
-typedef enum ac_lit_kind { AC_LIT_INT, AC_LIT_DOUBLE, AC_LIT_STR, AC_LIT_NULL, AC_LIT_REF } ac_lit_kind;
-typedef struct ac_lit {
-    ac_lit_kind kind;
+typedef enum ac__lit_kind { AC_LIT_INT, AC_LIT_DOUBLE, AC_LIT_STR, AC_LIT_NULL, AC_LIT_REF } ac__lit_kind;
+typedef struct ac__lit {
+    ac__lit_kind kind;
     long long i;
     double d;
     char *s;    /* AC_LIT_STR (unescaped), or the reference's name (AC_LIT_REF by name) */
     long index; /* AC_LIT_REF by position, or -1 */
-} ac_lit;
+} ac__lit;
 
 /* "cb(200, \"ok\", $ud)" into the callback's name (or $N) and its arguments. */
-typedef struct ac_completion_spec {
+typedef struct ac__completion_spec {
     char *callback;      /* name, or NULL when given by position */
     long callback_index; /* -1 unless given as $N */
     size_t n;
-    ac_lit *args;
-} ac_completion_spec;
+    ac__lit *args;
+} ac__completion_spec;
 
-int ac__completion_parse(const char *text, ac_completion_spec *out, ac_buf *err);
-void ac__completion_free(ac_completion_spec *s);
+int ac__completion_parse(const char *text, ac__completion_spec *out, ac__buf *err);
+void ac__completion_free(ac__completion_spec *s);
 
 #endif

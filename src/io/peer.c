@@ -82,7 +82,7 @@ struct ac_peer {
     bool wr_blocked;   /* the current send step met a full queue (EAGAIN) */
     bool has_end;      /* the script ends with close or reset: no step can follow */
     bool has_shutdown; /* a shutdown-write step was added: no send can follow */
-    ac_buf inbox;      /* bytes read from the code, not yet matched */
+    ac__buf inbox;     /* bytes read from the code, not yet matched */
     bool rd_eof;       /* the code closed its end (or reading failed: rd_errno) */
     int rd_errno;
     bool failed;    /* the peer reported a failure, or abandoned its script; it does nothing more */
@@ -98,7 +98,7 @@ struct ac_peer {
     ev_timer timer;
     ev_prepare prep;
     ev_idle wake; /* ends the loop iteration in which the script became done inside the prepare callback */
-    ac_buf msg, got, exp; /* the texts of the last report */
+    ac__buf msg, got, exp; /* the texts of the last report */
 };
 
 /* ---- describing steps and bytes ---- */
@@ -127,7 +127,7 @@ static const char *kind_name(step_kind k) {
 
 /* `expect "QUIT\r\n" (6 bytes)`, `wait 0.500 s`, `close`, `close unread`; long data is cut after 32
  * bytes. */
-static void describe(ac_buf *b, const step *s) {
+static void describe(ac__buf *b, const step *s) {
     ac__buf_puts(b, kind_name(s->kind));
     if (s->unread)
         ac__buf_puts(b, " unread");
@@ -150,7 +150,7 @@ static bool is_binary(const unsigned char *d, size_t n) {
 
 /* d[0..n) around offset `at` as a C string literal: 20 bytes before it, the byte itself and 19 after,
  * "..." outside where cut; followed by a hex window when the data is binary. */
-static void window(ac_buf *b, const unsigned char *d, size_t n, size_t at, bool binary) {
+static void window(ac__buf *b, const unsigned char *d, size_t n, size_t at, bool binary) {
     size_t from = at > 20 ? at - 20 : 0, to = at + 20 < n ? at + 20 : n;
     if (from > 0)
         ac__buf_puts(b, "...");
@@ -272,7 +272,7 @@ static void fail_here(ac_peer *p) {
 }
 
 /* Names an errno: "EPIPE: Broken pipe". */
-static void put_errno(ac_buf *b, int err) {
+static void put_errno(ac__buf *b, int err) {
     const char *name = strerrorname_np(err);
     ac__buf_printf(b, "%s: %s", name ? name : "?", strerror(err));
 }
@@ -302,14 +302,14 @@ static void fail_unexpected(ac_peer *p) {
 }
 
 /* The bytes of step s the code wrote so far (the matched part) followed by the unmatched inbox. */
-static void received(const ac_peer *p, const step *s, ac_buf *out) {
+static void received(const ac_peer *p, const step *s, ac__buf *out) {
     ac__buf_append(out, s->data, p->done);
     ac__buf_append(out, p->inbox.data, p->inbox.len);
 }
 
 static void fail_mismatch(ac_peer *p, const step *s, size_t at) {
     clear_texts(p);
-    ac_buf g = {0};
+    ac__buf g = {0};
     received(p, s, &g);
     const unsigned char *gd = (const unsigned char *)g.data;
     bool binary = is_binary(s->data, s->n) || is_binary(gd, g.len);
@@ -343,7 +343,7 @@ static void fail_eof(ac_peer *p, const step *s) {
 /* After a cancel the code may close its end at any step: that is what a correct cancel does, so the
  * rest of the script is abandoned instead of failing the test, and a note (shown under -v) says where. */
 static void abandon(ac_peer *p, const char *why) {
-    ac_buf note = {0};
+    ac__buf note = {0};
     ac__buf_printf(&note, "scripted peer on fd %d: script abandoned after the cancel at step %zu of %zu (",
                    p->code_fd, p->cur + 1, p->nsteps);
     describe(&note, &p->steps[p->cur]);

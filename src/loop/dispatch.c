@@ -78,7 +78,7 @@ void ac__dispatch_exclude(int depth, double seconds) {
 
 /* Appends "on_read (ev_io fd=7 EV_READ)", "the completion of send() call #0" for a mock's delivery, or a
  * description of the batch. */
-__attribute__((cold)) static void describe_frame(ac_buf *b, const ac__frame *f) {
+__attribute__((cold)) static void describe_frame(ac__buf *b, const ac__frame *f) {
     if (f->batch) {
         ac__buf_puts(b, "that asyncheck could not time one by one (run together by ev_invoke_pending)");
         return;
@@ -106,7 +106,7 @@ unsigned long ac__loop_dispatch_serial(void) {
     return ac__loop_test.frames[(d <= AC_MAX_FRAMES ? d : AC_MAX_FRAMES) - 1].serial;
 }
 
-void ac__loop_dispatch_describe(ac_buf *b) {
+void ac__loop_dispatch_describe(ac__buf *b) {
     if (!ac__on_test_thread()) {
         ac__buf_puts(b, "a thread other than the test's");
         return;
@@ -148,7 +148,7 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
         if (live)
             live->reported_slow = true;
     }
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     ac__buf_puts(&msg, f->batch         ? "blocked loop: callbacks "
                        : f->delivery[0] ? "blocked loop: "
                                         : "blocked loop: callback ");
@@ -159,7 +159,7 @@ __attribute__((cold)) static void report_slow(ac__frame *f, double took) {
 }
 
 /* For the schedule's trace, before the callback runs (a mock's completion timer is still live then). */
-static void describe_rec(ac_buf *b, const void *ctx) {
+static void describe_rec(ac__buf *b, const void *ctx) {
     const ac__wrec *r = ctx;
     if (ac__delivery_describe(b, r->w))
         return;
@@ -171,7 +171,7 @@ static void describe_rec(ac_buf *b, const void *ctx) {
 
 /* Before its callback runs (the mock frees its delivery record inside it): what it delivers. */
 static void mock_delivery(ac__frame *f, const ev_watcher *w) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     if (ac__delivery_describe(&b, w))
         snprintf(f->delivery, sizeof f->delivery, "%s", ac__buf_str(&b));
     ac__buf_free(&b);
@@ -230,7 +230,7 @@ static bool plausible(const ac__wrec *r) {
 }
 
 /* How the schedule may move a pending watcher against the others (see src/race/sched.c). */
-static void sched_item(const ac__wrec *r, ac_sched_item *it) {
+static void sched_item(const ac__wrec *r, ac__sched_item *it) {
     it->chain = AC_CHAIN_FREE;
     it->deadline = 0;
     if (r->type == AC_W_TIMER) {
@@ -265,11 +265,11 @@ static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
         picks[j] = p;
     }
     if (n > 1 && ac__loop_sched && ac__loop_sched->active()) {
-        ac_sched_item items[32];
+        ac__sched_item items[32];
         for (size_t i = 0; i < n; i++) {
             const ac__wrec *r = ac__rec_find(picks[i].w);
             items[i] =
-                (ac_sched_item){.w = picks[i].w, .priority = picks[i].priority, .natural = (unsigned)i};
+                (ac__sched_item){.w = picks[i].w, .priority = picks[i].priority, .natural = (unsigned)i};
             sched_item(r, &items[i]);
         }
         ac__loop_sched->order(items, n);
@@ -359,7 +359,7 @@ __attribute__((cold)) bool ac__dispatch_sleep(const char *call) {
     else if (live)
         live->reported_sleep = true;
     if (!already) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "blocking sleep: %s ", call);
         const void *caller = sleep_caller();
         if (caller) {

@@ -170,7 +170,7 @@ const char *ac__wtype_name(int type) {
 }
 
 /* Seconds as the shortest text that reads back, with at least one decimal: 5.0, 0.25, 1e-06. */
-__attribute__((cold)) static void seconds(ac_buf *b, double s) {
+__attribute__((cold)) static void seconds(ac__buf *b, double s) {
     char text[32];
     snprintf(text, sizeof text, "%.6g", s);
     ac__buf_puts(b, text);
@@ -178,7 +178,7 @@ __attribute__((cold)) static void seconds(ac_buf *b, double s) {
         ac__buf_puts(b, ".0");
 }
 
-__attribute__((cold)) void ac__wrec_describe(ac_buf *b, const ac__wrec *r) {
+__attribute__((cold)) void ac__wrec_describe(ac__buf *b, const ac__wrec *r) {
     ac__buf_puts(b, ac__wtype_name(r->type));
     switch (r->type) {
     case AC_W_IO: {
@@ -246,7 +246,7 @@ __attribute__((cold)) static bool safe_read(const void *addr, void *dst, size_t 
  * unless that call was the function's last (a tail call): then it returns into whoever called that
  * function — libev or asyncheck's dispatcher for a callback, asyncheck for a test's body, setup or
  * teardown — and the starter is named from what was running. */
-__attribute__((cold)) static void describe_site(ac_buf *out, const ac__wrec *r) {
+__attribute__((cold)) static void describe_site(ac__buf *out, const ac__wrec *r) {
     bool ours = ac__hooks_in_libev(r->site) || ac__sym_in_harness(r->site);
     if (!ours) {
         ac__buf_puts(out, ", started at ");
@@ -267,7 +267,7 @@ static int by_serial(const void *a, const void *b) {
     return x->serial < y->serial ? -1 : x->serial > y->serial;
 }
 
-static size_t describe(ac_test *t, ac_buf *out, unsigned long after) {
+static size_t describe(ac_test *t, ac__buf *out, unsigned long after) {
     if (!t || ac__loop_test.t != t || !ac__loop_test.nrecs)
         return 0;
     const ac__wrec **list = ac__xmalloc(ac__loop_test.nrecs * sizeof *list);
@@ -297,11 +297,11 @@ static size_t describe(ac_test *t, ac_buf *out, unsigned long after) {
     return described;
 }
 
-__attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac_buf *out) {
+__attribute__((cold)) size_t ac__loop_describe_active(ac_test *t, ac__buf *out) {
     return describe(t, out, 0);
 }
 
-__attribute__((cold)) size_t ac__loop_describe_body(ac_test *t, ac_buf *out) {
+__attribute__((cold)) size_t ac__loop_describe_body(ac_test *t, ac__buf *out) {
     return describe(t, out, ac__loop_test.body_serial);
 }
 
@@ -310,7 +310,7 @@ void ac__loop_body_begins(ac_test *t) {
         ac__loop_test.body_serial = ac__loop_test.next_serial;
 }
 
-__attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only) {
+__attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac__buf *out, bool deliveries_only) {
     if (!t || ac__loop_test.t != t)
         return 0;
     size_t n = 0;
@@ -323,7 +323,7 @@ __attribute__((cold)) size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, 
             r->type == AC_W_CLEANUP || !safe_read(r->w, &head, size) || !head.active ||
             (void *)head.cb != r->cb || (r->type == AC_W_ASYNC && !ev_async_pending(&head)))
             continue;
-        ac_buf delivery = {0};
+        ac__buf delivery = {0};
         ev_timer timer; /* a mock's completion timer names its delivery */
         bool is_delivery = r->type == AC_W_TIMER && safe_read(r->w, &timer, sizeof timer) &&
                            ac__delivery_describe(&delivery, &timer);
@@ -468,7 +468,7 @@ __attribute__((cold)) static const char *socktype_name(int type) {
 
 /* What fd is: the /proc/self/fd link ("socket:[1234]", "pipe:[99]", a path), and for a socket its
  * family and type. */
-__attribute__((cold)) static void fd_what(ac_buf *b, int fd, char *target, size_t cap) {
+__attribute__((cold)) static void fd_what(ac__buf *b, int fd, char *target, size_t cap) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     long n = syscall(SYS_readlinkat, AT_FDCWD, path, target, cap - 1);
@@ -512,7 +512,7 @@ static void check_fds(void) {
     uint64_t after[AC_FD_WORDS];
     if (!fd_snapshot(after, ac__loop_test.fds_limit, NULL))
         return;
-    ac_buf which = {0};
+    ac__buf which = {0};
     size_t leaked = 0;
     long first = -1;
     for (size_t word = 0; word < AC_FD_WORDS; word++) {
@@ -524,7 +524,7 @@ static void check_fds(void) {
             if (fd_has(ac__loop_test.fds_before, fd))
                 continue;
             char target[256];
-            ac_buf line = {0};
+            ac__buf line = {0};
             fd_what(&line, (int)fd, target, sizeof target);
             if (!loop_owned((int)fd, target)) {
                 if (leaked++)
@@ -537,7 +537,7 @@ static void check_fds(void) {
         }
     }
     if (leaked) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         if (leaked == 1)
             ac__buf_printf(
                 &msg,
@@ -616,11 +616,11 @@ void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n) {
     ac__loop_namer = n;
 }
 
-bool ac__delivery_describe(ac_buf *b, const void *w) {
+bool ac__delivery_describe(ac__buf *b, const void *w) {
     return ac__loop_namer && ac__loop_namer->describe(b, w);
 }
 
-void ac__delivery_due(ac_buf *b, const void *w) {
+void ac__delivery_due(ac__buf *b, const void *w) {
     if (ac__loop_namer)
         ac__loop_namer->due(b, w);
 }

@@ -16,18 +16,18 @@ void ac__loop_begin(ac_test *t);
 /* Appends a description of each watcher the test started that is still active on its loop, one per line
  * in start order ("ev_io fd=7 EV_READ, callback on_read, started at connect_client+0x4c"; libev's and
  * asyncheck's own watchers are left out), and returns how many it described. */
-size_t ac__loop_describe_active(ac_test *t, ac_buf *out);
+size_t ac__loop_describe_active(ac_test *t, ac__buf *out);
 /* The body begins (after setup): watchers started from now on are the body's (ac__loop_describe_body). */
 void ac__loop_body_begins(ac_test *t);
 /* As ac__loop_describe_active, for the watchers started since the body began only (the suite's setup
  * keeps its own): what the drain, .drain = false and AC_ASSERT_IDLE report, and count. */
-size_t ac__loop_describe_body(ac_test *t, ac_buf *out);
+size_t ac__loop_describe_body(ac_test *t, ac__buf *out);
 /* Appends one line per watcher of asyncheck's own that still acts for the test on its loop — a mock's
  * completion still due ("the completion of send() call #0 (ev_timer after=10.0 repeat=0.0)"), a scripted
  * peer's io ("ev_io fd=7 EV_READ, callback on_readable (asyncheck's own)"); only the completions when
  * `deliveries_only` — and returns how many. These are never counted as the test's watchers; the awaits'
  * and the drain's own timers are not listed. */
-size_t ac__loop_describe_harness(ac_test *t, ac_buf *out, bool deliveries_only);
+size_t ac__loop_describe_harness(ac_test *t, ac__buf *out, bool deliveries_only);
 /* True when nothing could make progress on the test's loop any more: no callback pending, no active
  * watcher that could fire — the test's, or asyncheck's own that act for it (a mock's scheduled
  * completion, a scripted peer's io) — and no thread started by the test still running. Not counted: the
@@ -58,19 +58,19 @@ unsigned long ac__loop_dispatches(void);
 unsigned long ac__loop_dispatch_serial(void);
 /* Appends where the caller is: on the test's thread the dispatch it is in, "callback on_reply (ev_timer
  * after=0.050)" or "the test body"; on any other thread "a thread other than the test's". */
-void ac__loop_dispatch_describe(ac_buf *b);
+void ac__loop_dispatch_describe(ac__buf *b);
 
 /* ---- the dispatcher's observers: modules above the loop register these (the loop calls up only
  * through them; NULL or unset: libev's own order, nobody told) ---- */
 
 /* One watcher pending in a dispatch round, as the dispatcher sees it. */
-typedef struct ac_sched_item {
+typedef struct ac__sched_item {
     const void *w;    /* the watcher (identity for PCT priorities) */
     int priority;     /* libev priority */
     int chain;        /* AC_CHAIN_*: how libev orders it against the others */
     double deadline;  /* timers and periodics: when it was due */
     unsigned natural; /* libev's own position (smaller runs first) */
-} ac_sched_item;
+} ac__sched_item;
 
 enum {
     AC_CHAIN_FREE = 0, /* io, signal, async, child, stat, embed, fork, cleanup, prepare: any order */
@@ -85,13 +85,13 @@ typedef struct ac__loop_scheduler {
     bool (*active)(void);
     /* Reorders items[0..n) (sorted by priority, highest first, libev's order within a priority) into
      * the order to dispatch them in, within libev's guarantees. */
-    void (*order)(ac_sched_item *items, size_t n);
+    void (*order)(ac__sched_item *items, size_t n);
     /* A counted callback (not the harness's bookkeeping) is about to be taken from libev's pending
      * queue (before dispatching): may end the body (a cancel point). */
     void (*before_dispatch)(void);
     /* A counted callback is about to run under dispatch serial `serial`; `describe(b, ctx)` appends
      * what it is. */
-    void (*dispatching)(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
+    void (*dispatching)(unsigned long serial, const void *w, void (*describe)(ac__buf *b, const void *ctx),
                         const void *ctx);
     /* A dispatched callback returned (every callback, counted or not): may end the body. */
     void (*returned)(unsigned long serial);
@@ -104,9 +104,9 @@ void ac__loop_set_scheduler(const ac__loop_scheduler *s);
 typedef struct ac__loop_delivery_namer {
     /* When `w` is a completion timer, appends what it delivers ("the completion of send() call #0") and
      * returns true; else false. */
-    bool (*describe)(ac_buf *b, const void *w);
+    bool (*describe)(ac__buf *b, const void *w);
     /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
-    void (*due)(ac_buf *b, const void *w);
+    void (*due)(ac__buf *b, const void *w);
 } ac__loop_delivery_namer;
 /* Registers the namer (kept until replaced; the table must outlive every test). */
 void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);

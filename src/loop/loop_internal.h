@@ -162,15 +162,15 @@ void ac__rec_remove(const ev_watcher *w);
 void ac__rec_clear(void);
 
 /* Appends "ev_io fd=7 EV_READ", "ev_timer after=5.0 repeat=1.0", ... */
-void ac__wrec_describe(ac_buf *b, const ac__wrec *r);
+void ac__wrec_describe(ac__buf *b, const ac__wrec *r);
 const char *ac__wtype_name(int type);
 
 /* ---- what modules above the loop registered (loop.c keeps it; NULL: nothing registered) ---- */
 extern const ac__loop_scheduler *ac__loop_sched;
 extern const ac__loop_delivery_namer *ac__loop_namer;
 /* The namer's describe and due, or false / nothing when no namer is registered. */
-bool ac__delivery_describe(ac_buf *b, const void *w);
-void ac__delivery_due(ac_buf *b, const void *w);
+bool ac__delivery_describe(ac__buf *b, const void *w);
+void ac__delivery_due(ac__buf *b, const void *w);
 
 /* ---- interception (hooks.c) ---- */
 /* Rewrites the GOT/PLT slots of ev_TYPE_start/stop, ev_timer_again, ev_periodic_again, ev_once, ev_run,
@@ -201,7 +201,7 @@ bool ac__dispatch_sleep(const char *call);
 /* ---- naming code (symbols.c) ---- */
 /* Appends the function holding `addr` as "name+0x1c" ("name" alone at offset 0, with_offset false
  * drops the offset), "libfoo.so.1+0x1234" when no symbol covers it, or "0x7f…" when nothing does. */
-void ac__sym_format(ac_buf *b, const void *addr, bool with_offset);
+void ac__sym_format(ac__buf *b, const void *addr, bool with_offset);
 /* True when `addr` lies in asyncheck's own code (see symbols.c for how that is decided). */
 bool ac__sym_in_harness(const void *addr);
 

@@ -179,7 +179,7 @@ __attribute__((cold)) static const sym *find(const object *o, uintptr_t a) {
     return a < end ? s : NULL;
 }
 
-__attribute__((cold)) void ac__sym_format(ac_buf *b, const void *addr, bool with_offset) {
+__attribute__((cold)) void ac__sym_format(ac__buf *b, const void *addr, bool with_offset) {
     if (!addr) {
         ac__buf_puts(b, "(none)");
         return;

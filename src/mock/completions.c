@@ -17,7 +17,7 @@
 enum { W_AFTER, W_NEXT, W_MANUAL, W_NEVER, W_TWICE, W_INSIDE };
 
 struct ac__rule {
-    ac_completion_spec spec;
+    ac__completion_spec spec;
     char *text;
     size_t cb; /* index of the callback parameter */
     ac_when when;
@@ -46,19 +46,19 @@ static void deliver(ac__pending *pd) {
     const ac__rule *r = pd->r;
     void *fnptr = c->args[r->cb].v.p;
     if (!fnptr) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "%s: cannot complete call #%zu with %s: its callback %s is NULL", m->proto->name,
                        pd->call, r->text, m->proto->names[r->cb] ? m->proto->names[r->cb] : "argument");
         ac__mock_fail(false, m->file, m->line, ac__buf_str(&msg), ac_mock_call_text(c), NULL);
         ac__buf_free(&msg);
         return;
     }
-    const ac_proto *cbp = m->proto->params[r->cb].fn;
+    const ac__proto *cbp = m->proto->params[r->cb].fn;
     ac__slot values[16], ret;
     void *argp[16];
     for (size_t i = 0; i < cbp->n && i < 16; i++) {
-        const ac_lit *l = &r->spec.args[i];
-        ac_tkind k = cbp->params[i].kind;
+        const ac__lit *l = &r->spec.args[i];
+        ac__tkind k = cbp->params[i].kind;
         memset(&values[i], 0, sizeof values[i]);
         switch (l->kind) {
         case AC_LIT_INT:
@@ -113,7 +113,7 @@ static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     deliver(&copy);
 }
 
-bool ac__mock_describe_delivery(ac_buf *b, const void *w) {
+bool ac__mock_describe_delivery(ac__buf *b, const void *w) {
     const ev_timer *timer = w;
     if (!timer || timer->cb != pending_timer_cb)
         return false;
@@ -122,7 +122,7 @@ bool ac__mock_describe_delivery(ac_buf *b, const void *w) {
     return true;
 }
 
-void ac__mock_describe_due(ac_buf *b, const void *w) {
+void ac__mock_describe_due(ac__buf *b, const void *w) {
     const ev_timer *timer = w;
     if (!timer || timer->cb != pending_timer_cb)
         return;
@@ -246,7 +246,7 @@ ac_when ac_deliver_inside_call(void) {
 
 /* Whether literal l can be passed as a callback parameter of kind k (ref_kind: the kind of the call's
  * argument a reference names). */
-static bool lit_fits(const ac_lit *l, ac_tkind k, ac_tkind ref_kind) {
+static bool lit_fits(const ac__lit *l, ac__tkind k, ac__tkind ref_kind) {
     bool integral = ac__tkind_integral(k), floating = ac__tkind_floating(k), pointer = ac__tkind_pointer(k);
     switch (l->kind) {
     case AC_LIT_INT:
@@ -266,10 +266,10 @@ static bool lit_fits(const ac_lit *l, ac_tkind k, ac_tkind ref_kind) {
 }
 
 void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line) {
-    ac_buf err = {0}, msg = {0};
-    ac_completion_spec spec;
-    const ac_proto *p = m->proto;
-    ac_buf quoted = {0}; /* the completion as a C string literal, for messages */
+    ac__buf err = {0}, msg = {0};
+    ac__completion_spec spec;
+    const ac__proto *p = m->proto;
+    ac__buf quoted = {0}; /* the completion as a C string literal, for messages */
     ac__escape_c(&quoted, completion, strlen(completion));
     const char *q = ac__buf_str(&quoted);
     if (ac__completion_parse(completion, &spec, &err) < 0) {
@@ -296,8 +296,8 @@ void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion,
             "ac_mock_on_call_complete(%s, %s): the callback takes %zu argument%s, the completion gives %zu",
             p->name, q, p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec.n);
     for (size_t i = 0; !msg.len && i < spec.n; i++) {
-        ac_lit *l = &spec.args[i];
-        ac_tkind ref_kind = AC_TK_VOID;
+        ac__lit *l = &spec.args[i];
+        ac__tkind ref_kind = AC_TK_VOID;
         if (l->kind == AC_LIT_REF) {
             if (l->s)
                 l->index = ac__mock_param_index(p, l->s);
@@ -309,7 +309,7 @@ void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion,
             }
             ref_kind = p->params[l->index].kind;
         }
-        ac_tkind want = p->params[cb].fn->params[i].kind;
+        ac__tkind want = p->params[cb].fn->params[i].kind;
         if (!lit_fits(l, want, ref_kind))
             ac__buf_printf(
                 &msg,
@@ -334,7 +334,7 @@ void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion,
 }
 
 void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...) {
-    ac_buf text = {0};
+    ac__buf text = {0};
     va_list ap;
     va_start(ap, fmt);
     ac__buf_vprintf(&text, fmt, ap);
@@ -384,7 +384,7 @@ size_t ac_mock_held_count(const ac_mock *m) {
     return n;
 }
 
-size_t ac__mock_held_all(ac_test *t, ac_buf *which) {
+size_t ac__mock_held_all(ac_test *t, ac__buf *which) {
     ac__world *w = ac__mock_world_of(t);
     if (!w)
         return 0;
@@ -409,7 +409,7 @@ void ac__completions_report_held(ac_mock *m) {
     size_t held = ac_mock_held_count(m);
     if (!held)
         return;
-    ac_buf msg = {0}, got = {0};
+    ac__buf msg = {0}, got = {0};
     ac__buf_printf(&msg,
                    "%s: %zu completion%s still held at the end of the test (ac_deliver_held): deliver "
                    "with ac_mock_deliver_next",

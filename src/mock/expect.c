@@ -27,7 +27,7 @@ struct ac_expectation {
 
 /* ---- text ---- */
 
-static void print_matcher(ac_buf *b, const ac_matcher *m) {
+static void print_matcher(ac__buf *b, const ac_matcher *m) {
     switch (m->kind) {
     case M_ANY:
         ac__buf_puts(b, "any");
@@ -54,7 +54,7 @@ static void print_matcher(ac_buf *b, const ac_matcher *m) {
     }
 }
 
-static void print_expectation(ac_buf *b, const ac_expectation *e) {
+static void print_expectation(ac__buf *b, const ac_expectation *e) {
     ac__buf_printf(b, "%s(", e->m->proto->name);
     if (e->any_args)
         ac__buf_puts(b, "...");
@@ -75,7 +75,7 @@ static void print_expectation(ac_buf *b, const ac_expectation *e) {
     ac__buf_printf(b, " (matched %zu)", e->count);
 }
 
-static void print_calls(ac_buf *b, const ac_mock *m) {
+static void print_calls(ac__buf *b, const ac_mock *m) {
     pthread_mutex_lock(&m->w->lock);
     if (m->ncalls == 0)
         ac__buf_printf(b, "no calls of %s", m->proto->name);
@@ -140,7 +140,7 @@ ac_matcher ac_that(bool (*pred)(const ac_mock_call *, size_t, void *), void *ud,
 ac_expectation *ac__mock_expect(ac_mock *m, const ac_matcher *matchers, size_t n, const char *file,
                                 int line) {
     if (matchers && n != m->proto->n) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "AC_MOCK_EXPECT(%s): %zu matcher%s for %zu parameter%s", m->proto->name, n,
                        n == 1 ? "" : "s", m->proto->n, m->proto->n == 1 ? "" : "s");
         ac__mock_fail_fatal_buf(file, line, &msg);
@@ -177,7 +177,7 @@ void ac_expect_after(ac_expectation *later, ac_expectation *earlier) {
     later->after = earlier;
 }
 
-void ac__expect_check(ac_mock *m, const ac_mock_call *c, ac_buf *msg, ac_buf *got, ac_buf *exp) {
+void ac__expect_check(ac_mock *m, const ac_mock_call *c, ac__buf *msg, ac__buf *got, ac__buf *exp) {
     if (!m->expectations)
         return;
     for (ac_expectation *e = m->expectations; e; e = e->next) {
@@ -205,7 +205,7 @@ void ac__expect_report_unmet(ac_mock *m) {
     for (ac_expectation *e = m->expectations; e; e = e->next) {
         if (e->count >= e->min)
             continue;
-        ac_buf msg = {0}, got = {0}, exp = {0};
+        ac__buf msg = {0}, got = {0}, exp = {0};
         ac__buf_puts(&msg, "unmet expectation: ");
         print_expectation(&msg, e);
         print_calls(&got, m);
@@ -228,7 +228,7 @@ void ac__expect_free(ac_mock *m) {
 
 /* ---- assertions on calls ---- */
 
-static bool fail_check(const ac__site *s, const char *detail, ac_buf *got, ac_buf *exp) {
+static bool fail_check(const ac__site *s, const char *detail, ac__buf *got, ac__buf *exp) {
     char message[1024];
     if (s->args[0])
         snprintf(message, sizeof message, "%s(%s) failed: %s", s->macro, s->args, detail);
@@ -243,7 +243,7 @@ static bool fail_check(const ac__site *s, const char *detail, ac_buf *got, ac_bu
     return false;
 }
 
-static void describe_calls(const void *ctx, ac_buf *out) {
+static void describe_calls(const void *ctx, ac__buf *out) {
     print_calls(out, ctx);
 }
 
@@ -257,7 +257,7 @@ bool ac__check_called(const ac__site *s, const ac_mock *m, size_t n) {
     size_t calls = ac_mock_call_count(m);
     if (calls == n)
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     char detail[256];
     snprintf(detail, sizeof detail, "%s was called %zu time%s", m->proto->name, calls, calls == 1 ? "" : "s");
     print_calls(&got, m);
@@ -267,7 +267,7 @@ bool ac__check_called(const ac__site *s, const ac_mock *m, size_t n) {
 
 bool ac__check_called_with(const ac__site *s, const ac_mock *m, const ac_matcher *mts, size_t n) {
     if (n != m->proto->n) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "%s: %zu matchers for %zu parameters of %s", s->macro, n, m->proto->n,
                        m->proto->name);
         ac__mock_fail_fatal_buf(s->file, s->line, &msg);
@@ -279,7 +279,7 @@ bool ac__check_called_with(const ac__site *s, const ac_mock *m, const ac_matcher
     pthread_mutex_unlock(&m->w->lock);
     if (found)
         return true;
-    ac_buf got = {0}, exp = {0};
+    ac__buf got = {0}, exp = {0};
     char detail[256];
     snprintf(detail, sizeof detail, "no call of %s matched", m->proto->name);
     print_calls(&got, m);

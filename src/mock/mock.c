@@ -40,7 +40,7 @@ void ac__mock_fail(bool fatal, const char *file, int line, const char *message, 
     ac__report_failure(AC_FK_ASSERTION, fatal, file, line, message, got, expected);
 }
 
-_Noreturn void ac__mock_fail_fatal_buf(const char *file, int line, ac_buf *msg) {
+_Noreturn void ac__mock_fail_fatal_buf(const char *file, int line, ac__buf *msg) {
     ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
     abort(); /* not reached */
 }
@@ -72,7 +72,7 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     (void)cif;
     ac_mock *m = ud;
     ac__world *w = m->w;
-    ac_buf msg = {0}, got = {0}, exp = {0};
+    ac__buf msg = {0}, got = {0}, exp = {0};
     ac__slot r;
     memset(&r, 0, sizeof r);
     ac_mock_call *c;
@@ -172,10 +172,10 @@ ac__world *ac__mock_world_of(ac_test *t) {
 /* ---- the public API ---- */
 
 ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int line) {
-    ac_buf err = {0};
-    ac_proto *p = ac__proto_parse(prototype, &err);
+    ac__buf err = {0};
+    ac__proto *p = ac__proto_parse(prototype, &err);
     if (!p) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "ac_mock_new: bad prototype %s", ac__buf_str(&err));
         ac__buf_free(&err);
         ac__mock_fail_fatal_buf(file, line, &msg);
@@ -189,7 +189,7 @@ ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int l
     m->expectations_tail = &m->expectations;
     m->closure = ffi_closure_alloc(sizeof(ffi_closure), &m->fn);
     if (!m->closure || ffi_prep_closure_loc(m->closure, &p->cif, handler, m, m->fn) != FFI_OK) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "ac_mock_new: libffi could not make a closure for %s", p->name);
         ac__mock_fail_fatal_buf(file, line, &msg);
     }
@@ -215,9 +215,9 @@ void *ac_mock_replace(ac_mock *m) {
 }
 
 void ac_mock_typedef(const char *name, const char *type) {
-    ac_buf err = {0};
+    ac__buf err = {0};
     if (ac__typedef_add(name, type, &err) < 0) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "ac_mock_typedef(\"%s\"): bad type %s", name, ac__buf_str(&err));
         ac__buf_free(&err);
         ac__mock_fail_fatal_buf(NULL, 0, &msg);
@@ -226,7 +226,7 @@ void ac_mock_typedef(const char *name, const char *type) {
 
 void ac__mock_returns(ac_mock *m, ac__value v) {
     if (m->proto->ret.kind == AC_TK_VOID) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "ac_mock_returns: %s returns void", m->proto->name);
         ac__mock_fail_fatal_buf(m->file, m->line, &msg);
     }
@@ -237,7 +237,7 @@ void ac__mock_returns(ac_mock *m, ac__value v) {
 void ac_mock_returns_seq(ac_mock *m, const void *values, size_t n) {
     size_t size = ac__tkind_size(m->proto->ret.kind);
     if (size == 0 || n == 0) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "ac_mock_returns_seq: %s",
                        size == 0 ? "the function returns void" : "no values");
         ac__mock_fail_fatal_buf(m->file, m->line, &msg);
@@ -257,7 +257,7 @@ void ac_mock_does(ac_mock *m, ac_mock_effect fn, void *ud) {
     m->effect_ud = ud;
 }
 
-long ac__mock_param_index(const ac_proto *p, const char *name) {
+long ac__mock_param_index(const ac__proto *p, const char *name) {
     for (size_t i = 0; i < p->n; i++)
         if (p->names[i] && strcmp(p->names[i], name) == 0)
             return (long)i;
@@ -267,7 +267,7 @@ long ac__mock_param_index(const ac_proto *p, const char *name) {
 size_t ac__mock_arg_index(const ac_mock *m, const char *name, const char *file, int line) {
     long i = ac__mock_param_index(m->proto, name);
     if (i < 0) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg, "%s has no parameter named %s", m->proto->name, name);
         ac__mock_fail_fatal_buf(file, line, &msg);
     }

@@ -15,12 +15,12 @@
 void ac__mock_warm(void);
 /* Completions held (ac_deliver_held) by all of the test's mocks; `which` (may be NULL) gets one line per mock
  * holding some. */
-size_t ac__mock_held_all(ac_test *t, ac_buf *which);
+size_t ac__mock_held_all(ac_test *t, ac__buf *which);
 /* When `w` is a mock's completion timer (a delivery scheduled and not yet made, or the one being
  * dispatched now), appends "the completion of send() call #0" and returns true; else false. For the
  * loop's reports, so that they never name asyncheck's own timer callback. */
-bool ac__mock_describe_delivery(ac_buf *b, const void *w);
+bool ac__mock_describe_delivery(ac__buf *b, const void *w);
 /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
-void ac__mock_describe_due(ac_buf *b, const void *w);
+void ac__mock_describe_due(ac__buf *b, const void *w);
 
 #endif

@@ -28,7 +28,7 @@
 
 /* One argument of a recorded call. */
 typedef struct ac__mock_arg {
-    ac_tkind kind;
+    ac__tkind kind;
     union {
         long long i;
         unsigned long long u;
@@ -61,17 +61,17 @@ typedef union ac__slot {
 } ac__slot;
 
 /* Reads one argument of kind k from where libffi put it (a string is copied). */
-ac__mock_arg ac__mock_arg_read(ac_tkind k, const void *src);
+ac__mock_arg ac__mock_arg_read(ac__tkind k, const void *src);
 /* The argument as a value for comparing and printing. */
 ac__value ac__mock_arg_value(const ac__mock_arg *a);
 /* Stores an integer (i, or u when is_unsigned), floating (d when is_double) or pointer (p) value as kind
  * k, converted as C would. */
-void ac__slot_store(ac__slot *out, ac_tkind k, long long i, unsigned long long u, bool is_unsigned, double d,
+void ac__slot_store(ac__slot *out, ac__tkind k, long long i, unsigned long long u, bool is_unsigned, double d,
                     bool is_double, void *p);
 /* Stores v as kind k. */
-void ac__slot_store_value(ac__slot *out, ac_tkind k, ac__value v);
+void ac__slot_store_value(ac__slot *out, ac__tkind k, ac__value v);
 /* Writes s, of kind k, where libffi expects a closure's return value (narrow integers widened). */
-void ac__slot_write_return(void *ret, ac_tkind k, const ac__slot *s);
+void ac__slot_write_return(void *ret, ac__tkind k, const ac__slot *s);
 
 /* ---- the mock object and the world (mock.c) ---- */
 
@@ -100,7 +100,7 @@ typedef struct ac__world {
 
 struct ac_mock {
     ac__world *w;
-    ac_proto *proto;
+    ac__proto *proto;
     const char *file;
     int line;
     ffi_closure *closure;
@@ -124,12 +124,12 @@ struct ac_mock {
 /* The world of test t, or NULL when its mocks have none (no mock made yet). */
 ac__world *ac__mock_world_of(ac_test *t);
 /* The position of the parameter called name in p, or -1. */
-long ac__mock_param_index(const ac_proto *p, const char *name);
+long ac__mock_param_index(const ac__proto *p, const char *name);
 /* Reports a mock failure (an assertion failure, fatal or not) at file:line. */
 void ac__mock_fail(bool fatal, const char *file, int line, const char *message, const char *got,
                    const char *expected);
 /* Copies the message, frees msg and fails the test fatally at file:line. */
-_Noreturn void ac__mock_fail_fatal_buf(const char *file, int line, ac_buf *msg);
+_Noreturn void ac__mock_fail_fatal_buf(const char *file, int line, ac__buf *msg);
 
 /* ---- completions (completions.c) ---- */
 
@@ -151,7 +151,7 @@ void ac__completions_free(ac_mock *m, struct ev_loop *loop);
 
 /* Under the world's lock, during call c: counts c against the expectation it meets; writes a failure into
  * msg/got/exp when it meets none, or meets one out of order. */
-void ac__expect_check(ac_mock *m, const ac_mock_call *c, ac_buf *msg, ac_buf *got, ac_buf *exp);
+void ac__expect_check(ac_mock *m, const ac_mock_call *c, ac__buf *msg, ac__buf *got, ac__buf *exp);
 /* At the test's end: fails for each of m's expectations met fewer times than it asks. */
 void ac__expect_report_unmet(ac_mock *m);
 /* Frees m's expectations. */

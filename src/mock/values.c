@@ -26,7 +26,7 @@
     a.str = a.v.p ? ac__xstrdup(a.v.p) : NULL;
 #define READ_FNPTR(ctype, is_signed) a.v.p = *(void *const *)src;
 
-ac__mock_arg ac__mock_arg_read(ac_tkind k, const void *src) {
+ac__mock_arg ac__mock_arg_read(ac__tkind k, const void *src) {
     ac__mock_arg a = {.kind = k};
     switch (k) {
 #define READ(KIND, name, ctype, member, ffi, class, is_signed)                                               \
@@ -66,7 +66,7 @@ ac__value ac__mock_arg_value(const ac__mock_arg *a) {
 #define STORE_STR(ctype, member, is_signed) out->p = p;
 #define STORE_FNPTR(ctype, member, is_signed) out->p = p;
 
-void ac__slot_store(ac__slot *out, ac_tkind k, long long i, unsigned long long u, bool is_unsigned, double d,
+void ac__slot_store(ac__slot *out, ac__tkind k, long long i, unsigned long long u, bool is_unsigned, double d,
                     bool is_double, void *p) {
     long long si = is_double ? (long long)d : is_unsigned ? (long long)u : i;
     switch (k) {
@@ -78,7 +78,7 @@ void ac__slot_store(ac__slot *out, ac_tkind k, long long i, unsigned long long u
     }
 }
 
-void ac__slot_store_value(ac__slot *out, ac_tkind k, ac__value v) {
+void ac__slot_store_value(ac__slot *out, ac__tkind k, ac__value v) {
     switch (v.kind) {
     case AC__V_DOUBLE:
         ac__slot_store(out, k, 0, 0, false, v.as.d, true, NULL);
@@ -111,7 +111,7 @@ void ac__slot_store_value(ac__slot *out, ac_tkind k, ac__value v) {
 #define RETURN_STR(ctype, member, is_signed) *(void **)ret = s->p;
 #define RETURN_FNPTR(ctype, member, is_signed) *(void **)ret = s->p;
 
-void ac__slot_write_return(void *ret, ac_tkind k, const ac__slot *s) {
+void ac__slot_write_return(void *ret, ac__tkind k, const ac__slot *s) {
     switch (k) {
 #define RETURN(KIND, name, ctype, member, ffi, class, is_signed)                                             \
     case AC_TK_##KIND:                                                                                       \
@@ -123,7 +123,7 @@ void ac__slot_write_return(void *ret, ac_tkind k, const ac__slot *s) {
 
 /* ---- printing ---- */
 
-static void print_arg(ac_buf *b, const ac__mock_arg *a) {
+static void print_arg(ac__buf *b, const ac__mock_arg *a) {
     if (a->kind == AC_TK_STR) {
         if (a->str)
             ac__escape_c(b, a->str, strlen(a->str));
@@ -144,8 +144,8 @@ static void print_arg(ac_buf *b, const ac__mock_arg *a) {
 const char *ac_mock_call_text(const ac_mock_call *c) {
     ac_mock_call *mc = (ac_mock_call *)c;
     if (!mc->text) {
-        ac_buf b = {0};
-        const ac_proto *p = c->mock->proto;
+        ac__buf b = {0};
+        const ac__proto *p = c->mock->proto;
         ac__buf_printf(&b, "%s(", p->name);
         for (size_t i = 0; i < p->n; i++) {
             if (i)
@@ -162,10 +162,10 @@ const char *ac_mock_call_text(const ac_mock_call *c) {
 
 /* Argument i of call c, which must be of a kind `ok` accepts (`want` names them); fails fatally at
  * file:line (the caller's) otherwise. */
-static const ac__mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *want, bool ok(ac_tkind),
+static const ac__mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *want, bool ok(ac__tkind),
                                   const char *file, int line) {
-    const ac_proto *p = c->mock->proto;
-    ac_buf msg = {0};
+    const ac__proto *p = c->mock->proto;
+    ac__buf msg = {0};
     if (i >= p->n)
         ac__buf_printf(&msg, "%s has %zu parameter%s: no argument %zu", p->name, p->n, p->n == 1 ? "" : "s",
                        i);
@@ -177,7 +177,7 @@ static const ac__mock_arg *arg_of(const ac_mock_call *c, size_t i, const char *w
     return &c->args[i];
 }
 
-static bool is_string(ac_tkind k) {
+static bool is_string(ac__tkind k) {
     return k == AC_TK_STR;
 }
 

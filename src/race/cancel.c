@@ -75,7 +75,7 @@ void ac__cancel_at_point(void) {
 
 /* The checks after a cancel; `left` describes the watchers still active (empty: none). */
 static bool check_after_cancel(ac_test *t, bool fatal, const char *file, int line, unsigned active,
-                               const ac_buf *left) {
+                               const ac__buf *left) {
     bool ok = true;
     int promise = ac__op_promise();
     size_t calls = ac__op_calls_after_cancel();
@@ -102,7 +102,7 @@ static bool check_after_cancel(ac_test *t, bool fatal, const char *file, int lin
                            NULL);
         ok = false;
     }
-    ac_buf held = {0};
+    ac__buf held = {0};
     size_t n = held_counter ? held_counter(t, &held) : 0;
     if (n) {
         snprintf(msg, sizeof msg, "%zu mock completion%s still held after the cancel", n, n == 1 ? "" : "s");
@@ -118,7 +118,7 @@ static bool check_after_cancel(ac_test *t, bool fatal, const char *file, int lin
 
 void ac__cancel_settle(ac_test *t) {
     const ac__test_def *def = ac__test_def_of(t);
-    ac_buf left = {0};
+    ac__buf left = {0};
     unsigned active = ac__exec_settle(t, SETTLE_AFTER_CANCEL, &left);
     check_after_cancel(t, false, def->file, def->line, active, &left);
     ac__buf_free(&left);
@@ -131,7 +131,7 @@ void ac__assert_cancelled_cleanly(ac_test *t, double timeout_s, const char *file
                            NULL);
         return;
     }
-    ac_buf left = {0};
+    ac__buf left = {0};
     unsigned active = ac__exec_settle(t, timeout_s, &left);
     check_after_cancel(t, true, file, line, active, &left);
     ac__buf_free(&left);

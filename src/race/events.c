@@ -39,7 +39,7 @@ static struct {
     unsigned long seq;
 } event_state;
 
-static void quoted(ac_buf *b, const char *s) {
+static void quoted(ac__buf *b, const char *s) {
     ac__escape_c(b, s, strlen(s));
 }
 
@@ -52,7 +52,7 @@ static event *find(const char *name) {
 
 /* `event "reply" happened in callback on_early (...) before event "request" (ac_require_order: "request"
  * must come first)` */
-static void order_message(ac_buf *m, const order *o, const char *where) {
+static void order_message(ac__buf *m, const order *o, const char *where) {
     ac__buf_puts(m, "event ");
     quoted(m, o->after);
     ac__buf_printf(m, " happened in %s before event ", where);
@@ -79,7 +79,7 @@ void ac__event(const char *name, const char *file, int line) {
             event_state.events =
                 ac__xrealloc(event_state.events, event_state.cap * sizeof *event_state.events);
         }
-        ac_buf where = {0};
+        ac__buf where = {0};
         ac__loop_dispatch_describe(&where);
         e = &event_state.events[event_state.n++];
         *e = (event){ac__xstrdup(name), 0, 0, ac__buf_take(&where), file, line};
@@ -95,7 +95,7 @@ void ac__event(const char *name, const char *file, int line) {
         if (b && b->count)
             continue;
         o->reported = true;
-        ac_buf where = {0}, m = {0};
+        ac__buf where = {0}, m = {0};
         ac__loop_dispatch_describe(&where);
         order_message(&m, o, ac__buf_str(&where));
         ac__buf_free(&where);
@@ -123,7 +123,7 @@ void ac_require_order(ac_test *t, const char *before, const char *after) {
     (void)t;
     if (!before || !after)
         return;
-    ac_buf m = {0};
+    ac__buf m = {0};
     const char *file = NULL;
     int line = 0;
     pthread_mutex_lock(&lock);
@@ -148,13 +148,13 @@ void ac_require_order(ac_test *t, const char *before, const char *after) {
 }
 
 /* "happened 2 times, first in callback on_b (...)" */
-static void occurrences(ac_buf *m, const event *e) {
+static void occurrences(ac__buf *m, const event *e) {
     ac__buf_printf(m, "happened %zu time%s, first in %s", e->count, e->count == 1 ? "" : "s", e->first_where);
 }
 
 /* "\"a\" never happened (\"b\" happened 2 times, first in ...)": `missing` did not happen, `other` (e) did.
  */
-static void never_happened(ac_buf *m, const char *missing, const char *other, const event *e) {
+static void never_happened(ac__buf *m, const char *missing, const char *other, const event *e) {
     quoted(m, missing);
     ac__buf_puts(m, " never happened (");
     quoted(m, other);
@@ -167,7 +167,7 @@ bool ac__check_before(bool fatal, const char *a, const char *b, const char *file
     const char *macro = fatal ? "AC_ASSERT_BEFORE" : "AC_EXPECT_BEFORE";
     a = a ? a : "";
     b = b ? b : "";
-    ac_buf m = {0};
+    ac__buf m = {0};
     ac__buf_printf(&m, "%s(", macro);
     quoted(&m, a);
     ac__buf_puts(&m, ", ");

@@ -26,11 +26,11 @@
 typedef struct wrapper {
     struct wrapper *next;
     ffi_closure *closure;
-    void *code;      /* the function the test passes on */
-    void *fn;        /* the function it forwards to */
-    ac_proto *proto; /* the signature: the closure's and the forwarded call's */
-    bool named;      /* the prototype named the function (proto->name) */
-    bool op;         /* ac_op_callback's: counted, not checked for exactly once */
+    void *code;       /* the function the test passes on */
+    void *fn;         /* the function it forwards to */
+    ac__proto *proto; /* the signature: the closure's and the forwarded call's */
+    bool named;       /* the prototype named the function (proto->name) */
+    bool op;          /* ac_op_callback's: counted, not checked for exactly once */
     const char *file;
     int line;
     size_t calls;              /* changed under lock */
@@ -46,7 +46,7 @@ static struct {
     int promise;
 } once_state;
 
-static _Noreturn void fail_fatal(const char *file, int line, ac_buf *msg) {
+static _Noreturn void fail_fatal(const char *file, int line, ac__buf *msg) {
     ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);
     abort(); /* not reached */
 }
@@ -55,7 +55,7 @@ static _Noreturn void fail_fatal(const char *file, int line, ac_buf *msg) {
 
 /* The parser's own quoting of a prototype in its messages (`"text"`, or a C literal when the text holds
  * control characters). */
-static void quote_like_parser(ac_buf *b, const char *text) {
+static void quote_like_parser(ac__buf *b, const char *text) {
     bool plain = true;
     for (const unsigned char *c = (const unsigned char *)text; *c && plain; c++)
         plain = *c >= 0x20 && *c != 0x7f;
@@ -97,10 +97,10 @@ static bool fnptr_declarator(const char *s, size_t *open, size_t *close, size_t 
  * or "void (*done)(int, void *)", as the prototype it points to: the declarator is rewritten in place,
  * "(*done)" into " done  " and "(*)" into " _ ", so every column the parser reports stays the user's.
  * On failure returns NULL with the parser's one-line reason in `err`, quoting the text as written. */
-static ac_proto *parse_prototype(const char *text, bool *named, ac_buf *err) {
+static ac__proto *parse_prototype(const char *text, bool *named, ac__buf *err) {
     size_t open, close, name, name_len;
     if (!fnptr_declarator(text, &open, &close, &name, &name_len)) {
-        ac_proto *p = ac__proto_parse(text, err);
+        ac__proto *p = ac__proto_parse(text, err);
         *named = p != NULL;
         return p;
     }
@@ -111,10 +111,10 @@ static ac_proto *parse_prototype(const char *text, bool *named, ac_buf *err) {
     else
         rewritten[open + 1] = '_';
     *named = name_len > 0;
-    ac_buf why = {0};
-    ac_proto *p = ac__proto_parse(rewritten, &why);
+    ac__buf why = {0};
+    ac__proto *p = ac__proto_parse(rewritten, &why);
     if (!p) {
-        ac_buf head = {0};
+        ac__buf head = {0};
         quote_like_parser(&head, rewritten);
         const char *w = ac__buf_str(&why);
         size_t column = 0;
@@ -142,7 +142,7 @@ static ac_proto *parse_prototype(const char *text, bool *named, ac_buf *err) {
 static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     wrapper *w = ud;
     bool cancelled = ac__cancel_done();
-    ac_buf here = {0};
+    ac__buf here = {0};
     if (__atomic_load_n(&w->calls, __ATOMIC_RELAXED) < 2)
         ac__loop_dispatch_describe(&here);
     char msg[2048];
@@ -173,14 +173,14 @@ static void wrapper_free(wrapper *w) {
 }
 
 static void *wrap(const char *api, const char *prototype, void *fn, bool op, const char *file, int line) {
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     if (!fn) {
         ac__buf_printf(&msg, "%s: the function to wrap is NULL", api);
         fail_fatal(file, line, &msg);
     }
-    ac_buf err = {0};
+    ac__buf err = {0};
     bool named = false;
-    ac_proto *p = parse_prototype(prototype ? prototype : "", &named, &err);
+    ac__proto *p = parse_prototype(prototype ? prototype : "", &named, &err);
     if (!p) {
         ac__buf_printf(&msg, "%s: bad prototype %s", api, ac__buf_str(&err));
         ac__buf_free(&err);
@@ -229,7 +229,7 @@ size_t ac_once_calls(const void *wrapped) {
 void *ac__op_callback(ac_test *t, const char *prototype, void *fn, ac_cancel_promise promise,
                       const char *file, int line) {
     (void)t;
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     if (once_state.op) {
         ac__buf_printf(&msg,
                        "ac_op_callback: the test already wrapped its operation's callback at %s:%d (one per "

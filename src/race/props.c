@@ -91,7 +91,7 @@ static const char *kind_macro(int kind) {
  * with " (schedule seed S)" under a perturbed schedule; `detail` (the message formatted with its
  * arguments, or NULL) as "got". */
 static void report(ac_test *t, const ac__prop_site *site, const char *detail) {
-    ac_buf m = {0};
+    ac__buf m = {0};
     ac__buf_printf(&m, "%s(", kind_macro(site->kind));
     if (site->cond)
         ac__buf_printf(&m, "%s, ", site->cond);
@@ -134,7 +134,7 @@ void ac__prop_fail_1(const ac__prop_site *site, const char *fmt, ...) {
     ac_test *t = ac_current();
     if (!t)
         return;
-    ac_buf detail = {0};
+    ac__buf detail = {0};
     va_list ap;
     va_start(ap, fmt);
     ac__buf_vprintf(&detail, fmt, ap);

@@ -13,7 +13,7 @@ static struct {
     bool exploring; /* one of several runs of the test: send property records */
 } race_run;
 
-void ac__race_begin(ac_test *t, const ac_sched_params *p) {
+void ac__race_begin(ac_test *t, const ac__sched_params *p) {
     race_run.t = t;
     race_run.exploring = p->exploring;
     ac__sched_begin(t, p);

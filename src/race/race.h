@@ -17,7 +17,7 @@
 #include "../util/util.h"
 
 /* ---- what the runner tells a test's process about its schedule (sched.c) ---- */
-typedef struct ac_sched_params {
+typedef struct ac__sched_params {
     unsigned long long seed; /* 0: libev's own order */
     int mode;                /* AC_SCHED_SHUFFLE or AC_SCHED_PCT */
     int pct_depth;           /* PCT: d (priority change points + 1) */
@@ -25,19 +25,19 @@ typedef struct ac_sched_params {
     long cancel_at;          /* >= 0: the cancel point (see sched.c); -1: no cancel */
     bool trace;              /* keep the dispatch trace and send it (--check-determinism) */
     bool exploring;          /* one of several runs of the test: send property records */
-} ac_sched_params;
+} ac__sched_params;
 
 /* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c
  * owns them: they begin and end every file's per-test state below, in one place, and register the
  * schedule with the loop's dispatcher. */
-void ac__race_begin(ac_test *t, const ac_sched_params *p);
+void ac__race_begin(ac_test *t, const ac__sched_params *p);
 void ac__race_end(ac_test *t);
 
 /* ---- each file's per-test state, begun and ended only by ac__race_begin/end (race.c) ---- */
 /* sched.c: the schedule `p`. Its end sends the schedule's records (steps and cancel point reached, the
  * trace) and reports a replayed cancel point never reached; `op_completed`: the operation's callback
  * ran (read before ac__once_end forgets it). Nothing for another test than the one begun. */
-void ac__sched_begin(ac_test *t, const ac_sched_params *p);
+void ac__sched_begin(ac_test *t, const ac__sched_params *p);
 void ac__sched_end(ac_test *t, bool op_completed);
 /* cancel.c: forgets the previous test's cancel. */
 void ac__cancel_begin(ac_test *t);
@@ -62,11 +62,11 @@ void ac__events_end(ac_test *t);
 bool ac__sched_active(void);
 /* Reorders items[0..n) (sorted by priority, highest first, libev's order within a priority) into the
  * order to dispatch them in, within libev's guarantees. */
-void ac__sched_order(ac_sched_item *items, size_t n);
+void ac__sched_order(ac__sched_item *items, size_t n);
 /* A counted callback (the test's, a mock completion's, a peer's; not the harness's bookkeeping) is
  * about to be dispatched under dispatch serial `serial`: `describe` appends what it is for the trace
  * (called only when tracing). */
-void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
+void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac__buf *b, const void *ctx),
                            const void *ctx);
 /* A counted callback is about to be taken from libev's pending queue (before ac__sched_dispatching):
  * cancel point 0 cancels here, leaving every event pending as it is. */
@@ -86,7 +86,7 @@ double ac__sched_uniform(double lo, double hi);
 /* ---- cancellation (cancel.c) ---- */
 /* How many completions the test's mocks still hold (`which` gets one line per mock holding some): the
  * mock module's ac__mock_held_all, which sits above race and is handed down by the runner. */
-typedef size_t (*ac__held_counter)(ac_test *t, ac_buf *which);
+typedef size_t (*ac__held_counter)(ac_test *t, ac__buf *which);
 /* Sets what the checks after a cancel ask for held completions (NULL: none are held). */
 void ac__cancel_set_held_counter(ac__held_counter held);
 /* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */

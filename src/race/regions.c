@@ -69,7 +69,7 @@ static unsigned long long current_segment(void) {
 }
 
 static char *describe_here(void) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__loop_dispatch_describe(&b);
     return ac__buf_take(&b);
 }
@@ -88,7 +88,7 @@ static size_t region_index(const char *name) {
 }
 
 /* `atomic region on "cache:k" opened by callback on_a (...) at file.c:12` */
-static void region_head(ac_buf *m, const region *r) {
+static void region_head(ac__buf *m, const region *r) {
     ac__buf_puts(m, "atomic region on ");
     ac__escape_c(m, r->name, strlen(r->name));
     ac__buf_printf(m, " opened by %s at %s:%d", r->opener_desc, ac__base_name(r->file), r->line);
@@ -109,7 +109,7 @@ static void report_all(failure *f, size_t n) {
     free(f);
 }
 
-static void add_failure(failure **f, size_t *n, ac_buf *m, const char *file, int line) {
+static void add_failure(failure **f, size_t *n, ac__buf *m, const char *file, int line) {
     *f = ac__xrealloc(*f, (*n + 1) * sizeof **f);
     (*f)[(*n)++] = (failure){ac__buf_take(m), file, line};
 }
@@ -120,7 +120,7 @@ static void judge(const touch *p, failure **f, size_t *n) {
     if (r->episode != p->episode || r->intrusion_reported)
         return;
     r->intrusion_reported = true;
-    ac_buf m = {0};
+    ac__buf m = {0};
     region_head(&m, r);
     ac__buf_printf(&m, " was entered by %s at %s:%d before it was closed", p->desc, ac__base_name(p->file),
                    p->line);
@@ -152,7 +152,7 @@ void ac__atomic(int op, const char *res, const char *file, int line) {
     if (op == 0) { /* BEGIN */
         char *desc = describe_here();
         if (r->open) {
-            ac_buf m = {0};
+            ac__buf m = {0};
             region_head(&m, r);
             ac__buf_printf(&m, " was opened again by %s at %s:%d while still open", desc, ac__base_name(file),
                            line);
@@ -252,7 +252,7 @@ void ac__regions_end(ac_test *t) {
             const region *r = &region_state.regions[i];
             if (!r->open)
                 continue;
-            ac_buf m = {0};
+            ac__buf m = {0};
             region_head(&m, r);
             ac__buf_puts(&m, " was never closed");
             add_failure(&f, &nf, &m, r->file, r->line);

@@ -40,7 +40,7 @@ typedef struct prio_entry {
 
 static struct {
     ac_test *t;
-    ac_sched_params p;
+    ac__sched_params p;
     bool on;                      /* a test is running under this module */
     unsigned long long order_rng; /* dispatch order */
     unsigned long long value_rng; /* ac_schedule_uniform, ac_deliver_within */
@@ -54,7 +54,7 @@ static struct {
     int nchange;
     prio_entry *prios; /* PCT: open addressing by watcher address */
     size_t nprios, prio_cap;
-    ac_buf trace;
+    ac__buf trace;
     size_t trace_entries;
     double start_mono;
 } sched_state;
@@ -75,7 +75,7 @@ static unsigned long long below(unsigned long long *state, unsigned long long n)
     return n ? rnd(state) % n : 0;
 }
 
-void ac__sched_begin(ac_test *t, const ac_sched_params *p) {
+void ac__sched_begin(ac_test *t, const ac__sched_params *p) {
     free(sched_state.prios);
     ac__buf_free(&sched_state.trace);
     memset(&sched_state, 0, sizeof sched_state);
@@ -213,7 +213,7 @@ static prio_entry *prio_find(const void *w, bool create) {
 /* ---- ordering a round ---- */
 
 typedef struct keyed {
-    ac_sched_item item;
+    ac__sched_item item;
     unsigned long long key; /* smaller runs first */
 } keyed;
 
@@ -256,7 +256,7 @@ static void fix_chain(keyed *k, size_t n, int chain) {
         k[idx[i]].key = keys[i];
 }
 
-static void order_group(ac_sched_item *items, size_t n) {
+static void order_group(ac__sched_item *items, size_t n) {
     keyed k[64];
     size_t first = 0;
     while (first < n && items[first].chain == AC_CHAIN_FIRST)
@@ -279,7 +279,7 @@ static void order_group(ac_sched_item *items, size_t n) {
         items[first + i] = k[i].item;
 }
 
-void ac__sched_order(ac_sched_item *items, size_t n) {
+void ac__sched_order(ac__sched_item *items, size_t n) {
     if (!ac__sched_active() || n < 2)
         return;
     /* check/idle watchers first within each priority: move them to the front of their group, keeping
@@ -291,7 +291,7 @@ void ac__sched_order(ac_sched_item *items, size_t n) {
         size_t w = g;
         for (size_t i = g; i < e; i++)
             if (items[i].chain == AC_CHAIN_FIRST) {
-                ac_sched_item it = items[i];
+                ac__sched_item it = items[i];
                 memmove(&items[w + 1], &items[w], (i - w) * sizeof *items);
                 items[w++] = it;
             }
@@ -302,7 +302,7 @@ void ac__sched_order(ac_sched_item *items, size_t n) {
 
 /* ---- what ran ---- */
 
-void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac_buf *b, const void *ctx),
+void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)(ac__buf *b, const void *ctx),
                            const void *ctx) {
     if (!sched_state.on)
         return;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 typedef struct github {
-    ac_reporter base;
+    ac__reporter base;
     FILE *out;
 } github;
 
@@ -35,18 +35,18 @@ static void put(FILE *out, const char *s, bool property) {
     }
 }
 
-static void begin(ac_reporter *r, const ac_run_info *info) {
+static void begin(ac__reporter *r, const ac__run_info *info) {
     (void)r, (void)info;
 }
 
-static void result(ac_reporter *r, const ac_result *res) {
+static void result(ac__reporter *r, const ac__result *res) {
     github *g = (github *)r;
     if (res->outcome != AC_FAIL)
         return;
-    ac_buf title = {0};
+    ac__buf title = {0};
     ac__result_label(res, true, &title);
     for (size_t i = 0; i < res->nfailures; i++) {
-        const ac_failure *f = &res->failures[i];
+        const ac__failure *f = &res->failures[i];
         fputs("::error ", g->out);
         if (f->file) {
             fputs("file=", g->out);
@@ -77,18 +77,18 @@ static void result(ac_reporter *r, const ac_result *res) {
     ac__buf_free(&title);
 }
 
-static int end(ac_reporter *r, const ac_summary *s) {
+static int end(ac__reporter *r, const ac__summary *s) {
     (void)s;
     return ferror(((github *)r)->out) ? -1 : 0;
 }
 
-static void destroy(ac_reporter *r) {
+static void destroy(ac__reporter *r) {
     free(r);
 }
 
-ac_reporter *ac__github_reporter(FILE *out) {
+ac__reporter *ac__github_reporter(FILE *out) {
     github *g = ac__xcalloc(1, sizeof *g);
-    g->base = (ac_reporter){begin, result, NULL, end, destroy};
+    g->base = (ac__reporter){begin, result, NULL, end, destroy};
     g->out = out;
     return &g->base;
 }

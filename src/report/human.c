@@ -9,12 +9,12 @@
 #include <string.h>
 
 typedef struct human {
-    ac_reporter base;
+    ac__reporter base;
     FILE *out;
     bool color, verbose;
     bool progress;     /* keep a status line at the bottom (a terminal) */
     bool status_shown; /* the status line is on screen now */
-    ac_buf failed_names;
+    ac__buf failed_names;
     size_t nfailed;
     const char *replay; /* how to replay a shuffled order, or NULL */
 } human;
@@ -36,7 +36,7 @@ static void duration(FILE *out, double s) {
         fprintf(out, "%.2f s", s);
 }
 
-static void begin(ac_reporter *r, const ac_run_info *info) {
+static void begin(ac__reporter *r, const ac__run_info *info) {
     human *h = (human *)r;
     if (info->shuffled) {
         h->replay = info->replay;
@@ -52,7 +52,7 @@ static void clear_status(human *h) {
     }
 }
 
-static void progress(ac_reporter *r, size_t done, size_t total, size_t failed, double elapsed) {
+static void progress(ac__reporter *r, size_t done, size_t total, size_t failed, double elapsed) {
     human *h = (human *)r;
     if (!h->progress)
         return;
@@ -67,7 +67,7 @@ static void progress(ac_reporter *r, size_t done, size_t total, size_t failed, d
  * nothing a test says can start a line of the report (a "::error" workflow command under GitHub
  * Actions, a TAP line, a fake result). */
 static void put_text(human *h, const char *s, size_t n, const char *indent) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     const char *end = s + n;
     while (s < end) {
         const char *brk = s;
@@ -106,13 +106,13 @@ static void print_lines(human *h, const char *text, size_t n) {
     fputc('\n', h->out);
 }
 
-static void print_capture(human *h, const char *label, const ac_capture *c) {
-    ac_capture_view v = ac__capture_view(c);
+static void print_capture(human *h, const char *label, const ac__capture *c) {
+    ac__capture_parts v = ac__capture_view(c);
     if (v.head_len == 0 && v.tail_len == 0 && v.cut == 0)
         return;
     fprintf(h->out, "      %s--- %s ---%s\n", paint(h, DIM), label, paint(h, RESET));
     if (v.cut == 0) {
-        ac_buf all = {0};
+        ac__buf all = {0};
         ac__capture_join(c, &all);
         print_lines(h, all.data, all.len);
         ac__buf_free(&all);
@@ -127,7 +127,7 @@ static void print_capture(human *h, const char *label, const ac_capture *c) {
 }
 
 /* "      note: file:line: message", a line for each note. */
-static void print_notes(human *h, const ac_buf *notes) {
+static void print_notes(human *h, const ac__buf *notes) {
     const char *p = notes->len ? notes->data : "", *end = p + notes->len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -155,7 +155,7 @@ static void print_omitted(human *h, size_t n) {
 }
 
 /* "explored 37 of 200 schedules (shuffle), 37 runs; budget 5 s reached" */
-static void print_exploration(human *h, const ac_exploration *x) {
+static void print_exploration(human *h, const ac__exploration *x) {
     fprintf(h->out, "      %sexplored %u of %u schedule%s (%s%s)", paint(h, DIM), x->schedules,
             x->schedules_total, x->schedules_total == 1 ? "" : "s", x->mode,
             x->determinism ? ", each twice" : "");
@@ -170,10 +170,10 @@ static void print_exploration(human *h, const ac_exploration *x) {
     fprintf(h->out, "%s\n", paint(h, RESET));
 }
 
-static void result(ac_reporter *r, const ac_result *res) {
+static void result(ac__reporter *r, const ac__result *res) {
     human *h = (human *)r;
     clear_status(h);
-    ac_buf name = {0};
+    ac__buf name = {0};
     ac__result_label(res, true, &name);
     const char *label = res->outcome == AC_PASS ? "PASS" : res->outcome == AC_FAIL ? "FAIL" : "SKIP";
     const char *color = res->outcome == AC_PASS ? GREEN : res->outcome == AC_FAIL ? RED : YELLOW;
@@ -192,7 +192,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     if (res->exploration.explored && (h->verbose || res->exploration.budget_reached))
         print_exploration(h, &res->exploration);
     for (size_t i = 0; i < res->nfailures; i++) {
-        const ac_failure *f = &res->failures[i];
+        const ac__failure *f = &res->failures[i];
         if (i == AC_FAILURE_LIMIT && res->failures_omitted)
             print_omitted(h, res->failures_omitted);
         fputs("      ", h->out);
@@ -223,7 +223,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     fflush(h->out);
 }
 
-static int end(ac_reporter *r, const ac_summary *s) {
+static int end(ac__reporter *r, const ac__summary *s) {
     human *h = (human *)r;
     clear_status(h);
     if (h->nfailed)
@@ -243,15 +243,15 @@ static int end(ac_reporter *r, const ac_summary *s) {
     return ferror(h->out) ? -1 : 0;
 }
 
-static void destroy(ac_reporter *r) {
+static void destroy(ac__reporter *r) {
     human *h = (human *)r;
     ac__buf_free(&h->failed_names);
     free(h);
 }
 
-ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool show_progress) {
+ac__reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool show_progress) {
     human *h = ac__xcalloc(1, sizeof *h);
-    h->base = (ac_reporter){begin, result, progress, end, destroy};
+    h->base = (ac__reporter){begin, result, progress, end, destroy};
     h->progress = show_progress;
     h->out = out;
     h->color = color;

@@ -7,17 +7,17 @@
 #include <string.h>
 
 typedef struct json {
-    ac_reporter base;
+    ac__reporter base;
     FILE *out;
     bool own;
-    ac_run_info info;
+    ac__run_info info;
 } json;
 
 static const char *const outcome_names[] = {"pass", "fail", "skip"};
 
 /* JSON has no \x escape: write control characters as \u00XX and invalid bytes as U+FFFD. */
-static void put_string(ac_buf *b, const char *s, size_t n) {
-    ac_buf tmp = {0};
+static void put_string(ac__buf *b, const char *s, size_t n) {
+    ac__buf tmp = {0};
     ac__escape_quoted(&tmp, s, n);
     ac__buf_puts(b, "\"");
     for (size_t i = 0; i < tmp.len; i++) {
@@ -39,7 +39,7 @@ static void put_string(ac_buf *b, const char *s, size_t n) {
     ac__buf_free(&tmp);
 }
 
-static void key_string(ac_buf *b, const char *key, const char *value) {
+static void key_string(ac__buf *b, const char *key, const char *value) {
     ac__buf_printf(b, ",\"%s\":", key);
     if (value)
         put_string(b, value, strlen(value));
@@ -49,11 +49,11 @@ static void key_string(ac_buf *b, const char *key, const char *value) {
 
 /* ,"stdout":"...","stdout_dropped":N — all of it, or the head, the bytes cut after it, and
  * ,"stdout_tail":"..." with the rest. */
-static void json_capture(ac_buf *b, const char *name, const ac_capture *c) {
-    ac_capture_view v = ac__capture_view(c);
+static void json_capture(ac__buf *b, const char *name, const ac__capture *c) {
+    ac__capture_parts v = ac__capture_view(c);
     ac__buf_printf(b, ",\"%s\":", name);
     if (v.cut == 0) {
-        ac_buf all = {0};
+        ac__buf all = {0};
         ac__capture_join(c, &all);
         put_string(b, ac__buf_str(&all), all.len);
         ac__buf_free(&all);
@@ -67,13 +67,13 @@ static void json_capture(ac_buf *b, const char *name, const ac_capture *c) {
     }
 }
 
-static void begin(ac_reporter *r, const ac_run_info *info) {
+static void begin(ac__reporter *r, const ac__run_info *info) {
     ((json *)r)->info = *info;
 }
 
-static void result(ac_reporter *r, const ac_result *res) {
+static void result(ac__reporter *r, const ac__result *res) {
     json *j = (json *)r;
-    ac_buf b = {0}, name = {0};
+    ac__buf b = {0}, name = {0};
     ac__full_name(res->def, &name);
     ac__buf_puts(&b, "{\"type\":\"test\"");
     key_string(&b, "name", ac__buf_str(&name));
@@ -90,7 +90,7 @@ static void result(ac_reporter *r, const ac_result *res) {
         ac__buf_printf(&b, ",\"seed\":%llu", j->info.seed);
     if (res->skip_reason)
         key_string(&b, "skip_reason", res->skip_reason);
-    const ac_exploration *x = &res->exploration;
+    const ac__exploration *x = &res->exploration;
     if (x->explored && res->outcome != AC_SKIP) {
         ac__buf_printf(
             &b,
@@ -106,7 +106,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     }
     ac__buf_puts(&b, ",\"failures\":[");
     for (size_t i = 0; i < res->nfailures; i++) {
-        const ac_failure *f = &res->failures[i];
+        const ac__failure *f = &res->failures[i];
         ac__buf_printf(&b, "%s{\"kind\":\"%s\",\"fatal\":%s", i ? "," : "", ac__failure_kind_name(f->kind),
                        f->fatal ? "true" : "false");
         key_string(&b, "message", f->message);
@@ -127,7 +127,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     ac__buf_free(&name);
 }
 
-static int end(ac_reporter *r, const ac_summary *s) {
+static int end(ac__reporter *r, const ac__summary *s) {
     json *j = (json *)r;
     fprintf(
         j->out,
@@ -141,16 +141,16 @@ static int end(ac_reporter *r, const ac_summary *s) {
     return ferror(j->out) ? -1 : 0;
 }
 
-static void destroy(ac_reporter *r) {
+static void destroy(ac__reporter *r) {
     json *j = (json *)r;
     if (j->own)
         fclose(j->out);
     free(j);
 }
 
-ac_reporter *ac__json_reporter(FILE *out, bool own_file) {
+ac__reporter *ac__json_reporter(FILE *out, bool own_file) {
     json *j = ac__xcalloc(1, sizeof *j);
-    j->base = (ac_reporter){begin, result, NULL, end, destroy};
+    j->base = (ac__reporter){begin, result, NULL, end, destroy};
     j->out = out;
     j->own = own_file;
     return &j->base;

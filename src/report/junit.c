@@ -30,7 +30,7 @@ typedef struct suite_acc {
 } suite_acc;
 
 typedef struct junit {
-    ac_reporter base;
+    ac__reporter base;
     FILE *out;
     char *run_name;
     suite_acc *suites;
@@ -49,7 +49,7 @@ static int open_scratch(void) {
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0)
         return fd;
-    ac_buf name = {0};
+    ac__buf name = {0};
     ac__buf_printf(&name, "%s/.asyncheck-cases-XXXXXX", dir);
     fd = mkostemp(name.data, O_CLOEXEC);
     if (fd >= 0)
@@ -59,7 +59,7 @@ static int open_scratch(void) {
 }
 
 /* Appends b to the scratch file and to the suite's spans. */
-static void scratch_write(junit *j, suite_acc *s, const ac_buf *b) {
+static void scratch_write(junit *j, suite_acc *s, const ac__buf *b) {
     size_t off = 0;
     while (off < b->len && !j->scratch_errno) {
         ssize_t w = pwrite(j->scratch, b->data + off, b->len - off, j->scratch_len + (off_t)off);
@@ -101,23 +101,23 @@ static bool copy_span(junit *j, span sp, FILE *out) {
 }
 
 /* Seconds with '.' as the decimal point whatever the locale. */
-static void put_time(ac_buf *b, double s) {
+static void put_time(ac__buf *b, double s) {
     unsigned long long us = (unsigned long long)(s * 1e6 + 0.5);
     ac__buf_printf(b, "%llu.%06llu", us / 1000000, us % 1000000);
 }
 
-static void attr(ac_buf *b, const char *name, const char *value) {
+static void attr(ac__buf *b, const char *name, const char *value) {
     ac__buf_printf(b, " %s=\"", name);
     ac__escape_xml_attr(b, value, strlen(value));
     ac__buf_puts(b, "\"");
 }
 
-static void property(ac_buf *b, const char *name, const char *value) {
+static void property(ac__buf *b, const char *name, const char *value) {
     ac__buf_printf(b, "        <property name=\"asyncheck.exploration.%s\" value=\"%s\"/>\n", name, value);
 }
 
 /* What an explored test ran, as the test case's <properties> (names asyncheck.exploration.*). */
-static void put_exploration(ac_buf *b, const ac_exploration *x) {
+static void put_exploration(ac__buf *b, const ac__exploration *x) {
     char n[64];
     ac__buf_puts(b, "      <properties>\n");
     property(b, "mode", x->mode);
@@ -150,19 +150,19 @@ static suite_acc *suite_for(junit *j, const char *name) {
     return &j->suites[j->nsuites++];
 }
 
-static void begin(ac_reporter *r, const ac_run_info *info) {
+static void begin(ac__reporter *r, const ac__run_info *info) {
     (void)r, (void)info;
 }
 
-static void result(ac_reporter *r, const ac_result *res) {
+static void result(ac__reporter *r, const ac__result *res) {
     junit *j = (junit *)r;
     suite_acc *s = suite_for(j, res->def->suite);
-    ac_buf case_text = {0}, *b = &case_text;
+    ac__buf case_text = {0}, *b = &case_text;
     s->tests++;
     s->time += res->duration;
     ac__buf_puts(b, "    <testcase");
     attr(b, "classname", res->def->suite);
-    ac_buf label = {0};
+    ac__buf label = {0};
     ac__result_label(res, false, &label);
     attr(b, "name", ac__buf_str(&label));
     ac__buf_free(&label);
@@ -174,10 +174,10 @@ static void result(ac_reporter *r, const ac_result *res) {
         put_exploration(b, &res->exploration);
     if (res->outcome == AC_FAIL) {
         s->failures++;
-        const ac_failure *first = &res->failures[0];
-        ac_buf text = {0};
+        const ac__failure *first = &res->failures[0];
+        ac__buf text = {0};
         for (size_t i = 0; i < res->nfailures; i++) {
-            const ac_failure *f = &res->failures[i];
+            const ac__failure *f = &res->failures[i];
             if (f->file)
                 ac__buf_printf(&text, "%s:%d: ", f->file, f->line);
             ac__buf_printf(&text, "%s", f->message);
@@ -206,15 +206,15 @@ static void result(ac_reporter *r, const ac_result *res) {
         attr(b, "message", res->skip_reason ? res->skip_reason : "");
         ac__buf_puts(b, "/>\n");
     }
-    const ac_capture *caps[2] = {&res->out, &res->err};
+    const ac__capture *caps[2] = {&res->out, &res->err};
     const char *tags[2] = {"system-out", "system-err"};
     for (int i = 0; i < 2; i++) {
-        ac_capture_view v = ac__capture_view(caps[i]);
+        ac__capture_parts v = ac__capture_view(caps[i]);
         if (!v.head_len && !v.tail_len && !v.cut)
             continue;
         ac__buf_printf(b, "      <%s>", tags[i]);
         if (v.cut == 0) {
-            ac_buf all = {0};
+            ac__buf all = {0};
             ac__capture_join(caps[i], &all);
             ac__escape_xml_cdata(b, ac__buf_str(&all), all.len);
             ac__buf_free(&all);
@@ -232,9 +232,9 @@ static void result(ac_reporter *r, const ac_result *res) {
     ac__buf_free(b);
 }
 
-static int end(ac_reporter *r, const ac_summary *sum) {
+static int end(ac__reporter *r, const ac__summary *sum) {
     junit *j = (junit *)r;
-    ac_buf b = {0};
+    ac__buf b = {0};
     size_t failures = 0, skipped = 0;
     for (size_t i = 0; i < j->nsuites; i++)
         failures += j->suites[i].failures, skipped += j->suites[i].skipped;
@@ -269,7 +269,7 @@ static int end(ac_reporter *r, const ac_summary *sum) {
     return ok && !ferror(j->out) ? 0 : -1;
 }
 
-static void destroy(ac_reporter *r) {
+static void destroy(ac__reporter *r) {
     junit *j = (junit *)r;
     for (size_t i = 0; i < j->nsuites; i++)
         free(j->suites[i].spans);
@@ -280,12 +280,12 @@ static void destroy(ac_reporter *r) {
     free(j);
 }
 
-ac_reporter *ac__junit_reporter(FILE *out, const char *run_name) {
+ac__reporter *ac__junit_reporter(FILE *out, const char *run_name) {
     int scratch = open_scratch();
     if (scratch < 0)
         return NULL;
     junit *j = ac__xcalloc(1, sizeof *j);
-    j->base = (ac_reporter){begin, result, NULL, end, destroy};
+    j->base = (ac__reporter){begin, result, NULL, end, destroy};
     j->out = out;
     j->run_name = ac__xstrdup(run_name);
     j->scratch = scratch;

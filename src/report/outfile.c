@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct ac_outfile {
+struct ac__outfile {
     char *what;  /* "--junit", "XML_OUTPUT_FILE", ... */
     char *path;  /* as given; NULL for stdout */
     char *final; /* whole reports: the name the report takes at the end (symlinks followed) */
@@ -31,7 +31,7 @@ struct ac_outfile {
 /* ---- writing: every byte, waiting while a non-blocking descriptor is full ---- */
 
 static ssize_t cookie_write(void *cookie, const char *p, size_t n) {
-    ac_outfile *f = cookie;
+    ac__outfile *f = cookie;
     size_t done = 0;
     while (!f->error && done < n) {
         ssize_t w = write(f->fd, p + done, n - done);
@@ -52,8 +52,8 @@ static int cookie_close(void *cookie) {
     return 0;
 }
 
-static ac_outfile *outfile_new(const char *what, const char *path, int fd, bool own_fd) {
-    ac_outfile *f = ac__xcalloc(1, sizeof *f);
+static ac__outfile *outfile_new(const char *what, const char *path, int fd, bool own_fd) {
+    ac__outfile *f = ac__xcalloc(1, sizeof *f);
     f->what = ac__xstrdup(what);
     f->path = path ? ac__xstrdup(path) : NULL;
     f->fd = fd;
@@ -86,7 +86,7 @@ static char *temp_name(const char *dir) {
     for (int i = 0; i < 6; i++, r /= 62)
         tail[i] = alphabet[r % 62];
     tail[6] = '\0';
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__buf_printf(&b, "%s/.asyncheck-%s", dir, tail);
     return ac__buf_take(&b);
 }
@@ -134,7 +134,7 @@ static char *dir_of(const char *path) {
         return ac__xstrdup(".");
     if (slash == path)
         return ac__xstrdup("/");
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__buf_append(&b, path, (size_t)(slash - path));
     return ac__buf_take(&b);
 }
@@ -170,7 +170,7 @@ static char *final_target(const char *path, struct stat *st, bool *exists, bool 
             return NULL;
         }
         target[n] = '\0';
-        ac_buf next = {0};
+        ac__buf next = {0};
         if (target[0] == '/') {
             ac__buf_puts(&next, target);
         } else {
@@ -184,7 +184,7 @@ static char *final_target(const char *path, struct stat *st, bool *exists, bool 
     }
 }
 
-static int open_fail(ac_buf *err, const char *what, const char *path, int e) {
+static int open_fail(ac__buf *err, const char *what, const char *path, int e) {
     char *shown = ac__one_line(path);
     ac__buf_printf(err, "%s: cannot write '%s': %s", what, shown, strerror(e));
     free(shown);
@@ -215,7 +215,7 @@ static int open_named_temp(const char *dir, char **temp) {
     return fd;
 }
 
-static ac_outfile *open_whole(const char *what, const char *path, int flags, ac_buf *err) {
+static ac__outfile *open_whole(const char *what, const char *path, int flags, ac__buf *err) {
     struct stat st;
     bool exists, through;
     char *final = final_target(path, &st, &exists, &through);
@@ -259,14 +259,14 @@ static ac_outfile *open_whole(const char *what, const char *path, int flags, ac_
         return NULL;
     }
     free(dir);
-    ac_outfile *f = outfile_new(what, path, fd, true);
+    ac__outfile *f = outfile_new(what, path, fd, true);
     f->whole = true;
     f->final = final;
     f->temp = temp;
     return f;
 }
 
-ac_outfile *ac__outfile_open(const char *what, const char *path, int flags, ac_buf *err) {
+ac__outfile *ac__outfile_open(const char *what, const char *path, int flags, ac__buf *err) {
     if (flags & AC_OUTFILE_WHOLE)
         return open_whole(what, path, flags, err);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
@@ -277,11 +277,11 @@ ac_outfile *ac__outfile_open(const char *what, const char *path, int flags, ac_b
     return outfile_new(what, path, fd, true);
 }
 
-ac_outfile *ac__outfile_stdout(const char *what) {
+ac__outfile *ac__outfile_stdout(const char *what) {
     return outfile_new(what, NULL, 1, false);
 }
 
-FILE *ac__outfile_stream(ac_outfile *f) {
+FILE *ac__outfile_stream(ac__outfile *f) {
     return f->stream;
 }
 
@@ -331,7 +331,7 @@ static char *copy_to_temp(int fd, const char *dir) {
 }
 
 /* Renames the named temporary file over the target. */
-static int commit_named(ac_outfile *f) {
+static int commit_named(ac__outfile *f) {
     int rc = rename(f->temp, f->final);
     int e = errno;
     if (rc < 0)
@@ -343,7 +343,7 @@ static int commit_named(ac_outfile *f) {
     return rc;
 }
 
-static int commit_whole(ac_outfile *f) {
+static int commit_whole(ac__outfile *f) {
     if (f->temp)
         return commit_named(f);
     if (link_fd(f->fd, f->final) == 0) /* the target did not exist: the report appears whole */
@@ -368,7 +368,7 @@ static int commit_whole(ac_outfile *f) {
     return rc < 0 ? -1 : commit_named(f);
 }
 
-static void outfile_free(ac_outfile *f) {
+static void outfile_free(ac__outfile *f) {
     if (f->temp) {
         unlink(f->temp);
         pending_remove(f->temp);
@@ -382,7 +382,7 @@ static void outfile_free(ac_outfile *f) {
     free(f);
 }
 
-int ac__outfile_close(ac_outfile *f) {
+int ac__outfile_close(ac__outfile *f) {
     fclose(f->stream); /* flushes through cookie_write, which keeps any error */
     if (!f->error && f->regular && f->whole && fsync(f->fd) < 0)
         f->error = errno;
@@ -403,7 +403,7 @@ int ac__outfile_close(ac_outfile *f) {
     return rc;
 }
 
-void ac__outfile_discard(ac_outfile *f) {
+void ac__outfile_discard(ac__outfile *f) {
     fclose(f->stream);
     outfile_free(f);
 }

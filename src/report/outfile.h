@@ -8,7 +8,7 @@
 
 #include "../util/util.h"
 
-typedef struct ac_outfile ac_outfile;
+typedef struct ac__outfile ac__outfile;
 
 enum {
     AC_OUTFILE_WHOLE = 1,      /* complete or absent: written aside and put in place at the end */
@@ -24,16 +24,16 @@ enum {
  * did: a whole report replaces its final target (created when dangling). Anything that is not a regular
  * file (a device, a fifo, a socket, a terminal; directly or through symlinks) is written through and
  * never replaced. A directory is refused. */
-ac_outfile *ac__outfile_open(const char *what, const char *path, int flags, ac_buf *err);
+ac__outfile *ac__outfile_open(const char *what, const char *path, int flags, ac__buf *err);
 /* Writes the report `what` to the runner's stdout (fd 1), never closing it. */
-ac_outfile *ac__outfile_stdout(const char *what);
+ac__outfile *ac__outfile_stdout(const char *what);
 /* The stream a reporter writes to. Writes wait (poll) while a non-blocking descriptor is full instead of
  * failing; after an error the rest of the report is discarded, and the error is kept for the close. */
-FILE *ac__outfile_stream(ac_outfile *f);
+FILE *ac__outfile_stream(ac__outfile *f);
 /* Flushes and closes, putting a whole report in place, and frees f. Returns 0, or -1 after printing one
  * line to stderr naming the report and the first error ("asyncheck: --tap: could not write 'x': ..."). */
-int ac__outfile_close(ac_outfile *f);
+int ac__outfile_close(ac__outfile *f);
 /* Closes and frees f without putting a whole report in place (nothing is left beside the target). */
-void ac__outfile_discard(ac_outfile *f);
+void ac__outfile_discard(ac__outfile *f);
 
 #endif

@@ -10,10 +10,10 @@
 #include "asyncheck/test.h"
 #include "../util/util.h"
 
-typedef enum ac_outcome { AC_PASS, AC_FAIL, AC_SKIP } ac_outcome;
+typedef enum ac__outcome { AC_PASS, AC_FAIL, AC_SKIP } ac__outcome;
 
 /* Why a failure happened; written as the JUnit failure type and the TAP `type:` field. */
-typedef enum ac_failure_kind {
+typedef enum ac__failure_kind {
     AC_FK_ASSERTION,   /* an assertion or AC_FAIL */
     AC_FK_CRASH,       /* the test process died of a signal */
     AC_FK_EXIT,        /* the test process exited before the test finished */
@@ -24,12 +24,12 @@ typedef enum ac_failure_kind {
     AC_FK_SCHEDULE,    /* which explored schedule failed and how to replay it; nondeterminism;
                           properties no schedule satisfied */
     AC_FK_SANITIZER,   /* ThreadSanitizer reported a data race (or another problem) during the test */
-} ac_failure_kind;
+} ac__failure_kind;
 
-const char *ac__failure_kind_name(ac_failure_kind k);
+const char *ac__failure_kind_name(ac__failure_kind k);
 
-typedef struct ac_failure {
-    ac_failure_kind kind;
+typedef struct ac__failure {
+    ac__failure_kind kind;
     bool fatal;
     char *file; /* may be NULL */
     int line;
@@ -37,36 +37,36 @@ typedef struct ac_failure {
     char *got;         /* printed value or NULL */
     char *expected;    /* printed value or NULL */
     const char *phase; /* setup, body, drain, teardown, or NULL when unknown */
-} ac_failure;
+} ac__failure;
 
 /* Captured output of one stream, bounded whatever the test prints: the first AC_CAPTURE_HEAD bytes and
  * the last AC_CAPTURE_TAIL bytes are kept, the bytes between them only counted. */
 #define AC_CAPTURE_HEAD (64 * 1024)
 #define AC_CAPTURE_TAIL (64 * 1024)
-typedef struct ac_capture {
-    ac_buf text;    /* the head */
-    ac_buf tail;    /* what came after the head: its last AC_CAPTURE_TAIL bytes are the tail (up to twice
-                       that is held between compactions) */
+typedef struct ac__capture {
+    ac__buf text;   /* the head */
+    ac__buf tail;   /* what came after the head: its last AC_CAPTURE_TAIL bytes are the tail (up to twice
+                      that is held between compactions) */
     size_t dropped; /* bytes compacted out of `tail` */
-} ac_capture;
+} ac__capture;
 
 /* What a report shows of a capture: the head, how many bytes were cut after it, and the tail. */
-typedef struct ac_capture_view {
+typedef struct ac__capture_parts {
     const char *head, *tail;
     size_t head_len, cut, tail_len;
-} ac_capture_view;
+} ac__capture_parts;
 
-void ac__capture_add(ac_capture *c, const char *p, size_t n);
+void ac__capture_add(ac__capture *c, const char *p, size_t n);
 /* The report's view of c (pointers into c, valid until c changes). */
-ac_capture_view ac__capture_view(const ac_capture *c);
+ac__capture_parts ac__capture_view(const ac__capture *c);
 /* Appends all of c to out: what a report shows when nothing was cut (v.cut == 0). */
-void ac__capture_join(const ac_capture *c, ac_buf *out);
-void ac__capture_free(ac_capture *c);
+void ac__capture_join(const ac__capture *c, ac__buf *out);
+void ac__capture_free(ac__capture *c);
 
 /* What the exploration of one test ran (explore.c fills it in when the exploration ends; every reporter
  * renders the same fields, for passing and failing tests: a skip skips every schedule). `explored` is
  * false for a test that ran once. */
-typedef struct ac_exploration {
+typedef struct ac__exploration {
     bool explored;
     const char *mode;         /* "shuffle" or "pct" (static) */
     unsigned schedules;       /* schedules that ran (at least one of their runs) */
@@ -77,106 +77,106 @@ typedef struct ac_exploration {
     bool determinism;         /* --check-determinism: each schedule ran twice */
     double budget;            /* the exploration budget in seconds of wall time; 0: none */
     bool budget_reached;      /* the budget stopped the exploration before it was complete */
-} ac_exploration;
+} ac__exploration;
 
-typedef struct ac_result {
+typedef struct ac__result {
     const ac__test_def *def;
     size_t number;    /* 1-based position in the run */
     unsigned repeat;  /* 1-based repetition of this test (--repeat) */
     unsigned repeats; /* how many repetitions the run asked for (1: none) */
-    ac_outcome outcome;
+    ac__outcome outcome;
     bool not_run; /* never started (--fail-fast stopped the run); outcome is AC_SKIP */
     char *skip_reason;
     const char *phase; /* the phase the test was last in: setup, body, drain, teardown */
-    ac_failure *failures;
+    ac__failure *failures;
     size_t nfailures;
     /* failures the test reported beyond AC_FAILURE_LIMIT: counted, not kept */
     size_t failures_omitted;
     double duration; /* seconds, real time */
-    ac_capture out, err;
-    ac_buf notes;  /* the test's notes (AC_REC_NOTE), one "file:line: message" a line */
+    ac__capture out, err;
+    ac__buf notes; /* the test's notes (AC_REC_NOTE), one "file:line: message" a line */
     bool finished; /* the test reached its end ("done" record) */
     /* what the test's schedule records said (the runner's exploration reads these; reporters do not) */
     unsigned long sched_steps;
     bool cancel_reached; /* the run cancelled its operation at its cancel point */
     bool cancel_late;    /* the cancel point came after the operation had completed */
     char *trace;
-    struct ac_prop_obs *props;
+    struct ac__prop_obs *props;
     size_t nprops;
     /* what an explored test ran (set by explore.c; reporters render it) */
-    ac_exploration exploration;
-} ac_result;
+    ac__exploration exploration;
+} ac__result;
 
 /* One property site as one run of a test saw it (asyncheck/race.h). */
-typedef struct ac_prop_obs {
+typedef struct ac__prop_obs {
     int kind;
     char *file;
     int line;
     char *message;
     char *cond;
     long evaluated, hit;
-} ac_prop_obs;
+} ac__prop_obs;
 
 /* How many of a test's own failures a result keeps: the first AC_FAILURE_LIMIT, plus the last fatal one
  * reported after them (the failure that ended the test); the others are only counted. */
 #define AC_FAILURE_LIMIT 100
 
 /* Frees n property observations and the array. */
-void ac__props_free(ac_prop_obs *props, size_t n);
+void ac__props_free(ac__prop_obs *props, size_t n);
 /* Appends a failure (strings are copied; NULLs allowed). */
-void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+void ac__result_add_failure(ac__result *r, ac__failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected);
 /* Adds a failure the test itself reported, within AC_FAILURE_LIMIT: past the limit it is counted in
  * failures_omitted, except that a fatal one takes the one slot kept after the limit. */
-void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+void ac__result_add_test_failure(ac__result *r, ac__failure_kind kind, bool fatal, const char *file, int line,
                                  const char *message, const char *got, const char *expected);
 /* The canonical (static) spelling of a phase name, or NULL if it is not one. */
 const char *ac__phase_name(const char *name);
 /* Settles outcome from failures/skip: any failure fails; else a skip reason skips; else pass. */
-void ac__result_settle(ac_result *r);
-void ac__result_free(ac_result *r);
+void ac__result_settle(ac__result *r);
+void ac__result_free(ac__result *r);
 /* "suite.name" into a caller buffer. */
-void ac__full_name(const ac__test_def *def, ac_buf *out);
+void ac__full_name(const ac__test_def *def, ac__buf *out);
 /* How reports name a result: "suite.name", or "name" without the suite, with " [k/N]" appended when
  * the run repeats tests. */
-void ac__result_label(const ac_result *r, bool with_suite, ac_buf *out);
+void ac__result_label(const ac__result *r, bool with_suite, ac__buf *out);
 
-typedef struct ac_summary {
+typedef struct ac__summary {
     size_t passed, failed, skipped, not_run, total;
     double duration;
     int interrupted; /* the signal that interrupted the run, or 0 */
-} ac_summary;
+} ac__summary;
 
 /* What reporters learn before the first result. */
-typedef struct ac_run_info {
+typedef struct ac__run_info {
     size_t total;            /* results that will follow */
     bool shuffled;           /* --shuffle: the order is seeded */
     unsigned long long seed; /* the seed that replays this order */
     const char *replay;      /* the options that replay this run's order, e.g. "--shuffle --seed=42" */
-} ac_run_info;
+} ac__run_info;
 
-typedef struct ac_reporter ac_reporter;
-struct ac_reporter {
-    void (*begin)(ac_reporter *r, const ac_run_info *info);
-    void (*result)(ac_reporter *r, const ac_result *res);
+typedef struct ac__reporter ac__reporter;
+struct ac__reporter {
+    void (*begin)(ac__reporter *r, const ac__run_info *info);
+    void (*result)(ac__reporter *r, const ac__result *res);
     /* Optional (may be NULL): called as tests finish in any order, and periodically. */
-    void (*progress)(ac_reporter *r, size_t done, size_t total, size_t failed, double elapsed);
+    void (*progress)(ac__reporter *r, size_t done, size_t total, size_t failed, double elapsed);
     /* Returns 0, or -1 when the stream had an error (the outfile.c stream names it when closed). */
-    int (*end)(ac_reporter *r, const ac_summary *sum);
-    void (*destroy)(ac_reporter *r);
+    int (*end)(ac__reporter *r, const ac__summary *sum);
+    void (*destroy)(ac__reporter *r);
 };
 
 /* Human-readable output to `out`: one line a test, failures in detail, the closing count line; with
  * `progress`, a single status line kept updated at the bottom (for a terminal). */
-ac_reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool progress);
+ac__reporter *ac__human_reporter(FILE *out, bool color, bool verbose, bool progress);
 /* TAP (version 13 or 14) streamed to `out`; closes `out` at the end when own_file is true. */
-ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version);
+ac__reporter *ac__tap_reporter(FILE *out, bool own_file, int version);
 /* JUnit XML, written whole to `out` at the end (outfile.c puts the file in place only then); does not
  * close `out`. */
-ac_reporter *ac__junit_reporter(FILE *out, const char *run_name);
+ac__reporter *ac__junit_reporter(FILE *out, const char *run_name);
 /* JSON lines, one record a test and a closing summary record, streamed to `out`. */
-ac_reporter *ac__json_reporter(FILE *out, bool own_file);
+ac__reporter *ac__json_reporter(FILE *out, bool own_file);
 /* GitHub Actions workflow commands (::error file=…,line=…::…) for each failure, to `out`. */
-ac_reporter *ac__github_reporter(FILE *out);
+ac__reporter *ac__github_reporter(FILE *out);
 
 #endif

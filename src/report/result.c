@@ -8,7 +8,7 @@
 static const char *const kind_names[] = {"assertion", "crash",       "exit",     "timeout",  "watchers",
                                          "harness",   "interrupted", "schedule", "sanitizer"};
 
-const char *ac__failure_kind_name(ac_failure_kind k) {
+const char *ac__failure_kind_name(ac__failure_kind k) {
     return kind_names[k];
 }
 
@@ -16,27 +16,27 @@ static char *dup_or_null(const char *s) {
     return s ? ac__xstrdup(s) : NULL;
 }
 
-void ac__result_add_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+void ac__result_add_failure(ac__result *r, ac__failure_kind kind, bool fatal, const char *file, int line,
                             const char *message, const char *got, const char *expected) {
     r->failures = ac__xrealloc(r->failures, (r->nfailures + 1) * sizeof *r->failures);
-    r->failures[r->nfailures++] = (ac_failure){kind,
-                                               fatal,
-                                               dup_or_null(file),
-                                               line,
-                                               ac__xstrdup(message ? message : "failed"),
-                                               dup_or_null(got),
-                                               dup_or_null(expected),
-                                               r->phase};
+    r->failures[r->nfailures++] = (ac__failure){kind,
+                                                fatal,
+                                                dup_or_null(file),
+                                                line,
+                                                ac__xstrdup(message ? message : "failed"),
+                                                dup_or_null(got),
+                                                dup_or_null(expected),
+                                                r->phase};
 }
 
-static void failure_free(ac_failure *f) {
+static void failure_free(ac__failure *f) {
     free(f->file);
     free(f->message);
     free(f->got);
     free(f->expected);
 }
 
-void ac__result_add_test_failure(ac_result *r, ac_failure_kind kind, bool fatal, const char *file, int line,
+void ac__result_add_test_failure(ac__result *r, ac__failure_kind kind, bool fatal, const char *file, int line,
                                  const char *message, const char *got, const char *expected) {
     if (r->nfailures < AC_FAILURE_LIMIT) {
         ac__result_add_failure(r, kind, fatal, file, line, message, got, expected);
@@ -62,7 +62,7 @@ const char *ac__phase_name(const char *name) {
     return NULL;
 }
 
-void ac__result_settle(ac_result *r) {
+void ac__result_settle(ac__result *r) {
     if (r->nfailures)
         r->outcome = AC_FAIL;
     else if (r->skip_reason)
@@ -71,7 +71,7 @@ void ac__result_settle(ac_result *r) {
         r->outcome = AC_PASS;
 }
 
-void ac__capture_add(ac_capture *c, const char *p, size_t n) {
+void ac__capture_add(ac__capture *c, const char *p, size_t n) {
     size_t room = c->text.len < AC_CAPTURE_HEAD ? AC_CAPTURE_HEAD - c->text.len : 0;
     size_t head = n < room ? n : room;
     ac__buf_append(&c->text, p, head);
@@ -93,27 +93,27 @@ void ac__capture_add(ac_capture *c, const char *p, size_t n) {
     ac__buf_append(&c->tail, p, n);
 }
 
-ac_capture_view ac__capture_view(const ac_capture *c) {
+ac__capture_parts ac__capture_view(const ac__capture *c) {
     size_t tail = c->tail.len < AC_CAPTURE_TAIL ? c->tail.len : AC_CAPTURE_TAIL;
-    return (ac_capture_view){.head = ac__buf_str(&c->text),
-                             .head_len = c->text.len,
-                             .cut = c->dropped + (c->tail.len - tail),
-                             .tail = c->tail.len ? c->tail.data + c->tail.len - tail : "",
-                             .tail_len = tail};
+    return (ac__capture_parts){.head = ac__buf_str(&c->text),
+                               .head_len = c->text.len,
+                               .cut = c->dropped + (c->tail.len - tail),
+                               .tail = c->tail.len ? c->tail.data + c->tail.len - tail : "",
+                               .tail_len = tail};
 }
 
-void ac__capture_join(const ac_capture *c, ac_buf *out) {
+void ac__capture_join(const ac__capture *c, ac__buf *out) {
     ac__buf_append(out, c->text.data, c->text.len);
     ac__buf_append(out, c->tail.data, c->tail.len);
 }
 
-void ac__capture_free(ac_capture *c) {
+void ac__capture_free(ac__capture *c) {
     ac__buf_free(&c->text);
     ac__buf_free(&c->tail);
     c->dropped = 0;
 }
 
-void ac__props_free(ac_prop_obs *props, size_t n) {
+void ac__props_free(ac__prop_obs *props, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(props[i].file);
         free(props[i].message);
@@ -122,7 +122,7 @@ void ac__props_free(ac_prop_obs *props, size_t n) {
     free(props);
 }
 
-void ac__result_free(ac_result *r) {
+void ac__result_free(ac__result *r) {
     for (size_t i = 0; i < r->nfailures; i++)
         failure_free(&r->failures[i]);
     free(r->failures);
@@ -141,11 +141,11 @@ void ac__result_free(ac_result *r) {
     r->skip_reason = NULL;
 }
 
-void ac__full_name(const ac__test_def *def, ac_buf *out) {
+void ac__full_name(const ac__test_def *def, ac__buf *out) {
     ac__buf_printf(out, "%s.%s", def->suite, def->name);
 }
 
-void ac__result_label(const ac_result *r, bool with_suite, ac_buf *out) {
+void ac__result_label(const ac__result *r, bool with_suite, ac__buf *out) {
     if (with_suite)
         ac__buf_printf(out, "%s.", r->def->suite);
     ac__buf_puts(out, r->def->name);

@@ -9,13 +9,13 @@
 #include <string.h>
 
 typedef struct tap {
-    ac_reporter base;
+    ac__reporter base;
     FILE *out;
     bool own;
     int version;
 } tap;
 
-static void begin(ac_reporter *r, const ac_run_info *info) {
+static void begin(ac__reporter *r, const ac__run_info *info) {
     tap *t = (tap *)r;
     fprintf(t->out, "TAP version %d\n", t->version);
     if (info->total == 0)
@@ -30,7 +30,7 @@ static void begin(ac_reporter *r, const ac_run_info *info) {
 /* A description, directive reason or comment on its one line: line ends and other control characters
  * (U+2028 and U+2029 among them) escaped; in a description also '#' and '\\', as TAP 14 asks. */
 static void put_escaped(FILE *out, const char *s, size_t n, bool description) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__escape_line(&b, s, n, AC_ESC_CONTROLS | AC_ESC_COMMANDS | (description ? AC_ESC_BACKSLASH : 0));
     for (size_t i = 0; i < b.len; i++) {
         if (description && b.data[i] == '#')
@@ -41,13 +41,13 @@ static void put_escaped(FILE *out, const char *s, size_t n, bool description) {
 }
 
 static void yaml_str(FILE *out, const char *key, const char *value, size_t n, const char *indent) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__escape_quoted(&b, value, n);
     fprintf(out, "%s%s: \"%s\"\n", indent, key, ac__buf_str(&b));
     ac__buf_free(&b);
 }
 
-static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, const char *first) {
+static void yaml_failure(FILE *out, const ac__failure *f, const char *indent, const char *first) {
     fprintf(out, "%s", first);
     yaml_str(out, "message", f->message, strlen(f->message), "");
     fprintf(out, "%stype: %s\n", indent, ac__failure_kind_name(f->kind));
@@ -66,11 +66,11 @@ static void yaml_failure(FILE *out, const ac_failure *f, const char *indent, con
 
 /* "  stdout: ..." with all of it; or, when the middle was cut, the head, "  stdout_bytes_dropped: N" and
  * "  stdout_tail: ...". */
-static void yaml_capture(FILE *out, const char *name, const ac_capture *c) {
-    ac_capture_view v = ac__capture_view(c);
+static void yaml_capture(FILE *out, const char *name, const ac__capture *c) {
+    ac__capture_parts v = ac__capture_view(c);
     char key[32];
     if (v.cut == 0) {
-        ac_buf all = {0};
+        ac__buf all = {0};
         ac__capture_join(c, &all);
         if (all.len)
             yaml_str(out, name, all.data, all.len, "  ");
@@ -84,7 +84,7 @@ static void yaml_capture(FILE *out, const char *name, const ac_capture *c) {
 }
 
 /* Each note as a comment line after the test point (and its YAML block): "# note: file:line: message". */
-static void put_notes(FILE *out, const ac_buf *notes) {
+static void put_notes(FILE *out, const ac__buf *notes) {
     const char *p = notes->len ? notes->data : "", *end = p + notes->len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -98,7 +98,7 @@ static void put_notes(FILE *out, const ac_buf *notes) {
 
 /* What an explored test ran, as a YAML mapping (a passing test point carries a block with only this and
  * its duration). */
-static void yaml_exploration(FILE *out, const ac_exploration *x) {
+static void yaml_exploration(FILE *out, const ac__exploration *x) {
     fprintf(out, "  exploration:\n    mode: %s\n    schedules: %u\n    schedules_total: %u\n    runs: %u\n",
             x->mode, x->schedules, x->schedules_total, x->runs);
     fprintf(out, "    cancel_sweep: %s\n    cancel_points: %u\n    check_determinism: %s\n",
@@ -108,11 +108,11 @@ static void yaml_exploration(FILE *out, const ac_exploration *x) {
     fprintf(out, "    budget_reached: %s\n", x->budget_reached ? "true" : "false");
 }
 
-static void result(ac_reporter *r, const ac_result *res) {
+static void result(ac__reporter *r, const ac__result *res) {
     tap *t = (tap *)r;
     FILE *out = t->out;
     fprintf(out, "%s %zu - ", res->outcome == AC_FAIL ? "not ok" : "ok", res->number);
-    ac_buf label = {0};
+    ac__buf label = {0};
     ac__result_label(res, true, &label);
     put_escaped(out, ac__buf_str(&label), label.len, true);
     ac__buf_free(&label);
@@ -151,7 +151,7 @@ static void result(ac_reporter *r, const ac_result *res) {
     fflush(out);
 }
 
-static int end(ac_reporter *r, const ac_summary *s) {
+static int end(ac__reporter *r, const ac__summary *s) {
     tap *t = (tap *)r;
     if (s->interrupted)
         fprintf(t->out, "# interrupted by SIG%s\n", sigabbrev_np(s->interrupted));
@@ -159,16 +159,16 @@ static int end(ac_reporter *r, const ac_summary *s) {
     return ferror(t->out) ? -1 : 0;
 }
 
-static void destroy(ac_reporter *r) {
+static void destroy(ac__reporter *r) {
     tap *t = (tap *)r;
     if (t->own)
         fclose(t->out);
     free(t);
 }
 
-ac_reporter *ac__tap_reporter(FILE *out, bool own_file, int version) {
+ac__reporter *ac__tap_reporter(FILE *out, bool own_file, int version) {
     tap *t = ac__xcalloc(1, sizeof *t);
-    t->base = (ac_reporter){begin, result, NULL, end, destroy};
+    t->base = (ac__reporter){begin, result, NULL, end, destroy};
     t->out = out;
     t->own = own_file;
     t->version = version;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n) {
+void ac__record_encode(ac__buf *out, int type, const char *const *fields, size_t n) {
     size_t len = 1;
     for (size_t i = 0; i < n; i++)
         len += strlen(fields[i] ? fields[i] : "") + 1;
@@ -26,8 +26,8 @@ static const char *opt(const char *s) {
 
 /* A record the harness never writes (forged, or cut short): the test fails saying so, and the record
  * is dropped. */
-static void malformed(ac_result *r, int type, const char *what) {
-    ac_buf msg = {0};
+static void malformed(ac__result *r, int type, const char *what) {
+    ac__buf msg = {0};
     if (type >= 0x21 && type <= 0x7e)
         ac__buf_printf(&msg, "malformed record from the test process (type '%c'): %s; the record was ignored",
                        type, what);
@@ -58,7 +58,7 @@ static size_t fields_needed(int type) {
     }
 }
 
-void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
+void ac__record_apply(ac__result *r, int type, const char *const *f, size_t n) {
     static const char known[] = {AC_REC_FAILURE, AC_REC_SKIP,  AC_REC_PHASE,    AC_REC_DONE,
                                  AC_REC_SCHED,   AC_REC_TRACE, AC_REC_PROPERTY, AC_REC_NOTE};
     if (type == 0 || !memchr(known, type, sizeof known)) {
@@ -85,7 +85,7 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
             malformed(r, type, what);
             return;
         }
-        ac__result_add_test_failure(r, (ac_failure_kind)kind, f[1][0] == '1', opt(f[2]), atoi(f[3]), f[4],
+        ac__result_add_test_failure(r, (ac__failure_kind)kind, f[1][0] == '1', opt(f[2]), atoi(f[3]), f[4],
                                     opt(f[5]), opt(f[6]));
         break;
     }
@@ -122,19 +122,19 @@ void ac__record_apply(ac_result *r, int type, const char *const *f, size_t n) {
     case AC_REC_PROPERTY:
         if (n >= 7) {
             r->props = ac__xrealloc(r->props, (r->nprops + 1) * sizeof *r->props);
-            r->props[r->nprops++] = (ac_prop_obs){atoi(f[0]),
-                                                  ac__xstrdup(f[1]),
-                                                  atoi(f[2]),
-                                                  ac__xstrdup(f[3]),
-                                                  f[4][0] ? ac__xstrdup(f[4]) : NULL,
-                                                  atol(f[5]),
-                                                  atol(f[6])};
+            r->props[r->nprops++] = (ac__prop_obs){atoi(f[0]),
+                                                   ac__xstrdup(f[1]),
+                                                   atoi(f[2]),
+                                                   ac__xstrdup(f[3]),
+                                                   f[4][0] ? ac__xstrdup(f[4]) : NULL,
+                                                   atol(f[5]),
+                                                   atol(f[6])};
         }
         break;
     }
 }
 
-int ac__records_consume(ac_buf *in, ac_result *r) {
+int ac__records_consume(ac__buf *in, ac__result *r) {
     size_t pos = 0;
     while (in->len - pos >= 5) {
         const unsigned char *p = (const unsigned char *)in->data + pos;

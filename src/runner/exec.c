@@ -27,7 +27,7 @@ struct ac__await {
     bool capped;     /* the test's own timeout comes first */
     double deadline; /* ev_now at which it expires (virtual under the virtual clocks) */
     char *cond_text; /* an owned condition text (ac__await_describe), or NULL */
-    void (*describe)(const void *ctx, ac_buf *out); /* what to show as "got" on failure, or NULL */
+    void (*describe)(const void *ctx, ac__buf *out); /* what to show as "got" on failure, or NULL */
     const void *describe_ctx;
     double timeout;
     const char *cond;
@@ -47,7 +47,7 @@ struct ac_test {
     const ac__test_def *def;
     struct ev_loop *loop;
     void *data;
-    ac_sink *sink;
+    ac__sink *sink;
     jmp_buf unwind;
     bool can_unwind;
     double started;
@@ -66,7 +66,7 @@ struct ac_test {
     pthread_t thread;
     pthread_mutex_t lock;
     atomic_bool abort_requested;
-    ac_buf name;
+    ac__buf name;
     pid_t pid;         /* the test's own process: records from any other are not the test's */
     const char *phase; /* the phase running now, for messages */
 };
@@ -94,7 +94,7 @@ static pid_t own_pid(void) {
 /* Writes one encoded record whole: a write cut short or interrupted by a signal (a test's interval timer
  * without SA_RESTART) goes on where it stopped. */
 static void send_record(int fd, int type, const char *const *fields, size_t n) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     ac__record_encode(&b, type, fields, n);
     size_t off = 0;
     while (off < b.len) {
@@ -123,7 +123,7 @@ static fork_failures *fork_shared;
 static void emit_from_fork(ac_test *t, int type, const char *const *fields, size_t n) {
     if (type != AC_REC_FAILURE || n < 7)
         return;
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     ac__buf_printf(&msg, "in process %d, forked by the test: %s", (int)own_pid(), fields[4] ? fields[4] : "");
     if (t->sink->fd >= 0) {
         const char *f[] = {fields[0], "0", fields[2], fields[3], ac__buf_str(&msg), fields[5], fields[6]};
@@ -148,7 +148,7 @@ static void report_fork_failures(void) {
     else
         snprintf(text, sizeof text, "%s (and %u more failures in processes forked by the test)",
                  fork_shared->message, n - 1);
-    ac__report_failure((ac_failure_kind)fork_shared->kind, false,
+    ac__report_failure((ac__failure_kind)fork_shared->kind, false,
                        fork_shared->file[0] ? fork_shared->file : NULL, fork_shared->line, text, NULL, NULL);
 }
 
@@ -236,7 +236,7 @@ static void check_abort(ac_test *t) {
         unwind(t);
 }
 
-void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int line, const char *message,
+void ac__report_failure(ac__failure_kind kind, bool fatal, const char *file, int line, const char *message,
                         const char *got, const char *expected) {
     ac_test *t = current;
     if (!t) {
@@ -254,8 +254,8 @@ void ac__report_failure(ac_failure_kind kind, bool fatal, const char *file, int 
         end_test_now(t);
 }
 
-void ac__report_failure_buf(ac_failure_kind kind, bool fatal, const char *file, int line, ac_buf *msg,
-                            ac_buf *got, ac_buf *expected) {
+void ac__report_failure_buf(ac__failure_kind kind, bool fatal, const char *file, int line, ac__buf *msg,
+                            ac__buf *got, ac__buf *expected) {
     char text[2048], g[4096], e[4096];
     snprintf(text, sizeof text, "%s", ac__buf_str(msg));
     snprintf(g, sizeof g, "%s", got ? ac__buf_str(got) : "");
@@ -378,7 +378,7 @@ static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const ch
 
 /* Fails the await (fatal): `what` describes it; the loop's active watchers are listed as "got". */
 static _Noreturn void await_fail(ac__await *aw, const char *text) {
-    ac_buf msg = {0}, active = {0};
+    ac__buf msg = {0}, active = {0};
     ac__buf_puts(&msg, text);
     if (aw->describe)
         aw->describe(aw->describe_ctx, &active);
@@ -417,7 +417,7 @@ static void await_check_expired(ac__await *aw) {
  * than waiting out the timeout (under a virtual clock, before time jumps). "got" is what the await
  * describes itself, else the watchers left (which cannot fire) and the completions held for the test. */
 static _Noreturn void await_idle(ac__await *aw) {
-    ac_buf msg = {0}, got = {0}, held = {0};
+    ac__buf msg = {0}, got = {0}, held = {0};
     ac__buf_printf(&msg, "the loop went idle while waiting for %s", aw->cond);
     if (aw->describe) {
         aw->describe(aw->describe_ctx, &got);
@@ -471,7 +471,7 @@ _Noreturn void ac__await_too_early(ac__await *aw) {
     abort(); /* not reached */
 }
 
-void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac_buf *out),
+void ac__await_describe(ac__await *aw, const char *cond, void (*describe)(const void *ctx, ac__buf *out),
                         const void *ctx) {
     free(aw->cond_text);
     aw->cond_text = ac__xstrdup(cond);
@@ -593,7 +593,7 @@ static unsigned settle(ac_test *t, double limit, char *why, size_t why_size) {
  * when nothing of the test's is left. */
 static void drain_failed(ac_test *t, unsigned active, const char *why) {
     t->drain_failed = true;
-    ac_buf msg = {0}, which = {0};
+    ac__buf msg = {0}, which = {0};
     size_t n = ac__loop_describe_body(t, &which);
     size_t own = n ? 0 : ac__loop_describe_harness(t, &which, false);
     if (own)
@@ -615,7 +615,7 @@ static void drain_failed(ac_test *t, unsigned active, const char *why) {
 /* .drain = false: the body must return with none of the watchers it started still active, and no mock
  * completion still due (without the drain it would never be delivered). */
 static void check_body_left_nothing(ac_test *t) {
-    ac_buf msg = {0}, which = {0};
+    ac__buf msg = {0}, which = {0};
     size_t n = ac__loop_describe_body(t, &which), due = n ? 0 : ac__loop_describe_harness(t, &which, true);
     if (due) {
         ac__buf_printf(&msg,
@@ -644,7 +644,7 @@ static void drain(ac_test *t) {
         drain_failed(t, active, why);
 }
 
-unsigned ac__exec_settle(ac_test *t, double timeout_s, ac_buf *left) {
+unsigned ac__exec_settle(ac_test *t, double timeout_s, ac__buf *left) {
     char why[160];
     unsigned active = settle(t, timeout_s, why, sizeof why);
     if (active <= t->baseline)
@@ -663,7 +663,7 @@ static void check_leftovers(ac_test *t) {
     unsigned n = active_count(t);
     if (n == 0)
         return;
-    ac_buf msg = {0}, which = {0};
+    ac__buf msg = {0}, which = {0};
     size_t listed = ac__loop_describe_active(t, &which);
     if (listed == 0)
         listed = ac__loop_describe_harness(t, &which, false);
@@ -736,8 +736,8 @@ static void wire_mocks(void) {
     ac__cancel_set_held_counter(ac__mock_held_all);
 }
 
-void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
-                   ac_sink *sink) {
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
+                   ac__sink *sink) {
     wire_mocks();
     unsigned long tsan_before = ac__tsan_reports();
     int threads_at_start = sink->fd < 0 ? ac__count_threads() : 0; /* --no-fork: see check_threads_left */

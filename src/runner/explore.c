@@ -35,8 +35,8 @@ typedef struct trace_slot {
     char *trace;
 } trace_slot;
 
-struct ac_explore {
-    const ac_options *o;
+struct ac__explore {
+    const ac__options *o;
     const ac__test_def *def;
     int mode, depth;
     long steps;       /* PCT steps: --schedule-mode's, else learned from schedule 0 */
@@ -56,7 +56,7 @@ struct ac_explore {
     unsigned inflight, ran, failed;
     bool stop;
     /* results */
-    ac_result rep; /* the representative attempt: the first failing one (lowest schedule), else the first */
+    ac__result rep; /* the representative attempt: the first failing one (lowest schedule), else the first */
     bool have_rep, rep_failed;
     unsigned rep_sched;
     long rep_cancel;
@@ -68,17 +68,17 @@ struct ac_explore {
     size_t ntraces;
     char *divergence; /* the first divergence found */
     unsigned long long divergence_seed;
-    ac_prop_obs *props; /* union over attempts */
+    ac__prop_obs *props; /* union over attempts */
     size_t nprops;
     unsigned long max_steps;
     /* the exploration budget: no run starts once `budget` seconds of wall time have passed since
-     * `started`; and what ran, for the summary (ac_exploration) */
+     * `started`; and what ran, for the summary (ac__exploration) */
     double budget, started;
     bool budget_reached;
     unsigned sched_seen;
 };
 
-static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
+static unsigned long long seed_of(const ac__explore *ex, unsigned i) {
     if (i == 0)
         return ex->seeded ? ex->base : 0;
     unsigned long long s = ex->base + i * 0x9E3779B97F4A7C15ULL;
@@ -86,7 +86,7 @@ static unsigned long long seed_of(const ac_explore *ex, unsigned i) {
     return v ? v : 1;
 }
 
-static void plain(const ac_options *o, const ac__test_def *def, int *mode, int *depth) {
+static void plain(const ac__options *o, const ac__test_def *def, int *mode, int *depth) {
     *mode = def->options.schedule_mode ? def->options.schedule_mode
             : o->schedule_mode         ? (ac_schedule_mode)o->schedule_mode
                                        : AC_SCHED_SHUFFLE;
@@ -94,11 +94,11 @@ static void plain(const ac_options *o, const ac__test_def *def, int *mode, int *
 }
 
 /* --seed without --shuffle and without --schedules: run that one schedule (the replay). */
-static bool replaying(const ac_options *o) {
+static bool replaying(const ac__options *o) {
     return o->seed_given && !o->shuffle && o->schedules == 0;
 }
 
-void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_sched_params *p) {
+void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac__sched_params *p) {
     memset(p, 0, sizeof *p);
     plain(o, def, &p->mode, &p->pct_depth);
     p->pct_steps = o->pct_steps;
@@ -107,14 +107,14 @@ void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_s
 }
 
 /* The smaller of the test's own .explore_budget and --explore-budget; 0: none. */
-static double budget_of(const ac_options *o, const ac__test_def *def) {
+static double budget_of(const ac__options *o, const ac__test_def *def) {
     double own = def->options.explore_budget > 0 ? def->options.explore_budget : 0;
     if (o->explore_budget > 0 && (own == 0 || o->explore_budget < own))
         return o->explore_budget;
     return own;
 }
 
-ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
+ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     unsigned nsched = replaying(o)             ? 1
                       : o->schedules > 0       ? (unsigned)o->schedules
                       : def->options.schedules ? def->options.schedules
@@ -122,7 +122,7 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
     if (nsched <= 1 && !sweep && !o->check_determinism)
         return NULL;
-    ac_explore *ex = ac__xcalloc(1, sizeof *ex);
+    ac__explore *ex = ac__xcalloc(1, sizeof *ex);
     ex->o = o;
     ex->def = def;
     plain(o, def, &ex->mode, &ex->depth);
@@ -144,9 +144,9 @@ ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def) {
     return ex;
 }
 
-void ac__explore_plan(const ac_options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
+void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
                       double *budget) {
-    ac_explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
+    ac__explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
     *runs = ex ? ex->nsched * ex->copies : 1;
     *sweep = ex && ex->sweep;
     *budget = ex ? ex->budget : 0;
@@ -154,19 +154,19 @@ void ac__explore_plan(const ac_options *o, const ac__test_def *def, unsigned *ru
 }
 
 /* The plan still has runs to start (whatever stops it early). */
-static bool more_to_start(const ac_explore *ex) {
+static bool more_to_start(const ac__explore *ex) {
     return ex->sweep ? ex->sweep_sched < ex->nsched : ex->next_attempt < ex->nsched * ex->copies;
 }
 
 /* True once the budget is spent while runs are left to start: the exploration then starts no more. */
-static bool budget_spent(ac_explore *ex) {
+static bool budget_spent(ac__explore *ex) {
     if (ex->budget > 0 && !ex->budget_reached && more_to_start(ex) &&
         ac__monotonic() - ex->started >= ex->budget)
         ex->budget_reached = true;
     return ex->budget_reached;
 }
 
-bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
+bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     if (ex->stop)
         return false;
     if (ex->inflight > 0 && budget_spent(ex)) { /* (with none in flight, finish has just checked) */
@@ -205,17 +205,17 @@ bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched) {
 
 /* "AC_ASSERT_EQ(a, 1) failed" with runs of digits folded to "N", so that timings and addresses do not
  * split one failure into many groups. */
-static char *group_key(const ac_result *r) {
-    ac_buf b = {0};
-    const ac_failure *f = r->nfailures ? &r->failures[0] : NULL;
+static char *group_key(const ac__result *r) {
+    ac__buf b = {0};
+    const ac__failure *f = r->nfailures ? &r->failures[0] : NULL;
     ac__buf_printf(&b, "%s: ", f ? ac__failure_kind_name(f->kind) : "?");
     ac__fold_digits(&b, f && f->message ? f->message : "");
     return ac__buf_take(&b);
 }
 
-static void merge_props(ac_explore *ex, const ac_result *r) {
+static void merge_props(ac__explore *ex, const ac__result *r) {
     for (size_t i = 0; i < r->nprops; i++) {
-        const ac_prop_obs *o = &r->props[i];
+        const ac__prop_obs *o = &r->props[i];
         size_t j = 0;
         while (j < ex->nprops &&
                !(ex->props[j].kind == o->kind && ex->props[j].line == o->line &&
@@ -223,13 +223,13 @@ static void merge_props(ac_explore *ex, const ac_result *r) {
             j++;
         if (j == ex->nprops) {
             ex->props = ac__xrealloc(ex->props, (ex->nprops + 1) * sizeof *ex->props);
-            ex->props[ex->nprops++] = (ac_prop_obs){o->kind,
-                                                    ac__xstrdup(o->file),
-                                                    o->line,
-                                                    ac__xstrdup(o->message),
-                                                    o->cond ? ac__xstrdup(o->cond) : NULL,
-                                                    0,
-                                                    0};
+            ex->props[ex->nprops++] = (ac__prop_obs){o->kind,
+                                                     ac__xstrdup(o->file),
+                                                     o->line,
+                                                     ac__xstrdup(o->message),
+                                                     o->cond ? ac__xstrdup(o->cond) : NULL,
+                                                     0,
+                                                     0};
         }
         ex->props[j].evaluated += o->evaluated;
         ex->props[j].hit += o->hit;
@@ -242,7 +242,7 @@ static void merge_props(ac_explore *ex, const ac_result *r) {
  * hands out, and allocate at different addresses then compare equal; a run that uses a different
  * descriptor where the other used the same one still differs. */
 static char *normalise_trace(const char *s) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     long fds[256];
     size_t nfds = 0;
     while (*s) {
@@ -269,7 +269,7 @@ static char *normalise_trace(const char *s) {
 }
 
 /* The line `n` (1-based) of `s`, or "(nothing more)". */
-static void nth_line(ac_buf *b, const char *s, size_t n) {
+static void nth_line(ac__buf *b, const char *s, size_t n) {
     while (--n && s && *s)
         s = (s = strchr(s, '\n')) ? s + 1 : NULL;
     if (!s || !*s) {
@@ -291,7 +291,7 @@ static char *diverge(const char *a, const char *b) {
         const char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
         size_t na = ea ? (size_t)(ea - la) : strlen(la), nb = eb ? (size_t)(eb - lb) : strlen(lb);
         if (na != nb || memcmp(la, lb, na) != 0 || (!ea) != (!eb)) {
-            ac_buf d = {0};
+            ac__buf d = {0};
             ac__buf_printf(&d, "dispatch %zu differs:\n  first run:  ", line);
             nth_line(&d, a, line);
             ac__buf_puts(&d, "\n  second run: ");
@@ -310,7 +310,7 @@ static char *diverge(const char *a, const char *b) {
     return out;
 }
 
-static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, unsigned long long seed,
+static void take_rep(ac__explore *ex, ac__result *r, unsigned sched, long cancel, unsigned long long seed,
                      bool failed) {
     if (ex->have_rep)
         ac__result_free(&ex->rep);
@@ -325,7 +325,7 @@ static void take_rep(ac_explore *ex, ac_result *r, unsigned sched, long cancel, 
 
 /* --check-determinism: keeps the first trace of a schedule and compares the second with it; the first
  * divergence is kept (and stops the exploration unless --keep-going). */
-static void compare_trace(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+static void compare_trace(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     size_t j = 0;
     while (j < ex->ntraces && ex->traces[j].sched != sched)
         j++;
@@ -351,7 +351,7 @@ static void compare_trace(ac_explore *ex, const ac_sched_params *p, unsigned sch
 /* Counts a failed run in its group (by folded first message; past MAX_GROUPS as "other"), each group
  * remembering its earliest schedule and cancel point, and makes it the representative when it is the
  * earliest failure so far. */
-static void count_failure(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+static void count_failure(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     ex->failed++;
     char *key = group_key(r);
     size_t g = 0;
@@ -383,7 +383,7 @@ static void count_failure(ac_explore *ex, const ac_sched_params *p, unsigned sch
 
 /* A cancel sweep's next step after a run: the next cancel point of the schedule while runs reach theirs,
  * else the next schedule. */
-static void advance_sweep(ac_explore *ex, bool reached, bool late) {
+static void advance_sweep(ac__explore *ex, bool reached, bool late) {
     ex->sweep_waiting = false;
     if (reached)
         ex->cancelled++;
@@ -401,7 +401,7 @@ static void advance_sweep(ac_explore *ex, bool reached, bool late) {
     }
 }
 
-void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r) {
+void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     ex->inflight--;
     ex->ran++;
     if (sched + 1 > ex->sched_seen)
@@ -432,11 +432,11 @@ void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched
         ex->stop = true;
 }
 
-void ac__explore_stop(ac_explore *ex) {
+void ac__explore_stop(ac__explore *ex) {
     ex->stop = true;
 }
 
-bool ac__explore_done(const ac_explore *ex) {
+bool ac__explore_done(const ac__explore *ex) {
     if (ex->inflight)
         return false;
     if (ex->stop)
@@ -446,7 +446,7 @@ bool ac__explore_done(const ac_explore *ex) {
     return ex->next_attempt >= ex->nsched * ex->copies;
 }
 
-static void shell_quote(ac_buf *b, const char *s) {
+static void shell_quote(ac__buf *b, const char *s) {
     ac__buf_puts(b, "'");
     for (; *s; s++) {
         if (*s == '\'')
@@ -460,10 +460,10 @@ static void shell_quote(ac_buf *b, const char *s) {
 /* The command line that runs this test under one schedule (and cancel point) again, with every option
  * of this run that changes what a run does; the name is glob-escaped so that --filter selects exactly
  * this test, whatever characters its name holds. */
-static void replay_command(const ac_explore *ex, unsigned long long seed, long cancel_at, bool determinism,
-                           ac_buf *b) {
-    const ac_options *o = ex->o;
-    ac_buf name = {0}, glob = {0};
+static void replay_command(const ac__explore *ex, unsigned long long seed, long cancel_at, bool determinism,
+                           ac__buf *b) {
+    const ac__options *o = ex->o;
+    ac__buf name = {0}, glob = {0};
     ac__full_name(ex->def, &name);
     for (const char *c = ac__buf_str(&name); *c; c++) {
         if (strchr("*?[]\\", *c))
@@ -491,11 +491,12 @@ static void replay_command(const ac_explore *ex, unsigned long long seed, long c
         ac__buf_puts(b, " --check-determinism");
 }
 
-static const char *mode_name(const ac_explore *ex) {
+static const char *mode_name(const ac__explore *ex) {
     return ex->mode == AC_SCHED_PCT ? "pct" : "shuffle";
 }
 
-static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned long long seed, ac_buf *b) {
+static void where(const ac__explore *ex, unsigned sched, long cancel_at, unsigned long long seed,
+                  ac__buf *b) {
     if (ex->sweep && cancel_at == 0)
         ac__buf_puts(b, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
     else if (ex->sweep)
@@ -512,12 +513,12 @@ static void where(const ac_explore *ex, unsigned sched, long cancel_at, unsigned
                    seed ? mode_name(ex) : "");
 }
 
-static void check_props(ac_explore *ex, ac_result *out) {
+static void check_props(ac__explore *ex, ac__result *out) {
     for (size_t i = 0; i < ex->nprops; i++) {
-        const ac_prop_obs *p = &ex->props[i];
+        const ac__prop_obs *p = &ex->props[i];
         if (p->hit > 0 || (p->kind != AC__PROP_SOMETIMES && p->kind != AC__PROP_REACHABLE))
             continue;
-        ac_buf m = {0};
+        ac__buf m = {0};
         if (p->kind == AC__PROP_SOMETIMES)
             ac__buf_printf(&m, "AC_SOMETIMES(%s, \"%s\") was never true", p->cond ? p->cond : "?",
                            p->message);
@@ -536,20 +537,20 @@ static void check_props(ac_explore *ex, ac_result *out) {
 }
 
 /* What the exploration ran, into the result model for every reporter. */
-static void summarize(const ac_explore *ex, ac_exploration *s) {
-    *s = (ac_exploration){.explored = true,
-                          .mode = mode_name(ex),
-                          .schedules = ex->sched_seen,
-                          .schedules_total = ex->nsched,
-                          .runs = ex->ran,
-                          .sweep = ex->sweep,
-                          .cancel_points = ex->cancelled, /* runs that cancelled in flight */
-                          .determinism = ex->copies > 1,
-                          .budget = ex->budget,
-                          .budget_reached = ex->budget_reached};
+static void summarize(const ac__explore *ex, ac__exploration *s) {
+    *s = (ac__exploration){.explored = true,
+                           .mode = mode_name(ex),
+                           .schedules = ex->sched_seen,
+                           .schedules_total = ex->nsched,
+                           .runs = ex->ran,
+                           .sweep = ex->sweep,
+                           .cancel_points = ex->cancelled, /* runs that cancelled in flight */
+                           .determinism = ex->copies > 1,
+                           .budget = ex->budget,
+                           .budget_reached = ex->budget_reached};
 }
 
-void ac__explore_result(ac_explore *ex, ac_result *out) {
+void ac__explore_result(ac__explore *ex, ac__result *out) {
     summarize(ex, &out->exploration);
     if (ex->have_rep) {
         /* the representative's outcome, failures and output become the test's */
@@ -573,7 +574,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
     const char *file = ex->def->file;
     int line = ex->def->line;
     if (ex->failed && !ex->keep_going) {
-        ac_buf m = {0};
+        ac__buf m = {0};
         where(ex, ex->rep_sched, ex->rep_cancel, ex->rep_seed, &m);
         ac__buf_puts(&m, " failed");
         if (ex->ran > ex->failed)
@@ -584,7 +585,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
         ac__buf_free(&m);
     } else if (ex->failed) {
-        ac_buf m = {0}, g = {0};
+        ac__buf m = {0}, g = {0};
         ac__buf_printf(&m, "%u of %u run%s failed (%s%s), in %zu group%s by failure", ex->failed, ex->ran,
                        ex->ran == 1 ? "" : "s", ex->sweep ? "cancel sweep, " : "", mode_name(ex), ex->ngroups,
                        ex->ngroups == 1 ? "" : "s");
@@ -606,7 +607,7 @@ void ac__explore_result(ac_explore *ex, ac_result *out) {
         ac__buf_free(&g);
     }
     if (ex->divergence) {
-        ac_buf m = {0};
+        ac__buf m = {0};
         ac__buf_printf(
             &m,
             "nondeterministic: two runs of seed %llu dispatched differently (uninitialised memory, "

@@ -25,7 +25,7 @@ static int usage_error(const char *prog, const char *reason) {
 /* Keeps the tests the filters select, in registration order. A test is selected when it matches some
  * positive pattern (or there are none) and no negative one. Returns the index of a pattern that
  * matches no registered test, or -1. */
-static long select_tests(const ac_options *o, const ac__test_def ***out, size_t *nout) {
+static long select_tests(const ac__options *o, const ac__test_def ***out, size_t *nout) {
     size_t n = ac__test_count();
     bool any_positive = false;
     bool *used = ac__xcalloc(o->nfilters, sizeof *used);
@@ -33,7 +33,7 @@ static long select_tests(const ac_options *o, const ac__test_def ***out, size_t 
         any_positive |= o->filters[f][0] != '-';
     *out = ac__xcalloc(n, sizeof **out);
     *nout = 0;
-    ac_buf name = {0};
+    ac__buf name = {0};
     for (size_t i = 0; i < n; i++) {
         const ac__test_def *def = ac__test_at(i);
         name.len = 0;
@@ -69,7 +69,7 @@ static int by_name(const void *a, const void *b) {
 }
 
 /* Two tests with one name would be ambiguous in every report; name both places. */
-static bool find_duplicate(ac_buf *err) {
+static bool find_duplicate(ac__buf *err) {
     size_t n = ac__test_count();
     const ac__test_def **sorted = ac__xcalloc(n, sizeof *sorted);
     for (size_t i = 0; i < n; i++)
@@ -101,7 +101,7 @@ static unsigned long long fresh_seed(void) {
     return ac__splitmix64(&s) % 1000000000ULL; /* short enough to type */
 }
 
-static bool want_color(ac_color c) {
+static bool want_color(ac__color c) {
     if (c != AC_COLOR_AUTO)
         return c == AC_COLOR_ALWAYS;
     const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
@@ -118,20 +118,20 @@ typedef struct item_stream {
     size_t ntests;
     bool shuffle;
     unsigned long long rng;
-    ac_item *block; /* repetition `rep` (0-based), shuffled on its own when asked */
+    ac__item *block; /* repetition `rep` (0-based), shuffled on its own when asked */
     long rep;
 } item_stream;
 
-static ac_item item_at(void *ctx, size_t i) {
+static ac__item item_at(void *ctx, size_t i) {
     item_stream *st = ctx;
     long rep = (long)(i / st->ntests);
     while (st->rep < rep) { /* asked for in increasing order: only ever forward */
         st->rep++;
         for (size_t k = 0; k < st->ntests; k++)
-            st->block[k] = (ac_item){st->tests[k], (unsigned)st->rep + 1};
+            st->block[k] = (ac__item){st->tests[k], (unsigned)st->rep + 1};
         for (size_t k = st->ntests; st->shuffle && k > 1; k--) { /* Fisher-Yates */
             size_t j = (size_t)(ac__splitmix64(&st->rng) % k);
-            ac_item tmp = st->block[k - 1];
+            ac__item tmp = st->block[k - 1];
             st->block[k - 1] = st->block[j];
             st->block[j] = tmp;
         }
@@ -140,7 +140,7 @@ static ac_item item_at(void *ctx, size_t i) {
 }
 
 /* Prints the selected tests' names (--list), or with --list=tsv what discovery needs of each. */
-static void list_tests(const ac_options *o, const ac__test_def **tests, size_t ntests) {
+static void list_tests(const ac__options *o, const ac__test_def **tests, size_t ntests) {
     for (size_t i = 0; i < ntests; i++) {
         if (o->list_tsv) {
             unsigned runs;
@@ -156,7 +156,7 @@ static void list_tests(const ac_options *o, const ac__test_def **tests, size_t n
 
 /* Sharding (after filtering, like GoogleTest): keeps the shard's tests, round-robin over registration
  * order; returns how many are left. */
-static size_t keep_shard(const ac_options *o, const ac__test_def **tests, size_t ntests) {
+static size_t keep_shard(const ac__options *o, const ac__test_def **tests, size_t ntests) {
     if (o->shard_count <= 0)
         return ntests;
     size_t kept = 0;
@@ -167,7 +167,7 @@ static size_t keep_shard(const ac_options *o, const ac__test_def **tests, size_t
 }
 
 /* What Bazel asks of a test runner before it starts. */
-static void tell_bazel(const ac_options *o) {
+static void tell_bazel(const ac__options *o) {
     if (o->status_file)
         touch(o->status_file); /* Bazel: "this runner understands sharding" */
     if (o->premature_exit_file)
@@ -178,9 +178,9 @@ static void tell_bazel(const ac_options *o) {
 
 /* The reporters and where they write: stdout and the report files. */
 typedef struct outputs {
-    ac_reporter *reporters[6];
+    ac__reporter *reporters[6];
     size_t nrep;
-    ac_outfile *outs[4];
+    ac__outfile *outs[4];
     size_t nouts;
 } outputs;
 
@@ -193,11 +193,11 @@ static void outputs_discard(outputs *out) {
 
 /* Opens every report the options ask for. Returns 0, or -1 with the reason in `err` and nothing left
  * open. */
-static int open_outputs(const ac_options *o, const char *prog, outputs *out, ac_buf *err) {
+static int open_outputs(const ac__options *o, const char *prog, outputs *out, ac__buf *err) {
     *out = (outputs){0};
     bool tap_stdout = o->tap && !o->tap_path, json_stdout = o->json_path && strcmp(o->json_path, "-") == 0;
     bool stdout_taken = tap_stdout || json_stdout;
-    ac_outfile *std_out = ac__outfile_stdout(tap_stdout ? "--tap" : json_stdout ? "--json" : "the report");
+    ac__outfile *std_out = ac__outfile_stdout(tap_stdout ? "--tap" : json_stdout ? "--json" : "the report");
     out->outs[out->nouts++] = std_out;
     if (tap_stdout) {
         out->reporters[out->nrep++] = ac__tap_reporter(ac__outfile_stream(std_out), false, o->tap_version);
@@ -207,14 +207,14 @@ static int open_outputs(const ac_options *o, const char *prog, outputs *out, ac_
                                                          o->verbose, tty && !o->github);
     }
     if (o->tap && o->tap_path) {
-        ac_outfile *f = ac__outfile_open("--tap", o->tap_path, 0, err);
+        ac__outfile *f = ac__outfile_open("--tap", o->tap_path, 0, err);
         if (!f)
             goto fail;
         out->outs[out->nouts++] = f;
         out->reporters[out->nrep++] = ac__tap_reporter(ac__outfile_stream(f), false, o->tap_version);
     }
     if (o->json_path) {
-        ac_outfile *f = json_stdout ? std_out : ac__outfile_open("--json", o->json_path, 0, err);
+        ac__outfile *f = json_stdout ? std_out : ac__outfile_open("--json", o->json_path, 0, err);
         if (!f)
             goto fail;
         if (f != std_out)
@@ -222,11 +222,11 @@ static int open_outputs(const ac_options *o, const char *prog, outputs *out, ac_
         out->reporters[out->nrep++] = ac__json_reporter(ac__outfile_stream(f), false);
     }
     if (o->junit_path) {
-        ac_outfile *f = ac__outfile_open(o->junit_source, o->junit_path, AC_OUTFILE_WHOLE, err);
+        ac__outfile *f = ac__outfile_open(o->junit_source, o->junit_path, AC_OUTFILE_WHOLE, err);
         if (!f)
             goto fail;
         out->outs[out->nouts++] = f;
-        ac_reporter *j = ac__junit_reporter(ac__outfile_stream(f), prog);
+        ac__reporter *j = ac__junit_reporter(ac__outfile_stream(f), prog);
         if (!j) {
             ac__buf_printf(err,
                            "--junit: could not make a scratch file for the test cases in $TMPDIR or /tmp: %s",
@@ -245,7 +245,7 @@ fail:
 }
 
 /* Ends and closes every report; returns 1 when one could not be written, else 0. */
-static int close_outputs(outputs *out, const ac_summary *sum) {
+static int close_outputs(outputs *out, const ac__summary *sum) {
     int report_error = 0;
     for (size_t i = 0; i < out->nrep; i++) {
         if (out->reporters[i]->end(out->reporters[i], sum) < 0)
@@ -259,7 +259,7 @@ static int close_outputs(outputs *out, const ac_summary *sum) {
 }
 
 /* The exit status of a finished run. */
-static int exit_status(const ac_summary *sum, int report_error) {
+static int exit_status(const ac__summary *sum, int report_error) {
     if (sum->interrupted)
         return 128 + sum->interrupted;
     if (sum->failed || report_error || sum->not_run)
@@ -274,24 +274,24 @@ static int exit_status(const ac_summary *sum, int report_error) {
 
 /* Runs the selected tests (o->repeat times, repetition by repetition, each shuffled on its own when
  * asked) with the reports open; returns the exit status. */
-static int run_selection(ac_options *o, const ac__test_def **tests, size_t ntests, outputs *out) {
+static int run_selection(ac__options *o, const ac__test_def **tests, size_t ntests, outputs *out) {
     size_t nitems = ntests * (size_t)o->repeat;
     item_stream stream = {.tests = tests, .ntests = ntests, .shuffle = o->shuffle, .rng = o->seed, .rep = -1};
     stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block); /* made as the runner asks */
     char replay[64];
     snprintf(replay, sizeof replay, "--shuffle --seed=%llu", o->seed);
-    ac_run_info info = {.total = nitems, .shuffled = o->shuffle, .seed = o->seed, .replay = replay};
+    ac__run_info info = {.total = nitems, .shuffled = o->shuffle, .seed = o->seed, .replay = replay};
     for (size_t i = 0; i < out->nrep; i++)
         out->reporters[i]->begin(out->reporters[i], &info);
-    ac_run run = {.opts = o,
-                  .tests = tests,
-                  .ntests = ntests,
-                  .item_at = item_at,
-                  .item_ctx = &stream,
-                  .nitems = nitems,
-                  .reporters = out->reporters,
-                  .nreporters = out->nrep};
-    ac_summary sum = {0};
+    ac__run run = {.opts = o,
+                   .tests = tests,
+                   .ntests = ntests,
+                   .item_at = item_at,
+                   .item_ctx = &stream,
+                   .nitems = nitems,
+                   .reporters = out->reporters,
+                   .nreporters = out->nrep};
+    ac__summary sum = {0};
     ac__run_tests(&run, &sum);
     int report_error = close_outputs(out, &sum);
     if (o->premature_exit_file)
@@ -301,7 +301,7 @@ static int run_selection(ac_options *o, const ac__test_def **tests, size_t ntest
 }
 
 /* A usage error (status 2) with the reason in `err`; frees what ac_main holds. */
-static int refuse(const char *prog, ac_buf *err, ac_options *o, const ac__test_def **tests) {
+static int refuse(const char *prog, ac__buf *err, ac__options *o, const ac__test_def **tests) {
     int rc = usage_error(prog, ac__buf_str(err));
     ac__buf_free(err);
     free(tests);
@@ -313,8 +313,8 @@ int ac_main(int argc, char **argv) {
     const char *prog = prog_name(argc > 0 ? argv[0] : NULL);
     if (ac__runner_startup(prog) != 0) /* fds 0-2, signals, fd limit; refuses a nested run */
         return 2;
-    ac_options o;
-    ac_buf err = {0};
+    ac__options o;
+    ac__buf err = {0};
     if (ac__parse_options(argc, argv, &o, &err) < 0)
         return refuse(prog, &err, &o, NULL);
     o.prog = argc > 0 && argv[0] ? argv[0] : "test";

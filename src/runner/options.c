@@ -1,5 +1,5 @@
 /* options.c — the test executable's command line and the environment variables the runner reads.
- * Produces an ac_options or a one-line reason; prints nothing except the usage text when asked. The
+ * Produces an ac__options or a one-line reason; prints nothing except the usage text when asked. The
  * options are one table (`options`: name, short name, whether a value follows, and its handler or the
  * flag it sets) that one loop reads; it must not act on what it parses (that is main.c's). */
 #include "runner.h"
@@ -71,7 +71,7 @@ void ac__print_usage(const char *prog, FILE *out) {
     fprintf(out, usage_text, prog);
 }
 
-static int fail(ac_buf *err, const char *fmt, const char *a, const char *b) {
+static int fail(ac__buf *err, const char *fmt, const char *a, const char *b) {
     char *sa = ac__one_line(a), *sb = ac__one_line(b);
     ac__buf_printf(err, fmt, sa, sb);
     free(sa);
@@ -118,7 +118,7 @@ static int parse_shard(const char *s, long *index, long *count, bool one_based) 
 }
 
 /* Bazel's and GoogleTest's sharding variables (0-based index, total). */
-static int shard_from_env(ac_options *o, const char *index_var, const char *total_var, ac_buf *err) {
+static int shard_from_env(ac__options *o, const char *index_var, const char *total_var, ac__buf *err) {
     const char *index = getenv(index_var), *total = getenv(total_var);
     if (!(index && *index) && !(total && *total))
         return 0;
@@ -137,14 +137,14 @@ static int shard_from_env(ac_options *o, const char *index_var, const char *tota
     return 0;
 }
 
-static void add_filter(ac_options *o, const char *pattern) {
+static void add_filter(ac__options *o, const char *pattern) {
     o->filters = ac__xrealloc(o->filters, (o->nfilters + 1) * sizeof *o->filters);
     o->filters[o->nfilters++] = pattern;
 }
 
 /* ---- the environment, read before the command line (which may override it) ---- */
 
-static int read_environment(ac_options *o, ac_buf *err) {
+static int read_environment(ac__options *o, ac__buf *err) {
     if (shard_from_env(o, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", err) < 0 ||
         shard_from_env(o, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", err) < 0)
         return -1;
@@ -176,8 +176,8 @@ static int read_environment(ac_options *o, ac_buf *err) {
 /* What a handler works on: the options being filled, where a refusal goes, and what the checks after the
  * loop need to know. */
 typedef struct parse_state {
-    ac_options *o;
-    ac_buf *err;
+    ac__options *o;
+    ac__buf *err;
     bool tap_given; /* --tap, as opposed to HARNESS_ACTIVE */
 } parse_state;
 
@@ -192,7 +192,7 @@ typedef struct option {
     const char *short_name; /* "-j", or NULL */
     arg_kind arg;
     /* Applies the value (NULL for flags and an absent attached value); returns 0 or fail()'s -1. NULL:
-     * the option is a flag that sets the bool at `flag` in ac_options. */
+     * the option is a flag that sets the bool at `flag` in ac__options. */
     int (*handle)(parse_state *ps, const char *value);
     size_t flag;
 } option;
@@ -263,7 +263,7 @@ static int opt_junit(parse_state *ps, const char *value) {
 
 static int opt_color(parse_state *ps, const char *value) {
     static const char *const names[] = {"auto", "always", "never"};
-    static const ac_color colors[] = {AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER};
+    static const ac__color colors[] = {AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER};
     int c = choice(value, names, 3);
     if (c < 0)
         return fail(ps->err, "--color: '%s' is not one of auto, always, never%s", value, "");
@@ -322,7 +322,7 @@ static int opt_schedules(parse_state *ps, const char *value) {
 }
 
 static int opt_schedule_mode(parse_state *ps, const char *value) {
-    ac_options *o = ps->o;
+    ac__options *o = ps->o;
     if (ac__parse_schedule_mode(value, &o->schedule_mode, &o->pct_depth, &o->pct_steps) < 0)
         return fail(
             ps->err,
@@ -349,7 +349,7 @@ static int opt_explore_budget(parse_state *ps, const char *value) {
 }
 
 #define FLAG(name, short_name, field)                                                                        \
-    { name, short_name, ARG_NONE, NULL, offsetof(ac_options, field) }
+    { name, short_name, ARG_NONE, NULL, offsetof(ac__options, field) }
 #define VALUE(name, short_name, handler)                                                                     \
     { name, short_name, ARG_REQUIRED, handler, 0 }
 
@@ -435,7 +435,7 @@ static int parse_arg(parse_state *ps, int argc, char **argv, int *i) {
 /* ---- what holds between options, and the defaults that depend on the rest ---- */
 
 static int check_and_complete(parse_state *ps) {
-    ac_options *o = ps->o;
+    ac__options *o = ps->o;
     if (!(o->timeout * o->multiplier <= 1e7)) { /* also catches inf and nan */
         char t[64], m[64];
         snprintf(t, sizeof t, "%g", o->timeout);
@@ -456,14 +456,14 @@ static int check_and_complete(parse_state *ps) {
     return 0;
 }
 
-int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err) {
-    *o = (ac_options){.timeout = 30.0,
-                      .multiplier = 1.0,
-                      .tap_version = 0,
-                      .color = AC_COLOR_AUTO,
-                      .repeat = 1,
-                      .cancel_at = -1,
-                      .junit_source = "--junit"};
+int ac__parse_options(int argc, char **argv, ac__options *o, ac__buf *err) {
+    *o = (ac__options){.timeout = 30.0,
+                       .multiplier = 1.0,
+                       .tap_version = 0,
+                       .color = AC_COLOR_AUTO,
+                       .repeat = 1,
+                       .cancel_at = -1,
+                       .junit_source = "--junit"};
     if (read_environment(o, err) < 0)
         return -1;
     parse_state ps = {.o = o, .err = err};
@@ -503,7 +503,7 @@ int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps) {
     return 0;
 }
 
-void ac__options_free(ac_options *o) {
+void ac__options_free(ac__options *o) {
     free(o->filters);
     o->filters = NULL;
 }

@@ -59,7 +59,7 @@ static void raise_nofile(void) {
 
 int ac__runner_startup(const char *prog) {
     if (ac_current()) {
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         ac__buf_printf(&msg,
                        "%s: ac_main was called from inside the running test %s; a test cannot start a "
                        "nested run (run the other executable as a process instead)",

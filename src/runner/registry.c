@@ -35,7 +35,7 @@ void ac__register_test(ac__test_def *def) {
         inst->nparams = 0;
         inst->param = (const char *)def->params + i * def->param_size;
         const char *pname = def->options.param_name ? def->options.param_name(inst->param) : NULL;
-        ac_buf name = {0};
+        ac__buf name = {0};
         ac__buf_printf(&name, "%s/", def->name);
         size_t at = name.len;
         if (pname && *pname)

@@ -37,7 +37,7 @@ typedef struct slot {
     ev_io res_io, out_io, err_io, exit_io;
     ev_timer watchdog;
     ev_timer exit_poll; /* only where pidfd_open is unavailable */
-    ac_buf records;
+    ac__buf records;
     double started;
     double limit;
     bool timed_out;
@@ -46,21 +46,21 @@ typedef struct slot {
     int stop_signal;       /* the watchdog found the test stopped by this signal */
     bool traced_by_runner; /* ... and traced by the runner (PTRACE_TRACEME) */
     bool busy;
-    ac_sched_params sched;
-    ac_explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
+    ac__sched_params sched;
+    ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
     unsigned sched_index;
-    ac_result attempt;
-    ac_result *target; /* where records go: the test's result, or `attempt` */
+    ac__result attempt;
+    ac__result *target; /* where records go: the test's result, or `attempt` */
 } slot;
 
 struct runner {
-    const ac_run *run;
+    const ac__run *run;
     struct ev_loop *loop;
     /* Per item, for the items between next_report and next_start only (a ring of `window` entries,
      * indexed through RESULT/READY/EXPLORE): a long --repeat is streamed, never held whole. */
-    ac_result *results;
+    ac__result *results;
     bool *ready;
-    ac_explore **explores; /* per item: its exploration while it runs, else NULL */
+    ac__explore **explores; /* per item: its exploration while it runs, else NULL */
     size_t window;
     size_t next_start, next_report, running;
     bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
@@ -71,7 +71,7 @@ struct runner {
     ev_timer progress_tick;
     slot *slots;
     size_t nslots;
-    ac_summary *sum;
+    ac__summary *sum;
     int devnull;                 /* opened once; each child's stdin */
     bool pinned;                 /* the runner is pinned to one CPU; children get `affinity` back */
     bool subreaper;              /* the runner made itself a child subreaper (see reap_leftovers) */
@@ -86,7 +86,7 @@ struct runner {
 #define READY(rn, idx) ((rn)->ready[(idx) % (rn)->window])
 #define EXPLORE(rn, idx) ((rn)->explores[(idx) % (rn)->window])
 
-double ac__effective_timeout(const ac_options *o, const ac__test_def *def) {
+double ac__effective_timeout(const ac__options *o, const ac__test_def *def) {
     double base = def->options.timeout;
     if (base <= 0) {
         const ac__suite_def *suite = ac__suite_find(def->suite);
@@ -97,7 +97,7 @@ double ac__effective_timeout(const ac_options *o, const ac__test_def *def) {
 
 /* ---- delivering results in order ---- */
 
-static void count(ac_summary *sum, const ac_result *r) {
+static void count(ac__summary *sum, const ac__result *r) {
     if (r->not_run)
         sum->not_run++;
     else if (r->outcome == AC_PASS)
@@ -110,7 +110,7 @@ static void count(ac_summary *sum, const ac_result *r) {
 
 static void deliver_ready(runner *rn) {
     while (rn->next_report < rn->run->nitems && READY(rn, rn->next_report)) {
-        ac_result *r = &RESULT(rn, rn->next_report);
+        ac__result *r = &RESULT(rn, rn->next_report);
         for (size_t i = 0; i < rn->run->nreporters; i++)
             rn->run->reporters[i]->result(rn->run->reporters[i], r);
         count(rn->sum, r);
@@ -128,7 +128,7 @@ static void report_progress(runner *rn) {
 }
 
 static void mark_ready(runner *rn, size_t idx) {
-    ac_result *r = &RESULT(rn, idx);
+    ac__result *r = &RESULT(rn, idx);
     ac__result_settle(r);
     if (r->outcome == AC_FAIL) {
         rn->failed++;
@@ -141,23 +141,23 @@ static void mark_ready(runner *rn, size_t idx) {
 
 /* Item idx takes its place in the ring (the previous occupant was delivered). */
 static void enter_window(runner *rn, size_t idx) {
-    ac_item item = rn->run->item_at(rn->run->item_ctx, idx);
-    RESULT(rn, idx) = (ac_result){.def = item.def,
-                                  .repeat = item.repeat,
-                                  .repeats = (unsigned)rn->run->opts->repeat,
-                                  .number = idx + 1};
+    ac__item item = rn->run->item_at(rn->run->item_ctx, idx);
+    RESULT(rn, idx) = (ac__result){.def = item.def,
+                                   .repeat = item.repeat,
+                                   .repeats = (unsigned)rn->run->opts->repeat,
+                                   .number = idx + 1};
 }
 
 /* A test's own or its suite's timeout that is not a number of seconds the watchdog can keep (NaN,
  * infinity, 1e300: none would ever fire) fails the test unrun, as --timeout would be refused. */
-static bool timeout_usable(const ac_options *o, ac_result *r) {
+static bool timeout_usable(const ac__options *o, ac__result *r) {
     double t = ac__effective_timeout(o, r->def);
     if (t > 0 && t <= 1e7) /* false for NaN */
         return true;
     const ac__suite_def *suite = ac__suite_find(r->def->suite);
     bool own = !(r->def->options.timeout <= 0);
     double base = own ? r->def->options.timeout : suite ? suite->options.timeout : o->timeout;
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     ac__buf_printf(&msg, "%s .timeout = %g s", own ? "the test's" : "its suite's", base);
     if (o->multiplier != 1)
         ac__buf_printf(&msg, " times AC_TIMEOUT_MULTIPLIER %g", o->multiplier);
@@ -170,10 +170,10 @@ static bool timeout_usable(const ac_options *o, ac_result *r) {
 /* A test that never reaches a child: skipped by option, a timeout that cannot be kept, or not run after
  * --fail-fast. */
 static bool settle_without_running(runner *rn, size_t idx) {
-    ac_result *r = &RESULT(rn, idx);
+    ac__result *r = &RESULT(rn, idx);
     if (rn->interrupted) {
         r->not_run = true;
-        ac_buf why = {0};
+        ac__buf why = {0};
         ac__buf_printf(&why, "not run: the runner was interrupted by SIG%s", sigabbrev_np(rn->interrupted));
         r->skip_reason = ac__buf_take(&why);
     } else if (rn->stop) {
@@ -220,7 +220,7 @@ static int own_fds_only(int res_w) {
     return res_w;
 }
 
-static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_sched_params *sched,
+static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__sched_params *sched,
                                  double timeout, pid_t parent, int res_w, int out_w, int err_w,
                                  size_t slot_index) {
     setpgid(0, 0);
@@ -249,7 +249,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
     res_w = own_fds_only(res_w);
     struct stat channel, now;
     bool known = fstat(res_w, &channel) == 0;
-    ac_sink sink = {.fd = res_w, .into = NULL};
+    ac__sink sink = {.fd = res_w, .into = NULL};
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
     if (known && rn->channel_lost &&
         (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
@@ -263,7 +263,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac_s
 
 static void read_into(slot *s, ev_io *w) {
     char chunk[65536];
-    ac_result *r = s->target;
+    ac__result *r = s->target;
     for (;;) {
         ssize_t n = read(w->fd, chunk, sizeof chunk);
         if (n > 0) {
@@ -306,7 +306,7 @@ static void progress_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     report_progress(w->data);
 }
 
-static void describe_death(ac_buf *msg, int status, const ac_result *r, double elapsed) {
+static void describe_death(ac__buf *msg, int status, const ac__result *r, double elapsed) {
     const char *where = r->phase ? r->phase : "startup";
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
@@ -403,7 +403,7 @@ static void reap_leftovers(runner *rn) {
 
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
-    ac_result *r = s->target;
+    ac__result *r = s->target;
     double elapsed = ac__monotonic() - s->started;
     kill(-s->pid, SIGKILL); /* whatever the test left running in its process group goes with it */
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
@@ -426,8 +426,8 @@ static void finish(slot *s, int status) {
     ac__buf_free(&s->records);
     r->duration = elapsed;
     if (!r->finished) {
-        ac_buf msg = {0};
-        ac_failure_kind kind;
+        ac__buf msg = {0};
+        ac__failure_kind kind;
         if (rn->interrupted) {
             kind = AC_FK_INTERRUPTED;
             ac__buf_printf(&msg,
@@ -473,7 +473,7 @@ static void finish(slot *s, int status) {
         /* After its "done" record the test's process only exits: a record said the test was done, yet
          * the test's process went on, so the record did not come from it (a process it forked wrote it).
          * The outcome is what the test's own process did. */
-        ac_buf msg = {0};
+        ac__buf msg = {0};
         if (s->hung_after_done)
             ac__buf_printf(&msg, "timed out after %.3f s (limit %.3f s); the test's process group was killed",
                            elapsed, s->limit);
@@ -489,7 +489,7 @@ static void finish(slot *s, int status) {
     if (rn->subreaper)
         reap_leftovers(rn);
     if (s->explore) {
-        ac_explore *ex = s->explore;
+        ac__explore *ex = s->explore;
         ac__explore_finish(ex, &s->sched, s->sched_index, &s->attempt);
         ac__result_free(&s->attempt);
         s->explore = NULL;
@@ -625,10 +625,10 @@ static void remove_signal_handlers(runner *rn) {
 
 /* An explored test whose runs have all finished gets its result. */
 static void explore_settle(runner *rn, size_t idx) {
-    ac_explore *ex = EXPLORE(rn, idx);
+    ac__explore *ex = EXPLORE(rn, idx);
     if (!ex || !ac__explore_done(ex))
         return;
-    ac_result *r = &RESULT(rn, idx);
+    ac__result *r = &RESULT(rn, idx);
     double started = r->duration; /* held the start until now */
     ac__explore_result(ex, r);
     EXPLORE(rn, idx) = NULL;
@@ -637,7 +637,7 @@ static void explore_settle(runner *rn, size_t idx) {
 }
 
 static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     ac__buf_printf(&msg, "could not start the test: %s: %s", what, strerror(errno));
     if (s->explore) {
         ac__result_add_failure(&s->attempt, AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
@@ -653,7 +653,7 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     mark_ready(rn, idx);
 }
 
-static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
+static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     const ac__test_def *def = RESULT(rn, idx).def;
     s->explore = ex;
     if (ex) {
@@ -735,7 +735,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac_explore *ex) {
  * test. False when there is nothing to start now. */
 static bool start_one(runner *rn, slot *s) {
     for (size_t idx = rn->next_report; idx < rn->next_start; idx++) {
-        ac_explore *ex = EXPLORE(rn, idx);
+        ac__explore *ex = EXPLORE(rn, idx);
         if (ex && !rn->interrupted && ac__explore_next(ex, &s->sched, &s->sched_index)) {
             start_child(rn, s, idx, ex);
             if (s->busy)
@@ -753,7 +753,7 @@ static bool start_one(runner *rn, slot *s) {
         if (settle_without_running(rn, idx))
             continue;
         const ac__test_def *def = RESULT(rn, idx).def;
-        ac_explore *ex = ac__explore_new(rn->run->opts, def);
+        ac__explore *ex = ac__explore_new(rn->run->opts, def);
         if (ex) {
             EXPLORE(rn, idx) = ex;
             RESULT(rn, idx).duration = ac__monotonic(); /* the start, until the exploration ends */
@@ -794,7 +794,7 @@ static void capture_begin(capture_fd *c) {
     dup2(c->mem, c->fd);
 }
 
-static void capture_end(capture_fd *c, ac_capture *into) {
+static void capture_end(capture_fd *c, ac__capture *into) {
     if (c->mem < 0)
         return;
     dup2(c->saved, c->fd);
@@ -843,21 +843,21 @@ static void run_in_process(runner *rn) {
             deliver_ready(rn);
             continue;
         }
-        ac_result *r = &RESULT(rn, idx);
+        ac__result *r = &RESULT(rn, idx);
         double started = ac__monotonic();
-        ac_explore *ex = ac__explore_new(rn->run->opts, r->def);
-        ac_sched_params sched;
+        ac__explore *ex = ac__explore_new(rn->run->opts, r->def);
+        ac__sched_params sched;
         unsigned sched_index = 0;
         if (!ex)
             ac__explore_plain_params(rn->run->opts, r->def, &sched);
         while (!ex || ac__explore_next(ex, &sched, &sched_index)) {
-            ac_result attempt = {.def = r->def};
-            ac_result *into = ex ? &attempt : r;
+            ac__result attempt = {.def = r->def};
+            ac__result *into = ex ? &attempt : r;
             fflush(NULL);
             capture_begin(&cap_out);
             capture_begin(&cap_err);
             in_process_test = r->def;
-            ac_sink sink = {.fd = -1, .into = into};
+            ac__sink sink = {.fd = -1, .into = into};
             ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sched,
                           &sink);
             fflush(stdout);
@@ -885,7 +885,7 @@ static void run_in_process(runner *rn) {
         close(cap_err.mem);
 }
 
-void ac__run_tests(const ac_run *run, ac_summary *sum) {
+void ac__run_tests(const ac__run *run, ac__summary *sum) {
     runner rn = {.run = run, .sum = sum};
     /* Results wait here to be delivered in order: while the oldest still runs, the others run at most
      * this far ahead of it. */

@@ -17,9 +17,9 @@
 const ac__suite_def *ac__suite_find(const char *name);
 
 /* ---- options (options.c) ---- */
-typedef enum ac_color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac_color;
+typedef enum ac__color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac__color;
 
-typedef struct ac_options {
+typedef struct ac__options {
     bool list, no_fork, fail_fast, verbose, help, version;
     bool list_tsv;      /* --list=tsv: name, timeout, file, line, runs, sweep, budget (for discovery) */
     long jobs;          /* 0: online CPUs */
@@ -34,7 +34,7 @@ typedef struct ac_options {
     const char *junit_path;
     const char *junit_source; /* "--junit" or "XML_OUTPUT_FILE", for messages */
     const char *json_path;    /* "-": stdout */
-    ac_color color;
+    ac__color color;
     long shard_index, shard_count; /* 0-based index; count 0: no sharding */
     const char *shard_source;      /* where the shard came from, for messages */
     long repeat;                   /* 1: once */
@@ -56,36 +56,36 @@ typedef struct ac_options {
     const char *prog; /* argv[0], for replay command lines */
     /* --explore-budget, seconds (0: not given) */
     double explore_budget;
-} ac_options;
+} ac__options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
-int ac__parse_options(int argc, char **argv, ac_options *o, ac_buf *err);
+int ac__parse_options(int argc, char **argv, ac__options *o, ac__buf *err);
 void ac__print_usage(const char *prog, FILE *out);
 /* "shuffle", "pct", "pct:D", "pct:D:K" into AC_SCHED_* and PCT's depth and steps (0: not given). */
 int ac__parse_schedule_mode(const char *s, int *mode, int *depth, long *steps);
-void ac__options_free(ac_options *o);
+void ac__options_free(ac__options *o);
 
 /* ---- records: encoding and applying what a running test sends (channel.c; the record types are
  * context.h's) ---- */
 #define AC_REC_MAX_FIELDS 8
-void ac__record_encode(ac_buf *out, int type, const char *const *fields, size_t n);
+void ac__record_encode(ac__buf *out, int type, const char *const *fields, size_t n);
 /* Applies one decoded record to a result. */
-void ac__record_apply(ac_result *r, int type, const char *const *fields, size_t n);
+void ac__record_apply(ac__result *r, int type, const char *const *fields, size_t n);
 /* Applies every complete record in `in` to `r` and removes them, leaving any partial tail.
  * Returns -1 if the stream is malformed. */
-int ac__records_consume(ac_buf *in, ac_result *r);
+int ac__records_consume(ac__buf *in, ac__result *r);
 
 /* Where a running test sends its records: a pipe to the runner, or straight into a result (--no-fork). */
-typedef struct ac_sink {
-    int fd;          /* >= 0: write encoded records here */
-    ac_result *into; /* else: apply here */
-} ac_sink;
+typedef struct ac__sink {
+    int fd;           /* >= 0: write encoded records here */
+    ac__result *into; /* else: apply here */
+} ac__sink;
 
 /* ---- executing one test, in whatever process it runs in (exec.c) ----
  * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
-void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac_sched_params *sched,
-                   ac_sink *sink);
+void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
+                   ac__sink *sink);
 
 /* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
 /* How many reports ThreadSanitizer has made in this process (0 without TSan). */
@@ -94,49 +94,49 @@ unsigned long ac__tsan_reports(void);
 void ac__tsan_check(ac_test *t, unsigned long before);
 
 /* ---- exploring schedules (explore.c) ---- */
-typedef struct ac_explore ac_explore;
+typedef struct ac__explore ac__explore;
 /* The schedule of a test that runs once (no exploration): --seed's replay, --cancel-at. */
-void ac__explore_plain_params(const ac_options *o, const ac__test_def *def, ac_sched_params *p);
+void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac__sched_params *p);
 /* NULL when the test runs once; else the plan of its runs. */
-ac_explore *ac__explore_new(const ac_options *o, const ac__test_def *def);
+ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def);
 /* What --list=tsv says of a test's exploration: the runs planned (its schedules, twice each under
  * --check-determinism; 1 when it runs once), whether it sweeps cancel points (their number is unknown
  * until it runs), and its exploration budget in seconds (0: none). */
-void ac__explore_plan(const ac_options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
+void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
                       double *budget);
 /* The next run to start, if one may start now (false: none left, or waiting for one in flight). */
-bool ac__explore_next(ac_explore *ex, ac_sched_params *p, unsigned *sched);
+bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched);
 /* A run finished: its result (consumed; left empty). */
-void ac__explore_finish(ac_explore *ex, const ac_sched_params *p, unsigned sched, ac_result *r);
+void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r);
 /* Starts no more runs (the runner was interrupted). */
-void ac__explore_stop(ac_explore *ex);
+void ac__explore_stop(ac__explore *ex);
 /* No run in flight and none left to start. */
-bool ac__explore_done(const ac_explore *ex);
+bool ac__explore_done(const ac__explore *ex);
 /* Fills the test's result (def, number and repeat already set) and frees ex. */
-void ac__explore_result(ac_explore *ex, ac_result *out);
+void ac__explore_result(ac__explore *ex, ac__result *out);
 
 /* ---- running a selection (run.c) ---- */
 /* One run of one test: the unit the runner schedules and reporters see. */
-typedef struct ac_item {
+typedef struct ac__item {
     const ac__test_def *def;
     unsigned repeat; /* 1-based */
-} ac_item;
+} ac__item;
 
-typedef struct ac_run {
-    const ac_options *opts;
+typedef struct ac__run {
+    const ac__options *opts;
     const ac__test_def *const *tests; /* the selection, each test once */
     size_t ntests;
     /* The nitems items to run, item i from item_at(item_ctx, i), asked for once each, in increasing
      * order: a stream (--repeat 1000000 is never held whole). */
-    ac_item (*item_at)(void *ctx, size_t i);
+    ac__item (*item_at)(void *ctx, size_t i);
     void *item_ctx;
     size_t nitems;
-    ac_reporter **reporters;
+    ac__reporter **reporters;
     size_t nreporters;
-} ac_run;
+} ac__run;
 
 /* Runs the items, feeding results in order to every reporter. Returns the summary counts. */
-void ac__run_tests(const ac_run *run, ac_summary *sum);
+void ac__run_tests(const ac__run *run, ac__summary *sum);
 
 /* ---- the runner's own process (process.c) ---- */
 /* Makes the process fit to run tests, whatever its parent left: fds 0-2 opened on /dev/null when closed,
@@ -150,6 +150,6 @@ void ac__runner_child_state(void);
 size_t ac__runner_fd_slots(size_t jobs);
 
 /* Effective real-time limit for a test in seconds (its own or the default, times the multiplier). */
-double ac__effective_timeout(const ac_options *o, const ac__test_def *def);
+double ac__effective_timeout(const ac__options *o, const ac__test_def *def);
 
 #endif

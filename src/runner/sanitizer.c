@@ -75,7 +75,7 @@ void ac__tsan_check(ac_test *t, unsigned long before) {
     const ac__test_def *def = ac__test_def_of(t);
     const char *phase = "end"; /* found when the test ended; the report's stacks say where */
     ac__emit_record(t, AC_REC_PHASE, &phase, 1);
-    ac_buf msg = {0};
+    ac__buf msg = {0};
     const char *first = before < KINDS ? kinds[before] : "";
     if (n == 1 && !strcmp(first, "data-race"))
         ac__buf_printf(&msg, "ThreadSanitizer reported a data race");

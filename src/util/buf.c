@@ -61,7 +61,7 @@ char *ac__xstrdup(const char *s) {
     return memcpy(ac__xmalloc(n), s, n);
 }
 
-static void reserve(ac_buf *b, size_t extra) {
+static void reserve(ac__buf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap)
         return;
     size_t cap = b->cap ? b->cap : 64;
@@ -71,7 +71,7 @@ static void reserve(ac_buf *b, size_t extra) {
     b->cap = cap;
 }
 
-void ac__buf_append(ac_buf *b, const void *p, size_t n) {
+void ac__buf_append(ac__buf *b, const void *p, size_t n) {
     reserve(b, n);
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -79,11 +79,11 @@ void ac__buf_append(ac_buf *b, const void *p, size_t n) {
     b->data[b->len] = '\0';
 }
 
-void ac__buf_puts(ac_buf *b, const char *s) {
+void ac__buf_puts(ac__buf *b, const char *s) {
     ac__buf_append(b, s, strlen(s));
 }
 
-void ac__buf_vprintf(ac_buf *b, const char *fmt, va_list ap) {
+void ac__buf_vprintf(ac__buf *b, const char *fmt, va_list ap) {
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
@@ -95,24 +95,24 @@ void ac__buf_vprintf(ac_buf *b, const char *fmt, va_list ap) {
     b->len += (size_t)n;
 }
 
-void ac__buf_printf(ac_buf *b, const char *fmt, ...) {
+void ac__buf_printf(ac__buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     ac__buf_vprintf(b, fmt, ap);
     va_end(ap);
 }
 
-void ac__buf_free(ac_buf *b) {
+void ac__buf_free(ac__buf *b) {
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-const char *ac__buf_str(const ac_buf *b) {
+const char *ac__buf_str(const ac__buf *b) {
     return b->data ? b->data : "";
 }
 
-char *ac__buf_take(ac_buf *b) {
+char *ac__buf_take(ac__buf *b) {
     char *s = b->data ? b->data : ac__xstrdup("");
     b->data = NULL;
     b->len = b->cap = 0;

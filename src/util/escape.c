@@ -50,7 +50,7 @@ static bool legacy_command_at(const unsigned char *s, size_t n) {
  * other control characters escaped, invalid UTF-8 bytes written as \xNN. `yaml` adds the YAML/JSON rules:
  * upper-case hex digits, the '#' of "##[" as \x23, and C1 controls, the BOM, U+FFFE/U+FFFF and the
  * Unicode line and paragraph separators as \uXXXX; without it, C's (lower-case hex, the rest as is). */
-static void escape_backslashed(ac_buf *b, const char *str, size_t n, bool yaml) {
+static void escape_backslashed(ac__buf *b, const char *str, size_t n, bool yaml) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -91,7 +91,7 @@ static void escape_backslashed(ac_buf *b, const char *str, size_t n, bool yaml) 
     }
 }
 
-void ac__escape_quoted(ac_buf *b, const char *str, size_t n) {
+void ac__escape_quoted(ac__buf *b, const char *str, size_t n) {
     escape_backslashed(b, str, n, true);
 }
 
@@ -100,7 +100,7 @@ static bool xml_allowed(uint32_t cp) {
            (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-void ac__escape_xml_attr(ac_buf *b, const char *str, size_t n) {
+void ac__escape_xml_attr(ac__buf *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -142,7 +142,7 @@ void ac__escape_xml_attr(ac_buf *b, const char *str, size_t n) {
     }
 }
 
-void ac__escape_xml_cdata(ac_buf *b, const char *str, size_t n) {
+void ac__escape_xml_cdata(ac__buf *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     ac__buf_puts(b, "<![CDATA[");
     for (size_t i = 0; i < n;) {
@@ -164,13 +164,13 @@ void ac__escape_xml_cdata(ac_buf *b, const char *str, size_t n) {
     ac__buf_puts(b, "]]>");
 }
 
-void ac__escape_c(ac_buf *b, const char *str, size_t n) {
+void ac__escape_c(ac__buf *b, const char *str, size_t n) {
     ac__buf_puts(b, "\"");
     escape_backslashed(b, str, n, false);
     ac__buf_puts(b, "\"");
 }
 
-void ac__escape_line(ac_buf *b, const char *str, size_t n, int flags) {
+void ac__escape_line(ac__buf *b, const char *str, size_t n, int flags) {
     const unsigned char *s = (const unsigned char *)str;
     size_t lead = 0; /* a workflow command is "::" after leading white space */
     while (lead < n && (s[lead] == ' ' || s[lead] == '\t'))
@@ -209,7 +209,7 @@ void ac__escape_line(ac_buf *b, const char *str, size_t n, int flags) {
     }
 }
 
-void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
+void ac__hex_window(ac__buf *b, const unsigned char *p, size_t n, size_t at) {
     size_t from = at > 8 ? at - 8 : 0, to = at + 9 < n ? at + 9 : n;
     ac__buf_printf(b, "@0x%zx:%s", from, from > 0 ? " ..." : "");
     for (size_t i = from; i < to; i++)
@@ -218,7 +218,7 @@ void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at) {
         ac__buf_puts(b, " ...");
 }
 
-void ac__fold_digits(ac_buf *b, const char *s) {
+void ac__fold_digits(ac__buf *b, const char *s) {
     for (; *s; s++) {
         if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit((unsigned char)s[2])) {
             s += 2; /* an address: 0x55d3a0c4e2b0 */
@@ -243,7 +243,7 @@ const char *ac__base_name(const char *path) {
 }
 
 char *ac__one_line(const char *s) {
-    ac_buf b = {0};
+    ac__buf b = {0};
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             ac__buf_printf(&b, "\\x%02x", *p);

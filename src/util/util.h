@@ -9,21 +9,21 @@
 #include <stddef.h>
 
 /* A growable byte buffer; always NUL-terminated when data != NULL. Zero-initialise to start empty. */
-typedef struct ac_buf {
+typedef struct ac__buf {
     char *data;
     size_t len;
     size_t cap;
-} ac_buf;
+} ac__buf;
 
-void ac__buf_append(ac_buf *b, const void *p, size_t n);
-void ac__buf_puts(ac_buf *b, const char *s);
-void ac__buf_printf(ac_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ac__buf_vprintf(ac_buf *b, const char *fmt, va_list ap);
-void ac__buf_free(ac_buf *b);
+void ac__buf_append(ac__buf *b, const void *p, size_t n);
+void ac__buf_puts(ac__buf *b, const char *s);
+void ac__buf_printf(ac__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac__buf_vprintf(ac__buf *b, const char *fmt, va_list ap);
+void ac__buf_free(ac__buf *b);
 /* The buffer's text ("" when empty); stays owned by the buffer. */
-const char *ac__buf_str(const ac_buf *b);
+const char *ac__buf_str(const ac__buf *b);
 /* Hands the text over to the caller (malloc'd, never NULL) and leaves the buffer empty. */
-char *ac__buf_take(ac_buf *b);
+char *ac__buf_take(ac__buf *b);
 
 /* Allocation that never returns NULL: on exhaustion it prints one line and exits with status 3. */
 void *ac__xmalloc(size_t n);
@@ -48,14 +48,14 @@ bool ac__timeout_multiplier(double *out);
 /* Appends s as the inside of a double-quoted YAML (and JSON-compatible) string: quotes, backslashes and
  * control characters escaped, invalid UTF-8 bytes written as \xNN, and the '#' that starts "##[" (GitHub
  * Actions' legacy workflow command, read anywhere in a line) as \x23. */
-void ac__escape_quoted(ac_buf *b, const char *s, size_t n);
+void ac__escape_quoted(ac__buf *b, const char *s, size_t n);
 /* Appends s as XML 1.0 text for an attribute value: &<>"' escaped, characters XML 1.0 forbids (and
  * invalid UTF-8) dropped. */
-void ac__escape_xml_attr(ac_buf *b, const char *s, size_t n);
+void ac__escape_xml_attr(ac__buf *b, const char *s, size_t n);
 /* Appends s wrapped in one or more CDATA sections: forbidden characters dropped, "]]>" split. */
-void ac__escape_xml_cdata(ac_buf *b, const char *s, size_t n);
+void ac__escape_xml_cdata(ac__buf *b, const char *s, size_t n);
 /* Appends s with C-style escapes inside double quotes ("a\n\"b\"") for failure messages. */
-void ac__escape_c(ac_buf *b, const char *s, size_t n);
+void ac__escape_c(ac__buf *b, const char *s, size_t n);
 
 /* How ac__escape_line treats what is not a line break (line breaks are always escaped). */
 enum {
@@ -67,11 +67,11 @@ enum {
 /* Appends s so that it stays on one line for every line-based reader (TAP parsers, CI log scanners,
  * str.splitlines): each character some reader takes as a line end — LF, CR, VT, FF, FS, GS, RS, NEL,
  * U+2028, U+2029 — is written as an escape (\n, \r, \xNN, \uXXXX); `flags` (AC_ESC_*) escape more. */
-void ac__escape_line(ac_buf *b, const char *s, size_t n, int flags);
+void ac__escape_line(ac__buf *b, const char *s, size_t n, int flags);
 
 /* Appends s with every hexadecimal address ("0x55d3a0c4e2b0") written as "0xN" and every other run of
  * decimal digits as "N" (to compare texts that differ only in timings, counts, fds or addresses). */
-void ac__fold_digits(ac_buf *b, const char *s);
+void ac__fold_digits(ac__buf *b, const char *s);
 
 /* The last component of a path ("src/x.c" -> "x.c"), pointing into `path`; "?" for NULL. */
 const char *ac__base_name(const char *path);
@@ -82,7 +82,7 @@ char *ac__one_line(const char *s);
 
 /* Appends "@0x10: ... 61 62 [63] 64 ...": up to 8 bytes of p[0..n) either side of offset `at`, which is
  * bracketed when it exists, with "..." where bytes are left out. */
-void ac__hex_window(ac_buf *b, const unsigned char *p, size_t n, size_t at);
+void ac__hex_window(ac__buf *b, const unsigned char *p, size_t n, size_t at);
 
 /* splitmix64: the next number of a small, fast generator whose sequence for a seed is the same on every
  * machine (shuffled orders and schedules replay from their seed). */
