@@ -29,6 +29,11 @@ ac_clock ac_clock_kind(ac_test *t);
 /* Seconds of the test's clock since the test started (virtual seconds under the virtual clocks). */
 double ac_clock_elapsed(ac_test *t);
 
+/* Seconds of the real monotonic clock (the kernel's CLOCK_MONOTONIC), whatever clock the test runs on:
+ * under a virtual clock, clock_gettime(CLOCK_MONOTONIC) and its kin return virtual time, and this does not.
+ * For waiting on something real (another process, a server) with a real-time limit. Any thread. */
+double ac_real_now(void);
+
 /* Moves the test's virtual clock forward by `seconds`, stopping at each timer deadline on the way, in
  * deadline order, and running the loop until nothing is ready before moving on; then runs it until idle
  * at the target time. Under the real clock, or with `seconds` negative or not finite, fails the test

@@ -12,6 +12,8 @@
  *                             "cb(200, $ud)";
  *   ac_mock_on_call_complete  configures a mock: on every call, make this completion at this time
  *   ac_mock_on_call_completef (always the mock, then the time, then the completion or its format);
+ *                             ac_mock_on_call_n_complete for one call only, ac_mock_on_call_complete_with
+ *                             for a completion a function of yours computes at delivery;
  *   ac_deliver_*              the time a completion is delivered (ac_deliver_after, ac_deliver_within,
  *                             ac_deliver_next_iteration, ac_deliver_held, ac_deliver_never,
  *                             ac_deliver_twice, ac_deliver_inside_call);
@@ -123,6 +125,30 @@ ac_when ac_deliver_inside_call(void);
 #define ac_mock_on_call_completef(m, when, ...)                                                              \
     ac__mock_on_call_completef((m), (when), __FILE__, __LINE__, __VA_ARGS__)
 
+/* The completion of call number `call_index` (0-based) only, delivered at the time `when` says: that call
+ * takes its own completions instead of the ones ac_mock_on_call_complete gives every call; calls without
+ * one of their own still take those (or none). "running, running, done" is three of these, for calls 0, 1
+ * and 2. The completion is written and checked as for ac_mock_on_call_complete: one that does not fit the
+ * prototype fails the test at this line. One per call: giving the same call_index twice fails the test
+ * (fatally, at the second line). */
+#define ac_mock_on_call_n_complete(m, call_index, when, completion)                                          \
+    ac__mock_on_call_n_complete((m), (call_index), (when), (completion), __FILE__, __LINE__)
+/* The same with the completion formatted printf-style (same argument order). */
+#define ac_mock_on_call_n_completef(m, call_index, when, ...)                                                \
+    ac__mock_on_call_n_completef((m), (call_index), (when), __FILE__, __LINE__, __VA_ARGS__)
+
+/* A completion computed when it is delivered: on every call (or on the calls without completions of their
+ * own, see ac_mock_on_call_n_complete) and at the time `when` says, fn(call, ud) runs and returns this
+ * call's completion as text, "cb($ud, 42)" (for a store whose get reports its value at that moment). fn
+ * runs where the completion is delivered: on the test's loop (for ac_deliver_held, inside
+ * ac_mock_deliver; for ac_deliver_twice, once per delivery; for ac_deliver_inside_call, inside the call,
+ * on the calling thread). The text is copied at once; NULL delivers nothing for this call. A text that does
+ * not fit the prototype fails the test (not fatally) at the line that made the rule, and is not delivered.
+ * Calls are recorded and counted as for any completion. A NULL fn fails the test at this line. */
+typedef const char *(*ac_completion_fn)(const ac_mock_call *call, void *ud);
+#define ac_mock_on_call_complete_with(m, when, fn, ud)                                                       \
+    ac__mock_on_call_complete_with((m), (when), (fn), (ud), __FILE__, __LINE__)
+
 /* Delivers, now, the held (ac_deliver_held) completion of call number `call_index` (0-based); false if
  * that call has none held. */
 bool ac_mock_deliver(ac_mock *m, size_t call_index);
@@ -231,6 +257,12 @@ ac_mock *ac__mock_new(ac_test *t, const char *prototype, const char *file, int l
 void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line);
 void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+void ac__mock_on_call_n_complete(ac_mock *m, size_t call_index, ac_when when, const char *completion,
+                                 const char *file, int line);
+void ac__mock_on_call_n_completef(ac_mock *m, size_t call_index, ac_when when, const char *file, int line,
+                                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void ac__mock_on_call_complete_with(ac_mock *m, ac_when when, ac_completion_fn fn, void *ud, const char *file,
+                                    int line);
 long long ac__mock_arg_int(const ac_mock_call *c, size_t i, const char *file, int line);
 unsigned long long ac__mock_arg_uint(const ac_mock_call *c, size_t i, const char *file, int line);
 double ac__mock_arg_double(const ac_mock_call *c, size_t i, const char *file, int line);

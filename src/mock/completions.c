@@ -1,5 +1,7 @@
 /* completions.c — a mock's completions: configuring them (ac_mock_on_call_complete, checked against the
- * prototype; the ac_deliver_* timings), queueing one per rule when a call is made, scheduling it on the
+ * prototype; per call with ac_mock_on_call_n_complete, or computed at delivery by a user function with
+ * ac_mock_on_call_complete_with; the ac_deliver_* timings), queueing one per rule that applies to a call
+ * when it is made (a call's own rules, or else the mock's defaults), scheduling it on the
  * test's loop (a timer, the next iteration, held for ac_mock_deliver, or handed over from the calling
  * thread), and delivering it: calling the call's own callback argument through libffi with the literals
  * and $references converted to the callback's types. Also naming a completion timer for the loop's
@@ -17,10 +19,16 @@
 enum { W_AFTER, W_NEXT, W_MANUAL, W_NEVER, W_TWICE, W_INSIDE };
 
 struct ac__rule {
-    ac__completion_spec spec;
+    ac__completion_spec spec; /* empty for a computed rule (fn) */
     char *text;
-    size_t cb; /* index of the callback parameter */
+    size_t cb; /* index of the callback parameter (not for a computed rule) */
     ac_when when;
+    bool per_call;       /* ac_mock_on_call_n_complete: only for call number `call` */
+    size_t call;         /* ... which then takes none of the mock's default rules */
+    ac_completion_fn fn; /* ac_mock_on_call_complete_with: the text is computed at delivery */
+    void *ud;
+    const char *file; /* where the rule was made */
+    int line;
     struct ac__rule *next;
 };
 
@@ -38,26 +46,26 @@ struct ac__pending {
 
 /* ---- delivering ---- */
 
-static void deliver(ac__pending *pd) {
-    ac_mock *m = pd->m;
-    pthread_mutex_lock(&m->w->lock); /* another thread's call may be growing m->calls */
-    const ac_mock_call *c = m->calls[pd->call];
-    pthread_mutex_unlock(&m->w->lock);
-    const ac__rule *r = pd->r;
-    void *fnptr = c->args[r->cb].v.p;
+static bool check_completion(const ac__proto *p, const char *head, const char *completion,
+                             ac__completion_spec *spec, size_t *cb_out, ac__buf *msg);
+
+/* Calls callback parameter `cb` of call c as spec says. */
+static void deliver_spec(ac_mock *m, const ac_mock_call *c, const ac__completion_spec *spec, size_t cb,
+                         const char *text) {
+    void *fnptr = c->args[cb].v.p;
     if (!fnptr) {
         ac__buf msg = {0};
         ac__buf_printf(&msg, "%s: cannot complete call #%zu with %s: its callback %s is NULL", m->proto->name,
-                       pd->call, r->text, m->proto->names[r->cb] ? m->proto->names[r->cb] : "argument");
+                       c->index, text, m->proto->names[cb] ? m->proto->names[cb] : "argument");
         ac__mock_fail(false, m->file, m->line, ac__buf_str(&msg), ac_mock_call_text(c), NULL);
         ac__buf_free(&msg);
         return;
     }
-    const ac__proto *cbp = m->proto->params[r->cb].fn;
+    const ac__proto *cbp = m->proto->params[cb].fn;
     ac__slot values[16], ret;
     void *argp[16];
     for (size_t i = 0; i < cbp->n && i < 16; i++) {
-        const ac__lit *l = &r->spec.args[i];
+        const ac__lit *l = &spec->args[i];
         ac__tkind k = cbp->params[i].kind;
         memset(&values[i], 0, sizeof values[i]);
         switch (l->kind) {
@@ -86,6 +94,39 @@ static void deliver(ac__pending *pd) {
     }
     __atomic_fetch_add(&m->completions, 1, __ATOMIC_RELAXED);
     ffi_call((ffi_cif *)&cbp->cif, FFI_FN(fnptr), &ret, argp);
+}
+
+/* A computed rule: asks its function for this call's completion now, checks it against the prototype
+ * (a bad one fails the test, not fatally, at the line that made the rule) and delivers it. */
+static void deliver_computed(ac_mock *m, const ac_mock_call *c, const ac__rule *r) {
+    const char *text = r->fn(c, r->ud);
+    if (!text) /* nothing for this call */
+        return;
+    char *copy = ac__xstrdup(text);
+    ac__buf head = {0}, msg = {0};
+    ac__buf_printf(&head, "ac_mock_on_call_complete_with(%s, call #%zu", m->proto->name, c->index);
+    ac__completion_spec spec;
+    size_t cb;
+    if (check_completion(m->proto, ac__buf_str(&head), copy, &spec, &cb, &msg)) {
+        deliver_spec(m, c, &spec, cb, copy);
+        ac__completion_free(&spec);
+    } else
+        ac__mock_fail(false, r->file, r->line, ac__buf_str(&msg), ac_mock_call_text(c), NULL);
+    ac__buf_free(&head);
+    ac__buf_free(&msg);
+    free(copy);
+}
+
+static void deliver(ac__pending *pd) {
+    ac_mock *m = pd->m;
+    pthread_mutex_lock(&m->w->lock); /* another thread's call may be growing m->calls */
+    const ac_mock_call *c = m->calls[pd->call];
+    pthread_mutex_unlock(&m->w->lock);
+    const ac__rule *r = pd->r;
+    if (r->fn)
+        deliver_computed(m, c, r);
+    else
+        deliver_spec(m, c, &r->spec, r->cb, r->text);
 }
 
 static void unlink_pending(ac__pending *pd) {
@@ -189,11 +230,25 @@ void ac__completions_incoming_cb(struct ev_loop *loop, ev_async *w, int revents)
     schedule_in_call_order(list); /* arrival order */
 }
 
+/* Whether call number `call` has rules of its own (then the mock's default rules do not apply to it). */
+static bool has_own_rules(const ac_mock *m, size_t call) {
+    for (const ac__rule *rl = m->rules; rl; rl = rl->next)
+        if (rl->per_call && rl->call == call)
+            return true;
+    return false;
+}
+
+/* Whether rule rl applies to call number `call`; `own`: has_own_rules(m, call). */
+static bool applies(const ac__rule *rl, size_t call, bool own) {
+    return own ? rl->per_call && rl->call == call : !rl->per_call;
+}
+
 ac__pending *ac__completions_queue(ac_mock *m, const ac_mock_call *c, bool on_loop_thread) {
     ac__world *w = m->w;
     ac__pending *to_schedule = NULL;
+    bool own = has_own_rules(m, c->index);
     for (ac__rule *rl = m->rules; rl; rl = rl->next) {
-        if (rl->when.kind == W_NEVER || rl->when.kind == W_INSIDE)
+        if (!applies(rl, c->index, own) || rl->when.kind == W_NEVER || rl->when.kind == W_INSIDE)
             continue;
         ac__pending *pd = ac__xcalloc(1, sizeof *pd);
         *pd = (ac__pending){.m = m, .call = c->index, .r = rl};
@@ -211,8 +266,9 @@ ac__pending *ac__completions_queue(ac_mock *m, const ac_mock_call *c, bool on_lo
 }
 
 void ac__completions_after_call(ac_mock *m, const ac_mock_call *c, ac__pending *queued) {
+    bool own = has_own_rules(m, c->index);
     for (ac__rule *rl = m->rules; rl; rl = rl->next) /* misbehaving on purpose: inside the call */
-        if (rl->when.kind == W_INSIDE) {
+        if (rl->when.kind == W_INSIDE && applies(rl, c->index, own)) {
             ac__pending pd = {.m = m, .call = c->index, .r = rl};
             deliver(&pd);
         }
@@ -265,72 +321,88 @@ static bool lit_fits(const ac__lit *l, ac__tkind k, ac__tkind ref_kind) {
     }
 }
 
-void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line) {
-    ac__buf err = {0}, msg = {0};
-    ac__completion_spec spec;
-    const ac__proto *p = m->proto;
+/* Parses `completion` and checks it against prototype p: true with *spec (the caller frees it) and the
+ * callback's position in *cb_out; false with the reason in msg, which begins with `head` ("api(name" and
+ * what else the api names) closed by the completion quoted: head + ", \"cb(1)\"): ...". */
+static bool check_completion(const ac__proto *p, const char *head, const char *completion,
+                             ac__completion_spec *spec, size_t *cb_out, ac__buf *msg) {
+    ac__buf err = {0};
     ac__buf quoted = {0}; /* the completion as a C string literal, for messages */
     ac__escape_c(&quoted, completion, strlen(completion));
     const char *q = ac__buf_str(&quoted);
-    if (ac__completion_parse(completion, &spec, &err) < 0) {
-        ac__buf_printf(&msg, "ac_mock_on_call_complete(%s): bad completion %s", p->name, ac__buf_str(&err));
+    if (ac__completion_parse(completion, spec, &err) < 0) {
+        ac__buf_printf(msg, "%s): bad completion %s", head, ac__buf_str(&err));
         ac__buf_free(&err);
         ac__buf_free(&quoted);
-        ac__mock_fail_fatal_buf(file, line, &msg);
+        return false;
     }
-    long cb = spec.callback ? ac__mock_param_index(p, spec.callback) : spec.callback_index;
+    long cb = spec->callback ? ac__mock_param_index(p, spec->callback) : spec->callback_index;
     if (cb < 0 || (size_t)cb >= p->n) {
-        if (spec.callback)
-            ac__buf_printf(&msg, "ac_mock_on_call_complete(%s, %s): %s has no parameter named %s", p->name, q,
-                           p->name, spec.callback);
+        if (spec->callback)
+            ac__buf_printf(msg, "%s, %s): %s has no parameter named %s", head, q, p->name, spec->callback);
         else /* say which: "number " alone named nothing */
-            ac__buf_printf(&msg, "ac_mock_on_call_complete(%s, %s): %s has no parameter $%ld (it has %zu)",
-                           p->name, q, p->name, spec.callback_index, p->n);
+            ac__buf_printf(msg, "%s, %s): %s has no parameter $%ld (it has %zu)", head, q, p->name,
+                           spec->callback_index, p->n);
     } else if (p->params[cb].kind != AC_TK_FNPTR)
-        ac__buf_printf(&msg,
-                       "ac_mock_on_call_complete(%s, %s): parameter %ld is a %s, not a function pointer",
-                       p->name, q, cb, ac__tkind_name(p->params[cb].kind));
-    else if (p->params[cb].fn->n != spec.n)
-        ac__buf_printf(
-            &msg,
-            "ac_mock_on_call_complete(%s, %s): the callback takes %zu argument%s, the completion gives %zu",
-            p->name, q, p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec.n);
-    for (size_t i = 0; !msg.len && i < spec.n; i++) {
-        ac__lit *l = &spec.args[i];
+        ac__buf_printf(msg, "%s, %s): parameter %ld is a %s, not a function pointer", head, q, cb,
+                       ac__tkind_name(p->params[cb].kind));
+    else if (p->params[cb].fn->n != spec->n)
+        ac__buf_printf(msg, "%s, %s): the callback takes %zu argument%s, the completion gives %zu", head, q,
+                       p->params[cb].fn->n, p->params[cb].fn->n == 1 ? "" : "s", spec->n);
+    for (size_t i = 0; !msg->len && i < spec->n; i++) {
+        ac__lit *l = &spec->args[i];
         ac__tkind ref_kind = AC_TK_VOID;
         if (l->kind == AC_LIT_REF) {
             if (l->s)
                 l->index = ac__mock_param_index(p, l->s);
             if (l->index < 0 || (size_t)l->index >= p->n) {
-                ac__buf_printf(&msg,
-                               "ac_mock_on_call_complete(%s, %s): argument %zu refers to no parameter of %s",
-                               p->name, q, i + 1, p->name);
+                ac__buf_printf(msg, "%s, %s): argument %zu refers to no parameter of %s", head, q, i + 1,
+                               p->name);
                 break;
             }
             ref_kind = p->params[l->index].kind;
         }
         ac__tkind want = p->params[cb].fn->params[i].kind;
         if (!lit_fits(l, want, ref_kind))
-            ac__buf_printf(
-                &msg,
-                "ac_mock_on_call_complete(%s, %s): argument %zu does not fit the callback's %s parameter",
-                p->name, q, i + 1, ac__tkind_name(want));
+            ac__buf_printf(msg, "%s, %s): argument %zu does not fit the callback's %s parameter", head, q,
+                           i + 1, ac__tkind_name(want));
     }
     ac__buf_free(&quoted);
-    if (msg.len) {
-        ac__completion_free(&spec);
-        ac__mock_fail_fatal_buf(file, line, &msg);
+    if (msg->len) {
+        ac__completion_free(spec);
+        return false;
     }
-    if ((when.kind == W_AFTER || when.kind == W_TWICE) && when.delay < 0)
-        when.delay = 0;
-    if (when.delay_max < when.delay)
-        when.delay_max = 0;
-    ac__rule *r = ac__xcalloc(1, sizeof *r);
-    *r = (ac__rule){.spec = spec, .text = ac__xstrdup(completion), .cb = (size_t)cb, .when = when};
+    *cb_out = (size_t)cb;
+    return true;
+}
+
+/* Appends rule r (its when normalised) to m's rules. */
+static void add_rule(ac_mock *m, ac__rule r) {
+    if ((r.when.kind == W_AFTER || r.when.kind == W_TWICE) && r.when.delay < 0)
+        r.when.delay = 0;
+    if (r.when.delay_max < r.when.delay)
+        r.when.delay_max = 0;
+    ac__rule *rl = ac__xcalloc(1, sizeof *rl);
+    *rl = r;
     ac__rule **tail = &m->rules;
     while (*tail)
         tail = &(*tail)->next;
-    *tail = r;
+    *tail = rl;
+}
+
+/* A completion given as text: checked now (fatal at file:line when it does not fit), then added. */
+static void add_text_rule(ac_mock *m, const char *head, ac__rule r, const char *completion) {
+    ac__buf msg = {0};
+    if (!check_completion(m->proto, head, completion, &r.spec, &r.cb, &msg))
+        ac__mock_fail_fatal_buf(r.file, r.line, &msg);
+    r.text = ac__xstrdup(completion);
+    add_rule(m, r);
+}
+
+void ac__mock_on_call_complete(ac_mock *m, ac_when when, const char *completion, const char *file, int line) {
+    char head[256];
+    snprintf(head, sizeof head, "ac_mock_on_call_complete(%s", m->proto->name);
+    add_text_rule(m, head, (ac__rule){.when = when, .file = file, .line = line}, completion);
 }
 
 void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int line, const char *fmt, ...) {
@@ -343,6 +415,54 @@ void ac__mock_on_call_completef(ac_mock *m, ac_when when, const char *file, int 
     snprintf(copy, sizeof copy, "%s", ac__buf_str(&text));
     ac__buf_free(&text);
     ac__mock_on_call_complete(m, when, copy, file, line);
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+void ac__mock_on_call_n_complete(ac_mock *m, size_t call_index, ac_when when, const char *completion,
+                                 const char *file, int line) {
+    char head[256];
+    snprintf(head, sizeof head, "ac_mock_on_call_n_complete(%s, call #%zu", m->proto->name, call_index);
+    for (const ac__rule *rl = m->rules; rl; rl = rl->next)
+        if (rl->per_call && rl->call == call_index) { /* most likely a copy of the line above, misnumbered */
+            ac__buf msg = {0};
+            ac__buf_printf(&msg, "%s): call #%zu already has its completion, %s, from %s:%d (one per call)",
+                           head, call_index, rl->text, base_name(rl->file), rl->line);
+            ac__mock_fail_fatal_buf(file, line, &msg);
+        }
+    add_text_rule(m, head,
+                  (ac__rule){.when = when, .per_call = true, .call = call_index, .file = file, .line = line},
+                  completion);
+}
+
+void ac__mock_on_call_n_completef(ac_mock *m, size_t call_index, ac_when when, const char *file, int line,
+                                  const char *fmt, ...) {
+    ac__buf text = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    ac__buf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    char copy[1024]; /* on the stack: a bad completion fails fatally */
+    snprintf(copy, sizeof copy, "%s", ac__buf_str(&text));
+    ac__buf_free(&text);
+    ac__mock_on_call_n_complete(m, call_index, when, copy, file, line);
+}
+
+void ac__mock_on_call_complete_with(ac_mock *m, ac_when when, ac_completion_fn fn, void *ud, const char *file,
+                                    int line) {
+    if (!fn) {
+        ac__buf msg = {0};
+        ac__buf_printf(&msg, "ac_mock_on_call_complete_with(%s): the function is NULL", m->proto->name);
+        ac__mock_fail_fatal_buf(file, line, &msg);
+    }
+    ac__buf text = {0}; /* for the report of a completion still held at the end */
+    ac__buf_printf(&text, "a completion computed at delivery (%s:%d)", base_name(file), line);
+    add_rule(m,
+             (ac__rule){
+                 .text = ac__buf_take(&text), .when = when, .fn = fn, .ud = ud, .file = file, .line = line});
 }
 
 /* ---- held completions ---- */
