@@ -21,6 +21,11 @@ static void done(int status, void *ud) {
     (void)status, (void)ud;
 }
 
+static const char *computed(const ac_mock_call *call, void *ud) {
+    (void)ud;
+    return ac_mock_call_index(call) ? "cb(208, $ud)" : NULL;
+}
+
 void good_body(ac_test *t) {
     ac_clock kind = ac_clock_kind(t);
     ac_clock_advance(t, kind == AC_CLOCK_MANUAL ? 1.0 : 0.0);
@@ -33,6 +38,10 @@ void good_body(ac_test *t) {
     ac_mock_on_call_complete(m, ac_deliver_never(), "cb(204, $ud)");
     ac_mock_on_call_complete(m, ac_deliver_twice(0.1), "cb(205, $ud)");
     ac_mock_on_call_complete(m, ac_deliver_inside_call(), "cb(206, $ud)");
+    ac_mock_on_call_n_complete(m, 0, ac_deliver_after(0.1), "cb(207, $ud)");
+    ac_mock_on_call_n_completef(m, 1, ac_deliver_held(), "cb(%d, $ud)", 207);
+    ac_completion_fn fn = computed;
+    ac_mock_on_call_complete_with(m, ac_deliver_after(ac_real_now() > 0 ? 0.1 : 0.2), fn, NULL);
     if (ac_mock_held_count(m) && !ac_mock_deliver(m, 0))
         ac_mock_deliver_next(m);
 }
