@@ -52,23 +52,26 @@ AC_TEST(mockseq, one_call_overrides_the_default_completion) {
     ac_mock *m = ac_mock_new(t, POLL_PROTO);
     ac_mock_on_call_complete(m, ac_deliver_next_iteration(), "cb(\"queued\", $ud)");
     ac_mock_on_call_n_complete(m, 1, ac_deliver_held(), "cb(\"failed\", $ud)"); /* its own time too */
+    ac_mock_on_call_n_complete(m, 3, ac_deliver_never(), "cb(\"lost\", $ud)");  /* that call alone */
     ac_mock_on_call_n_complete(m, 9, ac_deliver_next_iteration(), "cb(\"never called\", $ud)");
     poll_fn poll = (poll_fn)ac_mock_fn(m);
-    poller a = {0}, b = {0}, c = {0}; /* no .poll: on_state polls again only on "running" */
+    poller a = {0}, b = {0}, c = {0}, d = {0}; /* no .poll: on_state polls again only on "running" */
     poll(1, on_state, &a);
     poll(2, on_state, &b);
     poll(3, on_state, &c);
+    poll(4, on_state, &d);
     ac_run_until_idle(t);
     AC_EXPECT_STR_EQ(a.states, "queued");
     AC_EXPECT_STR_EQ(b.states, ""); /* held: not the default's next iteration */
     AC_EXPECT_STR_EQ(c.states, "queued");
+    AC_EXPECT_STR_EQ(d.states, ""); /* never answered, and not given the default either */
     AC_ASSERT_EQ(ac_mock_held_count(m), 1u);
     AC_ASSERT_TRUE(ac_mock_deliver(m, 1));
     AC_EXPECT_STR_EQ(b.states, "failed"); /* only its own: the default did not come as well */
     ac_run_until_idle(t);
     AC_EXPECT_STR_EQ(b.states, "failed");
     AC_EXPECT_EQ(ac_mock_completion_count(m), 3u);
-    AC_ASSERT_CALLED(m, 3);
+    AC_ASSERT_CALLED(m, 4);
 }
 
 AC_TEST(mockseq, calls_without_a_completion_of_their_own_get_none_without_a_default) {
