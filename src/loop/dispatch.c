@@ -76,6 +76,11 @@ void ac__dispatch_exclude(int depth, double seconds) {
         ac__loop_test.frames[depth - 1].excluded += seconds;
 }
 
+void ac__loop_not_the_callbacks(double seconds) {
+    if (ac__on_test_thread())
+        ac__dispatch_exclude(ac__depth(), seconds);
+}
+
 /* Appends "on_read (ev_io fd=7 EV_READ)", "the completion of send() call #0" for a mock's delivery, or a
  * description of the batch. */
 __attribute__((cold)) static void describe_frame(ac__buf *b, const ac__frame *f) {

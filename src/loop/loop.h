@@ -111,4 +111,9 @@ typedef struct ac__loop_delivery_namer {
 /* Registers the namer (kept until replaced; the table must outlive every test). */
 void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
 
+/* Time the harness spent inside the running callback on the test's behalf (writing its records to the
+ * runner, which may block while the runner is busy): not charged to the callback by the slow-callback
+ * check. A no-op outside a callback and off the test's thread. */
+void ac__loop_not_the_callbacks(double seconds);
+
 #endif

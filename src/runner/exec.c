@@ -97,6 +97,7 @@ static void send_record(int fd, int type, const char *const *fields, size_t n) {
     ac__buf b = {0};
     ac__record_encode(&b, type, fields, n);
     size_t off = 0;
+    double t0 = ac__monotonic();
     while (off < b.len) {
         ssize_t w = record_write(fd, b.data + off, b.len - off);
         if (w < 0 && errno == EINTR)
@@ -105,6 +106,8 @@ static void send_record(int fd, int type, const char *const *fields, size_t n) {
             break; /* the runner is gone; nothing left to tell */
         off += (size_t)w;
     }
+    ac__loop_not_the_callbacks(ac__monotonic() -
+                               t0); /* a full pipe is the runner's pace, not the callback's */
     ac__buf_free(&b);
 }
 
