@@ -206,7 +206,8 @@ typedef struct ac_run_fixture_options {
     void *(*setup)(void);
     /* Runs once in the runner's process after the last test, with the data setup returned: after the
      * run ends normally, after tests crashed or timed out, and after SIGINT/SIGTERM ended the run. Run
-     * fixtures are torn down in the reverse order of their setups. NULL: nothing to undo. */
+     * fixtures are torn down in the reverse order of their setups. Not run when the runner itself dies:
+     * a second signal, SIGKILL, or under --no-fork a crash or a signal. NULL: nothing to undo. */
     void (*teardown)(void *data);
 } ac_run_fixture_options;
 
@@ -224,9 +225,10 @@ void ac__register_run_fixture(ac__run_fixture_def *def);
  * the executable. Registers a run fixture (pytest's session scope): set up once per test executable
  * before the first selected test runs, visible to every test through ac_run_fixture(t, "name"), torn
  * down after the last one, also when a test crashed or timed out and when SIGINT or SIGTERM interrupted
- * the runner. Every registered run fixture is set up when the run has a test to run, whether or not
- * the selected tests use it. Each process runs its own: a shard, or each ctest case of
- * asyncheck_discover_tests (one process per test), sets up its own copy. */
+ * the runner. Every registered run fixture is set up, in registration order, when the selection (after
+ * filters and sharding) is not empty, whether or not the selected tests use it. Each process runs its
+ * own: a shard, or each ctest case of asyncheck_discover_tests (one process per test), sets up its own
+ * copy. Two run fixtures with one name are refused like two tests with one name (exit status 2). */
 #define AC_RUN_FIXTURE(ac_f_, ...)                                                                           \
     static ac__run_fixture_def ac__rfix_##ac_f_ = {#ac_f_, __FILE__, __LINE__, {0, __VA_ARGS__}};            \
     __attribute__((constructor)) static void ac__rfreg_##ac_f_(void) {                                       \

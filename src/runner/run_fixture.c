@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum fixture_state { NOT_SET_UP, SET_UP, FAILED, TORN_DOWN } fixture_state;
+typedef enum fixture_state { NOT_SET_UP, SET_UP, FAILED } fixture_state;
 
 typedef struct fixture {
     const ac__run_fixture_def *def;
@@ -141,10 +141,11 @@ void ac__run_fixtures_teardown(void) {
         return;
     for (size_t i = nfixtures; i-- > 0;) {
         fixture *f = &fixtures[i];
-        if (f->state != SET_UP)
-            continue;
-        f->state = TORN_DOWN; /* once, whatever the teardown does */
-        if (!f->def->options.teardown)
+        fixture_state was = f->state;
+        f->state = NOT_SET_UP; /* torn down once, whatever it does; a later ac_main sets up again */
+        free(f->reason);
+        f->reason = NULL;
+        if (was != SET_UP || !f->def->options.teardown)
             continue;
         guard g;
         guard_begin(&g, f->def, true);
