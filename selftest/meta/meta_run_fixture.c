@@ -219,6 +219,50 @@ AC_TEST(meta_run_fixture, torn_down_after_sigterm_to_the_runner) {
     expect_torn_down_after_signal(SIGTERM);
 }
 
+/* SIGINT while the first setup runs: it finishes, the others are never set up, no test runs, and what
+ * was set up is torn down. */
+AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
+    logdir l;
+    logdir_make(&l);
+    char marker[600], markenv[700], tap[600];
+    snprintf(marker, sizeof marker, "%s/setting-up", l.dir);
+    snprintf(markenv, sizeof markenv, "RUNFIX_SETUP_MARKER=%s", marker);
+    snprintf(tap, sizeof tap, "--tap=%s/out.tap", l.dir);
+    pid_t runner = fork();
+    if (runner == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        putenv(l.env);
+        putenv(markenv);
+        const char *argv[] = {FIXTURE_RUN_FIXTURE, tap, "--filter=runfix.sees_*", NULL};
+        execv(argv[0], (char *const *)argv);
+        _exit(126);
+    }
+    AC_ASSERT_GT(runner, 0);
+    for (int i = 0; i < 1000 && access(marker, F_OK) != 0; i++)
+        usleep(10000);
+    AC_ASSERT_EQ(access(marker, F_OK), 0); /* the setup is under way */
+    kill(runner, SIGINT);
+    int status;
+    pid_t got;
+    while ((got = waitpid(runner, &status, 0)) < 0 && errno == EINTR)
+        ;
+    AC_ASSERT_EQ(got, runner);
+    AC_EXPECT_TRUE(WIFEXITED(status));
+    AC_EXPECT_EQ(WEXITSTATUS(status), 130);
+    char *text = log_text(&l);
+    AC_EXPECT_STR_EQ(text, "setup first\nteardown first first-data\n");
+    free(text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.tap", l.dir);
+    char *report = read_file(path);
+    AC_ASSERT_NOT_NULL(report);
+    AC_EXPECT_EQ(count(report, "# SKIP not run: the runner was interrupted by SIGINT\n"), 4u);
+    free(report);
+    logdir_free(&l);
+}
+
 AC_TEST(meta_run_fixture, a_failed_setup_fails_exactly_the_tests_that_use_it) {
     for (int no_fork = 0; no_fork < 2; no_fork++) {
         logdir l;
