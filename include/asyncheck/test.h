@@ -193,6 +193,62 @@ const char *ac_param_name_first_field(const void *param);
     }                                                                                                        \
     struct ac__suite_semicolon_##ac_s_
 
+/* A run fixture's functions: AC_RUN_FIXTURE(redis, .setup = start_redis, .teardown = stop_redis). */
+typedef struct ac_run_fixture_options {
+    int ac__reserved;
+    /* Runs once in the runner's process, before the first selected test starts (never for --list,
+     * --list=tsv or --help), with no test running: not on a test's loop, not under a virtual clock.
+     * Returns the fixture's data (NULL allowed), which every test reads with ac_run_fixture: forked tests
+     * get it through fork (a copy: what a test writes there stays in that test), --no-fork tests share
+     * it. Descriptors it opens are closed in forked tests (each test starts with the same descriptor
+     * table): hand tests a port or a path, not an fd. What it prints goes to stderr. A setup that calls
+     * ac_run_fixture_fail has failed: its teardown is not called. */
+    void *(*setup)(void);
+    /* Runs once in the runner's process after the last test, with the data setup returned: after the
+     * run ends normally, after tests crashed or timed out, and after SIGINT/SIGTERM ended the run. Run
+     * fixtures are torn down in the reverse order of their setups. Not run when the runner itself dies:
+     * a second signal, SIGKILL, or under --no-fork a crash or a signal. NULL: nothing to undo. */
+    void (*teardown)(void *data);
+} ac_run_fixture_options;
+
+/* What AC_RUN_FIXTURE records (internal layout). */
+typedef struct ac__run_fixture_def {
+    const char *name;
+    const char *file;
+    int line;
+    ac_run_fixture_options options;
+} ac__run_fixture_def;
+
+void ac__register_run_fixture(ac__run_fixture_def *def);
+
+/* AC_RUN_FIXTURE(name, .setup = fn, .teardown = fn); at file scope; name is a C identifier, unique in
+ * the executable. Registers a run fixture (pytest's session scope): set up once per test executable
+ * before the first selected test runs, visible to every test through ac_run_fixture(t, "name"), torn
+ * down after the last one, also when a test crashed or timed out and when SIGINT or SIGTERM interrupted
+ * the runner. Every registered run fixture is set up, in registration order, when the selection (after
+ * filters and sharding) is not empty, whether or not the selected tests use it. Each process runs its
+ * own: a shard, or each ctest case of asyncheck_discover_tests (one process per test), sets up its own
+ * copy. Two run fixtures with one name are refused like two tests with one name (exit status 2). */
+#define AC_RUN_FIXTURE(ac_f_, ...)                                                                           \
+    static ac__run_fixture_def ac__rfix_##ac_f_ = {#ac_f_, __FILE__, __LINE__, {0, __VA_ARGS__}};            \
+    __attribute__((constructor)) static void ac__rfreg_##ac_f_(void) {                                       \
+        ac__register_run_fixture(&ac__rfix_##ac_f_);                                                         \
+    }                                                                                                        \
+    struct ac__run_fixture_semicolon_##ac_f_
+
+/* In a test (its body, its suite's setup and teardown, its callbacks and threads, a process it forked):
+ * the data the run fixture `name` set up. If that setup failed, the test fails fatally with the reason
+ * given to ac_run_fixture_fail (a failure of type assertion at the AC_RUN_FIXTURE line); so does an
+ * unknown name, and a call outside a test run by ac_main. Tests that do not call it are unaffected by
+ * a failed setup. */
+void *ac_run_fixture(ac_test *t, const char *name);
+
+/* In a run fixture's setup: fails the setup with a reason (printf-style) and does not return; every
+ * test that then calls ac_run_fixture for it fails with that reason, the rest of the run goes on, and
+ * its teardown is not called. Anywhere else it is misuse: it fails the running test fatally (outside
+ * any test it aborts). */
+_Noreturn void ac_run_fixture_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The test's own libev loop: created fresh for this test (ev_loop_new with the epoll backend pinned and
  * EVFLAG_NOENV), destroyed after teardown. Never libev's default loop. */
 struct ev_loop *ac_loop(ac_test *t);

@@ -326,7 +326,7 @@ int ac_main(int argc, char **argv) {
         ac__options_free(&o);
         return 0;
     }
-    if (find_duplicate(&err))
+    if (find_duplicate(&err) || ac__run_fixture_duplicate(&err))
         return refuse(prog, &err, &o, NULL);
     const ac__test_def **tests;
     size_t ntests;

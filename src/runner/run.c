@@ -570,9 +570,10 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
  * test child would inherit that mask. The first signal ends the run in order (running tests killed and
  * reported as interrupted, the rest as not run, reports completed); a second one exits at once. */
 static volatile sig_atomic_t signals_seen;
+static pid_t signal_owner; /* the runner; a process a run fixture's setup forked inherits the handler */
 
 static void on_signal(int sig) {
-    if (signals_seen++) {
+    if (getpid() != signal_owner || signals_seen++) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -599,6 +600,7 @@ static void install_signal_handlers(runner *rn) {
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return;
     signals_seen = 0;
+    signal_owner = getpid();
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -619,6 +621,17 @@ static void remove_signal_handlers(runner *rn) {
     close(signal_pipe[0]);
     close(signal_pipe[1]);
     signal_pipe[0] = signal_pipe[1] = -1;
+}
+
+/* For the run fixtures' setups: a signal has reached the runner (set up no more). */
+static bool signalled(void) {
+    return signals_seen != 0;
+}
+
+/* A signal that came while the run fixtures were set up ends the run before any test starts. */
+static void take_early_signal(runner *rn) {
+    if (signals_seen && signal_pipe[0] >= 0)
+        signal_cb(rn->loop, &rn->signal_io, 0);
 }
 
 /* ---- starting a child ---- */
@@ -895,13 +908,24 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
     rn.explores = ac__xcalloc(rn.window, sizeof *rn.explores);
     double started = rn.started = ac__monotonic();
     if (run->opts->no_fork) {
+        if (run->nitems > 0)
+            ac__run_fixtures_setup(NULL);
         run_in_process(&rn);
+        ac__run_fixtures_teardown();
     } else {
         rn.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
         if (!rn.loop) {
             fprintf(stderr, "asyncheck: could not create the runner's libev loop\n");
             exit(1);
         }
+        /* The run fixtures are set up under the runner's signal handling (a SIGINT lets the setup under way
+         * finish, sets up no more and ends the run, tearing down what was set up), before the runner is
+         * pinned to a CPU (a server a setup starts would inherit the pin) and before the runner lists the
+         * children it leaves alone (a server a setup starts is one of them). */
+        install_signal_handlers(&rn);
+        if (run->nitems > 0)
+            ac__run_fixtures_setup(signalled);
+        take_early_signal(&rn);
         /* Pin the runner to the CPU it is on: a fork from a process whose memory is live on another
          * CPU costs a TLB shootdown there, and an unpinned runner wanders between CPUs constantly.
          * Children get the original set back, so tests still use every CPU. Only with one job: with
@@ -942,7 +966,6 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.progress_tick.data = &rn;
         ev_timer_start(rn.loop, &rn.progress_tick);
         ev_unref(rn.loop);
-        install_signal_handlers(&rn);
         size_t cap = sizeof rn.preexisting / sizeof *rn.preexisting;
         rn.npreexisting = runner_children(rn.preexisting, cap);
         prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
@@ -950,6 +973,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
         start_next(&rn);
         ev_run(rn.loop, 0);
+        ac__run_fixtures_teardown(); /* every test has ended: finished, crashed, timed out or killed */
         remove_signal_handlers(&rn);
         if (rn.subreaper) {
             reap_leftovers(&rn); /* every slot is idle now */

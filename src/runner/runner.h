@@ -16,6 +16,17 @@
 /* ---- registry (registry.c; ac__test_count and ac__test_at are declared in context.h) ---- */
 const ac__suite_def *ac__suite_find(const char *name);
 
+/* ---- run fixtures (run_fixture.c) ---- */
+/* True, with both places in `err`, when two run fixtures share a name. */
+bool ac__run_fixture_duplicate(ac__buf *err);
+/* Sets up every registered run fixture not set up yet, in registration order, in this process; before
+ * each one asks `stop` (may be NULL) and sets up no more once it says true. A failed setup is noted
+ * (and printed to stderr), the others go on. */
+void ac__run_fixtures_setup(bool (*stop)(void));
+/* Tears down the run fixtures whose setup succeeded, in reverse order, each once; only in the process
+ * that set them up. */
+void ac__run_fixtures_teardown(void);
+
 /* ---- options (options.c) ---- */
 typedef enum ac__color { AC_COLOR_AUTO, AC_COLOR_ALWAYS, AC_COLOR_NEVER } ac__color;
 
