@@ -19,6 +19,7 @@ esac
 build_dir=${BUILD_DIR:-build}
 packages=(gcc libc6-dev make cmake pkg-config libev-dev libffi-dev)
 [ "$mode" = test ] && packages+=(perl libxml2-utils)
+[ "$mode" = examples ] && packages+=(libhiredis-dev redis-server) # examples/redis only
 
 missing=()
 for p in "${packages[@]}"; do
