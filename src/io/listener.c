@@ -97,7 +97,7 @@ static void accept_all(ac_listener *l) {
             (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         sync_acceptor(l);
-        ac__peer_attach(l->scripts[l->accepted - 1].peer, fd, l->tcp);
+        ac__peer_attach(l->scripts[l->accepted - 1].peer, fd);
     }
 }
 
@@ -244,7 +244,7 @@ ac_peer *ac__listener_next(ac_listener *l, const char *file, int line) {
     }
     char label[64];
     snprintf(label, sizeof label, "scripted peer (connection %zu)", l->nscripts + 1);
-    l->scripts[l->nscripts++] = (script){ac__peer_detached(l->t, label, file, line), file, line};
+    l->scripts[l->nscripts++] = (script){ac__peer_detached(l->t, label, l->tcp, file, line), file, line};
     sync_acceptor(l);
     return l->scripts[l->nscripts - 1].peer;
 }

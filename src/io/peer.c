@@ -843,15 +843,15 @@ static ac_peer *make_peer(ac_test *t, const char *label, int fd, const char *fil
     return p;
 }
 
-ac_peer *ac__peer_detached(ac_test *t, const char *label, const char *file, int line) {
+ac_peer *ac__peer_detached(ac_test *t, const char *label, bool tcp, const char *file, int line) {
     ac_peer *p = make_peer(t, label, -1, file, line);
+    p->tcp = tcp;
     p->pending = p->hold = true;
     return p;
 }
 
-void ac__peer_attach(ac_peer *p, int fd, bool tcp) {
+void ac__peer_attach(ac_peer *p, int fd) {
     p->fd = fd;
-    p->tcp = tcp;
     p->pending = false;
     ev_io_set(&p->rd, fd, EV_READ);
     ev_io_set(&p->wr, fd, EV_WRITE);

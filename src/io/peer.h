@@ -15,11 +15,11 @@
 /* A peer waiting for its connection: its steps may be added, nothing runs until ac__peer_attach. It has
  * no end-of-test hook of its own: whoever made it calls ac__peer_end. `label` names it in every message
  * ("scripted peer (connection 2)"). While its script is empty once attached, it reads nothing. */
-ac_peer *ac__peer_detached(ac_test *t, const char *label, const char *file, int line);
+ac_peer *ac__peer_detached(ac_test *t, const char *label, bool tcp, const char *file, int line);
 
-/* Hands the peer its end of an accepted connection (non-blocking, close-on-exec); `tcp` says whether it
- * is a TCP connection (reset steps need one). The script starts at the next loop iteration. */
-void ac__peer_attach(ac_peer *p, int fd, bool tcp);
+/* Hands the peer its end of an accepted connection (non-blocking, close-on-exec), of the kind `tcp` given
+ * to ac__peer_detached (reset steps need TCP). The script starts at the next loop iteration. */
+void ac__peer_attach(ac_peer *p, int fd);
 
 /* The end-of-test check of a detached peer (what a peer's own hook does), then frees it. For a peer that
  * never got its connection, only frees it. */
@@ -39,7 +39,8 @@ typedef struct ac__saturator {
     atomic_int err;      /* the errno that ended the writing (EPIPE: the code closed its end), or 0 */
 } ac__saturator;
 
-/* Starts the thread on fd. Returns 0, or an errno (the thread could not be made). */
+/* Fills fd until it takes no more, then starts the thread that keeps it full. Returns 0, or an errno
+ * (the thread could not be made). */
 int ac__saturator_start(ac__saturator *s, int fd);
 
 /* Stops the thread and joins it; nothing if it is not running. */

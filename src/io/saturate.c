@@ -16,10 +16,26 @@
 /* The byte the peer fills the code's queue with (ac_peer_saturate documents it). */
 #define FILLER 'x'
 
+/* Writes filler until the socket takes no more. False when writing failed (s->err says why). */
+static bool fill(ac__saturator *s) {
+    static const char buf[65536] = {[0 ... 65535] = FILLER};
+    for (;;) {
+        ssize_t w = send(s->fd, buf, sizeof buf, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            atomic_fetch_add(&s->bytes, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        atomic_store(&s->err, w < 0 ? errno : EIO);
+        return false;
+    }
+}
+
 static void *saturate_main(void *arg) {
     ac__saturator *s = arg;
-    static char buf[65536];
-    memset(buf, FILLER, sizeof buf);
     for (;;) {
         struct pollfd pf[2] = {{.fd = s->fd, .events = POLLOUT}, {.fd = s->wake, .events = POLLIN}};
         if (poll(pf, 2, -1) < 0) {
@@ -28,21 +44,8 @@ static void *saturate_main(void *arg) {
             atomic_store(&s->err, errno);
             return NULL;
         }
-        if (pf[1].revents)
+        if (pf[1].revents || !fill(s))
             return NULL;
-        for (;;) {
-            ssize_t w = send(s->fd, buf, sizeof buf, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (w > 0) {
-                atomic_fetch_add(&s->bytes, (size_t)w);
-                continue;
-            }
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                break;
-            atomic_store(&s->err, w < 0 ? errno : EIO);
-            return NULL;
-        }
     }
 }
 
@@ -51,6 +54,8 @@ int ac__saturator_start(ac__saturator *s, int fd) {
         return 0;
     s->fd = fd;
     atomic_store(&s->err, 0);
+    if (!fill(s))
+        return 0; /* the code has closed its end: nothing to keep full (later steps notice) */
     s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake < 0)
         return errno;
