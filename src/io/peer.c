@@ -99,7 +99,8 @@ struct ac_peer {
     int eof_line;
     const char *sat_file; /* the script saturates from here on (the last saturate step added was on) */
     int sat_line;
-    bool eof_seen; /* an expect-eof step took the code's end-of-file (later steps may still send) */
+    bool eof_seen;   /* an expect-eof step took the code's end-of-file (later steps may still send) */
+    bool eof_at_end; /* the end-of-file was first read when the test ended (e.g. teardown closed the code) */
     ac__saturator sat;
     ac__buf inbox; /* bytes read from the code, not yet matched */
     bool rd_eof;   /* the code closed its end (or reading failed: rd_errno) */
@@ -434,6 +435,8 @@ static bool run_expect(ac_peer *p, const step *s) {
     p->done += k;
     if (p->done == s->n)
         return true;
+    if (p->rd_eof && p->eof_at_end)
+        return false; /* the code was closed at the end (teardown): reported as an unfinished script */
     if (p->rd_eof && ac_cancelled(p->t))
         abandon(p, "the code closed its end");
     else if (p->rd_eof)
@@ -719,7 +722,9 @@ static void end_check(ac_peer *p) {
     if (ac__test_skipped(t) || p->pending)
         p->failed = true; /* a skipped test leaves its script unfinished by design: report nothing */
     if (!p->failed) {
+        bool had_eof = p->rd_eof;
         pump(p, true);
+        p->eof_at_end = !had_eof && p->rd_eof;
         while (!p->failed && p->cur < p->nsteps) {
             const step *s = &p->steps[p->cur];
             if (s->kind == ST_EXPECT_EOF && p->inbox.len && !p->failed)
