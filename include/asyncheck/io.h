@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "test.h"
 
@@ -111,6 +112,29 @@ typedef struct ac_peer ac_peer;
  * ac_peer_close_unread (only on a peer made by ac_peer_new_tcp). No step can follow. */
 #define ac_peer_reset_unread(p) ac__peer_reset_unread((p), __FILE__, __LINE__)
 
+/* Adds a step: the code closes its end or shuts down its sending side (shutdown(SHUT_WR)), which the peer
+ * reads as end-of-file; a reset (the code closed over bytes it had not read: ECONNRESET) counts as a
+ * close. Any byte the code writes before that fails the test at once ("unexpected bytes during step N
+ * (expect eof)"); if the end-of-file has not come when the test ends, the script is unfinished ("step N
+ * was waiting for the code to close its end or shut down its sending side"). Send, wait and hang-up
+ * steps may follow (a code that only shut down its sending side still reads); expect steps cannot (that
+ * fails the test fatally). */
+#define ac_peer_expect_eof(p) ac__peer_expect_eof((p), __FILE__, __LINE__)
+
+/* Adds a step that turns saturation on or off. On: from this step on, a helper thread of the peer,
+ * outside the test's loop, writes filler bytes ('x', 0x78) to the code whenever its connection can take
+ * more, so the code's fd stays readable however much it reads: a reader that loops until read() says
+ * EAGAIN never returns to the loop (its timers starve, the test times out), while a reader that reads a
+ * bounded amount per callback lets the loop run. It is about the code's reading only: the peer's own
+ * reading is unchanged (what the code writes is still read on the test's loop and checked against the
+ * expect steps, so expect and expect_eof steps may run while it saturates). Send steps cannot be added
+ * while it is on (the filler would interleave with their bytes; that fails the test fatally): add
+ * ac_peer_saturate(p, false) first; the filler already queued arrives before what later steps send. Off:
+ * the thread stops and is joined. A shutdown, close or reset step, a failure, and the test's end stop
+ * and join it too. The thread stops by itself when the code closes its end (its writes fail); later steps
+ * notice that as usual. A code that wants no filler never turns it on: it is off by default. */
+#define ac_peer_saturate(p, on) ac__peer_saturate((p), (on), __FILE__, __LINE__)
+
 /* Turns one-byte mode on or off, from now on. On: send steps give the code one byte per loop iteration
  * and, on a socketpair, only after it has read the previous one, so every read the code makes returns a
  * single byte (over TCP the peer cannot tell when the code has read, so a code that skips iterations may
@@ -129,6 +153,70 @@ void ac_peer_one_byte_at_a_time(ac_peer *p, bool on);
  * unless the script ended with a close or reset step. */
 bool ac_peer_done(const ac_peer *p);
 
+/* ---- a scripted server: a listener whose accepted connections each follow a script ----
+ *
+ *   uint16_t port;
+ *   ac_listener *l = ac_peer_listen_tcp(t, &port);
+ *   ac_peer *c1 = ac_listener_next(l);                 // the 1st connection's script
+ *   ac_peer_expect_str(c1, "PING\r\n");
+ *   ac_peer_reset(c1);                                 // drops it: the code reconnects
+ *   ac_peer *c2 = ac_listener_next(l);                 // the 2nd connection's script
+ *   ac_peer_expect_str(c2, "PING\r\n");
+ *   ac_peer_send_str(c2, "+PONG\r\n");
+ *   my_client_connect(ac_loop(t), "127.0.0.1", port);
+ *   AC_AWAIT(t, ac_listener_done(l), 2.0);
+ *
+ * Connections are accepted by a watcher on ac_loop(t), so the code's connect() succeeds at once (the
+ * kernel completes it) but nothing is accepted while the loop does not run. Each accepted connection is
+ * driven by the script that ac_listener_next returned for its number, with everything that is said above
+ * of a peer (a diff at the first wrong byte, abandoned after a cancel, ...); messages name it
+ * "scripted peer (connection N)". Add a connection's script before the loop can accept it: a connection
+ * that comes when no script is left fails the test at once ("listener: unexpected connection 3: only 2
+ * scripted"). At the test's end, a scripted connection that never came fails it ("listener: scripted
+ * connection 2 never came (1 of 2 accepted)", at the line of its ac_listener_next, with its script), and
+ * so does an unfinished script (as for a peer); after a cancel both are notes instead (abandoned). While
+ * a scripted connection has not come, the listener's watcher keeps the runner's drain waiting (up to the
+ * test's timeout), as a peer's unfinished script does. The listener closes its socket when the test
+ * ends; it is freed then, so the pointer must not be kept for a later test. */
+typedef struct ac_listener ac_listener;
+
+/* Listens on 127.0.0.1, on a port the kernel picks, stored in *port (uint16_t *, host byte order);
+ * accepted connections are TCP (TCP_NODELAY), so their scripts may reset. Fails the test fatally when it
+ * cannot listen. */
+#define ac_peer_listen_tcp(t, port) ac__peer_listen_tcp((t), (port), __FILE__, __LINE__)
+
+/* Listens on the AF_UNIX stream socket at `path` (which must not exist; removed when the test ends).
+ * Accepted connections are AF_UNIX: their scripts cannot reset (as for ac_peer_new). Fails the test
+ * fatally when it cannot listen (the path exists, or is longer than sun_path). */
+#define ac_peer_listen_unix(t, path) ac__peer_listen_unix((t), (path), __FILE__, __LINE__)
+
+/* Returns the script of the next connection: the 1st call's for the 1st connection accepted, the 2nd
+ * call's for the 2nd, ... It is an ordinary ac_peer: steps are added with the ac_peer_* calls above and
+ * ac_peer_done tells whether it has come and finished. A connection whose script is empty is accepted
+ * and never answered: the peer holds it open and reads nothing, so what the code writes stays unread and
+ * is not checked (adding steps later ends that). One-byte mode cannot shrink the code's send buffer here
+ * (the peer does not know the code's fd): only the peer's side goes one byte at a time. */
+ac_peer *ac_listener_next(ac_listener *l);
+#define ac_listener_next(l) ac__listener_next((l), __FILE__, __LINE__)
+
+/* Stops listening and closes the listening socket (connections already waiting to be accepted are
+ * accepted first; accepted connections go on with their scripts): later connects are refused
+ * (ECONNREFUSED; for a unix listener the path stays until the test's end, so they are refused too). */
+void ac_listener_close(ac_listener *l);
+
+/* Returns how many connections the listener has accepted so far (unexpected ones included). */
+size_t ac_listener_accepted(const ac_listener *l);
+
+/* True when every connection scripted so far has come and finished its script (for AC_AWAIT); false
+ * after a script failed. True with no script at all. */
+bool ac_listener_done(const ac_listener *l);
+
+/* Returns a loopback TCP port that is free now (bound on 127.0.0.1, then released), for a server the
+ * test starts itself; another process may take it before that server binds it, so prefer ports servers
+ * pick themselves when they can. Returns 0 if no socket could be bound. Needs no test (a run fixture's
+ * setup may call it). */
+uint16_t ac_unused_tcp_port(void);
+
 /* The functions behind the macros above; call the macros. */
 ac_peer *ac__peer_new(ac_test *t, int *fd, bool tcp, const char *file, int line);
 void ac__peer_expect(ac_peer *p, const void *bytes, size_t n, const char *file, int line);
@@ -141,6 +229,11 @@ void ac__peer_close(ac_peer *p, const char *file, int line);
 void ac__peer_reset(ac_peer *p, const char *file, int line);
 void ac__peer_close_unread(ac_peer *p, const char *file, int line);
 void ac__peer_reset_unread(ac_peer *p, const char *file, int line);
+void ac__peer_expect_eof(ac_peer *p, const char *file, int line);
+void ac__peer_saturate(ac_peer *p, bool on, const char *file, int line);
+ac_listener *ac__peer_listen_tcp(ac_test *t, uint16_t *port, const char *file, int line);
+ac_listener *ac__peer_listen_unix(ac_test *t, const char *path, const char *file, int line);
+ac_peer *ac__listener_next(ac_listener *l, const char *file, int line);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,7 @@
  * After a cancel (ac_cancelled), the code closing its end (seen as end-of-file, or EPIPE/ECONNRESET on a
  * send) or the test ending with the script unfinished abandons the script: a note instead of a failure,
  * and the peer does nothing more. */
-#include "asyncheck/io.h"
+#include "peer.h"
 
 #include "asyncheck/race.h"
 #include "loop/loop.h"
@@ -50,7 +50,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef enum step_kind { ST_EXPECT, ST_SEND, ST_WAIT, ST_SHUTDOWN_WRITE, ST_CLOSE, ST_RESET } step_kind;
+typedef enum step_kind {
+    ST_EXPECT,
+    ST_SEND,
+    ST_WAIT,
+    ST_SHUTDOWN_WRITE,
+    ST_CLOSE,
+    ST_RESET,
+    ST_EXPECT_EOF,
+    ST_SATURATE
+} step_kind;
 
 typedef struct step {
     step_kind kind;
@@ -58,6 +67,7 @@ typedef struct step {
     size_t n;
     double seconds; /* wait */
     bool unread;    /* close / reset: over whatever the code wrote, unread and unchecked */
+    bool on;        /* saturate: on or off */
     const char *file;
     int line;
 } step;
@@ -65,7 +75,10 @@ typedef struct step {
 struct ac_peer {
     ac_test *t;
     struct ev_loop *loop;
-    int fd; /* the peer's end; -1 once a close or reset step ran */
+    int fd;         /* the peer's end; -1 once a close or reset step ran, or while pending */
+    char label[64]; /* how messages name it: "scripted peer", "scripted peer (connection 2)" */
+    bool pending;   /* a listener's peer whose connection has not come: nothing runs */
+    bool hold;      /* a listener's peer: while its script is empty it reads nothing */
     bool tcp;
     const char *file; /* where the peer was made */
     int line;
@@ -76,14 +89,21 @@ struct ac_peer {
 
     step *steps;
     size_t nsteps, cap;
-    size_t cur;        /* the step in progress; nsteps when the script is done */
-    size_t done;       /* bytes of the current expect/send step matched or sent */
-    bool wait_started; /* the current wait step's timer was started */
-    bool wr_blocked;   /* the current send step met a full queue (EAGAIN) */
-    bool has_end;      /* the script ends with close or reset: no step can follow */
-    bool has_shutdown; /* a shutdown-write step was added: no send can follow */
-    ac__buf inbox;     /* bytes read from the code, not yet matched */
-    bool rd_eof;       /* the code closed its end (or reading failed: rd_errno) */
+    size_t cur;           /* the step in progress; nsteps when the script is done */
+    size_t done;          /* bytes of the current expect/send step matched or sent */
+    bool wait_started;    /* the current wait step's timer was started */
+    bool wr_blocked;      /* the current send step met a full queue (EAGAIN) */
+    bool has_end;         /* the script ends with close or reset: no step can follow */
+    bool has_shutdown;    /* a shutdown-write step was added: no send can follow */
+    const char *eof_file; /* an expect-eof step was added here: no expect can follow */
+    int eof_line;
+    const char *sat_file; /* the script saturates from here on (the last saturate step added was on) */
+    int sat_line;
+    bool eof_seen;   /* an expect-eof step took the code's end-of-file (later steps may still send) */
+    bool eof_at_end; /* the end-of-file was first read when the test ended (e.g. teardown closed the code) */
+    ac__saturator sat;
+    ac__buf inbox; /* bytes read from the code, not yet matched */
+    bool rd_eof;   /* the code closed its end (or reading failed: rd_errno) */
     int rd_errno;
     bool failed;    /* the peer reported a failure, or abandoned its script; it does nothing more */
     bool abandoned; /* ... abandoned it after a cancel (not a failure) */
@@ -121,6 +141,10 @@ static const char *kind_name(step_kind k) {
         return "close";
     case ST_RESET:
         return "reset";
+    case ST_EXPECT_EOF:
+        return "expect eof";
+    case ST_SATURATE:
+        return "saturate";
     }
     return "?";
 }
@@ -137,6 +161,8 @@ static void describe(ac__buf *b, const step *s) {
         ac__buf_printf(b, "%s (%zu byte%s)", s->n > 32 ? "..." : "", s->n, plural(s->n));
     } else if (s->kind == ST_WAIT) {
         ac__buf_printf(b, " %.3f s", s->seconds);
+    } else if (s->kind == ST_SATURATE) {
+        ac__buf_puts(b, s->on ? " on" : " off");
     }
 }
 
@@ -181,6 +207,8 @@ static bool expect_ahead(const ac_peer *p) {
 /* No expect step is left and the script ends with a close or reset over unread bytes: the peer reads
  * nothing more, and what the code writes is neither checked nor unexpected. */
 static bool ignores_input(const ac_peer *p) {
+    if (p->hold && p->nsteps == 0)
+        return true; /* a listener's connection with an empty script: accepted and never answered */
     return p->has_end && p->steps[p->nsteps - 1].unread && !expect_ahead(p);
 }
 
@@ -216,6 +244,7 @@ static void stop_wake(ac_peer *p) {
 }
 
 static void stop_watchers(ac_peer *p) {
+    ac__saturator_stop(&p->sat);
     set_reader(p, false, true);
     ev_io_stop(p->loop, &p->wr);
     ev_timer_stop(p->loop, &p->timer);
@@ -225,7 +254,7 @@ static void stop_watchers(ac_peer *p) {
 
 /* Starts exactly the watchers the script's state needs. */
 static void sync_watchers(ac_peer *p) {
-    if (p->failed || p->ending) {
+    if (p->failed || p->ending || p->pending) {
         stop_watchers(p);
         return;
     }
@@ -244,7 +273,7 @@ static void sync_watchers(ac_peer *p) {
 
 /* Asks for the script to be advanced at the next loop iteration. */
 static void kick(ac_peer *p) {
-    if (!p->failed && !p->ending)
+    if (!p->failed && !p->ending && !p->pending)
         ev_prepare_start(p->loop, &p->prep);
 }
 
@@ -282,13 +311,18 @@ static void fail_unexpected(ac_peer *p) {
     clear_texts(p);
     const unsigned char *in = (const unsigned char *)p->inbox.data;
     size_t n = p->inbox.len;
-    if (p->cur < p->nsteps)
+    if (p->cur < p->nsteps && p->steps[p->cur].kind == ST_EXPECT_EOF)
         ac__buf_printf(&p->msg,
-                       "scripted peer: unexpected bytes during step %zu (%s): the script expects no more "
-                       "bytes (%zu byte%s)",
-                       p->cur + 1, kind_name(p->steps[p->cur].kind), n, plural(n));
+                       "%s: unexpected bytes during step %zu (expect eof): the code wrote more before "
+                       "closing its end (%zu byte%s)",
+                       p->label, p->cur + 1, n, plural(n));
+    else if (p->cur < p->nsteps)
+        ac__buf_printf(&p->msg,
+                       "%s: unexpected bytes during step %zu (%s): the script expects no more bytes (%zu "
+                       "byte%s)",
+                       p->label, p->cur + 1, kind_name(p->steps[p->cur].kind), n, plural(n));
     else
-        ac__buf_printf(&p->msg, "scripted peer: unexpected bytes after the end of the script (%zu byte%s)", n,
+        ac__buf_printf(&p->msg, "%s: unexpected bytes after the end of the script (%zu byte%s)", p->label, n,
                        plural(n));
     ac__escape_c(&p->got, (const char *)in, n < 40 ? n : 40);
     if (n > 40)
@@ -297,7 +331,8 @@ static void fail_unexpected(ac_peer *p) {
         ac__buf_puts(&p->got, "  hex ");
         ac__hex_window(&p->got, in, n, 0);
     }
-    ac__buf_puts(&p->exp, "no more bytes");
+    ac__buf_puts(&p->exp, p->cur < p->nsteps && p->steps[p->cur].kind == ST_EXPECT_EOF ? "end-of-file"
+                                                                                       : "no more bytes");
     fail_here(p);
 }
 
@@ -313,7 +348,7 @@ static void fail_mismatch(ac_peer *p, const step *s, size_t at) {
     received(p, s, &g);
     const unsigned char *gd = (const unsigned char *)g.data;
     bool binary = is_binary(s->data, s->n) || is_binary(gd, g.len);
-    ac__buf_printf(&p->msg, "scripted peer: unexpected bytes at offset %zu of step %zu (expect %zu byte%s)",
+    ac__buf_printf(&p->msg, "%s: unexpected bytes at offset %zu of step %zu (expect %zu byte%s)", p->label,
                    at, p->cur + 1, s->n, plural(s->n));
     window(&p->got, gd, g.len, at, binary);
     window(&p->exp, s->data, s->n, at, binary);
@@ -324,7 +359,7 @@ static void fail_mismatch(ac_peer *p, const step *s, size_t at) {
 /* The code closed its end (or reading failed) before an expect step was complete. */
 static void fail_eof(ac_peer *p, const step *s) {
     clear_texts(p);
-    ac__buf_puts(&p->msg, "scripted peer: ");
+    ac__buf_printf(&p->msg, "%s: ", p->label);
     if (p->rd_errno) {
         ac__buf_puts(&p->msg, "reading from the code failed (");
         put_errno(&p->msg, p->rd_errno);
@@ -344,8 +379,10 @@ static void fail_eof(ac_peer *p, const step *s) {
  * rest of the script is abandoned instead of failing the test, and a note (shown under -v) says where. */
 static void abandon(ac_peer *p, const char *why) {
     ac__buf note = {0};
-    ac__buf_printf(&note, "scripted peer on fd %d: script abandoned after the cancel at step %zu of %zu (",
-                   p->code_fd, p->cur + 1, p->nsteps);
+    ac__buf_puts(&note, p->label);
+    if (p->code_fd >= 0)
+        ac__buf_printf(&note, " on fd %d", p->code_fd);
+    ac__buf_printf(&note, ": script abandoned after the cancel at step %zu of %zu (", p->cur + 1, p->nsteps);
     describe(&note, &p->steps[p->cur]);
     ac__buf_printf(&note, "): %s", why);
     ac__report_note(p->t, p->file, p->line, ac__buf_str(&note));
@@ -398,6 +435,8 @@ static bool run_expect(ac_peer *p, const step *s) {
     p->done += k;
     if (p->done == s->n)
         return true;
+    if (p->rd_eof && p->eof_at_end)
+        return false; /* the code was closed at the end (teardown): reported as an unfinished script */
     if (p->rd_eof && ac_cancelled(p->t))
         abandon(p, "the code closed its end");
     else if (p->rd_eof)
@@ -442,7 +481,7 @@ static bool run_send(ac_peer *p, const step *s) {
             return false;
         }
         clear_texts(p);
-        ac__buf_printf(&p->msg, "scripted peer: step %zu (send %zu byte%s) failed after %zu of %zu byte%s: ",
+        ac__buf_printf(&p->msg, "%s: step %zu (send %zu byte%s) failed after %zu of %zu byte%s: ", p->label,
                        p->cur + 1, s->n, plural(s->n), p->done, s->n, plural(s->n));
         if (err == EPIPE || err == ECONNRESET)
             ac__buf_puts(&p->msg, "the code closed its end (");
@@ -456,10 +495,46 @@ static bool run_send(ac_peer *p, const step *s) {
     return true;
 }
 
+/* An expect-eof step: complete once the code has closed its end or shut down its sending side, read
+ * as end-of-file (a reset, ECONNRESET, counts as a close: the code closed over bytes it had not read).
+ * Bytes that come first are unexpected (advance fails on them). */
+static bool run_expect_eof(ac_peer *p, const step *s) {
+    if (p->inbox.len || !p->rd_eof)
+        return false;
+    if (p->rd_errno && p->rd_errno != ECONNRESET) {
+        clear_texts(p);
+        ac__buf_printf(&p->msg, "%s: reading from the code failed (", p->label);
+        put_errno(&p->msg, p->rd_errno);
+        ac__buf_printf(&p->msg, ") at step %zu (expect eof)", p->cur + 1);
+        fail(p, s->file, s->line);
+        return false;
+    }
+    p->eof_seen = true;
+    return true;
+}
+
+/* A saturate step: starts the helper thread that keeps the code's receive queue full, or stops it. */
+static bool run_saturate(ac_peer *p, const step *s) {
+    if (!s->on) {
+        ac__saturator_stop(&p->sat);
+        return true;
+    }
+    int err = ac__saturator_start(&p->sat, p->fd);
+    if (!err)
+        return true;
+    clear_texts(p);
+    ac__buf_printf(&p->msg, "%s: step %zu (saturate on) could not start its thread (", p->label, p->cur + 1);
+    put_errno(&p->msg, err);
+    ac__buf_puts(&p->msg, ")");
+    ac__report_failure(AC_FK_HARNESS, !p->ending, s->file, s->line, ac__buf_str(&p->msg), NULL, NULL);
+    return false;
+}
+
 /* A close or reset step: first make sure the code has not written anything the script does not expect
  * (closing over unread bytes would also turn a close into a reset), then close the peer's end. An unread
  * one closes over whatever the code wrote, unchecked: the kernel then resets the connection. */
 static bool run_hang_up(ac_peer *p, const step *s) {
+    ac__saturator_stop(&p->sat); /* the thread writes to the end about to be closed */
     if (s->unread) {
         if (p->inbox.len)
             inbox_drop(p, p->inbox.len);
@@ -485,7 +560,8 @@ static bool run_hang_up(ac_peer *p, const step *s) {
 static void advance(ac_peer *p) {
     while (!p->failed && p->cur < p->nsteps) {
         const step *s = &p->steps[p->cur];
-        if ((s->kind == ST_SEND || s->kind == ST_WAIT) && p->rd_eof && ac_cancelled(p->t)) {
+        if ((s->kind == ST_SEND || s->kind == ST_WAIT || s->kind == ST_SATURATE) && p->rd_eof &&
+            !p->eof_seen && ac_cancelled(p->t)) {
             abandon(p, "the code closed its end");
             break;
         }
@@ -508,12 +584,19 @@ static void advance(ac_peer *p) {
             complete = !ev_is_active(&p->timer);
             break;
         case ST_SHUTDOWN_WRITE:
+            ac__saturator_stop(&p->sat);    /* nothing more can be written */
             (void)shutdown(p->fd, SHUT_WR); /* fails only if the code is gone, which later steps notice */
             complete = true;
             break;
         case ST_CLOSE:
         case ST_RESET:
             complete = run_hang_up(p, s);
+            break;
+        case ST_EXPECT_EOF:
+            complete = run_expect_eof(p, s);
+            break;
+        case ST_SATURATE:
+            complete = run_saturate(p, s);
             break;
         }
         if (!complete)
@@ -579,7 +662,7 @@ static void fail_unfinished(ac_peer *p) {
     clear_texts(p);
     const step *s = &p->steps[p->cur];
     size_t left = p->nsteps - p->cur;
-    ac__buf_printf(&p->msg, "scripted peer: script not finished, %zu of %zu step%s left: ", left, p->nsteps,
+    ac__buf_printf(&p->msg, "%s: script not finished, %zu of %zu step%s left: ", p->label, left, p->nsteps,
                    plural(p->nsteps));
     for (size_t i = p->cur; i < p->nsteps && i < p->cur + 8; i++) {
         if (i > p->cur)
@@ -610,6 +693,10 @@ static void fail_unfinished(ac_peer *p) {
         else
             ac__buf_printf(&p->msg, "; the loop did not run step %zu", k);
         break;
+    case ST_EXPECT_EOF:
+        ac__buf_printf(
+            &p->msg, "; step %zu was waiting for the code to close its end or shut down its sending side", k);
+        break;
     default:
         ac__buf_printf(&p->msg, "; the loop did not run step %zu", k);
         break;
@@ -628,15 +715,24 @@ static void free_peer(ac_peer *p) {
 
 /* The test has ended (after teardown): what the code wrote since the loop last ran still counts for the
  * expect steps at hand; then an unfinished script or bytes nobody expects fail the test. */
-static void on_test_end(ac_test *t, void *ctx) {
-    ac_peer *p = ctx;
+static void end_check(ac_peer *p) {
+    ac_test *t = p->t;
     p->ending = true;
-    if (ac__test_skipped(t))
+    ac__saturator_stop(&p->sat);
+    if (ac__test_skipped(t) || p->pending)
         p->failed = true; /* a skipped test leaves its script unfinished by design: report nothing */
     if (!p->failed) {
+        bool had_eof = p->rd_eof;
         pump(p, true);
-        while (!p->failed && p->cur < p->nsteps && p->steps[p->cur].kind == ST_EXPECT &&
-               run_expect(p, &p->steps[p->cur])) {
+        p->eof_at_end = !had_eof && p->rd_eof;
+        while (!p->failed && p->cur < p->nsteps) {
+            const step *s = &p->steps[p->cur];
+            if (s->kind == ST_EXPECT_EOF && p->inbox.len && !p->failed)
+                fail_unexpected(p);
+            if (p->failed || !(s->kind == ST_EXPECT       ? run_expect(p, s)
+                               : s->kind == ST_EXPECT_EOF ? run_expect_eof(p, s)
+                                                          : false))
+                break;
             p->cur++;
             p->done = 0;
         }
@@ -651,6 +747,15 @@ static void on_test_end(ac_test *t, void *ctx) {
     if (p->fd >= 0)
         close(p->fd);
     free_peer(p);
+}
+
+static void on_test_end(ac_test *t, void *ctx) {
+    (void)t;
+    end_check(ctx);
+}
+
+void ac__peer_end(ac_peer *p) {
+    end_check(p);
 }
 
 /* ---- making a peer ---- */
@@ -724,6 +829,54 @@ fail:
     return -1;
 }
 
+/* A peer with an empty script on `fd` (-1: none yet), its watchers set up but stopped. */
+static ac_peer *make_peer(ac_test *t, const char *label, int fd, const char *file, int line) {
+    ac_peer *p = ac__xcalloc(1, sizeof *p);
+    p->t = t;
+    p->loop = ac_loop(t);
+    p->fd = fd;
+    snprintf(p->label, sizeof p->label, "%s", label);
+    p->file = file;
+    p->line = line;
+    p->code_fd = -1;
+    ev_io_init(&p->rd, on_readable, fd, EV_READ);
+    ev_io_init(&p->wr, on_writable, fd, EV_WRITE);
+    ev_timer_init(&p->timer, on_timer, 0., 0.);
+    ev_prepare_init(&p->prep, on_prepare);
+    ev_idle_init(&p->wake, on_wake);
+    p->rd.data = p->wr.data = p->timer.data = p->prep.data = p->wake.data = p;
+    return p;
+}
+
+ac_peer *ac__peer_detached(ac_test *t, const char *label, bool tcp, const char *file, int line) {
+    ac_peer *p = make_peer(t, label, -1, file, line);
+    p->tcp = tcp;
+    p->pending = p->hold = true;
+    return p;
+}
+
+void ac__peer_attach(ac_peer *p, int fd) {
+    p->fd = fd;
+    p->pending = false;
+    ev_io_set(&p->rd, fd, EV_READ);
+    ev_io_set(&p->wr, fd, EV_WRITE);
+    sync_watchers(p);
+    if (p->nsteps)
+        kick(p);
+}
+
+void ac__peer_describe_script(const ac_peer *p, ac__buf *b) {
+    if (!p->nsteps)
+        ac__buf_puts(b, "empty");
+    for (size_t i = 0; i < p->nsteps && i < 8; i++) {
+        if (i)
+            ac__buf_puts(b, ", ");
+        describe(b, &p->steps[i]);
+    }
+    if (p->nsteps > 8)
+        ac__buf_printf(b, ", ... (%zu more)", p->nsteps - 8);
+}
+
 ac_peer *ac__peer_new(ac_test *t, int *fd, bool tcp, const char *file, int line) {
     char text[256];
     const char *what = "socketpair";
@@ -745,25 +898,14 @@ ac_peer *ac__peer_new(ac_test *t, int *fd, bool tcp, const char *file, int line)
         ac__report_failure(AC_FK_HARNESS, true, file, line, text, NULL, NULL);
         return NULL; /* not reached: the report is fatal */
     }
-    ac_peer *p = ac__xcalloc(1, sizeof *p);
-    p->t = t;
-    p->loop = ac_loop(t);
-    p->fd = sv[1];
+    ac_peer *p = make_peer(t, "scripted peer", sv[1], file, line);
     p->tcp = tcp;
-    p->file = file;
-    p->line = line;
     p->code_fd = sv[0];
     struct stat st;
     if (fstat(sv[0], &st) == 0) {
         p->code_dev = st.st_dev;
         p->code_ino = st.st_ino;
     }
-    ev_io_init(&p->rd, on_readable, p->fd, EV_READ);
-    ev_io_init(&p->wr, on_writable, p->fd, EV_WRITE);
-    ev_timer_init(&p->timer, on_timer, 0., 0.);
-    ev_prepare_init(&p->prep, on_prepare);
-    ev_idle_init(&p->wake, on_wake);
-    p->rd.data = p->wr.data = p->timer.data = p->prep.data = p->wake.data = p;
     ac__at_test_end(t, on_test_end, p);
     sync_watchers(p); /* an empty script: any byte the code writes is unexpected */
     *fd = sv[0];
@@ -782,7 +924,17 @@ static void check_addable(ac_peer *p, step_kind kind, const char *fn, const char
         const step *last = &p->steps[p->nsteps - 1];
         snprintf(text, sizeof text, "%s: the script already ended with %s (%s:%d); no step can follow", fn,
                  kind_name(last->kind), last->file, last->line);
-    } else if (kind == ST_SEND && p->has_shutdown)
+    } else if ((kind == ST_EXPECT || kind == ST_EXPECT_EOF) && p->eof_file)
+        snprintf(text, sizeof text,
+                 "%s: the script already expects end-of-file from the code (%s:%d); nothing more can be "
+                 "expected",
+                 fn, p->eof_file, p->eof_line);
+    else if (kind == ST_SEND && p->sat_file)
+        snprintf(text, sizeof text,
+                 "%s: the peer saturates the code's fd from %s:%d on; turn that off first "
+                 "(ac_peer_saturate(p, false))",
+                 fn, p->sat_file, p->sat_line);
+    else if (kind == ST_SEND && p->has_shutdown)
         snprintf(text, sizeof text, "%s: the script shut down the peer's sending side; nothing can be sent",
                  fn);
     else if (kind == ST_RESET && !p->tcp)
@@ -803,6 +955,17 @@ static void add_step(ac_peer *p, step s) {
         p->has_end = true;
     if (s.kind == ST_SHUTDOWN_WRITE)
         p->has_shutdown = true;
+    if (s.kind == ST_EXPECT_EOF) {
+        p->eof_file = s.file;
+        p->eof_line = s.line;
+    }
+    if (s.kind == ST_SATURATE) {
+        p->sat_file = s.on ? s.file : NULL;
+        p->sat_line = s.line;
+    }
+    /* shutdown, close and reset end a saturation */
+    if (s.kind == ST_SHUTDOWN_WRITE || s.kind == ST_CLOSE || s.kind == ST_RESET)
+        p->sat_file = NULL;
     kick(p);
 }
 
@@ -881,6 +1044,16 @@ void ac__peer_reset_unread(ac_peer *p, const char *file, int line) {
     add_step(p, (step){.kind = ST_RESET, .unread = true, .file = file, .line = line});
 }
 
+void ac__peer_expect_eof(ac_peer *p, const char *file, int line) {
+    check_addable(p, ST_EXPECT_EOF, "ac_peer_expect_eof", file, line);
+    add_step(p, (step){.kind = ST_EXPECT_EOF, .file = file, .line = line});
+}
+
+void ac__peer_saturate(ac_peer *p, bool on, const char *file, int line) {
+    check_addable(p, ST_SATURATE, "ac_peer_saturate", file, line);
+    add_step(p, (step){.kind = ST_SATURATE, .on = on, .file = file, .line = line});
+}
+
 /* ---- one-byte mode ---- */
 
 /* The code's fd number may have been closed and reused by now: touch it only while it is our socket. */
@@ -921,5 +1094,5 @@ void ac_peer_one_byte_at_a_time(ac_peer *p, bool on) {
 }
 
 bool ac_peer_done(const ac_peer *p) {
-    return p && !p->failed && p->cur == p->nsteps;
+    return p && !p->failed && !p->pending && p->cur == p->nsteps;
 }

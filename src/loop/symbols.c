@@ -57,10 +57,11 @@ static size_t nobjects;
 
 /* The library's source files (base names as STT_FILE symbols hold them). */
 static const char *const harness_sources[] = {
-    "assert.c",  "peer.c", "patch.c",   "clock.c",        "loop.c",   "hooks.c",       "dispatch.c",
-    "symbols.c", "mock.c", "proto.c",   "github.c",       "human.c",  "json.c",        "junit.c",
-    "result.c",  "tap.c",  "channel.c", "exec.c",         "main.c",   "options.c",     "registry.c",
-    "run.c",     "buf.c",  "escape.c",  "default_main.c", "values.c", "completions.c", "expect.c",
+    "assert.c",       "peer.c",    "patch.c",       "clock.c",  "loop.c",     "hooks.c",
+    "dispatch.c",     "symbols.c", "mock.c",        "proto.c",  "github.c",   "human.c",
+    "json.c",         "junit.c",   "result.c",      "tap.c",    "channel.c",  "exec.c",
+    "main.c",         "options.c", "registry.c",    "run.c",    "buf.c",      "escape.c",
+    "default_main.c", "values.c",  "completions.c", "expect.c", "listener.c",
 };
 
 /* ---- reading a file's symbol table, with raw system calls (a test may have replaced open or mmap) ---- */
