@@ -119,11 +119,11 @@ static double real_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* When a test's body returns, no transfer and no watched socket may be left. */
+/* When a test's body returns, no transfer may be left; the watchers are the harness's to check
+ * (.drain = false: one still active fails the test, named with where it was started). */
 static void assert_idle(ac_test *t) {
     fixture *f = ac_data(t);
     AC_ASSERT_EQ(fetcher_transfers(f->fetcher), 0u);
-    AC_ASSERT_EQ(fetcher_sockets(f->fetcher), 0u);
 }
 
 /* ---- transfers that end ---- */
@@ -266,6 +266,7 @@ AC_TEST(cancel, closes_the_connection_at_once, .drain = false) {
     AC_ASSERT_EQ(fetcher_sockets(f->fetcher), 1u);
     fetcher_cancel(f->h);
     f->h = NULL;
+    AC_ASSERT_EQ(fetcher_sockets(f->fetcher), 0u); /* its ev_io stopped before fetcher_cancel returned */
     assert_idle(t);
     AC_AWAIT(t, ac_listener_done(server), 1.0); /* the server read end-of-file */
     AC_STAYS_PENDING(t, ac_mock_call_count(f->on_done) > 0, 60.0);

@@ -1,6 +1,6 @@
 # expect_caught.cmake — run by ctest's example.curl_bug<N> entries: runs a planted-bug build of
 # curl_test (EXE) with TAP output and passes only when the tests that failed are exactly those listed
-# in CAUGHT (a ;-list of suite.name), the run exits with 1, and the output contains SAYS (a word of the
+# in CAUGHT (suite.name|suite.name|...), the run exits with 1, and the output contains SAYS (a word of the
 # failure the bug must cause). Prints the run's output when it does not pass.
 execute_process(COMMAND ${EXE} --tap OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 string(REGEX MATCHALL "not ok [0-9]+ - [A-Za-z0-9_.]+" lines "${out}")
@@ -10,7 +10,7 @@ foreach(line IN LISTS lines)
   list(APPEND failed ${name})
 endforeach()
 list(SORT failed)
-set(expected ${CAUGHT})
+string(REPLACE "|" ";" expected "${CAUGHT}")
 list(SORT expected)
 set(problems)
 if(NOT "${failed}" STREQUAL "${expected}")
