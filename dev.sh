@@ -20,6 +20,8 @@ build_dir=${BUILD_DIR:-build}
 packages=(gcc libc6-dev make cmake pkg-config libev-dev libffi-dev)
 [ "$mode" = test ] && packages+=(perl libxml2-utils)
 [ "$mode" = examples ] && packages+=(libhiredis-dev redis-server) # examples/redis only
+# examples/curl only (the asyncheck library itself needs no libcurl):
+[ "$mode" = examples ] && packages+=(libcurl4-openssl-dev)
 
 missing=()
 for p in "${packages[@]}"; do
