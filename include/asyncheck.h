@@ -29,5 +29,6 @@
 #include "asyncheck/mock.h"
 #include "asyncheck/clock.h"
 #include "asyncheck/race.h"
+#include "asyncheck/fault.h"
 
 #endif

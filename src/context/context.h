@@ -94,6 +94,7 @@ enum {
     AC_REC_TRACE = 'T',    /* the dispatch trace, one entry a line */
     AC_REC_PROPERTY = 'R', /* kind, file, line, message, cond, evaluated, hit (see asyncheck/race.h) */
     AC_REC_NOTE = 'N',     /* file, line, message: information, not a failure (shown under -v, TAP comment) */
+    AC_REC_FAULT = 'Q',    /* counted calls to the function a fault point fails (src/fault/) */
 };
 
 #endif

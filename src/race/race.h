@@ -25,6 +25,9 @@ typedef struct ac__sched_params {
     long cancel_at;          /* >= 0: the cancel point (see sched.c); -1: no cancel */
     bool trace;              /* keep the dispatch trace and send it (--check-determinism) */
     bool exploring;          /* one of several runs of the test: send property records */
+    char fault_fn[16];       /* the function a fault point fails (src/fault/fault.h) */
+    long fault_at;           /* > 0: its counted call that fails; 0: no fault */
+    int fault_err;           /* the errno it fails with */
 } ac__sched_params;
 
 /* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c

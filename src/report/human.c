@@ -162,6 +162,9 @@ static void print_exploration(human *h, const ac__exploration *x) {
     if (x->sweep)
         fprintf(h->out, ", cancel sweep: cancelled in flight at %u cancel point%s", x->cancel_points,
                 x->cancel_points == 1 ? "" : "s");
+    if (x->fault_sweep)
+        fprintf(h->out, ", fault sweep: failed a call in %u run%s", x->fault_points,
+                x->fault_points == 1 ? "" : "s");
     fprintf(h->out, ", %u run%s", x->runs, x->runs == 1 ? "" : "s");
     if (x->budget_reached)
         fprintf(h->out, "; budget %g s reached", x->budget);

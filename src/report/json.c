@@ -95,9 +95,12 @@ static void result(ac__reporter *r, const ac__result *res) {
         ac__buf_printf(
             &b,
             ",\"exploration\":{\"mode\":\"%s\",\"schedules\":%u,\"schedules_total\":%u,\"runs\":%u,"
-            "\"cancel_sweep\":%s,\"cancel_points\":%u,\"check_determinism\":%s,\"budget_s\":",
+            "\"cancel_sweep\":%s,\"cancel_points\":%u,\"check_determinism\":%s",
             x->mode, x->schedules, x->schedules_total, x->runs, x->sweep ? "true" : "false", x->cancel_points,
             x->determinism ? "true" : "false");
+        if (x->fault_sweep) /* only for fault sweeps: other explorations' objects stay as they were */
+            ac__buf_printf(&b, ",\"fault_sweep\":true,\"fault_points\":%u", x->fault_points);
+        ac__buf_puts(&b, ",\"budget_s\":");
         if (x->budget > 0)
             ac__buf_printf(&b, "%g", x->budget);
         else

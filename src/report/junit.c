@@ -131,6 +131,11 @@ static void put_exploration(ac__buf *b, const ac__exploration *x) {
     snprintf(n, sizeof n, "%u", x->cancel_points);
     property(b, "cancel_points", n);
     property(b, "check_determinism", x->determinism ? "true" : "false");
+    if (x->fault_sweep) {
+        property(b, "fault_sweep", "true");
+        snprintf(n, sizeof n, "%u", x->fault_points);
+        property(b, "fault_points", n);
+    }
     if (x->budget > 0) {
         snprintf(n, sizeof n, "%g", x->budget);
         property(b, "budget_s", n);

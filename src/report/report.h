@@ -74,6 +74,8 @@ typedef struct ac__exploration {
     unsigned runs;            /* runs of the test: schedules, cancel points, --check-determinism's copies */
     bool sweep;               /* a cancel sweep */
     unsigned cancel_points;   /* sweep: the cancel points tried, over all schedules */
+    bool fault_sweep;         /* a fault sweep (src/fault/) */
+    unsigned fault_points;    /* fault sweep: runs that failed a call */
     bool determinism;         /* --check-determinism: each schedule ran twice */
     double budget;            /* the exploration budget in seconds of wall time; 0: none */
     bool budget_reached;      /* the budget stopped the exploration before it was complete */
@@ -100,6 +102,7 @@ typedef struct ac__result {
     unsigned long sched_steps;
     bool cancel_reached; /* the run cancelled its operation at its cancel point */
     bool cancel_late;    /* the cancel point came after the operation had completed */
+    long fault_calls;    /* counted calls to the faulted function (0 without a fault point) */
     char *trace;
     struct ac__prop_obs *props;
     size_t nprops;

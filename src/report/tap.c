@@ -103,6 +103,8 @@ static void yaml_exploration(FILE *out, const ac__exploration *x) {
             x->mode, x->schedules, x->schedules_total, x->runs);
     fprintf(out, "    cancel_sweep: %s\n    cancel_points: %u\n    check_determinism: %s\n",
             x->sweep ? "true" : "false", x->cancel_points, x->determinism ? "true" : "false");
+    if (x->fault_sweep)
+        fprintf(out, "    fault_sweep: true\n    fault_points: %u\n", x->fault_points);
     if (x->budget > 0)
         fprintf(out, "    budget_s: %g\n", x->budget);
     fprintf(out, "    budget_reached: %s\n", x->budget_reached ? "true" : "false");

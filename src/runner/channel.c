@@ -51,6 +51,7 @@ static size_t fields_needed(int type) {
         return 3;
     case AC_REC_SKIP:
     case AC_REC_PHASE:
+    case AC_REC_FAULT:
     case AC_REC_TRACE:
         return 1;
     default:
@@ -59,8 +60,8 @@ static size_t fields_needed(int type) {
 }
 
 void ac__record_apply(ac__result *r, int type, const char *const *f, size_t n) {
-    static const char known[] = {AC_REC_FAILURE, AC_REC_SKIP,  AC_REC_PHASE,    AC_REC_DONE,
-                                 AC_REC_SCHED,   AC_REC_TRACE, AC_REC_PROPERTY, AC_REC_NOTE};
+    static const char known[] = {AC_REC_FAILURE, AC_REC_SKIP,     AC_REC_PHASE, AC_REC_DONE, AC_REC_SCHED,
+                                 AC_REC_TRACE,   AC_REC_PROPERTY, AC_REC_NOTE,  AC_REC_FAULT};
     if (type == 0 || !memchr(known, type, sizeof known)) {
         malformed(r, type, "not a record type asyncheck writes");
         return;
@@ -105,6 +106,9 @@ void ac__record_apply(ac__result *r, int type, const char *const *f, size_t n) {
             r->cancel_reached = f[1][0] == '1';
             r->cancel_late = f[1][0] == '2';
         }
+        break;
+    case AC_REC_FAULT:
+        r->fault_calls = strtol(f[0], NULL, 10);
         break;
     case AC_REC_TRACE:
         if (n >= 1) {

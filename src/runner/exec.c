@@ -781,6 +781,9 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ac__clock_attach(t->loop);
         ac__loop_begin(t);
         ac__race_begin(t, sched);
+        ac__fault_point fault = {.at = sched->fault_at, .err = sched->fault_err};
+        memcpy(fault.fn, sched->fault_fn, sizeof fault.fn);
+        ac__fault_begin(t, &fault, sched->exploring);
 
         if (setjmp(t->unwind) == 0) {
             t->can_unwind = true;
@@ -816,6 +819,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
             end_if_forked(t);
             release_waits(t);
         }
+        ac__fault_end(t); /* the suite's teardown is outside the fault window */
         atomic_store(&t->abort_requested, false);
         if (suite && suite->options.teardown) {
             if (setjmp(t->unwind) == 0) {

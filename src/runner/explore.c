@@ -27,6 +27,7 @@ typedef struct group {
     unsigned count;
     unsigned long long seed;
     long cancel_at;
+    ac__fault_point fault; /* the fault point of its earliest run (at 0: none) */
     unsigned sched;
 } group;
 
@@ -55,11 +56,19 @@ struct ac__explore {
     unsigned late;      /* sweep: schedules swept up to the point where the operation had completed */
     unsigned inflight, ran, failed;
     bool stop;
+    /* a fault sweep (src/fault/): per schedule, each (function, failure) pair, calls 1, 2, ... until a
+     * run makes fewer counted calls than its point; it uses sweep_sched, sweep_k and sweep_waiting */
+    bool fsweep;
+    ac__fault_point *faults;
+    unsigned nfaults, fault_i;
+    unsigned fault_points; /* runs that failed a call */
+    char *fault_error;     /* the test's .fault_sweep did not parse */
     /* results */
     ac__result rep; /* the representative attempt: the first failing one (lowest schedule), else the first */
     bool have_rep, rep_failed;
     unsigned rep_sched;
     long rep_cancel;
+    ac__fault_point rep_fault;
     unsigned long long rep_seed;
     group groups[MAX_GROUPS];
     size_t ngroups;
@@ -98,12 +107,25 @@ static bool replaying(const ac__options *o) {
     return o->seed_given && !o->shuffle && o->schedules == 0;
 }
 
+static void set_fault(ac__sched_params *p, const ac__fault_point *f) {
+    memcpy(p->fault_fn, f->fn, sizeof p->fault_fn);
+    p->fault_at = f->at;
+    p->fault_err = f->err;
+}
+
+static ac__fault_point fault_of(const ac__sched_params *p) {
+    ac__fault_point f = {.at = p->fault_at, .err = p->fault_err};
+    memcpy(f.fn, p->fault_fn, sizeof f.fn);
+    return f;
+}
+
 void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac__sched_params *p) {
     memset(p, 0, sizeof *p);
     plain(o, def, &p->mode, &p->pct_depth);
     p->pct_steps = o->pct_steps;
     p->seed = replaying(o) ? o->seed : 0;
     p->cancel_at = o->cancel_at;
+    set_fault(p, &o->fault_at);
 }
 
 /* The smaller of the test's own .explore_budget and --explore-budget; 0: none. */
@@ -119,17 +141,35 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
                       : o->schedules > 0       ? (unsigned)o->schedules
                       : def->options.schedules ? def->options.schedules
                                                : 1;
-    bool sweep = (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
-    if (nsched <= 1 && !sweep && !o->check_determinism)
+    const char *flist = o->fault_sweep ? o->fault_sweep : def->options.fault_sweep;
+    ac__fault_point *faults = NULL;
+    unsigned nfaults = 0;
+    ac__buf ferr = {0};
+    bool bad = false;
+    if (flist && o->fault_at.at == 0 && o->cancel_at < 0) {
+        ac__buf_puts(&ferr, ".fault_sweep: "); /* (--fault-sweep was checked when parsed) */
+        bad = ac__fault_sweep_parse(flist, &faults, &nfaults, &ferr) < 0;
+    }
+    bool fsweep = flist && !bad && o->fault_at.at == 0 && o->cancel_at < 0;
+    /* a fault sweep takes the place of a cancel sweep */
+    bool sweep = !fsweep && (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
+    if (nsched <= 1 && !sweep && !fsweep && !o->check_determinism && !bad) {
+        ac__buf_free(&ferr);
         return NULL;
+    }
     ac__explore *ex = ac__xcalloc(1, sizeof *ex);
+    ex->fsweep = fsweep;
+    ex->faults = faults;
+    ex->nfaults = nfaults;
+    ex->fault_error = bad ? ac__buf_take(&ferr) : NULL;
+    ac__buf_free(&ferr);
     ex->o = o;
     ex->def = def;
     plain(o, def, &ex->mode, &ex->depth);
     ex->steps = o->pct_steps;
     ex->nsched = nsched ? nsched : 1;
     ex->sweep = sweep;
-    ex->copies = o->check_determinism && !sweep ? 2 : 1;
+    ex->copies = o->check_determinism && !sweep && !fsweep ? 2 : 1;
     ex->keep_going = o->keep_going;
     ex->seeded = o->seed_given && !o->shuffle;
     ex->base = o->seed_given || o->shuffle ? o->seed : DEFAULT_BASE;
@@ -138,7 +178,7 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
     if (!ex->steps_known && ex->nsched == 1)
         ex->steps_known = true;
-    ex->sweep_k = 0;
+    ex->sweep_k = fsweep ? 1 : 0;
     ex->budget = budget_of(o, def);
     ex->started = ac__monotonic();
     return ex;
@@ -148,14 +188,19 @@ void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *r
                       double *budget) {
     ac__explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
     *runs = ex ? ex->nsched * ex->copies : 1;
-    *sweep = ex && ex->sweep;
+    *sweep = ex && (ex->sweep || ex->fsweep);
     *budget = ex ? ex->budget : 0;
-    free(ex); /* nothing of its own allocated yet */
+    if (ex) {
+        free(ex->faults);
+        free(ex->fault_error);
+    }
+    free(ex);
 }
 
 /* The plan still has runs to start (whatever stops it early). */
 static bool more_to_start(const ac__explore *ex) {
-    return ex->sweep ? ex->sweep_sched < ex->nsched : ex->next_attempt < ex->nsched * ex->copies;
+    return ex->sweep || ex->fsweep ? ex->sweep_sched < ex->nsched
+                                   : ex->next_attempt < ex->nsched * ex->copies;
 }
 
 /* True once the budget is spent while runs are left to start: the exploration then starts no more. */
@@ -183,6 +228,17 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
             return false;
         p->cancel_at = ex->sweep_k;
         ex->sweep_waiting = true;
+    } else if (ex->fsweep) {
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched)
+            return false;
+        i = ex->sweep_sched;
+        if (i > 0 && !ex->steps_known)
+            return false;
+        p->cancel_at = -1;
+        ac__fault_point f = ex->faults[ex->fault_i];
+        f.at = ex->sweep_k;
+        set_fault(p, &f);
+        ex->sweep_waiting = true;
     } else {
         p->cancel_at = -1;
         if (ex->next_attempt >= ex->nsched * ex->copies)
@@ -192,6 +248,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
             return false;
         ex->next_attempt++;
         p->trace = ex->copies > 1;
+        set_fault(p, &ex->o->fault_at); /* --fault-at under --schedules */
     }
     p->seed = seed_of(ex, i);
     p->mode = ex->mode;
@@ -310,8 +367,10 @@ static char *diverge(const char *a, const char *b) {
     return out;
 }
 
-static void take_rep(ac__explore *ex, ac__result *r, unsigned sched, long cancel, unsigned long long seed,
-                     bool failed) {
+static void take_rep(ac__explore *ex, ac__result *r, const ac__sched_params *p, unsigned sched, bool failed) {
+    long cancel = p->cancel_at;
+    unsigned long long seed = p->seed;
+    ex->rep_fault = fault_of(p);
     if (ex->have_rep)
         ac__result_free(&ex->rep);
     ex->rep = *r;
@@ -358,8 +417,13 @@ static void count_failure(ac__explore *ex, const ac__sched_params *p, unsigned s
     while (g < ex->ngroups && strcmp(ex->groups[g].key, key) != 0)
         g++;
     if (g == ex->ngroups && g < MAX_GROUPS) {
-        ex->groups[g] = (group){
-            key, ac__xstrdup(r->nfailures ? r->failures[0].message : "?"), 0, p->seed, p->cancel_at, sched};
+        ex->groups[g] = (group){key,
+                                ac__xstrdup(r->nfailures ? r->failures[0].message : "?"),
+                                0,
+                                p->seed,
+                                p->cancel_at,
+                                fault_of(p),
+                                sched};
         ex->ngroups++;
         key = NULL;
     }
@@ -371,12 +435,13 @@ static void count_failure(ac__explore *ex, const ac__sched_params *p, unsigned s
             ex->groups[g].sched = sched;
             ex->groups[g].seed = p->seed;
             ex->groups[g].cancel_at = p->cancel_at;
+            ex->groups[g].fault = fault_of(p);
         }
     } else {
         ex->other_failures++;
     }
     if (!ex->rep_failed || sched < ex->rep_sched || (sched == ex->rep_sched && p->cancel_at < ex->rep_cancel))
-        take_rep(ex, r, sched, p->cancel_at, p->seed, true);
+        take_rep(ex, r, p, sched, true);
     if (!ex->keep_going)
         ex->stop = true;
 }
@@ -401,6 +466,25 @@ static void advance_sweep(ac__explore *ex, bool reached, bool late) {
     }
 }
 
+/* A fault sweep's next step after a run: the next call while runs make as many counted calls as their
+ * fault point, else the next (function, failure) pair, else the next schedule. */
+static void advance_fault(ac__explore *ex, long calls) {
+    ex->sweep_waiting = false;
+    if (calls >= ex->sweep_k) {
+        ex->fault_points++;
+        if (ex->sweep_k < SWEEP_MAX) {
+            ex->sweep_k++;
+            return;
+        }
+        ex->sweep_gave_up = true;
+    }
+    ex->sweep_k = 1;
+    if (++ex->fault_i >= ex->nfaults) {
+        ex->fault_i = 0;
+        ex->sweep_sched++;
+    }
+}
+
 void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     ex->inflight--;
     ex->ran++;
@@ -408,6 +492,7 @@ void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sch
         ex->sched_seen = sched + 1;
     ac__result_settle(r);
     bool reached = r->cancel_reached, late = r->cancel_late; /* take_rep empties r */
+    long fault_calls = r->fault_calls;
     if (r->sched_steps > ex->max_steps)
         ex->max_steps = r->sched_steps;
     if (sched == 0 && !ex->steps_known) {
@@ -419,15 +504,17 @@ void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sch
     if (p->trace && r->trace && !failed)
         compare_trace(ex, p, sched, r);
     if (r->outcome == AC_SKIP && !ex->have_rep) {
-        take_rep(ex, r, sched, p->cancel_at, p->seed, false);
+        take_rep(ex, r, p, sched, false);
         ex->stop = true; /* a skip skips every schedule */
     } else if (failed) {
         count_failure(ex, p, sched, r);
     } else if (!ex->have_rep) {
-        take_rep(ex, r, sched, p->cancel_at, p->seed, false);
+        take_rep(ex, r, p, sched, false);
     }
     if (ex->sweep)
         advance_sweep(ex, reached, late);
+    else if (ex->fsweep)
+        advance_fault(ex, fault_calls);
     if (budget_spent(ex))
         ex->stop = true;
 }
@@ -441,7 +528,7 @@ bool ac__explore_done(const ac__explore *ex) {
         return false;
     if (ex->stop)
         return true;
-    if (ex->sweep)
+    if (ex->sweep || ex->fsweep)
         return ex->sweep_sched >= ex->nsched;
     return ex->next_attempt >= ex->nsched * ex->copies;
 }
@@ -460,8 +547,8 @@ static void shell_quote(ac__buf *b, const char *s) {
 /* The command line that runs this test under one schedule (and cancel point) again, with every option
  * of this run that changes what a run does; the name is glob-escaped so that --filter selects exactly
  * this test, whatever characters its name holds. */
-static void replay_command(const ac__explore *ex, unsigned long long seed, long cancel_at, bool determinism,
-                           ac__buf *b) {
+static void replay_command(const ac__explore *ex, unsigned long long seed, long cancel_at,
+                           const ac__fault_point *fault, bool determinism, ac__buf *b) {
     const ac__options *o = ex->o;
     ac__buf name = {0}, glob = {0};
     ac__full_name(ex->def, &name);
@@ -487,6 +574,10 @@ static void replay_command(const ac__explore *ex, unsigned long long seed, long 
         ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
     if (cancel_at >= 0)
         ac__buf_printf(b, " --cancel-at=%ld", cancel_at);
+    if (fault && fault->at > 0) {
+        ac__buf_puts(b, " --fault-at=");
+        ac__fault_format(fault, b);
+    }
     if (determinism)
         ac__buf_puts(b, " --check-determinism");
 }
@@ -495,14 +586,19 @@ static const char *mode_name(const ac__explore *ex) {
     return ex->mode == AC_SCHED_PCT ? "pct" : "shuffle";
 }
 
-static void where(const ac__explore *ex, unsigned sched, long cancel_at, unsigned long long seed,
-                  ac__buf *b) {
+static void where(const ac__explore *ex, unsigned sched, long cancel_at, const ac__fault_point *fault,
+                  unsigned long long seed, ac__buf *b) {
+    if (ex->fsweep && fault->at > 0) {
+        ac__buf_puts(b, "fault point ");
+        ac__fault_format(fault, b);
+        ac__buf_printf(b, " (counted call %ld to %s after ac_fault_start failed) of ", fault->at, fault->fn);
+    }
     if (ex->sweep && cancel_at == 0)
         ac__buf_puts(b, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
     else if (ex->sweep)
         ac__buf_printf(b, "cancel point %ld (cancelled after callback %ld after ac_cancel_with)", cancel_at,
                        cancel_at);
-    if (ex->nsched > 1 || !ex->sweep) {
+    if (ex->nsched > 1 || !ex->sweep || ex->fsweep) {
         if (ex->sweep)
             ac__buf_puts(b, " of ");
         ac__buf_printf(b, "schedule %u", sched + 1);
@@ -545,6 +641,8 @@ static void summarize(const ac__explore *ex, ac__exploration *s) {
                            .runs = ex->ran,
                            .sweep = ex->sweep,
                            .cancel_points = ex->cancelled, /* runs that cancelled in flight */
+                           .fault_sweep = ex->fsweep,
+                           .fault_points = ex->fault_points,
                            .determinism = ex->copies > 1,
                            .budget = ex->budget,
                            .budget_reached = ex->budget_reached};
@@ -575,29 +673,32 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
     int line = ex->def->line;
     if (ex->failed && !ex->keep_going) {
         ac__buf m = {0};
-        where(ex, ex->rep_sched, ex->rep_cancel, ex->rep_seed, &m);
+        where(ex, ex->rep_sched, ex->rep_cancel, &ex->rep_fault, ex->rep_seed, &m);
         ac__buf_puts(&m, " failed");
         if (ex->ran > ex->failed)
             ac__buf_printf(&m, " (%u other run%s passed)", ex->ran - ex->failed,
                            ex->ran - ex->failed == 1 ? "" : "s");
         ac__buf_puts(&m, "; replay: ");
-        replay_command(ex, ex->rep_seed, ex->rep_cancel, false, &m);
+        replay_command(ex, ex->rep_seed, ex->rep_cancel, &ex->rep_fault, false, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
         ac__buf_free(&m);
     } else if (ex->failed) {
         ac__buf m = {0}, g = {0};
         ac__buf_printf(&m, "%u of %u run%s failed (%s%s), in %zu group%s by failure", ex->failed, ex->ran,
-                       ex->ran == 1 ? "" : "s", ex->sweep ? "cancel sweep, " : "", mode_name(ex), ex->ngroups,
-                       ex->ngroups == 1 ? "" : "s");
+                       ex->ran == 1 ? "" : "s",
+                       ex->sweep    ? "cancel sweep, "
+                       : ex->fsweep ? "fault sweep, "
+                                    : "",
+                       mode_name(ex), ex->ngroups, ex->ngroups == 1 ? "" : "s");
         for (size_t i = 0; i < ex->ngroups; i++) {
             const group *gr = &ex->groups[i];
             ac__buf_printf(&g, "%s%u× ", i ? "\n" : "", gr->count);
             for (const char *c = gr->message; *c; c++) /* every line of the group under its count */
                 ac__buf_puts(&g, *c == '\n' ? "\n    " : (char[]){*c, 0});
             ac__buf_puts(&g, "\n    first at ");
-            where(ex, gr->sched, gr->cancel_at, gr->seed, &g);
+            where(ex, gr->sched, gr->cancel_at, &gr->fault, gr->seed, &g);
             ac__buf_puts(&g, "; replay: ");
-            replay_command(ex, gr->seed, gr->cancel_at, false, &g);
+            replay_command(ex, gr->seed, gr->cancel_at, &gr->fault, false, &g);
         }
         if (ex->other_failures)
             ac__buf_printf(&g, "\n%u× in further groups", ex->other_failures);
@@ -613,15 +714,18 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
             "nondeterministic: two runs of seed %llu dispatched differently (uninitialised memory, "
             "real time, threads or addresses decide something); replay: ",
             ex->divergence_seed);
-        replay_command(ex, ex->divergence_seed, -1, true, &m);
+        replay_command(ex, ex->divergence_seed, -1, &ex->o->fault_at, true, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ex->divergence, NULL);
         ac__buf_free(&m);
     }
     if (ex->sweep_gave_up)
         ac__result_add_failure(
             out, AC_FK_SCHEDULE, false, file, line,
-            "cancel sweep stopped at cancel point " AC__STR(
-                SWEEP_MAX) ": the test dispatches more callbacks than that (does it ever finish?)",
+            ex->fsweep
+                ? "fault sweep stopped at call " AC__STR(
+                      SWEEP_MAX) ": the test makes more calls than that (does it ever finish?)"
+                : "cancel sweep stopped at cancel point " AC__STR(
+                      SWEEP_MAX) ": the test dispatches more callbacks than that (does it ever finish?)",
             NULL, NULL);
     if (ex->sweep && !ex->cancelled && !ex->failed && !ex->sweep_gave_up && !out->skip_reason)
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line,
@@ -633,6 +737,14 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
                                      "the test call ac_cancel_with after starting its operation, and "
                                      "does the operation dispatch any callback?)",
                                NULL, NULL);
+    if (ex->fault_error)
+        ac__result_add_failure(out, AC_FK_HARNESS, false, file, line, ex->fault_error, NULL, NULL);
+    if (ex->fsweep && !ex->fault_points && !ex->failed && !ex->sweep_gave_up && !out->skip_reason)
+        ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line,
+                               "fault sweep failed no call: no run made a counted call to the functions "
+                               "swept (does the test call ac_fault_start before starting its operation, "
+                               "and does the operation call them?)",
+                               NULL, NULL);
     if (out->skip_reason == NULL || out->nfailures)
         check_props(ex, out);
     for (size_t i = 0; i < ex->ngroups; i++) {
@@ -643,6 +755,8 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
         free(ex->traces[i].trace);
     free(ex->traces);
     free(ex->divergence);
+    free(ex->faults);
+    free(ex->fault_error);
     ac__props_free(ex->props, ex->nprops);
     free(ex);
 }

@@ -45,6 +45,9 @@ static const char usage_text[] =
     "                         cancel point: before the first callback after the declaration (0),\n"
     "                         after the 1st, 2nd, ... until the run or the operation completes\n"
     "  --cancel-at K          cancel at cancel point K only (replays one sweep run)\n"
+    "  --fault-sweep LIST     rerun each test failing the 1st, 2nd, ... call to each function of LIST\n"
+    "                         (read, recv, write, send) made after ac_fault_start, one per run\n"
+    "  --fault-at F:K[:ERR]   fail only call K of F (write:3:EINTR; replays one fault sweep run)\n"
     "  --explore-budget S     start no further schedule or cancel point of a test after S seconds\n"
     "                         of wall time (caps tests' own .explore_budget); the test reports\n"
     "                         how much it explored\n"
@@ -339,6 +342,28 @@ static int opt_cancel_at(parse_state *ps, const char *value) {
     return 0;
 }
 
+static int opt_fault_at(parse_state *ps, const char *value) {
+    ac__buf why = {0};
+    int rc =
+        ac__fault_parse(value, &ps->o->fault_at, &why) < 0 ? fail(ps->err, "%s%s", ac__buf_str(&why), "") : 0;
+    ac__buf_free(&why);
+    return rc;
+}
+
+static int opt_fault_sweep(parse_state *ps, const char *value) {
+    ac__buf why = {0};
+    ac__fault_point *pts;
+    unsigned n;
+    int rc = ac__fault_sweep_parse(value, &pts, &n, &why) < 0
+                 ? fail(ps->err, "--fault-sweep: %s%s", ac__buf_str(&why), "")
+                 : 0;
+    free(pts);
+    ac__buf_free(&why);
+    if (rc == 0)
+        ps->o->fault_sweep = value;
+    return rc;
+}
+
 static int opt_explore_budget(parse_state *ps, const char *value) {
     double *b = &ps->o->explore_budget;
     if (!ac__parse_seconds(value, b) || !(*b > 0) || *b > 1e7)
@@ -372,6 +397,8 @@ static const option options[] = {
     FLAG("--check-determinism", NULL, check_determinism),
     FLAG("--cancel-sweep", NULL, cancel_sweep),
     VALUE("--cancel-at", NULL, opt_cancel_at),
+    VALUE("--fault-sweep", NULL, opt_fault_sweep),
+    VALUE("--fault-at", NULL, opt_fault_at),
     VALUE("--explore-budget", NULL, opt_explore_budget),
     {"--tap", NULL, ARG_ATTACHED, opt_tap, 0},
     VALUE("--tap-version", NULL, opt_tap_version),

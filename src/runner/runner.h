@@ -10,6 +10,7 @@
 
 #include "asyncheck/test.h"
 #include "../context/context.h"
+#include "../fault/fault.h"
 #include "../race/race.h"
 #include "../report/report.h"
 
@@ -63,8 +64,10 @@ typedef struct ac__options {
     int pct_depth;                   /* from --schedule-mode pct:D (0: not given) */
     long pct_steps;                  /* from --schedule-mode pct:D:K (0: not given) */
     bool keep_going, check_determinism, cancel_sweep;
-    long cancel_at;   /* --cancel-at (-1: not given) */
-    const char *prog; /* argv[0], for replay command lines */
+    long cancel_at;           /* --cancel-at (-1: not given) */
+    const char *fault_sweep;  /* --fault-sweep LIST (NULL: not given) */
+    ac__fault_point fault_at; /* --fault-at (at 0: not given) */
+    const char *prog;         /* argv[0], for replay command lines */
     /* --explore-budget, seconds (0: not given) */
     double explore_budget;
 } ac__options;

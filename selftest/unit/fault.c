@@ -1,0 +1,40 @@
+/* fault.c — fault specifications from inside: --fault-at and --fault-sweep values that parse, into the
+ * point and the (function, failure) pairs a sweep runs, in order; and the formatting replay lines use
+ * (the refusals are checked from outside by meta_fault.c). */
+#include <asyncheck.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault/fault.h"
+
+AC_TEST(fault_spec, a_point_parses_with_and_without_its_failure) {
+    ac__fault_point p;
+    ac__buf why = {0}, out = {0};
+    AC_ASSERT_EQ(ac__fault_parse("write:3:EAGAIN", &p, &why), 0);
+    AC_EXPECT_STR_EQ(p.fn, "write");
+    AC_EXPECT_EQ(p.at, 3);
+    AC_EXPECT_EQ(p.err, EAGAIN);
+    AC_ASSERT_EQ(ac__fault_parse("recv:12", &p, &why), 0);
+    AC_EXPECT_EQ(p.err, EINTR); /* the function's first failure */
+    ac__fault_format(&p, &out);
+    AC_EXPECT_STR_EQ(ac__buf_str(&out), "recv:12:EINTR");
+    AC_EXPECT_STR_EQ(ac__buf_str(&why), "");
+    ac__buf_free(&out);
+    ac__buf_free(&why);
+}
+
+AC_TEST(fault_spec, a_sweep_list_gives_each_function_each_failure_in_order) {
+    ac__fault_point *pts;
+    unsigned n;
+    ac__buf why = {0};
+    AC_ASSERT_EQ(ac__fault_sweep_parse("read,send", &pts, &n, &why), 0);
+    AC_ASSERT_EQ(n, 4);
+    AC_EXPECT_STR_EQ(pts[0].fn, "read");
+    AC_EXPECT_EQ(pts[0].err, EINTR);
+    AC_EXPECT_EQ(pts[1].err, EAGAIN);
+    AC_EXPECT_STR_EQ(pts[2].fn, "send");
+    AC_EXPECT_EQ(pts[3].err, EAGAIN);
+    free(pts);
+    ac__buf_free(&why);
+}
