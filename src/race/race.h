@@ -25,6 +25,7 @@ typedef struct ac__sched_params {
     long cancel_at;          /* >= 0: the cancel point (see sched.c); -1: no cancel */
     bool trace;              /* keep the dispatch trace and send it (--check-determinism) */
     bool exploring;          /* one of several runs of the test: send property records */
+    unsigned backend;        /* the test loop's libev backend (EVBACKEND_*); 0: epoll (exec.c) */
 } ac__sched_params;
 
 /* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c

@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "  --no-fork              run tests in this process, one after another (for debuggers)\n"
     "  --clock real|virtual|manual\n"
     "                         the clock of tests that choose none (default real)\n"
+    "  --backend epoll|poll|select|all\n"
+    "                         the libev backend of tests' loops (default epoll); all: each test\n"
+    "                         on every backend libev has here (tests' own .backend wins)\n"
     "  -x, --fail-fast        start no more tests after the first failure\n"
     "  --shard I/N            run shard I of N (1-based; round-robin over registration order)\n"
     "  --repeat N             run the selection N times; --repeat until-fail:N stops at a failure\n"
@@ -305,6 +309,18 @@ static int opt_clock(parse_state *ps, const char *value) {
     return 0;
 }
 
+static int opt_backend(parse_state *ps, const char *value) {
+    static const char *const names[] = {"epoll", "poll", "select", "all"};
+    static const unsigned bits[] = {AC_BACKEND_EPOLL, AC_BACKEND_POLL, AC_BACKEND_SELECT, AC_BACKEND_ALL};
+    int c = choice(value, names, 4);
+    if (c < 0)
+        return fail(ps->err, "--backend: '%s' is not one of epoll, poll, select, all%s", value, "");
+    ps->o->backend = bits[c] & ev_supported_backends();
+    if (!ps->o->backend)
+        return fail(ps->err, "--backend: libev here has no %s backend%s", value, "");
+    return 0;
+}
+
 static int opt_seed(parse_state *ps, const char *value) {
     char *end;
     errno = 0;
@@ -361,6 +377,7 @@ static const option options[] = {
     VALUE("--timeout", NULL, opt_timeout),
     FLAG("--no-fork", NULL, no_fork),
     VALUE("--clock", NULL, opt_clock),
+    VALUE("--backend", NULL, opt_backend),
     FLAG("--fail-fast", "-x", fail_fast),
     VALUE("--shard", NULL, opt_shard),
     VALUE("--repeat", NULL, opt_repeat),
