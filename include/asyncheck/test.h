@@ -88,6 +88,10 @@ typedef struct ac_test_options {
     /* The libev backends to run the test on (AC_BACKEND_*, or-ed): the test runs once on each (with every
      * schedule). 0: --backend, else epoll. Virtual and manual clocks run only on epoll (README). */
     unsigned backend;
+    /* Exploring schedules (seed != 0) may also hold a ready fd's event (ev_io) over to a later loop
+     * iteration, 1 to 3 iterations, drawn from the seed (README "Deferred readiness"). --defer-readiness
+     * turns it on for every test. */
+    bool defer_readiness;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

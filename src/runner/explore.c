@@ -134,6 +134,7 @@ void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac_
     memset(p, 0, sizeof *p);
     unsigned backends[3];
     p->backend = backends_of(o, def, backends) ? backends[0] : 0;
+    p->defer_readiness = o->defer_readiness || def->options.defer_readiness;
     plain(o, def, &p->mode, &p->pct_depth);
     p->pct_steps = o->pct_steps;
     p->seed = replaying(o) ? o->seed : 0;
@@ -233,6 +234,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     }
     p->seed = seed_of(ex, i % ex->nsched);
     p->backend = ex->backends[i / ex->nsched];
+    p->defer_readiness = ex->o->defer_readiness || ex->def->options.defer_readiness;
     p->mode = ex->mode;
     p->pct_depth = ex->depth;
     p->pct_steps = ex->steps > 0 ? ex->steps : 50;
@@ -529,6 +531,8 @@ static void replay_command(const ac__explore *ex, unsigned long long seed, long 
         ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
     if (cancel_at >= 0)
         ac__buf_printf(b, " --cancel-at=%ld", cancel_at);
+    if (o->defer_readiness)
+        ac__buf_puts(b, " --defer-readiness");
     if (determinism)
         ac__buf_puts(b, " --check-determinism");
 }

@@ -45,6 +45,8 @@ static const char usage_text[] =
     "                         pct: depth 3, change points drawn from the first STEPS dispatches)\n"
     "  --keep-going           run every schedule and report how many failed, grouped by failure\n"
     "  --check-determinism    run each schedule twice and fail at the first dispatch that differs\n"
+    "  --defer-readiness      schedules (seed != 0) may also hold a ready fd's event over to a later\n"
+    "                         loop iteration (1 to 3 iterations; tests' .defer_readiness = true)\n"
     "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling at each\n"
     "                         cancel point: before the first callback after the declaration (0),\n"
     "                         after the 1st, 2nd, ... until the run or the operation completes\n"
@@ -387,6 +389,7 @@ static const option options[] = {
     VALUE("--schedule-mode", NULL, opt_schedule_mode),
     FLAG("--keep-going", NULL, keep_going),
     FLAG("--check-determinism", NULL, check_determinism),
+    FLAG("--defer-readiness", NULL, defer_readiness),
     FLAG("--cancel-sweep", NULL, cancel_sweep),
     VALUE("--cancel-at", NULL, opt_cancel_at),
     VALUE("--explore-budget", NULL, opt_explore_budget),
