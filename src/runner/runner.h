@@ -67,7 +67,7 @@ typedef struct ac__options {
     const char *prog; /* argv[0], for replay command lines */
     /* --explore-budget, seconds (0: not given) */
     double explore_budget;
-    unsigned backend; /* --backend: AC_BACKEND_* bits (0: not given) */
+    unsigned backend;     /* --backend: AC_BACKEND_* bits (0: not given) */
     bool defer_readiness; /* --defer-readiness */
 } ac__options;
 
