@@ -29,6 +29,15 @@ typedef enum ac_schedule_mode {
     AC_SCHED_PCT,         /* PCT: seeded priorities per watcher, lowered at depth-1 seeded steps */
 } ac_schedule_mode;
 
+/* libev backends a test's loop may use (ac_test_options.backend, --backend; or-ed). The values are
+ * libev's EVBACKEND_* bits. A backend libev lacks here is left out. */
+typedef enum ac_backend {
+    AC_BACKEND_SELECT = 1u,
+    AC_BACKEND_POLL = 2u,
+    AC_BACKEND_EPOLL = 4u,
+    AC_BACKEND_ALL = 7u,
+} ac_backend;
+
 /* Per-test options, given as designated initialisers after the test's name:
  *   AC_TEST(suite, name, .timeout = 2.5, .skip = "needs IPv6") { ... }
  * A zero field means "the default". Later versions add fields; the first field is reserved so that
@@ -80,6 +89,13 @@ typedef struct ac_test_options {
      * further schedule or cancel point is started, the runs under way finish, and the test passes or
      * fails on what ran, reporting how much that was. 0: none. --explore-budget caps it. */
     double explore_budget;
+    /* The libev backends to run the test on (AC_BACKEND_*, or-ed): the test runs once on each (with every
+     * schedule). 0: --backend, else epoll. Virtual and manual clocks run only on epoll (README). */
+    unsigned backend;
+    /* Exploring schedules (seed != 0) may also hold a ready fd's event (ev_io) over to a later loop
+     * iteration, 1 to 3 iterations, drawn from the seed (README "Deferred readiness"). --defer-readiness
+     * turns it on for every test. */
+    bool defer_readiness;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

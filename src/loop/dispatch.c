@@ -18,6 +18,12 @@
  * (ac__dispatch_exclude), so each callback is charged only its own time and nothing is counted twice;
  * the nested callbacks are timed themselves.
  *
+ * Deferred readiness. The schedule may hold a pending ev_io over to a later iteration (ac__loop_scheduler
+ * .defer): its pending event is cleared and kept here, and fed back with ev_feed_event at the start of the
+ * dispatch of the iteration it is due in (libev allows readiness to be observed late). A watcher stopped
+ * or restarted meanwhile loses it; one pending again by then gets both. While events are held an ev_idle of
+ * asyncheck's own (unreferenced) keeps the loop from blocking. An event fed back is not held again.
+ *
  * Unwinding. A fatal failure inside a callback longjmps out of this dispatcher, leaving its frames on
  * the frame stack. They are found by looking at the real stack: call_watcher/call_rest live in their
  * own section (ac_loop_dispatch), so backtrace() tells how many dispatch frames are really live. This
@@ -66,9 +72,81 @@ __attribute__((cold)) static void drop_abandoned_frames(void) {
         ac__set_depth(live);
 }
 
+/* ---- readiness held over (see Deferred readiness above) ---- */
+
+typedef struct held {
+    ev_watcher *w;
+    unsigned long serial;
+    int revents;
+    unsigned due; /* ev_iteration at which it is fed back */
+} held;
+
+static held held_events[32];
+static size_t nheld;
+static const void *fed_back[32]; /* fed back in this dispatch: not held again */
+static size_t nfed_back;
+static ev_idle awake;
+
+static void awake_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+    (void)revents;
+    if (!nheld) {
+        ev_ref(loop);
+        ev_idle_stop(loop, w);
+    }
+}
+
+static void release_held(struct ev_loop *loop) {
+    unsigned now = ev_iteration(loop);
+    for (size_t i = 0; i < nheld;) {
+        held h = held_events[i];
+        if ((int)(now - h.due) < 0) {
+            i++;
+            continue;
+        }
+        held_events[i] = held_events[--nheld];
+        ac__wrec *r = ac__rec_find(h.w);
+        if (r && r->serial == h.serial && ev_is_active(h.w)) {
+            ev_feed_event(loop, h.w, h.revents);
+            fed_back[nfed_back++] = h.w;
+        }
+    }
+}
+
+static void describe_rec(ac__buf *b, const void *ctx);
+
+/* Asks the schedule whether to hold `r`'s pending event; holds it and returns true if so. */
+static bool hold(struct ev_loop *loop, const ac__wrec *r) {
+    if (r->type != AC_W_IO || !ac__loop_sched->defer || nheld == 32)
+        return false;
+    for (size_t i = 0; i < nfed_back; i++)
+        if (fed_back[i] == r->w)
+            return false;
+    for (size_t i = 0; i < nheld; i++)
+        if (held_events[i].w == r->w) { /* held already: keep its due iteration */
+            held_events[i].revents |= ev_clear_pending(loop, r->w);
+            return true;
+        }
+    unsigned k = ac__loop_sched->defer(describe_rec, r);
+    if (!k)
+        return false;
+    held_events[nheld++] = (held){r->w, r->serial, ev_clear_pending(loop, r->w), ev_iteration(loop) + k};
+    if (!ev_is_active(&awake)) {
+        ac__loop_harness_enter();
+        ev_idle_init(&awake, awake_cb);
+        ev_idle_start(loop, &awake);
+        ev_unref(loop);
+        ac__loop_harness_leave();
+    }
+    return true;
+}
+
 void ac__dispatch_reset(void) {
     if (ac__depth()) /* only when set: a forked test child pays a page fault per page it writes */
         ac__set_depth(0);
+    if (nheld || nfed_back || ev_is_active(&awake)) {
+        nheld = nfed_back = 0;
+        memset(&awake, 0, sizeof awake); /* its loop is being made or destroyed */
+    }
 }
 
 void ac__dispatch_exclude(int depth, double seconds) {
@@ -287,6 +365,10 @@ static size_t collect(struct ev_loop *loop, pick *picks, size_t max) {
 }
 
 void ac__dispatch_pending(struct ev_loop *loop) {
+    if (nfed_back)
+        nfed_back = 0;
+    if (nheld && ac__tracking(loop) && ac__on_test_thread())
+        release_held(loop);
     if (!ev_pending_count(loop))
         return;
     if (!ac__tracking(loop) || !ac__on_test_thread()) {
@@ -307,6 +389,8 @@ void ac__dispatch_pending(struct ev_loop *loop) {
             ac__wrec *r = ac__rec_find(picks[i].w);
             if (!r || r->serial != picks[i].serial || !ev_is_pending(r->w))
                 continue; /* stopped, restarted or already invoked by an earlier callback */
+            if (!r->internal && !r->harness && ac__loop_sched && hold(loop, r))
+                continue;
             if (!r->internal && !r->harness && ac__loop_sched)
                 ac__loop_sched->before_dispatch(); /* may end the body here (cancel point 0) */
             int revents = ev_clear_pending(loop, r->w);

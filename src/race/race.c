@@ -28,6 +28,7 @@ void ac__race_begin(ac_test *t, const ac__sched_params *p) {
         .before_dispatch = ac__sched_before_dispatch,
         .dispatching = ac__sched_dispatching,
         .returned = ac__sched_returned,
+        .defer = ac__sched_defer,
     };
     ac__loop_set_scheduler(&scheduler); /* the loop's dispatcher calls up to the schedule only through it */
 }

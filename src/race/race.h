@@ -28,6 +28,8 @@ typedef struct ac__sched_params {
     char fault_fn[16];       /* the function a fault point fails (src/fault/fault.h) */
     long fault_at;           /* > 0: its counted call that fails; 0: no fault */
     int fault_err;           /* the errno it fails with */
+    unsigned backend;        /* the test loop's libev backend (EVBACKEND_*); 0: epoll (exec.c) */
+    bool defer_readiness;    /* a seeded schedule may hold an ev_io's readiness over (sched.c) */
 } ac__sched_params;
 
 /* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c
@@ -77,6 +79,10 @@ void ac__sched_before_dispatch(void);
 /* A dispatched callback returned (every callback, counted or not, with the dispatch serial it ran
  * under): ends its segment for the atomic regions and, at the cancel point, cancels. */
 void ac__sched_returned(unsigned long serial);
+/* Under defer_readiness and a seed: whether to hold a pending ev_io over, and for how many iterations
+ * (0: no; else 1 to 3), drawn from the seed on a stream of its own (the dispatch order is unchanged);
+ * a hold goes into the trace. */
+unsigned ac__sched_defer(void (*describe)(ac__buf *b, const void *ctx), const void *ctx);
 /* The test declared its cancel (ac_cancel_with): cancel points count from here. */
 void ac__sched_cancel_declared(void);
 /* Dispatches counted so far. */

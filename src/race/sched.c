@@ -20,6 +20,10 @@
  * the operation's callback (ac_op_callback) already ran is not a cancellation: the run goes on uncancelled
  * and tells the runner the operation had completed, which ends the sweep of that schedule.
  *
+ * Deferred readiness (p.defer_readiness, under a seed). Each pending ev_io is held over with probability 1/3,
+ * for 1 to 3 loop iterations (the dispatcher feeds it back then), drawn from a stream of its own so that
+ * the dispatch order draws stay those of the same seed without deferral.
+ *
  * PCT. Every watcher gets a random priority the first time it is ready (depth d and above); at d-1
  * change points, drawn from dispatches 1..steps, the watcher dispatched there drops below every initial
  * priority (to d-1, d-2, ...). */
@@ -44,6 +48,7 @@ static struct {
     bool on;                      /* a test is running under this module */
     unsigned long long order_rng; /* dispatch order */
     unsigned long long value_rng; /* ac_schedule_uniform, ac_deliver_within */
+    unsigned long long defer_rng; /* deferred readiness */
     unsigned long steps;          /* counted dispatches */
     unsigned long cancel_serial;  /* the dispatch serial of the cancel point's callback */
     bool cancel_reached;          /* the operation was cancelled at the cancel point */
@@ -84,6 +89,7 @@ void ac__sched_begin(ac_test *t, const ac__sched_params *p) {
     sched_state.on = true;
     sched_state.order_rng = mix_seed(p->seed, 1);
     sched_state.value_rng = mix_seed(p->seed, 2);
+    sched_state.defer_rng = mix_seed(p->seed, 4);
     sched_state.start_mono = ac__clock_kind() != AC_CLOCK_REAL ? ac__clock_mono() : 0;
     if (p->seed && p->mode == AC_SCHED_PCT) {
         int d = p->pct_depth > 0 ? p->pct_depth : 3;
@@ -360,6 +366,22 @@ void ac__sched_returned(unsigned long serial) {
     ac__regions_segment_end(serial);
     if (sched_state.cancel_serial && serial == sched_state.cancel_serial)
         cancel_point();
+}
+
+unsigned ac__sched_defer(void (*describe)(ac__buf *b, const void *ctx), const void *ctx) {
+    if (!sched_state.on || !sched_state.p.seed || !sched_state.p.defer_readiness)
+        return 0;
+    if (below(&sched_state.defer_rng, 3) != 0)
+        return 0;
+    unsigned k = 1 + (unsigned)below(&sched_state.defer_rng, 3);
+    if (sched_state.p.trace && sched_state.trace_entries < TRACE_MAX_ENTRIES) {
+        ac__buf_puts(&sched_state.trace, "held: ");
+        describe(&sched_state.trace, ctx);
+        ac__buf_printf(&sched_state.trace, " for %u iteration%s\n", k, k == 1 ? "" : "s");
+        if (++sched_state.trace_entries == TRACE_MAX_ENTRIES)
+            ac__buf_printf(&sched_state.trace, "(trace cut at %d entries)\n", TRACE_MAX_ENTRIES);
+    }
+    return k;
 }
 
 unsigned long ac__sched_steps(void) {

@@ -7,10 +7,15 @@
  *
  * Seeds. Schedule 0 is libev's own order (seed 0) unless --seed was given; schedule i >= 1 has a seed
  * drawn from a base (--seed, or the --shuffle seed, else a fixed one, so that CI explores the same
- * schedules every run). --seed without --shuffle or --schedules runs that one schedule: the replay. */
+ * schedules every run). --seed without --shuffle or --schedules runs that one schedule: the replay.
+ *
+ * Backends. A test that runs on several libev backends (--backend=all, .backend) runs its whole plan on
+ * each, one after the other: "plan index" g = backend * nsched + schedule, which keys traces, groups and
+ * the representative as a schedule does when there is one backend. */
 #include "runner.h"
 
 #include <ctype.h>
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +48,8 @@ struct ac__explore {
     long steps;       /* PCT steps: --schedule-mode's, else learned from schedule 0 */
     bool steps_known; /* PCT may start schedules >= 1 */
     unsigned nsched;
-    unsigned copies; /* 2 under --check-determinism (not with a sweep) */
+    unsigned backends[3], nback; /* EVBACKEND_* bits to run the plan on, in order (1: one backend) */
+    unsigned copies;             /* 2 under --check-determinism (not with a sweep) */
     bool sweep, keep_going, seeded;
     unsigned long long base;
     /* progress */
@@ -77,6 +83,7 @@ struct ac__explore {
     size_t ntraces;
     char *divergence; /* the first divergence found */
     unsigned long long divergence_seed;
+    unsigned divergence_backend;
     ac__prop_obs *props; /* union over attempts */
     size_t nprops;
     unsigned long max_steps;
@@ -119,8 +126,36 @@ static ac__fault_point fault_of(const ac__sched_params *p) {
     return f;
 }
 
+/* The backends a test runs on, into `out` in the order epoll, poll, select; returns how many. --backend
+ * wins over the test's .backend (as --schedules over .schedules); neither: epoll. A virtual or manual
+ * clock keeps epoll only when epoll is among them (exec.c skips such a test on another backend). */
+static unsigned backends_of(const ac__options *o, const ac__test_def *def, unsigned out[3]) {
+    unsigned mask = o->backend ? o->backend : def->options.backend ? def->options.backend : AC_BACKEND_EPOLL;
+    if (mask & ev_supported_backends())
+        mask &= ev_supported_backends();
+    const ac__suite_def *suite = ac__suite_find(def->suite);
+    int clock = def->options.clock              ? (int)def->options.clock
+                : suite && suite->options.clock ? (int)suite->options.clock
+                                                : o->clock;
+    if ((clock == AC_CLOCK_VIRTUAL || clock == AC_CLOCK_MANUAL) && (mask & AC_BACKEND_EPOLL))
+        mask = AC_BACKEND_EPOLL;
+    static const unsigned order[] = {AC_BACKEND_EPOLL, AC_BACKEND_POLL, AC_BACKEND_SELECT};
+    unsigned n = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (mask & order[i])
+            out[n++] = order[i];
+    return n;
+}
+
+static const char *backend_name(unsigned b) {
+    return b == AC_BACKEND_POLL ? "poll" : b == AC_BACKEND_SELECT ? "select" : "epoll";
+}
+
 void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac__sched_params *p) {
     memset(p, 0, sizeof *p);
+    unsigned backends[3];
+    p->backend = backends_of(o, def, backends) ? backends[0] : 0;
+    p->defer_readiness = o->defer_readiness || def->options.defer_readiness;
     plain(o, def, &p->mode, &p->pct_depth);
     p->pct_steps = o->pct_steps;
     p->seed = replaying(o) ? o->seed : 0;
@@ -153,7 +188,8 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     bool fsweep = flist && !bad && o->fault_at.at == 0 && o->cancel_at < 0;
     /* a fault sweep takes the place of a cancel sweep */
     bool sweep = !fsweep && (def->options.cancel_sweep || o->cancel_sweep) && o->cancel_at < 0;
-    if (nsched <= 1 && !sweep && !fsweep && !o->check_determinism && !bad) {
+    unsigned backends[3] = {0}, nback = backends_of(o, def, backends);
+    if (nsched <= 1 && !sweep && !fsweep && !o->check_determinism && !bad && nback <= 1) {
         ac__buf_free(&ferr);
         return NULL;
     }
@@ -163,6 +199,8 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     ex->nfaults = nfaults;
     ex->fault_error = bad ? ac__buf_take(&ferr) : NULL;
     ac__buf_free(&ferr);
+    memcpy(ex->backends, backends, sizeof backends);
+    ex->nback = nback ? nback : 1;
     ex->o = o;
     ex->def = def;
     plain(o, def, &ex->mode, &ex->depth);
@@ -187,7 +225,7 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
 void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
                       double *budget) {
     ac__explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
-    *runs = ex ? ex->nsched * ex->copies : 1;
+    *runs = ex ? ex->nsched * ex->nback * ex->copies : 1;
     *sweep = ex && (ex->sweep || ex->fsweep);
     *budget = ex ? ex->budget : 0;
     if (ex) {
@@ -199,8 +237,8 @@ void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *r
 
 /* The plan still has runs to start (whatever stops it early). */
 static bool more_to_start(const ac__explore *ex) {
-    return ex->sweep || ex->fsweep ? ex->sweep_sched < ex->nsched
-                                   : ex->next_attempt < ex->nsched * ex->copies;
+    unsigned plan = ex->nsched * ex->nback;
+    return ex->sweep || ex->fsweep ? ex->sweep_sched < plan : ex->next_attempt < plan * ex->copies;
 }
 
 /* True once the budget is spent while runs are left to start: the exploration then starts no more. */
@@ -221,7 +259,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     unsigned i;
     memset(p, 0, sizeof *p);
     if (ex->sweep) {
-        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched)
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched * ex->nback)
             return false;
         i = ex->sweep_sched;
         if (i > 0 && !ex->steps_known)
@@ -229,7 +267,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
         p->cancel_at = ex->sweep_k;
         ex->sweep_waiting = true;
     } else if (ex->fsweep) {
-        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched)
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched * ex->nback)
             return false;
         i = ex->sweep_sched;
         if (i > 0 && !ex->steps_known)
@@ -241,7 +279,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
         ex->sweep_waiting = true;
     } else {
         p->cancel_at = -1;
-        if (ex->next_attempt >= ex->nsched * ex->copies)
+        if (ex->next_attempt >= ex->nsched * ex->nback * ex->copies)
             return false;
         i = ex->next_attempt / ex->copies;
         if (i > 0 && !ex->steps_known)
@@ -250,7 +288,9 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
         p->trace = ex->copies > 1;
         set_fault(p, &ex->o->fault_at); /* --fault-at under --schedules */
     }
-    p->seed = seed_of(ex, i);
+    p->seed = seed_of(ex, i % ex->nsched);
+    p->backend = ex->backends[i / ex->nsched];
+    p->defer_readiness = ex->o->defer_readiness || ex->def->options.defer_readiness;
     p->mode = ex->mode;
     p->pct_depth = ex->depth;
     p->pct_steps = ex->steps > 0 ? ex->steps : 50;
@@ -400,6 +440,7 @@ static void compare_trace(ac__explore *ex, const ac__sched_params *p, unsigned s
     if (d && !ex->divergence) {
         ex->divergence = d;
         ex->divergence_seed = p->seed;
+        ex->divergence_backend = p->backend;
         if (!ex->keep_going)
             ex->stop = true;
     } else {
@@ -488,8 +529,8 @@ static void advance_fault(ac__explore *ex, long calls) {
 void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     ex->inflight--;
     ex->ran++;
-    if (sched + 1 > ex->sched_seen)
-        ex->sched_seen = sched + 1;
+    if (sched % ex->nsched + 1 > ex->sched_seen)
+        ex->sched_seen = sched % ex->nsched + 1;
     ac__result_settle(r);
     bool reached = r->cancel_reached, late = r->cancel_late; /* take_rep empties r */
     long fault_calls = r->fault_calls;
@@ -529,8 +570,8 @@ bool ac__explore_done(const ac__explore *ex) {
     if (ex->stop)
         return true;
     if (ex->sweep || ex->fsweep)
-        return ex->sweep_sched >= ex->nsched;
-    return ex->next_attempt >= ex->nsched * ex->copies;
+        return ex->sweep_sched >= ex->nsched * ex->nback;
+    return ex->next_attempt >= ex->nsched * ex->nback * ex->copies;
 }
 
 static void shell_quote(ac__buf *b, const char *s) {
@@ -548,7 +589,7 @@ static void shell_quote(ac__buf *b, const char *s) {
  * of this run that changes what a run does; the name is glob-escaped so that --filter selects exactly
  * this test, whatever characters its name holds. */
 static void replay_command(const ac__explore *ex, unsigned long long seed, long cancel_at,
-                           const ac__fault_point *fault, bool determinism, ac__buf *b) {
+                           const ac__fault_point *fault, bool determinism, unsigned backend, ac__buf *b) {
     const ac__options *o = ex->o;
     ac__buf name = {0}, glob = {0};
     ac__full_name(ex->def, &name);
@@ -569,6 +610,8 @@ static void replay_command(const ac__explore *ex, unsigned long long seed, long 
         ac__buf_printf(b, " --clock=%s", clocks[o->clock]);
     if (o->timeout_given)
         ac__buf_printf(b, " --timeout=%g", o->timeout);
+    if (ex->nback > 1 || ex->o->backend)
+        ac__buf_printf(b, " --backend=%s", backend_name(backend));
     ac__buf_printf(b, " --seed=%llu", seed);
     if (ex->mode == AC_SCHED_PCT && seed)
         ac__buf_printf(b, " --schedule-mode=pct:%d:%ld", ex->depth, ex->steps > 0 ? ex->steps : 50);
@@ -578,6 +621,8 @@ static void replay_command(const ac__explore *ex, unsigned long long seed, long 
         ac__buf_puts(b, " --fault-at=");
         ac__fault_format(fault, b);
     }
+    if (o->defer_readiness)
+        ac__buf_puts(b, " --defer-readiness");
     if (determinism)
         ac__buf_puts(b, " --check-determinism");
 }
@@ -601,12 +646,14 @@ static void where(const ac__explore *ex, unsigned sched, long cancel_at, const a
     if (ex->nsched > 1 || !ex->sweep || ex->fsweep) {
         if (ex->sweep)
             ac__buf_puts(b, " of ");
-        ac__buf_printf(b, "schedule %u", sched + 1);
+        ac__buf_printf(b, "schedule %u", sched % ex->nsched + 1);
         if (ex->nsched > 1)
             ac__buf_printf(b, " of %u", ex->nsched);
     }
     ac__buf_printf(b, " (seed %llu%s%s)", seed, seed ? ", " : ", libev's own order",
                    seed ? mode_name(ex) : "");
+    if (ex->nback > 1)
+        ac__buf_printf(b, " on the %s backend", backend_name(ex->backends[sched / ex->nsched]));
 }
 
 static void check_props(ac__explore *ex, ac__result *out) {
@@ -679,7 +726,8 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
             ac__buf_printf(&m, " (%u other run%s passed)", ex->ran - ex->failed,
                            ex->ran - ex->failed == 1 ? "" : "s");
         ac__buf_puts(&m, "; replay: ");
-        replay_command(ex, ex->rep_seed, ex->rep_cancel, &ex->rep_fault, false, &m);
+        replay_command(ex, ex->rep_seed, ex->rep_cancel, &ex->rep_fault, false,
+                       ex->backends[ex->rep_sched / ex->nsched], &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), NULL, NULL);
         ac__buf_free(&m);
     } else if (ex->failed) {
@@ -698,7 +746,8 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
             ac__buf_puts(&g, "\n    first at ");
             where(ex, gr->sched, gr->cancel_at, &gr->fault, gr->seed, &g);
             ac__buf_puts(&g, "; replay: ");
-            replay_command(ex, gr->seed, gr->cancel_at, &gr->fault, false, &g);
+            replay_command(ex, gr->seed, gr->cancel_at, &gr->fault, false,
+                           ex->backends[gr->sched / ex->nsched], &g);
         }
         if (ex->other_failures)
             ac__buf_printf(&g, "\n%u× in further groups", ex->other_failures);
@@ -714,7 +763,7 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
             "nondeterministic: two runs of seed %llu dispatched differently (uninitialised memory, "
             "real time, threads or addresses decide something); replay: ",
             ex->divergence_seed);
-        replay_command(ex, ex->divergence_seed, -1, &ex->o->fault_at, true, &m);
+        replay_command(ex, ex->divergence_seed, -1, &ex->o->fault_at, true, ex->divergence_backend, &m);
         ac__result_add_failure(out, AC_FK_SCHEDULE, false, file, line, ac__buf_str(&m), ex->divergence, NULL);
         ac__buf_free(&m);
     }

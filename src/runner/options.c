@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "  --no-fork              run tests in this process, one after another (for debuggers)\n"
     "  --clock real|virtual|manual\n"
     "                         the clock of tests that choose none (default real)\n"
+    "  --backend epoll|poll|select|all\n"
+    "                         the libev backend of tests' loops (default epoll); all: each test\n"
+    "                         on every backend libev has here (tests' own .backend wins)\n"
     "  -x, --fail-fast        start no more tests after the first failure\n"
     "  --shard I/N            run shard I of N (1-based; round-robin over registration order)\n"
     "  --repeat N             run the selection N times; --repeat until-fail:N stops at a failure\n"
@@ -41,6 +45,8 @@ static const char usage_text[] =
     "                         pct: depth 3, change points drawn from the first STEPS dispatches)\n"
     "  --keep-going           run every schedule and report how many failed, grouped by failure\n"
     "  --check-determinism    run each schedule twice and fail at the first dispatch that differs\n"
+    "  --defer-readiness      schedules (seed != 0) may also hold a ready fd's event over to a later\n"
+    "                         loop iteration (1 to 3 iterations; tests' .defer_readiness = true)\n"
     "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling at each\n"
     "                         cancel point: before the first callback after the declaration (0),\n"
     "                         after the 1st, 2nd, ... until the run or the operation completes\n"
@@ -308,6 +314,18 @@ static int opt_clock(parse_state *ps, const char *value) {
     return 0;
 }
 
+static int opt_backend(parse_state *ps, const char *value) {
+    static const char *const names[] = {"epoll", "poll", "select", "all"};
+    static const unsigned bits[] = {AC_BACKEND_EPOLL, AC_BACKEND_POLL, AC_BACKEND_SELECT, AC_BACKEND_ALL};
+    int c = choice(value, names, 4);
+    if (c < 0)
+        return fail(ps->err, "--backend: '%s' is not one of epoll, poll, select, all%s", value, "");
+    ps->o->backend = bits[c] & ev_supported_backends();
+    if (!ps->o->backend)
+        return fail(ps->err, "--backend: libev here has no %s backend%s", value, "");
+    return 0;
+}
+
 static int opt_seed(parse_state *ps, const char *value) {
     char *end;
     errno = 0;
@@ -386,6 +404,7 @@ static const option options[] = {
     VALUE("--timeout", NULL, opt_timeout),
     FLAG("--no-fork", NULL, no_fork),
     VALUE("--clock", NULL, opt_clock),
+    VALUE("--backend", NULL, opt_backend),
     FLAG("--fail-fast", "-x", fail_fast),
     VALUE("--shard", NULL, opt_shard),
     VALUE("--repeat", NULL, opt_repeat),
@@ -395,6 +414,7 @@ static const option options[] = {
     VALUE("--schedule-mode", NULL, opt_schedule_mode),
     FLAG("--keep-going", NULL, keep_going),
     FLAG("--check-determinism", NULL, check_determinism),
+    FLAG("--defer-readiness", NULL, defer_readiness),
     FLAG("--cancel-sweep", NULL, cancel_sweep),
     VALUE("--cancel-at", NULL, opt_cancel_at),
     VALUE("--fault-sweep", NULL, opt_fault_sweep),

@@ -70,6 +70,8 @@ typedef struct ac__options {
     const char *prog;         /* argv[0], for replay command lines */
     /* --explore-budget, seconds (0: not given) */
     double explore_budget;
+    unsigned backend;     /* --backend: AC_BACKEND_* bits (0: not given) */
+    bool defer_readiness; /* --defer-readiness */
 } ac__options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
