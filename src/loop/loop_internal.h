@@ -199,6 +199,8 @@ void ac__dispatch_exclude(int depth, double seconds);
 bool ac__dispatch_sleep(const char *call);
 
 /* ---- threads (threads.c) ---- */
+/* Forgets the call sites reported in the test before (test start). */
+void ac__threads_reset(void);
 /* Reports `fn` ("ev_timer_start") called on the test's loop from another thread at `caller`, once per
  * call site and test, non-fatally; calls from inside libev are not reported. */
 void ac__loop_foreign_call(const char *fn, const void *caller);

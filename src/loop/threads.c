@@ -17,7 +17,6 @@
 static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *sites[AC_FOREIGN_SITES];
 static size_t nsites;
-static const ac_test *sites_test; /* the test the sites were reported in */
 
 /* Appends `thread 4242 "worker"`: the kernel's id of the calling thread and its name (/proc). */
 static void describe_thread(ac__buf *b) {
@@ -43,14 +42,18 @@ bool ac__loop_off_thread(ac__buf *who) {
     return true;
 }
 
+void ac__threads_reset(void) {
+    if (!__atomic_load_n(&nsites, __ATOMIC_RELAXED))
+        return; /* nothing written: a forked test child pays a page fault per page it writes */
+    pthread_mutex_lock(&sites_lock);
+    nsites = 0;
+    pthread_mutex_unlock(&sites_lock);
+}
+
 /* Whether `site` was reported already in this test; records it if not (false when the table is full:
  * reported again rather than lost). */
 static bool seen(const void *site) {
     pthread_mutex_lock(&sites_lock);
-    if (sites_test != ac__loop_test.t) {
-        sites_test = ac__loop_test.t;
-        nsites = 0;
-    }
     bool found = false;
     for (size_t i = 0; i < nsites && !found; i++)
         found = sites[i] == site;
