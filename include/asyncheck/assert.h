@@ -147,6 +147,16 @@ bool ac__check_idle(const ac__site *s, struct ac_test *t);
 #define AC_ASSERT_IDLE(t) ((void)ac__check_idle(AC__SITE(true, "AC_ASSERT_IDLE", #t), (t)))
 #define AC_EXPECT_IDLE(t) ((void)ac__check_idle(AC__SITE(false, "AC_EXPECT_IDLE", #t), (t)))
 
+/* AC_EXPECT_ON_LOOP_THREAD(): the code running now is on the running test's loop thread. Put it in a
+ * callback that must run there (a completion handler that touches loop state); called on any other
+ * thread it records a non-fatal failure naming that thread, by its kernel id and name:
+ *   AC_EXPECT_ON_LOOP_THREAD failed: called on thread 4242 "worker", not on the test's loop thread
+ * There is no AC_ASSERT_ variant: a fatal failure cannot end the test from another thread. Outside a
+ * test it holds. */
+bool ac__check_loop_thread(const ac__site *s);
+#define AC_EXPECT_ON_LOOP_THREAD()                                                                           \
+    ((void)ac__check_loop_thread(AC__SITE(false, "AC_EXPECT_ON_LOOP_THREAD", "")))
+
 /* AC_FAIL(fmt, ...): fail the test fatally with a printf-style message.
  * AC_FAIL_LATER(fmt, ...): record a non-fatal failure and carry on.
  * AC_SKIP(fmt, ...): stop the test now and report it skipped with that reason (teardown still runs). */

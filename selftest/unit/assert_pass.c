@@ -86,3 +86,20 @@ AC_TEST(assert_pass, single_evaluation) {
     AC_ASSERT_STR_EQ(s++, "ab");
     AC_ASSERT_STR_EQ(s, "b");
 }
+
+static int on_loop_calls;
+
+static void on_loop_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)w, (void)revents;
+    AC_EXPECT_ON_LOOP_THREAD();
+    on_loop_calls++;
+}
+
+/* The body and the loop's callbacks run on the loop's thread (the failing side: meta_threads.c). */
+AC_TEST(assert_pass, on_loop_thread) {
+    AC_EXPECT_ON_LOOP_THREAD();
+    ev_timer tm;
+    ev_timer_init(&tm, on_loop_timer, 0.001, 0);
+    ev_timer_start(ac_loop(t), &tm);
+    AC_AWAIT(t, on_loop_calls == 1, 1.0);
+}

@@ -289,6 +289,17 @@ bool ac__check_idle(const ac__site *s, struct ac_test *t) {
     return false;
 }
 
+bool ac__check_loop_thread(const ac__site *s) {
+    ac__buf who = {0};
+    if (!ac__loop_off_thread(&who))
+        return true;
+    char detail[160];
+    snprintf(detail, sizeof detail, "called on %s, not on the test's loop thread", ac__buf_str(&who));
+    ac__buf_free(&who);
+    fail_site(s, detail, NULL, NULL);
+    return false;
+}
+
 static void vfail(const ac__site *s, const char *fmt, va_list ap) {
     char text[4096];
     vsnprintf(text, sizeof text, fmt, ap);

@@ -231,6 +231,7 @@ static void hook_async_send(struct ev_loop *loop, ev_async *w) {
 static void (*real_feed_event)(struct ev_loop *, void *, int);
 
 static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
+    AC__LOOP_FOREIGN(loop, "ev_feed_event");
     if ((revents & EV_ASYNC) && __tsan_acquire)
         __tsan_acquire(w);
     real_feed_event(loop, w, revents);
@@ -250,11 +251,13 @@ static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
     static void (*real_##name##_stop)(struct ev_loop *, ev_##name *);                                        \
     static void hook_##name##_start(struct ev_loop *loop, ev_##name *w) {                                    \
         start_ctx c;                                                                                         \
+        AC__LOOP_FOREIGN(loop, "ev_" #name "_start");                                                        \
         start_pre(loop, (ev_watcher *)w, AC_W_##TYPE, __builtin_return_address(0), &c);                      \
         real_##name##_start(loop, w);                                                                        \
         start_post(loop, &c);                                                                                \
     }                                                                                                        \
     static void hook_##name##_stop(struct ev_loop *loop, ev_##name *w) {                                     \
+        AC__LOOP_FOREIGN(loop, "ev_" #name "_stop");                                                         \
         real_##name##_stop(loop, w);                                                                         \
         stopped(loop, (ev_watcher *)w);                                                                      \
     }
@@ -274,6 +277,7 @@ AC_HOOK_TYPE(cleanup, CLEANUP)
 AC_HOOK_TYPE(async, ASYNC)
 
 static void hook_timer_again(struct ev_loop *loop, ev_timer *w) {
+    AC__LOOP_FOREIGN(loop, "ev_timer_again");
     const void *caller = __builtin_return_address(0), *saved = user_site;
     if (!saved && !in_libev(caller))
         user_site = caller;
@@ -285,6 +289,7 @@ static void hook_timer_again(struct ev_loop *loop, ev_timer *w) {
 }
 
 static void hook_periodic_again(struct ev_loop *loop, ev_periodic *w) {
+    AC__LOOP_FOREIGN(loop, "ev_periodic_again");
     const void *caller = __builtin_return_address(0), *saved = user_site;
     if (!saved && !in_libev(caller))
         user_site = caller;
@@ -294,6 +299,7 @@ static void hook_periodic_again(struct ev_loop *loop, ev_periodic *w) {
 
 static void hook_once(struct ev_loop *loop, int fd, int events, ev_tstamp timeout, void (*cb)(int, void *),
                       void *arg) {
+    AC__LOOP_FOREIGN(loop, "ev_once");
     const void *caller = __builtin_return_address(0), *saved = user_site;
     void *saved_cb = user_cb;
     if (!saved && !in_libev(caller)) {
@@ -327,6 +333,7 @@ void ac__hooks_reset(void) {
 /* ---- nested runs ---- */
 
 static int hook_run(struct ev_loop *loop, int flags) {
+    AC__LOOP_FOREIGN(loop, "ev_run");
     if (ac__depth() == 0 || !ac__tracking(loop) || !ac__on_test_thread())
         return real_run(loop, flags);
     int my = ac__depth();

@@ -564,6 +564,7 @@ void ac__loop_begin(ac_test *t) {
     struct ev_loop *loop = ac_loop(t);
     ac__hooks_reset();
     ac__dispatch_reset();
+    ac__threads_reset();
     ac__rec_clear();
     ac__loop_test.t = t;
     ac__loop_test.def = ac__test_def_of(t);

@@ -51,6 +51,10 @@ void ac__loop_harness_leave(void);
  * test waives it. `call` reads like "usleep(200000)". True when it was inside a callback. */
 bool ac__loop_sleep_check(const char *call);
 
+/* True while a test runs and the calling thread is not its loop's thread; then appends that thread to
+ * `who` as `thread 4242 "worker"` (its kernel id and its name from /proc). False outside a test. */
+bool ac__loop_off_thread(ac__buf *who);
+
 /* Callbacks dispatched on the test's loop so far (any kind). */
 unsigned long ac__loop_dispatches(void);
 /* The dispatch the running code is in: the serial of the innermost callback being dispatched on the

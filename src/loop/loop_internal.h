@@ -198,6 +198,20 @@ void ac__dispatch_exclude(int depth, double seconds);
  * returns true, unless the test allows it or the callback is no longer live. */
 bool ac__dispatch_sleep(const char *call);
 
+/* ---- threads (threads.c) ---- */
+/* Forgets the call sites reported in the test before (test start). */
+void ac__threads_reset(void);
+/* Reports `fn` ("ev_timer_start") called on the test's loop from another thread at `caller`, once per
+ * call site and test, non-fatally; calls from inside libev are not reported. */
+void ac__loop_foreign_call(const char *fn, const void *caller);
+/* In a hook of libev function `fn` on `loop`: reports the call when `loop` is the test's and the calling
+ * thread is not the test's (a macro, so that the caller is the hook's). */
+#define AC__LOOP_FOREIGN(loop, fn)                                                                           \
+    do {                                                                                                     \
+        if (ac__tracking(loop) && !ac__on_test_thread())                                                     \
+            ac__loop_foreign_call((fn), __builtin_return_address(0));                                        \
+    } while (0)
+
 /* ---- naming code (symbols.c) ---- */
 /* Appends the function holding `addr` as "name+0x1c" ("name" alone at offset 0, with_offset false
  * drops the offset), "libfoo.so.1+0x1234" when no symbol covers it, or "0x7f…" when nothing does. */

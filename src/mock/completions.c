@@ -15,6 +15,7 @@
 
 #include "mock_internal.h"
 #include "../race/race.h"
+#include "../context/context.h"
 
 enum { W_AFTER, W_NEXT, W_MANUAL, W_NEVER, W_TWICE, W_INSIDE };
 
@@ -122,6 +123,15 @@ static void deliver(ac__pending *pd) {
     pthread_mutex_lock(&m->w->lock); /* another thread's call may be growing m->calls */
     const ac_mock_call *c = m->calls[pd->call];
     pthread_mutex_unlock(&m->w->lock);
+    ac__buf who = {0}, msg = {0};
+    if (!(ac__test_def_of(m->w->t)->options.allow & AC_ALLOW_OFF_LOOP_CALLBACKS) &&
+        ac__race_off_thread(&who)) { /* an inside-call completion of a call another thread made */
+        ac__buf_printf(&msg, "%s: call #%zu's completion was delivered on %s, not on the test's loop thread",
+                       m->proto->name, c->index, ac__buf_str(&who));
+        ac__mock_fail(false, m->file, m->line, ac__buf_str(&msg), ac_mock_call_text(c), NULL);
+    }
+    ac__buf_free(&who);
+    ac__buf_free(&msg);
     const ac__rule *r = pd->r;
     if (r->fn)
         deliver_computed(m, c, r);

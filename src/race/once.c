@@ -36,6 +36,7 @@ typedef struct wrapper {
     size_t calls;              /* changed under lock */
     size_t calls_after_cancel; /* under lock */
     char *first;               /* where the first call ran (under lock) */
+    bool off_thread_reported;  /* a call off the loop's thread was reported (under lock) */
 } wrapper;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -139,6 +140,31 @@ static ac__proto *parse_prototype(const char *text, bool *named, ac__buf *err) {
 
 /* ---- wrappers ---- */
 
+/* A wrapper called on a thread other than the test loop's: the callback would run there, racing the
+ * loop. Reported once per wrapper, not fatally (the caller is another thread). */
+static void off_thread(wrapper *w) {
+    ac_test *t = ac_current();
+    ac__buf who = {0};
+    if (!t || (ac__test_def_of(t)->options.allow & AC_ALLOW_OFF_LOOP_CALLBACKS) || !ac__loop_off_thread(&who))
+        return;
+    pthread_mutex_lock(&lock);
+    bool first = !w->off_thread_reported;
+    w->off_thread_reported = true;
+    pthread_mutex_unlock(&lock);
+    if (first) {
+        ac__buf msg = {0};
+        ac__buf_printf(&msg, "%s%s%s%s was called on %s, not on the test's loop thread",
+                       w->op ? "ac_op_callback callback" : "AC_ONCE callback", w->named ? " \"" : "",
+                       w->named ? w->proto->name : "", w->named ? "\"" : "", ac__buf_str(&who));
+        ac__report_failure_buf(AC_FK_ASSERTION, false, w->file, w->line, &msg, NULL, NULL);
+    }
+    ac__buf_free(&who);
+}
+
+bool ac__race_off_thread(ac__buf *who) {
+    return ac__loop_off_thread(who);
+}
+
 static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     wrapper *w = ud;
     bool cancelled = ac__cancel_done();
@@ -162,6 +188,7 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     ac__buf_free(&here);
     if (msg[0])
         ac__report_failure(AC_FK_ASSERTION, false, w->file, w->line, msg, NULL, NULL);
+    off_thread(w);
     ffi_call(cif, FFI_FN(w->fn), ret, args);
 }
 

@@ -100,6 +100,9 @@ typedef size_t (*ac__held_counter)(ac_test *t, ac__buf *which);
 void ac__cancel_set_held_counter(ac__held_counter held);
 /* True once the running test's operation has been cancelled (by a sweep or ac_cancel). */
 bool ac__cancel_done(void);
+/* For modules that may not see the loop's (mock): true while a test runs and the calling thread is not
+ * its loop's, naming that thread in `who` (ac__loop_off_thread). */
+bool ac__race_off_thread(ac__buf *who);
 /* The sweep's cancel point (only reached after ac_cancel_with): calls the declared cancel and ends the
  * body (does not return). */
 void ac__cancel_at_point(void);

@@ -743,6 +743,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                    ac__sink *sink) {
     wire_mocks();
     unsigned long tsan_before = ac__tsan_reports();
+    ac__asan_begin(sink->fd >= 0);
     int threads_at_start = sink->fd < 0 ? ac__count_threads() : 0; /* --no-fork: see check_threads_left */
     ac_test *t = ac__xcalloc(1, sizeof *t);
     t->def = def;
@@ -858,6 +859,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         check_threads_left(t, threads_at_start);
     report_fork_failures();
     ac__tsan_check(t, tsan_before); /* TSan's reports would otherwise pass unnoticed: sanitizer.c */
+    ac__asan_check(t);              /* so would UBSan's; ASan's end the process: sanitizer.c */
     emit(t, AC_REC_DONE, NULL, 0);
     current = NULL;
     pthread_mutex_destroy(&t->lock);

@@ -108,6 +108,13 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
 unsigned long ac__tsan_reports(void);
 /* Fails the running test `t` when TSan reported anything since the count was `before`. */
 void ac__tsan_check(ac_test *t, unsigned long before);
+/* At a test's start: remembers how many AddressSanitizer/UBSan reports came before it, and whether it runs
+ * in a process of its own (where a report that ends the process still reaches the runner as the test's
+ * failure). Registers the runtime's death callback on first use; nothing without the sanitizers. */
+void ac__asan_begin(bool own_process);
+/* Fails the running test `t` when ASan or UBSan reported anything since ac__asan_begin (reports the
+ * process survived: UBSan's, recovering). */
+void ac__asan_check(ac_test *t);
 
 /* ---- exploring schedules (explore.c) ---- */
 typedef struct ac__explore ac__explore;
