@@ -164,6 +164,8 @@ void ac__rec_clear(void);
 /* Appends "ev_io fd=7 EV_READ", "ev_timer after=5.0 repeat=1.0", ... */
 void ac__wrec_describe(ac__buf *b, const ac__wrec *r);
 const char *ac__wtype_name(int type);
+/* As ac__wrec_describe, then ", callback on_read, started at connect_client+0x4c" (or who started it). */
+void ac__wrec_describe_full(ac__buf *b, const ac__wrec *r);
 
 /* ---- what modules above the loop registered (loop.c keeps it; NULL: nothing registered) ---- */
 extern const ac__loop_scheduler *ac__loop_sched;
@@ -184,6 +186,17 @@ bool ac__hooks_in_libev(const void *addr);
 void ac__hooks_invoke_pending(struct ev_loop *loop);
 /* Forgets the interception's per-test state: limbo, sleep and harness nesting (test start and end). */
 void ac__hooks_reset(void);
+
+/* ---- descriptor ownership (fds.c) ---- */
+/* Forgets the closes seen so far and notes this process as the test's (ac__loop_begin, after the fd
+ * snapshot). */
+void ac__fds_begin(void);
+/* close(fd) called at `caller` on the test's thread while its loop is tracked, outside libev (hooks.c):
+ * judges it, and closes through `real` unless fd is not the test's to close. */
+int ac__fds_close(int fd, const void *caller, int (*real)(int));
+/* Reports the test's io watchers that were active on an fd the test closed and still are (the
+ * dispatcher at each dispatch, ac__loop_end); cheap when there are none. */
+void ac__fds_check_watchers(void);
 
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */

@@ -1,0 +1,101 @@
+/* meta_fdspin.c — descriptor ownership and spinning loops seen from outside, through the TAP of
+ * fixtures/fdspin_fail.c: each buggy twin fails with the closing (or spinning) site, each fixed twin
+ * passes. Values that vary from run to run (fd numbers, inodes, code offsets) are checked by their
+ * shape. */
+#include "meta.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
+
+/* The message of the single failure of a failing test, in a buffer that lives until the next call. */
+static const char *failing(fixture_run *r, const char *name) {
+    const tap_point *pt = fixture_point(r, FIXTURE_FDSPIN, name, NULL, clean_env);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_EQ(r->p.status, 1);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "assertion");
+    AC_EXPECT_STR_CONTAINS(field(pt, "    file: "), "fdspin_fail.c");
+    AC_EXPECT_NULL(pt->yaml ? strstr(pt->yaml, "  failures:") : NULL);
+    return field(pt, "  message: ");
+}
+
+static void passes(const char *name) {
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, FIXTURE_FDSPIN, name, NULL, clean_env);
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+/* True when `s` matches `format` (scanf conversions for the varying parts) to its last character. */
+#define MATCHES(s, format, ...)                                                                              \
+    do {                                                                                                     \
+        int end_ = -1;                                                                                       \
+        sscanf((s), format "%n", __VA_ARGS__, &end_);                                                        \
+        AC_EXPECT_EQ(end_, (int)strlen(s));                                                                  \
+    } while (0)
+
+/* ---- descriptor ownership ---- */
+
+AC_TEST(meta_fdspin, a_double_close_names_both_closing_sites) {
+    fixture_run r;
+    const char *m = failing(&r, "fd_close.double_close_after_a_hangup");
+    int fd1 = -1, fd2 = -2;
+    MATCHES(m,
+            "double close: close(%d) called by client_free%*[^ ] fails with EBADF; fd %d was closed "
+            "before by on_readable+0x%*x",
+            &fd1, &fd2);
+    AC_EXPECT_EQ(fd1, fd2);
+    fixture_done(&r);
+    passes("fd_close.double_close_after_a_hangup_fixed");
+}
+
+AC_TEST(meta_fdspin, closing_the_peers_end_is_refused_and_reported) {
+    fixture_run r;
+    const char *m = failing(&r, "fd_close.closes_the_peers_end");
+    int fd1 = -1, fd2 = -2;
+    MATCHES(m,
+            "closing a descriptor the test did not open: close(%d) called by close_it+0x%*x; fd %d "
+            "(socket:[%*u]) is asyncheck's own (a scripted peer's end); it was left open",
+            &fd1, &fd2);
+    AC_EXPECT_EQ(fd1, fd2);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_fdspin, closing_the_loops_epoll_fd_is_refused_and_reported) {
+    fixture_run r;
+    const char *m = failing(&r, "fd_close.closes_the_loops_epoll_fd");
+    int fd1 = -1, fd2 = -2;
+    MATCHES(
+        m,
+        "closing a descriptor the test did not open: close(%d) called by close_it+0x%*x; fd %d "
+        "(anon_inode:[eventpoll]) is not the test's (it was open before the test began: the runner's, the "
+        "loop's or another component's); it was left open",
+        &fd1, &fd2);
+    AC_EXPECT_EQ(fd1, fd2);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_fdspin, closing_a_descriptor_that_is_not_open_is_reported) {
+    fixture_run r;
+    AC_EXPECT_STR_EQ(
+        failing(&r, "fd_close.closes_a_descriptor_that_is_not_open"),
+        "closing a descriptor that is not open: close(1000) called by close_it+0x9 fails with EBADF");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_fdspin, a_watcher_left_on_a_closed_fd_is_reported_with_its_start_site) {
+    fixture_run r;
+    const char *m = failing(&r, "fd_close.watcher_left_on_a_closed_fd");
+    int fd1 = -1, fd2 = -2;
+    MATCHES(
+        m,
+        "watcher left active on a closed descriptor: close(%d) called by close_it+0x%*x while ev_io fd=%d "
+        "EV_READ, callback on_nothing, started at left_on_closed+0x%*x was active on it, and it still is "
+        "(stop it before closing its fd)",
+        &fd1, &fd2);
+    AC_EXPECT_EQ(fd1, fd2);
+    fixture_done(&r);
+    passes("fd_close.watcher_stopped_before_closing");
+}
