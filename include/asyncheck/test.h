@@ -85,6 +85,7 @@ enum {
     AC_ALLOW_OPEN_FDS = 1 << 2,        /* file descriptors opened by the test and not closed */
     AC_ALLOW_SLOW_CALLBACKS = 1 << 3,  /* loop iterations longer than .slow_callback */
     AC_ALLOW_BLOCKING_SLEEP = 1 << 4,  /* sleep/usleep/nanosleep called from inside a loop callback */
+    AC_ALLOW_SPINNING = 1 << 5,        /* a loop spinning on an io watcher whose callback makes no progress */
 };
 
 /* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */

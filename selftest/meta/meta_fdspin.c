@@ -99,3 +99,35 @@ AC_TEST(meta_fdspin, a_watcher_left_on_a_closed_fd_is_reported_with_its_start_si
     fixture_done(&r);
     passes("fd_close.watcher_stopped_before_closing");
 }
+
+/* ---- spinning loops ---- */
+
+AC_TEST(meta_fdspin, an_idle_connections_write_watcher_spins) {
+    fixture_run r;
+    const char *m = failing(&r, "spin.idle_connection_keeps_its_write_watcher");
+    int fd = -1;
+    MATCHES(m,
+            "spinning loop: ev_io fd=%d EV_WRITE, callback on_writable, started at idle_connection+0x%*x was "
+            "ready (EV_WRITE) in 1000 loop iterations in a row and its callback made no progress (the fd's "
+            "queued output unchanged, no other callback of the test's ran); stop the watcher when there is "
+            "nothing to do, or waive the check with AC_ALLOW_SPINNING",
+            &fd);
+    fixture_done(&r);
+    passes("spin.idle_connection_stops_its_write_watcher");
+    passes("spin.spinning_waived");
+}
+
+AC_TEST(meta_fdspin, a_hung_up_connection_never_read_spins) {
+    fixture_run r;
+    const char *m = failing(&r, "spin.hung_up_connection_is_never_read");
+    int fd = -1;
+    MATCHES(
+        m,
+        "spinning loop: ev_io fd=%d EV_READ, callback on_reply, started at idle_connection+0x%*x was ready "
+        "(EV_READ) in 1000 loop iterations in a row and its callback made no progress (the fd's bytes to "
+        "read unchanged, no other callback of the test's ran); stop the watcher when there is nothing to "
+        "do, or waive the check with AC_ALLOW_SPINNING",
+        &fd);
+    fixture_done(&r);
+    passes("spin.hung_up_connection_is_read_and_stopped");
+}

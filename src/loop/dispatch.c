@@ -201,12 +201,16 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
         if (ac__loop_sched)
             ac__loop_sched->dispatching(serial, r->w, describe_rec, r);
+    ac__spin_probe spin;
+    ac__spin_before(r, revents, &spin);
     ac__set_depth(my + 1);
     if (r)
         call_watcher(loop, r->w, revents);
     else
         call_rest(loop);
     ac__set_depth(my);
+    if (ac__tracking(loop))
+        ac__spin_after(loop, r, &spin); /* a watcher ready again and again, its callback idle */
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
     if (f && f->serial == serial && ac__tracking(loop) && !(ac__loop_test.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {

@@ -1,7 +1,7 @@
 /* loop.h — hygiene of the test's loop: tracking the watchers a test starts (type, callback, where it was
- * started), file descriptors it leaves open or closes wrongly, loop iterations that block, and blocking sleeps inside
- * callbacks. exec.c calls these at fixed points of a test's life; the module must not end the test
- * itself except through ac__report_failure. */
+ * started), file descriptors it leaves open or closes wrongly, loop iterations that block, and blocking
+ * sleeps inside callbacks. exec.c calls these at fixed points of a test's life; the module must not end the
+ * test itself except through ac__report_failure. */
 #ifndef AC_LOOP_H
 #define AC_LOOP_H
 

@@ -198,6 +198,19 @@ int ac__fds_close(int fd, const void *caller, int (*real)(int));
  * dispatcher at each dispatch, ac__loop_end); cheap when there are none. */
 void ac__fds_check_watchers(void);
 
+/* ---- spinning loops (spin.c) ---- */
+/* What ac__spin_before read of a callback's fd (state -1: not judged). */
+typedef struct ac__spin_probe {
+    long state;
+    int revents;
+} ac__spin_probe;
+/* Forgets the streak (test start). */
+void ac__spin_reset(void);
+/* Around the callback of record r (NULL: the batch) dispatched with revents: reads its fd's state
+ * before, and after judges whether the loop spins on it (a fatal report after the threshold). */
+void ac__spin_before(const ac__wrec *r, int revents, ac__spin_probe *p);
+void ac__spin_after(struct ev_loop *loop, const ac__wrec *r, const ac__spin_probe *p);
+
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
 void ac__dispatch_pending(struct ev_loop *loop);
