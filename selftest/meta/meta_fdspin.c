@@ -131,3 +131,27 @@ AC_TEST(meta_fdspin, a_hung_up_connection_never_read_spins) {
     fixture_done(&r);
     passes("spin.hung_up_connection_is_read_and_stopped");
 }
+
+/* ---- stalls measured on the thread's CPU clock ---- */
+
+/* "blocked loop: callback on_busy (ev_timer after=0.001 repeat=0.0) ran <s> s (limit 0.100 s)" */
+static void blocked(const char *m) {
+    double s = 0;
+    MATCHES(m, "blocked loop: callback on_busy (ev_timer after=0.001 repeat=0.0) ran %lf s (limit 0.100 s)",
+            &s);
+    AC_EXPECT_GE(s, 0.1);
+}
+
+AC_TEST(meta_fdspin, a_callback_computing_for_200_ms_blocks_the_loop) {
+    fixture_run r;
+    blocked(failing(&r, "stall.callback_computes_for_200_ms"));
+    fixture_done(&r);
+    passes("stall.work_split_into_10_ms_slices");
+}
+
+AC_TEST(meta_fdspin, the_load_alone_is_not_a_blocked_loop_but_computing_is) {
+    passes("stall_load.a_callback_slowed_only_by_the_load_passes");
+    fixture_run r;
+    blocked(failing(&r, "stall_load.a_callback_that_computes_past_the_limit_fails_under_load"));
+    fixture_done(&r);
+}

@@ -196,6 +196,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->delivery[0] = '\0';
         if (r && !r->harness && !r->internal) /* a mock's completion timer names its delivery */
             mock_delivery(f, r->w);
+        ac__cpu_now(&f->cpu);
         f->start = ac__monotonic();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
@@ -215,7 +216,7 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     if (f && f->serial == serial && ac__tracking(loop) && !(ac__loop_test.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {
         double took = ac__monotonic() - f->start - f->excluded;
-        if (took > ac__loop_test.slow_limit)
+        if (took > ac__loop_test.slow_limit && ac__stall_is_the_callbacks(&f->cpu)) /* not the load */
             report_slow(f, took);
     }
     if (ac__tracking(loop) && ac__loop_sched)

@@ -71,12 +71,20 @@ typedef struct ac__wrec {
     } p;
 } ac__wrec;
 
+/* The thread's CPU time and context switches (getrusage RUSAGE_THREAD; the virtual clock leaves it
+ * real). */
+typedef struct ac__cpu_sample {
+    double cpu;           /* user + system seconds */
+    long voluntary, pree; /* context switches: blocked, preempted */
+} ac__cpu_sample;
+
 /* A callback being dispatched (dispatch.c). */
 typedef struct ac__frame {
     ac__wrec rec; /* a copy: the callback may stop and free its watcher */
     bool batch;   /* ev_invoke_pending for the rest */
     bool reported_sleep;
     double start, excluded; /* excluded: nested ev_run of the test's loop, and reported sleeps */
+    ac__cpu_sample cpu;     /* the thread's CPU time and context switches at start (stall.c) */
     unsigned long serial;
     char delivery[64]; /* a mock's completion timer: "the completion of send() call #0", else "" */
 } ac__frame;
@@ -210,6 +218,14 @@ void ac__spin_reset(void);
  * before, and after judges whether the loop spins on it (a fatal report after the threshold). */
 void ac__spin_before(const ac__wrec *r, int revents, ac__spin_probe *p);
 void ac__spin_after(struct ev_loop *loop, const ac__wrec *r, const ac__spin_probe *p);
+
+/* ---- stalls measured on the thread's CPU clock (stall.c) ---- */
+/* Samples the calling thread's CPU time and context switches. */
+void ac__cpu_now(ac__cpu_sample *s);
+/* A callback that started at sample `start` ran over the slow limit in wall time: false when the overrun
+ * is the machine's load (it was preempted, never blocked, and its CPU time is within the limit), else
+ * true. */
+bool ac__stall_is_the_callbacks(const ac__cpu_sample *start);
 
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
