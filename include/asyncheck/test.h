@@ -86,6 +86,8 @@ enum {
     AC_ALLOW_SLOW_CALLBACKS = 1 << 3,  /* loop iterations longer than .slow_callback */
     AC_ALLOW_BLOCKING_SLEEP = 1 << 4,  /* sleep/usleep/nanosleep called from inside a loop callback */
     AC_ALLOW_SPINNING = 1 << 5,        /* a loop spinning on an io watcher whose callback makes no progress */
+    AC_ALLOW_BLOCKING_CALLS = 1 << 6,  /* getaddrinfo, blocking-mode read/write/connect/accept, fsync, system,
+                                           waitpid, poll/select with a timeout, inside a loop callback */
 };
 
 /* Per-suite options: AC_SUITE(net, .setup = open_server, .teardown = close_server). */

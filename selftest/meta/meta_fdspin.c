@@ -36,6 +36,14 @@ static void passes(const char *name) {
         AC_EXPECT_EQ(end_, (int)strlen(s));                                                                  \
     } while (0)
 
+/* MATCHES for a format with no conversion of its own but skipped ones. */
+#define MATCHES0(s, format)                                                                                  \
+    do {                                                                                                     \
+        int end_ = -1;                                                                                       \
+        sscanf((s), format "%n", &end_);                                                                     \
+        AC_EXPECT_EQ(end_, (int)strlen(s));                                                                  \
+    } while (0)
+
 /* ---- descriptor ownership ---- */
 
 AC_TEST(meta_fdspin, a_double_close_names_both_closing_sites) {
@@ -154,4 +162,45 @@ AC_TEST(meta_fdspin, the_load_alone_is_not_a_blocked_loop_but_computing_is) {
     fixture_run r;
     blocked(failing(&r, "stall_load.a_callback_that_computes_past_the_limit_fails_under_load"));
     fixture_done(&r);
+}
+
+/* ---- blocking calls inside callbacks ---- */
+
+#define IN_ON_ACT                                                                                            \
+    ", in callback on_act (ev_timer after=0.001 repeat=0.0) (waive with AC_ALLOW_BLOCKING_CALLS)"
+
+AC_TEST(meta_fdspin, resolving_a_name_in_a_callback_is_a_blocking_call) {
+    fixture_run r;
+    const char *m = failing(&r, "block.resolves_a_name_in_a_callback");
+    MATCHES0(m, "blocking call: getaddrinfo(\"localhost\") called by resolve_localhost+0x%*x" IN_ON_ACT);
+    fixture_done(&r);
+    passes("block.numeric_address_in_a_callback");
+}
+
+AC_TEST(meta_fdspin, reading_a_blocking_socket_with_nothing_to_read_is_a_blocking_call) {
+    fixture_run r;
+    const char *m = failing(&r, "block.reads_a_blocking_socket_in_a_callback");
+    int fd = -1;
+    MATCHES(m,
+            "blocking call: read(%d) on a descriptor in blocking mode with nothing to read called by "
+            "read_idle_socket+0x%*x" IN_ON_ACT,
+            &fd);
+    fixture_done(&r);
+    passes("block.reads_a_nonblocking_socket_in_a_callback");
+}
+
+AC_TEST(meta_fdspin, waitpid_and_poll_with_a_timeout_in_a_callback_are_blocking_calls) {
+    fixture_run r;
+    const char *m = failing(&r, "block.waitpid_without_wnohang_in_a_callback");
+    int pid = -1;
+    MATCHES(m, "blocking call: waitpid(%d) without WNOHANG called by wait_for_child+0x%*x" IN_ON_ACT, &pid);
+    fixture_done(&r);
+    m = failing(&r, "block.poll_with_a_timeout_in_a_callback");
+    MATCHES0(m, "blocking call: poll(timeout 5 ms) called by poll_with_a_timeout+0x%*x" IN_ON_ACT);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_fdspin, blocking_calls_pass_when_waived_or_outside_callbacks) {
+    passes("block.blocking_calls_waived");
+    passes("block.blocking_calls_in_the_body");
 }

@@ -531,6 +531,7 @@ __attribute__((cold)) static void install(void) {
             free(p.symbol);
         }
     }
+    ac__blocking_install();
 }
 
 void ac__hooks_install(void) {

@@ -587,6 +587,7 @@ void ac__loop_begin(ac_test *t) {
     ac__loop_test.fds_known = fd_snapshot(ac__loop_test.fds_before, 0, &ac__loop_test.fds_limit);
     ac__fds_begin();
     ac__spin_reset();
+    ac__blocking_reset();
     ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
     __atomic_store_n(&ac__loop_test.loop, loop, __ATOMIC_RELAXED);
     ac__hooks_adopt_internal(loop);

@@ -227,6 +227,13 @@ void ac__cpu_now(ac__cpu_sample *s);
  * true. */
 bool ac__stall_is_the_callbacks(const ac__cpu_sample *start);
 
+/* ---- blocking calls inside callbacks (blocking.c) ---- */
+/* Rewrites the slots of getaddrinfo, gethostbyname, read, recv, write, send, connect, accept, fsync,
+ * fdatasync, system, waitpid, poll and select (once per process: hooks.c's install). */
+void ac__blocking_install(void);
+/* Forgets which kinds were reported (test start). */
+void ac__blocking_reset(void);
+
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
 void ac__dispatch_pending(struct ev_loop *loop);
