@@ -1,6 +1,7 @@
 /* loop_internal.h — what the hygiene module's files share: the watcher records, the per-test state,
  * the interception of libev and the sleeping calls (hooks.c), dispatching and timing the pending
- * callbacks (dispatch.c), and naming code addresses (symbols.c).
+ * callbacks (dispatch.c), naming code addresses (symbols.c), descriptor ownership (fds.c), spinning
+ * loops (spin.c), stalls on the CPU clock (stall.c) and blocking calls in callbacks (blocking.c).
  * Nothing outside src/loop/ includes this. */
 #ifndef AC_LOOP_INTERNAL_H
 #define AC_LOOP_INTERNAL_H
