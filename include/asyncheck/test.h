@@ -105,6 +105,9 @@ enum {
     AC_ALLOW_OPEN_FDS = 1 << 2,        /* file descriptors opened by the test and not closed */
     AC_ALLOW_SLOW_CALLBACKS = 1 << 3,  /* loop iterations longer than .slow_callback */
     AC_ALLOW_BLOCKING_SLEEP = 1 << 4,  /* sleep/usleep/nanosleep called from inside a loop callback */
+    AC_ALLOW_SPINNING = 1 << 5,        /* a loop spinning on an io watcher whose callback makes no progress */
+    AC_ALLOW_BLOCKING_CALLS = 1 << 6,  /* getaddrinfo, blocking-mode read/write/connect/accept, fsync, system,
+                                           waitpid, poll/select with a timeout, inside a loop callback */
     /* an AC_ONCE / ac_op_callback wrapper or a mock's completion called on a thread other than the loop's
      * (AC_EXPECT_ON_LOOP_THREAD still checks) */
     AC_ALLOW_OFF_LOOP_CALLBACKS = 1 << 8,

@@ -153,6 +153,7 @@ static ac_listener *make_listener(ac_test *t, int fd, bool tcp, const char *file
     l->t = t;
     l->loop = ac_loop(t);
     l->fd = fd;
+    ac__loop_fd_harness(fd, true);
     l->tcp = tcp;
     l->file = file;
     l->line = line;

@@ -835,6 +835,7 @@ static ac_peer *make_peer(ac_test *t, const char *label, int fd, const char *fil
     p->t = t;
     p->loop = ac_loop(t);
     p->fd = fd;
+    ac__loop_fd_harness(fd, true); /* the test's code closing it fails the test */
     snprintf(p->label, sizeof p->label, "%s", label);
     p->file = file;
     p->line = line;
@@ -857,6 +858,7 @@ ac_peer *ac__peer_detached(ac_test *t, const char *label, bool tcp, const char *
 
 void ac__peer_attach(ac_peer *p, int fd) {
     p->fd = fd;
+    ac__loop_fd_harness(fd, true);
     p->pending = false;
     ev_io_set(&p->rd, fd, EV_READ);
     ev_io_set(&p->wr, fd, EV_WRITE);

@@ -274,22 +274,27 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         f->delivery[0] = '\0';
         if (r && !r->harness && !r->internal) /* a mock's completion timer names its delivery */
             mock_delivery(f, r->w);
+        ac__cpu_now(&f->cpu);
         f->start = ac__monotonic();
     }
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
         if (ac__loop_sched)
             ac__loop_sched->dispatching(serial, r->w, describe_rec, r);
+    ac__spin_probe spin;
+    ac__spin_before(r, revents, &spin);
     ac__set_depth(my + 1);
     if (r)
         call_watcher(loop, r->w, revents);
     else
         call_rest(loop);
     ac__set_depth(my);
+    if (ac__tracking(loop))
+        ac__spin_after(loop, r, &spin); /* a watcher ready again and again, its callback idle */
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */
     if (f && f->serial == serial && ac__tracking(loop) && !(ac__loop_test.allow & AC_ALLOW_SLOW_CALLBACKS) &&
         !(r && (r->harness || r->internal))) {
         double took = ac__monotonic() - f->start - f->excluded;
-        if (took > ac__loop_test.slow_limit)
+        if (took > ac__loop_test.slow_limit && ac__stall_is_the_callbacks(&f->cpu)) /* not the load */
             report_slow(f, took);
     }
     if (ac__tracking(loop) && ac__loop_sched)
@@ -377,6 +382,7 @@ void ac__dispatch_pending(struct ev_loop *loop) {
     }
     if (ac__loop_test.nlimbo)
         ac__loop_test.nlimbo = 0;
+    ac__fds_check_watchers(); /* a watcher left on a descriptor the test closed */
     if (ac__depth() > 0)
         drop_abandoned_frames();
     for (;;) {

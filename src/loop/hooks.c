@@ -1,8 +1,8 @@
 /* hooks.c — seeing what a test does with its loop: libev's ev_TYPE_start/stop (libev has no API to
  * list watchers), ev_once, nested ev_run, ev_feed_event, ev_loop_destroy and the sleeping calls. It
  * records and forgets watchers (loop.c keeps the records) and hands the sleeping calls and nested runs
- * to the dispatcher (dispatch.c), which owns the frames, timing and reports; it must not dispatch a
- * callback itself.
+ * to the dispatcher (dispatch.c), which owns the frames, timing and reports, and close() to the
+ * descriptor ownership check (fds.c); it must not dispatch a callback itself.
  *
  * Interception. The GOT/PLT slots of these functions are rewritten once per process, by a constructor,
  * before any test or replacement exists (src/patch/patch.h; the runner forks test children from a process
@@ -49,6 +49,7 @@ static int (*real_usleep)(useconds_t);
 static int (*real_nanosleep)(const struct timespec *, struct timespec *);
 static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 static void (*real_ev_sleep)(ev_tstamp);
+static int (*real_close)(int);
 
 static uintptr_t libev_lo, libev_hi; /* libev's code: calls from there are libev's own */
 
@@ -442,6 +443,21 @@ static void hook_ev_sleep(ev_tstamp delay) {
     sleep_end(&g);
 }
 
+/* ---- closing a descriptor (fds.c judges it) ---- */
+
+static __thread bool in_close; /* naming the caller may open and close the executable's file */
+
+static int hook_close(int fd) {
+    const void *caller = __builtin_return_address(0);
+    if (in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) || !ac__on_test_thread() ||
+        in_libev(caller))
+        return real_close(fd);
+    in_close = true;
+    int r = ac__fds_close(fd, caller, real_close);
+    in_close = false;
+    return r;
+}
+
 /* ---- installing ---- */
 
 typedef struct hook {
@@ -510,6 +526,7 @@ __attribute__((cold)) static void install(void) {
         {"nanosleep", (void *)hook_nanosleep, (void **)&real_nanosleep},
         {"clock_nanosleep", (void *)hook_clock_nanosleep, (void **)&real_clock_nanosleep},
         {"ev_sleep", (void *)hook_ev_sleep, (void **)&real_ev_sleep},
+        {"close", (void *)hook_close, (void **)&real_close},
     };
     for (size_t i = 0; i < sizeof hooks / sizeof *hooks; i++) {
         *hooks[i].real = ac__real(hooks[i].name);
@@ -521,6 +538,7 @@ __attribute__((cold)) static void install(void) {
             free(p.symbol);
         }
     }
+    ac__blocking_install();
 }
 
 void ac__hooks_install(void) {

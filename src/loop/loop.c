@@ -262,6 +262,13 @@ __attribute__((cold)) static void describe_site(ac__buf *out, const ac__wrec *r)
     }
 }
 
+__attribute__((cold)) void ac__wrec_describe_full(ac__buf *b, const ac__wrec *r) {
+    ac__wrec_describe(b, r);
+    ac__buf_puts(b, ", callback ");
+    ac__sym_format(b, r->user_cb ? r->user_cb : r->cb, true);
+    describe_site(b, r);
+}
+
 static int by_serial(const void *a, const void *b) {
     const ac__wrec *x = *(const ac__wrec *const *)a, *y = *(const ac__wrec *const *)b;
     return x->serial < y->serial ? -1 : x->serial > y->serial;
@@ -288,10 +295,7 @@ static size_t describe(ac_test *t, ac__buf *out, unsigned long after) {
             continue; /* asyncheck's own: an await's timer, a mock's completion, a peer's io */
         if (described++)
             ac__buf_puts(out, "\n");
-        ac__wrec_describe(out, r);
-        ac__buf_puts(out, ", callback ");
-        ac__sym_format(out, cb, true);
-        describe_site(out, r);
+        ac__wrec_describe_full(out, r);
     }
     free(list);
     return described;
@@ -582,6 +586,9 @@ void ac__loop_begin(ac_test *t) {
         return;
     ac__loop_test.threads_before = ac__count_threads();
     ac__loop_test.fds_known = fd_snapshot(ac__loop_test.fds_before, 0, &ac__loop_test.fds_limit);
+    ac__fds_begin();
+    ac__spin_reset();
+    ac__blocking_reset();
     ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
     __atomic_store_n(&ac__loop_test.loop, loop, __ATOMIC_RELAXED);
     ac__hooks_adopt_internal(loop);
@@ -591,6 +598,8 @@ void ac__loop_end(ac_test *t, bool report) {
     if (ac__loop_test.t != t)
         return;
     struct ev_loop *loop = ac_loop(t);
+    if (report)
+        ac__fds_check_watchers();
     if (report && !(ac__loop_test.allow & AC_ALLOW_OPEN_FDS) && ac__loop_test.fds_known)
         check_fds();
     __atomic_store_n(&ac__loop_test.loop, NULL, __ATOMIC_RELAXED);

@@ -1,7 +1,7 @@
 /* loop.h — hygiene of the test's loop: tracking the watchers a test starts (type, callback, where it was
- * started), file descriptors it leaves open, loop iterations that block, and blocking sleeps inside
- * callbacks. exec.c calls these at fixed points of a test's life; the module must not end the test
- * itself except through ac__report_failure. */
+ * started), file descriptors it leaves open or closes wrongly, loop iterations that block, and blocking
+ * sleeps inside callbacks. exec.c calls these at fixed points of a test's life; the module must not end the
+ * test itself except through ac__report_failure. */
 #ifndef AC_LOOP_H
 #define AC_LOOP_H
 
@@ -45,6 +45,11 @@ void ac__loop_end(ac_test *t, bool report);
  * whatever the symbol table says. Per thread, nestable. */
 void ac__loop_harness_enter(void);
 void ac__loop_harness_leave(void);
+
+/* Marks fd as asyncheck's own (harness true: a scripted peer's end, a listener's socket) or no longer
+ * (false): the test's code closing a marked fd fails the test and the fd is left open. A close by
+ * asyncheck's own code clears the mark itself. */
+void ac__loop_fd_harness(int fd, bool harness);
 
 /* For code that replaces the sleeping calls for a test (the virtual clock): reports "blocking sleep:
  * <call> called from callback ..." when called from inside a callback of the test's loop, unless the

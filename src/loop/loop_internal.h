@@ -1,6 +1,7 @@
 /* loop_internal.h — what the hygiene module's files share: the watcher records, the per-test state,
  * the interception of libev and the sleeping calls (hooks.c), dispatching and timing the pending
- * callbacks (dispatch.c), and naming code addresses (symbols.c).
+ * callbacks (dispatch.c), naming code addresses (symbols.c), descriptor ownership (fds.c), spinning
+ * loops (spin.c), stalls on the CPU clock (stall.c) and blocking calls in callbacks (blocking.c).
  * Nothing outside src/loop/ includes this. */
 #ifndef AC_LOOP_INTERNAL_H
 #define AC_LOOP_INTERNAL_H
@@ -71,12 +72,20 @@ typedef struct ac__wrec {
     } p;
 } ac__wrec;
 
+/* The thread's CPU time and context switches (getrusage RUSAGE_THREAD; the virtual clock leaves it
+ * real). */
+typedef struct ac__cpu_sample {
+    double cpu;           /* user + system seconds */
+    long voluntary, pree; /* context switches: blocked, preempted */
+} ac__cpu_sample;
+
 /* A callback being dispatched (dispatch.c). */
 typedef struct ac__frame {
     ac__wrec rec; /* a copy: the callback may stop and free its watcher */
     bool batch;   /* ev_invoke_pending for the rest */
     bool reported_sleep;
     double start, excluded; /* excluded: nested ev_run of the test's loop, and reported sleeps */
+    ac__cpu_sample cpu;     /* the thread's CPU time and context switches at start (stall.c) */
     unsigned long serial;
     char delivery[64]; /* a mock's completion timer: "the completion of send() call #0", else "" */
 } ac__frame;
@@ -164,6 +173,8 @@ void ac__rec_clear(void);
 /* Appends "ev_io fd=7 EV_READ", "ev_timer after=5.0 repeat=1.0", ... */
 void ac__wrec_describe(ac__buf *b, const ac__wrec *r);
 const char *ac__wtype_name(int type);
+/* As ac__wrec_describe, then ", callback on_read, started at connect_client+0x4c" (or who started it). */
+void ac__wrec_describe_full(ac__buf *b, const ac__wrec *r);
 
 /* ---- what modules above the loop registered (loop.c keeps it; NULL: nothing registered) ---- */
 extern const ac__loop_scheduler *ac__loop_sched;
@@ -184,6 +195,45 @@ bool ac__hooks_in_libev(const void *addr);
 void ac__hooks_invoke_pending(struct ev_loop *loop);
 /* Forgets the interception's per-test state: limbo, sleep and harness nesting (test start and end). */
 void ac__hooks_reset(void);
+
+/* ---- descriptor ownership (fds.c) ---- */
+/* Forgets the closes seen so far and notes this process as the test's (ac__loop_begin, after the fd
+ * snapshot). */
+void ac__fds_begin(void);
+/* close(fd) called at `caller` on the test's thread while its loop is tracked, outside libev (hooks.c):
+ * judges it, and closes through `real` unless fd is not the test's to close. */
+int ac__fds_close(int fd, const void *caller, int (*real)(int));
+/* Reports the test's io watchers that were active on an fd the test closed and still are (the
+ * dispatcher at each dispatch, ac__loop_end); cheap when there are none. */
+void ac__fds_check_watchers(void);
+
+/* ---- spinning loops (spin.c) ---- */
+/* What ac__spin_before read of a callback's fd (state -1: not judged). */
+typedef struct ac__spin_probe {
+    long state;
+    int revents;
+} ac__spin_probe;
+/* Forgets the streak (test start). */
+void ac__spin_reset(void);
+/* Around the callback of record r (NULL: the batch) dispatched with revents: reads its fd's state
+ * before, and after judges whether the loop spins on it (a fatal report after the threshold). */
+void ac__spin_before(const ac__wrec *r, int revents, ac__spin_probe *p);
+void ac__spin_after(struct ev_loop *loop, const ac__wrec *r, const ac__spin_probe *p);
+
+/* ---- stalls measured on the thread's CPU clock (stall.c) ---- */
+/* Samples the calling thread's CPU time and context switches. */
+void ac__cpu_now(ac__cpu_sample *s);
+/* A callback that started at sample `start` ran over the slow limit in wall time: false when the overrun
+ * is the machine's load (it was preempted, never blocked, and its CPU time is within the limit), else
+ * true. */
+bool ac__stall_is_the_callbacks(const ac__cpu_sample *start);
+
+/* ---- blocking calls inside callbacks (blocking.c) ---- */
+/* Rewrites the slots of getaddrinfo, gethostbyname, read, recv, write, send, connect, accept, fsync,
+ * fdatasync, system, waitpid, poll and select (once per process: hooks.c's install). */
+void ac__blocking_install(void);
+/* Forgets which kinds were reported (test start). */
+void ac__blocking_reset(void);
 
 /* ---- dispatching (dispatch.c) ---- */
 /* The loop's invoke-pending callback while a test runs: dispatches, times, counts callback depth. */
