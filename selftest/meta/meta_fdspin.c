@@ -87,9 +87,9 @@ AC_TEST(meta_fdspin, closing_the_loops_epoll_fd_is_refused_and_reported) {
 
 AC_TEST(meta_fdspin, closing_a_descriptor_that_is_not_open_is_reported) {
     fixture_run r;
-    AC_EXPECT_STR_EQ(
-        failing(&r, "fd_close.closes_a_descriptor_that_is_not_open"),
-        "closing a descriptor that is not open: close(1000) called by close_it+0x9 fails with EBADF");
+    /* the offset in close_it depends on the build (sanitizers instrument it) */
+    MATCHES0(failing(&r, "fd_close.closes_a_descriptor_that_is_not_open"),
+             "closing a descriptor that is not open: close(1000) called by close_it+0x%*x fails with EBADF");
     fixture_done(&r);
 }
 
