@@ -1,9 +1,9 @@
 /* meta_fault.c — fault injection seen from outside, through the TAP of fixtures/fault_bugs.c: a fault
  * sweep finds the reader that drops its connection on EINTR and the sender that gives its message up,
  * and the framer that loses a short writev's tail (found by the third kind, SHORT, after EINTR and
- * EAGAIN pass), each with a --fault-at replay that fails the same way three times out of three; the fixed
- * twins pass every run and say how many runs the sweep took; a test that never calls ac_fault_start is told
- * so; a
+ * EAGAIN pass), the request that leaks its deadline timer when malloc or realloc returns NULL, each with a
+ * --fault-at replay that fails the same way three times out of three; the fixed twins pass every run and say
+ * how many runs the sweep took; a test that never calls ac_fault_start is told so; a
  * --fault-at the test never reaches fails; bad values are refused in one line. */
 #include "meta.h"
 
@@ -136,6 +136,25 @@ AC_TEST(meta_fault, a_sweep_finds_the_framer_that_loses_a_short_writes_tail) {
     fixture_done(&r);
 }
 
+static const char leaked[] =
+    "1 watcher still active after teardown (stop them, or ev_unref those that must not keep the loop alive)";
+
+AC_TEST(meta_fault, a_sweep_finds_the_request_that_leaks_a_watcher_when_malloc_fails) {
+    found("request_buggy.cleans_up_when_malloc_fails", NULL, "malloc:1:ENOMEM", leaked);
+    static const char *const re[] = {"--fault-sweep=realloc", NULL};
+    found("request_buggy.cleans_up_when_malloc_fails", re, "realloc:1:ENOMEM", leaked);
+    /* malloc and realloc: one counted call each (libev's own realloc of its timer heap is not counted),
+     * 2 runs each; calloc: none, 1 run */
+    passes("request_fixed.cleans_up_when_malloc_fails", NULL, "5", "2");
+    fixture_run r;
+    static const char *const none[] = {"--filter=request_buggy.*", "--fault-sweep=calloc", NULL};
+    fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);
+    AC_EXPECT_FALSE(point(&r, "request_buggy.cleans_up_when_malloc_fails")->ok); /* fails no call */
+    AC_EXPECT_STR_CONTAINS(field(point(&r, "request_buggy.cleans_up_when_malloc_fails"), "  message: "),
+                           "fault sweep failed no call");
+    fixture_done(&r);
+}
+
 AC_TEST(meta_fault, without_the_sweep_the_buggy_twins_pass) {
     fixture_run r;
     static const char *const none[] = {"--filter=sender_buggy.*", NULL};
@@ -182,12 +201,14 @@ static void refused(const char *arg, const char *reason) {
 }
 
 AC_TEST(meta_fault, bad_fault_values_are_refused_in_one_line) {
-    refused("--fault-at=foo:1",
-            "--fault-at: 'foo:1' names no function asyncheck can fail (read, recv, write, send, writev)");
+    refused("--fault-at=foo:1", "--fault-at: 'foo:1' names no function asyncheck can fail (read, recv, "
+                                "write, send, writev, malloc, calloc, realloc)");
     refused("--fault-at=read", "--fault-at: 'read' is not FUNC:K[:ERR] (say write:3:EINTR)");
     refused("--fault-at=read:0", "--fault-at: 'read:0': the call number must be a whole number from 1");
     refused("--fault-at=write:2:ENOMEM",
             "--fault-at: 'write:2:ENOMEM': write cannot fail with 'ENOMEM' (EINTR, EAGAIN, SHORT)");
+    refused("--fault-at=malloc:1:EINTR",
+            "--fault-at: 'malloc:1:EINTR': malloc cannot fail with 'EINTR' (ENOMEM)");
     refused("--fault-sweep=read,bogus", "--fault-sweep: 'read,bogus': 'bogus' is no function asyncheck can "
-                                        "fail (read, recv, write, send, writev)");
+                                        "fail (read, recv, write, send, writev, malloc, calloc, realloc)");
 }

@@ -25,6 +25,11 @@ AC_TEST(fault_spec, a_point_parses_with_and_without_its_failure) {
     ac__buf_free(&out);
     ac__fault_format(&p, &out);
     AC_EXPECT_STR_EQ(ac__buf_str(&out), "writev:2:SHORT");
+    AC_ASSERT_EQ(ac__fault_parse("realloc:4", &p, &why), 0);
+    AC_EXPECT_EQ(p.err, ENOMEM);
+    ac__buf_free(&out);
+    ac__fault_format(&p, &out);
+    AC_EXPECT_STR_EQ(ac__buf_str(&out), "realloc:4:ENOMEM");
     ac__buf_free(&out);
     ac__buf_free(&why);
 }

@@ -1,7 +1,7 @@
 /* fault.c — fault injection for one test: the replacement of the one function a run fails (read, recv,
- * write, send, writev), the count of its calls made by the code under test, the K-th call's failure, and the
- * parsing of fault specifications. It must not decide which runs a sweep makes (explore.c does) and
- * must not fail a call made outside the window or by libev.
+ * write, send, writev, malloc, calloc, realloc), the count of its calls made by the code under test, the K-th
+ * call's failure, and the parsing of fault specifications. It must not decide which runs a sweep makes
+ * (explore.c does) and must not fail a call made outside the window or by libev.
  *
  * The boundary. A call is counted when all hold: it is made on the test's thread; after the test
  * called ac_fault_start and before its body and drain are over (the suite's teardown and the end checks
@@ -32,16 +32,21 @@ typedef struct fault_kind {
 } fault_kind;
 
 static const fault_kind kinds[] = {
-    {"read", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},   {"recv", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"write", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},  {"send", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"read", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"recv", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"write", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"send", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
     {"writev", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"malloc", {ENOMEM, 0}},
+    {"calloc", {ENOMEM, 0}},
+    {"realloc", {ENOMEM, 0}},
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
 static const struct {
     const char *name;
     int err;
-} errnames[] = {{"EINTR", EINTR}, {"EAGAIN", EAGAIN}, {"SHORT", AC__FAULT_SHORT}};
+} errnames[] = {{"EINTR", EINTR}, {"EAGAIN", EAGAIN}, {"SHORT", AC__FAULT_SHORT}, {"ENOMEM", ENOMEM}};
 
 static const fault_kind *kind_of(const char *fn, size_t len) {
     for (size_t i = 0; i < NKINDS; i++)
@@ -240,6 +245,26 @@ static ssize_t fault_writev(int fd, const struct iovec *iov, int cnt) {
     return real(fd, n ? cut : iov, n ? n : cnt);
 }
 
+/* The allocators: NULL with ENOMEM. asyncheck allocates through the originals (src/util/buf.c), and
+ * libev's own calls (its watcher arrays, its timer heap) are libev's, so neither is counted. */
+static void *fault_malloc(size_t n) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL;
+    return ((void *(*)(size_t))st.real)(n);
+}
+
+static void *fault_calloc(size_t n, size_t size) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL;
+    return ((void *(*)(size_t, size_t))st.real)(n, size);
+}
+
+static void *fault_realloc(void *p, size_t n) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL; /* p is left as it was, as realloc leaves it */
+    return ((void *(*)(void *, size_t))st.real)(p, n);
+}
+
 static void *replacement_of(const char *fn) {
     if (strcmp(fn, "read") == 0)
         return (void *)fault_read;
@@ -251,6 +276,12 @@ static void *replacement_of(const char *fn) {
         return (void *)fault_send;
     if (strcmp(fn, "writev") == 0)
         return (void *)fault_writev;
+    if (strcmp(fn, "malloc") == 0)
+        return (void *)fault_malloc;
+    if (strcmp(fn, "calloc") == 0)
+        return (void *)fault_calloc;
+    if (strcmp(fn, "realloc") == 0)
+        return (void *)fault_realloc;
     return NULL;
 }
 
