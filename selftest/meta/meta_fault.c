@@ -1,7 +1,9 @@
 /* meta_fault.c — fault injection seen from outside, through the TAP of fixtures/fault_bugs.c: a fault
  * sweep finds the reader that drops its connection on EINTR and the sender that gives its message up,
- * each with a --fault-at replay that fails the same way three times out of three; the fixed twins pass
- * every run and say how many runs the sweep took; a test that never calls ac_fault_start is told so; a
+ * and the framer that loses a short writev's tail (found by the third kind, SHORT, after EINTR and
+ * EAGAIN pass), the request that leaks its deadline timer when malloc or realloc returns NULL, each with a
+ * --fault-at replay that fails the same way three times out of three; the fixed twins pass every run and say
+ * how many runs the sweep took; a test that never calls ac_fault_start is told so; a
  * --fault-at the test never reaches fails; bad values are refused in one line. */
 #include "meta.h"
 
@@ -95,17 +97,24 @@ AC_TEST(meta_fault, a_sweep_finds_the_reader_that_drops_its_connection_on_eintr)
     found("reader_buggy.reads_the_whole_message", NULL, "read:1:EINTR", "AC_EXPECT_FALSE(r.dropped) failed");
 }
 
+AC_TEST(meta_fault, a_sweep_finds_the_reader_that_takes_one_read_for_the_message) {
+    /* EINTR and EAGAIN pass (it retries them); a short read, half the 12 bytes waiting, finds it */
+    found("gulper.reads_the_whole_message", NULL, "read:1:SHORT",
+          "AC_EXPECT_STR_EQ(r.buf, message) failed: strings differ at byte 6");
+}
+
 AC_TEST(meta_fault, the_fixed_reader_passes_every_run_of_its_sweep) {
     /* read 1 fetches the message, read 2 the end of stream: each may fail (EINTR, then EAGAIN), and the
-     * third call of each pass is one the run no longer makes */
-    passes("reader_fixed.reads_the_whole_message", NULL, "6", "4");
+     * third call of each pass is one the run no longer makes; the SHORT pass makes 3 reads when read 1
+     * returns half the message (then 3 runs: 1 and 2 reach their point, 3 does not) */
+    passes("reader_fixed.reads_the_whole_message", NULL, "9", "6");
 }
 
 AC_TEST(meta_fault, a_sweep_from_the_command_line_finds_the_sender_that_gives_up) {
     static const char *const sweep[] = {"--fault-sweep=write", NULL};
     found("sender_buggy.sends_the_whole_message", sweep, "write:1:EINTR",
           "AC_EXPECT_FALSE(s.gave_up) failed");
-    passes("sender_fixed.sends_the_whole_message", sweep, "4", "2");
+    passes("sender_fixed.sends_the_whole_message", sweep, "6", "3");
     static const char *const eagain[] = {"--fault-at=write:1:EAGAIN", NULL};
     fixture_run r;
     const tap_point *pt = run_with(&r, "sender_buggy.sends_the_whole_message", eagain);
@@ -114,11 +123,47 @@ AC_TEST(meta_fault, a_sweep_from_the_command_line_finds_the_sender_that_gives_up
     fixture_done(&r);
 }
 
+AC_TEST(meta_fault, a_sweep_finds_the_framer_that_loses_a_short_writes_tail) {
+    /* EINTR and EAGAIN pass (both framers retry); the third kind, a short write, finds the bug */
+    found("framer_buggy.writes_the_whole_frame", NULL, "writev:1:SHORT",
+          "AC_EXPECT_EQ(n, (ssize_t)FRAME_LEN) failed");
+    /* each kind: run 1 fails writev 1 (the retry or the rest is writev 2), run 2 makes 1 call */
+    passes("framer_fixed.writes_the_whole_frame", NULL, "6", "3");
+    fixture_run r;
+    static const char *const none[] = {"--filter=framer_buggy.*", "--fault-sweep=read", NULL};
+    fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);
+    AC_EXPECT_FALSE(point(&r, "framer_buggy.writes_the_whole_frame")->ok); /* no read: fails no call */
+    fixture_done(&r);
+}
+
+static const char leaked[] =
+    "1 watcher still active after teardown (stop them, or ev_unref those that must not keep the loop alive)";
+
+AC_TEST(meta_fault, a_sweep_finds_the_request_that_leaks_a_watcher_when_malloc_fails) {
+    found("request_buggy.cleans_up_when_malloc_fails", NULL, "malloc:1:ENOMEM", leaked);
+    static const char *const re[] = {"--fault-sweep=realloc", NULL};
+    found("request_buggy.cleans_up_when_malloc_fails", re, "realloc:1:ENOMEM", leaked);
+    /* malloc and realloc: one counted call each (libev's own realloc of its timer heap is not counted),
+     * 2 runs each; calloc: none, 1 run */
+    passes("request_fixed.cleans_up_when_malloc_fails", NULL, "5", "2");
+    fixture_run r;
+    static const char *const none[] = {"--filter=request_buggy.*", "--fault-sweep=calloc", NULL};
+    fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);
+    AC_EXPECT_FALSE(point(&r, "request_buggy.cleans_up_when_malloc_fails")->ok); /* fails no call */
+    AC_EXPECT_STR_CONTAINS(field(point(&r, "request_buggy.cleans_up_when_malloc_fails"), "  message: "),
+                           "fault sweep failed no call");
+    fixture_done(&r);
+}
+
 AC_TEST(meta_fault, without_the_sweep_the_buggy_twins_pass) {
     fixture_run r;
     static const char *const none[] = {"--filter=sender_buggy.*", NULL};
     fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);
     AC_EXPECT_TRUE(point(&r, "sender_buggy.sends_the_whole_message")->ok);
+    fixture_done(&r);
+    static const char *const at[] = {"--filter=framer_buggy.*", "--fault-at=writev:1:EAGAIN", NULL};
+    fixture_tap(&r, FIXTURE_FAULT_BUGS, at, clean_env);
+    AC_EXPECT_TRUE(point(&r, "framer_buggy.writes_the_whole_frame")->ok); /* it retries EAGAIN */
     fixture_done(&r);
 }
 
@@ -156,13 +201,14 @@ static void refused(const char *arg, const char *reason) {
 }
 
 AC_TEST(meta_fault, bad_fault_values_are_refused_in_one_line) {
-    refused("--fault-at=foo:1",
-            "--fault-at: 'foo:1' names no function asyncheck can fail (read, recv, write, send)");
+    refused("--fault-at=foo:1", "--fault-at: 'foo:1' names no function asyncheck can fail (read, recv, "
+                                "write, send, writev, malloc, calloc, realloc)");
     refused("--fault-at=read", "--fault-at: 'read' is not FUNC:K[:ERR] (say write:3:EINTR)");
     refused("--fault-at=read:0", "--fault-at: 'read:0': the call number must be a whole number from 1");
     refused("--fault-at=write:2:ENOMEM",
-            "--fault-at: 'write:2:ENOMEM': write cannot fail with 'ENOMEM' (EINTR, EAGAIN)");
-    refused(
-        "--fault-sweep=read,bogus",
-        "--fault-sweep: 'read,bogus': 'bogus' is no function asyncheck can fail (read, recv, write, send)");
+            "--fault-at: 'write:2:ENOMEM': write cannot fail with 'ENOMEM' (EINTR, EAGAIN, SHORT)");
+    refused("--fault-at=malloc:1:EINTR",
+            "--fault-at: 'malloc:1:EINTR': malloc cannot fail with 'EINTR' (ENOMEM)");
+    refused("--fault-sweep=read,bogus", "--fault-sweep: 'read,bogus': 'bogus' is no function asyncheck can "
+                                        "fail (read, recv, write, send, writev, malloc, calloc, realloc)");
 }

@@ -20,6 +20,16 @@ AC_TEST(fault_spec, a_point_parses_with_and_without_its_failure) {
     ac__fault_format(&p, &out);
     AC_EXPECT_STR_EQ(ac__buf_str(&out), "recv:12:EINTR");
     AC_EXPECT_STR_EQ(ac__buf_str(&why), "");
+    AC_ASSERT_EQ(ac__fault_parse("writev:2:SHORT", &p, &why), 0);
+    AC_EXPECT_EQ(p.err, AC__FAULT_SHORT);
+    ac__buf_free(&out);
+    ac__fault_format(&p, &out);
+    AC_EXPECT_STR_EQ(ac__buf_str(&out), "writev:2:SHORT");
+    AC_ASSERT_EQ(ac__fault_parse("realloc:4", &p, &why), 0);
+    AC_EXPECT_EQ(p.err, ENOMEM);
+    ac__buf_free(&out);
+    ac__fault_format(&p, &out);
+    AC_EXPECT_STR_EQ(ac__buf_str(&out), "realloc:4:ENOMEM");
     ac__buf_free(&out);
     ac__buf_free(&why);
 }
@@ -29,12 +39,18 @@ AC_TEST(fault_spec, a_sweep_list_gives_each_function_each_failure_in_order) {
     unsigned n;
     ac__buf why = {0};
     AC_ASSERT_EQ(ac__fault_sweep_parse("read,send", &pts, &n, &why), 0);
-    AC_ASSERT_EQ(n, 4);
+    AC_ASSERT_EQ(n, 6);
     AC_EXPECT_STR_EQ(pts[0].fn, "read");
     AC_EXPECT_EQ(pts[0].err, EINTR);
     AC_EXPECT_EQ(pts[1].err, EAGAIN);
-    AC_EXPECT_STR_EQ(pts[2].fn, "send");
-    AC_EXPECT_EQ(pts[3].err, EAGAIN);
+    AC_EXPECT_EQ(pts[2].err, AC__FAULT_SHORT);
+    AC_EXPECT_STR_EQ(pts[3].fn, "send");
+    AC_EXPECT_EQ(pts[4].err, EAGAIN);
+    AC_EXPECT_EQ(pts[5].err, AC__FAULT_SHORT);
+    free(pts);
+    AC_ASSERT_EQ(ac__fault_sweep_parse("writev", &pts, &n, &why), 0);
+    AC_ASSERT_EQ(n, 3);
+    AC_EXPECT_STR_EQ(pts[0].fn, "writev");
     free(pts);
     ac__buf_free(&why);
 }

@@ -1,7 +1,7 @@
 /* fault.c — fault injection for one test: the replacement of the one function a run fails (read, recv,
- * write, send), the count of its calls made by the code under test, the K-th call's failure, and the
- * parsing of fault specifications. It must not decide which runs a sweep makes (explore.c does) and
- * must not fail a call made outside the window or by libev.
+ * write, send, writev, malloc, calloc, realloc), the count of its calls made by the code under test, the K-th
+ * call's failure, and the parsing of fault specifications. It must not decide which runs a sweep makes
+ * (explore.c does) and must not fail a call made outside the window or by libev.
  *
  * The boundary. A call is counted when all hold: it is made on the test's thread; after the test
  * called ac_fault_start and before its body and drain are over (the suite's teardown and the end checks
@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "asyncheck/fault.h"
@@ -26,21 +28,25 @@
 
 typedef struct fault_kind {
     const char *fn;
-    int errs[3]; /* the failures a sweep tries, in order; 0 ends */
+    int errs[4]; /* the failures a sweep tries, in order; 0 ends */
 } fault_kind;
 
 static const fault_kind kinds[] = {
-    {"read", {EINTR, EAGAIN, 0}},
-    {"recv", {EINTR, EAGAIN, 0}},
-    {"write", {EINTR, EAGAIN, 0}},
-    {"send", {EINTR, EAGAIN, 0}},
+    {"read", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"recv", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"write", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"send", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"writev", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"malloc", {ENOMEM, 0}},
+    {"calloc", {ENOMEM, 0}},
+    {"realloc", {ENOMEM, 0}},
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
 static const struct {
     const char *name;
     int err;
-} errnames[] = {{"EINTR", EINTR}, {"EAGAIN", EAGAIN}};
+} errnames[] = {{"EINTR", EINTR}, {"EAGAIN", EAGAIN}, {"SHORT", AC__FAULT_SHORT}, {"ENOMEM", ENOMEM}};
 
 static const fault_kind *kind_of(const char *fn, size_t len) {
     for (size_t i = 0; i < NKINDS; i++)
@@ -148,7 +154,8 @@ static struct {
     void *real;
 } st;
 
-/* Counts this call when it is the code under test's, and says whether it is the one to fail. */
+/* Counts this call when it is the code under test's, and says whether it is the one to fail (with an
+ * errno failure, errno is set; a short count is the caller's to make). */
 static bool fail_now(void *caller) {
     if (!st.counting || !pthread_equal(pthread_self(), st.thread))
         return false;
@@ -157,32 +164,105 @@ static bool fail_now(void *caller) {
         return false;
     if (++st.calls != st.p.at)
         return false;
-    errno = st.p.err;
+    if (st.p.err > 0)
+        errno = st.p.err;
     return true;
 }
 
+/* The count a short read of fd asks for: half of what it could return now (the bytes waiting, as far as
+ * FIONREAD knows them, at most n); n itself when that is under 2 bytes (nothing shorter to return). */
+static size_t short_read_count(int fd, size_t n) {
+    int avail = 0;
+    size_t can = n;
+    if (ioctl(fd, FIONREAD, &avail) == 0 && avail >= 0 && (size_t)avail < n)
+        can = (size_t)avail;
+    return can >= 2 ? can / 2 : n;
+}
+
+/* The count a short write of n bytes asks for: half of them (n itself under 2 bytes). */
+static size_t short_write_count(size_t n) {
+    return n >= 2 ? n / 2 : n;
+}
+
 static ssize_t fault_read(int fd, void *buf, size_t n) {
-    if (fail_now(__builtin_return_address(0)))
-        return -1;
+    if (fail_now(__builtin_return_address(0))) {
+        if (st.p.err > 0)
+            return -1;
+        n = short_read_count(fd, n);
+    }
     return ((ssize_t(*)(int, void *, size_t))st.real)(fd, buf, n);
 }
 
 static ssize_t fault_write(int fd, const void *buf, size_t n) {
-    if (fail_now(__builtin_return_address(0)))
-        return -1;
+    if (fail_now(__builtin_return_address(0))) {
+        if (st.p.err > 0)
+            return -1;
+        n = short_write_count(n);
+    }
     return ((ssize_t(*)(int, const void *, size_t))st.real)(fd, buf, n);
 }
 
 static ssize_t fault_recv(int fd, void *buf, size_t n, int flags) {
-    if (fail_now(__builtin_return_address(0)))
-        return -1;
+    if (fail_now(__builtin_return_address(0))) {
+        if (st.p.err > 0)
+            return -1;
+        n = short_read_count(fd, n);
+    }
     return ((ssize_t(*)(int, void *, size_t, int))st.real)(fd, buf, n, flags);
 }
 
 static ssize_t fault_send(int fd, const void *buf, size_t n, int flags) {
-    if (fail_now(__builtin_return_address(0)))
-        return -1;
+    if (fail_now(__builtin_return_address(0))) {
+        if (st.p.err > 0)
+            return -1;
+        n = short_write_count(n);
+    }
     return ((ssize_t(*)(int, const void *, size_t, int))st.real)(fd, buf, n, flags);
+}
+
+#define SHORT_IOV_MAX 64
+
+/* A short writev writes half of all the vectors' bytes: the leading vectors that hold them, the last
+ * one cut (at most SHORT_IOV_MAX vectors are kept; more is shorter still). */
+static ssize_t fault_writev(int fd, const struct iovec *iov, int cnt) {
+    ssize_t (*real)(int, const struct iovec *, int) = (ssize_t(*)(int, const struct iovec *, int))st.real;
+    if (!fail_now(__builtin_return_address(0)))
+        return real(fd, iov, cnt);
+    if (st.p.err > 0)
+        return -1;
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    size_t left = short_write_count(total);
+    static struct iovec cut[SHORT_IOV_MAX];
+    int n = 0;
+    for (int i = 0; i < cnt && n < SHORT_IOV_MAX && left > 0; i++) {
+        cut[n] = iov[i];
+        if (cut[n].iov_len > left)
+            cut[n].iov_len = left;
+        left -= cut[n++].iov_len;
+    }
+    return real(fd, n ? cut : iov, n ? n : cnt);
+}
+
+/* The allocators: NULL with ENOMEM. asyncheck allocates through the originals (src/util/buf.c), and
+ * libev's own calls (its watcher arrays, its timer heap) are libev's, so neither is counted. */
+static void *fault_malloc(size_t n) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL;
+    return ((void *(*)(size_t))st.real)(n);
+}
+
+static void *fault_calloc(size_t n, size_t size) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL;
+    return ((void *(*)(size_t, size_t))st.real)(n, size);
+}
+
+static void *fault_realloc(void *p, size_t n) {
+    if (fail_now(__builtin_return_address(0)))
+        return NULL; /* p is left as it was, as realloc leaves it */
+    return ((void *(*)(void *, size_t))st.real)(p, n);
 }
 
 static void *replacement_of(const char *fn) {
@@ -194,6 +274,14 @@ static void *replacement_of(const char *fn) {
         return (void *)fault_recv;
     if (strcmp(fn, "send") == 0)
         return (void *)fault_send;
+    if (strcmp(fn, "writev") == 0)
+        return (void *)fault_writev;
+    if (strcmp(fn, "malloc") == 0)
+        return (void *)fault_malloc;
+    if (strcmp(fn, "calloc") == 0)
+        return (void *)fault_calloc;
+    if (strcmp(fn, "realloc") == 0)
+        return (void *)fault_realloc;
     return NULL;
 }
 

@@ -12,7 +12,11 @@
 
 #define AC__FAULT_FN_MAX 16
 
-/* One fault point: the `at`-th counted call of `fn` fails with `err` (an errno value). at 0: none. */
+/* The failure "SHORT": a read/recv/write/send/writev that returns fewer bytes (half) instead of -1. */
+#define AC__FAULT_SHORT (-1)
+
+/* One fault point: the `at`-th counted call of `fn` fails with `err` (an errno value, or
+ * AC__FAULT_SHORT). at 0: none. */
 typedef struct ac__fault_point {
     char fn[AC__FAULT_FN_MAX];
     long at;
@@ -23,7 +27,7 @@ typedef struct ac__fault_point {
  * a one-line reason (naming the value) in `why`. */
 int ac__fault_parse(const char *spec, ac__fault_point *out, ac__buf *why);
 /* Parses a sweep list "read,write" into the (function, failure) pairs a sweep runs, in order: each
- * function's failures in the order its documentation gives (read: EINTR, then EAGAIN). `*out` is
+ * function's failures in the order its documentation gives (read: EINTR, EAGAIN, then SHORT). `*out` is
  * malloc'd (at is 0 in each). Returns 0, or -1 with a one-line reason in `why`. */
 int ac__fault_sweep_parse(const char *list, ac__fault_point **out, unsigned *n, ac__buf *why);
 /* "write:3:EINTR" for p into b. */
