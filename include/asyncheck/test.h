@@ -96,6 +96,10 @@ typedef struct ac_test_options {
      * iteration, 1 to 3 iterations, drawn from the seed (README "Deferred readiness"). --defer-readiness
      * turns it on for every test. */
     bool defer_readiness;
+    /* Under the virtual clock, exploring schedules (seed != 0) charge each of the test's callbacks, when
+     * it returns, a duration of virtual time drawn from the seed in [0, this] seconds, as if it had spent
+     * it working (README "Time inside callbacks"). 0: none. --callback-time-max replaces it. */
+    double callback_time_max;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */
