@@ -81,9 +81,9 @@ void ac__sched_before_dispatch(void);
  * under): ends its segment for the atomic regions, charges a counted one its drawn virtual time
  * (p.callback_time), and, at the cancel point, cancels. */
 void ac__sched_returned(unsigned long serial);
-/* Under defer_readiness and a seed: whether to hold a pending ev_io over, and for how many iterations
- * (0: no; else 1 to 3), drawn from the seed on a stream of its own (the dispatch order is unchanged);
- * a hold goes into the trace. */
+/* Under defer_readiness and a seed: whether to hold a pending ev_io (or ev_timer) over, and for how many
+ * iterations (0: no; else 1 to 3), drawn from the seed on a stream of its own (the dispatch order is
+ * unchanged); a hold goes into the trace. */
 unsigned ac__sched_defer(void (*describe)(ac__buf *b, const void *ctx), const void *ctx);
 /* The test declared its cancel (ac_cancel_with): cancel points count from here. */
 void ac__sched_cancel_declared(void);
