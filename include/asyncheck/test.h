@@ -93,9 +93,14 @@ typedef struct ac_test_options {
      * schedule). 0: --backend, else epoll. Virtual and manual clocks run only on epoll (README). */
     unsigned backend;
     /* Exploring schedules (seed != 0) may also hold a ready fd's event (ev_io) over to a later loop
-     * iteration, 1 to 3 iterations, drawn from the seed (README "Deferred readiness"). --defer-readiness
+     * iteration, 1 to 3 iterations, and a due timer's (ev_timer) over to the next one, in deadline order,
+     * drawn from the seed (README "Deferred readiness"). --defer-readiness
      * turns it on for every test. */
     bool defer_readiness;
+    /* Under the virtual clock, exploring schedules (seed != 0) charge each of the test's callbacks, when
+     * it returns, a duration of virtual time drawn from the seed in [0, this] seconds, as if it had spent
+     * it working (README "Time inside callbacks"). 0: none. --callback-time-max replaces it. */
+    double callback_time_max;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

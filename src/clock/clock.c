@@ -342,6 +342,13 @@ bool ac__clock_stalled(double deadline) {
     return stalled;
 }
 
+bool ac__clock_charge(double seconds) {
+    if (vc.kind != AC_CLOCK_VIRTUAL || vc.cap || !(seconds > 0) || !(seconds <= 3600))
+        return false;
+    advance(seconds);
+    return true;
+}
+
 double ac__clock_mono(void) {
     return (double)vc.mono / 1e9;
 }

@@ -22,6 +22,9 @@ int ac__clock_kind(void);
 /* Since the last call: did the loop find nothing ready and nothing that time could bring (manual clock
  * idle, or a virtual jump to `deadline` or beyond)? Clears the state. */
 bool ac__clock_stalled(double deadline);
+/* Moves a virtual clock (not a manual one, nor inside ac_clock_advance) forward by `seconds` as if the
+ * test's thread had spent them working; does nothing otherwise. Returns whether it moved the clock. */
+bool ac__clock_charge(double seconds);
 /* Virtual monotonic seconds now (virtual clocks only). */
 double ac__clock_mono(void);
 

@@ -23,6 +23,10 @@
  * dispatch of the iteration it is due in (libev allows readiness to be observed late). A watcher stopped
  * or restarted meanwhile loses it; one pending again by then gets both. While events are held an ev_idle of
  * asyncheck's own (unreferenced) keeps the loop from blocking. An event fed back is not held again.
+ * A due timer (ev_timer) may be held too, for one iteration only (libev promises only "not before"), and
+ * timers keep their deadline order: once a timer is held, every timer pending after it in the round (a
+ * later deadline, the schedule orders them so) is held with it, and timers fed back run before the timers
+ * that came due in the iteration they are fed back in (their deadlines are earlier).
  *
  * Unwinding. A fatal failure inside a callback longjmps out of this dispatcher, leaving its frames on
  * the frame stack. They are found by looking at the real stack: call_watcher/call_rest live in their
@@ -78,19 +82,35 @@ typedef struct held {
     ev_watcher *w;
     unsigned long serial;
     int revents;
-    unsigned due; /* ev_iteration at which it is fed back */
+    unsigned due;    /* ev_iteration at which it is fed back */
+    double deadline; /* a timer's, as the schedule orders it (sched_item) */
 } held;
 
 static held held_events[32];
 static size_t nheld;
 static const void *fed_back[32]; /* fed back in this dispatch: not held again */
+static double fed_deadline[32];  /* a timer's deadline when it was held */
 static size_t nfed_back;
 static ev_idle awake;
+static bool awake_keeps_loop; /* a timer is held: the loop must run on to feed it back (ev_ref'd) */
+
+/* Whether a held event is a timer's (a one-shot that came due is no longer active: nothing else keeps
+ * the loop running until it is fed back). */
+static bool timer_held(void) {
+    for (size_t i = 0; i < nheld; i++) {
+        const ac__wrec *r = ac__rec_find(held_events[i].w);
+        if (r && r->type == AC_W_TIMER)
+            return true;
+    }
+    return false;
+}
 
 static void awake_cb(struct ev_loop *loop, ev_idle *w, int revents) {
     (void)revents;
     if (!nheld) {
-        ev_ref(loop);
+        if (!awake_keeps_loop)
+            ev_ref(loop);
+        awake_keeps_loop = false;
         ev_idle_stop(loop, w);
     }
 }
@@ -105,18 +125,33 @@ static void release_held(struct ev_loop *loop) {
         }
         held_events[i] = held_events[--nheld];
         ac__wrec *r = ac__rec_find(h.w);
-        if (r && r->serial == h.serial && ev_is_active(h.w)) {
+        /* a one-shot timer libev stopped when it came due stays recorded while it is pending */
+        if (r && r->serial == h.serial && (ev_is_active(h.w) || r->type == AC_W_TIMER)) {
             ev_feed_event(loop, h.w, h.revents);
+            fed_deadline[nfed_back] = h.deadline;
             fed_back[nfed_back++] = h.w;
         }
+    }
+    if (awake_keeps_loop && !timer_held()) {
+        ev_unref(loop);
+        awake_keeps_loop = false;
     }
 }
 
 static void describe_rec(ac__buf *b, const void *ctx);
 
+/* A pending timer's deadline as the schedule orders timers (a one-shot that came due is stopped: libev
+ * keeps its deadline relative to that iteration's time, as it does for every timer that came due with it). */
+static double timer_deadline(const ev_timer *tw) {
+    for (size_t i = 0; i < nfed_back; i++)
+        if (fed_back[i] == tw) /* came due in an earlier iteration: before every timer due in this one */
+            return fed_deadline[i] - 1e12;
+    return tw->at - (ev_is_active(tw) ? tw->repeat : 0.);
+}
+
 /* Asks the schedule whether to hold `r`'s pending event; holds it and returns true if so. */
 static bool hold(struct ev_loop *loop, const ac__wrec *r) {
-    if (r->type != AC_W_IO || !ac__loop_sched->defer || nheld == 32)
+    if ((r->type != AC_W_IO && r->type != AC_W_TIMER) || !ac__loop_sched->defer || nheld == 32)
         return false;
     for (size_t i = 0; i < nfed_back; i++)
         if (fed_back[i] == r->w)
@@ -126,16 +161,30 @@ static bool hold(struct ev_loop *loop, const ac__wrec *r) {
             held_events[i].revents |= ev_clear_pending(loop, r->w);
             return true;
         }
-    unsigned k = ac__loop_sched->defer(describe_rec, r);
+    double deadline = r->type == AC_W_TIMER ? timer_deadline((const ev_timer *)r->w) : 0.;
+    bool after_held = false; /* a timer held in this iteration: this later one waits with it */
+    for (size_t i = 0; r->type == AC_W_TIMER && i < nheld; i++) {
+        const ac__wrec *o = ac__rec_find(held_events[i].w);
+        if (o && o->type == AC_W_TIMER && held_events[i].due == ev_iteration(loop) + 1)
+            after_held = true;
+    }
+    unsigned k = after_held ? 1 : ac__loop_sched->defer(describe_rec, r);
     if (!k)
         return false;
-    held_events[nheld++] = (held){r->w, r->serial, ev_clear_pending(loop, r->w), ev_iteration(loop) + k};
+    if (r->type == AC_W_TIMER)
+        k = 1; /* one iteration late at most: the timer's order against the next iteration's stays */
+    held_events[nheld++] =
+        (held){r->w, r->serial, ev_clear_pending(loop, r->w), ev_iteration(loop) + k, deadline};
     if (!ev_is_active(&awake)) {
         ac__loop_harness_enter();
         ev_idle_init(&awake, awake_cb);
         ev_idle_start(loop, &awake);
         ev_unref(loop);
         ac__loop_harness_leave();
+    }
+    if (r->type == AC_W_TIMER && !awake_keeps_loop) {
+        ev_ref(loop);
+        awake_keeps_loop = true;
     }
     return true;
 }
@@ -145,6 +194,7 @@ void ac__dispatch_reset(void) {
         ac__set_depth(0);
     if (nheld || nfed_back || ev_is_active(&awake)) {
         nheld = nfed_back = 0;
+        awake_keeps_loop = false;
         memset(&awake, 0, sizeof awake); /* its loop is being made or destroyed */
     }
 }
@@ -324,7 +374,7 @@ static void sched_item(const ac__wrec *r, ac__sched_item *it) {
     if (r->type == AC_W_TIMER) {
         const ev_timer *tw = (const ev_timer *)r->w;
         it->chain = AC_CHAIN_TIMER;
-        it->deadline = tw->at - (ev_is_active(tw) ? tw->repeat : 0.);
+        it->deadline = timer_deadline(tw);
     } else if (r->type == AC_W_PERIODIC) {
         const ev_periodic *pw = (const ev_periodic *)r->w;
         it->chain = AC_CHAIN_PERIODIC;

@@ -104,8 +104,8 @@ typedef struct ac__loop_scheduler {
                         const void *ctx);
     /* A dispatched callback returned (every callback, counted or not): may end the body. */
     void (*returned)(unsigned long serial);
-    /* A counted ev_io is pending: how many loop iterations to hold its readiness over before dispatching
-     * it (0: now; at most 3); `describe(b, ctx)` appends what it is. */
+    /* A counted ev_io (or due ev_timer) is pending: how many loop iterations to hold it over before
+     * dispatching it (0: now; at most 3); `describe(b, ctx)` appends what it is. */
     unsigned (*defer)(void (*describe)(ac__buf *b, const void *ctx), const void *ctx);
 } ac__loop_scheduler;
 /* Registers the scheduler (kept until replaced; the table must outlive every test). */

@@ -30,6 +30,7 @@ typedef struct ac__sched_params {
     int fault_err;           /* the errno it fails with */
     unsigned backend;        /* the test loop's libev backend (EVBACKEND_*); 0: epoll (exec.c) */
     bool defer_readiness;    /* a seeded schedule may hold an ev_io's readiness over (sched.c) */
+    double callback_time;    /* > 0: a seeded schedule charges each counted callback [0, this] virtual s */
 } ac__sched_params;
 
 /* Starts and ends the module for a test (exec.c): after the loop exists, and after the end hooks. race.c
@@ -77,11 +78,12 @@ void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)
  * cancel point 0 cancels here, leaving every event pending as it is. */
 void ac__sched_before_dispatch(void);
 /* A dispatched callback returned (every callback, counted or not, with the dispatch serial it ran
- * under): ends its segment for the atomic regions and, at the cancel point, cancels. */
+ * under): ends its segment for the atomic regions, charges a counted one its drawn virtual time
+ * (p.callback_time), and, at the cancel point, cancels. */
 void ac__sched_returned(unsigned long serial);
-/* Under defer_readiness and a seed: whether to hold a pending ev_io over, and for how many iterations
- * (0: no; else 1 to 3), drawn from the seed on a stream of its own (the dispatch order is unchanged);
- * a hold goes into the trace. */
+/* Under defer_readiness and a seed: whether to hold a pending ev_io (or ev_timer) over, and for how many
+ * iterations (0: no; else 1 to 3), drawn from the seed on a stream of its own (the dispatch order is
+ * unchanged); a hold goes into the trace. */
 unsigned ac__sched_defer(void (*describe)(ac__buf *b, const void *ctx), const void *ctx);
 /* The test declared its cancel (ac_cancel_with): cancel points count from here. */
 void ac__sched_cancel_declared(void);

@@ -20,9 +20,17 @@
  * the operation's callback (ac_op_callback) already ran is not a cancellation: the run goes on uncancelled
  * and tells the runner the operation had completed, which ends the sweep of that schedule.
  *
- * Deferred readiness (p.defer_readiness, under a seed). Each pending ev_io is held over with probability 1/3,
- * for 1 to 3 loop iterations (the dispatcher feeds it back then), drawn from a stream of its own so that
- * the dispatch order draws stay those of the same seed without deferral.
+ * Deferred readiness (p.defer_readiness, under a seed). Each pending ev_io (and ev_timer: the dispatcher
+ * holds a timer 1 iteration only, and the timers after a held one with it) is held over with probability
+ * 1/3, for 1 to 3 loop iterations (the dispatcher feeds it back then), drawn from a stream of its own so
+ * that the dispatch order draws stay those of the same seed without deferral.
+ *
+ * Time inside callbacks (p.callback_time, under a seed and the virtual clock). When a counted callback
+ * returns, the virtual clock moves forward by a duration drawn uniformly from [0, p.callback_time] on a
+ * stream of its own (the dispatch order and the deferral draws stay those of the seed), as if the callback
+ * had spent it working: ev_now() stays where the iteration began, ev_time() and ev_now_update() see it.
+ * A callback dispatched inside another (a nested ev_run) is charged on its own return, and its parent again
+ * on its own. The trace's "at +S s" shows each dispatch's virtual time, so --check-determinism covers it.
  *
  * PCT. Every watcher gets a random priority the first time it is ready (depth d and above); at d-1
  * change points, drawn from dispatches 1..steps, the watcher dispatched there drops below every initial
@@ -62,6 +70,9 @@ static struct {
     ac__buf trace;
     size_t trace_entries;
     double start_mono;
+    unsigned long long time_rng; /* time charged to callbacks */
+    unsigned long counted[64];   /* the serials of the counted callbacks running now, innermost last */
+    int ncounted;
 } sched_state;
 
 #define TRACE_MAX_ENTRIES 20000
@@ -90,6 +101,7 @@ void ac__sched_begin(ac_test *t, const ac__sched_params *p) {
     sched_state.order_rng = mix_seed(p->seed, 1);
     sched_state.value_rng = mix_seed(p->seed, 2);
     sched_state.defer_rng = mix_seed(p->seed, 4);
+    sched_state.time_rng = mix_seed(p->seed, 5);
     sched_state.start_mono = ac__clock_kind() != AC_CLOCK_REAL ? ac__clock_mono() : 0;
     if (p->seed && p->mode == AC_SCHED_PCT) {
         int d = p->pct_depth > 0 ? p->pct_depth : 3;
@@ -313,6 +325,8 @@ void ac__sched_dispatching(unsigned long serial, const void *w, void (*describe)
     if (!sched_state.on)
         return;
     sched_state.steps++;
+    if (sched_state.ncounted < 64)
+        sched_state.counted[sched_state.ncounted++] = serial;
     if (sched_state.declared && sched_state.p.cancel_at > 0 &&
         sched_state.steps - sched_state.cancel_base == (unsigned long)sched_state.p.cancel_at)
         sched_state.cancel_serial = serial;
@@ -364,6 +378,15 @@ void ac__sched_returned(unsigned long serial) {
     if (!sched_state.on)
         return;
     ac__regions_segment_end(serial);
+    while (sched_state.ncounted && sched_state.counted[sched_state.ncounted - 1] > serial)
+        sched_state.ncounted--; /* frames a fatal failure abandoned */
+    if (sched_state.ncounted && sched_state.counted[sched_state.ncounted - 1] == serial) {
+        sched_state.ncounted--;
+        if (sched_state.p.seed && sched_state.p.callback_time > 0) {
+            double u = (double)(rnd(&sched_state.time_rng) >> 11) * (1.0 / 9007199254740992.0);
+            ac__clock_charge(u * sched_state.p.callback_time);
+        }
+    }
     if (sched_state.cancel_serial && serial == sched_state.cancel_serial)
         cancel_point();
 }

@@ -156,6 +156,7 @@ void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac_
     unsigned backends[3];
     p->backend = backends_of(o, def, backends) ? backends[0] : 0;
     p->defer_readiness = o->defer_readiness || def->options.defer_readiness;
+    p->callback_time = o->callback_time_max > 0 ? o->callback_time_max : def->options.callback_time_max;
     plain(o, def, &p->mode, &p->pct_depth);
     p->pct_steps = o->pct_steps;
     p->seed = replaying(o) ? o->seed : 0;
@@ -291,6 +292,8 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     p->seed = seed_of(ex, i % ex->nsched);
     p->backend = ex->backends[i / ex->nsched];
     p->defer_readiness = ex->o->defer_readiness || ex->def->options.defer_readiness;
+    p->callback_time =
+        ex->o->callback_time_max > 0 ? ex->o->callback_time_max : ex->def->options.callback_time_max;
     p->mode = ex->mode;
     p->pct_depth = ex->depth;
     p->pct_steps = ex->steps > 0 ? ex->steps : 50;
@@ -623,6 +626,14 @@ static void replay_command(const ac__explore *ex, unsigned long long seed, long 
     }
     if (o->defer_readiness)
         ac__buf_puts(b, " --defer-readiness");
+    if (o->callback_time_max > 0) { /* the shortest form that reads back as the same number */
+        int prec = 1;
+        char num[40];
+        do
+            snprintf(num, sizeof num, "%.*g", prec, o->callback_time_max);
+        while (strtod(num, NULL) != o->callback_time_max && ++prec < 17);
+        ac__buf_printf(b, " --callback-time-max=%s", num);
+    }
     if (determinism)
         ac__buf_puts(b, " --check-determinism");
 }

@@ -46,7 +46,11 @@ static const char usage_text[] =
     "  --keep-going           run every schedule and report how many failed, grouped by failure\n"
     "  --check-determinism    run each schedule twice and fail at the first dispatch that differs\n"
     "  --defer-readiness      schedules (seed != 0) may also hold a ready fd's event over to a later\n"
-    "                         loop iteration (1 to 3 iterations; tests' .defer_readiness = true)\n"
+    "                         loop iteration (1 to 3 iterations), and a due timer's (1 iteration;\n"
+    "                         tests' .defer_readiness = true)\n"
+    "  --callback-time-max=S  under the virtual clock, schedules (seed != 0) charge each callback a\n"
+    "                         drawn duration of virtual time in [0, S] seconds when it returns\n"
+    "                         (tests' .callback_time_max)\n"
     "  --cancel-sweep         rerun tests that declare a cancel (ac_cancel_with) cancelling at each\n"
     "                         cancel point: before the first callback after the declaration (0),\n"
     "                         after the 1st, 2nd, ... until the run or the operation completes\n"
@@ -391,6 +395,14 @@ static int opt_explore_budget(parse_state *ps, const char *value) {
     return 0;
 }
 
+static int opt_callback_time_max(parse_state *ps, const char *value) {
+    double *s = &ps->o->callback_time_max;
+    if (!ac__parse_seconds(value, s) || !(*s > 0) || *s > 3600)
+        return fail(ps->err, "--callback-time-max: '%s' is not a positive number of seconds (at most 3600)%s",
+                    value, "");
+    return 0;
+}
+
 #define FLAG(name, short_name, field)                                                                        \
     { name, short_name, ARG_NONE, NULL, offsetof(ac__options, field) }
 #define VALUE(name, short_name, handler)                                                                     \
@@ -415,6 +427,7 @@ static const option options[] = {
     FLAG("--keep-going", NULL, keep_going),
     FLAG("--check-determinism", NULL, check_determinism),
     FLAG("--defer-readiness", NULL, defer_readiness),
+    VALUE("--callback-time-max", NULL, opt_callback_time_max),
     FLAG("--cancel-sweep", NULL, cancel_sweep),
     VALUE("--cancel-at", NULL, opt_cancel_at),
     VALUE("--fault-sweep", NULL, opt_fault_sweep),

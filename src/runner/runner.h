@@ -72,6 +72,8 @@ typedef struct ac__options {
     double explore_budget;
     unsigned backend;     /* --backend: AC_BACKEND_* bits (0: not given) */
     bool defer_readiness; /* --defer-readiness */
+    /* --callback-time-max, seconds (0: not given) */
+    double callback_time_max;
 } ac__options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
