@@ -21,6 +21,12 @@ void fixture_done(fixture_run *r);
  * NULL), and returns the point for `name`. */
 const tap_point *fixture_point(fixture_run *r, const char *fixture, const char *name,
                                const char *const *extra, const char *const *env);
+/* `name` in `fixture` passes with `extra` (and the run exits 0). */
+void fixture_passes(const char *fixture, const char *name, const char *const *extra, const char *const *env);
+/* `name` in `fixture` fails with `extra`, its first failure being `message`; the replay line of its failure
+ * (which must hold `flag` after --seed, or nothing more when NULL) fails the same way 3 times out of 3. */
+void fixture_found_and_replayed(const char *fixture, const char *name, const char *const *extra,
+                                const char *const *env, const char *message, const char *flag);
 /* The test point for "suite.name"; fails the calling test if absent. */
 const tap_point *point(fixture_run *r, const char *name);
 /* A YAML field of a point ("" when absent), in a buffer that lives until the next call. */

@@ -51,6 +51,54 @@ const tap_point *fixture_point(fixture_run *r, const char *fixture, const char *
     return point(r, name);
 }
 
+void fixture_passes(const char *fixture, const char *name, const char *const *extra, const char *const *env) {
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, fixture, name, extra, env);
+    AC_EXPECT_TRUE(pt->ok);
+    AC_EXPECT_EQ(r.p.status, 0);
+    fixture_done(&r);
+}
+
+void fixture_found_and_replayed(const char *fixture, const char *name, const char *const *extra,
+                                const char *const *env, const char *message, const char *flag) {
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, fixture, name, extra, env);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(failure_field(pt, 0, "message"), message);
+    char args[6][128];
+    size_t n = 0;
+    for (size_t k = 0; k < 4 && n == 0; k++) {
+        const char *r0 = strstr(failure_field(pt, k, "message"), "replay: ");
+        if (!r0)
+            continue;
+        r0 = strchr(r0 + strlen("replay: "), ' ');
+        while (r0 && *r0 == ' ' && n < 6) {
+            r0++;
+            size_t len = strcspn(r0, " "), j = 0;
+            for (size_t i = 0; i < len && j < 127; i++)
+                if (r0[i] != '\'')
+                    args[n][j++] = r0[i];
+            args[n++][j] = '\0';
+            r0 += len;
+        }
+    }
+    fixture_done(&r);
+    AC_ASSERT_EQ(n, flag ? 3u : 2u);
+    AC_EXPECT_STR_CONTAINS(args[1], "--seed=");
+    if (flag)
+        AC_EXPECT_STR_EQ(args[2], flag);
+    const char *argv[] = {args[0], args[1], n > 2 ? args[2] : NULL, NULL};
+    for (int round = 0; round < 3; round++) {
+        fixture_run rr;
+        fixture_tap(&rr, fixture, argv, env);
+        const tap_point *p = point(&rr, name);
+        AC_EXPECT_FALSE(p->ok);
+        AC_EXPECT_EQ(rr.tap.n, 1);
+        AC_EXPECT_STR_EQ(field(p, "  message: "), message);
+        fixture_done(&rr);
+    }
+}
+
 const tap_point *point(fixture_run *r, const char *name) {
     const tap_point *pt = tap_find(&r->tap, name);
     if (!pt)
