@@ -28,7 +28,10 @@
  *     learns its timeout ran out, and the transfer hangs past the test's wait.
  *   3 (fetcher_cancel leaves the easy handle in the multi handle): cancel.leaves_no_watcher_or_fd_behind
  *     and cancel.sweep_over_a_transfer_in_flight (the transfer goes on after the cancel, its socket
- *     watched), and cancel.closes_the_connection_at_once (the server never reads end-of-file). */
+ *     watched), and cancel.closes_the_connection_at_once (the server never reads end-of-file).
+ *   4 (a failure of curl_multi_socket_action ignored): fetch.every_allocation_failure_ends_the_transfer_once
+ *     — when libcurl runs out of memory inside it, the transfer hangs with nothing to wake it. Bugs 1 and 2
+ *     fail that test too (a watcher left running; no timeout ever). */
 #include <asyncheck.h>
 
 #include <curl/curl.h>
@@ -163,6 +166,33 @@ AC_TEST(fetch, gets_a_page_through_every_recv_and_send_fault, .drain = false, .f
     AC_AWAIT_CALLS(t, f->on_done, 1, 5.0);
     AC_ASSERT_CALLED_WITH(f->on_done, ac_eq(CURLE_OK), ac_eq(200), ac_str("hello"), ac_eq(5), ac_ptr(f));
     AC_AWAIT(t, ac_listener_done(server), 1.0);
+    assert_idle(t);
+}
+
+/* The fetcher when memory runs out: each allocation made for a transfer (the fetcher's, libcurl's) fails in
+ * turn, once per run. Either fetcher_get refuses the transfer (NULL, and no callback ever), or the
+ * transfer ends exactly once — with the page, or with an error — well before its own 30 s timeout:
+ * nothing may hang, be called twice, or be left behind. A failed allocation entitles the fetcher to give
+ * up the connection: the server lets it hang up in runs where the fault fired. */
+AC_TEST(fetch, every_allocation_failure_ends_the_transfer_once, .drain = false,
+        .fault_sweep = "malloc,calloc,realloc") {
+    fixture *f = ac_data(t);
+    uint16_t port;
+    ac_listener *server = ac_peer_listen_tcp(t, &port);
+    ac_listener_allow_hangup_after_fault(server);
+    ac_peer *conn = ac_listener_next(server);
+    ac_peer_expect_str(conn, request(port, "/hello"));
+    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ac_peer_close(conn);
+
+    ac_fault_start(t);
+    f->h = fetcher_get(f->fetcher, url(t, port, "/hello"), NULL, done, f);
+    size_t calls = f->h ? 1 : 0; /* done() clears f->h */
+    if (calls)
+        AC_AWAIT_CALLS(t, f->on_done, 1, 10.0);
+    AC_STAYS_PENDING(t, ac_mock_call_count(f->on_done) > calls, 1.0);
+    if (!ac_fault_fired(t)) /* the run past the last allocation: the page, as always */
+        AC_ASSERT_CALLED_WITH(f->on_done, ac_eq(CURLE_OK), ac_eq(200), ac_str("hello"), ac_eq(5), ac_ptr(f));
     assert_idle(t);
 }
 

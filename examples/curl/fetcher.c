@@ -4,7 +4,11 @@
  * libcurl (libcurl forbids removing a handle from its own callbacks): outcomes are collected after each
  * curl_multi_socket_action returns.
  *
- * PLANTED_BUG (1, 2 or 3) compiles in one deliberate mistake, for the curl_test_bug<N> targets. */
+ * When libcurl's multi handle itself fails (curl_multi_socket_action returns an error: it ran out of
+ * memory), it may leave a transfer with no socket to watch and no timer to wait for, which would never
+ * end; the fetcher then ends every transfer in flight with CURLE_OUT_OF_MEMORY (fail_all).
+ *
+ * PLANTED_BUG (1, 2, 3 or 4) compiles in one deliberate mistake, for the curl_test_bug<N> targets. */
 #include "fetcher.h"
 
 #include <curl/curl.h>
@@ -33,6 +37,7 @@ struct fetch {
     char *body;
     size_t len, cap;
     bool cancelled; /* PLANTED_BUG 3 only: cancelled but left in the multi handle */
+    bool failing;   /* fail_all is ending it */
     fetch *prev, *next;
 };
 
@@ -80,8 +85,22 @@ static void drop_sock(fetcher *f, sock_watch *w) {
     free(w);
 }
 
-/* Reports every finished transfer. Each is out of libcurl and unlinked before its callback runs, so the
- * callback may start or cancel others (libcurl drops a cancelled handle's pending message). */
+/* Ends transfer h: out of libcurl, unlinked and freed before its callback runs, so the callback may
+ * start or cancel others (libcurl drops a cancelled handle's pending message). */
+static void finish(fetch *h, CURLcode result, long status) {
+    fetch_cb cb = h->cb;
+    void *ud = h->ud;
+    bool silent = h->cancelled;
+    char *body = h->body;
+    size_t len = h->len;
+    h->body = NULL;
+    destroy_fetch(h);
+    if (!silent)
+        cb((int)result, status, body ? body : "", len, ud);
+    free(body);
+}
+
+/* Reports every finished transfer. */
 static void collect_done(fetcher *f) {
     CURLMsg *msg;
     int left;
@@ -91,20 +110,30 @@ static void collect_done(fetcher *f) {
         char *priv = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
         fetch *h = (fetch *)priv;
-        CURLcode result = msg->data.result;
         long status = 0;
         curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-        fetch_cb cb = h->cb;
-        void *ud = h->ud;
-        bool silent = h->cancelled;
-        char *body = h->body;
-        size_t len = h->len;
-        h->body = NULL;
-        destroy_fetch(h);
-        if (!silent)
-            cb((int)result, status, body ? body : "", len, ud);
-        free(body);
+        finish(h, msg->data.result, status);
     }
+}
+
+/* libcurl's multi handle failed: every transfer in flight now (not those a callback starts meanwhile)
+ * ends with CURLE_OUT_OF_MEMORY, or CURLE_FAILED_INIT for any other multi error. */
+static void fail_all(fetcher *f, CURLMcode rc) {
+#if PLANTED_BUG == 4
+    (void)f, (void)rc; /* the bug: the failure is ignored, and the transfer may hang for ever */
+#else
+    CURLcode result = rc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+    for (fetch *h = f->transfers; h; h = h->next)
+        h->failing = true;
+    for (;;) {
+        fetch *h = f->transfers;
+        while (h && !h->failing)
+            h = h->next;
+        if (!h)
+            return;
+        finish(h, result, 0);
+    }
+#endif
 }
 
 /* ---- libcurl's callbacks ---- */
@@ -115,8 +144,10 @@ static void on_socket_event(struct ev_loop *loop, ev_io *io, int revents) {
     fetcher *f = w->f;
     int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) | ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running;
-    curl_multi_socket_action(f->multi, w->fd, action, &running); /* w may be gone after this */
+    CURLMcode rc = curl_multi_socket_action(f->multi, w->fd, action, &running); /* w may be gone now */
     collect_done(f);
+    if (rc != CURLM_OK)
+        fail_all(f, rc);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
@@ -162,8 +193,10 @@ static void on_timeout(struct ev_loop *loop, ev_timer *timer, int revents) {
     (void)f; /* the bug: libcurl is never told that its time has come */
 #else
     int running;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    CURLMcode rc = curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect_done(f);
+    if (rc != CURLM_OK)
+        fail_all(f, rc);
 #endif
 }
 

@@ -28,7 +28,8 @@
  * separate targets curl_test_bug<N>. 1: the socket callback leaves the ev_io running on CURL_POLL_REMOVE.
  * 2: the timer's callback does not call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) (fetcher_get kicks
  * libcurl once itself, so transfers still start). 3: fetcher_cancel does not remove the easy handle from
- * the multi handle (it only silences the callback). */
+ * the multi handle (it only silences the callback). 4: a failure of curl_multi_socket_action (out of memory)
+ * is ignored instead of ending the transfers in flight, which then hang. */
 #ifndef FETCHER_H
 #define FETCHER_H
 
@@ -45,9 +46,9 @@ typedef struct fetch fetch;
 /* The outcome of a transfer, reported exactly once unless it is cancelled, from the loop (never from
  * inside fetcher_get or fetcher_cancel). result is a CURLcode: CURLE_OK when a response came (whatever
  * its status), else why not (CURLE_COULDNT_CONNECT for a refused connection, CURLE_OPERATION_TIMEDOUT
- * when a timeout ran out, ...). status is the HTTP status (0 if none came); body is the len bytes of the
- * body received so far followed by a '\0', valid only during the call. The callback may start and cancel
- * other transfers, but must not free the fetcher. */
+ * when a timeout ran out, CURLE_OUT_OF_MEMORY when libcurl's multi handle itself failed, ...). status is the
+ * HTTP status (0 if none came); body is the len bytes of the body received so far followed by a '\0', valid
+ * only during the call. The callback may start and cancel other transfers, but must not free the fetcher. */
 typedef void (*fetch_cb)(int result, long status, const char *body, size_t len, void *ud);
 
 /* Per-transfer options; a zero field means its default. */

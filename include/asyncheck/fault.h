@@ -22,6 +22,12 @@ extern "C" {
  * test; without a fault point it does nothing. */
 void ac_fault_start(ac_test *t);
 
+/* True once this run's fault point has failed a call of the code under test (--fault-at, or the run of a
+ * fault sweep); false without a fault point and before the K-th counted call. A test uses it to accept
+ * what an injected failure entitles the code to do — refuse an operation, give up a connection
+ * (ac_peer_abandon) — while still demanding everything else. */
+bool ac_fault_fired(ac_test *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -153,6 +153,13 @@ void ac_peer_one_byte_at_a_time(ac_peer *p, bool on);
  * unless the script ended with a close or reset step. */
 bool ac_peer_done(const ac_peer *p);
 
+/* Lets the code under test hang up on p in a run where an injected fault has fired (README, "Fault
+ * injection"): from then on, the code closing its end, or the test ending with the script unfinished,
+ * abandons the script as after a cancel — a note (shown under -v, and as a TAP comment) naming the fault
+ * and the step, instead of a failure; the test's own checks judge the run. Bytes that differ from the
+ * script still fail the test. Without a fault that fired, nothing changes. */
+void ac_peer_allow_hangup_after_fault(ac_peer *p);
+
 /* ---- a scripted server: a listener whose accepted connections each follow a script ----
  *
  *   uint16_t port;
@@ -203,6 +210,10 @@ ac_peer *ac_listener_next(ac_listener *l);
  * accepted first; accepted connections go on with their scripts): later connects are refused
  * (ECONNREFUSED; for a unix listener the path stays until the test's end, so they are refused too). */
 void ac_listener_close(ac_listener *l);
+
+/* ac_peer_allow_hangup_after_fault for every script of l, those made later included; and a scripted
+ * connection that never came, in a run where an injected fault fired, is a note instead of a failure. */
+void ac_listener_allow_hangup_after_fault(ac_listener *l);
 
 /* Returns how many connections the listener has accepted so far (unexpected ones included). */
 size_t ac_listener_accepted(const ac_listener *l);

@@ -71,6 +71,17 @@ _Noreturn void ac__exec_cancel_unwind(ac_test *t);
  * in `left`. */
 unsigned ac__exec_settle(ac_test *t, double timeout_s, ac__buf *left);
 
+/* An injected fault that fired in this run (src/fault/): what entitles a scripted peer that allows it to
+ * let the code hang up (src/io/). ac__note_disruption keeps the first text ("the injected fault
+ * malloc:29:ENOMEM"); it allocates nothing, so it may run inside a replaced allocator. ac__disruption
+ * returns it, or NULL when none. */
+void ac__note_disruption(ac_test *t, const char *what);
+const char *ac__disruption(ac_test *t);
+/* Runs fn(t, ctx) when the first disruption is noted, on the test's thread, possibly from inside a
+ * replaced allocator: fn may only adjust its own state and watcher references (ev_ref/ev_unref), never
+ * allocate, start watchers or report. The hooks are dropped before the end hooks run. */
+void ac__at_disruption(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx);
+
 /* Sends one record of the running test to the runner. */
 void ac__emit_record(ac_test *t, int type, const char *const *fields, size_t n);
 

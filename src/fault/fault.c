@@ -255,6 +255,7 @@ static struct {
     ac_test *t;
     ac__fault_point p;
     bool exploring, patched, counting;
+    bool fired; /* the K-th counted call was failed (ac_fault_fired) */
     pthread_t thread;
     void *libev_base; /* calls from this object are libev's own */
     long calls;
@@ -274,6 +275,14 @@ static bool fail_now(void *caller) {
         return false;
     if (++st.calls != st.p.at)
         return false;
+    if (!st.fired) {
+        char what[80];
+        int n = snprintf(what, sizeof what, "the injected fault %s:%ld:", st.p.fn, st.p.at);
+        if (n > 0 && (size_t)n < sizeof what)
+            snprintf(what + n, sizeof what - (size_t)n, "%s", err_name(st.p.err));
+        ac__note_disruption(st.t, what);
+    }
+    st.fired = true;
     if (st.p.err > 0)
         errno = st.p.err;
     return true;
@@ -499,6 +508,10 @@ void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
         st.patched = true;
     else
         ac__patch_undo(&st.patch); /* frees what a slot-less apply kept */
+}
+
+bool ac_fault_fired(ac_test *t) {
+    return st.t == t && st.fired;
 }
 
 void ac_fault_start(ac_test *t) {

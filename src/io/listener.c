@@ -41,6 +41,7 @@ struct ac_listener {
     script *scripts;
     size_t nscripts, cap;
     size_t accepted;
+    bool fault_hangup; /* ac_listener_allow_hangup_after_fault: every script allows it */
 };
 
 static const char *plural(size_t n) {
@@ -49,7 +50,8 @@ static const char *plural(size_t n) {
 
 /* The accept watcher keeps the runner's drain waiting only while a scripted connection has not come. */
 static void sync_acceptor(ac_listener *l) {
-    bool active = l->fd >= 0, referenced = l->accepted < l->nscripts;
+    bool excused = l->fault_hangup && ac__disruption(l->t); /* connections that may never come */
+    bool active = l->fd >= 0, referenced = l->accepted < l->nscripts && !excused;
     if (ev_is_active(&l->acc) && l->acc_unref) {
         ev_ref(l->loop);
         l->acc_unref = false;
@@ -125,13 +127,16 @@ static void on_test_end(ac_test *t, void *ctx) {
         ac__buf msg = {0}, got = {0}, exp = {0};
         ac__buf_printf(&msg, "listener: scripted connection %zu never came (%zu of %zu accepted)", i + 1,
                        l->accepted, l->nscripts);
-        if (ac_cancelled(t))
-            ac__buf_puts(&msg, ": abandoned after the cancel");
+        const char *after = ac_cancelled(t)                        ? "the cancel"
+                            : l->fault_hangup && ac__disruption(t) ? ac__disruption(t)
+                                                                   : NULL;
+        if (after)
+            ac__buf_printf(&msg, ": abandoned after %s", after);
         ac__buf_puts(&msg, "; its script: ");
         ac__peer_describe_script(s->peer, &msg);
         ac__buf_printf(&got, "%zu connection%s", l->accepted, plural(l->accepted));
         ac__buf_printf(&exp, "%zu connection%s", l->nscripts, plural(l->nscripts));
-        if (ac_cancelled(t))
+        if (after)
             ac__report_note(t, s->file, s->line, ac__buf_str(&msg));
         else
             ac__report_failure(AC_FK_ASSERTION, false, s->file, s->line, ac__buf_str(&msg), ac__buf_str(&got),
@@ -139,7 +144,7 @@ static void on_test_end(ac_test *t, void *ctx) {
         ac__buf_free(&msg);
         ac__buf_free(&got);
         ac__buf_free(&exp);
-        if (!ac_cancelled(t))
+        if (!after)
             break; /* the first one says it; the others follow from it */
     }
     for (size_t i = 0; i < l->nscripts; i++)
@@ -249,6 +254,8 @@ ac_peer *ac__listener_next(ac_listener *l, const char *file, int line) {
     char label[64];
     snprintf(label, sizeof label, "scripted peer (connection %zu)", l->nscripts + 1);
     l->scripts[l->nscripts++] = (script){ac__peer_detached(l->t, label, l->tcp, file, line), file, line};
+    if (l->fault_hangup)
+        ac_peer_allow_hangup_after_fault(l->scripts[l->nscripts - 1].peer);
     sync_acceptor(l);
     return l->scripts[l->nscripts - 1].peer;
 }
@@ -267,6 +274,26 @@ void ac_listener_close(ac_listener *l) {
     ev_io_stop(l->loop, &l->acc);
     close(l->fd);
     l->fd = -1;
+}
+
+/* An injected fault fired (from inside the failed call, maybe an allocator): the acceptor stops keeping
+ * the loop waiting for connections that may never come; nothing else is touched here. */
+static void on_disruption(ac_test *t, void *ctx) {
+    (void)t;
+    ac_listener *l = ctx;
+    if (ev_is_active(&l->acc) && !l->acc_unref) {
+        ev_unref(l->loop);
+        l->acc_unref = true;
+    }
+}
+
+void ac_listener_allow_hangup_after_fault(ac_listener *l) {
+    if (!l || l->fault_hangup)
+        return;
+    l->fault_hangup = true;
+    ac__at_disruption(l->t, on_disruption, l);
+    for (size_t i = 0; i < l->nscripts; i++)
+        ac_peer_allow_hangup_after_fault(l->scripts[i].peer);
 }
 
 size_t ac_listener_accepted(const ac_listener *l) {

@@ -27,7 +27,8 @@
  *
  * After a cancel (ac_cancelled), the code closing its end (seen as end-of-file, or EPIPE/ECONNRESET on a
  * send) or the test ending with the script unfinished abandons the script: a note instead of a failure,
- * and the peer does nothing more. */
+ * and the peer does nothing more. So does a peer that allows it (ac_peer_allow_hangup_after_fault) once
+ * an injected fault has fired in the run (ac__disruption). */
 #include "peer.h"
 #include "util/util.h"
 
@@ -106,9 +107,10 @@ struct ac_peer {
     ac__buf inbox; /* bytes read from the code, not yet matched */
     bool rd_eof;   /* the code closed its end (or reading failed: rd_errno) */
     int rd_errno;
-    bool failed;    /* the peer reported a failure, or abandoned its script; it does nothing more */
-    bool abandoned; /* ... abandoned it after a cancel (not a failure) */
-    bool ending;    /* the test-end hook is running: reports are non-fatal */
+    bool failed;       /* the peer reported a failure, or abandoned its script; it does nothing more */
+    bool abandoned;    /* ... abandoned it after a cancel (not a failure) */
+    bool ending;       /* the test-end hook is running: reports are non-fatal */
+    bool fault_hangup; /* ac_peer_allow_hangup_after_fault */
     bool one_byte;
     bool in_prepare; /* inside the prepare callback: one-byte sends happen only there */
     bool sent_byte;  /* ... at most one per callback */
@@ -213,6 +215,8 @@ static bool ignores_input(const ac_peer *p) {
     return p->has_end && p->steps[p->nsteps - 1].unread && !expect_ahead(p);
 }
 
+static bool excused(const ac_peer *p);
+
 /* ---- watchers ---- */
 
 static void set_reader(ac_peer *p, bool active, bool referenced) {
@@ -260,7 +264,8 @@ static void sync_watchers(ac_peer *p) {
         return;
     }
     const step *s = p->cur < p->nsteps ? &p->steps[p->cur] : NULL;
-    set_reader(p, p->fd >= 0 && !p->rd_eof && !ignores_input(p), s != NULL);
+    /* a script the code may abandon keeps nothing waiting: the drain ends, and the end check notes it */
+    set_reader(p, p->fd >= 0 && !p->rd_eof && !ignores_input(p), s != NULL && !excused(p));
     bool sending = s && s->kind == ST_SEND;
     if (sending && !p->one_byte && p->wr_blocked)
         ev_io_start(p->loop, &p->wr);
@@ -376,14 +381,22 @@ static void fail_eof(ac_peer *p, const step *s) {
     fail(p, s->file, s->line);
 }
 
+/* True when the code may give up the conversation now: after a cancel, or after an injected fault fired
+ * in a run whose peer allows that (ac_peer_allow_hangup_after_fault). */
+static bool excused(const ac_peer *p) {
+    return ac_cancelled(p->t) || (p->fault_hangup && ac__disruption(p->t));
+}
+
 /* After a cancel the code may close its end at any step: that is what a correct cancel does, so the
- * rest of the script is abandoned instead of failing the test, and a note (shown under -v) says where. */
+ * rest of the script is abandoned instead of failing the test, and a note (shown under -v) says where
+ * and after what. */
 static void abandon(ac_peer *p, const char *why) {
     ac__buf note = {0};
     ac__buf_puts(&note, p->label);
     if (p->code_fd >= 0)
         ac__buf_printf(&note, " on fd %d", p->code_fd);
-    ac__buf_printf(&note, ": script abandoned after the cancel at step %zu of %zu (", p->cur + 1, p->nsteps);
+    ac__buf_printf(&note, ": script abandoned after %s at step %zu of %zu (",
+                   ac_cancelled(p->t) ? "the cancel" : ac__disruption(p->t), p->cur + 1, p->nsteps);
     describe(&note, &p->steps[p->cur]);
     ac__buf_printf(&note, "): %s", why);
     ac__report_note(p->t, p->file, p->line, ac__buf_str(&note));
@@ -440,7 +453,7 @@ static bool run_expect(ac_peer *p, const step *s) {
         return true;
     if (p->rd_eof && p->eof_at_end)
         return false; /* the code was closed at the end (teardown): reported as an unfinished script */
-    if (p->rd_eof && ac_cancelled(p->t))
+    if (p->rd_eof && excused(p))
         abandon(p, "the code closed its end");
     else if (p->rd_eof)
         fail_eof(p, s);
@@ -481,7 +494,7 @@ static bool run_send(ac_peer *p, const step *s) {
             return false;
         }
         int err = w < 0 ? errno : EIO;
-        if ((err == EPIPE || err == ECONNRESET) && ac_cancelled(p->t)) {
+        if ((err == EPIPE || err == ECONNRESET) && excused(p)) {
             abandon(p, "the code closed its end");
             return false;
         }
@@ -566,7 +579,7 @@ static void advance(ac_peer *p) {
     while (!p->failed && p->cur < p->nsteps) {
         const step *s = &p->steps[p->cur];
         if ((s->kind == ST_SEND || s->kind == ST_WAIT || s->kind == ST_SATURATE) && p->rd_eof &&
-            !p->eof_seen && ac_cancelled(p->t)) {
+            !p->eof_seen && excused(p)) {
             abandon(p, "the code closed its end");
             break;
         }
@@ -744,7 +757,7 @@ static void end_check(ac_peer *p) {
     }
     if (!p->failed && p->inbox.len && !expect_ahead(p) && !ignores_input(p))
         fail_unexpected(p);
-    if (!p->failed && p->cur < p->nsteps && ac_cancelled(t))
+    if (!p->failed && p->cur < p->nsteps && excused(p))
         abandon(p, "the test ended");
     else if (!p->failed && p->cur < p->nsteps)
         fail_unfinished(p);
@@ -1108,6 +1121,24 @@ void ac_peer_one_byte_at_a_time(ac_peer *p, bool on) {
     p->one_byte = on;
     resize_code_sndbuf(p, on);
     kick(p);
+}
+
+/* An injected fault fired (from inside the failed call, maybe an allocator): the reader stops keeping the
+ * loop waiting for bytes the code may never send; nothing else is touched here. */
+static void on_disruption(ac_test *t, void *ctx) {
+    (void)t;
+    ac_peer *p = ctx;
+    if (ev_is_active(&p->rd) && !p->rd_unref) {
+        ev_unref(p->loop);
+        p->rd_unref = true;
+    }
+}
+
+void ac_peer_allow_hangup_after_fault(ac_peer *p) {
+    if (!p || p->fault_hangup)
+        return;
+    p->fault_hangup = true;
+    ac__at_disruption(p->t, on_disruption, p);
 }
 
 bool ac_peer_done(const ac_peer *p) {

@@ -64,7 +64,9 @@ __attribute__((cold)) static void drop_abandoned_frames(void) {
     if (ac__depth() == 0)
         return;
     void *pcs[256];
+    ac__harness_call_begin(); /* its first call loads the unwinder, allocating (src/fault/) */
     int n = backtrace(pcs, 256);
+    ac__harness_call_end();
     if (n <= 0 || n == 256)
         return; /* cannot tell: keep them */
     int live = 0;
@@ -473,7 +475,9 @@ void ac__dispatch_pending(struct ev_loop *loop) {
  * first — the callback slept as its last call (a tail call leaves no frame of its own) — or cannot tell. */
 __attribute__((cold)) static const void *sleep_caller(void) {
     void *pcs[64];
+    ac__harness_call_begin(); /* its first call loads the unwinder, allocating (src/fault/) */
     int n = backtrace(pcs, 64);
+    ac__harness_call_end();
     for (int i = 1; i < n; i++) {
         const char *pc = pcs[i];
         if (pc >= __start_ac_loop_dispatch && pc < __stop_ac_loop_dispatch)

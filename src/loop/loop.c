@@ -283,7 +283,7 @@ static size_t describe(ac_test *t, ac__buf *out, unsigned long after) {
         if (!ac__loop_test.recs[i].internal && !ac__loop_test.recs[i].harness &&
             ac__loop_test.recs[i].serial > after)
             list[n++] = &ac__loop_test.recs[i];
-    qsort(list, n, sizeof *list, by_serial);
+    ac__qsort(list, n, sizeof *list, by_serial);
     size_t described = 0;
     for (size_t i = 0; i < n; i++) {
         const ac__wrec *r = list[i];

@@ -139,7 +139,7 @@ __attribute__((cold)) static void load_symbols(object *o) {
                                     .group = local ? current : -1,
                                     .local = local};
     }
-    qsort(o->syms, o->nsyms, sizeof *o->syms, by_addr);
+    ac__qsort(o->syms, o->nsyms, sizeof *o->syms, by_addr);
     return; /* the mapping stays: names point into it */
 unmap:
     syscall(SYS_munmap, map, size);

@@ -292,7 +292,7 @@ static void order_group(ac__sched_item *items, size_t n) {
     }
     fix_chain(k, m, AC_CHAIN_TIMER);
     fix_chain(k, m, AC_CHAIN_PERIODIC);
-    qsort(k, m, sizeof *k, by_key);
+    ac__qsort(k, m, sizeof *k, by_key);
     for (size_t i = 0; i < m; i++)
         items[first + i] = k[i].item;
 }

@@ -67,8 +67,10 @@ struct ac_test {
     pthread_mutex_t lock;
     atomic_bool abort_requested;
     ac__buf name;
-    pid_t pid;         /* the test's own process: records from any other are not the test's */
-    const char *phase; /* the phase running now, for messages */
+    pid_t pid;                  /* the test's own process: records from any other are not the test's */
+    const char *phase;          /* the phase running now, for messages */
+    char disruption[96];        /* ac__note_disruption's first text; "" when none */
+    end_hook *disruption_hooks; /* ac__at_disruption's, run once when the first disruption is noted */
 };
 
 static ac_test *current;
@@ -302,6 +304,24 @@ double ac__test_started(ac_test *t) {
 
 const ac__test_def *ac__test_def_of(ac_test *t) {
     return t->def;
+}
+
+void ac__note_disruption(ac_test *t, const char *what) {
+    if (!t || t->disruption[0])
+        return;
+    snprintf(t->disruption, sizeof t->disruption, "%s", what);
+    for (end_hook *h = t->disruption_hooks; h; h = h->next)
+        h->fn(t, h->ctx);
+}
+
+void ac__at_disruption(ac_test *t, void (*fn)(ac_test *t, void *ctx), void *ctx) {
+    end_hook *h = ac__xmalloc(sizeof *h);
+    *h = (end_hook){fn, ctx, t->disruption_hooks};
+    t->disruption_hooks = h;
+}
+
+const char *ac__disruption(ac_test *t) {
+    return t && t->disruption[0] ? t->disruption : NULL;
 }
 
 bool ac__test_ended_early(ac_test *t) {
@@ -843,6 +863,11 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         if (t->end_hooks)
             set_phase(t, "end");
         bool ended_early = t->ended_early;
+        while (t->disruption_hooks) { /* the modules that registered them free their state next */
+            end_hook *h = t->disruption_hooks;
+            t->disruption_hooks = h->next;
+            free(h);
+        }
         run_end_hooks(t);
         ac__race_end(t);
         if (!ended_early && !t->drain_failed && !(def->options.allow & AC_ALLOW_ACTIVE_WATCHERS))

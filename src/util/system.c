@@ -27,6 +27,12 @@ bool ac__in_harness_call(void) {
     return harness_calls > 0;
 }
 
+void ac__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    ac__harness_call_begin();
+    qsort(base, n, size, cmp);
+    ac__harness_call_end();
+}
+
 /* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
  * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */
 double ac__monotonic(void) {

@@ -39,6 +39,10 @@ void ac__harness_call_end(void);
 /* True between ac__harness_call_begin and its ac__harness_call_end on the calling thread. */
 bool ac__in_harness_call(void);
 
+/* qsort as asyncheck's own call: glibc's qsort allocates its scratch space through its PLT, an
+ * allocation a fault sweep must never count as the code under test's. */
+void ac__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* Seconds from CLOCK_MONOTONIC (real time, unaffected by any virtual clock). */
 double ac__monotonic(void);
 
