@@ -172,18 +172,19 @@ __attribute__((cold)) static void not_the_tests(int fd, const void *caller, bool
     long n = syscall(SYS_readlinkat, AT_FDCWD, path, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
     ac__buf msg = {0};
-    const char *whose = peer ? "asyncheck's own (a scripted peer's end)"
-                        : s->by == AC_FD_BY_LIBEV ? "libev's own (opened while the test ran)"
-                        : s->by == AC_FD_BY_HARNESS
-                            ? "asyncheck's own (opened while the test ran)"
-                            : "not the test's (it was open before the test began: the runner's, the loop's or "
-                              "another component's)";
+    const char *whose =
+        peer                      ? "asyncheck's own (a scripted peer's end)"
+        : s->by == AC_FD_BY_LIBEV ? "libev's own (opened while the test ran)"
+        : s->by == AC_FD_BY_HARNESS
+            ? "asyncheck's own (opened while the test ran)"
+            : "not the test's (it was open before the test began: the runner's, the loop's or "
+              "another component's)";
     if (s->closed_by && s->reopened) { /* a handle the test kept after closing it */
         ac__buf_printf(&msg, "closing fd %d again: ", fd);
         closing(&msg, fd, caller);
-        ac__buf_puts(&msg, "; the test closed it before (");
+        ac__buf_puts(&msg, "; the test had closed it before, at ");
         site(&msg, s->closed_by);
-        ac__buf_puts(&msg, ") and the number was reopened by ");
+        ac__buf_puts(&msg, ", and the number was reopened by ");
         if (peer)
             ac__buf_puts(&msg, "asyncheck");
         else
@@ -205,12 +206,11 @@ __attribute__((cold)) static void watcher_left(const suspect *sp, const ac__wrec
     if (was->closed_by && was->reopened && was->by == AC_FD_BY_TEST) {
         ac__buf_printf(&msg, "closing fd %d again: ", fd);
         closing(&msg, fd, sp->site);
-        ac__buf_puts(&msg, " closed the descriptor ");
+        ac__buf_puts(&msg, " closed the descriptor made by ");
         opener(&msg, was->call, was->by, was->site);
-        ac__buf_puts(&msg, " made (the test closed fd ");
-        ac__buf_printf(&msg, "%d before, at ", fd);
+        ac__buf_printf(&msg, " (the test had closed fd %d before, at ", fd);
         site(&msg, was->closed_by);
-        ac__buf_puts(&msg, ") while ");
+        ac__buf_puts(&msg, "), while ");
         ac__wrec_describe_full(&msg, r);
         ac__buf_puts(&msg, " was active on it, and it still is (a handle kept after its close: clear it "
                            "when closing)");

@@ -79,7 +79,7 @@ static __thread const void *user_site; /* inside ev_timer_again/ev_periodic_agai
 static __thread void *user_cb;         /* inside ev_once: the test's callback */
 static __thread int harness_depth;     /* inside ac__loop_harness_enter/leave */
 static __thread bool in_sleep;         /* inside a hooked sleep: ev_sleep calls nanosleep */
-static __thread int in_ev_call; /* inside a hooked libev call that may open its own fds (an ev_TYPE_start) */
+static __thread int in_ev_call;  /* inside a hooked libev call that may open its own fds (an ev_TYPE_start) */
 static __thread bool in_destroy; /* inside ev_loop_destroy: libev closes its own fds */
 
 void ac__loop_harness_enter(void) {
@@ -486,11 +486,12 @@ int ac__loop_close_own(int fd) {
 
 /* A descriptor made on the test's thread while its loop is tracked: whose it is (see hook_close). */
 void ac__hooks_opened(int fd, const char *call, const void *caller) {
-    if (fd < 0 || in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) || !ac__on_test_thread())
+    if (fd < 0 || in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) ||
+        !ac__on_test_thread())
         return;
-    int by = harness_depth > 0                     ? AC_FD_BY_HARNESS
+    int by = harness_depth > 0                    ? AC_FD_BY_HARNESS
              : in_ev_call > 0 && in_libev(caller) ? AC_FD_BY_LIBEV
-                                                   : AC_FD_BY_TEST;
+                                                  : AC_FD_BY_TEST;
     ac__fds_opened(fd, call, caller, by);
 }
 
