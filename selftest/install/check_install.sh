@@ -3,7 +3,9 @@
 # test file (no main) both ways a user would: pkg-config and find_package(asyncheck). Each consumer
 # must run and pass. The find_package consumer also opts in to ThreadSanitizer with asyncheck::tsan
 # (docs/TSAN.md), which nothing else in the package forces on it: its plain test stays uninstrumented,
-# and the race fixture built with it fails exactly its two racy tests. CFLAGS and LDFLAGS, when set, are
+# and the race fixture built with it fails exactly its two racy tests. It opts in to AddressSanitizer + UBSan
+# with asyncheck::asan (docs/ASAN.md) too: a planted use after free fails its test, named by ASan's report,
+# and the fixed twin passes. CFLAGS and LDFLAGS, when set, are
 # used for every consumer (a sanitizer build's library needs them).
 set -euo pipefail
 build=$1 src=$2

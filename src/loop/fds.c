@@ -1,18 +1,25 @@
-/* fds.c — descriptor ownership: judging each close() the test's code makes while its loop is tracked
- * (hooks.c intercepts close and calls in here for the test's thread, outside libev). It reports, with
- * the closing site: a close of a descriptor that is not open (EBADF), naming the earlier close of the
- * same number when the test made one (a double close); a close of a descriptor the test did not open
- * (one open before the test began — the runner's record channel, the loop's epoll fd; stdin, stdout and
- * stderr excepted — or one asyncheck marked as its own, a scripted peer's end), which is then not carried
- * out so that the harness keeps working; and a close that leaves one of the test's io watchers active on
- * the fd, when the watcher is still active on it at the next dispatch or at the test's end. It must
- * not intercept anything itself, nor close a descriptor that is not the test's.
+/* fds.c — descriptor ownership: judging each close() the test's code makes while its loop is tracked, and
+ * knowing whose each descriptor number is (hooks.c intercepts close and the calls that make descriptors
+ * on the test's thread, and calls in here). It reports, with the closing site: a close of a descriptor
+ * that is not open (EBADF), naming the earlier close of the same number when the test made one (a double
+ * close); a close of a descriptor the test did not open (one open before the test began — the runner's
+ * record channel, the loop's epoll fd; stdin, stdout and stderr excepted —, one asyncheck marked as its
+ * own, a scripted peer's end, or one libev or asyncheck opened while the test ran), which is then not
+ * carried out so that the harness keeps working, and which reads "closing fd N again" when the test had
+ * closed that number before (a handle kept after its close); and a close that leaves one of the test's io
+ * watchers active on the fd, when the watcher is still active on it at the next dispatch or at the test's
+ * end — naming the reopen when the number was reopened since, and reading "closing fd N again" when the
+ * descriptor closed was one the test's code had reopened on a number it closed before (a stale handle
+ * after a reconnect). asyncheck's and libev's own closes are told by hooks.c (a flag, not the return
+ * address), so a close made as a function's last call is the test's. It must not intercept anything
+ * itself, nor close a descriptor that is not the test's.
  *
- * What it cannot tell. Opens are not intercepted: a number the test closed, that something reopened and
- * the test closes again, closes the new descriptor silently (a stale handle after a reconnect that got
- * the same number); only closes made through the PLT are seen (not libc's own, nor a raw syscall); a
- * descriptor another component opened while the test ran counts as the test's; closes on other threads
- * are not judged. */
+ * What it cannot tell. A stale handle closing a number the test's own code reopened, with no io watcher
+ * left active on it (nothing tells that close from the new owner's; the owner's own close then fails as
+ * a double close); opens and closes libc makes itself or through a raw syscall, and those on other
+ * threads (not recorded: a worker's descriptor handed to the loop is the test's to close); a descriptor a
+ * linked library opened while the test ran counts as the test's; numbers from 1024 up are not tracked.
+ * Closes on other threads are not judged. */
 #include "loop_internal.h"
 
 #include <errno.h>

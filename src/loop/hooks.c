@@ -1,8 +1,10 @@
 /* hooks.c — seeing what a test does with its loop: libev's ev_TYPE_start/stop (libev has no API to
  * list watchers), ev_once, nested ev_run, ev_feed_event, ev_loop_destroy and the sleeping calls. It
  * records and forgets watchers (loop.c keeps the records) and hands the sleeping calls and nested runs
- * to the dispatcher (dispatch.c), which owns the frames, timing and reports, and close() to the
- * descriptor ownership check (fds.c); it must not dispatch a callback itself.
+ * to the dispatcher (dispatch.c), which owns the frames, timing and reports, and close() and the calls
+ * that make descriptors (open, socket, pipe, dup, eventfd, ...; accept is blocking.c's hook) to the
+ * descriptor ownership check (fds.c), telling asyncheck's and libev's own from the test's; it must not
+ * dispatch a callback itself.
  *
  * Interception. The GOT/PLT slots of these functions are rewritten once per process, by a constructor,
  * before any test or replacement exists (src/patch/patch.h; the runner forks test children from a process
