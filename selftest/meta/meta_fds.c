@@ -48,6 +48,22 @@ AC_TEST(meta_fds, a_stale_cleanup_after_a_reconnect_closes_the_new_connection) {
     passes("fds.cleanup_after_a_reconnect_clears_its_handle");
 }
 
+AC_TEST(meta_fds, a_stale_cleanup_after_a_reconnect_is_named_by_the_owners_double_close) {
+    fixture_run r;
+    const char *m = failing(&r, "fds.stale_cleanup_found_by_the_owners_close");
+    int fd[2] = {-1, -2};
+    /* (at -O2 the owner's close may be a clone: conn_close.constprop.0) */
+    MATCHES(m,
+            "double close: close(%d) called by conn_close%*[^ ] fails with EBADF; fd %d was closed before by "
+            "conn_cleanup+0x%*x, which closed the descriptor made by socketpair() at connect_to+0x%*x on a "
+            "number the test had closed before, at drop_connection+0x%*x (a handle kept after its close "
+            "closes the new descriptor)",
+            &fd[0], &fd[1]);
+    AC_EXPECT_EQ(fd[0], fd[1]);
+    fixture_done(&r);
+    passes("fds.owner_closes_after_a_cleanup_that_cleared_its_handle");
+}
+
 AC_TEST(meta_fds, a_stale_close_of_a_number_a_peer_reopened_is_refused) {
     fixture_run r;
     const char *m = failing(&r, "fds.stale_close_of_a_number_a_peer_reopened");

@@ -2,6 +2,8 @@
  * knowing whose each descriptor number is (hooks.c intercepts close and the calls that make descriptors
  * on the test's thread, and calls in here). It reports, with the closing site: a close of a descriptor
  * that is not open (EBADF), naming the earlier close of the same number when the test made one (a double
+ * close) and, when that earlier close closed a descriptor the test's code had reopened on a number it
+ * closed before, both closes and the reopen (a stale handle after a reconnect, found by the new owner's
  * close); a close of a descriptor the test did not open (one open before the test began — the runner's
  * record channel, the loop's epoll fd; stdin, stdout and stderr excepted —, one asyncheck marked as its
  * own, a scripted peer's end, or one libev or asyncheck opened while the test ran), which is then not
@@ -9,17 +11,17 @@
  * closed that number before (a handle kept after its close); and a close that leaves one of the test's io
  * watchers active on the fd, when the watcher is still active on it at the next dispatch or at the test's
  * end — naming the reopen when the number was reopened since, and reading "closing fd N again" when the
- * descriptor closed was one the test's code had reopened on a number it closed before (a stale handle
- * after a reconnect). asyncheck's and libev's own closes are told by hooks.c (a flag, not the return
- * address), so a close made as a function's last call is the test's. It must not intercept anything
- * itself, nor close a descriptor that is not the test's.
+ * descriptor closed was one the test's code had reopened on a number it closed before. asyncheck's and
+ * libev's own closes are told by hooks.c (a flag, not the return address), so a close made as a
+ * function's last call is the test's. It must not intercept anything itself, nor close a descriptor that
+ * is not the test's.
  *
  * What it cannot tell. A stale handle closing a number the test's own code reopened, with no io watcher
- * left active on it (nothing tells that close from the new owner's; the owner's own close then fails as
- * a double close); opens and closes libc makes itself or through a raw syscall, and those on other
- * threads (not recorded: a worker's descriptor handed to the loop is the test's to close); a descriptor a
- * linked library opened while the test ran counts as the test's; numbers from 1024 up are not tracked.
- * Closes on other threads are not judged. */
+ * left active on it and no later close of it (nothing tells that close from the new owner's); opens and
+ * closes libc makes itself or through a raw syscall, and those on other threads (not recorded: a worker's
+ * descriptor handed to the loop is the test's to close); a descriptor a linked library opened while the
+ * test ran counts as the test's; numbers from 1024 up are not tracked. Closes on other threads are not
+ * judged. */
 #include "loop_internal.h"
 
 #include <errno.h>
@@ -43,6 +45,7 @@ typedef struct fd_state {
     const void *closed_by;        /* the test's last successful close of the number (NULL: none seen) */
     const char *closed_call;      /* what the descriptor that close closed had been opened by */
     const void *closed_open_site; /* and where */
+    const void *prior_close;      /* when that descriptor was a reopening: the test's close before it */
 } fd_state;
 
 static fd_state fd_states[AC_FD_MAX];
@@ -122,6 +125,7 @@ void ac__fds_opened(int fd, const char *call, const void *caller, int by) {
 static void forget(int fd, bool by_test, const void *caller) {
     fd_state *s = put(fd);
     if (s) {
+        s->prior_close = by_test && s->reopened && s->by == AC_FD_BY_TEST ? s->closed_by : NULL;
         s->closed_by = by_test ? caller : NULL;
         s->closed_call = s->call;
         s->closed_open_site = s->site;
@@ -245,6 +249,13 @@ __attribute__((cold)) static void bad_close(int fd, const void *caller, const fd
         closing(&msg, fd, caller);
         ac__buf_printf(&msg, " fails with EBADF; fd %d was closed before by ", fd);
         site(&msg, s->closed_by);
+        if (s->prior_close) { /* one of the two closes went through a handle kept after its close */
+            ac__buf_puts(&msg, ", which closed the descriptor made by ");
+            opener(&msg, s->closed_call, AC_FD_BY_TEST, s->closed_open_site);
+            ac__buf_printf(&msg, " on a number the test had closed before, at ");
+            site(&msg, s->prior_close);
+            ac__buf_puts(&msg, " (a handle kept after its close closes the new descriptor)");
+        }
     } else {
         ac__buf_puts(&msg, "closing a descriptor that is not open: ");
         closing(&msg, fd, caller);
