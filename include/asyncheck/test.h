@@ -93,9 +93,10 @@ typedef struct ac_test_options {
     /* The libev backends to run the test on (AC_BACKEND_*, or-ed): the test runs once on each (with every
      * schedule). 0: --backend, else epoll. Virtual and manual clocks run only on epoll (README). */
     unsigned backend;
-    /* Exploring schedules (seed != 0) may also hold a ready fd's event (ev_io) over to a later loop
-     * iteration, 1 to 3 iterations, and a due timer's (ev_timer) over to the next one, in deadline order,
-     * drawn from the seed (README "Deferred readiness"). --defer-readiness
+    /* Exploring schedules (seed != 0) may also hold a ready fd's event (ev_io), an ev_async wakeup or a
+     * signal's event (ev_signal) over to a later loop iteration, 1 to 3 iterations (sends arriving
+     * meanwhile coalesce with it), and a due timer's (ev_timer) or periodic's (ev_periodic) over to the
+     * next one, in deadline order, drawn from the seed (README "Deferred readiness"). --defer-readiness
      * turns it on for every test. */
     bool defer_readiness;
     /* Under the virtual clock, exploring schedules (seed != 0) charge each of the test's callbacks, when

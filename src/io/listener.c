@@ -70,7 +70,7 @@ static void sync_acceptor(ac_listener *l) {
 
 /* A connection beyond the scripted ones: fails the test at once (fatal from the callback). */
 static void fail_unexpected(ac_listener *l, int fd) {
-    close(fd);
+    ac__loop_close_own(fd);
     char msg[200], got[64], exp[64];
     snprintf(msg, sizeof msg, "listener: unexpected connection %zu: only %zu scripted (ac_listener_next)",
              l->accepted, l->nscripts);
@@ -119,7 +119,7 @@ static void on_test_end(ac_test *t, void *ctx) {
         ev_ref(l->loop);
     ev_io_stop(l->loop, &l->acc);
     if (l->fd >= 0)
-        close(l->fd);
+        ac__loop_close_own(l->fd);
     l->fd = -1;
     bool skipped = ac__test_skipped(t);
     for (size_t i = l->accepted; i < l->nscripts && !skipped; i++) {
@@ -202,7 +202,7 @@ ac_listener *ac__peer_listen_tcp(ac_test *t, uint16_t *port, const char *file, i
     }
     int err = errno;
     if (fd >= 0)
-        close(fd);
+        ac__loop_close_own(fd);
     fail_listen("ac_peer_listen_tcp", what, err, file, line);
     return NULL; /* not reached: the report is fatal */
 }
@@ -238,7 +238,7 @@ ac_listener *ac__peer_listen_unix(ac_test *t, const char *path, const char *file
     }
     int err = errno;
     if (fd >= 0)
-        close(fd);
+        ac__loop_close_own(fd);
     fail_listen("ac_peer_listen_unix", what, err, file, line);
     return NULL; /* not reached: the report is fatal */
 }
@@ -272,7 +272,7 @@ void ac_listener_close(ac_listener *l) {
         ev_ref(l->loop);
     l->acc_unref = false;
     ev_io_stop(l->loop, &l->acc);
-    close(l->fd);
+    ac__loop_close_own(l->fd);
     l->fd = -1;
 }
 
@@ -318,6 +318,6 @@ uint16_t ac_unused_tcp_port(void) {
     uint16_t port = 0;
     if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
         port = ntohs(a.sin_port);
-    close(fd);
+    ac__loop_close_own(fd);
     return port;
 }

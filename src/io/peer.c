@@ -569,7 +569,7 @@ static bool run_hang_up(ac_peer *p, const step *s) {
     }
     set_reader(p, false, true);
     ev_io_stop(p->loop, &p->wr);
-    close(p->fd);
+    ac__loop_close_own(p->fd);
     p->fd = -1;
     return true;
 }
@@ -763,7 +763,7 @@ static void end_check(ac_peer *p) {
         fail_unfinished(p);
     stop_watchers(p);
     if (p->fd >= 0)
-        close(p->fd);
+        ac__loop_close_own(p->fd);
     free_peer(p);
 }
 
@@ -839,7 +839,7 @@ static int tcp_pair_calls(int *code, int *peer, const char **what) {
         errno = ECONNREFUSED;
         goto fail;
     }
-    close(l);
+    ac__loop_close_own(l);
     (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     *code = c;
@@ -848,11 +848,11 @@ static int tcp_pair_calls(int *code, int *peer, const char **what) {
 fail:
     err = errno;
     if (l >= 0)
-        close(l);
+        ac__loop_close_own(l);
     if (c >= 0)
-        close(c);
+        ac__loop_close_own(c);
     if (s >= 0)
-        close(s);
+        ac__loop_close_own(s);
     errno = err;
     return -1;
 }

@@ -210,6 +210,7 @@ static int hook_accept(int fd, struct sockaddr *a, socklen_t *len) {
           fd);
     int r = real_accept(fd, a, len);
     done(&g);
+    ac__hooks_opened(r, "accept()", __builtin_return_address(0)); /* descriptor ownership (fds.c) */
     return r;
 }
 

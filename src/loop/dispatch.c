@@ -23,10 +23,13 @@
  * dispatch of the iteration it is due in (libev allows readiness to be observed late). A watcher stopped
  * or restarted meanwhile loses it; one pending again by then gets both. While events are held an ev_idle of
  * asyncheck's own (unreferenced) keeps the loop from blocking. An event fed back is not held again.
- * A due timer (ev_timer) may be held too, for one iteration only (libev promises only "not before"), and
- * timers keep their deadline order: once a timer is held, every timer pending after it in the round (a
- * later deadline, the schedule orders them so) is held with it, and timers fed back run before the timers
- * that came due in the iteration they are fed back in (their deadlines are earlier).
+ * A due timer (ev_timer) or periodic (ev_periodic) may be held too, for one iteration only (libev
+ * promises only "not before"), and each kind keeps its deadline order: once a timer is held, every timer
+ * pending after it in the round (a later deadline, the schedule orders them so) is held with it, and timers
+ * fed back run before the timers that came due in the iteration they are fed back in (their deadlines are
+ * earlier); periodics likewise among periodics. An ev_async or ev_signal event may be held like an fd's
+ * readiness: sends (or signals) that arrive meanwhile coalesce with it into one callback, as libev allows
+ * when several come before the loop sees the first.
  *
  * Unwinding. A fatal failure inside a callback longjmps out of this dispatcher, leaving its frames on
  * the frame stack. They are found by looking at the real stack: call_watcher/call_rest live in their
@@ -96,12 +99,18 @@ static size_t nfed_back;
 static ev_idle awake;
 static bool awake_keeps_loop; /* a timer is held: the loop must run on to feed it back (ev_ref'd) */
 
-/* Whether a held event is a timer's (a one-shot that came due is no longer active: nothing else keeps
- * the loop running until it is fed back). */
+/* Timers and periodics: held one iteration at most, in deadline order; a one-shot libev stopped when it
+ * came due stays recorded while it is pending. */
+static bool deadline_type(int type) {
+    return type == AC_W_TIMER || type == AC_W_PERIODIC;
+}
+
+/* Whether a held event is a timer's or a periodic's (a one-shot that came due is no longer active:
+ * nothing else keeps the loop running until it is fed back). */
 static bool timer_held(void) {
     for (size_t i = 0; i < nheld; i++) {
         const ac__wrec *r = ac__rec_find(held_events[i].w);
-        if (r && r->type == AC_W_TIMER)
+        if (r && deadline_type(r->type))
             return true;
     }
     return false;
@@ -128,7 +137,7 @@ static void release_held(struct ev_loop *loop) {
         held_events[i] = held_events[--nheld];
         ac__wrec *r = ac__rec_find(h.w);
         /* a one-shot timer libev stopped when it came due stays recorded while it is pending */
-        if (r && r->serial == h.serial && (ev_is_active(h.w) || r->type == AC_W_TIMER)) {
+        if (r && r->serial == h.serial && (ev_is_active(h.w) || deadline_type(r->type))) {
             ev_feed_event(loop, h.w, h.revents);
             fed_deadline[nfed_back] = h.deadline;
             fed_back[nfed_back++] = h.w;
@@ -144,16 +153,23 @@ static void describe_rec(ac__buf *b, const void *ctx);
 
 /* A pending timer's deadline as the schedule orders timers (a one-shot that came due is stopped: libev
  * keeps its deadline relative to that iteration's time, as it does for every timer that came due with it). */
-static double timer_deadline(const ev_timer *tw) {
+static double timer_deadline(const ac__wrec *r) {
     for (size_t i = 0; i < nfed_back; i++)
-        if (fed_back[i] == tw) /* came due in an earlier iteration: before every timer due in this one */
+        if (fed_back[i] == r->w) /* came due in an earlier iteration: before every one due in this one */
             return fed_deadline[i] - 1e12;
+    if (r->type == AC_W_PERIODIC) {
+        const ev_periodic *pw = (const ev_periodic *)r->w;
+        return pw->at - (ev_is_active(pw) ? pw->interval : 0.);
+    }
+    const ev_timer *tw = (const ev_timer *)r->w;
     return tw->at - (ev_is_active(tw) ? tw->repeat : 0.);
 }
 
 /* Asks the schedule whether to hold `r`'s pending event; holds it and returns true if so. */
 static bool hold(struct ev_loop *loop, const ac__wrec *r) {
-    if ((r->type != AC_W_IO && r->type != AC_W_TIMER) || !ac__loop_sched->defer || nheld == 32)
+    bool deadline_kind = deadline_type(r->type);
+    if ((r->type != AC_W_IO && r->type != AC_W_ASYNC && r->type != AC_W_SIGNAL && !deadline_kind) ||
+        !ac__loop_sched->defer || nheld == 32)
         return false;
     for (size_t i = 0; i < nfed_back; i++)
         if (fed_back[i] == r->w)
@@ -163,18 +179,18 @@ static bool hold(struct ev_loop *loop, const ac__wrec *r) {
             held_events[i].revents |= ev_clear_pending(loop, r->w);
             return true;
         }
-    double deadline = r->type == AC_W_TIMER ? timer_deadline((const ev_timer *)r->w) : 0.;
-    bool after_held = false; /* a timer held in this iteration: this later one waits with it */
-    for (size_t i = 0; r->type == AC_W_TIMER && i < nheld; i++) {
+    double deadline = deadline_kind ? timer_deadline(r) : 0.;
+    bool after_held = false; /* one of its kind held in this iteration: this later one waits with it */
+    for (size_t i = 0; deadline_kind && i < nheld; i++) {
         const ac__wrec *o = ac__rec_find(held_events[i].w);
-        if (o && o->type == AC_W_TIMER && held_events[i].due == ev_iteration(loop) + 1)
+        if (o && o->type == r->type && held_events[i].due == ev_iteration(loop) + 1)
             after_held = true;
     }
     unsigned k = after_held ? 1 : ac__loop_sched->defer(describe_rec, r);
     if (!k)
         return false;
-    if (r->type == AC_W_TIMER)
-        k = 1; /* one iteration late at most: the timer's order against the next iteration's stays */
+    if (deadline_kind)
+        k = 1; /* one iteration late at most: the order against the next iteration's stays */
     held_events[nheld++] =
         (held){r->w, r->serial, ev_clear_pending(loop, r->w), ev_iteration(loop) + k, deadline};
     if (!ev_is_active(&awake)) {
@@ -184,7 +200,7 @@ static bool hold(struct ev_loop *loop, const ac__wrec *r) {
         ev_unref(loop);
         ac__loop_harness_leave();
     }
-    if (r->type == AC_W_TIMER && !awake_keeps_loop) {
+    if (deadline_kind && !awake_keeps_loop) {
         ev_ref(loop);
         awake_keeps_loop = true;
     }
@@ -373,14 +389,9 @@ static bool plausible(const ac__wrec *r) {
 static void sched_item(const ac__wrec *r, ac__sched_item *it) {
     it->chain = AC_CHAIN_FREE;
     it->deadline = 0;
-    if (r->type == AC_W_TIMER) {
-        const ev_timer *tw = (const ev_timer *)r->w;
-        it->chain = AC_CHAIN_TIMER;
-        it->deadline = timer_deadline(tw);
-    } else if (r->type == AC_W_PERIODIC) {
-        const ev_periodic *pw = (const ev_periodic *)r->w;
-        it->chain = AC_CHAIN_PERIODIC;
-        it->deadline = pw->at - (ev_is_active(pw) ? pw->interval : 0.);
+    if (deadline_type(r->type)) {
+        it->chain = r->type == AC_W_TIMER ? AC_CHAIN_TIMER : AC_CHAIN_PERIODIC;
+        it->deadline = timer_deadline(r);
     } else if (r->type == AC_W_CHECK || r->type == AC_W_IDLE) {
         it->chain = AC_CHAIN_FIRST;
     }

@@ -1,8 +1,10 @@
 /* hooks.c — seeing what a test does with its loop: libev's ev_TYPE_start/stop (libev has no API to
  * list watchers), ev_once, nested ev_run, ev_feed_event, ev_loop_destroy and the sleeping calls. It
  * records and forgets watchers (loop.c keeps the records) and hands the sleeping calls and nested runs
- * to the dispatcher (dispatch.c), which owns the frames, timing and reports, and close() to the
- * descriptor ownership check (fds.c); it must not dispatch a callback itself.
+ * to the dispatcher (dispatch.c), which owns the frames, timing and reports, and close() and the calls
+ * that make descriptors (open, socket, pipe, dup, eventfd, ...; accept is blocking.c's hook) to the
+ * descriptor ownership check (fds.c), telling asyncheck's and libev's own from the test's; it must not
+ * dispatch a callback itself.
  *
  * Interception. The GOT/PLT slots of these functions are rewritten once per process, by a constructor,
  * before any test or replacement exists (src/patch/patch.h; the runner forks test children from a process
@@ -29,10 +31,18 @@
 #include "patch/patch.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +81,8 @@ static __thread const void *user_site; /* inside ev_timer_again/ev_periodic_agai
 static __thread void *user_cb;         /* inside ev_once: the test's callback */
 static __thread int harness_depth;     /* inside ac__loop_harness_enter/leave */
 static __thread bool in_sleep;         /* inside a hooked sleep: ev_sleep calls nanosleep */
+static __thread int in_ev_call;  /* inside a hooked libev call that may open its own fds (an ev_TYPE_start) */
+static __thread bool in_destroy; /* inside ev_loop_destroy: libev closes its own fds */
 
 void ac__loop_harness_enter(void) {
     harness_depth++;
@@ -254,7 +266,9 @@ static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
         start_ctx c;                                                                                         \
         AC__LOOP_FOREIGN(loop, "ev_" #name "_start");                                                        \
         start_pre(loop, (ev_watcher *)w, AC_W_##TYPE, __builtin_return_address(0), &c);                      \
+        in_ev_call++; /* libev opens its eventfd, signalfd or inotify fd on a first start */                 \
         real_##name##_start(loop, w);                                                                        \
+        in_ev_call--;                                                                                        \
         start_post(loop, &c);                                                                                \
     }                                                                                                        \
     static void hook_##name##_stop(struct ev_loop *loop, ev_##name *w) {                                     \
@@ -318,7 +332,10 @@ static void hook_loop_destroy(struct ev_loop *loop) {
         __atomic_store_n(&ac__loop_test.loop, NULL, __ATOMIC_RELAXED);
         ac__rec_clear();
     }
+    bool saved = in_destroy;
+    in_destroy = true;
     real_loop_destroy(loop);
+    in_destroy = saved;
 }
 
 /* Only what is not already clear is written: a forked test child pays a page fault per page it writes. */
@@ -443,19 +460,203 @@ static void hook_ev_sleep(ev_tstamp delay) {
     sleep_end(&g);
 }
 
-/* ---- closing a descriptor (fds.c judges it) ---- */
+/* ---- opening and closing descriptors (fds.c judges them) ---- */
 
 static __thread bool in_close; /* naming the caller may open and close the executable's file */
 
+/* Whose close it is. asyncheck's own are made inside ac__loop_harness_enter/leave (ac__loop_close_own);
+ * libev's inside ev_loop_destroy or outside any callback (its fork handling in ev_run). A close whose
+ * return address is in libev or asyncheck but made inside neither is the test's code closing as its last
+ * call (a tail call returns into the caller's caller: ev_invoke, the dispatcher, the test runner). */
 static int hook_close(int fd) {
     const void *caller = __builtin_return_address(0);
-    if (in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) || !ac__on_test_thread() ||
-        in_libev(caller))
+    if (in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) || !ac__on_test_thread())
         return real_close(fd);
+    bool own = harness_depth > 0 || in_destroy || (in_libev(caller) && ac__depth() == 0);
     in_close = true;
-    int r = ac__fds_close(fd, caller, real_close);
+    int r = ac__fds_close(fd, caller, own, real_close);
     in_close = false;
     return r;
+}
+
+int ac__loop_close_own(int fd) {
+    ac__loop_harness_enter();
+    int r = close(fd);
+    ac__loop_harness_leave();
+    return r;
+}
+
+/* A descriptor made on the test's thread while its loop is tracked: whose it is (see hook_close). */
+void ac__hooks_opened(int fd, const char *call, const void *caller) {
+    if (fd < 0 || in_close || !__atomic_load_n(&ac__loop_test.loop, __ATOMIC_RELAXED) ||
+        !ac__on_test_thread())
+        return;
+    int by = harness_depth > 0                    ? AC_FD_BY_HARNESS
+             : in_ev_call > 0 && in_libev(caller) ? AC_FD_BY_LIBEV
+                                                  : AC_FD_BY_TEST;
+    ac__fds_opened(fd, call, caller, by);
+}
+
+static void opened2(int r, const int fds[2], const char *call, const void *caller) {
+    if (r == 0) {
+        ac__hooks_opened(fds[0], call, caller);
+        ac__hooks_opened(fds[1], call, caller);
+    }
+}
+
+static int (*real_open)(const char *, int, ...);
+static int (*real_open64)(const char *, int, ...);
+static int (*real_openat)(int, const char *, int, ...);
+static int (*real_openat64)(int, const char *, int, ...);
+static int (*real_socket)(int, int, int);
+static int (*real_socketpair)(int, int, int, int[2]);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*real_pipe)(int[2]);
+static int (*real_pipe2)(int[2], int);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_eventfd)(unsigned, int);
+static int (*real_timerfd_create)(int, int);
+static int (*real_signalfd)(int, const sigset_t *, int);
+static int (*real_inotify_init)(void);
+static int (*real_inotify_init1)(int);
+static int (*real_epoll_create)(int);
+static int (*real_epoll_create1)(int);
+
+/* open's third argument exists only with O_CREAT or O_TMPFILE. */
+#define AC_OPEN_MODE(flags, last, mode)                                                                      \
+    do {                                                                                                     \
+        if ((flags) & (O_CREAT | O_TMPFILE)) {                                                               \
+            va_list ap_;                                                                                     \
+            va_start(ap_, last);                                                                             \
+            mode = (mode_t)va_arg(ap_, int);                                                                 \
+            va_end(ap_);                                                                                     \
+        }                                                                                                    \
+    } while (0)
+
+static int hook_open(const char *path, int flags, ...) {
+    mode_t mode = 0;
+    AC_OPEN_MODE(flags, flags, mode);
+    int fd = real_open(path, flags, mode);
+    ac__hooks_opened(fd, "open()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_open64(const char *path, int flags, ...) {
+    mode_t mode = 0;
+    AC_OPEN_MODE(flags, flags, mode);
+    int fd = real_open64(path, flags, mode);
+    ac__hooks_opened(fd, "open()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_openat(int dir, const char *path, int flags, ...) {
+    mode_t mode = 0;
+    AC_OPEN_MODE(flags, flags, mode);
+    int fd = real_openat(dir, path, flags, mode);
+    ac__hooks_opened(fd, "openat()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_openat64(int dir, const char *path, int flags, ...) {
+    mode_t mode = 0;
+    AC_OPEN_MODE(flags, flags, mode);
+    int fd = real_openat64(dir, path, flags, mode);
+    ac__hooks_opened(fd, "openat()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_socket(int domain, int type, int protocol) {
+    int fd = real_socket(domain, type, protocol);
+    ac__hooks_opened(fd, "socket()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_socketpair(int domain, int type, int protocol, int sv[2]) {
+    int r = real_socketpair(domain, type, protocol, sv);
+    opened2(r, sv, "socketpair()", __builtin_return_address(0));
+    return r;
+}
+
+static int hook_accept4(int fd, struct sockaddr *a, socklen_t *len, int flags) {
+    int r = real_accept4(fd, a, len, flags);
+    ac__hooks_opened(r, "accept4()", __builtin_return_address(0));
+    return r;
+}
+
+static int hook_pipe(int fds[2]) {
+    int r = real_pipe(fds);
+    opened2(r, fds, "pipe()", __builtin_return_address(0));
+    return r;
+}
+
+static int hook_pipe2(int fds[2], int flags) {
+    int r = real_pipe2(fds, flags);
+    opened2(r, fds, "pipe2()", __builtin_return_address(0));
+    return r;
+}
+
+static int hook_dup(int old) {
+    int fd = real_dup(old);
+    ac__hooks_opened(fd, "dup()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_dup2(int old, int new) {
+    int fd = real_dup2(old, new);
+    if (fd != old)
+        ac__hooks_opened(fd, "dup2()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_dup3(int old, int new, int flags) {
+    int fd = real_dup3(old, new, flags);
+    ac__hooks_opened(fd, "dup3()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_eventfd(unsigned count, int flags) {
+    int fd = real_eventfd(count, flags);
+    ac__hooks_opened(fd, "eventfd()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_timerfd_create(int clock, int flags) {
+    int fd = real_timerfd_create(clock, flags);
+    ac__hooks_opened(fd, "timerfd_create()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_signalfd(int fd, const sigset_t *mask, int flags) {
+    int r = real_signalfd(fd, mask, flags);
+    if (fd < 0) /* fd >= 0 changes an existing signalfd's mask */
+        ac__hooks_opened(r, "signalfd()", __builtin_return_address(0));
+    return r;
+}
+
+static int hook_inotify_init(void) {
+    int fd = real_inotify_init();
+    ac__hooks_opened(fd, "inotify_init()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_inotify_init1(int flags) {
+    int fd = real_inotify_init1(flags);
+    ac__hooks_opened(fd, "inotify_init1()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_epoll_create(int size) {
+    int fd = real_epoll_create(size);
+    ac__hooks_opened(fd, "epoll_create()", __builtin_return_address(0));
+    return fd;
+}
+
+static int hook_epoll_create1(int flags) {
+    int fd = real_epoll_create1(flags);
+    ac__hooks_opened(fd, "epoll_create1()", __builtin_return_address(0));
+    return fd;
 }
 
 /* ---- installing ---- */
@@ -527,6 +728,25 @@ __attribute__((cold)) static void install(void) {
         {"clock_nanosleep", (void *)hook_clock_nanosleep, (void **)&real_clock_nanosleep},
         {"ev_sleep", (void *)hook_ev_sleep, (void **)&real_ev_sleep},
         {"close", (void *)hook_close, (void **)&real_close},
+        {"open", (void *)hook_open, (void **)&real_open},
+        {"open64", (void *)hook_open64, (void **)&real_open64},
+        {"openat", (void *)hook_openat, (void **)&real_openat},
+        {"openat64", (void *)hook_openat64, (void **)&real_openat64},
+        {"socket", (void *)hook_socket, (void **)&real_socket},
+        {"socketpair", (void *)hook_socketpair, (void **)&real_socketpair},
+        {"accept4", (void *)hook_accept4, (void **)&real_accept4},
+        {"pipe", (void *)hook_pipe, (void **)&real_pipe},
+        {"pipe2", (void *)hook_pipe2, (void **)&real_pipe2},
+        {"dup", (void *)hook_dup, (void **)&real_dup},
+        {"dup2", (void *)hook_dup2, (void **)&real_dup2},
+        {"dup3", (void *)hook_dup3, (void **)&real_dup3},
+        {"eventfd", (void *)hook_eventfd, (void **)&real_eventfd},
+        {"timerfd_create", (void *)hook_timerfd_create, (void **)&real_timerfd_create},
+        {"signalfd", (void *)hook_signalfd, (void **)&real_signalfd},
+        {"inotify_init", (void *)hook_inotify_init, (void **)&real_inotify_init},
+        {"inotify_init1", (void *)hook_inotify_init1, (void **)&real_inotify_init1},
+        {"epoll_create", (void *)hook_epoll_create, (void **)&real_epoll_create},
+        {"epoll_create1", (void *)hook_epoll_create1, (void **)&real_epoll_create1},
     };
     for (size_t i = 0; i < sizeof hooks / sizeof *hooks; i++) {
         *hooks[i].real = ac__real(hooks[i].name);

@@ -45,6 +45,10 @@ void ac__loop_end(ac_test *t, bool report);
  * whatever the symbol table says. Per thread, nestable. */
 void ac__loop_harness_enter(void);
 void ac__loop_harness_leave(void);
+/* close(fd) made as asyncheck's own (a peer's end, a listener's socket): never judged as the test's
+ * close, whatever the caller's address says (descriptors asyncheck opens inside ac__loop_harness_enter/
+ * leave are its own too). Returns what close returns. */
+int ac__loop_close_own(int fd);
 
 /* Marks fd as asyncheck's own (harness true: a scripted peer's end, a listener's socket) or no longer
  * (false): the test's code closing a marked fd fails the test and the fd is left open. A close by

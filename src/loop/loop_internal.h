@@ -200,9 +200,19 @@ void ac__hooks_reset(void);
 /* Forgets the closes seen so far and notes this process as the test's (ac__loop_begin, after the fd
  * snapshot). */
 void ac__fds_begin(void);
-/* close(fd) called at `caller` on the test's thread while its loop is tracked, outside libev (hooks.c):
- * judges it, and closes through `real` unless fd is not the test's to close. */
-int ac__fds_close(int fd, const void *caller, int (*real)(int));
+/* close(fd) called at `caller` on the test's thread while its loop is tracked (hooks.c): judges it, and
+ * closes through `real` unless fd is not the test's to close. `own`: asyncheck's own close (made inside
+ * ac__loop_harness_enter/leave, or through ac__loop_close_own) or libev's (outside any callback, or in
+ * ev_loop_destroy), which is carried out and only noted. */
+int ac__fds_close(int fd, const void *caller, bool own, int (*real)(int));
+/* Who opened a descriptor (ac__fds_opened). */
+enum { AC_FD_BY_TEST = 1, AC_FD_BY_HARNESS, AC_FD_BY_LIBEV };
+/* A call on the test's thread while its loop is tracked made descriptor `fd` (hooks.c): `call` names it
+ * ("socket()", a string that lives for the process), `caller` is its return address, `by` AC_FD_BY_*. */
+void ac__fds_opened(int fd, const char *call, const void *caller, int by);
+/* A hook saw `call` (at return address `caller`) make descriptor fd (-1: none): tells fds.c whose it is
+ * when the test's loop is tracked and this is its thread (hooks.c; blocking.c's accept hook). */
+void ac__hooks_opened(int fd, const char *call, const void *caller);
 /* Reports the test's io watchers that were active on an fd the test closed and still are (the
  * dispatcher at each dispatch, ac__loop_end); cheap when there are none. */
 void ac__fds_check_watchers(void);

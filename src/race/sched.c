@@ -20,10 +20,11 @@
  * the operation's callback (ac_op_callback) already ran is not a cancellation: the run goes on uncancelled
  * and tells the runner the operation had completed, which ends the sweep of that schedule.
  *
- * Deferred readiness (p.defer_readiness, under a seed). Each pending ev_io (and ev_timer: the dispatcher
- * holds a timer 1 iteration only, and the timers after a held one with it) is held over with probability
- * 1/3, for 1 to 3 loop iterations (the dispatcher feeds it back then), drawn from a stream of its own so
- * that the dispatch order draws stay those of the same seed without deferral.
+ * Deferred readiness (p.defer_readiness, under a seed). Each pending ev_io, ev_async and ev_signal (and
+ * ev_timer and ev_periodic: the dispatcher holds those 1 iteration only, and the later ones of the same
+ * kind with a held one) is held over with probability 1/3, for 1 to 3 loop iterations (the dispatcher
+ * feeds it back then), drawn from a stream of its own so that the dispatch order draws stay those of the
+ * same seed without deferral.
  *
  * Time inside callbacks (p.callback_time, under a seed and the virtual clock). When a counted callback
  * returns, the virtual clock moves forward by a duration drawn uniformly from [0, p.callback_time] on a
