@@ -294,6 +294,11 @@ const char *ac_test_name(ac_test *t);
 /* The running test, or NULL outside a test (for helpers that are not handed `t`). */
 ac_test *ac_current(void);
 
+/* Adds a marker to test t's timeline: printf-style text (cut to 123 bytes) recorded with the loop's
+ * time and iteration, shown among the events of a failure report's timeline and as an instant in a
+ * --trace file. It prints nothing and changes no outcome; any thread may call it. */
+void ac_note(ac_test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* AC_AWAIT(t, cond, timeout_s): run the test's loop until `cond` is true. `cond` is evaluated first and
  * then again after every loop iteration. If timeout_s seconds (scaled by AC_TIMEOUT_MULTIPLIER) pass
  * first, the test fails fatally with "timed out after 2.000 s waiting for <cond>". If the loop goes idle

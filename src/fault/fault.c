@@ -25,6 +25,7 @@
 #include "asyncheck/fault.h"
 #include "../context/context.h"
 #include "../patch/patch.h"
+#include "../timeline/timeline.h"
 
 typedef struct fault_kind {
     const char *fn;
@@ -164,6 +165,9 @@ static bool fail_now(void *caller) {
         return false;
     if (++st.calls != st.p.at)
         return false;
+    /* no allocation here: the faulted function may be malloc */
+    ac__tl_printf(AC_TL_FAULT, 0, "fault point %s:%ld:%s: this call fails", st.p.fn, st.p.at,
+                  err_name(st.p.err));
     if (st.p.err > 0)
         errno = st.p.err;
     return true;

@@ -194,6 +194,7 @@ static void start_post(struct ev_loop *loop, start_ctx *c) {
     if (c->track && ev_is_active(c->r.w)) {
         c->r.serial = ++ac__loop_test.next_serial;
         ac__rec_add(&c->r);
+        ac__loop_tl_watcher(AC_TL_START, &c->r);
     } else if (c->ring && ev_is_active(c->r.w)) {
         ring_add(loop, (ev_io *)c->r.w);
     }
@@ -209,6 +210,7 @@ static void stopped(struct ev_loop *loop, ev_watcher *w) {
             return;
         if (ac__loop_test.nlimbo < AC_MAX_LIMBO)
             ac__loop_test.limbo[ac__loop_test.nlimbo++] = *r;
+        ac__loop_tl_watcher(AC_TL_STOP, r);
         ac__rec_remove(w);
     } else {
         ring_forget(NULL, w);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "asyncheck/test.h"
+#include "../timeline/timeline.h"
 #include "../util/util.h"
 
 /* Right after the test's loop is made, before setup (start tracking; snapshot open fds). */
@@ -127,5 +128,14 @@ void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
  * runner, which may block while the runner is busy): not charged to the callback by the slow-callback
  * check. A no-op outside a callback and off the test's thread. */
 void ac__loop_not_the_callbacks(double seconds);
+
+/* Describes a timeline event the loop recorded (a callback, a watcher's start or stop) as reports show
+ * it: "on_read (ev_io fd=5 EV_READ)", the delivery a mock's completion timer made, "callbacks run
+ * together by ev_invoke_pending". Names code addresses from this executable's symbols: for the runner,
+ * reading a ring its test process wrote. */
+void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e);
+
+/* How many descriptors are open below the range the test's start scanned (ppoll; -1 if unknown). */
+int ac__loop_count_fds(void);
 
 #endif

@@ -94,6 +94,8 @@ static void deliver_spec(ac_mock *m, const ac_mock_call *c, const ac__completion
         argp[i] = &values[i];
     }
     __atomic_fetch_add(&m->completions, 1, __ATOMIC_RELAXED);
+    ac__tl_printf(AC_TL_COMPLETION, (uint32_t)c->seq, "%s #%zu completes: %s", m->proto->name, c->index,
+                  text);
     ffi_call((ffi_cif *)&cbp->cif, FFI_FN(fnptr), &ret, argp);
 }
 
