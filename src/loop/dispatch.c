@@ -313,14 +313,12 @@ static void mock_delivery(ac__frame *f, const ev_watcher *w) {
 /* The timeline's event for a callback about to run (its CPU time is set when it returns: -1 until then,
  * so a callback that crashed, hung or was unwound shows as not returned). */
 static bool tl_begin(const ac__frame *f, const ac__wrec *r, int revents, int depth, uint64_t *index) {
-    ac__tl_event *e = ac__tl_claim(r ? AC_TL_CALLBACK : AC_TL_BATCH);
+    ac__tl_event *e = ac__tl_claim(AC_TL_CALLBACK);
     if (!e)
         return false;
-    if (r) {
-        ac__loop_tl_fill(e, r);
-        if (r->type == AC_W_IO)
-            e->revents = (uint16_t)(revents & (EV_READ | EV_WRITE));
-    }
+    ac__loop_tl_fill(e, r);
+    if (r->type == AC_W_IO)
+        e->revents = (uint16_t)(revents & (EV_READ | EV_WRITE));
     e->active = (uint32_t)ac__loop_test.nrecs;
     e->depth = (uint8_t)(depth < 255 ? depth : 255);
     e->cpu = -1;
@@ -354,8 +352,8 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
         if (ac__loop_sched)
             ac__loop_sched->dispatching(serial, r->w, describe_rec, r);
     uint64_t tl_index = 0;
-    bool tl =
-        f && !(r && (r->internal || r->harness)) && ac__tl_on() && tl_begin(f, r, revents, my, &tl_index);
+    /* the test's callbacks (not the batch: what it runs is libev's own, or unknown) */
+    bool tl = f && r && !r->internal && !r->harness && ac__tl_on() && tl_begin(f, r, revents, my, &tl_index);
     ac__spin_probe spin;
     ac__spin_before(r, revents, &spin);
     ac__set_depth(my + 1);
