@@ -231,7 +231,9 @@ static void result(ac__reporter *r, const ac__result *res) {
         if (!v.head_len && !v.tail_len && !v.cut && !(i == 0 && timeline.len))
             continue;
         ac__buf_printf(b, "      <%s>", tags[i]);
-        if (v.cut == 0) {
+        if (!v.head_len && !v.tail_len && !v.cut) {
+            /* nothing captured: only the timeline */
+        } else if (v.cut == 0) {
             ac__buf all = {0};
             ac__capture_join(caps[i], &all);
             ac__escape_xml_cdata(b, ac__buf_str(&all), all.len);

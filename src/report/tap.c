@@ -120,7 +120,10 @@ static void yaml_timeline(FILE *out, const ac__timeline *tl, size_t show) {
     for (size_t i = ac__timeline_first_shown(tl, show); i < tl->n; i++) {
         line.len = 0;
         ac__tl_line_format(&line, &tl->ev[i]);
-        yaml_str(out, "-", ac__buf_str(&line), line.len, "    ");
+        ac__buf q = {0};
+        ac__escape_quoted(&q, line.data, line.len);
+        fprintf(out, "    - \"%s\"\n", ac__buf_str(&q));
+        ac__buf_free(&q);
     }
     ac__buf_free(&line);
 }
