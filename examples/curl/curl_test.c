@@ -145,6 +145,27 @@ AC_TEST(fetch, gets_a_page, .drain = false) {
     assert_idle(t);
 }
 
+/* libcurl under injected I/O faults (README, "Fault injection"): each recv and send libcurl makes for
+ * the transfer (through its own PLT, after ac_fault_start) fails in turn, once per run — EINTR, EAGAIN, a
+ * short count —, until a run makes fewer calls than its fault point. libcurl must retry each: the page
+ * arrives whole, once, in every run, and nothing is left behind. */
+AC_TEST(fetch, gets_a_page_through_every_recv_and_send_fault, .drain = false, .fault_sweep = "recv,send") {
+    fixture *f = ac_data(t);
+    uint16_t port;
+    ac_listener *server = ac_peer_listen_tcp(t, &port);
+    ac_peer *conn = ac_listener_next(server);
+    ac_peer_expect_str(conn, request(port, "/hello"));
+    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ac_peer_close(conn);
+
+    ac_fault_start(t);
+    get(t, port, "/hello", NULL);
+    AC_AWAIT_CALLS(t, f->on_done, 1, 5.0);
+    AC_ASSERT_CALLED_WITH(f->on_done, ac_eq(CURLE_OK), ac_eq(200), ac_str("hello"), ac_eq(5), ac_ptr(f));
+    AC_AWAIT(t, ac_listener_done(server), 1.0);
+    assert_idle(t);
+}
+
 /* Every byte of the response arrives in a read of its own, and the server reads the request one byte per
  * loop iteration: libcurl's parser and the fetcher's event handling must cope with any split. */
 AC_TEST(fetch, reads_a_response_one_byte_at_a_time, .drain = false) {

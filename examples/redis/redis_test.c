@@ -624,3 +624,57 @@ AC_TEST(redis_scripted, works_over_a_unix_socket, .clock = AC_CLOCK_VIRTUAL) {
     AC_AWAIT(t, ac_listener_done(l), 1.0);
     close_store(t);
 }
+
+/* hiredis under injected I/O faults (README, "Fault injection"): each read and write hiredis makes for the
+ * GET (through its own PLT, after ac_fault_start) fails in turn, once per run — EINTR, then EAGAIN, then a
+ * short count —, until a run makes fewer calls than its fault point. hiredis must retry each of them: the
+ * GET is answered exactly once, with the value, in every run. */
+AC_TEST(redis_scripted, a_get_survives_every_read_and_write_fault, .clock = AC_CLOCK_VIRTUAL,
+        .fault_sweep = "read,write") {
+    fixture *f = ac_data(t);
+    uint16_t port;
+    ac_listener *l = ac_peer_listen_tcp(t, &port);
+    ac_peer *conn = ac_listener_next(l);
+    ac_peer_expect_str(conn, GET_USER);
+    ac_peer_send_str(conn, ALICE);
+
+    store *s = open_store(t, port, NULL);
+    AC_AWAIT(t, store_connected(s), 1.0);
+    ac_fault_start(t);
+    AC_ASSERT_NOT_NULL(store_get(s, "user", value_cb(t), NULL));
+    AC_AWAIT_CALLS(t, f->on_value, 1, 5.0);
+    AC_ASSERT_CALLED_WITH(f->on_value, ac_eq(STORE_OK), ac_str("alice"), ac_eq(5), ac_any());
+    AC_AWAIT(t, ac_listener_done(l), 1.0);
+    close_store(t);
+}
+
+/* ---- (c) what a fault sweep finds in hiredis itself ----
+ * hiredis 0.14.1 (Debian 12) when memory runs out: each allocation made for a GET against the real
+ * server (the store's request, hiredis's command buffer, its callback list, reply reader and reply
+ * objects) fails in turn, once per run. A client library should either refuse the request (store_get:
+ * NULL with ENOMEM, no callback ever) or answer it exactly once, with the value or a failure. hiredis
+ * 0.14.1 does neither in several runs: it drops a failed callback-list allocation and then aborts on the
+ * answer (an assertion in redisProcessCallbacks), dereferences a failed allocation in redisBufferWrite
+ * (SIGSEGV), and aborts while freeing a context after a failed allocation. This test is therefore not
+ * part of redis_test: it is built only into redis_hiredis_oom (-DREDIS_HIREDIS_OOM), and ctest
+ * example.redis_hiredis_oom (redis/expect_hiredis_oom.cmake) passes only when the sweep reports such a
+ * crash and its replay line reproduces it three times out of three. */
+#ifdef REDIS_HIREDIS_OOM
+AC_SUITE(redis_oom, .setup = setup, .teardown = teardown, .clock = AC_CLOCK_REAL);
+
+AC_TEST(redis_oom, a_get_under_every_allocation_failure_is_answered_once_or_refused,
+        .fault_sweep = "malloc,calloc,realloc") {
+    fixture *f = ac_data(t);
+    store *s = open_store(t, server(t)->port, &(store_options){.request_timeout = 0.1});
+    AC_AWAIT(t, store_connected(s), 2.0);
+    ac_fault_start(t);
+    if (!store_get(s, "redis_test:oom", value_cb(t), NULL)) {
+        AC_ASSERT_EQ(errno, ENOMEM);
+        AC_STAYS_PENDING(t, ac_mock_call_count(f->on_value) > 0, 0.2); /* past the request timeout */
+    } else {
+        AC_AWAIT_CALLS(t, f->on_value, 1, 2.0);
+        AC_STAYS_PENDING(t, ac_mock_call_count(f->on_value) > 1, 0.2);
+    }
+    close_store(t);
+}
+#endif
