@@ -233,7 +233,7 @@ static void result(ac__reporter *r, const ac__result *res) {
     }
     if (res->nfailures <= AC_FAILURE_LIMIT && res->failures_omitted)
         print_omitted(h, res->failures_omitted);
-    if (res->outcome == AC_FAIL && h->timeline && res->timeline.recorded)
+    if (res->outcome == AC_FAIL && h->timeline && res->timeline.total)
         print_timeline(h, &res->timeline);
     if (res->outcome == AC_FAIL || h->verbose) {
         print_notes(h, &res->notes);

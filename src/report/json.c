@@ -145,7 +145,7 @@ static void result(ac__reporter *r, const ac__result *res) {
     ac__buf_printf(&b, "],\"failures_omitted\":%zu", res->failures_omitted);
     json_capture(&b, "stdout", &res->out);
     json_capture(&b, "stderr", &res->err);
-    if (res->outcome == AC_FAIL && j->info.timeline && res->timeline.recorded)
+    if (res->outcome == AC_FAIL && j->info.timeline && res->timeline.total)
         json_timeline(&b, &res->timeline, j->info.timeline);
     ac__buf_puts(&b, "}\n");
     fwrite(b.data, 1, b.len, j->out);

@@ -213,7 +213,7 @@ static void result(ac__reporter *r, const ac__result *res) {
         ac__buf_puts(b, "/>\n");
     }
     ac__buf timeline = {0}; /* a failing test's timeline goes after its stdout in <system-out> */
-    if (res->outcome == AC_FAIL && j->timeline && res->timeline.recorded) {
+    if (res->outcome == AC_FAIL && j->timeline && res->timeline.total) {
         const ac__timeline *tl = &res->timeline;
         size_t from = ac__timeline_first_shown(tl, j->timeline);
         ac__buf_puts(&timeline, "[asyncheck ");

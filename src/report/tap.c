@@ -164,7 +164,7 @@ static void result(ac__reporter *r, const ac__result *res) {
             yaml_capture(out, "stdout", &res->out);
             yaml_capture(out, "stderr", &res->err);
         }
-        if (failed && t->timeline && res->timeline.recorded)
+        if (failed && t->timeline && res->timeline.total)
             yaml_timeline(out, &res->timeline, t->timeline);
     }
     if (failed || explored)

@@ -192,7 +192,7 @@ static void result(ac__reporter *r, const ac__result *res) {
     ac__buf_printf(&b, ",\"seed\":\"%llu\",\"outcome\":\"%s\",\"replay\":", res->seed, outcome);
     put_string(&b, ac__buf_str(&replay));
     ac__buf_printf(&b,
-                   ",\"events_recorded\":%llu,\"events_in_file\":%zu,\"events_lost\":%llu,"
+                   ",\"events_recorded\":\"%llu\",\"events_in_file\":\"%zu\",\"events_lost\":\"%llu\","
                    "\"time\":\"the test's clock in microseconds since its loop was made\"},\"traceEvents\":[",
                    res->timeline.total, res->timeline.n, res->timeline.lost);
     event_head(&b, &l, "M", 0, 0);

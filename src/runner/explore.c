@@ -447,7 +447,7 @@ static void side_by_side(ac__buf *out, const ac__timeline *a, const ac__timeline
             ac__tl_line_format(&right, &b->ev[k]);
         else
             ac__buf_puts(&right, "(nothing more)");
-        ac__buf_printf(out, "\n  %-64.64s | %s", ac__buf_str(&left), ac__buf_str(&right));
+        ac__buf_printf(out, "\n  %-72.72s | %s", ac__buf_str(&left), ac__buf_str(&right));
         ac__buf_free(&left);
         ac__buf_free(&right);
     }
