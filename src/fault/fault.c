@@ -158,7 +158,7 @@ static struct {
 /* Counts this call when it is the code under test's, and says whether it is the one to fail (with an
  * errno failure, errno is set; a short count is the caller's to make). */
 static bool fail_now(void *caller) {
-    if (!st.counting || !pthread_equal(pthread_self(), st.thread))
+    if (!st.counting || !pthread_equal(pthread_self(), st.thread) || ac__tl_in_harness())
         return false;
     Dl_info info;
     if (st.libev_base && dladdr(caller, &info) && info.dli_fbase == st.libev_base)

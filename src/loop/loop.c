@@ -292,7 +292,8 @@ void ac__loop_tl_fill(ac__tl_event *e, const ac__wrec *r) {
 
 void ac__loop_tl_watcher(int kind, const ac__wrec *r) {
     /* asyncheck's own watchers (a mock's delivery timer: its dispatch names the delivery) are not shown */
-    if (r->harness || r->internal || !ac__tl_on() || ac__sym_in_harness(r->cb))
+    if (r->harness || r->internal || !ac__tl_on() ||
+        (ac__loop_namer && ac__loop_namer->own && ac__loop_namer->own(r->w)))
         return;
     ac__tl_event *e = ac__tl_claim(kind);
     if (!e)

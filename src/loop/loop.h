@@ -120,6 +120,9 @@ typedef struct ac__loop_delivery_namer {
     bool (*describe)(ac__buf *b, const void *w);
     /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
     void (*due)(ac__buf *b, const void *w);
+    /* True when `w` is one of the mocks' own watchers (a completion timer, the hand-over ev_async): the
+     * timeline leaves out their starts and stops (a completion's dispatch names it). May be NULL. */
+    bool (*own)(const void *w);
 } ac__loop_delivery_namer;
 /* Registers the namer (kept until replaced; the table must outlive every test). */
 void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);

@@ -166,6 +166,12 @@ static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     deliver(&copy);
 }
 
+bool ac__mock_own_watcher(const void *w) {
+    const ev_watcher *ew = w;
+    return ew && (ew->cb == (void (*)(struct ev_loop *, ev_watcher *, int))pending_timer_cb ||
+                  ew->cb == (void (*)(struct ev_loop *, ev_watcher *, int))ac__completions_incoming_cb);
+}
+
 bool ac__mock_describe_delivery(ac__buf *b, const void *w) {
     const ev_timer *timer = w;
     if (!timer || timer->cb != pending_timer_cb)

@@ -734,8 +734,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 /* Hands the modules below mock what they ask of it, through their narrow interfaces (they never include
  * src/mock/): the loop names completion timers, the checks after a cancel count held completions. */
 static void wire_mocks(void) {
-    static const ac__loop_delivery_namer namer = {.describe = ac__mock_describe_delivery,
-                                                  .due = ac__mock_describe_due};
+    static const ac__loop_delivery_namer namer = {
+        .describe = ac__mock_describe_delivery, .due = ac__mock_describe_due, .own = ac__mock_own_watcher};
     ac__loop_set_delivery_namer(&namer);
     ac__cancel_set_held_counter(ac__mock_held_all);
 }
