@@ -67,7 +67,7 @@ void ac__tl_begin(struct ev_loop *l) {
     __atomic_store_n(&loop, l, __ATOMIC_RELAXED);
     if (!l)
         return;
-    loop_thread = pthread_self();
+    __atomic_store_n(&loop_thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&ring->next, 0, __ATOMIC_RELAXED);
     ring->base = ev_now(l);
     double zero = 0.;
@@ -95,7 +95,7 @@ ac__tl_event *ac__tl_claim(int kind) {
     __atomic_store_n(&e->seq, i + 1, __ATOMIC_RELAXED);
     double t;
     unsigned it;
-    if (pthread_equal(pthread_self(), loop_thread)) {
+    if (pthread_equal(pthread_self(), __atomic_load_n(&loop_thread, __ATOMIC_RELAXED))) {
         t = ev_now(l) - ring->base;
         it = ev_iteration(l);
         __atomic_store(&last_time, &t, __ATOMIC_RELAXED);
