@@ -21,8 +21,7 @@ static long pos(const char *hay, const char *needle) {
 
 /* The three events of late_completion appear in `text`, in order. */
 static void in_order(const char *text) {
-    long call = pos(text, "call      fetch("),
-         timeout = pos(text, "callback  on_timeout (ev_timer)"),
+    long call = pos(text, "call      fetch("), timeout = pos(text, "callback  on_timeout (ev_timer)"),
          late = pos(text, "complete  fetch #0 completes: cb(200, $ud)");
     AC_EXPECT_GE(call, 0);
     AC_EXPECT_GT(timeout, call);
@@ -248,8 +247,7 @@ AC_TEST(meta_timeline, check_determinism_shows_both_timelines_from_the_first_dif
     const tap_point *pt = fixture_point(&r, FIXTURE_TIMELINE, "timeline.nondet",
                                         (const char *const[]){"--check-determinism", NULL}, NULL);
     AC_EXPECT_FALSE(pt->ok);
-    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
-                           "nondeterministic: two runs of seed 0 dispatched");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "nondeterministic: two runs of seed 0 dispatched");
     const char *got = field(pt, "  got: ");
     long head = pos(got, "\ntimelines from event 1 (first run | second run):\n  ");
     AC_EXPECT_GE(head, 0);
@@ -283,4 +281,18 @@ AC_TEST(meta_timeline, bad_timeline_and_trace_options_are_refused_on_one_line) {
             "--trace-all needs --trace DIR (where to write the files)");
     refused((const char *const[]){FIXTURE_TIMELINE, "--trace", "/dev/null/traces", NULL},
             "--trace: cannot make the directory '/dev/null/traces': Not a directory");
+}
+
+AC_TEST(meta_timeline, peer_steps_a_cancel_and_a_fault_point_are_in_the_timeline) {
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, FIXTURE_TIMELINE, "timeline.peer_cancel_and_fault",
+                                        (const char *const[]){"--fault-at=read:1:EAGAIN", NULL}, NULL);
+    AC_EXPECT_FALSE(pt->ok);
+    long peer = pos(pt->yaml, "peer      scripted peer: step 1 of 1 done: send \\\"hi\\\" (2 bytes)"),
+         cancel = pos(pt->yaml, "cancel    the operation is cancelled"),
+         fault = pos(pt->yaml, "fault     fault point read:1:EAGAIN: this call fails");
+    AC_EXPECT_GT(peer, 0);
+    AC_EXPECT_GT(cancel, peer);
+    AC_EXPECT_GT(fault, cancel);
+    fixture_done(&r);
 }
