@@ -10,6 +10,8 @@
 #                              completions, starts and callbacks)
 #   bench_race_bugs --filter=det.same_every_run --schedules=2000 -j2
 #                              two virtual-clock timers, 2,000 schedules
+#   bench_timeline --no-fork --filter=timeline_bench.notes       1,000,000 ac_note calls
+#   bench_timeline --no-fork --filter=timeline_bench.callbacks   200,000 idle callbacks
 # Each run timed whole by bench_wall (CLOCK_MONOTONIC, stdout on /dev/null). Prints the medians and the
 # median of the per-round ratios on/off. Builds BUILD_DIR (default build-bench, configured with
 # -DASYNCHECK_WERROR=ON if it has no CMakeCache.txt). A benchmark: never a ctest test.
@@ -30,7 +32,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
     cmake -S "$root" -B "$build" -DASYNCHECK_WERROR=ON >"$tmp/configure.log" 2>&1 ||
         { cat "$tmp/configure.log" >&2; exit 1; }
 fi
-cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_wall bench_race_bugs >"$tmp/build.log" 2>&1 ||
+cmake --build "$build" -j"$(nproc)" --target bench_trivial bench_wall bench_race_bugs bench_timeline >"$tmp/build.log" 2>&1 ||
     { cat "$tmp/build.log" >&2; exit 1; }
 bin=$(cd "$build/bench" && pwd)
 race=$(find "$build" -name bench_race_bugs -type f -perm -u+x | head -1)
@@ -57,6 +59,8 @@ runs=(
     "nofork|$bin/bench_trivial --no-fork"
     "explore_mock|$race --filter=cache_fixed.fetches_once --schedules=2000 -j2"
     "explore_timers|$race --filter=det.same_every_run --schedules=2000 -j2"
+    "notes_1e6|$bin/bench_timeline --no-fork --filter=timeline_bench.notes"
+    "callbacks_2e5|$bin/bench_timeline --no-fork --filter=timeline_bench.callbacks"
 )
 printf 'running %d rounds:' "$reps" >&2
 for ((r = 1; r <= reps; r++)); do
