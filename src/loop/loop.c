@@ -303,10 +303,6 @@ void ac__loop_tl_watcher(int kind, const ac__wrec *r) {
 }
 
 __attribute__((cold)) void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e) {
-    if (e->kind == AC_TL_BATCH) {
-        ac__buf_puts(b, "callbacks run together by ev_invoke_pending");
-        return;
-    }
     if (e->text[0]) { /* a mock's completion timer: what it delivered */
         ac__buf_puts(b, e->text);
         return;

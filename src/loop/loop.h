@@ -133,9 +133,8 @@ void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
 void ac__loop_not_the_callbacks(double seconds);
 
 /* Describes a timeline event the loop recorded (a callback, a watcher's start or stop) as reports show
- * it: "on_read (ev_io fd=5 EV_READ)", the delivery a mock's completion timer made, "callbacks run
- * together by ev_invoke_pending". Names code addresses from this executable's symbols: for the runner,
- * reading a ring its test process wrote. */
+ * it: "on_read (ev_io fd=5 EV_READ)", or the delivery a mock's completion timer made. Names code addresses
+ * from this executable's symbols: for the runner, reading a ring its test process wrote. */
 void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e);
 
 /* How many descriptors are open below the range the test's start scanned (ppoll; -1 if unknown). */

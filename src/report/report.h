@@ -85,7 +85,7 @@ typedef struct ac__exploration {
  * reporters render these and nothing else of the timeline. */
 typedef struct ac__tl_line {
     const char *kind;   /* "callback", "call", "complete", "start", "stop", "peer", "cancel", "fault",
-                           "note", "callbacks" (static) */
+                           "note" (static) */
     unsigned long iter; /* the loop's iteration */
     double time;        /* seconds of the test's clock since its loop was made */
     double cpu;         /* a callback's CPU seconds; -1: it did not return (crash, hang, unwound) */

@@ -30,13 +30,12 @@ static void add(void *ctx, const ac__tl_event *e) {
         t->ev = ac__xrealloc(t->ev, c->cap * sizeof *t->ev);
     }
     ac__buf text = {0};
-    bool watcher = e->kind == AC_TL_CALLBACK || e->kind == AC_TL_BATCH || e->kind == AC_TL_START ||
-                   e->kind == AC_TL_STOP;
+    bool watcher = e->kind == AC_TL_CALLBACK || e->kind == AC_TL_START || e->kind == AC_TL_STOP;
     if (watcher)
         ac__loop_tl_describe(&text, e);
     else
         ac__buf_append(&text, e->text, strnlen(e->text, sizeof e->text));
-    bool slice = e->kind == AC_TL_CALLBACK || e->kind == AC_TL_BATCH;
+    bool slice = e->kind == AC_TL_CALLBACK;
     t->ev[t->n++] = (ac__tl_line){
         .kind = ac__tl_kind_name(e->kind),
         .iter = e->iter,

@@ -191,10 +191,9 @@ uint64_t ac__tl_read(const ac__tl_ring *r, void (*fn)(void *ctx, const ac__tl_ev
 
 const char *ac__tl_kind_name(int kind) {
     static const char *const names[AC_TL_NKINDS] = {
-        [AC_TL_CALLBACK] = "callback", [AC_TL_BATCH] = "callbacks", [AC_TL_START] = "start",
-        [AC_TL_STOP] = "stop",         [AC_TL_CALL] = "call",       [AC_TL_COMPLETION] = "complete",
-        [AC_TL_PEER] = "peer",         [AC_TL_CANCEL] = "cancel",   [AC_TL_FAULT] = "fault",
-        [AC_TL_NOTE] = "note",
+        [AC_TL_CALLBACK] = "callback", [AC_TL_START] = "start",         [AC_TL_STOP] = "stop",
+        [AC_TL_CALL] = "call",         [AC_TL_COMPLETION] = "complete", [AC_TL_PEER] = "peer",
+        [AC_TL_CANCEL] = "cancel",     [AC_TL_FAULT] = "fault",         [AC_TL_NOTE] = "note",
     };
     return kind > 0 && kind < AC_TL_NKINDS && names[kind] ? names[kind] : "?";
 }

@@ -25,7 +25,6 @@ struct ev_loop;
 /* What an event records. */
 typedef enum ac__tl_kind {
     AC_TL_CALLBACK = 1, /* a callback dispatched: addr, wtype, num (fd/signal), revents, cpu, depth */
-    AC_TL_BATCH,        /* callbacks libev ran together (ev_invoke_pending for the rest) */
     AC_TL_START,        /* a watcher started by the test: addr, wtype, num, dnum (a timer's after) */
     AC_TL_STOP,         /* a watcher stopped by the test */
     AC_TL_CALL,         /* a mock call: text "name(args)", flow = the call's id */
