@@ -324,6 +324,23 @@ AC_TEST(echo, connecting_to_a_closed_port_reports_the_error) {
     stub_close(t);
 }
 
+/* Fault injection on the client's own connect: when it is refused (on the client's non-blocking socket
+ * the refusal comes later, through SO_ERROR), the client reports ECONNREFUSED once and drops the queued
+ * line; when it is not, the line echoes. */
+AC_TEST(echo, a_refused_connect_is_reported_once, .fault_sweep = "connect") {
+    ac_fault_start(t);
+    peer *p = connect_peer(t);
+    AC_ASSERT_TRUE(echo_client_send_line(p->client, "hi"));
+    AC_AWAIT(t, p->lines == 1 || p->closed, 2.0);
+    if (p->closed) {
+        AC_EXPECT_EQ(p->error, ECONNREFUSED);
+        AC_EXPECT_EQ(p->lines, 0);
+    } else {
+        AC_EXPECT_STR_EQ(p->got, "hi\n");
+    }
+    close_peer(p);
+}
+
 AC_TEST(echo, stopping_the_server_closes_every_connection) {
     fixture *f = ac_data(t);
     peer *a = connect_peer(t), *b = connect_peer(t);

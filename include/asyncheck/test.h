@@ -74,8 +74,9 @@ typedef struct ac_test_options {
     /* Rerun the test cancelling after the 1st, 2nd, ... dispatched callback (ac_cancel_with). */
     bool cancel_sweep;
     /* Fault sweep: "read,write" reruns the test failing the 1st, 2nd, ... call of each named function
-     * made after ac_fault_start (asyncheck/fault.h), one failure per run; README "Fault injection".
-     * --fault-sweep overrides it. NULL: none. */
+     * made after ac_fault_start (asyncheck/fault.h), one failure per run, with each function's default
+     * failures; "read=ECONNRESET+EIO,write" chooses read's (any errno name, SHORT, EAI_* for
+     * getaddrinfo); README "Fault injection". --fault-sweep overrides it. NULL: none. */
     const char *fault_sweep;
     /* Drain the loop after the body (the default: AC_TEST sets true unless the test says otherwise): run
      * it until the watchers the body started have finished. false: no drain — a body that returns with

@@ -202,13 +202,18 @@ static void refused(const char *arg, const char *reason) {
 
 AC_TEST(meta_fault, bad_fault_values_are_refused_in_one_line) {
     refused("--fault-at=foo:1", "--fault-at: 'foo:1' names no function asyncheck can fail (read, recv, "
-                                "write, send, writev, malloc, calloc, realloc)");
+                                "write, send, writev, malloc, calloc, realloc, connect, accept, accept4, "
+                                "getaddrinfo)");
     refused("--fault-at=read", "--fault-at: 'read' is not FUNC:K[:ERR] (say write:3:EINTR)");
     refused("--fault-at=read:0", "--fault-at: 'read:0': the call number must be a whole number from 1");
-    refused("--fault-at=write:2:ENOMEM",
-            "--fault-at: 'write:2:ENOMEM': write cannot fail with 'ENOMEM' (EINTR, EAGAIN, SHORT)");
-    refused("--fault-at=malloc:1:EINTR",
-            "--fault-at: 'malloc:1:EINTR': malloc cannot fail with 'EINTR' (ENOMEM)");
+    refused("--fault-at=write:2:EAI_AGAIN",
+            "--fault-at: 'write:2:EAI_AGAIN' is not FUNC:K[:ERR]: write cannot "
+            "fail with 'EAI_AGAIN' (ERR: an errno name such as EINTR or EIO, "
+            "or SHORT)");
+    refused("--fault-at=malloc:1:SHORT",
+            "--fault-at: 'malloc:1:SHORT' is not FUNC:K[:ERR]: malloc cannot fail "
+            "with 'SHORT' (ERR: an errno name such as ENOMEM or EIO)");
     refused("--fault-sweep=read,bogus", "--fault-sweep: 'read,bogus': 'bogus' is no function asyncheck can "
-                                        "fail (read, recv, write, send, writev, malloc, calloc, realloc)");
+                                        "fail (read, recv, write, send, writev, malloc, calloc, realloc, "
+                                        "connect, accept, accept4, getaddrinfo)");
 }

@@ -1,17 +1,32 @@
 /* fault.c — fault injection for one test: the replacement of the one function a run fails (read, recv,
- * write, send, writev, malloc, calloc, realloc), the count of its calls made by the code under test, the K-th
- * call's failure, and the parsing of fault specifications. It must not decide which runs a sweep makes
- * (explore.c does) and must not fail a call made outside the window or by libev.
+ * write, send, writev, malloc, calloc, realloc, connect, accept, accept4, getaddrinfo), the count of its
+ * calls made by the code under test, the K-th call's failure, and the parsing of fault specifications
+ * (with the failures a user names: any errno by name, SHORT, an EAI_ code). It must not decide which
+ * runs a sweep makes (explore.c does) and must not fail a call made outside the window or by libev.
  *
  * The boundary. A call is counted when all hold: it is made on the test's thread; after the test
  * called ac_fault_start and before its body and drain are over (the suite's teardown and the end checks
  * are outside); through a GOT/PLT slot (src/patch/patch.h: calls from the test executable and its
- * shared libraries; libc's calls to itself are not); and not from libev's own object (its wake-up pipe,
- * its eventfd). asyncheck's records go through the real write (exec.c) and are never seen. */
+ * shared libraries; libc's calls to itself are not); not from libev's own object (its wake-up pipe,
+ * its eventfd); and not inside ac__harness_call_begin/end (asyncheck's own calls: the scripted peer's
+ * send and recv, a listener's accept4). asyncheck's records go through the real write (exec.c) and are
+ * never seen.
+ *
+ * A refused connect. On a blocking socket the failed call returns -1 with ECONNREFUSED at once. On a
+ * non-blocking socket the kernel itself makes the failure: the module holds a TCP socket bound to a
+ * port of 127.0.0.1 that never listens, and the failed call connects the code's socket there instead
+ * (an AF_INET socket directly; any other socket is first replaced, with dup3 on the same number, by a
+ * fresh non-blocking AF_INET stream socket). The connect returns -1 with EINPROGRESS, the loopback
+ * answers the SYN with a reset, the socket becomes writable (and readable, with POLLERR and POLLHUP)
+ * and getsockopt(SO_ERROR) reports ECONNREFUSED: real readiness and a real SO_ERROR, as a refused
+ * connect to a remote host gives. Any other errno named for connect fails the call at once. */
 #include "fault.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,27 +42,65 @@
 #include "../patch/patch.h"
 #include "../timeline/timeline.h"
 
+/* What a function's failures are made of. */
+typedef enum fault_class {
+    FC_READ,    /* any errno, or SHORT */
+    FC_WRITE,   /* any errno, or SHORT */
+    FC_ALLOC,   /* NULL with any errno */
+    FC_CONNECT, /* any errno; ECONNREFUSED on a non-blocking socket is deferred */
+    FC_ACCEPT,  /* any errno */
+    FC_GAI,     /* an EAI_ code, returned */
+} fault_class;
+
 typedef struct fault_kind {
     const char *fn;
-    int errs[4]; /* the failures a sweep tries, in order; 0 ends */
+    fault_class cls;
+    int errs[4]; /* the failures a sweep tries by default, in order; 0 ends */
 } fault_kind;
 
 static const fault_kind kinds[] = {
-    {"read", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"recv", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"write", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"send", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"writev", {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
-    {"malloc", {ENOMEM, 0}},
-    {"calloc", {ENOMEM, 0}},
-    {"realloc", {ENOMEM, 0}},
+    {"read", FC_READ, {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"recv", FC_READ, {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"write", FC_WRITE, {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"send", FC_WRITE, {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"writev", FC_WRITE, {EINTR, EAGAIN, AC__FAULT_SHORT, 0}},
+    {"malloc", FC_ALLOC, {ENOMEM, 0}},
+    {"calloc", FC_ALLOC, {ENOMEM, 0}},
+    {"realloc", FC_ALLOC, {ENOMEM, 0}},
+    {"connect", FC_CONNECT, {ECONNREFUSED, 0}},
+    {"accept", FC_ACCEPT, {EMFILE, 0}},
+    {"accept4", FC_ACCEPT, {EMFILE, 0}},
+    {"getaddrinfo", FC_GAI, {AC__FAULT_EAI(EAI_AGAIN), 0}},
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
+#define E(x)                                                                                                 \
+    { #x, x }
+/* The errno values a failure may be named by (EWOULDBLOCK and EDEADLOCK are EAGAIN and EDEADLK here). */
 static const struct {
     const char *name;
     int err;
-} errnames[] = {{"EINTR", EINTR}, {"EAGAIN", EAGAIN}, {"SHORT", AC__FAULT_SHORT}, {"ENOMEM", ENOMEM}};
+} errnames[] = {
+    E(EPERM),       E(ENOENT),       E(ESRCH),        E(EINTR),         E(EIO),          E(ENXIO),
+    E(E2BIG),       E(EBADF),        E(ECHILD),       E(EAGAIN),        E(ENOMEM),       E(EACCES),
+    E(EFAULT),      E(EBUSY),        E(EEXIST),       E(EXDEV),         E(ENODEV),       E(ENOTDIR),
+    E(EISDIR),      E(EINVAL),       E(ENFILE),       E(EMFILE),        E(ENOTTY),       E(EFBIG),
+    E(ENOSPC),      E(ESPIPE),       E(EROFS),        E(EMLINK),        E(EPIPE),        E(EDOM),
+    E(ERANGE),      E(EDEADLK),      E(ENAMETOOLONG), E(ENOLCK),        E(ENOSYS),       E(ENOTEMPTY),
+    E(ELOOP),       E(ENOMSG),       E(EPROTO),       E(EBADMSG),       E(EOVERFLOW),    E(EILSEQ),
+    E(ENOTSOCK),    E(EDESTADDRREQ), E(EMSGSIZE),     E(EPROTOTYPE),    E(ENOPROTOOPT),  E(EPROTONOSUPPORT),
+    E(EOPNOTSUPP),  E(EAFNOSUPPORT), E(EADDRINUSE),   E(EADDRNOTAVAIL), E(ENETDOWN),     E(ENETUNREACH),
+    E(ENETRESET),   E(ECONNABORTED), E(ECONNRESET),   E(ENOBUFS),       E(EISCONN),      E(ENOTCONN),
+    E(ESHUTDOWN),   E(ETIMEDOUT),    E(ECONNREFUSED), E(EHOSTDOWN),     E(EHOSTUNREACH), E(EALREADY),
+    E(EINPROGRESS), E(ESTALE),       E(EDQUOT),       E(ECANCELED),
+};
+
+/* The getaddrinfo failures (returned, not set in errno). */
+static const struct {
+    const char *name;
+    int code;
+} eainames[] = {E(EAI_AGAIN), E(EAI_FAIL), E(EAI_NONAME), E(EAI_MEMORY)};
+#undef E
 
 static const fault_kind *kind_of(const char *fn, size_t len) {
     for (size_t i = 0; i < NKINDS; i++)
@@ -57,10 +110,45 @@ static const fault_kind *kind_of(const char *fn, size_t len) {
 }
 
 static const char *err_name(int err) {
+    if (err == AC__FAULT_SHORT)
+        return "SHORT";
+    for (size_t i = 0; i < sizeof eainames / sizeof *eainames; i++)
+        if (AC__FAULT_EAI(eainames[i].code) == err)
+            return eainames[i].name;
     for (size_t i = 0; i < sizeof errnames / sizeof *errnames; i++)
         if (errnames[i].err == err)
             return errnames[i].name;
     return "?";
+}
+
+/* The failure `name` (len bytes) of k, or 0 when k cannot fail that way. */
+static int failure_of(const fault_kind *k, const char *name, size_t len) {
+    if (k->cls == FC_GAI) {
+        for (size_t i = 0; i < sizeof eainames / sizeof *eainames; i++)
+            if (strlen(eainames[i].name) == len && strncmp(eainames[i].name, name, len) == 0)
+                return AC__FAULT_EAI(eainames[i].code);
+        return 0;
+    }
+    if ((k->cls == FC_READ || k->cls == FC_WRITE) && len == 5 && strncmp(name, "SHORT", 5) == 0)
+        return AC__FAULT_SHORT;
+    for (size_t i = 0; i < sizeof errnames / sizeof *errnames; i++)
+        if (strlen(errnames[i].name) == len && strncmp(errnames[i].name, name, len) == 0)
+            return errnames[i].err;
+    return 0;
+}
+
+/* "read cannot fail with 'EBOGUS' (ERR: ...)" into why: what k accepts. */
+static void bad_failure(ac__buf *why, const fault_kind *k, const char *name, size_t len) {
+    ac__buf_printf(why, "%s cannot fail with '%.*s' (ERR: ", k->fn, (int)len, name);
+    if (k->cls == FC_GAI) {
+        for (size_t i = 0; i < sizeof eainames / sizeof *eainames; i++)
+            ac__buf_printf(why, "%s%s", i ? ", " : "", eainames[i].name);
+    } else {
+        ac__buf_printf(why, "an errno name such as %s or EIO", err_name(k->errs[0]));
+        if (k->cls == FC_READ || k->cls == FC_WRITE)
+            ac__buf_puts(why, ", or SHORT");
+    }
+    ac__buf_puts(why, ")");
 }
 
 static void list_kinds(ac__buf *b) {
@@ -91,15 +179,10 @@ int ac__fault_parse(const char *spec, ac__fault_point *out, ac__buf *why) {
     }
     int err = k->errs[0];
     if (*end == ':') {
-        err = 0;
-        for (int i = 0; k->errs[i]; i++)
-            if (strcmp(end + 1, err_name(k->errs[i])) == 0)
-                err = k->errs[i];
+        err = failure_of(k, end + 1, strlen(end + 1));
         if (!err) {
-            ac__buf_printf(why, "--fault-at: '%s': %s cannot fail with '%s' (", spec, k->fn, end + 1);
-            for (int i = 0; k->errs[i]; i++)
-                ac__buf_printf(why, "%s%s", i ? ", " : "", err_name(k->errs[i]));
-            ac__buf_puts(why, ")");
+            ac__buf_printf(why, "--fault-at: '%s' is not FUNC:K[:ERR]: ", spec);
+            bad_failure(why, k, end + 1, strlen(end + 1));
             return -1;
         }
     }
@@ -109,33 +192,58 @@ int ac__fault_parse(const char *spec, ac__fault_point *out, ac__buf *why) {
     return 0;
 }
 
+static void add_point(ac__fault_point **out, unsigned *n, const fault_kind *k, int err) {
+    *out = ac__xrealloc(*out, (*n + 1) * sizeof **out);
+    ac__fault_point *p = &(*out)[(*n)++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->fn, sizeof p->fn, "%s", k->fn);
+    p->err = err;
+}
+
 int ac__fault_sweep_parse(const char *list, ac__fault_point **out, unsigned *n, ac__buf *why) {
     *out = NULL;
     *n = 0;
     const char *s = list;
     for (;;) {
-        size_t len = strcspn(s, ",");
-        const fault_kind *k = kind_of(s, len);
+        size_t len = strcspn(s, ","), fnlen = strcspn(s, ",=");
+        const fault_kind *k = kind_of(s, fnlen);
         if (!k) {
-            ac__buf_printf(why, "'%s': '%.*s' is no function asyncheck can fail (", list, (int)len, s);
+            ac__buf_printf(why, "'%s': '%.*s' is no function asyncheck can fail (", list, (int)fnlen, s);
             list_kinds(why);
             ac__buf_puts(why, ")");
-            free(*out);
-            *out = NULL;
-            *n = 0;
-            return -1;
+            goto fail;
         }
-        for (int i = 0; k->errs[i]; i++) {
-            *out = ac__xrealloc(*out, (*n + 1) * sizeof **out);
-            ac__fault_point *p = &(*out)[(*n)++];
-            memset(p, 0, sizeof *p);
-            snprintf(p->fn, sizeof p->fn, "%s", k->fn);
-            p->err = k->errs[i];
+        if (fnlen == len) {
+            for (int i = 0; k->errs[i]; i++)
+                add_point(out, n, k, k->errs[i]);
+        } else {
+            /* FUNC=ERR+ERR...: the failures named, in that order */
+            const char *e = s + fnlen + 1, *stop = s + len;
+            for (;;) {
+                size_t elen = strcspn(e, "+,");
+                if (e + elen > stop)
+                    elen = (size_t)(stop - e);
+                int err = failure_of(k, e, elen);
+                if (!err) {
+                    ac__buf_printf(why, "'%s' is not FUNC[=ERR+ERR...],...: ", list);
+                    bad_failure(why, k, e, elen);
+                    goto fail;
+                }
+                add_point(out, n, k, err);
+                if (e + elen >= stop)
+                    break;
+                e += elen + 1;
+            }
         }
         if (!s[len])
             return 0;
         s += len + 1;
     }
+fail:
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
 }
 
 void ac__fault_format(const ac__fault_point *p, ac__buf *b) {
@@ -153,12 +261,14 @@ static struct {
     long calls;
     ac__patch patch;
     void *real;
-} st;
+    int refuser;                /* connect: a TCP socket bound to 127.0.0.1 that never listens (-1: none) */
+    struct sockaddr_in refused; /* its address */
+} st = {.refuser = -1};
 
 /* Counts this call when it is the code under test's, and says whether it is the one to fail (with an
  * errno failure, errno is set; a short count is the caller's to make). */
 static bool fail_now(void *caller) {
-    if (!st.counting || !pthread_equal(pthread_self(), st.thread) || ac__tl_in_harness())
+    if (!st.counting || !pthread_equal(pthread_self(), st.thread) || ac__in_harness_call())
         return false;
     Dl_info info;
     if (st.libev_base && dladdr(caller, &info) && info.dli_fbase == st.libev_base)
@@ -171,6 +281,13 @@ static bool fail_now(void *caller) {
     if (st.p.err > 0)
         errno = st.p.err;
     return true;
+}
+
+/* close() as libc has it: the module's own descriptors must not meet a test's close hooks. */
+static void real_close(int fd) {
+    int (*c)(int) = (int (*)(int))ac__real("close");
+    if (c)
+        c(fd);
 }
 
 /* The count a short read of fd asks for: half of what it could return now (the bytes waiting, as far as
@@ -269,6 +386,74 @@ static void *fault_realloc(void *p, size_t n) {
     return ((void *(*)(void *, size_t))st.real)(p, n);
 }
 
+/* A failed connect: -1 with the errno at once, except ECONNREFUSED on a non-blocking socket, which the
+ * kernel makes later (the opening comment says how). */
+static int fault_connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    int (*real)(int, const struct sockaddr *, socklen_t) =
+        (int (*)(int, const struct sockaddr *, socklen_t))st.real;
+    if (!fail_now(__builtin_return_address(0)))
+        return real(fd, addr, len);
+    int err = st.p.err, fl = fcntl(fd, F_GETFL), domain = 0;
+    socklen_t dlen = sizeof domain;
+    if (err != ECONNREFUSED || fl < 0 || !(fl & O_NONBLOCK) || st.refuser < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0) {
+        errno = err;
+        return -1;
+    }
+    if (domain != AF_INET) {
+        int fdfl = fcntl(fd, F_GETFD);
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (s < 0 || dup3(s, fd, fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+            if (s >= 0)
+                real_close(s);
+            errno = err;
+            return -1;
+        }
+        real_close(s);
+    }
+    return real(fd, (const struct sockaddr *)&st.refused, sizeof st.refused);
+}
+
+static int fault_accept(int fd, struct sockaddr *addr, socklen_t *len) {
+    if (fail_now(__builtin_return_address(0)))
+        return -1; /* the connection waits in the backlog: the listener stays readable */
+    return ((int (*)(int, struct sockaddr *, socklen_t *))st.real)(fd, addr, len);
+}
+
+static int fault_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    if (fail_now(__builtin_return_address(0)))
+        return -1;
+    return ((int (*)(int, struct sockaddr *, socklen_t *, int))st.real)(fd, addr, len, flags);
+}
+
+/* A failed getaddrinfo returns its EAI_ code; *res is left NULL. */
+static int fault_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                             struct addrinfo **res) {
+    if (fail_now(__builtin_return_address(0))) {
+        if (res)
+            *res = NULL;
+        return st.p.err - AC__FAULT_EAI(0);
+    }
+    return ((int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))st.real)(
+        node, service, hints, res);
+}
+
+/* Binds the socket a refused non-blocking connect is sent to: a port of 127.0.0.1 that never listens. */
+static void open_refuser(void) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t alen = sizeof st.refused;
+    memset(&st.refused, 0, sizeof st.refused);
+    st.refused.sin_family = AF_INET;
+    st.refused.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s >= 0 && bind(s, (struct sockaddr *)&st.refused, sizeof st.refused) == 0 &&
+        getsockname(s, (struct sockaddr *)&st.refused, &alen) == 0) {
+        st.refuser = s;
+        return;
+    }
+    if (s >= 0)
+        real_close(s);
+}
+
 static void *replacement_of(const char *fn) {
     if (strcmp(fn, "read") == 0)
         return (void *)fault_read;
@@ -286,11 +471,20 @@ static void *replacement_of(const char *fn) {
         return (void *)fault_calloc;
     if (strcmp(fn, "realloc") == 0)
         return (void *)fault_realloc;
+    if (strcmp(fn, "connect") == 0)
+        return (void *)fault_connect;
+    if (strcmp(fn, "accept") == 0)
+        return (void *)fault_accept;
+    if (strcmp(fn, "accept4") == 0)
+        return (void *)fault_accept4;
+    if (strcmp(fn, "getaddrinfo") == 0)
+        return (void *)fault_getaddrinfo;
     return NULL;
 }
 
 void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
     memset(&st, 0, sizeof st);
+    st.refuser = -1;
     if (!p || p->at <= 0)
         return;
     st.t = t;
@@ -303,6 +497,8 @@ void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
         st.libev_base = info.dli_fbase;
     st.real = ac__real(p->fn);
     void *with = replacement_of(p->fn);
+    if (strcmp(p->fn, "connect") == 0)
+        open_refuser();
     if (st.real && with && ac__patch_apply(&st.patch, p->fn, with) > 0)
         st.patched = true;
     else
@@ -321,6 +517,9 @@ void ac__fault_end(ac_test *t) {
     if (st.patched)
         ac__patch_undo(&st.patch);
     st.patched = false;
+    if (st.refuser >= 0)
+        real_close(st.refuser);
+    st.refuser = -1;
     char calls[32];
     snprintf(calls, sizeof calls, "%ld", st.calls);
     const char *fields[] = {calls};
@@ -337,4 +536,5 @@ void ac__fault_end(ac_test *t) {
         ac__buf_free(&m);
     }
     memset(&st, 0, sizeof st);
+    st.refuser = -1;
 }

@@ -29,6 +29,7 @@
  * send) or the test ending with the script unfinished abandons the script: a note instead of a failure,
  * and the peer does nothing more. */
 #include "peer.h"
+#include "util/util.h"
 
 #include "asyncheck/race.h"
 #include "loop/loop.h"
@@ -405,7 +406,9 @@ static void pump(ac_peer *p, bool all) {
     unsigned char buf[16384];
     while (p->fd >= 0 && !p->rd_eof) {
         bool one = p->one_byte && !all;
+        ac__harness_call_begin(); /* the peer's calls are never the code under test's (src/fault/) */
         ssize_t r = recv(p->fd, buf, one ? 1 : sizeof buf, MSG_DONTWAIT);
+        ac__harness_call_end();
         if (r > 0) {
             ac__buf_append(&p->inbox, buf, (size_t)r);
             if (one)
@@ -462,7 +465,9 @@ static bool run_send(ac_peer *p, const step *s) {
                 return false;
             want = 1;
         }
+        ac__harness_call_begin();
         ssize_t w = send(p->fd, s->data + p->done, want, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ac__harness_call_end();
         if (w > 0) {
             p->done += (size_t)w;
             p->wr_blocked = false;
@@ -561,13 +566,13 @@ static bool run_hang_up(ac_peer *p, const step *s) {
 static void step_done(const ac_peer *p, const step *s) {
     if (!ac__tl_on())
         return;
-    ac__tl_harness_enter(); /* a fault point does not count what this allocates */
+    ac__harness_call_begin(); /* a fault point does not count what this allocates */
     ac__buf b = {0};
     describe(&b, s);
     ac__tl_printf(AC_TL_PEER, 0, "%s: step %zu of %zu done: %s", p->label, p->cur + 1, p->nsteps,
                   ac__buf_str(&b));
     ac__buf_free(&b);
-    ac__tl_harness_leave();
+    ac__harness_call_end();
 }
 
 /* Carries out steps until one has to wait for the code, the clock or the next loop iteration. */
@@ -778,7 +783,17 @@ void ac__peer_end(ac_peer *p) {
 
 /* A connected pair over 127.0.0.1: *code non-blocking, *peer non-blocking, both TCP_NODELAY and
  * close-on-exec. Returns 0, or -1 with errno and the failing call in *what. */
+static int tcp_pair_calls(int *code, int *peer, const char **what);
+
+/* tcp_pair_calls as asyncheck's own calls (its connect and accept4 are never the code under test's). */
 static int tcp_pair(int *code, int *peer, const char **what) {
+    ac__harness_call_begin();
+    int rc = tcp_pair_calls(code, peer, what);
+    ac__harness_call_end();
+    return rc;
+}
+
+static int tcp_pair_calls(int *code, int *peer, const char **what) {
     int l = -1, c = -1, s = -1, one = 1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct sockaddr_in x, y;

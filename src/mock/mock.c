@@ -91,12 +91,12 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     ac__pending *to_schedule = ac__completions_queue(m, c, on_loop_thread);
     pthread_mutex_unlock(&w->lock);
     if (ac__tl_on()) {
-        ac__tl_harness_enter(); /* a fault point does not count what this allocates */
+        ac__harness_call_begin(); /* a fault point does not count what this allocates */
         ac__buf text = {0};
         ac__mock_call_print(&text, c);
         ac__tl_printf(AC_TL_CALL, (uint32_t)c->seq, "%s #%zu", ac__buf_str(&text), c->index);
         ac__buf_free(&text);
-        ac__tl_harness_leave();
+        ac__harness_call_end();
     }
 
     if (msg.len) {

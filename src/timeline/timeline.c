@@ -158,20 +158,6 @@ void ac__tl_finish(uint64_t index, double cpu) {
         e->cpu = cpu;
 }
 
-static _Thread_local unsigned harness_depth;
-
-void ac__tl_harness_enter(void) {
-    harness_depth++;
-}
-
-void ac__tl_harness_leave(void) {
-    harness_depth--;
-}
-
-bool ac__tl_in_harness(void) {
-    return harness_depth > 0;
-}
-
 uint64_t ac__tl_read(const ac__tl_ring *r, void (*fn)(void *ctx, const ac__tl_event *e), void *ctx,
                      uint64_t *lost) {
     uint64_t next = __atomic_load_n(&r->next, __ATOMIC_ACQUIRE), cap = r->capacity;

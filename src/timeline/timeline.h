@@ -109,13 +109,6 @@ void ac__tl_finish(uint64_t index, double cpu);
 /* The index of an event (to pass to ac__tl_finish). */
 uint64_t ac__tl_index(const ac__tl_event *e);
 
-/* Brackets the recording code that may allocate (formatting a mock call, a peer step): a fault point
- * (src/fault/) does not count the calls this thread makes in between, which are asyncheck's own. */
-void ac__tl_harness_enter(void);
-void ac__tl_harness_leave(void);
-/* True between ac__tl_harness_enter and _leave on this thread. */
-bool ac__tl_in_harness(void);
-
 /* Reads a ring after its writer ended: calls fn for each intact event, oldest first; returns how many
  * events were written in all, and in *lost how many of them are gone (overwritten when the ring wrapped,
  * or half written). */

@@ -1,5 +1,6 @@
 /* system.c — what the harness reads about its own process and environment for itself: the real monotonic
- * clock, the number of threads, and the AC_TIMEOUT_MULTIPLIER setting. It must not follow anything a test
+ * clock, the number of threads, the AC_TIMEOUT_MULTIPLIER setting, and the mark of its own calls on a test's
+ * thread (ac__harness_call_begin). It must not follow anything a test
  * replaces (a virtual clock, patched open or read), and it holds no state about tests. */
 #include "util.h"
 
@@ -11,6 +12,20 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+static __thread int harness_calls; /* depth of ac__harness_call_begin/end on this thread */
+
+void ac__harness_call_begin(void) {
+    harness_calls++;
+}
+
+void ac__harness_call_end(void) {
+    harness_calls--;
+}
+
+bool ac__in_harness_call(void) {
+    return harness_calls > 0;
+}
 
 /* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
  * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */

@@ -31,6 +31,14 @@ void *ac__xrealloc(void *p, size_t n);
 char *ac__xstrdup(const char *s);
 void *ac__xcalloc(size_t n, size_t size);
 
+/* asyncheck's own calls on a test's thread (a scripted peer's send and recv, a listener's accept) are
+ * bracketed by these, so that the replacements that count the code under test's calls (src/fault/) can
+ * tell them apart. Per thread, nestable. */
+void ac__harness_call_begin(void);
+void ac__harness_call_end(void);
+/* True between ac__harness_call_begin and its ac__harness_call_end on the calling thread. */
+bool ac__in_harness_call(void);
+
 /* Seconds from CLOCK_MONOTONIC (real time, unaffected by any virtual clock). */
 double ac__monotonic(void);
 
