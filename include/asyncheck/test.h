@@ -102,6 +102,10 @@ typedef struct ac_test_options {
      * it returns, a duration of virtual time drawn from the seed in [0, this] seconds, as if it had spent
      * it working (README "Time inside callbacks"). 0: none. --callback-time-max replaces it. */
     double callback_time_max;
+    /* How many of its last events the test's timeline keeps (README "What happened: the timeline"),
+     * from 16 to 16,777,216 (a value outside is clamped). 0: the runner's (4,096; 65,536 under --trace).
+     * --timeline-events overrides it for every test. */
+    unsigned timeline_events;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */

@@ -296,3 +296,14 @@ AC_TEST(meta_timeline, peer_steps_a_cancel_and_a_fault_point_are_in_the_timeline
     AC_EXPECT_GT(fault, cancel);
     fixture_done(&r);
 }
+
+AC_TEST(meta_timeline, a_tests_own_ring_size_holds_unless_the_command_line_overrides_it) {
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, FIXTURE_TIMELINE, "timeline.own_ring_size", NULL, NULL);
+    AC_EXPECT_STR_CONTAINS(pt->yaml, "  timeline_events: 100\n  timeline_lost: 68\n");
+    fixture_done(&r);
+    pt = fixture_point(&r, FIXTURE_TIMELINE, "timeline.own_ring_size",
+                       (const char *const[]){"--timeline-events=64", NULL}, NULL);
+    AC_EXPECT_STR_CONTAINS(pt->yaml, "  timeline_events: 100\n  timeline_lost: 36\n");
+    fixture_done(&r);
+}

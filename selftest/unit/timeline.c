@@ -106,3 +106,14 @@ AC_TEST(timeline, a_line_is_aligned_and_says_whether_a_callback_returned) {
     AC_EXPECT_STR_EQ(ac__buf_str(&b), "12345   12.500000  note      hello");
     ac__buf_free(&b);
 }
+
+/* Passes in both modes: the runner gave this test's run a ring of the size it asked for. */
+AC_TEST(timeline, a_test_keeps_as_many_events_as_it_asks, .timeline_events = 32) {
+    for (int i = 0; i < 100; i++)
+        ac_note(t, "%d", i);
+    seen s = {0};
+    uint64_t lost = 0, total = ac__tl_read(ac__tl_attached(), count, &s, &lost);
+    AC_EXPECT_EQ(total, 100u);
+    AC_EXPECT_EQ(lost, 68u);
+    AC_EXPECT_EQ(s.first_text_num, 68u);
+}

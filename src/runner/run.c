@@ -79,7 +79,7 @@ struct runner {
     int was_subreaper;           /* ... and was one before, or not */
     unsigned char *channel_lost; /* per slot, shared with the test processes: the test lost fd 3 */
     ac__tl_ring *timelines;      /* per slot, shared with the test processes: their event rings */
-    size_t timeline_events;      /* each ring's capacity */
+    size_t timeline_events;      /* the events each slot's ring has room for */
     pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
@@ -202,7 +202,12 @@ static ac__tl_ring *timelines_setup(runner *rn, size_t nslots) {
     const ac__options *o = rn->run->opts;
     if (o->timeline_off)
         return NULL;
-    rn->timeline_events = ac__timeline_capacity(o);
+    rn->timeline_events = ac__timeline_capacity(o, NULL); /* room for the largest a selected test asks */
+    for (size_t i = 0; i < rn->run->ntests; i++) {
+        size_t own = ac__timeline_capacity(o, rn->run->tests[i]);
+        if (own > rn->timeline_events)
+            rn->timeline_events = own;
+    }
     return ac__tl_map(nslots, rn->timeline_events, o->trace_dir ? AC_TL_FLAG_COUNT_FDS : 0);
 }
 
@@ -725,8 +730,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     double timeout = ac__effective_timeout(rn->run->opts, def);
     if (rn->channel_lost)
         rn->channel_lost[s - rn->slots] = 0;
-    if (rn->timelines)
-        __atomic_store_n(&slot_ring(rn, (size_t)(s - rn->slots))->next, 0, __ATOMIC_RELAXED);
+    ac__tl_reset(slot_ring(rn, (size_t)(s - rn->slots)), ac__timeline_capacity(rn->run->opts, def));
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t parent = getpid();
     s->started = ac__monotonic();
@@ -904,8 +908,7 @@ static void run_in_process(runner *rn) {
             capture_begin(&cap_err);
             in_process_test = r->def;
             ac__sink sink = {.fd = -1, .into = into};
-            if (rn->timelines)
-                rn->timelines->next = 0;
+            ac__tl_reset(rn->timelines, ac__timeline_capacity(rn->run->opts, r->def));
             ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sched,
                           &sink);
             fflush(stdout);

@@ -150,8 +150,9 @@ struct ac__tl_ring;
 /* The ring's events into `out` (emptied first), names resolved in this process (the same executable as
  * the test's). */
 void ac__timeline_collect(const struct ac__tl_ring *ring, ac__timeline *out);
-/* How many events each test's ring holds under these options. */
-size_t ac__timeline_capacity(const ac__options *o);
+/* How many events test def's ring keeps under these options: --timeline-events, else the test's own
+ * .timeline_events (clamped to 16..16,777,216), else 4,096 (65,536 under --trace). */
+size_t ac__timeline_capacity(const ac__options *o, const ac__test_def *def);
 
 /* ---- running a selection (run.c) ---- */
 /* One run of one test: the unit the runner schedules and reporters see. */

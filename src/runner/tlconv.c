@@ -11,9 +11,12 @@
 #include "../loop/loop.h"
 #include "../timeline/timeline.h"
 
-size_t ac__timeline_capacity(const ac__options *o) {
+size_t ac__timeline_capacity(const ac__options *o, const ac__test_def *def) {
     if (o->timeline_events > 0)
         return (size_t)o->timeline_events;
+    unsigned own = def ? def->options.timeline_events : 0;
+    if (own)
+        return own < 16 ? 16 : own > 16777216 ? 16777216 : own;
     return o->trace_dir ? AC_TL_TRACE_EVENTS : AC_TL_DEFAULT_EVENTS;
 }
 

@@ -38,19 +38,26 @@ ac__tl_ring *ac__tl_map(size_t nslots, size_t events, uint32_t flags) {
     for (size_t i = 0; i < nslots; i++) {
         ac__tl_ring *r = (ac__tl_ring *)((char *)p + i * one);
         r->magic = TL_MAGIC;
-        r->capacity = events;
+        r->capacity = r->mapped = events;
         r->flags = flags;
     }
     return p;
 }
 
 ac__tl_ring *ac__tl_slot(ac__tl_ring *base, size_t i) {
-    return base ? (ac__tl_ring *)((char *)base + i * ring_bytes(base->capacity)) : NULL;
+    return base ? (ac__tl_ring *)((char *)base + i * ring_bytes(base->mapped)) : NULL;
 }
 
 void ac__tl_unmap(ac__tl_ring *base, size_t nslots, size_t events) {
     if (base)
         munmap(base, ring_bytes(events) * nslots);
+}
+
+void ac__tl_reset(ac__tl_ring *r, size_t events) {
+    if (!r)
+        return;
+    r->capacity = events && events < r->mapped ? events : r->mapped;
+    __atomic_store_n(&r->next, 0, __ATOMIC_RELEASE);
 }
 
 void ac__tl_attach(ac__tl_ring *r) {

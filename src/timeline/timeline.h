@@ -57,15 +57,16 @@ typedef struct ac__tl_event {
     char text[AC_TL_TEXT];
 } ac__tl_event;
 
-/* One slot's ring: a header and `capacity` events. */
+/* One slot's ring: a header and room for `mapped` events, of which the run in the slot uses `capacity`. */
 typedef struct ac__tl_ring {
     uint64_t magic;
-    uint64_t capacity;
-    uint64_t next;  /* events claimed so far (the next event's index) */
-    uint32_t flags; /* AC_TL_FLAG_* */
+    uint64_t capacity; /* the events this run keeps (set by ac__tl_reset; at most `mapped`) */
+    uint64_t mapped;   /* the events the slot has room for */
+    uint64_t next;     /* events claimed so far (the next event's index) */
+    uint32_t flags;    /* AC_TL_FLAG_* */
     uint32_t pad;
     double base; /* the loop's clock when the test's loop was made */
-    uint64_t reserved[3];
+    uint64_t reserved[2];
     ac__tl_event ev[];
 } ac__tl_ring;
 
@@ -83,6 +84,10 @@ ac__tl_ring *ac__tl_map(size_t nslots, size_t events, uint32_t flags);
 ac__tl_ring *ac__tl_slot(ac__tl_ring *base, size_t i);
 /* Unmaps what ac__tl_map mapped (same nslots and events). */
 void ac__tl_unmap(ac__tl_ring *base, size_t nslots, size_t events);
+
+/* Empties a ring before a run starts in its slot (in the runner), keeping the last `events` events of
+ * that run (at most what the slot has room for; 0: all of it). */
+void ac__tl_reset(ac__tl_ring *ring, size_t events);
 
 /* This process records into `ring` from now on (NULL: records nothing). */
 void ac__tl_attach(ac__tl_ring *ring);
