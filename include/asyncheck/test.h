@@ -103,6 +103,10 @@ typedef struct ac_test_options {
      * it returns, a duration of virtual time drawn from the seed in [0, this] seconds, as if it had spent
      * it working (README "Time inside callbacks"). 0: none. --callback-time-max replaces it. */
     double callback_time_max;
+    /* How many of its last events the test's timeline keeps (README "What happened: the timeline"),
+     * from 16 to 16,777,216 (a value outside is clamped). 0: the runner's (4,096; 65,536 under --trace).
+     * --timeline-events overrides it for every test. */
+    unsigned timeline_events;
 } ac_test_options;
 
 /* Waivers for the hygiene checks (ac_test_options.allow). */
@@ -295,6 +299,11 @@ const char *ac_test_name(ac_test *t);
 
 /* The running test, or NULL outside a test (for helpers that are not handed `t`). */
 ac_test *ac_current(void);
+
+/* Adds a marker to test t's timeline: printf-style text (cut to 123 bytes) recorded with the loop's
+ * time and iteration, shown among the events of a failure report's timeline and as an instant in a
+ * --trace file. It prints nothing and changes no outcome; any thread may call it. */
+void ac_note(ac_test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* AC_AWAIT(t, cond, timeout_s): run the test's loop until `cond` is true. `cond` is evaluated first and
  * then again after every loop iteration. If timeout_s seconds (scaled by AC_TIMEOUT_MULTIPLIER) pass

@@ -52,7 +52,7 @@ expect "the tree as it is passes" 0 ""
 fresh || exit 1
 n=$(insert_include "$tmp/tree/src/loop/loop.c" '#include "../mock/mock.h"')
 expect "a backward include fails" 1 \
-    "src/loop/loop.c:$n: #include \"../mock/mock.h\": loop may not include mock (mock is above loop in cmake/layers.txt; loop may include context, patch, util)"
+    "src/loop/loop.c:$n: #include \"../mock/mock.h\": loop may not include mock (mock is above loop in cmake/layers.txt; loop may include context, patch, timeline, util)"
 
 fresh || exit 1
 n=$(insert_include "$tmp/tree/src/race/props.c" '#include "loop/loop_internal.h"')
@@ -60,9 +60,9 @@ expect "an internal header of another module fails" 1 \
     "src/race/props.c:$n: #include \"loop/loop_internal.h\": src/loop/loop_internal.h is internal to loop (its interface: loop.h)"
 
 fresh || exit 1
-sed 's/^| `loop` | `loop.h` | `context`, `patch`, `util` |$/| `loop` | `loop.h` | `mock`, `context`, `patch`, `util` |/' \
+sed 's/^| `loop` | `loop.h` | `context`, `patch`, `timeline`, `util` |$/| `loop` | `loop.h` | `mock`, `context`, `patch`, `timeline`, `util` |/' \
     "$src/docs/ARCHITECTURE.md" >"$tmp/tree/docs/ARCHITECTURE.md"
 expect "a document that differs from the table fails" 1 \
-    "docs/ARCHITECTURE.md: layer table row 7 says \"loop  loop.h  mock,context,patch,util\", cmake/layers.txt says \"loop  loop.h  context,patch,util\""
+    "docs/ARCHITECTURE.md: layer table row 8 says \"loop  loop.h  mock,context,patch,timeline,util\", cmake/layers.txt says \"loop  loop.h  context,patch,timeline,util\""
 
 exit $status

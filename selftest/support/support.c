@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char *const cleaned_env[] = {
-    "HARNESS_ACTIVE", "HARNESS_VERSION", "NO_COLOR", "AC_TIMEOUT_MULTIPLIER", "TERM", NULL};
+    "HARNESS_ACTIVE", "HARNESS_VERSION", "NO_COLOR", "AC_TIMEOUT_MULTIPLIER", "TERM", "AC_TIMELINE", NULL};
 
 void run_process(const char *const *argv, const char *const *env, proc *p) {
     *p = (proc){0};

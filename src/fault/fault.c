@@ -40,6 +40,7 @@
 #include "asyncheck/fault.h"
 #include "../context/context.h"
 #include "../patch/patch.h"
+#include "../timeline/timeline.h"
 
 /* What a function's failures are made of. */
 typedef enum fault_class {
@@ -283,6 +284,9 @@ static bool fail_now(void *caller) {
         ac__note_disruption(st.t, what);
     }
     st.fired = true;
+    /* no allocation here: the faulted function may be malloc */
+    ac__tl_printf(AC_TL_FAULT, 0, "fault point %s:%ld:%s: this call fails", st.p.fn, st.p.at,
+                  err_name(st.p.err));
     if (st.p.err > 0)
         errno = st.p.err;
     return true;

@@ -328,6 +328,42 @@ static void mock_delivery(ac__frame *f, const ev_watcher *w) {
     ac__buf_free(&b);
 }
 
+/* The timeline's event for a callback about to run (its CPU time is set when it returns: -1 until then,
+ * so a callback that crashed, hung or was unwound shows as not returned). */
+static bool tl_begin(const ac__frame *f, const ac__wrec *r, int revents, int depth, uint64_t *index) {
+    ac__tl_event *e = ac__tl_claim(AC_TL_CALLBACK);
+    if (!e)
+        return false;
+    ac__loop_tl_fill(e, r);
+    if (r->type == AC_W_IO)
+        e->revents = (uint16_t)(revents & (EV_READ | EV_WRITE));
+    e->active = (uint32_t)ac__loop_test.nrecs;
+    e->depth = (uint8_t)(depth < 255 ? depth : 255);
+    e->cpu = -1;
+    if (f->delivery[0])
+        snprintf(e->text, sizeof e->text, "%s", f->delivery);
+    if (ac__tl_counting_fds())
+        e->fds = ac__loop_count_fds();
+    *index = ac__tl_index(e);
+    ac__tl_commit(e);
+    return true;
+}
+
+/* A callback returned: its CPU time into its event. The thread's CPU time (getrusage, µs) only when the
+ * callback ran TL_CPU_SAMPLE or more of wall time (nested ev_runs excluded); a shorter one is charged its
+ * wall time, which bounds its CPU time from above, sparing a system call per callback. */
+#define TL_CPU_SAMPLE 50e-6
+static void tl_end(const ac__frame *f, uint64_t index) {
+    double wall = ac__monotonic() - f->start - f->excluded;
+    if (wall >= TL_CPU_SAMPLE && f->cpu.cpu >= 0) {
+        ac__cpu_sample end;
+        ac__cpu_now(&end);
+        if (end.cpu >= 0)
+            wall = end.cpu - f->cpu.cpu;
+    }
+    ac__tl_finish(index, wall > 0 ? wall : 0);
+}
+
 static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     int my = ac__depth();
     unsigned long serial = ++ac__loop_test.frame_serial;
@@ -348,6 +384,9 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     if (r && !r->internal && !r->harness) /* the test's own events (and mock completions, peers) */
         if (ac__loop_sched)
             ac__loop_sched->dispatching(serial, r->w, describe_rec, r);
+    uint64_t tl_index = 0;
+    /* the test's callbacks (not the batch: what it runs is libev's own, or unknown) */
+    bool tl = f && r && !r->internal && !r->harness && ac__tl_on() && tl_begin(f, r, revents, my, &tl_index);
     ac__spin_probe spin;
     ac__spin_before(r, revents, &spin);
     ac__set_depth(my + 1);
@@ -356,6 +395,8 @@ static void run_frame(struct ev_loop *loop, const ac__wrec *r, int revents) {
     else
         call_rest(loop);
     ac__set_depth(my);
+    if (tl) /* after a longjmp out of the callback this is not reached: it stays "did not return" */
+        tl_end(f, tl_index);
     if (ac__tracking(loop))
         ac__spin_after(loop, r, &spin); /* a watcher ready again and again, its callback idle */
     /* asyncheck's own callbacks (the probe that counts watchers, an await's timer) are not the test's */

@@ -206,6 +206,7 @@ static void start_post(struct ev_loop *loop, start_ctx *c) {
     if (c->track && ev_is_active(c->r.w)) {
         c->r.serial = ++ac__loop_test.next_serial;
         ac__rec_add(&c->r);
+        ac__loop_tl_watcher(AC_TL_START, &c->r);
     } else if (c->ring && ev_is_active(c->r.w)) {
         ring_add(loop, (ev_io *)c->r.w);
     }
@@ -214,13 +215,15 @@ static void start_post(struct ev_loop *loop, start_ctx *c) {
 /* Watchers stopped since the last dispatch began (ac__loop_test.limbo), kept as copies and compared by
  * address only (their memory may be freed): libev stops an expiring one-shot timer and then feeds it
  * (ev_feed_event), and its record comes back for the dispatch that invokes it. */
-static void stopped(struct ev_loop *loop, ev_watcher *w) {
+static void stopped(struct ev_loop *loop, ev_watcher *w, const void *caller) {
     if (ac__tracking(loop) && ac__on_test_thread()) {
         ac__wrec *r = ac__rec_find(w);
         if (!r)
             return;
         if (ac__loop_test.nlimbo < AC_MAX_LIMBO)
             ac__loop_test.limbo[ac__loop_test.nlimbo++] = *r;
+        if (!in_libev(caller)) /* (libev stops a one-shot timer that came due: its callback follows) */
+            ac__loop_tl_watcher(AC_TL_STOP, r);
         ac__rec_remove(w);
     } else {
         ring_forget(NULL, w);
@@ -274,7 +277,7 @@ static void hook_feed_event(struct ev_loop *loop, void *w, int revents) {
     static void hook_##name##_stop(struct ev_loop *loop, ev_##name *w) {                                     \
         AC__LOOP_FOREIGN(loop, "ev_" #name "_stop");                                                         \
         real_##name##_stop(loop, w);                                                                         \
-        stopped(loop, (ev_watcher *)w);                                                                      \
+        stopped(loop, (ev_watcher *)w, __builtin_return_address(0));                                         \
     }
 
 AC_HOOK_TYPE(io, IO)

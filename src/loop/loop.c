@@ -262,6 +262,85 @@ __attribute__((cold)) static void describe_site(ac__buf *out, const ac__wrec *r)
     }
 }
 
+void ac__loop_tl_fill(ac__tl_event *e, const ac__wrec *r) {
+    e->addr = r->user_cb ? r->user_cb : r->cb;
+    e->wtype = r->type;
+    switch (r->type) {
+    case AC_W_IO:
+        e->num = r->p.io.fd;
+        e->revents = (uint16_t)r->p.io.events;
+        break;
+    case AC_W_TIMER:
+        e->dnum = r->p.timer.after;
+        e->cpu = r->p.timer.repeat;
+        break;
+    case AC_W_PERIODIC:
+        e->dnum = r->p.periodic.offset;
+        e->cpu = r->p.periodic.interval;
+        break;
+    case AC_W_SIGNAL:
+        e->num = r->p.signum;
+        break;
+    case AC_W_CHILD:
+        e->num = r->p.child.pid;
+        break;
+    default:
+        break;
+    }
+    e->active = (uint32_t)ac__loop_test.nrecs;
+}
+
+void ac__loop_tl_watcher(int kind, const ac__wrec *r) {
+    /* asyncheck's own watchers (a mock's delivery timer: its dispatch names the delivery) are not shown */
+    if (r->harness || r->internal || !ac__tl_on() ||
+        (ac__loop_namer && ac__loop_namer->own && ac__loop_namer->own(r->w)))
+        return;
+    ac__tl_event *e = ac__tl_claim(kind);
+    if (!e)
+        return;
+    ac__loop_tl_fill(e, r);
+    ac__tl_commit(e);
+}
+
+__attribute__((cold)) void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e) {
+    if (e->text[0]) { /* a mock's completion timer: what it delivered */
+        ac__buf_puts(b, e->text);
+        return;
+    }
+    ac__wrec r = {.type = e->wtype};
+    switch (e->wtype) {
+    case AC_W_IO:
+        r.p.io.fd = e->num;
+        r.p.io.events = e->revents & (EV_READ | EV_WRITE);
+        break;
+    case AC_W_TIMER:
+        r.p.timer.after = e->dnum;
+        r.p.timer.repeat = e->kind == AC_TL_CALLBACK ? 0 : e->cpu;
+        break;
+    case AC_W_PERIODIC:
+        r.p.periodic.offset = e->dnum;
+        r.p.periodic.interval = e->kind == AC_TL_CALLBACK ? 0 : e->cpu;
+        break;
+    case AC_W_SIGNAL:
+        r.p.signum = e->num;
+        break;
+    case AC_W_CHILD:
+        r.p.child.pid = e->num;
+        break;
+    default:
+        break;
+    }
+    ac__sym_format(b, e->addr, false);
+    ac__buf_puts(b, " (");
+    if (e->kind == AC_TL_CALLBACK && e->wtype == AC_W_TIMER)
+        ac__buf_puts(b, "ev_timer");
+    else if (e->kind == AC_TL_CALLBACK && e->wtype == AC_W_PERIODIC)
+        ac__buf_puts(b, "ev_periodic");
+    else
+        ac__wrec_describe(b, &r);
+    ac__buf_puts(b, ")");
+}
+
 __attribute__((cold)) void ac__wrec_describe_full(ac__buf *b, const ac__wrec *r) {
     ac__wrec_describe(b, r);
     ac__buf_puts(b, ", callback ");
@@ -420,6 +499,17 @@ static bool fd_scan(uint64_t *bits, int from, int to, bool *upper_half_used) {
             }
     }
     return true;
+}
+
+int ac__loop_count_fds(void) {
+    uint64_t bits[AC_FD_WORDS] = {0};
+    int limit = ac__loop_test.fds_limit ? ac__loop_test.fds_limit : 64;
+    if (!fd_scan(bits, 0, limit, NULL))
+        return -1;
+    int n = 0;
+    for (size_t i = 0; i < AC_FD_WORDS; i++)
+        n += __builtin_popcountll(bits[i]);
+    return n;
 }
 
 static bool fd_snapshot(uint64_t *bits, int limit, int *limit_out) {

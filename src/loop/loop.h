@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "asyncheck/test.h"
+#include "../timeline/timeline.h"
 #include "../util/util.h"
 
 /* Right after the test's loop is made, before setup (start tracking; snapshot open fds). */
@@ -123,6 +124,9 @@ typedef struct ac__loop_delivery_namer {
     bool (*describe)(ac__buf *b, const void *w);
     /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
     void (*due)(ac__buf *b, const void *w);
+    /* True when `w` is one of the mocks' own watchers (a completion timer, the hand-over ev_async): the
+     * timeline leaves out their starts and stops (a completion's dispatch names it). May be NULL. */
+    bool (*own)(const void *w);
 } ac__loop_delivery_namer;
 /* Registers the namer (kept until replaced; the table must outlive every test). */
 void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
@@ -131,5 +135,13 @@ void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
  * runner, which may block while the runner is busy): not charged to the callback by the slow-callback
  * check. A no-op outside a callback and off the test's thread. */
 void ac__loop_not_the_callbacks(double seconds);
+
+/* Describes a timeline event the loop recorded (a callback, a watcher's start or stop) as reports show
+ * it: "on_read (ev_io fd=5 EV_READ)", or the delivery a mock's completion timer made. Names code addresses
+ * from this executable's symbols: for the runner, reading a ring its test process wrote. */
+void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e);
+
+/* How many descriptors are open below the range the test's start scanned (ppoll; -1 if unknown). */
+int ac__loop_count_fds(void);
 
 #endif

@@ -233,6 +233,12 @@ void ac__spin_after(struct ev_loop *loop, const ac__wrec *r, const ac__spin_prob
 /* ---- stalls measured on the thread's CPU clock (stall.c) ---- */
 /* Samples the calling thread's CPU time and context switches. */
 void ac__cpu_now(ac__cpu_sample *s);
+/* Fills a timeline event's watcher fields (callback, type, fd/signal/pid, a timer's after and repeat)
+ * from a record (loop.c). */
+void ac__loop_tl_fill(ac__tl_event *e, const ac__wrec *r);
+/* Records the start or stop of a test's watcher in the timeline (loop.c): nothing for asyncheck's and
+ * libev's own. */
+void ac__loop_tl_watcher(int kind, const ac__wrec *r);
 /* A callback that started at sample `start` ran over the slow limit in wall time: false when the overrun
  * is the machine's load (it was preempted, never blocked, and its CPU time is within the limit), else
  * true. */

@@ -94,6 +94,8 @@ static void deliver_spec(ac_mock *m, const ac_mock_call *c, const ac__completion
         argp[i] = &values[i];
     }
     __atomic_fetch_add(&m->completions, 1, __ATOMIC_RELAXED);
+    ac__tl_printf(AC_TL_COMPLETION, (uint32_t)c->seq, "%s #%zu completes: %s", m->proto->name, c->index,
+                  text);
     ffi_call((ffi_cif *)&cbp->cif, FFI_FN(fnptr), &ret, argp);
 }
 
@@ -162,6 +164,12 @@ static void pending_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     unlink_pending(pd);
     free(pd);
     deliver(&copy);
+}
+
+bool ac__mock_own_watcher(const void *w) {
+    const ev_watcher *ew = w;
+    return ew && (ew->cb == (void (*)(struct ev_loop *, ev_watcher *, int))pending_timer_cb ||
+                  ew->cb == (void (*)(struct ev_loop *, ev_watcher *, int))ac__completions_incoming_cb);
 }
 
 bool ac__mock_describe_delivery(ac__buf *b, const void *w) {

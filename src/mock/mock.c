@@ -65,6 +65,7 @@ static void record(ac_mock *m, void **args, ac_mock_call **out) {
         w->log = ac__xrealloc(w->log, w->log_cap * sizeof *w->log);
     }
     w->log[w->nlog++] = c;
+    c->seq = w->nlog;
     *out = c;
 }
 
@@ -89,6 +90,14 @@ static void handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     bool on_loop_thread = pthread_equal(pthread_self(), w->loop_thread);
     ac__pending *to_schedule = ac__completions_queue(m, c, on_loop_thread);
     pthread_mutex_unlock(&w->lock);
+    if (ac__tl_on()) {
+        ac__harness_call_begin(); /* a fault point does not count what this allocates */
+        ac__buf text = {0};
+        ac__mock_call_print(&text, c);
+        ac__tl_printf(AC_TL_CALL, (uint32_t)c->seq, "%s #%zu", ac__buf_str(&text), c->index);
+        ac__buf_free(&text);
+        ac__harness_call_end();
+    }
 
     if (msg.len) {
         char text[1024];

@@ -20,6 +20,8 @@ size_t ac__mock_held_all(ac_test *t, ac__buf *which);
  * dispatched now), appends "the completion of send() call #0" and returns true; else false. For the
  * loop's reports, so that they never name asyncheck's own timer callback. */
 bool ac__mock_describe_delivery(ac__buf *b, const void *w);
+/* True when `w` is one of the mocks' own watchers: a completion timer or the hand-over ev_async. */
+bool ac__mock_own_watcher(const void *w);
 /* Appends when that delivery is due (", due 0.5 s after the call"); nothing for other watchers. */
 void ac__mock_describe_due(ac__buf *b, const void *w);
 

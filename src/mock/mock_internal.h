@@ -23,6 +23,7 @@
 #include "mock.h"
 #include "../assert/values.h"
 #include "../ffi/proto.h"
+#include "../timeline/timeline.h"
 
 /* ---- values (values.c) ---- */
 
@@ -41,6 +42,7 @@ typedef struct ac__mock_arg {
 struct ac_mock_call {
     ac_mock *mock;
     size_t index;
+    size_t seq;          /* 1-based position in the test's call log: the timeline's flow id */
     char *text;          /* made on demand */
     ac__mock_arg args[]; /* one allocation per call, with its arguments */
 };
@@ -62,6 +64,8 @@ typedef union ac__slot {
 
 /* Reads one argument of kind k from where libffi put it (a string is copied). */
 ac__mock_arg ac__mock_arg_read(ac__tkind k, const void *src);
+/* Appends call c as reports show it: "name(arg, ...)" (values.c; nothing cached, any thread). */
+void ac__mock_call_print(ac__buf *b, const ac_mock_call *c);
 /* The argument as a value for comparing and printing. */
 ac__value ac__mock_arg_value(const ac__mock_arg *a);
 /* Stores an integer (i, or u when is_unsigned), floating (d when is_double) or pointer (p) value as kind

@@ -141,18 +141,22 @@ static void print_arg(ac__buf *b, const ac__mock_arg *a) {
     ac__value_print(b, ac__mock_arg_value(a));
 }
 
+void ac__mock_call_print(ac__buf *b, const ac_mock_call *c) {
+    const ac__proto *p = c->mock->proto;
+    ac__buf_printf(b, "%s(", p->name);
+    for (size_t i = 0; i < p->n; i++) {
+        if (i)
+            ac__buf_puts(b, ", ");
+        print_arg(b, &c->args[i]);
+    }
+    ac__buf_puts(b, ")");
+}
+
 const char *ac_mock_call_text(const ac_mock_call *c) {
     ac_mock_call *mc = (ac_mock_call *)c;
     if (!mc->text) {
         ac__buf b = {0};
-        const ac__proto *p = c->mock->proto;
-        ac__buf_printf(&b, "%s(", p->name);
-        for (size_t i = 0; i < p->n; i++) {
-            if (i)
-                ac__buf_puts(&b, ", ");
-            print_arg(&b, &c->args[i]);
-        }
-        ac__buf_puts(&b, ")");
+        ac__mock_call_print(&b, c);
         mc->text = ac__buf_take(&b);
     }
     return mc->text;

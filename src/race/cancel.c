@@ -5,6 +5,7 @@
 #include "race.h"
 
 #include "../context/context.h"
+#include "../timeline/timeline.h"
 
 #include <stdio.h>
 
@@ -55,6 +56,7 @@ static bool call_cancel(const char *file, int line) {
         return false;
     }
     cancel_state.done = true;
+    ac__tl_text(AC_TL_CANCEL, 0, "the operation is cancelled");
     cancel_state.cancel(cancel_state.arg);
     return true;
 }

@@ -17,6 +17,7 @@ typedef struct human {
     ac__buf failed_names;
     size_t nfailed;
     const char *replay; /* how to replay a shuffled order, or NULL */
+    size_t timeline;    /* the last events of a failing test's timeline to show (0: none) */
 } human;
 
 static const char *paint(const human *h, const char *code) {
@@ -38,6 +39,7 @@ static void duration(FILE *out, double s) {
 
 static void begin(ac__reporter *r, const ac__run_info *info) {
     human *h = (human *)r;
+    h->timeline = info->timeline;
     if (info->shuffled) {
         h->replay = info->replay;
         fprintf(h->out, "asyncheck: shuffled order; replay it with %s\n", info->replay);
@@ -173,6 +175,24 @@ static void print_exploration(human *h, const ac__exploration *x) {
     fprintf(h->out, "%s\n", paint(h, RESET));
 }
 
+/* The last events of a failing test's timeline, aligned, under its failures. */
+static void print_timeline(human *h, const ac__timeline *t) {
+    size_t from = ac__timeline_first_shown(t, h->timeline);
+    ac__buf line = {0};
+    ac__timeline_heading(&line, t, t->n - from);
+    fprintf(h->out, "      %s", paint(h, DIM));
+    put_str(h, ac__buf_str(&line), "        ");
+    fprintf(h->out, "%s\n", paint(h, RESET));
+    for (size_t i = from; i < t->n; i++) {
+        line.len = 0;
+        ac__tl_line_format(&line, &t->ev[i]);
+        fputs("        ", h->out);
+        put_str(h, ac__buf_str(&line), "          ");
+        fputc('\n', h->out);
+    }
+    ac__buf_free(&line);
+}
+
 static void result(ac__reporter *r, const ac__result *res) {
     human *h = (human *)r;
     clear_status(h);
@@ -213,6 +233,8 @@ static void result(ac__reporter *r, const ac__result *res) {
     }
     if (res->nfailures <= AC_FAILURE_LIMIT && res->failures_omitted)
         print_omitted(h, res->failures_omitted);
+    if (res->outcome == AC_FAIL && h->timeline && res->timeline.total)
+        print_timeline(h, &res->timeline);
     if (res->outcome == AC_FAIL || h->verbose) {
         print_notes(h, &res->notes);
         print_capture(h, "stdout", &res->out);

@@ -67,6 +67,28 @@ static void json_capture(ac__buf *b, const char *name, const ac__capture *c) {
     }
 }
 
+/* ,"timeline_events":N,"timeline_lost":L,"timeline":[{"iter":…,"time_s":…,"kind":"…","text":"…"
+ * (,"cpu_us":… for a callback, null when it did not return)(,"flow":… for a mock call and completion)},…]
+ * — the last `show` events. */
+static void json_timeline(ac__buf *b, const ac__timeline *tl, size_t show) {
+    ac__buf_printf(b, ",\"timeline_events\":%llu,\"timeline_lost\":%llu,\"timeline\":[", tl->total, tl->lost);
+    size_t from = ac__timeline_first_shown(tl, show);
+    for (size_t i = from; i < tl->n; i++) {
+        const ac__tl_line *l = &tl->ev[i];
+        ac__buf_printf(b, "%s{\"iter\":%lu,\"time_s\":%.6f", i > from ? "," : "", l->iter, l->time);
+        key_string(b, "kind", l->kind);
+        key_string(b, "text", l->text);
+        if (l->slice && l->cpu < 0)
+            ac__buf_puts(b, ",\"cpu_us\":null");
+        else if (l->slice)
+            ac__buf_printf(b, ",\"cpu_us\":%.0f", l->cpu * 1e6);
+        if (l->flow)
+            ac__buf_printf(b, ",\"flow\":%lu", l->flow);
+        ac__buf_puts(b, "}");
+    }
+    ac__buf_puts(b, "]");
+}
+
 static void begin(ac__reporter *r, const ac__run_info *info) {
     ((json *)r)->info = *info;
 }
@@ -123,6 +145,8 @@ static void result(ac__reporter *r, const ac__result *res) {
     ac__buf_printf(&b, "],\"failures_omitted\":%zu", res->failures_omitted);
     json_capture(&b, "stdout", &res->out);
     json_capture(&b, "stderr", &res->err);
+    if (res->outcome == AC_FAIL && j->info.timeline && res->timeline.total)
+        json_timeline(&b, &res->timeline, j->info.timeline);
     ac__buf_puts(&b, "}\n");
     fwrite(b.data, 1, b.len, j->out);
     fflush(j->out);

@@ -38,6 +38,7 @@ typedef struct junit {
     int scratch; /* the testcases so far, unnamed (nothing is left behind) */
     off_t scratch_len;
     int scratch_errno; /* the first error writing it, or 0 */
+    size_t timeline;   /* the last events of a failing test's timeline to show (0: none) */
 } junit;
 
 /* An unnamed file for the testcases, in $TMPDIR (or /tmp): O_TMPFILE, else a named one unlinked at once.
@@ -156,7 +157,7 @@ static suite_acc *suite_for(junit *j, const char *name) {
 }
 
 static void begin(ac__reporter *r, const ac__run_info *info) {
-    (void)r, (void)info;
+    ((junit *)r)->timeline = info->timeline;
 }
 
 static void result(ac__reporter *r, const ac__result *res) {
@@ -211,14 +212,28 @@ static void result(ac__reporter *r, const ac__result *res) {
         attr(b, "message", res->skip_reason ? res->skip_reason : "");
         ac__buf_puts(b, "/>\n");
     }
+    ac__buf timeline = {0}; /* a failing test's timeline goes after its stdout in <system-out> */
+    if (res->outcome == AC_FAIL && j->timeline && res->timeline.total) {
+        const ac__timeline *tl = &res->timeline;
+        size_t from = ac__timeline_first_shown(tl, j->timeline);
+        ac__buf_puts(&timeline, "[asyncheck ");
+        ac__timeline_heading(&timeline, tl, tl->n - from);
+        ac__buf_puts(&timeline, "]\n");
+        for (size_t i = from; i < tl->n; i++) {
+            ac__tl_line_format(&timeline, &tl->ev[i]);
+            ac__buf_puts(&timeline, "\n");
+        }
+    }
     const ac__capture *caps[2] = {&res->out, &res->err};
     const char *tags[2] = {"system-out", "system-err"};
     for (int i = 0; i < 2; i++) {
         ac__capture_parts v = ac__capture_view(caps[i]);
-        if (!v.head_len && !v.tail_len && !v.cut)
+        if (!v.head_len && !v.tail_len && !v.cut && !(i == 0 && timeline.len))
             continue;
         ac__buf_printf(b, "      <%s>", tags[i]);
-        if (v.cut == 0) {
+        if (!v.head_len && !v.tail_len && !v.cut) {
+            /* nothing captured: only the timeline */
+        } else if (v.cut == 0) {
             ac__buf all = {0};
             ac__capture_join(caps[i], &all);
             ac__escape_xml_cdata(b, ac__buf_str(&all), all.len);
@@ -230,8 +245,17 @@ static void result(ac__reporter *r, const ac__result *res) {
                 v.cut, AC_CAPTURE_HEAD / 1024, AC_CAPTURE_TAIL / 1024);
             ac__escape_xml_cdata(b, v.tail, v.tail_len);
         }
+        if (i == 0 && timeline.len) {
+            const char *last = v.tail_len   ? v.tail + v.tail_len - 1
+                               : v.head_len ? v.head + v.head_len - 1
+                                            : NULL;
+            if (last && *last != '\n')
+                ac__buf_puts(b, "\n");
+            ac__escape_xml_cdata(b, timeline.data, timeline.len);
+        }
         ac__buf_printf(b, "</%s>\n", tags[i]);
     }
+    ac__buf_free(&timeline);
     ac__buf_puts(b, "    </testcase>\n");
     scratch_write(j, s, b);
     ac__buf_free(b);

@@ -81,6 +81,41 @@ typedef struct ac__exploration {
     bool budget_reached;      /* the budget stopped the exploration before it was complete */
 } ac__exploration;
 
+/* One event of a test's timeline, as the runner resolved it from the test's ring (src/timeline/):
+ * reporters render these and nothing else of the timeline. */
+typedef struct ac__tl_line {
+    const char *kind;   /* "callback", "call", "complete", "start", "stop", "peer", "cancel", "fault",
+                           "note" (static) */
+    unsigned long iter; /* the loop's iteration */
+    double time;        /* seconds of the test's clock since its loop was made */
+    double cpu;         /* a callback's CPU seconds; -1: it did not return (crash, hang, unwound) */
+    bool slice;         /* a callback: has a duration (cpu) */
+    unsigned long flow; /* a mock call's id: the call starts it, its completions end it; 0: none */
+    long active;        /* watchers active on the test's loop (-1: not recorded) */
+    long fds;           /* open descriptors (-1: not counted) */
+    int depth;          /* a callback's nesting (a nested ev_run of the test's loop) */
+    char *text;         /* what happened, one line */
+} ac__tl_line;
+
+/* A test's timeline: every event its ring still held, oldest first. */
+typedef struct ac__timeline {
+    ac__tl_line *ev;
+    size_t n;
+    unsigned long long total; /* events the test recorded */
+    unsigned long long lost;  /* of them, overwritten (the ring wrapped) or cut off by the process's end */
+    bool recorded;            /* the run recorded a timeline at all */
+} ac__timeline;
+
+/* The aligned one-line form every report shows: "   3  0.100001  complete  send #0 completes: ..."
+ * (iteration, time in seconds, kind, text, a callback's CPU time). */
+void ac__tl_line_format(ac__buf *b, const ac__tl_line *l);
+void ac__timeline_free(ac__timeline *t);
+/* The index of the first of the last `n` events of t (what a report shows with --timeline n). */
+size_t ac__timeline_first_shown(const ac__timeline *t, size_t n);
+/* The heading over the events shown: "timeline: last 20 of 57 events (iteration, time since the loop was
+ * made in s, event)", with how many were lost when the ring wrapped. */
+void ac__timeline_heading(ac__buf *b, const ac__timeline *t, size_t shown);
+
 typedef struct ac__result {
     const ac__test_def *def;
     size_t number;    /* 1-based position in the run */
@@ -108,6 +143,10 @@ typedef struct ac__result {
     size_t nprops;
     /* what an explored test ran (set by explore.c; reporters render it) */
     ac__exploration exploration;
+    /* the timeline of the run the report is about (an explored test: the failing run shown) */
+    ac__timeline timeline;
+    unsigned long long seed; /* that run's schedule seed */
+    char *replay;            /* the command line that replays that run (NULL: not known) */
 } ac__result;
 
 /* One property site as one run of a test saw it (asyncheck/race.h). */
@@ -156,6 +195,7 @@ typedef struct ac__run_info {
     bool shuffled;           /* --shuffle: the order is seeded */
     unsigned long long seed; /* the seed that replays this order */
     const char *replay;      /* the options that replay this run's order, e.g. "--shuffle --seed=42" */
+    size_t timeline;         /* how many of a failing test's last timeline events reports show (0: none) */
 } ac__run_info;
 
 typedef struct ac__reporter ac__reporter;
@@ -181,5 +221,9 @@ ac__reporter *ac__junit_reporter(FILE *out, const char *run_name);
 ac__reporter *ac__json_reporter(FILE *out, bool own_file);
 /* GitHub Actions workflow commands (::error file=…,line=…::…) for each failure, to `out`. */
 ac__reporter *ac__github_reporter(FILE *out);
+/* Chrome Trace Event Format files (trace.c): one JSON file per test in `dir` — every test with `all`,
+ * else the failing ones; `prog` names the executable in replay lines. A file it cannot write is named on
+ * stderr (the run goes on). */
+ac__reporter *ac__trace_reporter(const char *dir, bool all, const char *prog);
 
 #endif

@@ -135,10 +135,41 @@ void ac__result_free(ac__result *r) {
     ac__capture_free(&r->out);
     ac__capture_free(&r->err);
     ac__buf_free(&r->notes);
+    ac__timeline_free(&r->timeline);
+    free(r->replay);
+    r->replay = NULL;
     r->failures = NULL;
     r->nfailures = 0;
     r->failures_omitted = 0;
     r->skip_reason = NULL;
+}
+
+void ac__timeline_free(ac__timeline *t) {
+    for (size_t i = 0; i < t->n; i++)
+        free(t->ev[i].text);
+    free(t->ev);
+    memset(t, 0, sizeof *t);
+}
+
+size_t ac__timeline_first_shown(const ac__timeline *t, size_t n) {
+    return t->n > n ? t->n - n : 0;
+}
+
+void ac__timeline_heading(ac__buf *b, const ac__timeline *t, size_t shown) {
+    ac__buf_printf(
+        b, "timeline: %s%zu of %llu event%s (iteration, seconds since the test's loop was made, event)",
+        shown < t->total ? "last " : "", shown, t->total, t->total == 1 ? "" : "s");
+    if (t->lost)
+        ac__buf_printf(b, "; %llu earlier event%s lost (the ring holds the last %zu: --timeline-events)",
+                       t->lost, t->lost == 1 ? "" : "s", t->n);
+}
+
+void ac__tl_line_format(ac__buf *b, const ac__tl_line *l) {
+    ac__buf_printf(b, "%5lu  %10.6f  %-9s %s", l->iter, l->time, l->kind, l->text);
+    if (l->slice && l->cpu < 0)
+        ac__buf_puts(b, "  [did not return]");
+    else if (l->slice)
+        ac__buf_printf(b, "  [cpu %.0f us]", l->cpu * 1e6);
 }
 
 void ac__full_name(const ac__test_def *def, ac__buf *out) {

@@ -13,10 +13,12 @@ typedef struct tap {
     FILE *out;
     bool own;
     int version;
+    size_t timeline; /* the last events of a failing test's timeline to show (0: none) */
 } tap;
 
 static void begin(ac__reporter *r, const ac__run_info *info) {
     tap *t = (tap *)r;
+    t->timeline = info->timeline;
     fprintf(t->out, "TAP version %d\n", t->version);
     if (info->total == 0)
         fprintf(t->out, "1..0 # SKIP no tests selected\n");
@@ -110,6 +112,22 @@ static void yaml_exploration(FILE *out, const ac__exploration *x) {
     fprintf(out, "    budget_reached: %s\n", x->budget_reached ? "true" : "false");
 }
 
+/* "  timeline_events: 57", "  timeline_lost: 0" and "  timeline:" with the last `show` events, one
+ * quoted line each (the human report's aligned form). */
+static void yaml_timeline(FILE *out, const ac__timeline *tl, size_t show) {
+    fprintf(out, "  timeline_events: %llu\n  timeline_lost: %llu\n  timeline:\n", tl->total, tl->lost);
+    ac__buf line = {0};
+    for (size_t i = ac__timeline_first_shown(tl, show); i < tl->n; i++) {
+        line.len = 0;
+        ac__tl_line_format(&line, &tl->ev[i]);
+        ac__buf q = {0};
+        ac__escape_quoted(&q, line.data, line.len);
+        fprintf(out, "    - \"%s\"\n", ac__buf_str(&q));
+        ac__buf_free(&q);
+    }
+    ac__buf_free(&line);
+}
+
 static void result(ac__reporter *r, const ac__result *res) {
     tap *t = (tap *)r;
     FILE *out = t->out;
@@ -146,6 +164,8 @@ static void result(ac__reporter *r, const ac__result *res) {
             yaml_capture(out, "stdout", &res->out);
             yaml_capture(out, "stderr", &res->err);
         }
+        if (failed && t->timeline && res->timeline.total)
+            yaml_timeline(out, &res->timeline, t->timeline);
     }
     if (failed || explored)
         fprintf(out, "  ...\n");

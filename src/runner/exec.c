@@ -2,6 +2,7 @@
  * (setup, body, drain, teardown), unwinding after a fatal failure or skip, AC_AWAIT, and sending
  * records to the runner. It must not format reports or know whether it runs forked. */
 #include "runner.h"
+#include "../timeline/timeline.h"
 #include "../mock/mock.h"
 #include "../patch/patch.h"
 #include "../loop/loop.h"
@@ -753,8 +754,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 /* Hands the modules below mock what they ask of it, through their narrow interfaces (they never include
  * src/mock/): the loop names completion timers, the checks after a cancel count held completions. */
 static void wire_mocks(void) {
-    static const ac__loop_delivery_namer namer = {.describe = ac__mock_describe_delivery,
-                                                  .due = ac__mock_describe_due};
+    static const ac__loop_delivery_namer namer = {
+        .describe = ac__mock_describe_delivery, .due = ac__mock_describe_due, .own = ac__mock_own_watcher};
     ac__loop_set_delivery_namer(&namer);
     ac__cancel_set_held_counter(ac__mock_held_all);
 }
@@ -811,6 +812,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ev_unref(t->loop);
         ac__clock_attach(t->loop);
         ac__loop_begin(t);
+        ac__tl_begin(t->loop); /* the timeline's time 0: the loop's first reading */
         ac__race_begin(t, sched);
         ac__fault_point fault = {.at = sched->fault_at, .err = sched->fault_err};
         memcpy(fault.fn, sched->fault_fn, sizeof fault.fn);
@@ -876,6 +878,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         t->can_unwind = false;
         ev_ref(t->loop);
         ev_async_stop(t->loop, &t->wake);
+        ac__tl_begin(NULL);
         ev_loop_destroy(t->loop);
         ac__clock_end();
     }

@@ -39,6 +39,7 @@ typedef struct group {
 typedef struct trace_slot {
     unsigned sched;
     char *trace;
+    ac__timeline timeline;
 } trace_slot;
 
 struct ac__explore {
@@ -410,6 +411,48 @@ static char *diverge(const char *a, const char *b) {
     return out;
 }
 
+/* One timeline event as the comparison sees it: kind and text, descriptor numbers and addresses aside. */
+static char *tl_key(const ac__tl_line *l) {
+    ac__buf b = {0};
+    ac__buf_printf(&b, "%s %s", l->kind, l->text);
+    char *k = normalise_trace(ac__buf_str(&b));
+    ac__buf_free(&b);
+    return k;
+}
+
+/* Appends both runs' timelines side by side from their first differing event (at most 12 rows each),
+ * when both runs recorded one. */
+static void side_by_side(ac__buf *out, const ac__timeline *a, const ac__timeline *b) {
+    if (!a->recorded || !b->recorded)
+        return;
+    size_t i = 0;
+    for (; i < a->n && i < b->n; i++) {
+        char *ka = tl_key(&a->ev[i]), *kb = tl_key(&b->ev[i]);
+        bool same = strcmp(ka, kb) == 0;
+        free(ka);
+        free(kb);
+        if (!same)
+            break;
+    }
+    if (i == a->n && i == b->n)
+        return;
+    ac__buf_printf(out, "\ntimelines from event %zu (first run | second run):", i + 1 + (size_t)a->lost);
+    for (size_t k = i; k < i + 12 && (k < a->n || k < b->n); k++) {
+        ac__buf left = {0}, right = {0};
+        if (k < a->n)
+            ac__tl_line_format(&left, &a->ev[k]);
+        else
+            ac__buf_puts(&left, "(nothing more)");
+        if (k < b->n)
+            ac__tl_line_format(&right, &b->ev[k]);
+        else
+            ac__buf_puts(&right, "(nothing more)");
+        ac__buf_printf(out, "\n  %-72.72s | %s", ac__buf_str(&left), ac__buf_str(&right));
+        ac__buf_free(&left);
+        ac__buf_free(&right);
+    }
+}
+
 static void take_rep(ac__explore *ex, ac__result *r, const ac__sched_params *p, unsigned sched, bool failed) {
     long cancel = p->cancel_at;
     unsigned long long seed = p->seed;
@@ -433,12 +476,21 @@ static void compare_trace(ac__explore *ex, const ac__sched_params *p, unsigned s
         j++;
     if (j == ex->ntraces) {
         ex->traces = ac__xrealloc(ex->traces, (ex->ntraces + 1) * sizeof *ex->traces);
-        ex->traces[ex->ntraces++] = (trace_slot){sched, r->trace};
+        ex->traces[ex->ntraces++] = (trace_slot){sched, r->trace, r->timeline};
         r->trace = NULL;
+        memset(&r->timeline, 0, sizeof r->timeline);
         return;
     }
     char *d = diverge(ex->traces[j].trace, r->trace);
+    if (d) {
+        ac__buf both = {0};
+        ac__buf_puts(&both, d);
+        side_by_side(&both, &ex->traces[j].timeline, &r->timeline);
+        free(d);
+        d = ac__buf_take(&both);
+    }
     free(ex->traces[j].trace);
+    ac__timeline_free(&ex->traces[j].timeline);
     ex->traces[j] = ex->traces[--ex->ntraces];
     if (d && !ex->divergence) {
         ex->divergence = d;
@@ -720,6 +772,13 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
         out->finished = ex->rep.finished;
         out->notes = ex->rep.notes;
         memset(&ex->rep.notes, 0, sizeof ex->rep.notes);
+        out->timeline = ex->rep.timeline; /* the run the report is about: its timeline and replay */
+        memset(&ex->rep.timeline, 0, sizeof ex->rep.timeline);
+        out->seed = ex->rep_seed;
+        ac__buf rp = {0};
+        replay_command(ex, ex->rep_seed, ex->rep_cancel, &ex->rep_fault, false,
+                       ex->backends[ex->rep_sched / ex->nsched], &rp);
+        out->replay = ac__buf_take(&rp);
         ex->rep.failures = NULL;
         ex->rep.nfailures = 0;
         ex->rep.skip_reason = NULL;
@@ -811,8 +870,10 @@ void ac__explore_result(ac__explore *ex, ac__result *out) {
         free(ex->groups[i].key);
         free(ex->groups[i].message);
     }
-    for (size_t i = 0; i < ex->ntraces; i++)
+    for (size_t i = 0; i < ex->ntraces; i++) {
         free(ex->traces[i].trace);
+        ac__timeline_free(&ex->traces[i].timeline);
+    }
     free(ex->traces);
     free(ex->divergence);
     free(ex->faults);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,22 @@ static int open_outputs(const ac__options *o, const char *prog, outputs *out, ac
         }
         out->reporters[out->nrep++] = j;
     }
+    if (o->trace_dir) {
+        if (mkdir(o->trace_dir, 0777) != 0 && errno != EEXIST) {
+            ac__buf_printf(err, "--trace: cannot make the directory '%s': %s", o->trace_dir, strerror(errno));
+            goto fail;
+        }
+        int probe = open(o->trace_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600); /* a file can be made there */
+        if (probe >= 0)
+            close(probe);
+        else if ((errno == EOPNOTSUPP || errno == EISDIR) && access(o->trace_dir, W_OK | X_OK) == 0)
+            errno = 0;
+        if (probe < 0 && errno) {
+            ac__buf_printf(err, "--trace: cannot write into '%s': %s", o->trace_dir, strerror(errno));
+            goto fail;
+        }
+        out->reporters[out->nrep++] = ac__trace_reporter(o->trace_dir, o->trace_all, o->prog);
+    }
     if (o->github)
         out->reporters[out->nrep++] =
             ac__github_reporter(stdout_taken ? stderr : ac__outfile_stream(std_out));
@@ -280,7 +297,11 @@ static int run_selection(ac__options *o, const ac__test_def **tests, size_t ntes
     stream.block = ac__xcalloc(ntests ? ntests : 1, sizeof *stream.block); /* made as the runner asks */
     char replay[64];
     snprintf(replay, sizeof replay, "--shuffle --seed=%llu", o->seed);
-    ac__run_info info = {.total = nitems, .shuffled = o->shuffle, .seed = o->seed, .replay = replay};
+    ac__run_info info = {.total = nitems,
+                         .shuffled = o->shuffle,
+                         .seed = o->seed,
+                         .replay = replay,
+                         .timeline = o->timeline_off ? 0 : (size_t)o->timeline};
     for (size_t i = 0; i < out->nrep; i++)
         out->reporters[i]->begin(out->reporters[i], &info);
     ac__run run = {.opts = o,

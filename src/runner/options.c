@@ -73,6 +73,13 @@ static const char usage_text[] =
     "  --color auto|always|never\n"
     "                         colour the human output (auto: on a terminal, unless NO_COLOR is set)\n"
     "  -v, --verbose          also show the captured output and notes of passing tests\n"
+    "  --timeline N           show the last N events of a failing test's timeline (default 20;\n"
+    "                         0: none)\n"
+    "  --timeline-events N    each test's event ring holds N events (default: the test's\n"
+    "                         .timeline_events, else 4096, 65536 with --trace; 16 to 16777216);\n"
+    "                         AC_TIMELINE=off records nothing\n"
+    "  --trace DIR            write a Chrome/Perfetto trace (JSON) of each failing test to DIR\n"
+    "  --trace-all            ... of every test (with --trace DIR)\n"
     "  -h, --help             this text\n"
     "  --version              asyncheck's version\n"
     "\n"
@@ -179,6 +186,8 @@ static int read_environment(ac__options *o, ac__buf *err) {
         o->tmpdir = v;
     if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0)
         o->github = true;
+    if ((v = getenv("AC_TIMELINE")) && strcmp(v, "off") == 0)
+        o->timeline_off = true;
     if (!ac__timeout_multiplier(&o->multiplier))
         return fail(err, "AC_TIMEOUT_MULTIPLIER: '%s' is not a positive number%s",
                     getenv("AC_TIMEOUT_MULTIPLIER"), "");
@@ -398,6 +407,39 @@ static int opt_explore_budget(parse_state *ps, const char *value) {
     return 0;
 }
 
+/* A whole number from lo to hi (0 allowed when lo is 0). */
+static bool whole(const char *s, long lo, long hi, long *out) {
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int opt_timeline(parse_state *ps, const char *value) {
+    if (!whole(value, 0, 1000000, &ps->o->timeline))
+        return fail(ps->err, "--timeline: '%s' is not a whole number from 0 to 1000000%s", value, "");
+    return 0;
+}
+
+static int opt_timeline_events(parse_state *ps, const char *value) {
+    if (!whole(value, 16, 16777216, &ps->o->timeline_events))
+        return fail(ps->err, "--timeline-events: '%s' is not a whole number from 16 to 16777216%s", value,
+                    "");
+    return 0;
+}
+
+static int opt_trace(parse_state *ps, const char *value) {
+    if (!*value)
+        return fail(ps->err, "--trace: the directory is empty%s%s", "", "");
+    ps->o->trace_dir = value;
+    return 0;
+}
+
 static int opt_callback_time_max(parse_state *ps, const char *value) {
     double *s = &ps->o->callback_time_max;
     if (!ac__parse_seconds(value, s) || !(*s > 0) || *s > 3600)
@@ -441,6 +483,10 @@ static const option options[] = {
     VALUE("--junit", NULL, opt_junit),
     VALUE("--json", NULL, opt_json),
     VALUE("--color", NULL, opt_color),
+    VALUE("--timeline", NULL, opt_timeline),
+    VALUE("--timeline-events", NULL, opt_timeline_events),
+    VALUE("--trace", NULL, opt_trace),
+    FLAG("--trace-all", NULL, trace_all),
     FLAG("--verbose", "-v", verbose),
     FLAG("--help", "-h", help),
     FLAG("--version", NULL, version),
@@ -508,6 +554,8 @@ static int check_and_complete(parse_state *ps) {
     if (o->tap && !o->tap_path && o->json_path && strcmp(o->json_path, "-") == 0) /* interleaved lines */
         return fail(ps->err, "%s both write to stdout (give one of them a file)%s",
                     ps->tap_given ? "--tap and --json -" : "--json - and TAP (HARNESS_ACTIVE is set)", "");
+    if (o->trace_all && !o->trace_dir)
+        return fail(ps->err, "--trace-all needs --trace DIR (where to write the files)%s%s", "", "");
     if (o->jobs == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->jobs = n > 0 ? n : 1;
@@ -526,6 +574,7 @@ int ac__parse_options(int argc, char **argv, ac__options *o, ac__buf *err) {
                        .color = AC_COLOR_AUTO,
                        .repeat = 1,
                        .cancel_at = -1,
+                       .timeline = 20,
                        .junit_source = "--junit"};
     if (read_environment(o, err) < 0)
         return -1;

@@ -4,6 +4,7 @@
  * results to the reporters in registration order. --no-fork runs the same tests in-process. It never
  * formats report text. */
 #include "runner.h"
+#include "../timeline/timeline.h"
 #include "../clock/clock.h"
 #include "../mock/mock.h"
 
@@ -77,6 +78,8 @@ struct runner {
     bool subreaper;              /* the runner made itself a child subreaper (see reap_leftovers) */
     int was_subreaper;           /* ... and was one before, or not */
     unsigned char *channel_lost; /* per slot, shared with the test processes: the test lost fd 3 */
+    ac__tl_ring *timelines;      /* per slot, shared with the test processes: their event rings */
+    size_t timeline_events;      /* the events each slot's ring has room for */
     pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
@@ -190,6 +193,37 @@ static bool settle_without_running(runner *rn, size_t idx) {
     return true;
 }
 
+/* ---- timelines ---- */
+
+/* Maps one event ring per slot, before any test process is forked (a process forked later, a fork
+ * server's children among them, inherits the mapping). NULL under AC_TIMELINE=off or when mapping fails:
+ * tests then record nothing. */
+static ac__tl_ring *timelines_setup(runner *rn, size_t nslots) {
+    const ac__options *o = rn->run->opts;
+    if (o->timeline_off)
+        return NULL;
+    rn->timeline_events = ac__timeline_capacity(o, NULL); /* room for the largest a selected test asks */
+    for (size_t i = 0; i < rn->run->ntests; i++) {
+        size_t own = ac__timeline_capacity(o, rn->run->tests[i]);
+        if (own > rn->timeline_events)
+            rn->timeline_events = own;
+    }
+    return ac__tl_map(nslots, rn->timeline_events, o->trace_dir ? AC_TL_FLAG_COUNT_FDS : 0);
+}
+
+static ac__tl_ring *slot_ring(runner *rn, size_t i) {
+    return ac__tl_slot(rn->timelines, i);
+}
+
+/* Reads a finished run's ring into its result when something will use it: a failure shows it, a trace
+ * file carries it, --check-determinism compares two runs' timelines. */
+static void take_timeline(runner *rn, ac__tl_ring *ring, ac__result *r, const ac__sched_params *p) {
+    const ac__options *o = rn->run->opts;
+    r->seed = p->seed;
+    if (ring && (r->nfailures > 0 || o->trace_all || p->trace))
+        ac__timeline_collect(ring, &r->timeline);
+}
+
 /* ---- the child's side of fork ---- */
 
 #define CHILD_RECORD_FD 3
@@ -250,6 +284,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     struct stat channel, now;
     bool known = fstat(res_w, &channel) == 0;
     ac__sink sink = {.fd = res_w, .into = NULL};
+    ac__tl_attach(slot_ring(rn, slot_index));
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
     if (known && rn->channel_lost &&
         (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
@@ -484,6 +519,7 @@ static void finish(slot *s, int status) {
                                r->def->line, ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
     }
+    take_timeline(rn, slot_ring(rn, (size_t)(s - rn->slots)), r, &s->sched);
     s->busy = false;
     rn->running--;
     if (rn->subreaper)
@@ -694,6 +730,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     double timeout = ac__effective_timeout(rn->run->opts, def);
     if (rn->channel_lost)
         rn->channel_lost[s - rn->slots] = 0;
+    ac__tl_reset(slot_ring(rn, (size_t)(s - rn->slots)), ac__timeline_capacity(rn->run->opts, def));
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t parent = getpid();
     s->started = ac__monotonic();
@@ -871,12 +908,14 @@ static void run_in_process(runner *rn) {
             capture_begin(&cap_err);
             in_process_test = r->def;
             ac__sink sink = {.fd = -1, .into = into};
+            ac__tl_reset(rn->timelines, ac__timeline_capacity(rn->run->opts, r->def));
             ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sched,
                           &sink);
             fflush(stdout);
             fflush(stderr);
             capture_end(&cap_out, &into->out);
             capture_end(&cap_err, &into->err);
+            take_timeline(rn, rn->timelines, into, &sched);
             if (!ex)
                 break;
             ac__explore_finish(ex, &sched, sched_index, &attempt);
@@ -910,7 +949,11 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
     if (run->opts->no_fork) {
         if (run->nitems > 0)
             ac__run_fixtures_setup(NULL);
+        rn.timelines = timelines_setup(&rn, 1);
+        ac__tl_attach(rn.timelines);
         run_in_process(&rn);
+        ac__tl_attach(NULL);
+        ac__tl_unmap(rn.timelines, 1, rn.timeline_events);
         ac__run_fixtures_teardown();
     } else {
         rn.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
@@ -955,6 +998,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
+        rn.timelines = timelines_setup(&rn, rn.nslots);
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
             rn.slots[i].pidfd = -1;
@@ -985,6 +1029,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         free(rn.slots);
         if (rn.channel_lost)
             munmap(rn.channel_lost, rn.nslots);
+        ac__tl_unmap(rn.timelines, rn.nslots, rn.timeline_events);
         if (rn.devnull >= 0)
             close(rn.devnull);
         if (rn.pinned)

@@ -74,6 +74,11 @@ typedef struct ac__options {
     bool defer_readiness; /* --defer-readiness */
     /* --callback-time-max, seconds (0: not given) */
     double callback_time_max;
+    long timeline;         /* --timeline N: the last N events a failure report shows (default 20, 0: none) */
+    long timeline_events;  /* --timeline-events N: each test's ring (0: not given) */
+    bool timeline_off;     /* AC_TIMELINE=off: record nothing (to measure what recording costs) */
+    const char *trace_dir; /* --trace DIR (NULL: no trace files) */
+    bool trace_all;        /* --trace-all: a trace file for every test, not only failing ones */
 } ac__options;
 
 /* Parses argv and the environment. Returns 0, or -1 with a one-line reason in `err`. */
@@ -139,6 +144,15 @@ void ac__explore_stop(ac__explore *ex);
 bool ac__explore_done(const ac__explore *ex);
 /* Fills the test's result (def, number and repeat already set) and frees ex. */
 void ac__explore_result(ac__explore *ex, ac__result *out);
+
+/* ---- timelines (tlconv.c) ---- */
+struct ac__tl_ring;
+/* The ring's events into `out` (emptied first), names resolved in this process (the same executable as
+ * the test's). */
+void ac__timeline_collect(const struct ac__tl_ring *ring, ac__timeline *out);
+/* How many events test def's ring keeps under these options: --timeline-events, else the test's own
+ * .timeline_events (clamped to 16..16,777,216), else 4,096 (65,536 under --trace). */
+size_t ac__timeline_capacity(const ac__options *o, const ac__test_def *def);
 
 /* ---- running a selection (run.c) ---- */
 /* One run of one test: the unit the runner schedules and reporters see. */
