@@ -81,7 +81,7 @@ static void found(const char *name, const char *const *extra, const char *point_
     }
 }
 
-/* Sweeps `name`: it passes, after `runs` runs of which `points` failed a call. */
+/* Sweeps `name`: it passes, after `runs` runs (the first with no fault) of which `points` failed a call. */
 static void passes(const char *name, const char *const *extra, const char *runs, const char *points) {
     fixture_run r;
     const tap_point *pt = run_with(&r, name, extra);
@@ -107,14 +107,14 @@ AC_TEST(meta_fault, the_fixed_reader_passes_every_run_of_its_sweep) {
     /* read 1 fetches the message, read 2 the end of stream: each may fail (EINTR, then EAGAIN), and the
      * third call of each pass is one the run no longer makes; the SHORT pass makes 3 reads when read 1
      * returns half the message (then 3 runs: 1 and 2 reach their point, 3 does not) */
-    passes("reader_fixed.reads_the_whole_message", NULL, "9", "6");
+    passes("reader_fixed.reads_the_whole_message", NULL, "10", "6");
 }
 
 AC_TEST(meta_fault, a_sweep_from_the_command_line_finds_the_sender_that_gives_up) {
     static const char *const sweep[] = {"--fault-sweep=write", NULL};
     found("sender_buggy.sends_the_whole_message", sweep, "write:1:EINTR",
           "AC_EXPECT_FALSE(s.gave_up) failed");
-    passes("sender_fixed.sends_the_whole_message", sweep, "6", "3");
+    passes("sender_fixed.sends_the_whole_message", sweep, "7", "3");
     static const char *const eagain[] = {"--fault-at=write:1:EAGAIN", NULL};
     fixture_run r;
     const tap_point *pt = run_with(&r, "sender_buggy.sends_the_whole_message", eagain);
@@ -128,7 +128,7 @@ AC_TEST(meta_fault, a_sweep_finds_the_framer_that_loses_a_short_writes_tail) {
     found("framer_buggy.writes_the_whole_frame", NULL, "writev:1:SHORT",
           "AC_EXPECT_EQ(n, (ssize_t)FRAME_LEN) failed");
     /* each kind: run 1 fails writev 1 (the retry or the rest is writev 2), run 2 makes 1 call */
-    passes("framer_fixed.writes_the_whole_frame", NULL, "6", "3");
+    passes("framer_fixed.writes_the_whole_frame", NULL, "7", "3");
     fixture_run r;
     static const char *const none[] = {"--filter=framer_buggy.*", "--fault-sweep=read", NULL};
     fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);
@@ -145,7 +145,7 @@ AC_TEST(meta_fault, a_sweep_finds_the_request_that_leaks_a_watcher_when_malloc_f
     found("request_buggy.cleans_up_when_malloc_fails", re, "realloc:1:ENOMEM", leaked);
     /* malloc and realloc: one counted call each (libev's own realloc of its timer heap is not counted),
      * 2 runs each; calloc: none, 1 run */
-    passes("request_fixed.cleans_up_when_malloc_fails", NULL, "5", "2");
+    passes("request_fixed.cleans_up_when_malloc_fails", NULL, "6", "2");
     fixture_run r;
     static const char *const none[] = {"--filter=request_buggy.*", "--fault-sweep=calloc", NULL};
     fixture_tap(&r, FIXTURE_FAULT_BUGS, none, clean_env);

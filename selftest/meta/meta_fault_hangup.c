@@ -2,7 +2,8 @@
  * TAP of fixtures/fault_hangup.c: without ac_peer_allow_hangup_after_fault a hang-up after the fault fails
  * the test; with it the script is abandoned with a note naming the fault; a hang-up without a fault, and
  * wrong bytes after one, still fail; the same for a listener's connection that never came; and
- * ac_fault_fired says whether the fault fired. */
+ * ac_fault_fired says whether the fault fired. And a sweep's first run, with no fault, blames a test that
+ * fails anyway on no fault point. */
 #include "meta.h"
 
 #include <stdio.h>
@@ -65,4 +66,17 @@ AC_TEST(meta_fault_hangup, a_listener_connection_that_never_came_after_a_fault) 
         "listener: scripted connection 1 never came (0 of 1 accepted): abandoned after the injected fault "
         "malloc:1:ENOMEM");
     outcome("hangup.lenient_listener", NULL, true, "", NULL);
+}
+
+AC_TEST(meta_fault_hangup, a_test_that_fails_anyway_is_not_blamed_on_a_fault_point) {
+    /* the replay line carries no --fault-at: nothing follows --seed */
+    fixture_found_and_replayed(FIXTURE_FAULT_HANGUP, "sweep.fails_anyway", NULL, clean_env,
+                               "this test always fails", NULL);
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, FIXTURE_FAULT_HANGUP, "sweep.fails_anyway", NULL, clean_env);
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 1, "message"),
+                           "a run with no injected fault (the test fails without one) of schedule 1 (seed 0");
+    AC_EXPECT_STR_EQ(field(pt, "    runs: "), "1");
+    AC_EXPECT_STR_EQ(field(pt, "    fault_points: "), "0");
+    fixture_done(&r);
 }

@@ -20,7 +20,7 @@ static void found(const char *name, const char *const *extra, const char *messag
     fixture_found_and_replayed(FIXTURE_FAULT_NET, name, extra, clean_env, message, flag);
 }
 
-/* Sweeps `name`: it passes, after `runs` runs of which `points` failed a call. */
+/* Sweeps `name`: it passes, after `runs` runs (the first with no fault) of which `points` failed a call. */
 static void passes(const char *name, const char *const *extra, const char *runs, const char *points) {
     fixture_run r;
     const tap_point *pt = fixture_point(&r, FIXTURE_FAULT_NET, name, extra, clean_env);
@@ -47,9 +47,9 @@ AC_TEST(meta_fault_net, a_connect_sweep_finds_the_client_that_takes_writable_for
           "connect:1:ECONNREFUSED");
     /* the fixed client saw connect return EINPROGRESS and SO_ERROR say ECONNREFUSED (its checks), in
      * run 1; run 2 makes 1 call, under its point 2 */
-    passes("client_fixed.checks_the_connect_outcome", NULL, "2", "1");
-    passes("unix_client.checks_the_connect_outcome", NULL, "2", "1"); /* an AF_UNIX socket, swapped */
-    passes("blocking_client.reports_the_refusal", NULL, "2", "1");    /* at once on a blocking socket */
+    passes("client_fixed.checks_the_connect_outcome", NULL, "3", "1");
+    passes("unix_client.checks_the_connect_outcome", NULL, "3", "1"); /* an AF_UNIX socket, swapped */
+    passes("blocking_client.reports_the_refusal", NULL, "3", "1");    /* at once on a blocking socket */
 }
 
 AC_TEST(meta_fault_net, another_errno_fails_a_nonblocking_connect_at_once) {
@@ -66,21 +66,21 @@ AC_TEST(meta_fault_net, an_accept_sweep_finds_the_acceptor_that_closes_its_liste
           "accept4:1:EMFILE");
     /* calls 1 and 2 each fail once (the connection waits in the backlog, accepted on the next
      * readiness); run 3 makes 2 calls */
-    passes("acceptor_fixed.accepts_both_connections", NULL, "3", "2");
-    passes("acceptor4_fixed.accepts_both_connections", NULL, "3", "2");
+    passes("acceptor_fixed.accepts_both_connections", NULL, "4", "2");
+    passes("acceptor4_fixed.accepts_both_connections", NULL, "4", "2");
 }
 
 AC_TEST(meta_fault_net, a_getaddrinfo_sweep_finds_the_resolver_that_never_calls_back) {
     found("resolver_buggy.calls_back_once", NULL, "the loop went idle while waiting for r.called",
           "getaddrinfo:1:EAI_AGAIN");
-    passes("resolver_fixed.calls_back_once", NULL, "2", "1"); /* its check: the status is EAI_AGAIN */
+    passes("resolver_fixed.calls_back_once", NULL, "3", "1"); /* its check: the status is EAI_AGAIN */
     static const char *const fail[] = {"--fault-at=getaddrinfo:1:EAI_FAIL", NULL};
     once("resolver_fixed.calls_back_once", fail, false, "AC_EXPECT_EQ(r.status, EAI_AGAIN) failed");
 }
 
 AC_TEST(meta_fault_net, a_failure_named_by_the_user_reaches_the_code) {
     /* the default failures (EINTR, EAGAIN, SHORT) and EIO pass; only ECONNRESET finds the bug */
-    passes("classifier.names_every_read_error", NULL, "9", "6");
+    passes("classifier.names_every_read_error", NULL, "10", "6");
     static const char *const eio[] = {"--fault-at=read:1:EIO", NULL};
     once("classifier.names_every_read_error", eio, true, "");
     static const char *const reset[] = {"--fault-at=read:1:ECONNRESET", NULL};
@@ -98,7 +98,7 @@ AC_TEST(meta_fault_net, a_scripted_peers_own_calls_are_not_counted) {
          "--fault-at send:2:EINTR: the test never reached it (it made 1 counted call to send after "
          "ac_fault_start)");
     /* each kind: run 1 fails the code's send 1 (its retry or the rest is send 2), run 2 makes 1 call */
-    passes("quiet_code.sends_one_reply", NULL, "6", "3");
+    passes("quiet_code.sends_one_reply", NULL, "7", "3");
 }
 
 static void refused(const char *arg, const char *reason) {

@@ -138,6 +138,7 @@ typedef struct ac__result {
     bool cancel_reached; /* the run cancelled its operation at its cancel point */
     bool cancel_late;    /* the cancel point came after the operation had completed */
     long fault_calls;    /* counted calls to the faulted function (0 without a fault point) */
+    bool fault_known;    /* ... as the test's record said (a test that crashed or hung sent none) */
     char *trace;
     struct ac__prop_obs *props;
     size_t nprops;

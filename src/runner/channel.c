@@ -109,6 +109,7 @@ void ac__record_apply(ac__result *r, int type, const char *const *f, size_t n) {
         break;
     case AC_REC_FAULT:
         r->fault_calls = strtol(f[0], NULL, 10);
+        r->fault_known = true;
         break;
     case AC_REC_TRACE:
         if (n >= 1) {

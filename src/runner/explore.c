@@ -63,8 +63,10 @@ struct ac__explore {
     unsigned late;      /* sweep: schedules swept up to the point where the operation had completed */
     unsigned inflight, ran, failed;
     bool stop;
-    /* a fault sweep (src/fault/): per schedule, each (function, failure) pair, calls 1, 2, ... until a
-     * run makes fewer counted calls than its point; it uses sweep_sched, sweep_k and sweep_waiting */
+    /* a fault sweep (src/fault/): per schedule, first a run with no fault (sweep_k 0: a test that fails
+     * anyway is reported as such, not blamed on a fault point), then each (function, failure) pair,
+     * calls 1, 2, ... until a run makes fewer counted calls than its point; it uses sweep_sched,
+     * sweep_k and sweep_waiting */
     bool fsweep;
     ac__fault_point *faults;
     unsigned nfaults, fault_i;
@@ -218,7 +220,7 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
     if (!ex->steps_known && ex->nsched == 1)
         ex->steps_known = true;
-    ex->sweep_k = fsweep ? 1 : 0;
+    ex->sweep_k = 0;
     ex->budget = budget_of(o, def);
     ex->started = ac__monotonic();
     return ex;
@@ -566,6 +568,10 @@ static void advance_sweep(ac__explore *ex, bool reached, bool late) {
  * fault point, else the next (function, failure) pair, else the next schedule. */
 static void advance_fault(ac__explore *ex, long calls) {
     ex->sweep_waiting = false;
+    if (ex->sweep_k == 0) { /* the schedule's run without a fault: now its fault points */
+        ex->sweep_k = 1;
+        return;
+    }
     if (calls >= ex->sweep_k) {
         ex->fault_points++;
         if (ex->sweep_k < SWEEP_MAX) {
@@ -578,6 +584,7 @@ static void advance_fault(ac__explore *ex, long calls) {
     if (++ex->fault_i >= ex->nfaults) {
         ex->fault_i = 0;
         ex->sweep_sched++;
+        ex->sweep_k = 0;
     }
 }
 
@@ -589,6 +596,7 @@ void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sch
     ac__result_settle(r);
     bool reached = r->cancel_reached, late = r->cancel_late; /* take_rep empties r */
     long fault_calls = r->fault_calls;
+    bool unfired = r->fault_known && p->fault_at > r->fault_calls; /* its fault point was never reached */
     if (r->sched_steps > ex->max_steps)
         ex->max_steps = r->sched_steps;
     if (sched == 0 && !ex->steps_known) {
@@ -602,6 +610,12 @@ void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sch
     if (r->outcome == AC_SKIP && !ex->have_rep) {
         take_rep(ex, r, p, sched, false);
         ex->stop = true; /* a skip skips every schedule */
+    } else if (failed && ex->fsweep && unfired) {
+        /* its fault point was never reached: nothing failed, so it is reported (and replayed) as the run
+         * without a fault it was */
+        ac__sched_params plain = *p;
+        plain.fault_at = 0;
+        count_failure(ex, &plain, sched, r);
     } else if (failed) {
         count_failure(ex, p, sched, r);
     } else if (!ex->have_rep) {
@@ -700,6 +714,8 @@ static void where(const ac__explore *ex, unsigned sched, long cancel_at, const a
         ac__buf_puts(b, "fault point ");
         ac__fault_format(fault, b);
         ac__buf_printf(b, " (counted call %ld to %s after ac_fault_start failed) of ", fault->at, fault->fn);
+    } else if (ex->fsweep) {
+        ac__buf_puts(b, "a run with no injected fault (the test fails without one) of ");
     }
     if (ex->sweep && cancel_at == 0)
         ac__buf_puts(b, "cancel point 0 (cancelled before the first callback after ac_cancel_with)");
