@@ -80,3 +80,27 @@ AC_TEST(meta_fault_hangup, a_test_that_fails_anyway_is_not_blamed_on_a_fault_poi
     AC_EXPECT_STR_EQ(field(pt, "    fault_points: "), "0");
     fixture_done(&r);
 }
+
+AC_TEST(meta_fault_hangup, a_function_under_a_fault_point_is_still_checked_for_blocking) {
+    static const char blocking[] = "blocking call: connect(";
+    /* no fault point, and one the test never reaches: the connect goes through the check's hook */
+    static const char *const none[] = {NULL}, *const past[] = {"--fault-at=connect:2", NULL};
+    const char *const *cases[] = {none, past};
+    for (size_t i = 0; i < 2; i++) {
+        fixture_run r;
+        const tap_point *pt = fixture_point(&r, FIXTURE_FAULT_HANGUP, "sweep.blocking_connect_in_a_callback",
+                                            cases[i], clean_env);
+        AC_EXPECT_FALSE(pt->ok);
+        AC_EXPECT_STR_CONTAINS(i == 0 ? field(pt, "  message: ") : failure_field(pt, 0, "message"), blocking);
+        fixture_done(&r);
+    }
+    /* a sweep of connect finds it in its first run, the one with no fault */
+    static const char *const sweep[] = {"--fault-sweep=connect", NULL};
+    fixture_run r;
+    const tap_point *pt =
+        fixture_point(&r, FIXTURE_FAULT_HANGUP, "sweep.blocking_connect_in_a_callback", sweep, clean_env);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 0, "message"), blocking);
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 1, "message"), "a run with no injected fault");
+    fixture_done(&r);
+}

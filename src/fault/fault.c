@@ -504,7 +504,12 @@ void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
     void *ev = ac__real("ev_run");
     if (ev && dladdr(ev, &info))
         st.libev_base = info.dli_fbase;
-    st.real = ac__real(p->fn);
+    /* what the code's calls reached before this patch: another replacement of the function (the loop's
+     * blocking-call hooks, a test's ac_replace) when one is applied, so that it keeps working in every
+     * run of the sweep; else the real function */
+    st.real = ac__patch_current(p->fn);
+    if (!st.real)
+        st.real = ac__real(p->fn);
     void *with = replacement_of(p->fn);
     if (strcmp(p->fn, "connect") == 0)
         open_refuser();

@@ -393,6 +393,38 @@ void ac__patch_warm(const char *symbol) {
     free(c.slots);
 }
 
+/* The patches in effect, oldest first (ac__patch_current); a fixed table, so that applying and undoing
+ * allocate nothing for it. A patch is known by its id, which its owner's copies carry (hooks.c and
+ * replace.c copy the ac__patch; the loop's permanent hooks free its slots and never undo it), and the
+ * table keeps its own copy of the symbol. Past the table's size a patch still works but is not found as
+ * the current one. */
+#define LIVE_MAX 64
+typedef struct live_patch {
+    unsigned long id;
+    char *symbol;
+    void *replacement;
+} live_patch;
+static live_patch live[LIVE_MAX];
+static size_t nlive;
+static unsigned long last_id;
+
+static void live_remove(unsigned long id) {
+    for (size_t i = nlive; i-- > 0;)
+        if (live[i].id == id) {
+            free(live[i].symbol);
+            memmove(&live[i], &live[i + 1], (nlive - i - 1) * sizeof *live);
+            nlive--;
+            return;
+        }
+}
+
+void *ac__patch_current(const char *symbol) {
+    for (size_t i = nlive; i-- > 0;)
+        if (strcmp(live[i].symbol, symbol) == 0)
+            return live[i].replacement;
+    return NULL;
+}
+
 long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
     *p = (ac__patch){0};
     collect c = {0};
@@ -405,6 +437,7 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
      * the symbol may be malloc, free, write... and the replacement may call through to an original that
      * its caller learns only once this returns. Only stores and mprotect (already resolved) follow. */
     char *name = ac__xstrdup(symbol);
+    char *live_name = nlive < LIVE_MAX ? ac__xstrdup(symbol) : NULL;
     unsigned long long generation = loader_generation();
     (void)page_size();
     (void)mprotect_real();
@@ -417,6 +450,7 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
                 store_slot(c.slots[i].slot, c.slots[i].old, c.slots[i].prot);
             free(c.slots);
             free(name);
+            free(live_name);
             return -2;
         }
     }
@@ -425,6 +459,9 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement) {
     p->replacement = replacement;
     p->slots = c.slots;
     p->nslots = c.n;
+    p->live_id = ++last_id;
+    if (live_name)
+        live[nlive++] = (live_patch){p->live_id, live_name, replacement};
     return (long)c.n;
 }
 
@@ -451,6 +488,8 @@ static bool still_loaded(const ac__patched_slot *s) {
 }
 
 void ac__patch_undo(ac__patch *p) {
+    if (p->live_id)
+        live_remove(p->live_id);
     bool unchanged = p->nslots && loader_generation() == p->generation; /* every object still loaded */
     for (size_t i = p->nslots; i-- > 0;) {
         ac__patched_slot *s = &p->slots[i];

@@ -35,6 +35,11 @@ long ac__got_find(const char *symbol, void (*fn)(const ac__got_slot *slot, void 
  * any slot holds now: the way to reach the real function while it is replaced. NULL when not found. */
 void *ac__real(const char *symbol);
 
+/* The replacement of the newest patch of `symbol` still applied (ac__patch_apply, not yet undone), or
+ * NULL: for a replacement applied on top of another that must call through to it (a fault injected into
+ * a function the loop's hooks already watch) rather than to the real function. */
+void *ac__patch_current(const char *symbol);
+
 /* One application of a replacement: the slots rewritten and what each held before. */
 typedef struct ac__patched_slot {
     void **slot;
@@ -49,6 +54,7 @@ typedef struct ac__patch {
     ac__patched_slot *slots;
     size_t nslots;
     unsigned long long generation; /* the loader's, when applied */
+    unsigned long live_id;         /* its entry among the patches in effect (ac__patch_current) */
 } ac__patch;
 
 /* Rewrites every slot of `symbol` to `replacement`, making read-only (RELRO) pages writable for the
