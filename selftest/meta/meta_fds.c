@@ -4,6 +4,7 @@
 #include "meta.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const clean_env[] = {"AC_TIMEOUT_MULTIPLIER", NULL};
@@ -138,4 +139,30 @@ AC_TEST(meta_fds, a_tail_call_close_from_a_callback_is_judged_not_left_to_libev)
     AC_EXPECT_EQ(fd[0], fd[1]);
     fixture_done(&r);
     passes("fds_tail.callback_closes_its_own_pipe_as_its_last_call");
+}
+
+/* libev aborts on the closed fd before the next dispatch: the crash's timeline still names the close, its
+ * caller and the watcher left on it. */
+AC_TEST(meta_fds, a_close_libev_aborts_on_is_in_the_crash_timeline) {
+    fixture_run r;
+    const tap_point *pt =
+        fixture_point(&r, FIXTURE_FDS, "fds.close_under_a_watcher_that_libev_aborts_on", NULL, clean_env);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  type: "), "crash");
+    AC_EXPECT_STR_CONTAINS(field(pt, "  stderr: "), "epoll_modify");
+    const char *tl = pt->yaml ? strstr(pt->yaml, "  timeline:\n") : NULL;
+    AC_ASSERT_NOT_NULL(tl);
+    int fd[2] = {-1, -2};
+    const char *note = strstr(tl, "note      close(");
+    AC_ASSERT_NOT_NULL(note);
+    char *line = ac__xstrdup(note);
+    line[strcspn(line, "\"")] = '\0'; /* the YAML string's end */
+    MATCHES(
+        line,
+        "note      close(%d) called by start_then_close+0x%*x under ev_io fd=%d EV_READ, callback on_doomed, "
+        "started at start_then_close+0x%*x",
+        &fd[0], &fd[1]);
+    AC_EXPECT_EQ(fd[0], fd[1]);
+    free(line);
+    fixture_done(&r);
 }

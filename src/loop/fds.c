@@ -23,6 +23,7 @@
  * test ran counts as the test's; numbers from 1024 up are not tracked. Closes on other threads are not
  * judged. */
 #include "loop_internal.h"
+#include "timeline/timeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -210,6 +211,17 @@ __attribute__((cold)) static void not_the_tests(int fd, const void *caller, bool
     ac__buf_free(&msg);
 }
 
+/* The close is in the timeline at once: libev may abort on the closed fd (epoll_ctl fails on it) before
+ * the next dispatch, where watcher_left would report it; a crash's report still shows it. */
+__attribute__((cold)) static void note_suspect(int fd, const void *caller, const ac__wrec *r) {
+    ac__buf b = {0};
+    closing(&b, fd, caller);
+    ac__buf_puts(&b, " under ");
+    ac__wrec_describe_full(&b, r);
+    ac__tl_printf(AC_TL_NOTE, 0, "%s", ac__buf_str(&b));
+    ac__buf_free(&b);
+}
+
 __attribute__((cold)) static void watcher_left(const suspect *sp, const ac__wrec *r) {
     ac__buf msg = {0};
     int fd = sp->fd;
@@ -301,8 +313,10 @@ int ac__fds_close(int fd, const void *caller, bool own, int (*real)(int)) {
     }
     for (size_t i = 0; i < ac__loop_test.nrecs && nsuspects < AC_SUSPECTS; i++) {
         const ac__wrec *r = &ac__loop_test.recs[i];
-        if (r->type == AC_W_IO && r->p.io.fd == fd && !r->internal && !r->harness)
+        if (r->type == AC_W_IO && r->p.io.fd == fd && !r->internal && !r->harness) {
             suspects[nsuspects++] = (suspect){r->w, r->serial, fd, caller, s};
+            note_suspect(fd, caller, r);
+        }
     }
     int r = real(fd);
     if (r == 0) {
