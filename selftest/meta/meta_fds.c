@@ -166,3 +166,13 @@ AC_TEST(meta_fds, a_close_libev_aborts_on_is_in_the_crash_timeline) {
     free(line);
     fixture_done(&r);
 }
+
+/* The report at the dispatch after the close ends the test: it does not wait out its 20 s await. */
+AC_TEST(meta_fds, a_watcher_left_on_a_closed_fd_ends_the_test_at_once) {
+    fixture_run r;
+    const char *m = failing(&r, "fds.a_watcher_left_on_a_closed_fd_ends_the_test_at_once");
+    AC_EXPECT_STR_CONTAINS(m, "watcher left active on a closed descriptor: close(");
+    const tap_point *pt = point(&r, "fds.a_watcher_left_on_a_closed_fd_ends_the_test_at_once");
+    AC_EXPECT_LT(atof(field(pt, "  duration_ms: ")), 10000.0);
+    fixture_done(&r);
+}

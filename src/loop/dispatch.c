@@ -486,7 +486,7 @@ void ac__dispatch_pending(struct ev_loop *loop) {
     }
     if (ac__loop_test.nlimbo)
         ac__loop_test.nlimbo = 0;
-    ac__fds_check_watchers(); /* a watcher left on a descriptor the test closed */
+    ac__fds_check_watchers(true); /* a watcher left on a descriptor the test closed */
     if (ac__depth() > 0)
         drop_abandoned_frames();
     for (;;) {

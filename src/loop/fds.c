@@ -222,7 +222,7 @@ __attribute__((cold)) static void note_suspect(int fd, const void *caller, const
     ac__buf_free(&b);
 }
 
-__attribute__((cold)) static void watcher_left(const suspect *sp, const ac__wrec *r) {
+__attribute__((cold)) static void watcher_left(const suspect *sp, const ac__wrec *r, bool fatal) {
     ac__buf msg = {0};
     int fd = sp->fd;
     const fd_state *was = &sp->before;
@@ -250,8 +250,10 @@ __attribute__((cold)) static void watcher_left(const suspect *sp, const ac__wrec
         opener(&msg, now.call, now.by, now.site);
         ac__buf_puts(&msg, ", which the watcher now watches");
     }
-    report(ac__buf_str(&msg));
-    ac__buf_free(&msg);
+    /* fatal while the test runs: libev may abort on the closed fd, and the test cannot go on usefully */
+    const ac__test_def *def = ac__loop_test.def;
+    ac__report_failure_buf(AC_FK_ASSERTION, fatal, def ? def->file : NULL, def ? def->line : 0, &msg, NULL,
+                           NULL);
 }
 
 __attribute__((cold)) static void bad_close(int fd, const void *caller, const fd_state *s) {
@@ -277,7 +279,7 @@ __attribute__((cold)) static void bad_close(int fd, const void *caller, const fd
     ac__buf_free(&msg);
 }
 
-void ac__fds_check_watchers(void) {
+void ac__fds_check_watchers(bool fatal) {
     if (!nsuspects)
         return;
     unsigned n = nsuspects;
@@ -287,7 +289,7 @@ void ac__fds_check_watchers(void) {
         const ac__wrec *r = ac__rec_find(s->w);
         if (r && r->serial == s->serial && r->p.io.fd == s->fd && (void *)r->w->cb == r->cb &&
             ev_is_active(r->w) && !ac__sym_in_harness(r->user_cb ? r->user_cb : r->cb))
-            watcher_left(s, r);
+            watcher_left(s, r, fatal);
     }
 }
 

@@ -689,7 +689,7 @@ void ac__loop_end(ac_test *t, bool report) {
         return;
     struct ev_loop *loop = ac_loop(t);
     if (report)
-        ac__fds_check_watchers();
+        ac__fds_check_watchers(false);
     if (report && !(ac__loop_test.allow & AC_ALLOW_OPEN_FDS) && ac__loop_test.fds_known)
         check_fds();
     __atomic_store_n(&ac__loop_test.loop, NULL, __ATOMIC_RELAXED);

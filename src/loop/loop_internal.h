@@ -214,8 +214,9 @@ void ac__fds_opened(int fd, const char *call, const void *caller, int by);
  * when the test's loop is tracked and this is its thread (hooks.c; blocking.c's accept hook). */
 void ac__hooks_opened(int fd, const char *call, const void *caller);
 /* Reports the test's io watchers that were active on an fd the test closed and still are (the
- * dispatcher at each dispatch, ac__loop_end); cheap when there are none. */
-void ac__fds_check_watchers(void);
+ * dispatcher at each dispatch, fatally: the test ends there; ac__loop_end, not fatally); cheap when there
+ * are none. */
+void ac__fds_check_watchers(bool fatal);
 
 /* ---- spinning loops (spin.c) ---- */
 /* What ac__spin_before read of a callback's fd (state -1: not judged). */
