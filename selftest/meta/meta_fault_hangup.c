@@ -34,6 +34,10 @@ AC_TEST(meta_fault_hangup, a_strict_peer_fails_a_hangup_after_a_fault) {
 AC_TEST(meta_fault_hangup, a_lenient_peer_notes_a_hangup_after_a_fault) {
     outcome("hangup.lenient_peer", "malloc:1", true, "",
             "script abandoned after the injected fault malloc:1:ENOMEM at step 1 of 2 (expect \"PING\\n\"");
+    /* a short write before the hang-up: the note says how far the step got */
+    outcome("hangup.lenient_peer", "write:1:SHORT", true, "",
+            "script abandoned after the injected fault write:1:SHORT at step 1 of 2 (expect \"PING\\n\" (5 "
+            "bytes)): the test ended after 2 of its 5 bytes");
     /* no fault: the request goes through, the script runs whole, and ac_fault_fired is false */
     outcome("hangup.lenient_peer", NULL, true, "", NULL);
 }

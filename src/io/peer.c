@@ -398,8 +398,11 @@ static void abandon(ac_peer *p, const char *why) {
         ac__buf_printf(&note, " on fd %d", p->code_fd);
     ac__buf_printf(&note, ": script abandoned after %s at step %zu of %zu (",
                    ac_cancelled(p->t) ? "the cancel" : ac__disruption(p->t), p->cur + 1, p->nsteps);
-    describe(&note, &p->steps[p->cur]);
+    const step *s = &p->steps[p->cur];
+    describe(&note, s);
     ac__buf_printf(&note, "): %s", why);
+    if (s->kind == ST_EXPECT && p->done > 0) /* what came of it says what the code did */
+        ac__buf_printf(&note, " after %zu of its %zu bytes", p->done, s->n);
     ac__report_note(p->t, p->file, p->line, ac__buf_str(&note));
     ac__buf_free(&note);
     p->failed = p->abandoned = true;
