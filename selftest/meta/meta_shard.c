@@ -179,3 +179,161 @@ AC_TEST(meta_shard, a_planted_seed_is_found_by_one_shard_and_its_replay_line_rep
     rm_tree(dir);
     free(dir);
 }
+
+/* The replay line of `pt`'s exploration failure, after the program's path. */
+static char *replay_of(const tap_point *pt) {
+    const char *m = strstr(failure_field(pt, 1, "message"), "replay: ");
+    const char *args = m ? strstr(m, " --filter") : NULL;
+    return ac__xstrdup(args ? args : "(no replay line)");
+}
+
+AC_TEST(meta_shard, pct_learns_the_same_step_count_on_every_shard, .timeout = 60) {
+    char *dir = make_temp_dir();
+    unsigned long long base[40];
+    AC_ASSERT_EQ(baseline(dir, "shard.pct", "pct", NULL, base, 40), 40u);
+    char planted[64];
+    snprintf(planted, sizeof planted, "AC_SHARD_FAIL_SEED=%llu", base[22]); /* schedule 23: shard 3/4 */
+    const char *env[] = {planted, "AC_SHARD_LOG", "AC_TIMEOUT_MULTIPLIER", NULL};
+    fixture_run r;
+    const tap_point *pt = fixture_point(&r, FIXTURE_SHARD, "shard.pct", NULL, env);
+    AC_ASSERT_FALSE(pt->ok);
+    char *unsharded = replay_of(pt);
+    AC_EXPECT_STR_CONTAINS(unsharded, " --schedule-mode=pct:3:");
+    fixture_done(&r);
+    /* shard 3 does not own schedule 0, whose run gives PCT its step count: its replay line is the same */
+    pt = fixture_point(&r, FIXTURE_SHARD, "shard.pct", (const char *[]){"--shard=3/4", NULL}, env);
+    AC_ASSERT_FALSE(pt->ok);
+    char *sharded = replay_of(pt);
+    AC_EXPECT_STR_EQ(sharded, unsharded);
+    AC_EXPECT_STR_CONTAINS(failure_field(pt, 1, "message"), "schedule 23 of 40");
+    fixture_done(&r);
+    free(unsharded);
+    free(sharded);
+    /* and each seed runs once over the shards: schedule 0's calibration runs are counted nowhere */
+    unsigned ran[40] = {0};
+    for (int i = 1; i <= NSHARDS; i++) {
+        char shard[32], log_env[512], *log = path_in(dir, "pct.log");
+        snprintf(shard, sizeof shard, "--shard=%d/%d", i, NSHARDS);
+        snprintf(log_env, sizeof log_env, "AC_SHARD_LOG=%s", log);
+        remove(log);
+        const char *args[] = {shard, NULL},
+                   *lenv[] = {log_env, "AC_SHARD_FAIL_SEED", "AC_TIMEOUT_MULTIPLIER", NULL};
+        pt = fixture_point(&r, FIXTURE_SHARD, "shard.pct", args, lenv);
+        AC_EXPECT_TRUE(pt->ok);
+        AC_EXPECT_STR_EQ(field(pt, "    schedules: "), "10");
+        AC_EXPECT_STR_EQ(field(pt, "    runs: "), "10");
+        unsigned long long got[80];
+        size_t n = logged(log, "pct", got, 80);
+        for (size_t j = 0; j < n; j++) {
+            long k = schedule_of(base, 40, got[j]);
+            if (k >= 0 && !(i > 1 && k == 0)) /* seed 0: shards 2..4 calibrate on it */
+                ran[k]++;
+            else if (k < 0)
+                AC_FAIL_LATER("shard %d ran seed %llu, which the unsharded run did not", i, got[j]);
+        }
+        AC_EXPECT_EQ(n, i == 1 ? 10u : 11u); /* 10 each, and the calibration run on the others */
+        fixture_done(&r);
+        free(log);
+    }
+    for (size_t k = 0; k < 40; k++)
+        if (ran[k] != 1)
+            AC_FAIL_LATER("schedule %zu ran %u times over the shards", k + 1, ran[k]);
+    rm_tree(dir);
+    free(dir);
+}
+
+AC_TEST(meta_shard, check_determinism_keeps_both_runs_of_a_seed_on_one_shard, .timeout = 60) {
+    char *dir = make_temp_dir();
+    unsigned long long base[40];
+    const char *sched[] = {"--schedules=40", NULL};
+    AC_ASSERT_EQ(baseline(dir, "shard.campaign", "campaign", sched, base, 40), 40u);
+    unsigned ran[40] = {0};
+    for (int i = 1; i <= NSHARDS; i++) {
+        char shard[32], log_env[512], *log = path_in(dir, "det.log");
+        snprintf(shard, sizeof shard, "--shard=%d/%d", i, NSHARDS);
+        snprintf(log_env, sizeof log_env, "AC_SHARD_LOG=%s", log);
+        remove(log);
+        const char *args[] = {shard, "--schedules=40", "--check-determinism", NULL};
+        const char *env[] = {log_env, "AC_SHARD_FAIL_SEED", "AC_TIMEOUT_MULTIPLIER", NULL};
+        fixture_run r;
+        const tap_point *pt = fixture_point(&r, FIXTURE_SHARD, "shard.campaign", args, env);
+        AC_EXPECT_TRUE(pt->ok);
+        AC_EXPECT_STR_EQ(field(pt, "    runs: "), "20");
+        AC_EXPECT_STR_EQ(field(pt, "    check_determinism: "), "true");
+        unsigned long long got[80];
+        size_t n = logged(log, "campaign", got, 80);
+        AC_EXPECT_EQ(n, 20u);
+        for (size_t j = 0; j < n; j++) {
+            long k = schedule_of(base, 40, got[j]);
+            if (k < 0 || k % NSHARDS != i - 1)
+                AC_FAIL_LATER("shard %d ran seed %llu (schedule %ld)", i, got[j], k + 1);
+            else
+                ran[k]++;
+        }
+        fixture_done(&r);
+        free(log);
+    }
+    for (size_t k = 0; k < 40; k++)
+        if (ran[k] != 2)
+            AC_FAIL_LATER("schedule %zu ran %u times over the shards (want twice, on one shard)", k + 1,
+                          ran[k]);
+    rm_tree(dir);
+    free(dir);
+}
+
+/* The names of the TAP points of a run of the fixture, joined by ' '. */
+static void shard_points(int i, const char *const *env_extra, ac__buf *names) {
+    char shard[32];
+    snprintf(shard, sizeof shard, "--shard=%d/%d", i, NSHARDS);
+    const char *args[] = {"--filter=shard.*", "--filter=-shard.campaign", "--filter=-shard.pct",
+                          env_extra ? NULL : shard, NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_SHARD, args, env_extra);
+    AC_EXPECT_EQ(r.p.status, 0);
+    for (size_t k = 0; k < r.tap.n; k++)
+        ac__buf_printf(names, "%s ", r.tap.points[k].name);
+    fixture_done(&r);
+}
+
+AC_TEST(meta_shard, fewer_schedules_than_shards_and_whole_tests) {
+    const char *want[] = {"shard.two_schedules shard.plain_a shard.plain_e ",
+                          "shard.two_schedules shard.plain_b ", "shard.plain_c ", "shard.plain_d "};
+    for (int i = 1; i <= NSHARDS; i++) {
+        ac__buf names = {0};
+        shard_points(i, NULL, &names);
+        AC_EXPECT_STR_EQ(ac__buf_str(&names), want[i - 1]);
+        ac__buf_free(&names);
+        /* Bazel's variables (0-based) split the same way */
+        char index[32];
+        snprintf(index, sizeof index, "TEST_SHARD_INDEX=%d", i - 1);
+        const char *env[] = {index, "TEST_TOTAL_SHARDS=4", "AC_SHARD_LOG", "AC_SHARD_FAIL_SEED", NULL};
+        shard_points(i, env, &names);
+        AC_EXPECT_STR_EQ(ac__buf_str(&names), want[i - 1]);
+        ac__buf_free(&names);
+    }
+}
+
+AC_TEST(meta_shard, the_verbose_report_names_the_shards_schedules) {
+    const char *argv[] = {FIXTURE_SHARD, "--filter=shard.campaign", "-v", "--shard=4/4", NULL};
+    proc p;
+    run_process(argv, (const char *[]){"AC_SHARD_LOG", "AC_SHARD_FAIL_SEED", NULL}, &p);
+    AC_EXPECT_EQ(p.status, 0);
+    AC_EXPECT_STR_CONTAINS(
+        ac__buf_str(&p.out),
+        "explored 250 of 1000 schedules (shuffle), 250 runs; shard 4/4 ran schedules 4, 8, "
+        "12, \xe2\x80\xa6, 1000 (n \xe2\x89\xa1 0 mod 4, n \xe2\x89\xa4 1000) of its 250\n");
+    proc_free(&p);
+}
+
+AC_TEST(meta_shard, bad_shards_with_an_exploration_are_still_usage_errors) {
+    const char *cases[][2] = {{"--shard=5/4", "--shard: '5/4' is not I/N"},
+                              {"--shard=0/4", "--shard: '0/4' is not I/N"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *argv[] = {FIXTURE_SHARD, "--schedules=1000", cases[i][0], NULL};
+        proc p;
+        run_process(argv, NULL, &p);
+        AC_EXPECT_EQ(p.status, 2);
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), cases[i][1]);
+        proc_free(&p);
+    }
+}
