@@ -2,8 +2,9 @@
  * its seed): 1,000 schedules over 4 shards run each seed exactly once, and each shard's TAP, JUnit and
  * JSON name exactly the schedules it ran; a planted failing seed is found by one shard only and its replay
  * line, which carries no shard, reproduces it 3 times out of 3; PCT's step count is the same on every
- * shard; --check-determinism keeps both runs of a seed on one shard; a test with fewer schedules than
- * shards runs on the first shards only, and tests that run once still go to the shards whole. */
+ * shard; --check-determinism keeps both runs of a seed on one shard, a cancel sweep every cancel point; a
+ * test with fewer schedules than shards runs on the first shards only, and tests that run once still go to
+ * the shards whole. */
 #include "meta.h"
 
 #include <stdio.h>
@@ -285,8 +286,8 @@ AC_TEST(meta_shard, check_determinism_keeps_both_runs_of_a_seed_on_one_shard, .t
 static void shard_points(int i, const char *const *env_extra, ac__buf *names) {
     char shard[32];
     snprintf(shard, sizeof shard, "--shard=%d/%d", i, NSHARDS);
-    const char *args[] = {"--filter=shard.*", "--filter=-shard.campaign", "--filter=-shard.pct",
-                          env_extra ? NULL : shard, NULL};
+    const char *args[] = {"--filter=shard.*",      "--filter=-shard.campaign", "--filter=-shard.pct",
+                          "--filter=-shard.sweep", env_extra ? NULL : shard,   NULL};
     fixture_run r;
     fixture_tap(&r, FIXTURE_SHARD, args, env_extra);
     AC_EXPECT_EQ(r.p.status, 0);
@@ -336,4 +337,51 @@ AC_TEST(meta_shard, bad_shards_with_an_exploration_are_still_usage_errors) {
         AC_EXPECT_STR_CONTAINS(ac__buf_str(&p.err), cases[i][1]);
         proc_free(&p);
     }
+}
+
+AC_TEST(meta_shard, a_cancel_sweep_keeps_every_cancel_point_of_a_schedule_on_its_shard, .timeout = 60) {
+    char *dir = make_temp_dir();
+    unsigned long long base[64];
+    size_t nbase = baseline(dir, "shard.sweep", "sweep", NULL, base, 64);
+    AC_ASSERT_GT(nbase, 8u); /* several cancel points a schedule */
+    unsigned long long seeds[8];
+    unsigned want[8] = {0}, ran[8] = {0};
+    size_t nseeds = 0;
+    for (size_t j = 0; j < nbase; j++) { /* -j1, one schedule after the other: the seeds in order */
+        if (nseeds == 0 || seeds[nseeds - 1] != base[j]) {
+            AC_ASSERT_LT(nseeds, 8u);
+            seeds[nseeds++] = base[j];
+        }
+        want[nseeds - 1]++;
+    }
+    AC_ASSERT_EQ(nseeds, 8u);
+    for (int i = 1; i <= NSHARDS; i++) {
+        char shard[32], log_env[512], *log = path_in(dir, "sweep.log");
+        snprintf(shard, sizeof shard, "--shard=%d/%d", i, NSHARDS);
+        snprintf(log_env, sizeof log_env, "AC_SHARD_LOG=%s", log);
+        remove(log);
+        const char *args[] = {shard, NULL};
+        const char *env[] = {log_env, "AC_SHARD_FAIL_SEED", "AC_TIMEOUT_MULTIPLIER", NULL};
+        fixture_run r;
+        const tap_point *pt = fixture_point(&r, FIXTURE_SHARD, "shard.sweep", args, env);
+        AC_EXPECT_TRUE(pt->ok);
+        AC_EXPECT_STR_EQ(field(pt, "    schedules: "), "2");
+        AC_EXPECT_STR_EQ(field(pt, "    cancel_sweep: "), "true");
+        unsigned long long got[64];
+        size_t n = logged(log, "sweep", got, 64);
+        for (size_t j = 0; j < n; j++) {
+            long k = schedule_of(seeds, 8, got[j]);
+            if (k < 0 || k % NSHARDS != i - 1)
+                AC_FAIL_LATER("shard %d ran seed %llu (schedule %ld)", i, got[j], k + 1);
+            else
+                ran[k]++;
+        }
+        fixture_done(&r);
+        free(log);
+    }
+    for (size_t k = 0; k < 8; k++)
+        if (ran[k] != want[k])
+            AC_FAIL_LATER("schedule %zu: %u runs over the shards, %u unsharded", k + 1, ran[k], want[k]);
+    rm_tree(dir);
+    free(dir);
 }
