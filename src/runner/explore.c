@@ -138,13 +138,21 @@ static ac__fault_point fault_of(const ac__sched_params *p) {
     return f;
 }
 
+/* ev_supported_backends, asked once: libev asks the kernel's version (uname) at every call. */
+static unsigned supported_backends(void) {
+    static unsigned mask;
+    if (!mask)
+        mask = ev_supported_backends();
+    return mask;
+}
+
 /* The backends a test runs on, into `out` in the order epoll, poll, select; returns how many. --backend
  * wins over the test's .backend (as --schedules over .schedules); neither: epoll. A virtual or manual
  * clock keeps epoll only when epoll is among them (exec.c skips such a test on another backend). */
 static unsigned backends_of(const ac__options *o, const ac__test_def *def, unsigned out[3]) {
     unsigned mask = o->backend ? o->backend : def->options.backend ? def->options.backend : AC_BACKEND_EPOLL;
-    if (mask & ev_supported_backends())
-        mask &= ev_supported_backends();
+    if (mask & supported_backends())
+        mask &= supported_backends();
     const ac__suite_def *suite = ac__suite_find(def->suite);
     int clock = def->options.clock              ? (int)def->options.clock
                 : suite && suite->options.clock ? (int)suite->options.clock
