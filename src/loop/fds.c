@@ -57,7 +57,7 @@ void ac__fds_begin(void) {
         memset(harness_fds, 0, sizeof harness_fds);
         any_harness = false;
     }
-    test_pid = getpid();
+    test_pid = ac__own_pid();
 }
 
 static bool bit(const uint64_t *bits, int fd) {
@@ -170,7 +170,7 @@ void ac__fds_check_watchers(void) {
 }
 
 int ac__fds_close(int fd, const void *caller, int (*real)(int)) {
-    if (getpid() != test_pid) /* a process the test forked: not the test's to judge */
+    if (ac__own_pid() != test_pid) /* a process the test forked: not the test's to judge */
         return real(fd);
     bool ours = ac__sym_in_harness(caller);
     bool peer = bit(harness_fds, fd);
