@@ -9,8 +9,9 @@
 # Configures and builds the comparison programs in BUILD_DIR (default: build) and the asyncheck ones in
 # BEFORE_BUILD_DIR, checks once that every program runs all 1,000 tests and passes, then BENCH_REPS times
 # (default 11) runs each configuration once, the compared ones next to each other, each whole run timed
-# by bench_wall with stdout on /dev/null. Prints medians in µs per test, and ratios computed within each
-# repetition and then medianed. A benchmark: never a ctest test. (bench/compare/run.sh measures every
+# by bench_wall with stdout on /dev/null. Prints medians in µs per test of wall time and of CPU time
+# (user + system of the run: steadier than wall time on a busy machine), and ratios of each computed
+# within each repetition and then medianed. A benchmark: never a ctest test. (bench/compare/run.sh measures every
 # mode, Criterion included.)
 set -euo pipefail
 
@@ -94,7 +95,7 @@ for ((r = 1; r <= reps; r++)); do
     printf ' %d' "$r" >&2
     for name in "${names[@]}"; do
         # shellcheck disable=SC2086
-        if ! "$wall" ${cmd[$name]} >>"$tmp/$name" 2>"$tmp/stderr"; then
+        if ! BENCH_WALL_CPU=1 "$wall" ${cmd[$name]} >>"$tmp/$name.both" 2>"$tmp/stderr"; then
             echo "bench/compare/inprocess.sh: '${cmd[$name]}' failed:" >&2
             tail -n 20 "$tmp/stderr" >&2
             exit 1
@@ -103,6 +104,10 @@ for ((r = 1; r <= reps; r++)); do
 done
 echo >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for name in "${names[@]}"; do # NAME: wall ns a run; NAME.cpu: CPU ns a run
+    cut -d' ' -f1 "$tmp/$name.both" >"$tmp/$name"
+    cut -d' ' -f2 "$tmp/$name.both" >"$tmp/$name.cpu"
+done
 
 median() {
     sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -118,18 +123,21 @@ ratio() { # ratio A B: median over the repetitions of A / B
 
 printf '%s, %s repetitions (medians), %s cores, kernel %s; cmocka %s, Check %s\n' "$(date -u +%Y-%m-%d)" \
     "$reps" "$(nproc)" "$(uname -r)" "$(pkg-config --modversion cmocka)" "$(pkg-config --modversion check)"
-printf 'load average (1, 5, 15 min) before: %s, after: %s\n\n' "$load_before" "$load_after"
-printf '%-40s %10s %10s\n' "µs per test (whole run / $ntests)" trivial async
-row() { printf '%-40s %10.1f %10.1f\n' "$1" "$(per_test "$2_trivial")" "$(per_test "$2_async")"; }
-row "asyncheck --no-fork" after
-[[ -n $before ]] && row "asyncheck --no-fork, before" before
-row "cmocka" cmocka
-row "Check, CK_FORK=no" check
-printf '\n%-40s %10s %10s\n' "ratios (per repetition, then median)" trivial async
-rrow() { printf '%-40s %9.2f× %9.2f×\n' "$1" "$(ratio "$2_trivial" "$3_trivial")" "$(ratio "$2_async" "$3_async")"; }
-rrow "asyncheck / cmocka (aim <= 1.5×)" after cmocka
-if [[ -n $before ]]; then
-    rrow "before / cmocka" before cmocka
-    rrow "asyncheck / before" after before
-fi
-rrow "asyncheck / Check no-fork" after check
+printf 'load average (1, 5, 15 min) before: %s, after: %s\n' "$load_before" "$load_after"
+for kind in wall cpu; do
+    s=$([[ $kind == cpu ]] && echo .cpu || true)
+    printf '\n%-40s %10s %10s\n' "µs per test, $kind time (run / $ntests)" trivial async
+    row() { printf '%-40s %10.1f %10.1f\n' "$1" "$(per_test "$2_trivial$s")" "$(per_test "$2_async$s")"; }
+    row "asyncheck --no-fork" after
+    [[ -n $before ]] && row "asyncheck --no-fork, before" before
+    row "cmocka" cmocka
+    row "Check, CK_FORK=no" check
+    printf '%-40s %10s %10s\n' "ratios of $kind time (per repetition)" trivial async
+    rrow() { printf '%-40s %9.2f× %9.2f×\n' "$1" "$(ratio "$2_trivial$s" "$3_trivial$s")" "$(ratio "$2_async$s" "$3_async$s")"; }
+    rrow "asyncheck / cmocka (aim <= 1.5×)" after cmocka
+    if [[ -n $before ]]; then
+        rrow "before / cmocka" before cmocka
+        rrow "asyncheck / before" after before
+    fi
+    rrow "asyncheck / Check no-fork" after check
+done

@@ -528,6 +528,7 @@ __attribute__((cold)) static void install(void) {
         {"ev_sleep", (void *)hook_ev_sleep, (void **)&real_ev_sleep},
         {"close", (void *)hook_close, (void **)&real_close},
     };
+    ac__patch_batch_begin(); /* each GOT page made writable once for all the hooks, not once per hook */
     for (size_t i = 0; i < sizeof hooks / sizeof *hooks; i++) {
         *hooks[i].real = ac__real(hooks[i].name);
         if (!*hooks[i].real)
@@ -538,6 +539,7 @@ __attribute__((cold)) static void install(void) {
             free(p.symbol);
         }
     }
+    ac__patch_batch_end();
     ac__blocking_install();
 }
 
