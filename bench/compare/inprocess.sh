@@ -125,7 +125,8 @@ printf '%s, %s repetitions (medians), %s cores, kernel %s; cmocka %s, Check %s\n
     "$reps" "$(nproc)" "$(uname -r)" "$(pkg-config --modversion cmocka)" "$(pkg-config --modversion check)"
 printf 'load average (1, 5, 15 min) before: %s, after: %s\n' "$load_before" "$load_after"
 for kind in wall cpu; do
-    s=$([[ $kind == cpu ]] && echo .cpu || true)
+    s=""
+    [[ $kind == cpu ]] && s=.cpu
     printf '\n%-40s %10s %10s\n' "µs per test, $kind time (run / $ntests)" trivial async
     row() { printf '%-40s %10.1f %10.1f\n' "$1" "$(per_test "$2_trivial$s")" "$(per_test "$2_async$s")"; }
     row "asyncheck --no-fork" after
