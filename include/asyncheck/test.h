@@ -287,7 +287,9 @@ void *ac_run_fixture(ac_test *t, const char *name);
 _Noreturn void ac_run_fixture_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The test's own libev loop: created fresh for this test (ev_loop_new with the epoll backend pinned and
- * EVFLAG_NOENV), destroyed after teardown. Never libev's default loop. */
+ * EVFLAG_NOENV), destroyed after teardown. Never libev's default loop. Under --no-fork with the real
+ * clock it is created by the first call, which must come from the test's thread (a call from another
+ * thread before then returns NULL). */
 struct ev_loop *ac_loop(ac_test *t);
 
 /* User data for the test, e.g. a fixture made in setup and freed in teardown. NULL until set. */

@@ -54,6 +54,8 @@ double ac__test_started(ac_test *t);
 
 /* The running test's registration record (its options among them). */
 const ac__test_def *ac__test_def_of(ac_test *t);
+/* The test's loop if it has been made, else NULL; unlike ac_loop, never makes it. */
+struct ev_loop *ac__test_loop_made(ac_test *t);
 
 /* True once a fatal failure or AC_SKIP has ended the test early (end hooks then leave alone what it
  * left undone). */

@@ -87,9 +87,9 @@ typedef struct guard {
 /* Reports `text` (a call of kind `kind` made at `caller`) once per kind and test. */
 __attribute__((cold)) static void check(guard *g, int kind, const void *caller, const char *text) {
     g->reported = false;
-    if (getpid() != reported_pid) {
+    if (ac__own_pid() != reported_pid) {
         reported = 0;
-        reported_pid = getpid();
+        reported_pid = ac__own_pid();
     }
     if (reported & (1u << kind))
         return;
@@ -124,7 +124,7 @@ static void done(const guard *g) {
 
 void ac__blocking_reset(void) {
     reported = 0;
-    reported_pid = getpid();
+    reported_pid = ac__own_pid();
 }
 
 /* ---- the hooks ---- */

@@ -76,7 +76,7 @@ void ac__fds_begin(void) {
         memset(harness_fds, 0, sizeof harness_fds);
         any_harness = false;
     }
-    test_pid = getpid();
+    test_pid = ac__own_pid();
 }
 
 static bool bit(const uint64_t *bits, int fd) {
@@ -294,7 +294,7 @@ void ac__fds_check_watchers(bool fatal) {
 }
 
 int ac__fds_close(int fd, const void *caller, bool own, int (*real)(int)) {
-    if (getpid() != test_pid) /* a process the test forked: not the test's to judge */
+    if (ac__own_pid() != test_pid) /* a process the test forked: not the test's to judge */
         return real(fd);
     bool peer = bit(harness_fds, fd);
     bool before = fd > 2 && ac__loop_test.fds_known && fd < ac__loop_test.fds_limit &&

@@ -751,6 +751,7 @@ __attribute__((cold)) static void install(void) {
         {"epoll_create", (void *)hook_epoll_create, (void **)&real_epoll_create},
         {"epoll_create1", (void *)hook_epoll_create1, (void **)&real_epoll_create1},
     };
+    ac__patch_batch_begin(); /* each GOT page made writable once for all the hooks, not once per hook */
     for (size_t i = 0; i < sizeof hooks / sizeof *hooks; i++) {
         *hooks[i].real = ac__real(hooks[i].name);
         if (!*hooks[i].real)
@@ -761,6 +762,7 @@ __attribute__((cold)) static void install(void) {
             free(p.symbol);
         }
     }
+    ac__patch_batch_end();
     ac__blocking_install();
 }
 

@@ -449,7 +449,7 @@ static bool async_sent(const ac__wrec *r) {
 }
 
 bool ac__loop_quiescent(ac_test *t) {
-    struct ev_loop *loop = ac_loop(t);
+    struct ev_loop *loop = ac__test_loop_made(t);
     if (!loop || ac__loop_test.t != t || !ac__tracking(loop) ||
         !pthread_equal(pthread_self(), ac__loop_test.thread) || ev_pending_count(loop))
         return false;
@@ -655,7 +655,7 @@ static void check_fds(void) {
 
 void ac__loop_begin(ac_test *t) {
     ac__hooks_install();
-    struct ev_loop *loop = ac_loop(t);
+    struct ev_loop *loop = ac__test_loop_made(t);
     ac__hooks_reset();
     ac__dispatch_reset();
     ac__threads_reset();
@@ -672,13 +672,33 @@ void ac__loop_begin(ac_test *t) {
     ac__loop_test.batch_reported_slow = ac__loop_test.batch_reported_sleep = false;
     ac__loop_test.next_serial = 0;
     ac__loop_test.body_serial = 0;
-    if (!loop)
-        return;
     ac__loop_test.threads_before = ac__count_threads();
     ac__loop_test.fds_known = fd_snapshot(ac__loop_test.fds_before, 0, &ac__loop_test.fds_limit);
     ac__fds_begin();
     ac__spin_reset();
     ac__blocking_reset();
+    if (loop)
+        ac__loop_adopt(loop);
+}
+
+static uint64_t fds_unadopted[AC_FD_WORDS]; /* open before the loop made after the test began */
+static bool fds_unadopted_known;
+
+void ac__loop_adopt_begin(void) {
+    fds_unadopted_known =
+        ac__loop_test.fds_known && fd_snapshot(fds_unadopted, ac__loop_test.fds_limit, NULL);
+}
+
+void ac__loop_adopt(struct ev_loop *loop) {
+    if (!loop)
+        return;
+    if (fds_unadopted_known) { /* the fds the loop opened join those open at the start */
+        uint64_t now[AC_FD_WORDS];
+        if (fd_snapshot(now, ac__loop_test.fds_limit, NULL))
+            for (size_t i = 0; i < AC_FD_WORDS; i++)
+                ac__loop_test.fds_before[i] |= now[i] & ~fds_unadopted[i];
+        fds_unadopted_known = false;
+    }
     ev_set_invoke_pending_cb(loop, ac__dispatch_pending);
     __atomic_store_n(&ac__loop_test.loop, loop, __ATOMIC_RELAXED);
     ac__hooks_adopt_internal(loop);
@@ -687,7 +707,7 @@ void ac__loop_begin(ac_test *t) {
 void ac__loop_end(ac_test *t, bool report) {
     if (ac__loop_test.t != t)
         return;
-    struct ev_loop *loop = ac_loop(t);
+    struct ev_loop *loop = ac__test_loop_made(t);
     if (report)
         ac__fds_check_watchers(false);
     if (report && !(ac__loop_test.allow & AC_ALLOW_OPEN_FDS) && ac__loop_test.fds_known)

@@ -12,8 +12,14 @@
 #include "../timeline/timeline.h"
 #include "../util/util.h"
 
-/* Right after the test's loop is made, before setup (start tracking; snapshot open fds). */
+/* Right after the test's loop is made, before setup (start tracking; snapshot open fds); or, for a test
+ * whose loop is made later (when it first asks for it), before setup with no loop yet. */
 void ac__loop_begin(ac_test *t);
+/* Around making the test's loop after ac__loop_begin: ac__loop_adopt_begin right before, then
+ * ac__loop_adopt(loop) right after (NULL: it could not be made). The fds opened in between are the
+ * loop's, not the test's, and the loop is tracked from then on as if it had been there from the start. */
+void ac__loop_adopt_begin(void);
+void ac__loop_adopt(struct ev_loop *loop);
 /* Appends a description of each watcher the test started that is still active on its loop, one per line
  * in start order ("ev_io fd=7 EV_READ, callback on_read, started at connect_client+0x4c"; libev's and
  * asyncheck's own watchers are left out), and returns how many it described. */

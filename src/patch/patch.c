@@ -193,7 +193,7 @@ static int visit_object(struct dl_phdr_info *info, size_t size, void *ctx) {
     if (!dyn)
         return 0;
     elf_addr jmprel = 0, rela = 0, symtab = 0, strtab = 0;
-    size_t pltrelsz = 0, relasz = 0, strsz = 0;
+    size_t pltrelsz = 0, relasz = 0, strsz = 0, relative = 0;
     long pltrel = DT_RELA;
     for (; dyn->d_tag != DT_NULL; dyn++) {
         switch (dyn->d_tag) {
@@ -221,6 +221,11 @@ static int visit_object(struct dl_phdr_info *info, size_t size, void *ctx) {
         case DT_STRSZ:
             strsz = dyn->d_un.d_val;
             break;
+#ifdef DT_RELACOUNT
+        case DT_RELACOUNT: /* the table starts with this many R_*_RELATIVE entries (ld.so relies on it too) */
+            relative = dyn->d_un.d_val;
+            break;
+#endif
         }
     }
     if ((!jmprel || !pltrelsz) && (!rela || !relasz))
@@ -231,6 +236,10 @@ static int visit_object(struct dl_phdr_info *info, size_t size, void *ctx) {
         return 0;
     uintptr_t plt = pltrel == DT_RELA ? dyn_addr(info, jmprel) : 0;
     uintptr_t other = dyn_addr(info, rela);
+    if (other && relative * sizeof(elf_rela) <= relasz) { /* no symbol there: skip them unread */
+        other += relative * sizeof(elf_rela);
+        relasz -= relative * sizeof(elf_rela);
+    }
     scan_relocs(info, w, plt, plt ? pltrelsz : 0, 0, 0, syms, strs, strsz);
     scan_relocs(info, w, other, relasz, plt, plt ? pltrelsz : 0, syms, strs, strsz);
     return 0;

@@ -172,6 +172,13 @@ static void print_exploration(human *h, const ac__exploration *x) {
         fprintf(h->out, "; budget %g s reached", x->budget);
     else if (x->budget > 0)
         fprintf(h->out, "; within the budget of %g s", x->budget);
+    if (x->shard_count) {
+        ac__buf s = {0};
+        ac__exploration_shard_text(x, &s);
+        fprintf(h->out, "; shard %u/%u ran schedules %s of its %u", x->shard_index, x->shard_count,
+                ac__buf_str(&s), x->shard_share);
+        ac__buf_free(&s);
+    }
     fprintf(h->out, "%s\n", paint(h, RESET));
 }
 

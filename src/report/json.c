@@ -127,7 +127,18 @@ static void result(ac__reporter *r, const ac__result *res) {
             ac__buf_printf(&b, "%g", x->budget);
         else
             ac__buf_puts(&b, "null");
-        ac__buf_printf(&b, ",\"budget_reached\":%s}", x->budget_reached ? "true" : "false");
+        ac__buf_printf(&b, ",\"budget_reached\":%s", x->budget_reached ? "true" : "false");
+        if (x->shard_count) { /* the schedules that ran: first + step * j, j < schedules */
+            ac__buf s = {0};
+            ac__exploration_shard_text(x, &s);
+            ac__buf_printf(&b, ",\"shard\":{\"index\":%u,\"count\":%u,\"share\":%u,\"first\":%u,\"step\":%u",
+                           x->shard_index, x->shard_count, x->shard_share, x->shard_index, x->shard_count);
+            ac__buf_printf(&b, ",\"last\":%u", ac__exploration_shard_last(x));
+            key_string(&b, "schedules", ac__buf_str(&s));
+            ac__buf_puts(&b, "}");
+            ac__buf_free(&s);
+        }
+        ac__buf_puts(&b, "}");
     }
     ac__buf_puts(&b, ",\"failures\":[");
     for (size_t i = 0; i < res->nfailures; i++) {

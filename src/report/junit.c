@@ -142,6 +142,22 @@ static void put_exploration(ac__buf *b, const ac__exploration *x) {
         property(b, "budget_s", n);
     }
     property(b, "budget_reached", x->budget_reached ? "true" : "false");
+    if (x->shard_count) { /* the schedules that ran: shard_first + shard_step * j, j < schedules */
+        snprintf(n, sizeof n, "%u/%u", x->shard_index, x->shard_count);
+        property(b, "shard", n);
+        snprintf(n, sizeof n, "%u", x->shard_share);
+        property(b, "shard_share", n);
+        snprintf(n, sizeof n, "%u", x->shard_index);
+        property(b, "shard_first", n);
+        snprintf(n, sizeof n, "%u", x->shard_count);
+        property(b, "shard_step", n);
+        snprintf(n, sizeof n, "%u", ac__exploration_shard_last(x));
+        property(b, "shard_last", n);
+        ac__buf s = {0};
+        ac__exploration_shard_text(x, &s);
+        property(b, "shard_schedules", ac__buf_str(&s));
+        ac__buf_free(&s);
+    }
     ac__buf_puts(b, "      </properties>\n");
 }
 

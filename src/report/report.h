@@ -79,6 +79,9 @@ typedef struct ac__exploration {
     bool determinism;         /* --check-determinism: each schedule ran twice */
     double budget;            /* the exploration budget in seconds of wall time; 0: none */
     bool budget_reached;      /* the budget stopped the exploration before it was complete */
+    /* --shard I/N split the schedules (0: it did not): this shard's share is 1-based schedules
+     * shard_index + shard_count * j, j < shard_share, of which the first `schedules` ran */
+    unsigned shard_index, shard_count, shard_share;
 } ac__exploration;
 
 /* One event of a test's timeline, as the runner resolved it from the test's ring (src/timeline/):
@@ -183,6 +186,11 @@ void ac__full_name(const ac__test_def *def, ac__buf *out);
 /* How reports name a result: "suite.name", or "name" without the suite, with " [k/N]" appended when
  * the run repeats tests. */
 void ac__result_label(const ac__result *r, bool with_suite, ac__buf *out);
+/* The last 1-based schedule a shard's exploration ran (0: none ran). */
+unsigned ac__exploration_shard_last(const ac__exploration *x);
+/* The schedules a shard's exploration ran, compactly, for every reporter: "2, 6, 10, …, 998 (n ≡ 2 mod 4,
+ * n ≤ 998)"; appended to out. */
+void ac__exploration_shard_text(const ac__exploration *x, ac__buf *out);
 
 typedef struct ac__summary {
     size_t passed, failed, skipped, not_run, total;

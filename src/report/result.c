@@ -183,3 +183,22 @@ void ac__result_label(const ac__result *r, bool with_suite, ac__buf *out) {
     if (r->repeats > 1)
         ac__buf_printf(out, " [%u/%u]", r->repeat, r->repeats);
 }
+
+unsigned ac__exploration_shard_last(const ac__exploration *x) {
+    return x->schedules ? x->shard_index + x->shard_count * (x->schedules - 1) : 0;
+}
+
+void ac__exploration_shard_text(const ac__exploration *x, ac__buf *out) {
+    if (!x->schedules) {
+        ac__buf_puts(out, "none");
+        return;
+    }
+    for (unsigned j = 0; j < x->schedules && j < 3; j++)
+        ac__buf_printf(out, "%s%u", j ? ", " : "", x->shard_index + x->shard_count * j);
+    if (x->schedules > 4)
+        ac__buf_puts(out, ", \xe2\x80\xa6"); /* … */
+    if (x->schedules > 3)
+        ac__buf_printf(out, ", %u", ac__exploration_shard_last(x));
+    ac__buf_printf(out, " (n \xe2\x89\xa1 %u mod %u, n \xe2\x89\xa4 %u)", x->shard_index % x->shard_count,
+                   x->shard_count, ac__exploration_shard_last(x));
+}

@@ -110,6 +110,15 @@ static void yaml_exploration(FILE *out, const ac__exploration *x) {
     if (x->budget > 0)
         fprintf(out, "    budget_s: %g\n", x->budget);
     fprintf(out, "    budget_reached: %s\n", x->budget_reached ? "true" : "false");
+    if (x->shard_count) { /* the schedules that ran: shard_first + shard_step * j, j < schedules */
+        ac__buf s = {0};
+        ac__exploration_shard_text(x, &s);
+        fprintf(out, "    shard: %u/%u\n    shard_share: %u\n    shard_first: %u\n    shard_step: %u\n",
+                x->shard_index, x->shard_count, x->shard_share, x->shard_index, x->shard_count);
+        fprintf(out, "    shard_last: %u\n    shard_schedules: %s\n", ac__exploration_shard_last(x),
+                ac__buf_str(&s));
+        ac__buf_free(&s);
+    }
 }
 
 /* "  timeline_events: 57", "  timeline_lost: 0" and "  timeline:" with the last `show` events, one

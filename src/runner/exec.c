@@ -47,6 +47,7 @@ struct ac_test {
     end_hook *end_hooks; /* newest first: run in reverse order of registration */
     const ac__test_def *def;
     struct ev_loop *loop;
+    bool loop_lazy; /* the loop is made when the test first asks for it (ac_loop): see make_loop */
     void *data;
     ac__sink *sink;
     jmp_buf unwind;
@@ -91,7 +92,7 @@ static ssize_t record_write(int fd, const void *buf, size_t n) {
 
 /* This process's id from the kernel: a test may replace getpid() with ac_replace. */
 static pid_t own_pid(void) {
-    return (pid_t)syscall(SYS_getpid);
+    return (pid_t)ac__own_pid();
 }
 
 /* Writes one encoded record whole: a write cut short or interrupted by a signal (a test's interval timer
@@ -222,7 +223,8 @@ static _Noreturn void end_test_now(ac_test *t) {
     if (pthread_equal(pthread_self(), t->thread) && t->can_unwind)
         unwind(t);
     atomic_store(&t->abort_requested, true);
-    ev_async_send(t->loop, &t->wake);
+    if (t->loop) /* (without a loop the test's thread checks the request at its next step) */
+        ev_async_send(t->loop, &t->wake);
     pthread_exit(NULL);
 }
 
@@ -287,7 +289,43 @@ _Noreturn void ac__report_skip(const char *reason) {
 
 /* ---- the public handle ---- */
 
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents);
+
+/* Makes the test's loop: its wake-up watcher (unreferenced), the clock's view of it. */
+static bool new_loop(ac_test *t, unsigned backend) {
+    t->loop = ev_loop_new(backend | EVFLAG_NOENV);
+    if (!t->loop && backend == EVBACKEND_EPOLL)
+        t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+    if (!t->loop)
+        return false;
+    ev_async_init(&t->wake, wake_cb);
+    t->wake.data = t;
+    ev_async_start(t->loop, &t->wake);
+    ev_unref(t->loop);
+    ac__clock_attach(t->loop);
+    return true;
+}
+
+/* An in-process test under the real clock gets its loop when it first asks for it, on its own thread:
+ * a test that never does pays for no loop (README "Performance"). The fds the loop opens are the
+ * loop's (ac__loop_adopt), as those of a loop made before the test began. */
+static void make_loop(ac_test *t) {
+    t->loop_lazy = false;
+    ac__loop_adopt_begin();
+    if (!new_loop(t, EVBACKEND_EPOLL))
+        ac__report_failure(AC_FK_HARNESS, true, t->def->file, t->def->line,
+                           "could not create the test's libev loop", NULL, NULL);
+    ac__loop_adopt(t->loop);
+    ac__tl_begin(t->loop); /* the timeline starts with the loop */
+}
+
 struct ev_loop *ac_loop(ac_test *t) {
+    if (!t->loop && t->loop_lazy && pthread_equal(pthread_self(), t->thread))
+        make_loop(t);
+    return t->loop;
+}
+
+struct ev_loop *ac__test_loop_made(ac_test *t) {
     return t->loop;
 }
 
@@ -390,7 +428,7 @@ static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const ch
         aw->timeout = left > 0 ? left : 0;
         aw->capped = true;
     }
-    ev_now_update(t->loop);
+    ev_now_update(ac_loop(t)); /* (the first thing an AC_AWAIT does with the loop: it may make it) */
     aw->deadline = ev_now(t->loop) + aw->timeout;
     ev_timer_init(&aw->timer, await_expired, aw->timeout, 0.);
     aw->timer.data = aw;
@@ -538,6 +576,8 @@ static void probe_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
  * returns that count: a prepare watcher that stops itself and breaks makes the iteration end before
  * it polls or dispatches anything (only other prepare watchers run, as before any poll). */
 static unsigned active_count(ac_test *t) {
+    if (!t->loop)
+        return 0; /* no loop made (yet): nothing can be active */
     ev_prepare_init(&t->probe, probe_cb);
     ac__loop_harness_enter();
     ev_prepare_start(t->loop, &t->probe);
@@ -554,6 +594,9 @@ static unsigned active_count(ac_test *t) {
  * a manual clock that nothing can move. Returns the active count it ended with and sets *why to the
  * reason when that is above the baseline. */
 static unsigned settle(ac_test *t, double limit, char *why, size_t why_size) {
+    why[0] = 0;
+    if (!t->loop)
+        return 0;
     double left = t->started + t->timeout - ac__monotonic();
     if (left < 0)
         left = 0;
@@ -708,6 +751,8 @@ static void check_leftovers(ac_test *t) {
 static void release_waits(ac_test *t) {
     while (t->awaits)
         await_release(t->awaits);
+    if (!t->loop)
+        return;
     if (ev_is_active(&t->probe))
         ev_prepare_stop(t->loop, &t->probe);
     if (ev_is_active(&t->drain_limit)) {
@@ -749,6 +794,12 @@ static void check_threads_left(ac_test *t, int at_start) {
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     (void)loop, (void)revents;
     check_abort(w->data);
+}
+
+/* In-process tests under the real clock make their loop lazily (make_loop); a forked test's child and
+ * the virtual clocks (which attach to the loop's epoll fd as it is made) keep making it up front. */
+static bool lazy_loop(const ac__sink *sink, ac_clock clock, unsigned backend) {
+    return sink->fd < 0 && clock == AC_CLOCK_REAL && backend == EVBACKEND_EPOLL;
 }
 
 /* Hands the modules below mock what they ask of it, through their narrow interfaces (they never include
@@ -797,20 +848,15 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
     } else {
         ac__clock_begin(t,
                         clock); /* before the loop exists: libev's time is virtual from its first reading */
-        t->loop = ev_loop_new(backend | EVFLAG_NOENV);
-        if (!t->loop && backend == EVBACKEND_EPOLL)
-            t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+        t->loop_lazy = lazy_loop(sink, clock, backend);
+        if (!t->loop_lazy)
+            new_loop(t, backend);
     }
-    if (!t->loop) {
+    if (!t->loop && !t->loop_lazy) {
         if (!t->skipped)
             ac__report_failure(AC_FK_HARNESS, false, def->file, def->line,
                                "could not create the test's libev loop", NULL, NULL);
     } else {
-        ev_async_init(&t->wake, wake_cb);
-        t->wake.data = t;
-        ev_async_start(t->loop, &t->wake);
-        ev_unref(t->loop);
-        ac__clock_attach(t->loop);
         ac__loop_begin(t);
         ac__tl_begin(t->loop); /* the timeline's time 0: the loop's first reading */
         ac__race_begin(t, sched);
@@ -876,10 +922,13 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
             check_leftovers(t);
         ac__loop_end(t, !ended_early);
         t->can_unwind = false;
-        ev_ref(t->loop);
-        ev_async_stop(t->loop, &t->wake);
-        ac__tl_begin(NULL);
-        ev_loop_destroy(t->loop);
+        t->loop_lazy = false;
+        if (t->loop) {
+            ev_ref(t->loop);
+            ev_async_stop(t->loop, &t->wake);
+            ac__tl_begin(NULL);
+            ev_loop_destroy(t->loop);
+        }
         ac__clock_end();
     }
     end_if_forked(t);

@@ -9,6 +9,15 @@
  * drawn from a base (--seed, or the --shuffle seed, else a fixed one, so that CI explores the same
  * schedules every run). --seed without --shuffle or --schedules runs that one schedule: the replay.
  *
+ * Shards. Under --shard I/N (or Bazel's and GoogleTest's variables) a test that explores more than one
+ * schedule runs on every shard, each shard taking its own schedules: 0-based schedule k goes to 0-based
+ * shard k mod N (1-based: schedule n to shard n mod N, shard N taking the multiples of N), all of that
+ * schedule's runs with it (its cancel points, fault points, --check-determinism's second run, every
+ * backend). The "local" plan indexes the shard's own schedules; global_of maps it back, so that seeds,
+ * messages and replay lines are those of the unsharded exploration. Under PCT without its step count a
+ * shard that does not own schedule 0 first runs schedule 0's first run only to learn the step count
+ * ("calibration"): counted nowhere, reported by the shard that owns it.
+ *
  * Backends. A test that runs on several libev backends (--backend=all, .backend) runs its whole plan on
  * each, one after the other: "plan index" g = backend * nsched + schedule, which keys traces, groups and
  * the representative as a schedule does when there is one backend. */
@@ -49,6 +58,9 @@ struct ac__explore {
     long steps;       /* PCT steps: --schedule-mode's, else learned from schedule 0 */
     bool steps_known; /* PCT may start schedules >= 1 */
     unsigned nsched;
+    unsigned shard_first, shard_step,
+        nlocal;                  /* the schedules this shard runs: first + step * j, j < nlocal */
+    bool calibrating;            /* schedule 0's first run is in flight, to learn PCT's steps */
     unsigned backends[3], nback; /* EVBACKEND_* bits to run the plan on, in order (1: one backend) */
     unsigned copies;             /* 2 under --check-determinism (not with a sweep) */
     bool sweep, keep_going, seeded;
@@ -129,13 +141,21 @@ static ac__fault_point fault_of(const ac__sched_params *p) {
     return f;
 }
 
+/* ev_supported_backends, asked once: libev asks the kernel's version (uname) at every call. */
+static unsigned supported_backends(void) {
+    static unsigned mask;
+    if (!mask)
+        mask = ev_supported_backends();
+    return mask;
+}
+
 /* The backends a test runs on, into `out` in the order epoll, poll, select; returns how many. --backend
  * wins over the test's .backend (as --schedules over .schedules); neither: epoll. A virtual or manual
  * clock keeps epoll only when epoll is among them (exec.c skips such a test on another backend). */
 static unsigned backends_of(const ac__options *o, const ac__test_def *def, unsigned out[3]) {
     unsigned mask = o->backend ? o->backend : def->options.backend ? def->options.backend : AC_BACKEND_EPOLL;
-    if (mask & ev_supported_backends())
-        mask &= ev_supported_backends();
+    if (mask & supported_backends())
+        mask &= supported_backends();
     const ac__suite_def *suite = ac__suite_find(def->suite);
     int clock = def->options.clock              ? (int)def->options.clock
                 : suite && suite->options.clock ? (int)suite->options.clock
@@ -175,11 +195,27 @@ static double budget_of(const ac__options *o, const ac__test_def *def) {
     return own;
 }
 
+/* The schedules a test explores: one for a replay, else --schedules, else .schedules, else one. */
+static unsigned nsched_of(const ac__options *o, const ac__test_def *def) {
+    unsigned n = replaying(o) ? 1 : o->schedules > 0 ? (unsigned)o->schedules : def->options.schedules;
+    return n ? n : 1;
+}
+
+long ac__explore_shard_share(const ac__options *o, const ac__test_def *def) {
+    unsigned nsched = nsched_of(o, def);
+    if (o->shard_count <= 0 || nsched <= 1)
+        return -1;
+    unsigned first = (unsigned)o->shard_index, step = (unsigned)o->shard_count;
+    return first < nsched ? (long)((nsched - first + step - 1) / step) : 0;
+}
+
+/* The global plan index (backend * nsched + schedule) of the shard's local plan index l. */
+static unsigned global_of(const ac__explore *ex, unsigned l) {
+    return l / ex->nlocal * ex->nsched + ex->shard_first + l % ex->nlocal * ex->shard_step;
+}
+
 ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
-    unsigned nsched = replaying(o)             ? 1
-                      : o->schedules > 0       ? (unsigned)o->schedules
-                      : def->options.schedules ? def->options.schedules
-                                               : 1;
+    unsigned nsched = nsched_of(o, def);
     const char *flist = o->fault_sweep ? o->fault_sweep : def->options.fault_sweep;
     ac__fault_point *faults = NULL;
     unsigned nfaults = 0;
@@ -210,6 +246,10 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     plain(o, def, &ex->mode, &ex->depth);
     ex->steps = o->pct_steps;
     ex->nsched = nsched ? nsched : 1;
+    long share = ac__explore_shard_share(o, def);
+    ex->shard_first = share >= 0 ? (unsigned)o->shard_index : 0;
+    ex->shard_step = share >= 0 ? (unsigned)o->shard_count : 1;
+    ex->nlocal = share >= 0 ? (unsigned)share : ex->nsched;
     ex->sweep = sweep;
     ex->copies = o->check_determinism && !sweep && !fsweep ? 2 : 1;
     ex->keep_going = o->keep_going;
@@ -218,7 +258,7 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
     /* PCT draws its change points from the dispatches a run makes: learn how many from libev's own
      * order first, unless --schedule-mode says, or there is no such run */
     ex->steps_known = ex->mode != AC_SCHED_PCT || ex->steps > 0 || ex->seeded;
-    if (!ex->steps_known && ex->nsched == 1)
+    if (!ex->steps_known && ex->nlocal == 1 && ex->shard_first == 0)
         ex->steps_known = true;
     ex->sweep_k = 0;
     ex->budget = budget_of(o, def);
@@ -229,7 +269,7 @@ ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def) {
 void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *runs, bool *sweep,
                       double *budget) {
     ac__explore *ex = ac__explore_new(o, def); /* the same decisions as the run's */
-    *runs = ex ? ex->nsched * ex->nback * ex->copies : 1;
+    *runs = ex ? ex->nlocal * ex->nback * ex->copies : 1;
     *sweep = ex && (ex->sweep || ex->fsweep);
     *budget = ex ? ex->budget : 0;
     if (ex) {
@@ -241,7 +281,7 @@ void ac__explore_plan(const ac__options *o, const ac__test_def *def, unsigned *r
 
 /* The plan still has runs to start (whatever stops it early). */
 static bool more_to_start(const ac__explore *ex) {
-    unsigned plan = ex->nsched * ex->nback;
+    unsigned plan = ex->nlocal * ex->nback;
     return ex->sweep || ex->fsweep ? ex->sweep_sched < plan : ex->next_attempt < plan * ex->copies;
 }
 
@@ -262,18 +302,22 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     }
     unsigned i;
     memset(p, 0, sizeof *p);
+    /* a shard without schedule 0 learns PCT's steps from schedule 0's first run, as if it were its own */
+    bool calibrate = !ex->steps_known && ex->shard_first != 0;
+    if (calibrate && ex->calibrating)
+        return false;
     if (ex->sweep) {
-        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched * ex->nback)
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nlocal * ex->nback)
             return false;
-        i = ex->sweep_sched;
+        i = calibrate ? 0 : global_of(ex, ex->sweep_sched);
         if (i > 0 && !ex->steps_known)
             return false;
         p->cancel_at = ex->sweep_k;
         ex->sweep_waiting = true;
     } else if (ex->fsweep) {
-        if (ex->sweep_waiting || ex->sweep_sched >= ex->nsched * ex->nback)
+        if (ex->sweep_waiting || ex->sweep_sched >= ex->nlocal * ex->nback)
             return false;
-        i = ex->sweep_sched;
+        i = calibrate ? 0 : global_of(ex, ex->sweep_sched);
         if (i > 0 && !ex->steps_known)
             return false;
         p->cancel_at = -1;
@@ -283,13 +327,14 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
         ex->sweep_waiting = true;
     } else {
         p->cancel_at = -1;
-        if (ex->next_attempt >= ex->nsched * ex->nback * ex->copies)
+        if (ex->next_attempt >= ex->nlocal * ex->nback * ex->copies)
             return false;
-        i = ex->next_attempt / ex->copies;
+        i = calibrate ? 0 : global_of(ex, ex->next_attempt / ex->copies);
         if (i > 0 && !ex->steps_known)
             return false;
-        ex->next_attempt++;
-        p->trace = ex->copies > 1;
+        if (!calibrate)
+            ex->next_attempt++;
+        p->trace = ex->copies > 1 && !calibrate;
         set_fault(p, &ex->o->fault_at); /* --fault-at under --schedules */
     }
     p->seed = seed_of(ex, i % ex->nsched);
@@ -301,6 +346,7 @@ bool ac__explore_next(ac__explore *ex, ac__sched_params *p, unsigned *sched) {
     p->pct_depth = ex->depth;
     p->pct_steps = ex->steps > 0 ? ex->steps : 50;
     p->exploring = true;
+    ex->calibrating = calibrate;
     ex->inflight++;
     *sched = i;
     return true;
@@ -590,9 +636,18 @@ static void advance_fault(ac__explore *ex, long calls) {
 
 void ac__explore_finish(ac__explore *ex, const ac__sched_params *p, unsigned sched, ac__result *r) {
     ex->inflight--;
+    if (ex->calibrating) { /* another shard's run: only its step count counts here */
+        ex->calibrating = false;
+        ex->sweep_waiting = false;
+        ex->steps = r->sched_steps > 0 ? (long)r->sched_steps : 1;
+        ex->steps_known = true;
+        ac__result_free(r);
+        return;
+    }
     ex->ran++;
-    if (sched % ex->nsched + 1 > ex->sched_seen)
-        ex->sched_seen = sched % ex->nsched + 1;
+    unsigned local = (sched % ex->nsched - ex->shard_first) / ex->shard_step + 1;
+    if (local > ex->sched_seen)
+        ex->sched_seen = local;
     ac__result_settle(r);
     bool reached = r->cancel_reached, late = r->cancel_late; /* take_rep empties r */
     long fault_calls = r->fault_calls;
@@ -639,8 +694,8 @@ bool ac__explore_done(const ac__explore *ex) {
     if (ex->stop)
         return true;
     if (ex->sweep || ex->fsweep)
-        return ex->sweep_sched >= ex->nsched * ex->nback;
-    return ex->next_attempt >= ex->nsched * ex->nback * ex->copies;
+        return ex->sweep_sched >= ex->nlocal * ex->nback;
+    return ex->next_attempt >= ex->nlocal * ex->nback * ex->copies;
 }
 
 static void shell_quote(ac__buf *b, const char *s) {
@@ -772,6 +827,11 @@ static void summarize(const ac__explore *ex, ac__exploration *s) {
                            .determinism = ex->copies > 1,
                            .budget = ex->budget,
                            .budget_reached = ex->budget_reached};
+    if (ex->shard_step > 1) { /* what this shard covered: schedules first + step * j, j < schedules */
+        s->shard_index = ex->shard_first + 1;
+        s->shard_count = ex->shard_step;
+        s->shard_share = ex->nlocal;
+    }
 }
 
 void ac__explore_result(ac__explore *ex, ac__result *out) {

@@ -155,15 +155,18 @@ static void list_tests(const ac__options *o, const ac__test_def **tests, size_t 
     }
 }
 
-/* Sharding (after filtering, like GoogleTest): keeps the shard's tests, round-robin over registration
- * order; returns how many are left. */
+/* Sharding (after filtering, like GoogleTest): keeps the shard's tests and returns how many are left. A
+ * test exploring several schedules runs on every shard that owns one of its schedules (explore.c splits
+ * them); the others go round-robin, in registration order, the k-th of them to shard k mod N. */
 static size_t keep_shard(const ac__options *o, const ac__test_def **tests, size_t ntests) {
     if (o->shard_count <= 0)
         return ntests;
-    size_t kept = 0;
-    for (size_t i = 0; i < ntests; i++)
-        if ((long)(i % (size_t)o->shard_count) == o->shard_index)
+    size_t kept = 0, whole = 0;
+    for (size_t i = 0; i < ntests; i++) {
+        long share = ac__explore_shard_share(o, tests[i]);
+        if (share > 0 || (share < 0 && (long)(whole++ % (size_t)o->shard_count) == o->shard_index))
             tests[kept++] = tests[i];
+    }
     return kept;
 }
 

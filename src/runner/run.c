@@ -834,13 +834,14 @@ static void start_next(runner *rn) {
 typedef struct capture_fd {
     int fd;    /* 1 or 2 */
     int mem;   /* memfd, or -1 when capture is unavailable */
-    int saved; /* the original fd while a test runs */
+    int saved; /* the original fd, kept from the first test to the end of the run */
 } capture_fd;
 
 static void capture_begin(capture_fd *c) {
     if (c->mem < 0)
         return;
-    c->saved = dup(c->fd);
+    if (c->saved < 0) /* once per run: the original, put back after each test */
+        c->saved = dup(c->fd);
     dup2(c->mem, c->fd);
 }
 
@@ -848,7 +849,6 @@ static void capture_end(capture_fd *c, ac__capture *into) {
     if (c->mem < 0)
         return;
     dup2(c->saved, c->fd);
-    close(c->saved);
     off_t size = lseek(c->mem, 0, SEEK_CUR);
     if (size <= 0)
         return;
@@ -931,10 +931,12 @@ static void run_in_process(runner *rn) {
     for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++)
         signal(fatal_signals[i], SIG_DFL);
     close(in_process_stderr);
-    if (cap_out.mem >= 0)
-        close(cap_out.mem);
-    if (cap_err.mem >= 0)
-        close(cap_err.mem);
+    for (capture_fd *c = &cap_out; c; c = c == &cap_out ? &cap_err : NULL) {
+        if (c->mem >= 0)
+            close(c->mem);
+        if (c->saved >= 0)
+            close(c->saved);
+    }
 }
 
 void ac__run_tests(const ac__run *run, ac__summary *sum) {

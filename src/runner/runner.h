@@ -127,6 +127,10 @@ void ac__asan_check(ac_test *t);
 typedef struct ac__explore ac__explore;
 /* The schedule of a test that runs once (no exploration): --seed's replay, --cancel-at. */
 void ac__explore_plain_params(const ac__options *o, const ac__test_def *def, ac__sched_params *p);
+/* Under sharding, how many of the test's schedules this shard runs (0-based schedule k goes to 0-based
+ * shard k mod N); -1 when the test is not split by schedule (no sharding, or one schedule), so that the
+ * shards share it out whole. */
+long ac__explore_shard_share(const ac__options *o, const ac__test_def *def);
 /* NULL when the test runs once; else the plan of its runs. */
 ac__explore *ac__explore_new(const ac__options *o, const ac__test_def *def);
 /* What --list=tsv says of a test's exploration: the runs planned (its schedules, twice each under

@@ -9,9 +9,16 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#include <sys/single_threaded.h>
+#define AC_SINGLE_THREADED() (__libc_single_threaded != 0)
+#else
+#define AC_SINGLE_THREADED() false
+#endif
 
 static __thread int harness_calls; /* depth of ac__harness_call_begin/end on this thread */
 
@@ -48,6 +55,10 @@ double ac__monotonic(void) {
  * calls this at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
  * ThreadSanitizer. */
 int ac__count_threads(void) {
+    /* glibc's flag stays true until the process first creates a thread (pthread_create, which the
+     * sanitizers' own threads go through too): then it is the only thread, and no scan is needed */
+    if (AC_SINGLE_THREADED())
+        return 1;
     char buf[4096] __attribute__((aligned(8)));
     long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -63,6 +74,29 @@ int ac__count_threads(void) {
         }
     syscall(SYS_close, fd);
     return threads;
+}
+
+int ac__own_pid(void) {
+    static volatile int *cache; /* a page wiped in a forked child; NULL: no such page here */
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifdef MADV_WIPEONFORK
+        if (p != MAP_FAILED && madvise(p, 4096, MADV_WIPEONFORK) == 0)
+            cache = p;
+        else
+#endif
+            if (p != MAP_FAILED)
+            munmap(p, 4096);
+    }
+    int pid = cache ? *cache : 0;
+    if (pid == 0) {
+        pid = (int)syscall(SYS_getpid);
+        if (cache)
+            *cache = pid;
+    }
+    return pid;
 }
 
 bool ac__timeout_multiplier(double *out) {

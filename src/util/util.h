@@ -50,6 +50,10 @@ double ac__monotonic(void);
  * a test has replaced open, read or the clock. */
 int ac__count_threads(void);
 
+/* This process's id from the kernel (never a getpid a test replaced), remembered in a page the kernel
+ * empties in a forked child (MADV_WIPEONFORK), so that a child, however it was forked, asks again. */
+int ac__own_pid(void);
+
 /* The one reading of AC_TIMEOUT_MULTIPLIER, the factor for slow machines that stretches real-time waits:
  * unset or empty means 1; otherwise the whole value must be a finite number greater than 0 (as
  * ac__parse_seconds reads it). Sets *out to the factor and returns true, or sets *out to 1 and returns
