@@ -858,7 +858,10 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
                                "could not create the test's libev loop", NULL, NULL);
     } else {
         ac__loop_begin(t);
-        ac__tl_begin(t->loop); /* the timeline's time 0: the loop's first reading */
+        if (t->loop)
+            ac__tl_begin(t->loop); /* the timeline's time 0: the loop's first reading */
+        else
+            ac__tl_arm(); /* the loop comes later (make_loop), if at all */
         ac__race_begin(t, sched);
         ac__fault_point fault = {.at = sched->fault_at, .err = sched->fault_err};
         memcpy(fault.fn, sched->fault_fn, sizeof fault.fn);

@@ -68,22 +68,41 @@ ac__tl_ring *ac__tl_attached(void) {
     return ring;
 }
 
-void ac__tl_begin(struct ev_loop *l) {
-    if (!ring)
-        return;
-    __atomic_store_n(&loop, l, __ATOMIC_RELAXED);
-    if (!l)
-        return;
+/* Armed without a loop yet (ac__tl_arm): a test whose loop is made lazily records from its start, at
+ * time 0 and iteration 0 until the loop exists. */
+static bool armed;
+
+static void restart(void) {
     __atomic_store_n(&loop_thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&ring->next, 0, __ATOMIC_RELAXED);
-    ring->base = ev_now(l);
+    ring->base = 0;
     double zero = 0.;
     __atomic_store(&last_time, &zero, __ATOMIC_RELAXED);
     __atomic_store_n(&last_iter, 0, __ATOMIC_RELAXED);
 }
 
+void ac__tl_arm(void) {
+    if (!ring)
+        return;
+    __atomic_store_n(&loop, NULL, __ATOMIC_RELAXED);
+    restart();
+    __atomic_store_n(&armed, true, __ATOMIC_RELAXED);
+}
+
+void ac__tl_begin(struct ev_loop *l) {
+    if (!ring)
+        return;
+    bool was_armed = __atomic_load_n(&armed, __ATOMIC_RELAXED);
+    __atomic_store_n(&armed, false, __ATOMIC_RELAXED);
+    if (l && !was_armed) /* a fresh start; an armed ring keeps what it recorded before the loop */
+        restart();
+    if (l)
+        ring->base = ev_now(l);
+    __atomic_store_n(&loop, l, __ATOMIC_RELAXED);
+}
+
 bool ac__tl_on(void) {
-    return ring && __atomic_load_n(&loop, __ATOMIC_RELAXED);
+    return ring && (__atomic_load_n(&loop, __ATOMIC_RELAXED) || __atomic_load_n(&armed, __ATOMIC_RELAXED));
 }
 
 bool ac__tl_counting_fds(void) {
@@ -94,7 +113,7 @@ ac__tl_event *ac__tl_claim(int kind) {
     if (!ring)
         return NULL;
     struct ev_loop *l = __atomic_load_n(&loop, __ATOMIC_RELAXED);
-    if (!l)
+    if (!l && !__atomic_load_n(&armed, __ATOMIC_RELAXED))
         return NULL;
     uint64_t i = __atomic_fetch_add(&ring->next, 1, __ATOMIC_RELAXED);
     ac__tl_event *e = &ring->ev[i % ring->capacity];
@@ -102,7 +121,7 @@ ac__tl_event *ac__tl_claim(int kind) {
     __atomic_store_n(&e->seq, i + 1, __ATOMIC_RELAXED);
     double t;
     unsigned it;
-    if (pthread_equal(pthread_self(), __atomic_load_n(&loop_thread, __ATOMIC_RELAXED))) {
+    if (l && pthread_equal(pthread_self(), __atomic_load_n(&loop_thread, __ATOMIC_RELAXED))) {
         t = ev_now(l) - ring->base;
         it = ev_iteration(l);
         __atomic_store(&last_time, &t, __ATOMIC_RELAXED);

@@ -93,7 +93,11 @@ void ac__tl_reset(ac__tl_ring *ring, size_t events);
 void ac__tl_attach(ac__tl_ring *ring);
 /* The ring this process records into, or NULL. */
 ac__tl_ring *ac__tl_attached(void);
-/* A test's loop was made (or destroyed: NULL): empties the ring and takes the loop's clock as time 0. */
+/* Starts the test's timeline before its loop exists (a loop made lazily, on first use): events are
+ * recorded at time 0 and iteration 0 until ac__tl_begin gives the loop, which keeps them. */
+void ac__tl_arm(void);
+/* A test's loop was made (or destroyed: NULL): empties the ring (unless armed: ac__tl_arm) and takes the
+ * loop's clock as time 0. */
 void ac__tl_begin(struct ev_loop *loop);
 /* True when this process records (a ring is attached and a test is running). */
 bool ac__tl_on(void);
