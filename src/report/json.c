@@ -15,28 +15,8 @@ typedef struct json {
 
 static const char *const outcome_names[] = {"pass", "fail", "skip"};
 
-/* JSON has no \x escape: write control characters as \u00XX and invalid bytes as U+FFFD. */
 static void put_string(ac__buf *b, const char *s, size_t n) {
-    ac__buf tmp = {0};
-    ac__escape_quoted(&tmp, s, n);
-    ac__buf_puts(b, "\"");
-    for (size_t i = 0; i < tmp.len; i++) {
-        if (tmp.data[i] == '\\' && i + 3 < tmp.len && tmp.data[i + 1] == 'x') {
-            unsigned v = (unsigned)strtoul((char[]){tmp.data[i + 2], tmp.data[i + 3], 0}, NULL, 16);
-            if (v < 0x80)
-                ac__buf_printf(b, "\\u%04X", v);
-            else
-                ac__buf_puts(b, "\\uFFFD");
-            i += 3;
-        } else if (tmp.data[i] == '\\') {
-            ac__buf_append(b, tmp.data + i, 2);
-            i++;
-        } else {
-            ac__buf_append(b, tmp.data + i, 1);
-        }
-    }
-    ac__buf_puts(b, "\"");
-    ac__buf_free(&tmp);
+    ac__escape_json(b, s, n);
 }
 
 static void key_string(ac__buf *b, const char *key, const char *value) {

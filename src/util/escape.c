@@ -1,5 +1,5 @@
 /* escape.c — text escapers for the output formats (YAML/JSON quoted strings, XML attributes and CDATA,
- * C-style literals in failure messages) and the small text helpers of messages (a path's base name, one-line
+ * C-style literals in failure messages; JSON strings for the JSON report and the trace files) and the small text helpers of messages (a path's base name, one-line
  * copies, folded digits). Each takes raw bytes, which may be invalid UTF-8, and always produces valid output
  * for its format. */
 #include "util.h"
@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Decodes one UTF-8 sequence at s[0..n). Returns its length and sets *cp, or returns 0 for an invalid
@@ -250,4 +251,27 @@ char *ac__one_line(const char *s) {
         else
             ac__buf_append(&b, p, 1);
     return ac__buf_take(&b);
+}
+
+void ac__escape_json(ac__buf *b, const char *s, size_t n) {
+    ac__buf tmp = {0};
+    ac__escape_quoted(&tmp, s, n);
+    ac__buf_puts(b, "\"");
+    for (size_t i = 0; i < tmp.len; i++) {
+        if (tmp.data[i] == '\\' && i + 3 < tmp.len && tmp.data[i + 1] == 'x') {
+            unsigned v = (unsigned)strtoul((char[]){tmp.data[i + 2], tmp.data[i + 3], 0}, NULL, 16);
+            if (v < 0x80)
+                ac__buf_printf(b, "\\u%04X", v);
+            else
+                ac__buf_puts(b, "\\uFFFD");
+            i += 3;
+        } else if (tmp.data[i] == '\\') {
+            ac__buf_append(b, tmp.data + i, 2);
+            i++;
+        } else {
+            ac__buf_append(b, tmp.data + i, 1);
+        }
+    }
+    ac__buf_puts(b, "\"");
+    ac__buf_free(&tmp);
 }

@@ -65,6 +65,9 @@ bool ac__timeout_multiplier(double *out);
  * control characters escaped, invalid UTF-8 bytes written as \xNN, and the '#' that starts "##[" (GitHub
  * Actions' legacy workflow command, read anywhere in a line) as \x23. */
 void ac__escape_quoted(ac__buf *b, const char *s, size_t n);
+/* The n bytes at s as one JSON string, quotes included: the quoted escaper's \xHH becomes \u00HH for a
+ * control character, and a byte that is not UTF-8 becomes U+FFFD (JSON has no \x escape). */
+void ac__escape_json(ac__buf *b, const char *s, size_t n);
 /* Appends s as XML 1.0 text for an attribute value: &<>"' escaped, characters XML 1.0 forbids (and
  * invalid UTF-8) dropped. */
 void ac__escape_xml_attr(ac__buf *b, const char *s, size_t n);
