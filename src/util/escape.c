@@ -1,7 +1,7 @@
 /* escape.c — text escapers for the output formats (YAML/JSON quoted strings, XML attributes and CDATA,
- * C-style literals in failure messages; JSON strings for the JSON report and the trace files) and the small text helpers of messages (a path's base name, one-line
- * copies, folded digits). Each takes raw bytes, which may be invalid UTF-8, and always produces valid output
- * for its format. */
+ * C-style literals in failure messages; JSON strings for the JSON report and the trace files) and the
+ * small text helpers of messages (a path's base name, one-line copies, folded digits). Each takes raw
+ * bytes, which may be invalid UTF-8, and always produces valid output for its format. */
 #include "util.h"
 
 #include <ctype.h>
