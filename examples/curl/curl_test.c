@@ -129,16 +129,22 @@ static void assert_idle(ac_test *t) {
     AC_ASSERT_EQ(fetcher_transfers(f->fetcher), 0u);
 }
 
+/* A scripted server on a loopback port whose one connection must ask GET /hello, and gets "hello". */
+static ac_listener *serve_hello(ac_test *t, uint16_t *port) {
+    ac_listener *server = ac_peer_listen_tcp(t, port);
+    ac_peer *conn = ac_listener_next(server);
+    ac_peer_expect_str(conn, request(*port, "/hello"));
+    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ac_peer_close(conn);
+    return server;
+}
+
 /* ---- transfers that end ---- */
 
 AC_TEST(fetch, gets_a_page, .drain = false) {
     fixture *f = ac_data(t);
     uint16_t port;
-    ac_listener *server = ac_peer_listen_tcp(t, &port);
-    ac_peer *conn = ac_listener_next(server);
-    ac_peer_expect_str(conn, request(port, "/hello"));
-    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
-    ac_peer_close(conn);
+    ac_listener *server = serve_hello(t, &port);
 
     get(t, port, "/hello", NULL);
     AC_AWAIT_CALLS(t, f->on_done, 1, 5.0);
@@ -155,11 +161,7 @@ AC_TEST(fetch, gets_a_page, .drain = false) {
 AC_TEST(fetch, gets_a_page_through_every_recv_and_send_fault, .drain = false, .fault_sweep = "recv,send") {
     fixture *f = ac_data(t);
     uint16_t port;
-    ac_listener *server = ac_peer_listen_tcp(t, &port);
-    ac_peer *conn = ac_listener_next(server);
-    ac_peer_expect_str(conn, request(port, "/hello"));
-    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
-    ac_peer_close(conn);
+    ac_listener *server = serve_hello(t, &port);
 
     ac_fault_start(t);
     get(t, port, "/hello", NULL);
@@ -178,12 +180,8 @@ AC_TEST(fetch, every_allocation_failure_ends_the_transfer_once, .drain = false,
         .fault_sweep = "malloc,calloc,realloc") {
     fixture *f = ac_data(t);
     uint16_t port;
-    ac_listener *server = ac_peer_listen_tcp(t, &port);
+    ac_listener *server = serve_hello(t, &port);
     ac_listener_allow_hangup_after_fault(server);
-    ac_peer *conn = ac_listener_next(server);
-    ac_peer_expect_str(conn, request(port, "/hello"));
-    ac_peer_send_str(conn, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
-    ac_peer_close(conn);
 
     ac_fault_start(t);
     f->h = fetcher_get(f->fetcher, url(t, port, "/hello"), NULL, done, f);
