@@ -286,7 +286,9 @@ static void *replacement_of(const char *fn) {
 }
 
 void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
-    memset(&st, 0, sizeof st);
+    static const unsigned char zero[sizeof st];
+    if (memcmp(&st, zero, sizeof st) != 0) /* a forked test child writes no page it need not */
+        memset(&st, 0, sizeof st);
     if (!p || p->at <= 0)
         return;
     st.t = t;

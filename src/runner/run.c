@@ -941,6 +941,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         /* One-time costs every test child would otherwise pay again: libffi's closure allocator, and
          * finding the slots a virtual clock rewrites. */
         ac__mock_warm();
+        ac__exec_warm();
         bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
         for (size_t i = 0; i < run->ntests && !virtual_clock; i++) {
             const ac__test_def *def = run->tests[i];

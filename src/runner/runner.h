@@ -102,6 +102,9 @@ typedef struct ac__sink {
 /* ---- executing one test, in whatever process it runs in (exec.c) ----
  * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
+/* Once in the runner before it forks tests: what every test child would otherwise redo (binding the
+ * real write() for records, wiring the mock module's namers), so that the children only read it. */
+void ac__exec_warm(void);
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
                    ac__sink *sink);
 

@@ -12,6 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h> /* glibc 2.32 and later */
+#define AC_HAVE_SINGLE_THREADED 1
+#endif
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define AC_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define AC_SANITIZED 1
+#endif
+
 /* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
  * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */
 double ac__monotonic(void) {
@@ -27,6 +42,14 @@ double ac__monotonic(void) {
  * calls this at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
  * ThreadSanitizer. */
 int ac__count_threads(void) {
+#if defined(AC_HAVE_SINGLE_THREADED) && !defined(AC_SANITIZED)
+    /* No pthread_create has run in this process (glibc clears the flag at the first one, for good), so
+     * its one thread is the caller: no /proc scan, which in a freshly forked test child costs a stack
+     * page, an openat and two getdents64. Under a sanitizer the runtime starts threads of its own
+     * without pthread_create: always scan there. */
+    if (__libc_single_threaded)
+        return 1;
+#endif
     char buf[4096] __attribute__((aligned(8)));
     long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
