@@ -131,8 +131,11 @@ static ac__fault_point fault_of(const ac__sched_params *p) {
  * clock keeps epoll only when epoll is among them (exec.c skips such a test on another backend). */
 static unsigned backends_of(const ac__options *o, const ac__test_def *def, unsigned out[3]) {
     unsigned mask = o->backend ? o->backend : def->options.backend ? def->options.backend : AC_BACKEND_EPOLL;
-    if (mask & ev_supported_backends())
-        mask &= ev_supported_backends();
+    static unsigned supported; /* libev asks the kernel's version (uname) at every call: once per run */
+    if (!supported)
+        supported = ev_supported_backends();
+    if (mask & supported)
+        mask &= supported;
     const ac__suite_def *suite = ac__suite_find(def->suite);
     int clock = def->options.clock              ? (int)def->options.clock
                 : suite && suite->options.clock ? (int)suite->options.clock

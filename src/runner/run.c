@@ -329,8 +329,21 @@ static void describe_death(ac__buf *msg, int status, const ac__result *r, double
 /* The runner's children, from /proc/self/task/T/children, else by each process's parent in /proc. */
 static size_t runner_children(pid_t *out, size_t max) {
     size_t n = 0;
-    DIR *tasks = opendir("/proc/self/task");
     bool listed = false;
+    if (ac__count_threads() == 1) { /* the one thread is the process's first: no directory to list */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+        FILE *f = fopen(path, "re");
+        if (f) {
+            listed = true;
+            int pid;
+            while (n < max && fscanf(f, "%d", &pid) == 1)
+                out[n++] = (pid_t)pid;
+            fclose(f);
+            return n;
+        }
+    }
+    DIR *tasks = opendir("/proc/self/task");
     if (tasks) {
         struct dirent *e;
         while ((e = readdir(tasks)) != NULL) {
