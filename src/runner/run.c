@@ -51,6 +51,9 @@ typedef struct slot {
     unsigned sched_index;
     ac__result attempt;
     ac__result *target; /* where records go: the test's result, or `attempt` */
+    ac__forksrv srv;    /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
+    ev_io srv_io;       /* its answer to the pending request */
+    int held[3];        /* the test's ends of its pipes, until its process exists */
 } slot;
 
 struct runner {
@@ -80,6 +83,7 @@ struct runner {
     pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
+    pid_t self;         /* the runner's pid: every test process's parent */
 };
 
 #define RESULT(rn, idx) ((rn)->results[(idx) % (rn)->window])
@@ -259,6 +263,20 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     _exit(0);
 }
 
+/* The test's process as a fork server makes it: the runner's child_main, from the server's copy of the
+ * runner. */
+static void server_child(void *ctx, const ac__fork_request *req, int res_w, int out_w, int err_w) {
+    runner *rn = ctx;
+    child_main(rn, req->def, &req->sched, req->timeout, rn->self, res_w, out_w, err_w, req->slot);
+}
+
+/* Once in a new fork server, which has closed the runner's descriptors: the signal pipe's numbers may be
+ * taken by a test's pipes now, and child_main must not close them. */
+static void in_server(void *ctx) {
+    (void)ctx;
+    signal_pipe[0] = signal_pipe[1] = -1;
+}
+
 /* ---- reading a child's pipes ---- */
 
 static void read_into(slot *s, ev_io *w) {
@@ -392,7 +410,10 @@ static size_t runner_children(pid_t *out, size_t max) {
     return n;
 }
 
+static void await_replies(runner *rn);
+
 static void reap_leftovers(runner *rn) {
+    await_replies(rn);
     for (int round = 0; round < 64; round++) {
         pid_t kids[256];
         size_t n = runner_children(kids, sizeof kids / sizeof *kids), killed = 0;
@@ -402,6 +423,8 @@ static void reap_leftovers(runner *rn) {
                 keep = rn->slots[j].busy && rn->slots[j].pid == kids[i];
             for (size_t j = 0; j < rn->npreexisting && !keep; j++)
                 keep = rn->preexisting[j] == kids[i];
+            for (size_t j = 0; j < rn->nslots && !keep; j++)
+                keep = rn->slots[j].srv.pid == kids[i];
             if (keep)
                 continue;
             kill(kids[i], SIGKILL);
@@ -603,7 +626,7 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
         return;
     rn->interrupted = c;
     for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].busy) {
+        if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
             kill(-rn->slots[i].pid, SIGKILL);
             kill(rn->slots[i].pid, SIGKILL);
         }
@@ -679,6 +702,131 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     mark_ready(rn, idx);
 }
 
+/* The test's process `pid` exists: the runner watches its exit (through `pidfd` when the fork server
+ * made one, else its own) and its time. */
+static void attach_child(runner *rn, slot *s, pid_t pid, int pidfd) {
+    setpgid(pid, pid);
+    s->pid = pid;
+    s->pidfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+    if (s->pidfd >= 0) {
+        ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
+        s->exit_io.data = s;
+        ev_io_start(rn->loop, &s->exit_io);
+    } else {
+        ev_timer_init(&s->exit_poll, exit_poll_cb, 0.002, 0.002);
+        s->exit_poll.data = s;
+        ev_timer_start(rn->loop, &s->exit_poll);
+    }
+    /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
+     * test that no longer runs its loop. A little grace lets the child's own report win. */
+    ev_timer_init(&s->watchdog, watchdog_cb, s->limit + 0.2 + s->limit * 0.05, 0.);
+    s->watchdog.data = s;
+    ev_timer_start(rn->loop, &s->watchdog);
+    if (rn->interrupted) { /* the signal came while its fork server was forking it */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+}
+
+static void close_held(slot *s) {
+    for (int i = 0; i < 3; i++)
+        if (s->held[i] >= 0) {
+            close(s->held[i]);
+            s->held[i] = -1;
+        }
+}
+
+/* A start that made no process: the slot gives up its pipes and the test fails saying why. */
+static void abandon_start(runner *rn, slot *s, const char *what) {
+    int err = errno;
+    close_held(s);
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0) {
+            ev_io_stop(rn->loop, ios[i]);
+            close(ios[i]->fd);
+            ios[i]->fd = -1;
+        }
+    ac__buf_free(&s->records);
+    s->busy = false;
+    rn->running--;
+    errno = err;
+    harness_failure(rn, s, s->idx, what);
+}
+
+/* Forks the test's process from the runner itself (no fork server, or its server failed), with the
+ * write ends held in s->held. */
+static void fork_direct(runner *rn, slot *s) {
+    fflush(NULL); /* nothing buffered in the runner may be written twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(s->res_io.fd), close(s->out_io.fd), close(s->err_io.fd);
+        child_main(rn, RESULT(rn, s->idx).def, &s->sched, s->limit, rn->self, s->held[0], s->held[1],
+                   s->held[2], (size_t)(s - rn->slots));
+    }
+    if (pid < 0) {
+        abandon_start(rn, s, "fork");
+        return;
+    }
+    close_held(s);
+    attach_child(rn, s, pid, -1);
+}
+
+/* The fork server's answer: the test's process, or a fork from the runner after all. */
+static void take_reply(runner *rn, slot *s) {
+    ev_io_stop(rn->loop, &s->srv_io);
+    int pidfd;
+    pid_t pid = ac__forksrv_reply(&s->srv, &pidfd);
+    if (pid > 0) {
+        attach_child(rn, s, pid, pidfd);
+        return;
+    }
+    if (pid == -EPIPE)
+        ac__forksrv_stop(&s->srv); /* the server is gone: this slot forks for itself from now on */
+    else
+        errno = -pid;
+    /* The write ends went to the server (the runner closed its own): new pipes, and a fork from here. */
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++) {
+        ev_io_stop(rn->loop, ios[i]);
+        close(ios[i]->fd);
+        ios[i]->fd = -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+            abandon_start(rn, s, "pipe");
+            return;
+        }
+        ioctl(p[0], FIONBIO, &(int){1});
+        ev_io_init(ios[i], pipe_cb, p[0], EV_READ);
+        ios[i]->data = s;
+        ev_io_start(rn->loop, ios[i]);
+        s->held[i] = p[1];
+    }
+    fork_direct(rn, s);
+}
+
+static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    runner *rn = s->rn;
+    take_reply(rn, s);
+    if (!s->busy) { /* no process could be made: the test has failed saying so */
+        deliver_ready(rn);
+        report_progress(rn);
+        start_next(rn);
+    }
+}
+
+/* Every test process a fork server is making has its pid known to the runner (before the runner lists
+ * its children to kill what ended tests left). */
+static void await_replies(runner *rn) {
+    for (size_t i = 0; i < rn->nslots; i++)
+        if (rn->slots[i].busy && rn->slots[i].srv.pending)
+            take_reply(rn, &rn->slots[i]);
+}
+
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     const ac__test_def *def = RESULT(rn, idx).def;
     s->explore = ex;
@@ -707,22 +855,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     double timeout = ac__effective_timeout(rn->run->opts, def);
     if (rn->channel_lost)
         rn->channel_lost[s - rn->slots] = 0;
-    fflush(NULL); /* nothing buffered in the runner may be written twice */
-    pid_t parent = getpid();
     s->started = ac__monotonic();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(res[0]), close(out[0]), close(err[0]);
-        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1], (size_t)(s - rn->slots));
-    }
-    close(res[1]), close(out[1]), close(err[1]);
-    if (pid < 0) {
-        close(res[0]), close(out[0]), close(err[0]);
-        harness_failure(rn, s, idx, "fork");
-        return;
-    }
-    setpgid(pid, pid);
-    s->pid = pid;
+    s->pid = 0; /* until the process exists */
     s->idx = idx;
     s->busy = true;
     s->timed_out = false;
@@ -731,6 +865,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->stop_signal = 0;
     s->traced_by_runner = false;
     s->limit = timeout;
+    s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
     rn->running++;
     int fds[3] = {res[0], out[0], err[0]};
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
@@ -740,21 +875,19 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         ios[i]->data = s;
         ev_io_start(rn->loop, ios[i]);
     }
-    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
-    if (s->pidfd >= 0) {
-        ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
-        s->exit_io.data = s;
-        ev_io_start(rn->loop, &s->exit_io);
-    } else {
-        ev_timer_init(&s->exit_poll, exit_poll_cb, 0.002, 0.002);
-        s->exit_poll.data = s;
-        ev_timer_start(rn->loop, &s->exit_poll);
+    if (s->srv.sock >= 0) {
+        ac__fork_request req = {
+            .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
+        if (ac__forksrv_request(&s->srv, &req, res[1], out[1], err[1]) == 0) {
+            close_held(s); /* the request holds them until the server has forked */
+            ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
+            s->srv_io.data = s;
+            ev_io_start(rn->loop, &s->srv_io);
+            return; /* srv_cb attaches the process */
+        }
+        ac__forksrv_stop(&s->srv); /* the server is gone: this slot forks for itself from now on */
     }
-    /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
-     * test that no longer runs its loop. A little grace lets the child's own report win. */
-    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
-    s->watchdog.data = s;
-    ev_timer_start(rn->loop, &s->watchdog);
+    fork_direct(rn, s);
 }
 
 /* A free slot's next run: another run of a test being explored (earliest test first), else the next
@@ -969,9 +1102,12 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
+        rn.self = getpid();
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
             rn.slots[i].pidfd = -1;
+            rn.slots[i].srv = (ac__forksrv){.pid = -1, .sock = -1};
+            rn.slots[i].held[0] = rn.slots[i].held[1] = rn.slots[i].held[2] = -1;
             ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
             ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
         }
@@ -985,8 +1121,18 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
         /* (a program with more children of its own than the runner can tell apart gives this up) */
         rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+        /* Last of the set-up, so that the servers (and the test processes they fork) inherit all of it,
+         * shared mappings included. Only when there is something to fork. */
+        if (run->nitems > 0 && !rn.interrupted && ac__forksrv_available()) {
+            int keep[4] = {0, 1, 2, rn.devnull};
+            for (size_t i = 0; i < rn.nslots; i++)
+                if (!ac__forksrv_spawn(&rn.slots[i].srv, server_child, in_server, &rn, keep, 4))
+                    break; /* the slots without one fork for themselves */
+        }
         start_next(&rn);
         ev_run(rn.loop, 0);
+        for (size_t i = 0; i < rn.nslots; i++)
+            ac__forksrv_stop(&rn.slots[i].srv); /* every slot is idle: no request is pending */
         ac__run_fixtures_teardown(); /* every test has ended: finished, crashed, timed out or killed */
         remove_signal_handlers(&rn);
         if (rn.subreaper) {

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "asyncheck/test.h"
 #include "../context/context.h"
@@ -102,6 +103,40 @@ typedef struct ac__sink {
 /* ---- executing one test, in whatever process it runs in (exec.c) ----
  * Creates the test's loop, runs setup, body, the drain of the loop and teardown, and sends records to
  * `sink`, ending with AC_REC_DONE. Returns normally even after fatal failures. */
+/* ---- the fork servers (forksrv.c) ----
+ * One per job slot, forked from the runner after its set-up; each forks a test's process on request with
+ * the runner as its parent (clone3 with CLONE_PARENT), so that the fork's cost is not the runner's. */
+typedef struct ac__fork_request {
+    const ac__test_def *def;
+    ac__sched_params sched;
+    double timeout;
+    size_t slot;
+} ac__fork_request;
+/* Runs in the new test process with its request and its ends of the record, stdout and stderr pipes;
+ * never returns. */
+typedef void (*ac__fork_child_fn)(void *ctx, const ac__fork_request *req, int res_w, int out_w, int err_w);
+typedef struct ac__forksrv {
+    pid_t pid;    /* the server, or -1 */
+    int sock;     /* the runner's end of its socket, or -1 */
+    bool pending; /* a request awaits its reply */
+} ac__forksrv;
+/* Whether fork servers can be used here: not under a sanitizer (whose runtime must see every fork), not
+ * with AC_FORK_SERVER=0 in the environment, and only where the kernel has clone3 and tells the thread-id
+ * address glibc's fork would use (PR_GET_TID_ADDRESS). */
+bool ac__forksrv_available(void);
+/* Forks a server into `s`, which keeps only the descriptors in `keep` (and its socket), calls `in_server`
+ * once, then serves requests with `child`. False (and `s` unused) when it could not be started. */
+bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server)(void *ctx), void *ctx,
+                       const int *keep, size_t nkeep);
+/* Sends a request with the three write ends (the caller keeps its own copies); 0, or -1 when the server
+ * cannot be reached. */
+int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, int out_w, int err_w);
+/* Reads the answer to the pending request (blocking): the new process's pid and its pidfd (or -1), or a
+ * negative errno when the server could not fork (-EPIPE: the server is gone). */
+pid_t ac__forksrv_reply(ac__forksrv *s, int *pidfd);
+/* Ends the server (it exits when its socket closes) and reaps it. */
+void ac__forksrv_stop(ac__forksrv *s);
+
 /* Once in the runner before it forks tests: what every test child would otherwise redo (binding the
  * real write() for records, wiring the mock module's namers), so that the children only read it. */
 void ac__exec_warm(void);
