@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -114,7 +115,7 @@ static void send_reply(int sock, int32_t value, int pidfd) {
         ;
 }
 
-static _Noreturn void serve(int sock, pid_t runner, ac__fork_child_fn child, void *ctx) {
+static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn child, void *ctx) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the runner, even if it is SIGKILLed */
     if (getppid() != runner)
         _exit(0);
@@ -158,12 +159,16 @@ static _Noreturn void serve(int sock, pid_t runner, ac__fork_child_fn child, voi
         }
         memcpy(fds, CMSG_DATA(c), sizeof fds);
         int pidfd = -1;
-        struct clone_args args = {.flags =
-                                      CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD,
-                                  .pidfd = (uint64_t)(uintptr_t)&pidfd,
-                                  .child_tid = (uint64_t)(uintptr_t)tid_address,
-                                  .exit_signal = 0};
-        /* (exit_signal must be 0 with CLONE_PARENT: the process inherits the server's, SIGCHLD) */
+        /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
+         * process runs, so that the runner knows it even if the server dies before answering. exit_signal
+         * must be 0 with CLONE_PARENT: the process inherits the server's, SIGCHLD. */
+        struct clone_args args = {0};
+        args.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD;
+        if (made)
+            args.flags |= CLONE_PARENT_SETTID;
+        args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+        args.child_tid = (uint64_t)(uintptr_t)tid_address;
+        args.parent_tid = (uint64_t)(uintptr_t)made;
         long pid = syscall(SYS_clone3, &args, sizeof args);
         if (pid == 0) {
             /* what glibc's fork does in its child beyond the clone: the kernel gives a new process no
@@ -194,9 +199,12 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
     s->pid = -1;
     s->sock = -1;
     s->pending = false;
+    s->made = NULL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return false;
+    void *page = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int *made = page == MAP_FAILED ? NULL : page;
     pid_t runner = getpid();
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t pid = fork();
@@ -210,15 +218,18 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
         close_all_but(kept, n);
         if (in_server)
             in_server(ctx);
-        serve(sv[1], runner, child, ctx);
+        serve(sv[1], made, runner, child, ctx);
     }
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
+        if (made)
+            munmap(made, sizeof(int));
         return false;
     }
     s->pid = pid;
     s->sock = sv[0];
+    s->made = made;
     return true;
 }
 
@@ -240,6 +251,8 @@ int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, 
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof fds);
     memcpy(CMSG_DATA(c), fds, sizeof fds);
+    if (s->made)
+        __atomic_store_n(s->made, 0, __ATOMIC_SEQ_CST);
     ssize_t n;
     do
         n = sendmsg(s->sock, &msg, MSG_NOSIGNAL);
@@ -269,11 +282,14 @@ pid_t ac__forksrv_reply(ac__forksrv *s, int *pidfd) {
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN(sizeof(int)))
         memcpy(pidfd, CMSG_DATA(c), sizeof(int));
-    if (n != (ssize_t)sizeof value) {
+    if (n != (ssize_t)sizeof value) { /* the server is gone; the process may exist all the same */
         if (*pidfd >= 0)
             close(*pidfd);
         *pidfd = -1;
-        return -EPIPE; /* the server is gone */
+        close(s->sock);
+        s->sock = -1;
+        pid_t made = s->made ? __atomic_load_n(s->made, __ATOMIC_SEQ_CST) : 0;
+        return made > 0 ? made : -EPIPE;
     }
     if (value <= 0 && *pidfd >= 0) {
         close(*pidfd);
@@ -291,4 +307,7 @@ void ac__forksrv_stop(ac__forksrv *s) {
             ;
     s->pid = -1;
     s->pending = false;
+    if (s->made)
+        munmap(s->made, sizeof(int));
+    s->made = NULL;
 }

@@ -781,7 +781,7 @@ static void take_reply(runner *rn, slot *s) {
         attach_child(rn, s, pid, pidfd);
         return;
     }
-    if (pid == -EPIPE)
+    if (s->srv.sock < 0)
         ac__forksrv_stop(&s->srv); /* the server is gone: this slot forks for itself from now on */
     else
         errno = -pid;
@@ -875,6 +875,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         ios[i]->data = s;
         ev_io_start(rn->loop, ios[i]);
     }
+    if (s->srv.sock < 0 && s->srv.pid > 0)
+        ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
     if (s->srv.sock >= 0) {
         ac__fork_request req = {
             .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};

@@ -119,6 +119,7 @@ typedef struct ac__forksrv {
     pid_t pid;    /* the server, or -1 */
     int sock;     /* the runner's end of its socket, or -1 */
     bool pending; /* a request awaits its reply */
+    int *made;    /* shared with the server: the pid of the process it made last, written by the kernel */
 } ac__forksrv;
 /* Whether fork servers can be used here: not under a sanitizer (whose runtime must see every fork), not
  * with AC_FORK_SERVER=0 in the environment, and only where the kernel has clone3 and tells the thread-id
@@ -132,7 +133,9 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
  * cannot be reached. */
 int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, int out_w, int err_w);
 /* Reads the answer to the pending request (blocking): the new process's pid and its pidfd (or -1), or a
- * negative errno when the server could not fork (-EPIPE: the server is gone). */
+ * negative errno when the server could not fork. When the server is gone its socket is closed (sock -1;
+ * ac__forksrv_stop reaps it) and the answer is the pid the kernel recorded for its last fork when it
+ * made one for this request (pidfd -1), else -EPIPE. */
 pid_t ac__forksrv_reply(ac__forksrv *s, int *pidfd);
 /* Ends the server (it exits when its socket closes) and reaps it. */
 void ac__forksrv_stop(ac__forksrv *s);
