@@ -9,6 +9,7 @@
 #include "runner.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -43,6 +44,11 @@ bool ac__forksrv_available(void) {
     const char *e = getenv("AC_FORK_SERVER");
     if (e && strcmp(e, "0") == 0)
         return false;
+    /* a sanitizer runtime in an executable linked with an uninstrumented asyncheck */
+    static const char *const runtimes[] = {"__asan_init", "__tsan_init", "__msan_init", "__hwasan_init"};
+    for (size_t i = 0; i < sizeof runtimes / sizeof *runtimes; i++)
+        if (dlsym(RTLD_DEFAULT, runtimes[i]))
+            return false;
     /* glibc's fork stores the child's thread id in the thread's descriptor through this address; a
      * process made with clone3 gets the same from CLONE_CHILD_SETTID, or the server is not used. */
     void *tid_address = NULL;

@@ -781,8 +781,8 @@ static void take_reply(runner *rn, slot *s) {
         attach_child(rn, s, pid, pidfd);
         return;
     }
-    if (s->srv.sock < 0)
-        ac__forksrv_stop(&s->srv); /* the server is gone: this slot forks for itself from now on */
+    if (s->srv.sock < 0 || pid == -ENOSYS || pid == -EINVAL || pid == -EPERM)
+        ac__forksrv_stop(&s->srv); /* gone, or it cannot fork here: the slot forks for itself from now on */
     else
         errno = -pid;
     /* The write ends went to the server (the runner closed its own): new pipes, and a fork from here. */
