@@ -164,6 +164,8 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
             continue;
         }
         memcpy(fds, CMSG_DATA(c), sizeof fds);
+        for (size_t i = 0; i < 3; i++) /* the runner made them non-blocking for its own ends */
+            fcntl(fds[i], F_SETFL, 0);
         int pidfd = -1;
         /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
          * process runs, so that the runner knows it even if the server dies before answering. exit_signal

@@ -757,7 +757,9 @@ static void abandon_start(runner *rn, slot *s, const char *what) {
 /* Forks the test's process from the runner itself (no fork server, or its server failed), with the
  * write ends held in s->held. */
 static void fork_direct(runner *rn, slot *s) {
-    fflush(NULL); /* nothing buffered in the runner may be written twice */
+    for (int i = 0; i < 3; i++)
+        ioctl(s->held[i], FIONBIO, &(int){0}); /* the test writes to blocking pipes */
+    fflush(NULL);                              /* nothing buffered in the runner may be written twice */
     pid_t pid = fork();
     if (pid == 0) {
         close(s->res_io.fd), close(s->out_io.fd), close(s->err_io.fd);
@@ -794,11 +796,10 @@ static void take_reply(runner *rn, slot *s) {
     }
     for (int i = 0; i < 3; i++) {
         int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0) {
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
             abandon_start(rn, s, "pipe");
             return;
         }
-        ioctl(p[0], FIONBIO, &(int){1});
         ev_io_init(ios[i], pipe_cb, p[0], EV_READ);
         ios[i]->data = s;
         ev_io_start(rn->loop, ios[i]);
@@ -838,16 +839,18 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         s->target = &RESULT(rn, idx);
     }
     int res[2], out[2], err[2];
-    if (pipe2(res, O_CLOEXEC) < 0) {
+    /* Non-blocking at both ends: the runner's reads need it, and the test's ends are made blocking again
+     * by the fork server, off the runner's path (or by fork_direct). */
+    if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0) {
         harness_failure(rn, s, idx, "pipe");
         return;
     }
-    if (pipe2(out, O_CLOEXEC) < 0) {
+    if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0) {
         close(res[0]), close(res[1]);
         harness_failure(rn, s, idx, "pipe");
         return;
     }
-    if (pipe2(err, O_CLOEXEC) < 0) {
+    if (pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
         close(res[0]), close(res[1]), close(out[0]), close(out[1]);
         harness_failure(rn, s, idx, "pipe");
         return;
@@ -870,7 +873,6 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     int fds[3] = {res[0], out[0], err[0]};
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++) {
-        ioctl(fds[i], FIONBIO, &(int){1});
         ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
         ios[i]->data = s;
         ev_io_start(rn->loop, ios[i]);

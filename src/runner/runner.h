@@ -129,8 +129,8 @@ bool ac__forksrv_available(void);
  * once, then serves requests with `child`. False (and `s` unused) when it could not be started. */
 bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server)(void *ctx), void *ctx,
                        const int *keep, size_t nkeep);
-/* Sends a request with the three write ends (the caller keeps its own copies); 0, or -1 when the server
- * cannot be reached. */
+/* Sends a request with the three write ends (the caller keeps its own copies; the server makes them
+ * blocking); 0, or -1 when the server cannot be reached. */
 int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, int out_w, int err_w);
 /* Reads the answer to the pending request (blocking): the new process's pid and its pidfd (or -1), or a
  * negative errno when the server could not fork. When the server is gone its socket is closed (sock -1;
