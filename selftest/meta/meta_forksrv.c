@@ -1,6 +1,7 @@
 /* meta_forksrv.c — the fork servers (src/runner/forksrv.c) seen from outside, through fixtures/forksrv.c:
- * every test process is the runner's own child (with the servers and without them, AC_FORK_SERVER=0), and
- * a run whose fork servers are killed by a test goes on, each slot forking for itself, every test passing. */
+ * every test process is the runner's own child (with the servers and without them, AC_FORK_SERVER=0); a
+ * run whose fork servers are killed by a test goes on, each slot forking for itself, every test passing;
+ * and a test whose server was stopped is started anew when its watchdog gives the server up. */
 #include "meta.h"
 
 #include <stdio.h>
@@ -58,4 +59,23 @@ AC_TEST(meta_forksrv, a_killed_fork_server_leaves_the_run_unchanged) {
     AC_ASSERT_NOT_NULL(text);
     AC_EXPECT_STR_EQ(text, "killed 0\nkilled 0\nkilled 0\n");
     free(text);
+}
+
+AC_TEST(meta_forksrv, a_stopped_fork_server_is_given_up_at_the_watchdog, .timeout = 60) {
+    char *dir = make_temp_dir();
+    char log[600], env_log[640];
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(env_log, sizeof env_log, "FORKSRV_LOG=%s", log);
+    const char *env[] = {env_log, NULL};
+    const char *args[] = {"--filter=forksrv.stops_the_fork_servers",
+                          "--filter=forksrv.passes_after_a_stopped_server", "-j1", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_FORKSRV, args, env);
+    all_pass(&r, 2);
+    fixture_done(&r);
+    char *text = read_file(log);
+    AC_EXPECT_STR_EQ(text ? text : "", "stopped 1\n");
+    free(text);
+    rm_tree(dir);
+    free(dir);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -282,9 +283,17 @@ pid_t ac__forksrv_reply(ac__forksrv *s, int *pidfd) {
     struct msghdr msg = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
     ssize_t n;
-    do
-        n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    for (;;) {
+        n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+            break;
+        struct pollfd p = {.fd = s->sock, .events = POLLIN};
+        if (errno == EAGAIN && poll(&p, 1, 10000) == 0) {
+            kill(s->pid, SIGKILL); /* no answer in 10 s: a stopped server is given up */
+            n = -1;
+            break;
+        }
+    }
     s->pending = false;
     struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
@@ -310,6 +319,8 @@ void ac__forksrv_stop(ac__forksrv *s) {
     if (s->sock >= 0)
         close(s->sock); /* the server reads the end of the run and exits */
     s->sock = -1;
+    if (s->pid > 0)
+        kill(s->pid, SIGKILL); /* even one a test stopped */
     if (s->pid > 0)
         while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
             ;

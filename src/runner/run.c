@@ -578,9 +578,25 @@ static pid_t tracer_of(pid_t pid) {
     return tracer;
 }
 
+static void take_reply(runner *rn, slot *s);
+
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-    (void)loop, (void)revents;
+    (void)revents;
     slot *s = w->data;
+    if (s->pid <= 0) { /* its fork server never answered (stopped?): given up, and the test started anew */
+        if (s->srv.pid > 0)
+            kill(s->srv.pid, SIGKILL);
+        take_reply(s->rn, s);
+        if (s->busy) {
+            ev_timer_set(w, s->limit + 0.2 + s->limit * 0.05, 0.);
+            ev_timer_start(loop, w);
+        } else {
+            deliver_ready(s->rn);
+            report_progress(s->rn);
+            start_next(s->rn);
+        }
+        return;
+    }
     /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
      * and a pidfd does not report stops: say which signal stopped it. */
     int status;
@@ -717,11 +733,6 @@ static void attach_child(runner *rn, slot *s, pid_t pid, int pidfd) {
         s->exit_poll.data = s;
         ev_timer_start(rn->loop, &s->exit_poll);
     }
-    /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
-     * test that no longer runs its loop. A little grace lets the child's own report win. */
-    ev_timer_init(&s->watchdog, watchdog_cb, s->limit + 0.2 + s->limit * 0.05, 0.);
-    s->watchdog.data = s;
-    ev_timer_start(rn->loop, &s->watchdog);
     if (rn->interrupted) { /* the signal came while its fork server was forking it */
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
@@ -748,6 +759,7 @@ static void abandon_start(runner *rn, slot *s, const char *what) {
             ios[i]->fd = -1;
         }
     ac__buf_free(&s->records);
+    ev_timer_stop(rn->loop, &s->watchdog);
     s->busy = false;
     rn->running--;
     errno = err;
@@ -870,6 +882,12 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->limit = timeout;
     s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
     rn->running++;
+    /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
+     * test that no longer runs its loop (or whose fork server never answers). A little grace lets the
+     * child's own report win. */
+    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
+    s->watchdog.data = s;
+    ev_timer_start(rn->loop, &s->watchdog);
     int fds[3] = {res[0], out[0], err[0]};
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++) {
