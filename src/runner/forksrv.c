@@ -97,29 +97,138 @@ static void close_all_but(int *keep, size_t n) {
     closedir(d);
 }
 
+/* ---- the wire: datagrams of frames (a header, then `value` bytes for DATA) ---- */
+
+enum {
+    WIRE_FORK = 'R',    /* runner: an ac__fork_request, with the test's 3 write ends and the 3 read ends */
+    WIRE_FLUSH = 'L',   /* runner: pass on what the test has written so far */
+    WIRE_STARTED = 'S', /* server: value = the pid, or -errno when no process was made; stream 1: the
+                         * server does not pass on what the process writes (the runner watches it) */
+    WIRE_DATA = 'D',    /* server: value bytes of stream `stream` (0 records, 1 stdout, 2 stderr) */
+    WIRE_END = 'E',     /* server: the process has ended; everything it wrote was passed on before */
+    WIRE_FLUSHED = 'F', /* server: the answer to WIRE_FLUSH */
+};
+
+typedef struct wire {
+    uint8_t type, stream;
+    uint16_t pad;
+    int32_t value;
+} wire;
+
 typedef struct request_msg {
+    wire w;
     ac__fork_request req;
 } request_msg;
 
-static void send_reply(int sock, int32_t value, int pidfd) {
-    struct iovec iov = {.iov_base = &value, .iov_len = sizeof value};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (pidfd >= 0) {
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+#define STREAM_CAP (32 * 1024) /* what the server holds of a stream before passing it on */
+#define DGRAM_CAP (3 * (STREAM_CAP + sizeof(wire)) + 2 * sizeof(wire))
+
+static ssize_t send_all(int sock, const void *p, size_t n) {
+    ssize_t r;
+    do
+        r = send(sock, p, n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static void send_frame(int sock, int type, int32_t value) {
+    wire w = {.type = (uint8_t)type, .value = value};
+    send_all(sock, &w, sizeof w);
+}
+
+/* What the server holds of the running test's three streams. */
+typedef struct relay {
+    int sock;
+    int fd[3];
+    size_t len[3];
+    char buf[3][STREAM_CAP];
+    char out[DGRAM_CAP];
+} relay;
+
+/* Sends every stream's held bytes, then a frame of `type` (0: none), in one datagram. */
+static void relay_send(relay *r, int type) {
+    size_t o = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!r->len[i])
+            continue;
+        wire w = {.type = WIRE_DATA, .stream = (uint8_t)i, .value = (int32_t)r->len[i]};
+        memcpy(r->out + o, &w, sizeof w);
+        memcpy(r->out + o + sizeof w, r->buf[i], r->len[i]);
+        o += sizeof w + r->len[i];
+        r->len[i] = 0;
     }
-    while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-        ;
+    if (type) {
+        wire w = {.type = (uint8_t)type};
+        memcpy(r->out + o, &w, sizeof w);
+        o += sizeof w;
+    }
+    if (o)
+        send_all(r->sock, r->out, o);
+}
+
+/* Reads what stream i holds now (up to a short read, as the runner itself would); false at its end. */
+static bool relay_read(relay *r, int i) {
+    for (;;) {
+        if (r->len[i] == STREAM_CAP)
+            relay_send(r, 0);
+        ssize_t n = read(r->fd[i], r->buf[i] + r->len[i], STREAM_CAP - r->len[i]);
+        if (n > 0) {
+            bool short_read = (size_t)n < STREAM_CAP - r->len[i];
+            r->len[i] += (size_t)n;
+            if (short_read)
+                return true;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return true;
+        close(r->fd[i]); /* its end, or an error */
+        r->fd[i] = -1;
+        return false;
+    }
+}
+
+static void relay_drain(relay *r) {
+    for (int i = 0; i < 3; i++)
+        if (r->fd[i] >= 0)
+            relay_read(r, i);
+}
+
+/* Passes on what the test process writes until it ends (its pidfd), then ends with WIRE_END. */
+static void relay_test(relay *r, int pidfd) {
+    for (;;) {
+        struct pollfd p[5] = {{.fd = r->sock, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int idx[3], n = 2;
+        for (int i = 0; i < 3; i++)
+            if (r->fd[i] >= 0) {
+                idx[n - 2] = i;
+                p[n++] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
+            }
+        if (poll(p, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        for (int k = 2; k < n; k++)
+            if (p[k].revents)
+                relay_read(r, idx[k - 2]);
+        if (p[0].revents) {
+            wire w;
+            ssize_t got = recv(r->sock, &w, sizeof w, 0);
+            if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
+                _exit(0); /* the runner has gone */
+            if (got == (ssize_t)sizeof w && w.type == WIRE_FLUSH) {
+                relay_drain(r);
+                relay_send(r, WIRE_FLUSHED);
+            }
+        }
+        if (p[1].revents) {
+            relay_drain(r);
+            relay_send(r, WIRE_END);
+            return;
+        }
+    }
 }
 
 static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn child, void *ctx) {
@@ -134,9 +243,11 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
     void *robust_head = NULL;
     size_t robust_len = 0;
     syscall(SYS_get_robust_list, 0, &robust_head, &robust_len);
+    static relay r;
+    r.sock = sock;
     for (;;) {
         request_msg m;
-        int fds[3] = {-1, -1, -1};
+        int fds[6];
         struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
         union {
             struct cmsghdr align;
@@ -152,20 +263,21 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
         if (n <= 0)
             _exit(0); /* the runner closed its end: the run is over */
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        if (n != (ssize_t)sizeof m || !c || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len != CMSG_LEN(sizeof fds)) {
-            if (c && c->cmsg_type == SCM_RIGHTS) {
-                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                memcpy(fds, CMSG_DATA(c), (k < 3 ? k : 3) * sizeof(int));
-                for (size_t i = 0; i < 3; i++)
-                    if (fds[i] >= 0)
-                        close(fds[i]);
-            }
-            send_reply(sock, -EPROTO, -1);
+        size_t nfds = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+                          ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int)
+                          : 0;
+        if (nfds > 6)
+            nfds = 6;
+        if (nfds)
+            memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+        if (n != (ssize_t)sizeof m || m.w.type != WIRE_FORK || nfds != 6) {
+            for (size_t i = 0; i < nfds; i++)
+                close(fds[i]);
+            if (n == (ssize_t)sizeof m || m.w.type != WIRE_FLUSH) /* a late flush needs no answer */
+                send_frame(sock, WIRE_STARTED, -EPROTO);
             continue;
         }
-        memcpy(fds, CMSG_DATA(c), sizeof fds);
-        for (size_t i = 0; i < 3; i++) /* the runner made them non-blocking for its own ends */
+        for (size_t i = 0; i < 3; i++) /* the runner made the pipes non-blocking for its own ends */
             fcntl(fds[i], F_SETFL, 0);
         int pidfd = -1;
         /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
@@ -184,20 +296,31 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
              * robust-futex list, and the server holds no lock (it is single-threaded) */
             if (robust_head)
                 syscall(SYS_set_robust_list, robust_head, robust_len);
-            /* the descriptors are close-on-exec copies; the test's process keeps only what child needs */
+            for (size_t i = 3; i < 6; i++)
+                close(fds[i]);
             child(ctx, &m.req, fds[0], fds[1], fds[2]);
             _exit(127);
         }
         int err = errno;
         for (size_t i = 0; i < 3; i++)
             close(fds[i]);
-        if (pid < 0) {
-            send_reply(sock, -err, -1);
+        if (pid < 0 || pidfd < 0) { /* without a pidfd the runner watches the process itself */
+            for (size_t i = 3; i < 6; i++)
+                close(fds[i]);
+            wire w = {.type = WIRE_STARTED, .stream = 1, .value = pid < 0 ? -err : (int32_t)pid};
+            send_all(sock, &w, sizeof w);
             continue;
         }
-        send_reply(sock, (int32_t)pid, pidfd);
-        if (pidfd >= 0)
-            close(pidfd);
+        send_frame(sock, WIRE_STARTED, (int32_t)pid);
+        for (int i = 0; i < 3; i++) {
+            r.fd[i] = fds[3 + i];
+            r.len[i] = 0;
+        }
+        relay_test(&r, pidfd);
+        close(pidfd);
+        for (int i = 0; i < 3; i++)
+            if (r.fd[i] >= 0)
+                close(r.fd[i]);
     }
 }
 
@@ -207,7 +330,6 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
                        const int *keep, size_t nkeep) {
     s->pid = -1;
     s->sock = -1;
-    s->pending = false;
     s->made = NULL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -242,11 +364,13 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
     return true;
 }
 
-int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, int out_w, int err_w) {
+int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3],
+                        const int reads[3]) {
     request_msg m;
     memset(&m, 0, sizeof m);
+    m.w.type = WIRE_FORK;
     m.req = *req;
-    int fds[3] = {res_w, out_w, err_w};
+    int fds[6] = {writes[0], writes[1], writes[2], reads[0], reads[1], reads[2]};
     struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
     union {
         struct cmsghdr align;
@@ -266,53 +390,72 @@ int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, int res_w, 
     do
         n = sendmsg(s->sock, &msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof m)
-        return -1;
-    s->pending = true;
-    return 0;
+    return n == (ssize_t)sizeof m ? 0 : -1;
 }
 
-pid_t ac__forksrv_reply(ac__forksrv *s, int *pidfd) {
-    *pidfd = -1;
-    int32_t value = 0;
-    struct iovec iov = {.iov_base = &value, .iov_len = sizeof value};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n;
-    for (;;) {
-        n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        if (n >= 0 || (errno != EINTR && errno != EAGAIN))
-            break;
-        struct pollfd p = {.fd = s->sock, .events = POLLIN};
-        if (errno == EAGAIN && poll(&p, 1, 10000) == 0) {
-            kill(s->pid, SIGKILL); /* no answer in 10 s: a stopped server is given up */
-            n = -1;
-            break;
+int ac__forksrv_flush(ac__forksrv *s) {
+    wire w = {.type = WIRE_FLUSH};
+    return send_all(s->sock, &w, sizeof w) == (ssize_t)sizeof w ? 0 : -1;
+}
+
+/* The server is gone: its socket closed (ac__forksrv_stop reaps it). */
+static int gone(ac__forksrv *s) {
+    if (s->sock >= 0)
+        close(s->sock);
+    s->sock = -1;
+    return -1;
+}
+
+int ac__forksrv_pump(ac__forksrv *s, const ac__forksrv_sink *sink, void *ctx, int wait_ms, int max) {
+    static char in[DGRAM_CAP];
+    int got = 0;
+    while (s->sock >= 0 && (max <= 0 || got < max)) {
+        ssize_t n = recv(s->sock, in, sizeof in, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (wait_ms <= 0 || got > 0)
+                return got;
+            struct pollfd p = {.fd = s->sock, .events = POLLIN};
+            if (poll(&p, 1, wait_ms) == 0) {
+                kill(s->pid, SIGKILL); /* no answer in time: a stopped server is given up */
+                return gone(s);
+            }
+            continue;
+        }
+        if (n <= 0)
+            return gone(s);
+        got++;
+        for (size_t o = 0; o + sizeof(wire) <= (size_t)n;) {
+            wire w;
+            memcpy(&w, in + o, sizeof w);
+            o += sizeof w;
+            switch (w.type) {
+            case WIRE_STARTED:
+                sink->started(ctx, w.value, w.stream == 0);
+                break;
+            case WIRE_DATA:
+                if (w.value < 0 || (size_t)w.value > (size_t)n - o || w.stream > 2)
+                    return gone(s); /* not from a server of ours */
+                sink->data(ctx, w.stream, in + o, (size_t)w.value);
+                o += (size_t)w.value;
+                break;
+            case WIRE_END:
+                sink->ended(ctx);
+                break;
+            case WIRE_FLUSHED:
+                sink->flushed(ctx);
+                break;
+            default:
+                return gone(s);
+            }
         }
     }
-    s->pending = false;
-    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(pidfd, CMSG_DATA(c), sizeof(int));
-    if (n != (ssize_t)sizeof value) { /* the server is gone; the process may exist all the same */
-        if (*pidfd >= 0)
-            close(*pidfd);
-        *pidfd = -1;
-        close(s->sock);
-        s->sock = -1;
-        pid_t made = s->made ? __atomic_load_n(s->made, __ATOMIC_SEQ_CST) : 0;
-        return made > 0 ? made : -EPIPE;
-    }
-    if (value <= 0 && *pidfd >= 0) {
-        close(*pidfd);
-        *pidfd = -1;
-    }
-    return value == 0 ? -EPROTO : value;
+    return s->sock >= 0 ? got : -1;
+}
+
+pid_t ac__forksrv_made(const ac__forksrv *s) {
+    return s->made ? __atomic_load_n(s->made, __ATOMIC_SEQ_CST) : 0;
 }
 
 void ac__forksrv_stop(ac__forksrv *s) {
@@ -325,7 +468,6 @@ void ac__forksrv_stop(ac__forksrv *s) {
         while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     s->pid = -1;
-    s->pending = false;
     if (s->made)
         munmap(s->made, sizeof(int));
     s->made = NULL;

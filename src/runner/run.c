@@ -50,10 +50,15 @@ typedef struct slot {
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
     unsigned sched_index;
     ac__result attempt;
-    ac__result *target; /* where records go: the test's result, or `attempt` */
-    ac__forksrv srv;    /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
-    ev_io srv_io;       /* its answer to the pending request */
-    int held[3];        /* the test's ends of its pipes, until its process exists */
+    ac__result *target;  /* where records go: the test's result, or `attempt` */
+    ac__forksrv srv;     /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
+    ev_io srv_io;        /* its messages (always watched while it lives) */
+    int held[3];         /* the test's ends of its pipes, until its process exists */
+    bool relay;          /* the server passes on what the running test writes, and its end */
+    bool ended, flushed; /* ... it has said so (ended: the process has ended, all it wrote passed on) */
+    int start_error;     /* ... it could not make the process (errno) */
+    bool reaped;         /* the watchdog has waited for the process already: its status */
+    int status;
 } slot;
 
 struct runner {
@@ -279,22 +284,27 @@ static void in_server(void *ctx) {
 
 /* ---- reading a child's pipes ---- */
 
+/* Bytes the test wrote to stream 0 (records), 1 (stdout) or 2 (stderr). */
+static void take_bytes(slot *s, int stream, const char *p, size_t n) {
+    ac__result *r = s->target;
+    if (stream == 0) {
+        ac__buf_append(&s->records, p, n);
+        if (ac__records_consume(&s->records, r) < 0) {
+            ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0,
+                                   "malformed record stream from the test process", NULL, NULL);
+            s->records.len = 0;
+        }
+    } else {
+        ac__capture_add(stream == 1 ? &r->out : &r->err, p, n);
+    }
+}
+
 static void read_into(slot *s, ev_io *w) {
     char chunk[65536];
-    ac__result *r = s->target;
     for (;;) {
         ssize_t n = read(w->fd, chunk, sizeof chunk);
         if (n > 0) {
-            if (w == &s->res_io) {
-                ac__buf_append(&s->records, chunk, (size_t)n);
-                if (ac__records_consume(&s->records, r) < 0) {
-                    ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0,
-                                           "malformed record stream from the test process", NULL, NULL);
-                    s->records.len = 0;
-                }
-            } else {
-                ac__capture_add(w == &s->out_io ? &r->out : &r->err, chunk, (size_t)n);
-            }
+            take_bytes(s, w == &s->res_io ? 0 : w == &s->out_io ? 1 : 2, chunk, (size_t)n);
             if ((size_t)n < sizeof chunk)
                 return;
             continue;
@@ -437,6 +447,16 @@ static void reap_leftovers(runner *rn) {
     }
 }
 
+/* While a server serves the slot's test, the runner's loop watches nothing of the test's but its
+ * watchdog (the server's socket does not keep the loop running): the test holds the loop itself. */
+static void set_relay(runner *rn, slot *s, bool on) {
+    if (on && !s->relay)
+        ev_ref(rn->loop);
+    else if (!on && s->relay)
+        ev_unref(rn->loop);
+    s->relay = on;
+}
+
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
     ac__result *r = s->target;
@@ -445,7 +465,8 @@ static void finish(slot *s, int status) {
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
     for (size_t i = 0; i < 3; i++)
         if (ios[i]->fd >= 0) {
-            read_into(s, ios[i]); /* what is buffered in the pipe now */
+            if (!s->relay) /* (a fork server has passed on what was buffered when the process ended) */
+                read_into(s, ios[i]); /* what is buffered in the pipe now */
             if (ios[i]->fd >= 0) {
                 ev_io_stop(rn->loop, ios[i]);
                 close(ios[i]->fd);
@@ -460,6 +481,8 @@ static void finish(slot *s, int status) {
         s->pidfd = -1;
     }
     ac__buf_free(&s->records);
+    set_relay(rn, s, false);
+    s->ended = s->reaped = false;
     r->duration = elapsed;
     if (!r->finished) {
         ac__buf msg = {0};
@@ -578,23 +601,13 @@ static pid_t tracer_of(pid_t pid) {
     return tracer;
 }
 
-static void take_reply(runner *rn, slot *s);
+static void watchdog_relayed(runner *rn, slot *s);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-    (void)revents;
+    (void)loop, (void)revents;
     slot *s = w->data;
-    if (s->pid <= 0) { /* its fork server never answered (stopped?): given up, and the test started anew */
-        if (s->srv.pid > 0)
-            kill(s->srv.pid, SIGKILL);
-        take_reply(s->rn, s);
-        if (s->busy) {
-            ev_timer_set(w, s->limit + 0.2 + s->limit * 0.05, 0.);
-            ev_timer_start(loop, w);
-        } else {
-            deliver_ready(s->rn);
-            report_progress(s->rn);
-            start_next(s->rn);
-        }
+    if (s->relay) {
+        watchdog_relayed(s->rn, s);
         return;
     }
     /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
@@ -786,24 +799,18 @@ static void fork_direct(runner *rn, slot *s) {
     attach_child(rn, s, pid, -1);
 }
 
-/* The fork server's answer: the test's process, or a fork from the runner after all. */
-static void take_reply(runner *rn, slot *s) {
-    ev_io_stop(rn->loop, &s->srv_io);
-    int pidfd;
-    pid_t pid = ac__forksrv_reply(&s->srv, &pidfd);
-    if (pid > 0) {
-        attach_child(rn, s, pid, pidfd);
-        return;
-    }
-    if (s->srv.sock < 0 || pid == -ENOSYS || pid == -EINVAL || pid == -EPERM)
-        ac__forksrv_stop(&s->srv); /* gone, or it cannot fork here: the slot forks for itself from now on */
-    else
-        errno = -pid;
-    /* The write ends went to the server (the runner closed its own): new pipes, and a fork from here. */
+/* ---- the slot's fork server ---- */
+
+/* The server made no process (or is gone without having made one): new pipes (the write ends went to
+ * the server), and a fork from the runner. */
+static void restart_direct(runner *rn, slot *s, int err) {
+    set_relay(rn, s, false);
+    errno = err;
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++) {
         ev_io_stop(rn->loop, ios[i]);
-        close(ios[i]->fd);
+        if (ios[i]->fd >= 0)
+            close(ios[i]->fd);
         ios[i]->fd = -1;
     }
     for (int i = 0; i < 3; i++) {
@@ -820,12 +827,124 @@ static void take_reply(runner *rn, slot *s) {
     fork_direct(rn, s);
 }
 
+/* The runner watches the process itself from now on: its pipes (the runner kept the read ends) and its
+ * exit. */
+static void watch_directly(runner *rn, slot *s) {
+    set_relay(rn, s, false);
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0)
+            ev_io_start(rn->loop, ios[i]);
+    attach_child(rn, s, s->pid, -1);
+}
+
+static void srv_started(void *ctx, pid_t pid, bool relayed) {
+    slot *s = ctx;
+    if (pid <= 0) {
+        s->start_error = pid < 0 ? -pid : EPROTO;
+        return;
+    }
+    s->pid = pid;
+    if (!relayed) {
+        watch_directly(s->rn, s);
+        return;
+    }
+    setpgid(pid, pid);
+    if (s->rn->interrupted) { /* the signal came while its fork server was forking it */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+}
+
+static void srv_data(void *ctx, int stream, const char *p, size_t n) {
+    slot *s = ctx;
+    if (s->busy)
+        take_bytes(s, stream, p, n);
+}
+
+static void srv_ended(void *ctx) {
+    ((slot *)ctx)->ended = true;
+}
+
+static void srv_flushed(void *ctx) {
+    ((slot *)ctx)->flushed = true;
+}
+
+static const ac__forksrv_sink srv_sink = {srv_started, srv_data, srv_ended, srv_flushed};
+
+/* How long the runner waits for a server's answer it needs now (a pid, what a test that has ended or
+ * timed out wrote) before it kills the server and does without it: the runner still holds the pipes'
+ * read ends, and reads what the server left in them. */
+#define SERVER_PATIENCE_MS 5000
+
+/* One datagram from the slot's server, waiting for it (-1: the server is gone). The loop's idea of now is
+ * brought up to date after the wait, so that timers started from here count from the real now. */
+static int pump_wait(runner *rn, slot *s) {
+    int got = ac__forksrv_pump(&s->srv, &srv_sink, s, SERVER_PATIENCE_MS, 1);
+    ev_now_update(rn->loop);
+    return got;
+}
+
+/* The server's socket has closed: this slot forks for itself from now on. A test it was serving goes on
+ * under the runner's own eyes (what the server held of its output is lost with it). */
+static void drop_server(runner *rn, slot *s) {
+    if (ev_is_active(&s->srv_io)) {
+        ev_ref(rn->loop);
+        ev_io_stop(rn->loop, &s->srv_io);
+    }
+    ac__forksrv_stop(&s->srv);
+}
+
+static void server_gone(runner *rn, slot *s) {
+    pid_t made = ac__forksrv_made(&s->srv); /* (read before the server's page goes) */
+    drop_server(rn, s);
+    if (!s->busy || !s->relay || s->ended || s->start_error)
+        return;
+    if (s->pid <= 0) {
+        if (made <= 0) {
+            restart_direct(rn, s, EPIPE);
+            return;
+        }
+        s->pid = made;
+        setpgid(made, made);
+    }
+    watch_directly(rn, s);
+}
+
+/* What the server's messages call for: a fork from the runner after all, or the end of the test. True
+ * when the slot was freed (the caller delivers and starts more when it may). */
+static bool after_server(runner *rn, slot *s) {
+    if (!s->busy)
+        return false;
+    if (s->start_error) {
+        int err = s->start_error;
+        s->start_error = 0;
+        if (err == ENOSYS || err == EINVAL || err == EPERM) /* it cannot fork here: give it up */
+            drop_server(rn, s);
+        restart_direct(rn, s, err);
+        return !s->busy;
+    }
+    if (s->relay && s->ended) {
+        int status = s->status;
+        if (!s->reaped) {
+            pid_t got;
+            do
+                got = waitpid(s->pid, &status, 0);
+            while (got < 0 && errno == EINTR);
+            s->wait_error = got < 0 ? errno : 0;
+        }
+        finish(s, status); /* delivers and starts more itself */
+    }
+    return false;
+}
+
 static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     runner *rn = s->rn;
-    take_reply(rn, s);
-    if (!s->busy) { /* no process could be made: the test has failed saying so */
+    if (ac__forksrv_pump(&s->srv, &srv_sink, s, 0, 0) < 0)
+        server_gone(rn, s);
+    if (after_server(rn, s)) { /* no process could be made: the test has failed saying so */
         deliver_ready(rn);
         report_progress(rn);
         start_next(rn);
@@ -833,11 +952,76 @@ static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
 }
 
 /* Every test process a fork server is making has its pid known to the runner (before the runner lists
- * its children to kill what ended tests left). */
+ * its children to kill what ended tests left): its first message says. */
 static void await_replies(runner *rn) {
-    for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].busy && rn->slots[i].srv.pending)
-            take_reply(rn, &rn->slots[i]);
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        while (s->busy && s->relay && s->pid <= 0 && !s->start_error)
+            if (pump_wait(rn, s) < 0) {
+                server_gone(rn, s);
+                break;
+            }
+        if (s->busy && s->start_error)
+            after_server(rn, s);
+    }
+}
+
+/* The watchdog of a test a server is serving. */
+static void watchdog_relayed(runner *rn, slot *s) {
+    if (s->pid <= 0) { /* its fork server never answered (stopped?): given up, and the test started anew */
+        kill(s->srv.pid, SIGKILL);
+        while (s->srv.sock >= 0 && s->pid <= 0 && !s->start_error)
+            pump_wait(rn, s);
+        if (s->srv.sock < 0)
+            server_gone(rn, s);
+        if (after_server(rn, s)) {
+            deliver_ready(rn);
+            report_progress(rn);
+            start_next(rn);
+            return;
+        }
+        if (s->busy) {
+            ev_timer_set(&s->watchdog, s->limit + 0.2 + s->limit * 0.05, 0.);
+            ev_timer_start(rn->loop, &s->watchdog);
+        }
+        return;
+    }
+    int status;
+    pid_t got = waitpid(s->pid, &status, WNOHANG | WUNTRACED);
+    if (got == s->pid && !WIFSTOPPED(status)) { /* it has just ended: what it wrote is on its way */
+        s->reaped = true;
+        s->status = status;
+        while (!s->ended && pump_wait(rn, s) >= 0)
+            ;
+        if (s->srv.sock < 0) { /* the runner reads what is left in the pipes itself */
+            drop_server(rn, s);
+            set_relay(rn, s, false);
+            finish(s, status);
+            return;
+        }
+        after_server(rn, s);
+        return;
+    }
+    if (got == s->pid) {
+        s->stop_signal = WSTOPSIG(status);
+        s->traced_by_runner = tracer_of(s->pid) == getpid();
+    }
+    s->timed_out = true;
+    s->flushed = false;
+    if (ac__forksrv_flush(&s->srv) == 0) /* a "done" that is already on its way wins */
+        while (!s->flushed && !s->ended && pump_wait(rn, s) >= 0)
+            ;
+    bool gone = s->srv.sock < 0;
+    if (gone) {
+        server_gone(rn, s); /* the runner watches the process itself, and reads what is in the pipe */
+        if (s->res_io.fd >= 0)
+            read_into(s, &s->res_io);
+    }
+    s->hung_after_done = s->target->finished;
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+    if (!gone && s->ended)
+        after_server(rn, s);
 }
 
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
@@ -851,8 +1035,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         s->target = &RESULT(rn, idx);
     }
     int res[2], out[2], err[2];
-    /* Non-blocking at both ends: the runner's reads need it, and the test's ends are made blocking again
-     * by the fork server, off the runner's path (or by fork_direct). */
+    /* Non-blocking at both ends: the reads need it, and the test's ends are made blocking again by the
+     * fork server, off the runner's path (or by fork_direct). */
     if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0) {
         harness_failure(rn, s, idx, "pipe");
         return;
@@ -879,6 +1063,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->wait_error = 0;
     s->stop_signal = 0;
     s->traced_by_runner = false;
+    s->ended = s->flushed = s->reaped = false;
+    s->start_error = 0;
     s->limit = timeout;
     s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
     rn->running++;
@@ -893,22 +1079,22 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     for (int i = 0; i < 3; i++) {
         ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
         ios[i]->data = s;
-        ev_io_start(rn->loop, ios[i]);
     }
     if (s->srv.sock < 0 && s->srv.pid > 0)
         ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
     if (s->srv.sock >= 0) {
         ac__fork_request req = {
             .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
-        if (ac__forksrv_request(&s->srv, &req, res[1], out[1], err[1]) == 0) {
+        if (ac__forksrv_request(&s->srv, &req, s->held, fds) == 0) {
             close_held(s); /* the request holds them until the server has forked */
-            ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
-            s->srv_io.data = s;
-            ev_io_start(rn->loop, &s->srv_io);
-            return; /* srv_cb attaches the process */
+            set_relay(rn, s,
+                      true); /* the server reads the pipes: the runner keeps its read ends, unwatched */
+            return;          /* srv_cb takes it from here */
         }
-        ac__forksrv_stop(&s->srv); /* the server is gone: this slot forks for itself from now on */
+        server_gone(rn, s);
     }
+    for (int i = 0; i < 3; i++)
+        ev_io_start(rn->loop, ios[i]);
     fork_direct(rn, s);
 }
 
@@ -1147,14 +1333,25 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
          * shared mappings included. Only when there is something to fork. */
         if (run->nitems > 0 && !rn.interrupted && ac__forksrv_available()) {
             int keep[4] = {0, 1, 2, rn.devnull};
-            for (size_t i = 0; i < rn.nslots; i++)
-                if (!ac__forksrv_spawn(&rn.slots[i].srv, server_child, in_server, &rn, keep, 4))
+            for (size_t i = 0; i < rn.nslots; i++) {
+                slot *s = &rn.slots[i];
+                if (!ac__forksrv_spawn(&s->srv, server_child, in_server, &rn, keep, 4))
                     break; /* the slots without one fork for themselves */
+                ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
+                s->srv_io.data = s;
+                ev_io_start(rn.loop, &s->srv_io);
+                ev_unref(rn.loop); /* the run ends when the tests do, whatever the servers */
+            }
         }
         start_next(&rn);
         ev_run(rn.loop, 0);
-        for (size_t i = 0; i < rn.nslots; i++)
-            ac__forksrv_stop(&rn.slots[i].srv); /* every slot is idle: no request is pending */
+        for (size_t i = 0; i < rn.nslots; i++) { /* every slot is idle: no request is pending */
+            if (ev_is_active(&rn.slots[i].srv_io)) {
+                ev_ref(rn.loop);
+                ev_io_stop(rn.loop, &rn.slots[i].srv_io);
+            }
+            ac__forksrv_stop(&rn.slots[i].srv);
+        }
         ac__run_fixtures_teardown(); /* every test has ended: finished, crashed, timed out or killed */
         remove_signal_handlers(&rn);
         if (rn.subreaper) {
