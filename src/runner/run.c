@@ -358,17 +358,31 @@ static void describe_death(ac__buf *msg, int status, const ac__result *r, double
 static size_t runner_children(pid_t *out, size_t max) {
     size_t n = 0;
     bool listed = false;
-    if (ac__count_threads() == 1) { /* the one thread is the process's first: no directory to list */
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-        FILE *f = fopen(path, "re");
-        if (f) {
-            listed = true;
-            int pid;
-            while (n < max && fscanf(f, "%d", &pid) == 1)
-                out[n++] = (pid_t)pid;
-            fclose(f);
-            return n;
+    if (ac__count_threads() == 1) { /* the calling thread is the only one: no directory to list */
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            /* (raw reads: a seq_file gives all it holds up to the buffer's size at each read) */
+            size_t len = 0;
+            ssize_t got;
+            while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+                len += (size_t)got;
+                if (len < sizeof buf - 1)
+                    break;
+            }
+            close(fd);
+            buf[len] = '\0';
+            if (len < sizeof buf - 1) { /* else more children than the buffer holds: list them below */
+                for (char *p = buf, *end; n < max; p = end) {
+                    long pid = strtol(p, &end, 10);
+                    if (end == p)
+                        break;
+                    out[n++] = (pid_t)pid;
+                }
+                return n;
+            }
+            n = 0;
         }
     }
     DIR *tasks = opendir("/proc/self/task");
@@ -942,7 +956,7 @@ static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     runner *rn = s->rn;
-    if (ac__forksrv_pump(&s->srv, &srv_sink, s, 0, 0) < 0)
+    if (ac__forksrv_pump(&s->srv, &srv_sink, s, 0, 1) < 0) /* one: the loop calls again for more */
         server_gone(rn, s);
     if (after_server(rn, s)) { /* no process could be made: the test has failed saying so */
         deliver_ready(rn);
