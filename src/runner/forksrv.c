@@ -1,11 +1,13 @@
 /* forksrv.c — the fork servers: one small process per job slot, forked from the runner once its set-up is
  * done, that forks each test's process on the runner's request, so that the fork (copying the page
- * tables) and the copy-on-write faults it leaves in the forking process are paid off the runner's serial
- * path. The test's process is made with clone3(CLONE_PARENT): its parent is the runner, exactly as if the
- * runner had forked it (getppid, PR_SET_PDEATHSIG, PTRACE_TRACEME, waitpid, the child subreaper), and the
- * runner keeps watching it itself. A server only forks and answers with the new process's pid and pidfd;
- * it must not read a test's pipes, reap anything or hold any descriptor of the runner's but the ones it is
- * told to keep. */
+ * tables), the copy-on-write faults it leaves in the forking process and the watching of the test's
+ * pipes are paid off the runner's serial path. The test's process is made with clone3(CLONE_PARENT): its
+ * parent is the runner, exactly as if the runner had forked it (getppid, PR_SET_PDEATHSIG,
+ * PTRACE_TRACEME, waitpid, the child subreaper). The server reads the test's record, stdout and stderr
+ * pipes and its pidfd, and sends the runner what it wrote (at the end, or 32 KiB of a stream at a time,
+ * or when asked) and that it has ended. It must not reap, kill, time or judge a test (the runner does all
+ * that, and keeps the pipes' read ends to read them itself should the server go), nor hold any
+ * descriptor of the runner's but the ones it is told to keep. */
 #include "runner.h"
 
 #include <dirent.h>
