@@ -4,7 +4,7 @@
  * pipes are paid off the runner's serial path. The test's process is made with clone3(CLONE_PARENT): its
  * parent is the runner, exactly as if the runner had forked it (getppid, PR_SET_PDEATHSIG,
  * PTRACE_TRACEME, waitpid, the child subreaper). The server reads the test's record, stdout and stderr
- * pipes and its pidfd, and sends the runner what it wrote (at the end, or 32 KiB of a stream at a time,
+ * pipes and its pidfd, and sends the runner what it wrote (at the end, or 16 KiB of a stream at a time,
  * or when asked) and that it has ended. It must not reap, kill, time or judge a test (the runner does all
  * that, and keeps the pipes' read ends to read them itself should the server go), nor hold any
  * descriptor of the runner's but the ones it is told to keep. */
@@ -122,7 +122,7 @@ typedef struct request_msg {
     ac__fork_request req;
 } request_msg;
 
-#define STREAM_CAP (32 * 1024) /* what the server holds of a stream before passing it on */
+#define STREAM_CAP (16 * 1024) /* what the server holds of a stream before passing it on */
 #define DGRAM_CAP (3 * (STREAM_CAP + sizeof(wire)) + 2 * sizeof(wire))
 
 static ssize_t send_all(int sock, const void *p, size_t n) {
@@ -164,8 +164,15 @@ static void relay_send(relay *r, int type) {
         memcpy(r->out + o, &w, sizeof w);
         o += sizeof w;
     }
-    if (o)
-        send_all(r->sock, r->out, o);
+    if (o && send_all(r->sock, r->out, o) < 0 &&
+        errno == EMSGSIZE) /* a small socket buffer: frame by frame */
+        for (size_t f = 0; f < o;) {
+            wire w;
+            memcpy(&w, r->out + f, sizeof w);
+            size_t len = sizeof w + (w.type == WIRE_DATA ? (size_t)w.value : 0);
+            send_all(r->sock, r->out + f, len);
+            f += len;
+        }
 }
 
 /* Reads what stream i holds now (up to a short read, as the runner itself would); false at its end. */

@@ -745,12 +745,11 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     mark_ready(rn, idx);
 }
 
-/* The test's process `pid` exists: the runner watches its exit (through `pidfd` when the fork server
- * made one, else its own) and its time. */
-static void attach_child(runner *rn, slot *s, pid_t pid, int pidfd) {
+/* The test's process `pid` exists, and the runner watches its exit itself (its pidfd, else polling). */
+static void attach_child(runner *rn, slot *s, pid_t pid) {
     setpgid(pid, pid);
     s->pid = pid;
-    s->pidfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
     if (s->pidfd >= 0) {
         ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
         s->exit_io.data = s;
@@ -810,7 +809,7 @@ static void fork_direct(runner *rn, slot *s) {
         return;
     }
     close_held(s);
-    attach_child(rn, s, pid, -1);
+    attach_child(rn, s, pid);
 }
 
 /* ---- the slot's fork server ---- */
@@ -849,7 +848,7 @@ static void watch_directly(runner *rn, slot *s) {
     for (int i = 0; i < 3; i++)
         if (ios[i]->fd >= 0)
             ev_io_start(rn->loop, ios[i]);
-    attach_child(rn, s, s->pid, -1);
+    attach_child(rn, s, s->pid);
 }
 
 static void srv_started(void *ctx, pid_t pid, bool relayed) {

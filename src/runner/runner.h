@@ -122,7 +122,7 @@ typedef struct ac__forksrv {
 } ac__forksrv;
 /* What a server says about the test process it makes: `started` with its pid (or a negative errno: no
  * process; `relayed` false: the server passes nothing on, the runner watches the process itself), `data` of
- * stream 0 (records), 1 (stdout) or 2 (stderr) as the process writes it (held back up to 32 KiB a stream),
+ * stream 0 (records), 1 (stdout) or 2 (stderr) as the process writes it (held back up to 16 KiB a stream),
  * `ended` once the process has ended and all it wrote has been passed on, and `flushed` after
  * ac__forksrv_flush. */
 typedef struct ac__forksrv_sink {
