@@ -3,6 +3,7 @@
  * run whose fork servers are killed by a test goes on, each slot forking for itself, every test passing;
  * and a test whose server was stopped is started anew when its watchdog gives the server up. */
 #include "meta.h"
+#include "runner/runner.h" /* ac__forksrv_available: not under a sanitizer */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ static char *killing_run(const char *fork_server) {
 }
 
 AC_TEST(meta_forksrv, a_killed_fork_server_leaves_the_run_unchanged) {
+    if (!ac__forksrv_available())
+        AC_SKIP("fork servers are not used here (a sanitizer build, AC_FORK_SERVER=0, or no clone3)");
     char *text = killing_run("1");
     AC_ASSERT_NOT_NULL(text);
     /* the first run finds the one server of -j1; its slot forks for itself from then on */
@@ -62,6 +65,8 @@ AC_TEST(meta_forksrv, a_killed_fork_server_leaves_the_run_unchanged) {
 }
 
 AC_TEST(meta_forksrv, a_stopped_fork_server_is_given_up_at_the_watchdog, .timeout = 60) {
+    if (!ac__forksrv_available())
+        AC_SKIP("fork servers are not used here (a sanitizer build, AC_FORK_SERVER=0, or no clone3)");
     char *dir = make_temp_dir();
     char log[600], env_log[640];
     snprintf(log, sizeof log, "%s/log", dir);
