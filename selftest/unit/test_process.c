@@ -1,8 +1,14 @@
 /* test_process.c — the descriptors a test's process starts with, however it was made (by its slot's fork
  * server or by the runner): stdout, stderr and the record channel (fd 3) are blocking, as a test writing
- * much output expects (the runner's ends of the same pipes are non-blocking), and stdin is /dev/null. */
+ * much output expects (the runner's ends of the same pipes are non-blocking), stdin is /dev/null, and
+ * nothing else is open but the test's own loop (no pipe end, no server socket). */
 #include <asyncheck.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -19,4 +25,25 @@ AC_TEST(test_process, stdin_is_dev_null) {
     AC_ASSERT_EQ(fstat(0, &in), 0);
     AC_ASSERT_EQ(stat("/dev/null", &null), 0);
     AC_EXPECT_EQ(in.st_rdev, null.st_rdev);
+}
+
+AC_TEST(test_process, nothing_open_above_3_but_the_loops) {
+    DIR *d = opendir("/proc/self/fd");
+    AC_ASSERT_NOT_NULL(d);
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd <= 3 || fd == self)
+            continue;
+        char path[64], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        /* the test's loop: its epoll instance and the eventfd of its ev_async */
+        char seen[300];
+        snprintf(seen, sizeof seen, "fd %d: %s", fd, target);
+        AC_EXPECT_STR_CONTAINS(seen, ": anon_inode:");
+    }
+    closedir(d);
 }

@@ -305,8 +305,8 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
              * robust-futex list, and the server holds no lock (it is single-threaded) */
             if (robust_head)
                 syscall(SYS_set_robust_list, robust_head, robust_len);
-            for (size_t i = 3; i < 6; i++)
-                close(fds[i]);
+            /* (the read ends, fds[3..5], go with every other descriptor above 3 when child keeps only
+             * its stdio and record channel) */
             child(ctx, &m.req, fds[0], fds[1], fds[2]);
             _exit(127);
         }

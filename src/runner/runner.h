@@ -113,7 +113,7 @@ typedef struct ac__fork_request {
     size_t slot;
 } ac__fork_request;
 /* Runs in the new test process with its request and its ends of the record, stdout and stderr pipes;
- * never returns. */
+ * never returns, and must close every other descriptor above 3 (the pipes' read ends are among them). */
 typedef void (*ac__fork_child_fn)(void *ctx, const ac__fork_request *req, int res_w, int out_w, int err_w);
 typedef struct ac__forksrv {
     pid_t pid; /* the server, or -1 */
