@@ -1,7 +1,8 @@
 /* test_process.c — the descriptors a test's process starts with, however it was made (by its slot's fork
  * server or by the runner): stdout, stderr and the record channel (fd 3) are blocking, as a test writing
- * much output expects (the runner's ends of the same pipes are non-blocking), stdin is /dev/null, and
- * nothing else is open but the test's own loop (no pipe end, no server socket). */
+ * much output expects (the runner's ends of the same pipes are non-blocking), and nothing else is open but
+ * the test's own loop (no pipe end, no server socket). In the suite `isolation` (runtime.c): about a
+ * process of the test's own, so not run under --no-fork. */
 #include <asyncheck.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,10 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
-AC_TEST(test_process, stdout_stderr_and_channel_block) {
+AC_TEST(isolation, stdout_stderr_and_channel_block) {
     for (int fd = 1; fd <= 3; fd++) {
         int flags = fcntl(fd, F_GETFL);
         AC_ASSERT_NE(flags, -1);
@@ -20,14 +19,7 @@ AC_TEST(test_process, stdout_stderr_and_channel_block) {
     }
 }
 
-AC_TEST(test_process, stdin_is_dev_null) {
-    struct stat in, null;
-    AC_ASSERT_EQ(fstat(0, &in), 0);
-    AC_ASSERT_EQ(stat("/dev/null", &null), 0);
-    AC_EXPECT_EQ(in.st_rdev, null.st_rdev);
-}
-
-AC_TEST(test_process, nothing_open_above_3_but_the_loops) {
+AC_TEST(isolation, nothing_open_above_3_but_the_loops) {
     DIR *d = opendir("/proc/self/fd");
     AC_ASSERT_NOT_NULL(d);
     int self = dirfd(d);
