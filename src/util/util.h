@@ -35,9 +35,9 @@ void *ac__xcalloc(size_t n, size_t size);
 double ac__monotonic(void);
 
 /* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell; 1 without looking
- * while glibc says no pthread_create has run in the process (threads the kernel starts for a process,
- * such as io_uring's workers, are then not counted). Safe to call while a test has replaced open, read or
- * the clock. */
+ * while glibc says no pthread_create has run in the process (threads started otherwise, by a raw clone
+ * or by the kernel for io_uring, are then not counted). Safe to call while a test has replaced open, read
+ * or the clock. */
 int ac__count_threads(void);
 
 /* The one reading of AC_TIMEOUT_MULTIPLIER, the factor for slow machines that stretches real-time waits:
