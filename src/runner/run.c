@@ -1024,16 +1024,15 @@ static void watchdog_relayed(runner *rn, slot *s) {
     if (ac__forksrv_flush(&s->srv) == 0) /* a "done" that is already on its way wins */
         while (!s->flushed && !s->ended && pump_wait(rn, s) >= 0)
             ;
-    bool gone = s->srv.sock < 0;
-    if (gone) {
-        server_gone(rn, s); /* the runner watches the process itself, and reads what is in the pipe */
-        if (s->res_io.fd >= 0)
-            read_into(s, &s->res_io);
+    if (s->srv.sock < 0) {
+        server_gone(rn, s); /* unless it said the end: the runner watches the process itself, */
+        if (!s->relay && s->res_io.fd >= 0)
+            read_into(s, &s->res_io); /* and reads what is in the pipe */
     }
     s->hung_after_done = s->target->finished;
     kill(-s->pid, SIGKILL);
     kill(s->pid, SIGKILL);
-    if (!gone && s->ended)
+    if (s->relay && s->ended)
         after_server(rn, s);
 }
 
