@@ -4,7 +4,8 @@
 #
 # For det.same_every_run --schedules N (N = BENCH_SCHEDULES, default 3000), -j1 and -j2:
 #   perf stat (task-clock, page faults, context switches) of the whole process tree and of the runner
-#     alone (--no-inherit); the children are the difference. Per schedule.
+#     alone (--no-inherit); the children (with the fork servers that make them) are the difference. Per
+#     schedule.
 #   bench_floor's bare fork + _exit + waitpid beside it, and perf stat --no-inherit of its parent.
 #   strace -ff of 200 schedules at -j1: syscalls per schedule in the runner and in one child.
 #   perf record -g (cpu-clock, all processes) of N schedules at -j1, each sample put in one category by
@@ -78,9 +79,9 @@ awk -F, '$3 ~ /task-clock/ { printf "  its parent: %.1f µs of CPU per fork (2,0
 # ---- syscalls per schedule ----
 mkdir "$tmp/st"
 strace -ff -o "$tmp/st/t" -- "$prog" --filter $test --schedules 200 -j1 >/dev/null 2>&1
+# the runner is the process strace started (the fork servers' traces may be longer)
+runner_trace=$(cd "$tmp/st" && grep -l '^execve(' -- * | head -n1)
 # shellcheck disable=SC2012 # the names are strace's t.PID
-runner_trace=$(ls -S "$tmp/st" | head -n1) # the runner makes the longest trace
-# shellcheck disable=SC2012
 child_trace=$(ls -S "$tmp/st" | sed -n 100p) # any child: they all make the same calls
 printf '\nsyscalls per schedule (strace -ff, 200 schedules, -j1): runner %s, child %s\n' \
     "$(awk 'END { printf "%.1f", NR / 200 }' "$tmp/st/$runner_trace")" "$(grep -c '(' "$tmp/st/$child_trace")"

@@ -318,14 +318,16 @@ void ac__clock_attach(struct ev_loop *loop) {
         STORE(vc.epfd, last_epoll_fd);
 }
 
-void ac__clock_end(void) {
+void ac__clock_end(bool restore_slots) {
     if (!vc.kind)
         return;
-    STORE(vc.kind, 0);
-    ac__patch_batch_begin();
-    while (vc.npatches)
-        ac__patch_undo(&vc.patches[--vc.npatches]);
-    ac__patch_batch_end();
+    STORE(vc.kind, 0); /* from here every replacement passes its call on to the real function */
+    if (restore_slots) {
+        ac__patch_batch_begin();
+        while (vc.npatches)
+            ac__patch_undo(&vc.patches[--vc.npatches]);
+        ac__patch_batch_end();
+    }
     STORE(vc.epfd, -1);
     vc.t = NULL;
 }

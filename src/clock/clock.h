@@ -15,8 +15,10 @@ void ac__clock_begin(ac_test *t, int kind);
 void ac__clock_attach(struct ev_loop *loop);
 /* Finds the slots a virtual clock rewrites, so that test processes forked later find them ready. */
 void ac__clock_warm(void);
-/* Removes the replacements (before the loop is destroyed). */
-void ac__clock_end(void);
+/* Ends the clock: its replacements pass every call on to the real functions from now on, and with
+ * `restore_slots` the rewritten slots get their originals back (false only in a forked test's process,
+ * which exits after the test). */
+void ac__clock_end(bool restore_slots);
 /* AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL for the test running now. */
 int ac__clock_kind(void);
 /* Since the last call: did the loop find nothing ready and nothing that time could bring (manual clock

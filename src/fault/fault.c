@@ -492,8 +492,9 @@ static void *replacement_of(const char *fn) {
 }
 
 void ac__fault_begin(ac_test *t, const ac__fault_point *p, bool exploring) {
-    memset(&st, 0, sizeof st);
-    st.refuser = -1;
+    static const __typeof__(st) clean = {.refuser = -1};
+    if (memcmp(&st, &clean, sizeof st) != 0) /* a forked test child writes no page it need not */
+        memcpy(&st, &clean, sizeof st);
     if (!p || p->at <= 0)
         return;
     st.t = t;

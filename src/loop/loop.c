@@ -733,7 +733,8 @@ void ac__loop_set_scheduler(const ac__loop_scheduler *s) {
 }
 
 void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n) {
-    ac__loop_namer = n;
+    if (ac__loop_namer != n) /* a forked test child writes no page it need not */
+        ac__loop_namer = n;
 }
 
 bool ac__delivery_describe(ac__buf *b, const void *w) {

@@ -83,8 +83,9 @@ static void release_waits(ac_test *t);
 
 /* The real write(), whatever slot a test has rewritten with ac_replace: a replaced write must not
  * swallow the records that say the test failed. */
+static ssize_t (*real_write)(int, const void *, size_t);
+
 static ssize_t record_write(int fd, const void *buf, size_t n) {
-    static ssize_t (*real_write)(int, const void *, size_t);
     if (!real_write)
         real_write = (ssize_t(*)(int, const void *, size_t))ac__real("write");
     return real_write ? real_write(fd, buf, n) : write(fd, buf, n);
@@ -811,6 +812,12 @@ static void wire_mocks(void) {
     ac__cancel_set_held_counter(ac__mock_held_all);
 }
 
+void ac__exec_warm(void) {
+    wire_mocks();
+    if (!real_write) /* a dlsym in every test child costs a dozen page faults of the loader's */
+        real_write = (ssize_t(*)(int, const void *, size_t))ac__real("write");
+}
+
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
                    ac__sink *sink) {
     wire_mocks();
@@ -932,7 +939,8 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
             ac__tl_begin(NULL);
             ev_loop_destroy(t->loop);
         }
-        ac__clock_end();
+        ac__clock_end(sink->fd < 0); /* a forked test's process only exits after this: its mprotect
+                                      * calls and page copies would be for nothing */
     }
     end_if_forked(t);
     if (threads_at_start > 0)

@@ -100,11 +100,12 @@ size_t ac__runner_fd_slots(size_t jobs) {
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
         return jobs;
     size_t used = open_fds(lim.rlim_cur);
-    /* A running test holds 4 (its record, stdout and stderr pipes and its pidfd); starting one briefly
-     * takes 3 more (the pipes' other ends, until the fork). Keep a few for reports and libev. */
+    /* A running test holds 5 (its record, stdout and stderr pipes, its pidfd and its slot's fork server
+     * socket); starting one briefly takes 3 more (the pipes' other ends, until they are sent to the
+     * server or forked). Keep a few for reports and libev. */
     size_t reserve = 3 + 8;
     size_t room = lim.rlim_cur > used + reserve ? (size_t)lim.rlim_cur - used - reserve : 0;
-    size_t fit = room / 4;
+    size_t fit = room / 5;
     if (fit < 1)
         fit = 1;
     return jobs < fit ? jobs : fit;

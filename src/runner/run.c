@@ -51,7 +51,15 @@ typedef struct slot {
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
     unsigned sched_index;
     ac__result attempt;
-    ac__result *target; /* where records go: the test's result, or `attempt` */
+    ac__result *target;  /* where records go: the test's result, or `attempt` */
+    ac__forksrv srv;     /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
+    ev_io srv_io;        /* its messages (always watched while it lives) */
+    int held[3];         /* the test's ends of its pipes, until its process exists */
+    bool relay;          /* the server passes on what the running test writes, and its end */
+    bool ended, flushed; /* ... it has said so (ended: the process has ended, all it wrote passed on) */
+    int start_error;     /* ... it could not make the process (errno) */
+    bool reaped;         /* the watchdog has waited for the process already: its status */
+    int status;
 } slot;
 
 struct runner {
@@ -83,6 +91,7 @@ struct runner {
     pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
+    pid_t self;         /* the runner's pid: every test process's parent */
 };
 
 #define RESULT(rn, idx) ((rn)->results[(idx) % (rn)->window])
@@ -294,24 +303,43 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     _exit(0);
 }
 
+/* The test's process as a fork server makes it: the runner's child_main, from the server's copy of the
+ * runner. */
+static void server_child(void *ctx, const ac__fork_request *req, int res_w, int out_w, int err_w) {
+    runner *rn = ctx;
+    child_main(rn, req->def, &req->sched, req->timeout, rn->self, res_w, out_w, err_w, req->slot);
+}
+
+/* Once in a new fork server, which has closed the runner's descriptors: the signal pipe's numbers may be
+ * taken by a test's pipes now, and child_main must not close them. */
+static void in_server(void *ctx) {
+    (void)ctx;
+    signal_pipe[0] = signal_pipe[1] = -1;
+}
+
 /* ---- reading a child's pipes ---- */
+
+/* Bytes the test wrote to stream 0 (records), 1 (stdout) or 2 (stderr). */
+static void take_bytes(slot *s, int stream, const char *p, size_t n) {
+    ac__result *r = s->target;
+    if (stream == 0) {
+        ac__buf_append(&s->records, p, n);
+        if (ac__records_consume(&s->records, r) < 0) {
+            ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0,
+                                   "malformed record stream from the test process", NULL, NULL);
+            s->records.len = 0;
+        }
+    } else {
+        ac__capture_add(stream == 1 ? &r->out : &r->err, p, n);
+    }
+}
 
 static void read_into(slot *s, ev_io *w) {
     char chunk[65536];
-    ac__result *r = s->target;
     for (;;) {
         ssize_t n = read(w->fd, chunk, sizeof chunk);
         if (n > 0) {
-            if (w == &s->res_io) {
-                ac__buf_append(&s->records, chunk, (size_t)n);
-                if (ac__records_consume(&s->records, r) < 0) {
-                    ac__result_add_failure(r, AC_FK_HARNESS, false, NULL, 0,
-                                           "malformed record stream from the test process", NULL, NULL);
-                    s->records.len = 0;
-                }
-            } else {
-                ac__capture_add(w == &s->out_io ? &r->out : &r->err, chunk, (size_t)n);
-            }
+            take_bytes(s, w == &s->res_io ? 0 : w == &s->out_io ? 1 : 2, chunk, (size_t)n);
             if ((size_t)n < sizeof chunk)
                 return;
             continue;
@@ -364,8 +392,35 @@ static void describe_death(ac__buf *msg, int status, const ac__result *r, double
 /* The runner's children, from /proc/self/task/T/children, else by each process's parent in /proc. */
 static size_t runner_children(pid_t *out, size_t max) {
     size_t n = 0;
-    DIR *tasks = opendir("/proc/self/task");
     bool listed = false;
+    if (ac__count_threads() == 1) { /* the calling thread is the only one: no directory to list */
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            /* (raw reads: a seq_file gives all it holds up to the buffer's size at each read) */
+            size_t len = 0;
+            ssize_t got;
+            while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+                len += (size_t)got;
+                if (len < sizeof buf - 1)
+                    break;
+            }
+            close(fd);
+            buf[len] = '\0';
+            if (len < sizeof buf - 1) { /* else more children than the buffer holds: list them below */
+                for (char *p = buf, *end; n < max; p = end) {
+                    long pid = strtol(p, &end, 10);
+                    if (end == p)
+                        break;
+                    out[n++] = (pid_t)pid;
+                }
+                return n;
+            }
+            n = 0;
+        }
+    }
+    DIR *tasks = opendir("/proc/self/task");
     if (tasks) {
         struct dirent *e;
         while ((e = readdir(tasks)) != NULL) {
@@ -414,7 +469,10 @@ static size_t runner_children(pid_t *out, size_t max) {
     return n;
 }
 
+static void await_replies(runner *rn);
+
 static void reap_leftovers(runner *rn) {
+    await_replies(rn);
     for (int round = 0; round < 64; round++) {
         pid_t kids[256];
         size_t n = runner_children(kids, sizeof kids / sizeof *kids), killed = 0;
@@ -424,6 +482,8 @@ static void reap_leftovers(runner *rn) {
                 keep = rn->slots[j].busy && rn->slots[j].pid == kids[i];
             for (size_t j = 0; j < rn->npreexisting && !keep; j++)
                 keep = rn->preexisting[j] == kids[i];
+            for (size_t j = 0; j < rn->nslots && !keep; j++)
+                keep = rn->slots[j].srv.pid == kids[i];
             if (keep)
                 continue;
             kill(kids[i], SIGKILL);
@@ -436,6 +496,16 @@ static void reap_leftovers(runner *rn) {
     }
 }
 
+/* While a server serves the slot's test, the runner's loop watches nothing of the test's but its
+ * watchdog (the server's socket does not keep the loop running): the test holds the loop itself. */
+static void set_relay(runner *rn, slot *s, bool on) {
+    if (on && !s->relay)
+        ev_ref(rn->loop);
+    else if (!on && s->relay)
+        ev_unref(rn->loop);
+    s->relay = on;
+}
+
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
     ac__result *r = s->target;
@@ -444,7 +514,8 @@ static void finish(slot *s, int status) {
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
     for (size_t i = 0; i < 3; i++)
         if (ios[i]->fd >= 0) {
-            read_into(s, ios[i]); /* what is buffered in the pipe now */
+            if (!s->relay) /* (a fork server has passed on what was buffered when the process ended) */
+                read_into(s, ios[i]); /* what is buffered in the pipe now */
             if (ios[i]->fd >= 0) {
                 ev_io_stop(rn->loop, ios[i]);
                 close(ios[i]->fd);
@@ -459,6 +530,8 @@ static void finish(slot *s, int status) {
         s->pidfd = -1;
     }
     ac__buf_free(&s->records);
+    set_relay(rn, s, false);
+    s->ended = s->reaped = false;
     r->duration = elapsed;
     if (!r->finished) {
         ac__buf msg = {0};
@@ -578,9 +651,15 @@ static pid_t tracer_of(pid_t pid) {
     return tracer;
 }
 
+static void watchdog_relayed(runner *rn, slot *s);
+
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
+    if (s->relay) {
+        watchdog_relayed(s->rn, s);
+        return;
+    }
     /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
      * and a pidfd does not report stops: say which signal stopped it. */
     int status;
@@ -626,7 +705,7 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
         return;
     rn->interrupted = c;
     for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].busy) {
+        if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
             kill(-rn->slots[i].pid, SIGKILL);
             kill(rn->slots[i].pid, SIGKILL);
         }
@@ -702,6 +781,297 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     mark_ready(rn, idx);
 }
 
+/* The test's process `pid` exists, and the runner watches its exit itself (its pidfd, else polling). */
+static void attach_child(runner *rn, slot *s, pid_t pid) {
+    setpgid(pid, pid);
+    s->pid = pid;
+    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+    if (s->pidfd >= 0) {
+        ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
+        s->exit_io.data = s;
+        ev_io_start(rn->loop, &s->exit_io);
+    } else {
+        ev_timer_init(&s->exit_poll, exit_poll_cb, 0.002, 0.002);
+        s->exit_poll.data = s;
+        ev_timer_start(rn->loop, &s->exit_poll);
+    }
+    if (rn->interrupted) { /* the signal came while its fork server was forking it */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+}
+
+static void close_held(slot *s) {
+    for (int i = 0; i < 3; i++)
+        if (s->held[i] >= 0) {
+            close(s->held[i]);
+            s->held[i] = -1;
+        }
+}
+
+/* A start that made no process: the slot gives up its pipes and the test fails saying why. */
+static void abandon_start(runner *rn, slot *s, const char *what) {
+    int err = errno;
+    close_held(s);
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0) {
+            ev_io_stop(rn->loop, ios[i]);
+            close(ios[i]->fd);
+            ios[i]->fd = -1;
+        }
+    ac__buf_free(&s->records);
+    ev_timer_stop(rn->loop, &s->watchdog);
+    s->busy = false;
+    rn->running--;
+    errno = err;
+    harness_failure(rn, s, s->idx, what);
+}
+
+/* Forks the test's process from the runner itself (no fork server, or its server failed), with the
+ * write ends held in s->held. */
+static void fork_direct(runner *rn, slot *s) {
+    for (int i = 0; i < 3; i++)
+        ioctl(s->held[i], FIONBIO, &(int){0}); /* the test writes to blocking pipes */
+    fflush(NULL);                              /* nothing buffered in the runner may be written twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(s->res_io.fd), close(s->out_io.fd), close(s->err_io.fd);
+        child_main(rn, RESULT(rn, s->idx).def, &s->sched, s->limit, rn->self, s->held[0], s->held[1],
+                   s->held[2], (size_t)(s - rn->slots));
+    }
+    if (pid < 0) {
+        abandon_start(rn, s, "fork");
+        return;
+    }
+    close_held(s);
+    attach_child(rn, s, pid);
+}
+
+/* ---- the slot's fork server ---- */
+
+/* The server made no process (or is gone without having made one): new pipes (the write ends went to
+ * the server), and a fork from the runner. */
+static void restart_direct(runner *rn, slot *s, int err) {
+    set_relay(rn, s, false);
+    errno = err;
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++) {
+        ev_io_stop(rn->loop, ios[i]);
+        if (ios[i]->fd >= 0)
+            close(ios[i]->fd);
+        ios[i]->fd = -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+            abandon_start(rn, s, "pipe");
+            return;
+        }
+        ev_io_init(ios[i], pipe_cb, p[0], EV_READ);
+        ios[i]->data = s;
+        ev_io_start(rn->loop, ios[i]);
+        s->held[i] = p[1];
+    }
+    fork_direct(rn, s);
+}
+
+/* The runner watches the process itself from now on: its pipes (the runner kept the read ends) and its
+ * exit. */
+static void watch_directly(runner *rn, slot *s) {
+    set_relay(rn, s, false);
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0)
+            ev_io_start(rn->loop, ios[i]);
+    attach_child(rn, s, s->pid);
+}
+
+static void srv_started(void *ctx, pid_t pid, bool relayed) {
+    slot *s = ctx;
+    if (pid <= 0) {
+        s->start_error = pid < 0 ? -pid : EPROTO;
+        return;
+    }
+    s->pid = pid;
+    if (!relayed) {
+        watch_directly(s->rn, s);
+        return;
+    }
+    setpgid(pid, pid);
+    if (s->rn->interrupted) { /* the signal came while its fork server was forking it */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+}
+
+static void srv_data(void *ctx, int stream, const char *p, size_t n) {
+    slot *s = ctx;
+    if (s->busy)
+        take_bytes(s, stream, p, n);
+}
+
+static void srv_ended(void *ctx) {
+    ((slot *)ctx)->ended = true;
+}
+
+static void srv_flushed(void *ctx) {
+    ((slot *)ctx)->flushed = true;
+}
+
+static const ac__forksrv_sink srv_sink = {srv_started, srv_data, srv_ended, srv_flushed};
+
+/* How long the runner waits for a server's answer it needs now (a pid, what a test that has ended or
+ * timed out wrote) before it kills the server and does without it: the runner still holds the pipes'
+ * read ends, and reads what the server left in them. */
+#define SERVER_PATIENCE_MS 5000
+
+/* One datagram from the slot's server, waiting for it (-1: the server is gone). The loop's idea of now is
+ * brought up to date after the wait, so that timers started from here count from the real now. */
+static int pump_wait(runner *rn, slot *s) {
+    int got = ac__forksrv_pump(&s->srv, &srv_sink, s, SERVER_PATIENCE_MS, 1);
+    ev_now_update(rn->loop);
+    return got;
+}
+
+/* The server's socket has closed: this slot forks for itself from now on. A test it was serving goes on
+ * under the runner's own eyes (what the server held of its output is lost with it). */
+static void drop_server(runner *rn, slot *s) {
+    if (ev_is_active(&s->srv_io)) {
+        ev_ref(rn->loop);
+        ev_io_stop(rn->loop, &s->srv_io);
+    }
+    ac__forksrv_stop(&s->srv);
+}
+
+static void server_gone(runner *rn, slot *s) {
+    pid_t made = ac__forksrv_made(&s->srv); /* (read before the server's page goes) */
+    drop_server(rn, s);
+    if (!s->busy || !s->relay || s->ended || s->start_error)
+        return;
+    if (s->pid <= 0) {
+        if (made <= 0) {
+            restart_direct(rn, s, EPIPE);
+            return;
+        }
+        s->pid = made;
+        setpgid(made, made);
+    }
+    watch_directly(rn, s);
+}
+
+/* What the server's messages call for: a fork from the runner after all, or the end of the test. True
+ * when the slot was freed (the caller delivers and starts more when it may). */
+static bool after_server(runner *rn, slot *s) {
+    if (!s->busy)
+        return false;
+    if (s->start_error) {
+        int err = s->start_error;
+        s->start_error = 0;
+        if (err == ENOSYS || err == EINVAL || err == EPERM) /* it cannot fork here: give it up */
+            drop_server(rn, s);
+        restart_direct(rn, s, err);
+        return !s->busy;
+    }
+    if (s->relay && s->ended) {
+        int status = s->status;
+        if (!s->reaped) {
+            pid_t got;
+            do
+                got = waitpid(s->pid, &status, 0);
+            while (got < 0 && errno == EINTR);
+            s->wait_error = got < 0 ? errno : 0;
+        }
+        finish(s, status); /* delivers and starts more itself */
+    }
+    return false;
+}
+
+static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    runner *rn = s->rn;
+    if (ac__forksrv_pump(&s->srv, &srv_sink, s, 0, 1) < 0) /* one: the loop calls again for more */
+        server_gone(rn, s);
+    if (after_server(rn, s)) { /* no process could be made: the test has failed saying so */
+        deliver_ready(rn);
+        report_progress(rn);
+        start_next(rn);
+    }
+}
+
+/* Every test process a fork server is making has its pid known to the runner (before the runner lists
+ * its children to kill what ended tests left): its first message says. */
+static void await_replies(runner *rn) {
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        while (s->busy && s->relay && s->pid <= 0 && !s->start_error)
+            if (pump_wait(rn, s) < 0) {
+                server_gone(rn, s);
+                break;
+            }
+        if (s->busy && s->start_error)
+            after_server(rn, s);
+    }
+}
+
+/* The watchdog of a test a server is serving. */
+static void watchdog_relayed(runner *rn, slot *s) {
+    if (s->pid <= 0) { /* its fork server never answered (stopped?): given up, and the test started anew */
+        kill(s->srv.pid, SIGKILL);
+        while (s->srv.sock >= 0 && s->pid <= 0 && !s->start_error)
+            pump_wait(rn, s);
+        if (s->srv.sock < 0)
+            server_gone(rn, s);
+        if (after_server(rn, s)) {
+            deliver_ready(rn);
+            report_progress(rn);
+            start_next(rn);
+            return;
+        }
+        if (s->busy) {
+            ev_timer_set(&s->watchdog, s->limit + 0.2 + s->limit * 0.05, 0.);
+            ev_timer_start(rn->loop, &s->watchdog);
+        }
+        return;
+    }
+    int status;
+    pid_t got = waitpid(s->pid, &status, WNOHANG | WUNTRACED);
+    if (got == s->pid && !WIFSTOPPED(status)) { /* it has just ended: what it wrote is on its way */
+        s->reaped = true;
+        s->status = status;
+        while (!s->ended && pump_wait(rn, s) >= 0)
+            ;
+        if (s->srv.sock < 0) { /* the runner reads what is left in the pipes itself */
+            drop_server(rn, s);
+            set_relay(rn, s, false);
+            finish(s, status);
+            return;
+        }
+        after_server(rn, s);
+        return;
+    }
+    if (got == s->pid) {
+        s->stop_signal = WSTOPSIG(status);
+        s->traced_by_runner = tracer_of(s->pid) == getpid();
+    }
+    s->timed_out = true;
+    s->flushed = false;
+    if (ac__forksrv_flush(&s->srv) == 0) /* a "done" that is already on its way wins */
+        while (!s->flushed && !s->ended && pump_wait(rn, s) >= 0)
+            ;
+    if (s->srv.sock < 0) {
+        server_gone(rn, s); /* unless it said the end: the runner watches the process itself, */
+        if (!s->relay && s->res_io.fd >= 0)
+            read_into(s, &s->res_io); /* and reads what is in the pipe */
+    }
+    s->hung_after_done = s->target->finished;
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+    if (s->relay && s->ended)
+        after_server(rn, s);
+}
+
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     const ac__test_def *def = RESULT(rn, idx).def;
     s->explore = ex;
@@ -713,16 +1083,18 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         s->target = &RESULT(rn, idx);
     }
     int res[2], out[2], err[2];
-    if (pipe2(res, O_CLOEXEC) < 0) {
+    /* Non-blocking at both ends: the reads need it, and the test's ends are made blocking again by the
+     * fork server, off the runner's path (or by fork_direct). */
+    if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0) {
         harness_failure(rn, s, idx, "pipe");
         return;
     }
-    if (pipe2(out, O_CLOEXEC) < 0) {
+    if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0) {
         close(res[0]), close(res[1]);
         harness_failure(rn, s, idx, "pipe");
         return;
     }
-    if (pipe2(err, O_CLOEXEC) < 0) {
+    if (pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
         close(res[0]), close(res[1]), close(out[0]), close(out[1]);
         harness_failure(rn, s, idx, "pipe");
         return;
@@ -731,22 +1103,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     if (rn->channel_lost)
         rn->channel_lost[s - rn->slots] = 0;
     ac__tl_reset(slot_ring(rn, (size_t)(s - rn->slots)), ac__timeline_capacity(rn->run->opts, def));
-    fflush(NULL); /* nothing buffered in the runner may be written twice */
-    pid_t parent = getpid();
     s->started = ac__monotonic();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(res[0]), close(out[0]), close(err[0]);
-        child_main(rn, def, &s->sched, timeout, parent, res[1], out[1], err[1], (size_t)(s - rn->slots));
-    }
-    close(res[1]), close(out[1]), close(err[1]);
-    if (pid < 0) {
-        close(res[0]), close(out[0]), close(err[0]);
-        harness_failure(rn, s, idx, "fork");
-        return;
-    }
-    setpgid(pid, pid);
-    s->pid = pid;
+    s->pid = 0; /* until the process exists */
     s->idx = idx;
     s->busy = true;
     s->timed_out = false;
@@ -754,31 +1112,39 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->wait_error = 0;
     s->stop_signal = 0;
     s->traced_by_runner = false;
+    s->ended = s->flushed = s->reaped = false;
+    s->start_error = 0;
     s->limit = timeout;
+    s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
     rn->running++;
-    int fds[3] = {res[0], out[0], err[0]};
-    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
-    for (int i = 0; i < 3; i++) {
-        ioctl(fds[i], FIONBIO, &(int){1});
-        ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
-        ios[i]->data = s;
-        ev_io_start(rn->loop, ios[i]);
-    }
-    s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
-    if (s->pidfd >= 0) {
-        ev_io_init(&s->exit_io, exit_cb, s->pidfd, EV_READ);
-        s->exit_io.data = s;
-        ev_io_start(rn->loop, &s->exit_io);
-    } else {
-        ev_timer_init(&s->exit_poll, exit_poll_cb, 0.002, 0.002);
-        s->exit_poll.data = s;
-        ev_timer_start(rn->loop, &s->exit_poll);
-    }
     /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
-     * test that no longer runs its loop. A little grace lets the child's own report win. */
+     * test that no longer runs its loop (or whose fork server never answers). A little grace lets the
+     * child's own report win. */
     ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
     s->watchdog.data = s;
     ev_timer_start(rn->loop, &s->watchdog);
+    int fds[3] = {res[0], out[0], err[0]};
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++) {
+        ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
+        ios[i]->data = s;
+    }
+    if (s->srv.sock < 0 && s->srv.pid > 0)
+        ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
+    if (s->srv.sock >= 0) {
+        ac__fork_request req = {
+            .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
+        if (ac__forksrv_request(&s->srv, &req, s->held, fds) == 0) {
+            close_held(s); /* the request holds them until the server has forked */
+            set_relay(rn, s,
+                      true); /* the server reads the pipes: the runner keeps its read ends, unwatched */
+            return;          /* srv_cb takes it from here */
+        }
+        server_gone(rn, s);
+    }
+    for (int i = 0; i < 3; i++)
+        ev_io_start(rn->loop, ios[i]);
+    fork_direct(rn, s);
 }
 
 /* A free slot's next run: another run of a test being explored (earliest test first), else the next
@@ -986,6 +1352,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         /* One-time costs every test child would otherwise pay again: libffi's closure allocator, and
          * finding the slots a virtual clock rewrites. */
         ac__mock_warm();
+        ac__exec_warm();
         bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
         for (size_t i = 0; i < run->ntests && !virtual_clock; i++) {
             const ac__test_def *def = run->tests[i];
@@ -1000,10 +1367,14 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
-        rn.timelines = timelines_setup(&rn, rn.nslots);
+        rn.timelines =
+            timelines_setup(&rn, rn.nslots); /* before the fork servers: they and the tests inherit it */
+        rn.self = getpid();
         for (size_t i = 0; i < rn.nslots; i++) {
             rn.slots[i].rn = &rn;
             rn.slots[i].pidfd = -1;
+            rn.slots[i].srv = (ac__forksrv){.pid = -1, .sock = -1};
+            rn.slots[i].held[0] = rn.slots[i].held[1] = rn.slots[i].held[2] = -1;
             ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
             ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
         }
@@ -1017,8 +1388,29 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
         /* (a program with more children of its own than the runner can tell apart gives this up) */
         rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+        /* Last of the set-up, so that the servers (and the test processes they fork) inherit all of it,
+         * shared mappings included. Only when there is something to fork. */
+        if (run->nitems > 0 && !rn.interrupted && ac__forksrv_available()) {
+            int keep[4] = {0, 1, 2, rn.devnull};
+            for (size_t i = 0; i < rn.nslots; i++) {
+                slot *s = &rn.slots[i];
+                if (!ac__forksrv_spawn(&s->srv, server_child, in_server, &rn, keep, 4))
+                    break; /* the slots without one fork for themselves */
+                ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
+                s->srv_io.data = s;
+                ev_io_start(rn.loop, &s->srv_io);
+                ev_unref(rn.loop); /* the run ends when the tests do, whatever the servers */
+            }
+        }
         start_next(&rn);
         ev_run(rn.loop, 0);
+        for (size_t i = 0; i < rn.nslots; i++) { /* every slot is idle: no request is pending */
+            if (ev_is_active(&rn.slots[i].srv_io)) {
+                ev_ref(rn.loop);
+                ev_io_stop(rn.loop, &rn.slots[i].srv_io);
+            }
+            ac__forksrv_stop(&rn.slots[i].srv);
+        }
         ac__run_fixtures_teardown(); /* every test has ended: finished, crashed, timed out or killed */
         remove_signal_handlers(&rn);
         if (rn.subreaper) {

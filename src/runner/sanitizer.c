@@ -191,8 +191,12 @@ void ac__asan_begin(bool own_process) {
         if (set && set != __sanitizer_set_death_callback)
             set(on_sanitizer_death);
     }
-    san_before = __atomic_load_n(&san_reports, __ATOMIC_ACQUIRE);
-    san_own_process = own_process;
+    /* stored only when it changes: a forked test child pays a page fault for each page it writes */
+    unsigned long before = __atomic_load_n(&san_reports, __ATOMIC_ACQUIRE);
+    if (san_before != before)
+        san_before = before;
+    if (san_own_process != own_process)
+        san_own_process = own_process;
 }
 
 void ac__asan_check(ac_test *t) {

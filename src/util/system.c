@@ -40,6 +40,15 @@ void ac__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const
     ac__harness_call_end();
 }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define AC_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define AC_SANITIZED 1
+#endif
+
 /* Always the real clock, through the function the dynamic linker binds (dlsym): a test's virtual clock
  * replaces the clock_gettime that calls through GOT slots reach, and the harness must not follow it. */
 double ac__monotonic(void) {
@@ -55,10 +64,14 @@ double ac__monotonic(void) {
  * calls this at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
  * ThreadSanitizer. */
 int ac__count_threads(void) {
-    /* glibc's flag stays true until the process first creates a thread (pthread_create, which the
-     * sanitizers' own threads go through too): then it is the only thread, and no scan is needed */
+#if !defined(AC_SANITIZED)
+    /* No pthread_create has run in this process (glibc clears the flag at the first one, for good), so
+     * its one thread is the caller: no /proc scan, which in a freshly forked test child costs a stack
+     * page, an openat and two getdents64. Under a sanitizer the runtime starts threads of its own
+     * without pthread_create: always scan there. */
     if (AC_SINGLE_THREADED())
         return 1;
+#endif
     char buf[4096] __attribute__((aligned(8)));
     long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)

@@ -46,8 +46,10 @@ void ac__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const
 /* Seconds from CLOCK_MONOTONIC (real time, unaffected by any virtual clock). */
 double ac__monotonic(void);
 
-/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell. Safe to call while
- * a test has replaced open, read or the clock. */
+/* The process's threads (the entries of /proc/self/task), or 0 when /proc cannot tell; 1 without looking
+ * while glibc says no pthread_create has run in the process (threads started otherwise, by a raw clone
+ * or by the kernel for io_uring, are then not counted). Safe to call while a test has replaced open, read
+ * or the clock. */
 int ac__count_threads(void);
 
 /* This process's id from the kernel (never a getpid a test replaced), remembered in a page the kernel
