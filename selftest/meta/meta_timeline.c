@@ -294,6 +294,10 @@ AC_TEST(meta_timeline, peer_steps_a_cancel_and_a_fault_point_are_in_the_timeline
     AC_EXPECT_GT(peer, 0);
     AC_EXPECT_GT(cancel, peer);
     AC_EXPECT_GT(fault, cancel);
+    /* the peer's own watchers (its reader, its prepare watcher) are not the test's: left out */
+    AC_EXPECT_EQ(pos(pt->yaml, "on_readable"), -1);
+    AC_EXPECT_EQ(pos(pt->yaml, "on_prepare"), -1);
+    AC_EXPECT_STR_CONTAINS(pt->yaml, "  timeline_events: 3\n");
     fixture_done(&r);
 }
 

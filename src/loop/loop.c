@@ -302,6 +302,10 @@ void ac__loop_tl_watcher(int kind, const ac__wrec *r) {
     ac__tl_commit(e);
 }
 
+__attribute__((cold)) bool ac__loop_tl_harness(const ac__tl_event *e) {
+    return e->addr && !e->text[0] && ac__sym_in_harness(e->addr);
+}
+
 __attribute__((cold)) void ac__loop_tl_describe(ac__buf *b, const ac__tl_event *e) {
     if (e->text[0]) { /* a mock's completion timer: what it delivered */
         ac__buf_puts(b, e->text);

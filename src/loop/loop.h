@@ -142,6 +142,10 @@ void ac__loop_set_delivery_namer(const ac__loop_delivery_namer *n);
  * check. A no-op outside a callback and off the test's thread. */
 void ac__loop_not_the_callbacks(double seconds);
 
+/* True for a timeline event of a watcher whose callback is asyncheck's own (a scripted peer's or
+ * listener's io; not a mock's delivery, whose event names it): reports leave these out. In the runner,
+ * when rendering (a symbol lookup). */
+bool ac__loop_tl_harness(const ac__tl_event *e);
 /* Describes a timeline event the loop recorded (a callback, a watcher's start or stop) as reports show
  * it: "on_read (ev_io fd=5 EV_READ)", or the delivery a mock's completion timer made. Names code addresses
  * from this executable's symbols: for the runner, reading a ring its test process wrote. */
