@@ -117,25 +117,26 @@ static void property(ac__buf *b, const char *name, const char *value) {
     ac__buf_printf(b, "        <property name=\"asyncheck.exploration.%s\" value=\"%s\"/>\n", name, value);
 }
 
+static void property_u(ac__buf *b, const char *name, unsigned v) {
+    char n[32];
+    snprintf(n, sizeof n, "%u", v);
+    property(b, name, n);
+}
+
 /* What an explored test ran, as the test case's <properties> (names asyncheck.exploration.*). */
 static void put_exploration(ac__buf *b, const ac__exploration *x) {
     char n[64];
     ac__buf_puts(b, "      <properties>\n");
     property(b, "mode", x->mode);
-    snprintf(n, sizeof n, "%u", x->schedules);
-    property(b, "schedules", n);
-    snprintf(n, sizeof n, "%u", x->schedules_total);
-    property(b, "schedules_total", n);
-    snprintf(n, sizeof n, "%u", x->runs);
-    property(b, "runs", n);
+    property_u(b, "schedules", x->schedules);
+    property_u(b, "schedules_total", x->schedules_total);
+    property_u(b, "runs", x->runs);
     property(b, "cancel_sweep", x->sweep ? "true" : "false");
-    snprintf(n, sizeof n, "%u", x->cancel_points);
-    property(b, "cancel_points", n);
+    property_u(b, "cancel_points", x->cancel_points);
     property(b, "check_determinism", x->determinism ? "true" : "false");
     if (x->fault_sweep) {
         property(b, "fault_sweep", "true");
-        snprintf(n, sizeof n, "%u", x->fault_points);
-        property(b, "fault_points", n);
+        property_u(b, "fault_points", x->fault_points);
     }
     if (x->budget > 0) {
         snprintf(n, sizeof n, "%g", x->budget);
@@ -145,14 +146,10 @@ static void put_exploration(ac__buf *b, const ac__exploration *x) {
     if (x->shard_count) { /* the schedules that ran: shard_first + shard_step * j, j < schedules */
         snprintf(n, sizeof n, "%u/%u", x->shard_index, x->shard_count);
         property(b, "shard", n);
-        snprintf(n, sizeof n, "%u", x->shard_share);
-        property(b, "shard_share", n);
-        snprintf(n, sizeof n, "%u", x->shard_index);
-        property(b, "shard_first", n);
-        snprintf(n, sizeof n, "%u", x->shard_count);
-        property(b, "shard_step", n);
-        snprintf(n, sizeof n, "%u", ac__exploration_shard_last(x));
-        property(b, "shard_last", n);
+        property_u(b, "shard_share", x->shard_share);
+        property_u(b, "shard_first", x->shard_index);
+        property_u(b, "shard_step", x->shard_count);
+        property_u(b, "shard_last", ac__exploration_shard_last(x));
         ac__buf s = {0};
         ac__exploration_shard_text(x, &s);
         property(b, "shard_schedules", ac__buf_str(&s));
