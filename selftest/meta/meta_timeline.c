@@ -322,3 +322,32 @@ AC_TEST(meta_timeline, a_tests_own_ring_size_holds_unless_the_command_line_overr
     AC_EXPECT_STR_CONTAINS(pt->yaml, "  timeline_events: 100\n  timeline_lost: 36\n");
     fixture_done(&r);
 }
+
+/* Names that a file name cannot keep as they are get a hash of the whole name, so each test keeps its own
+ * file (and the same one from run to run); a name too long for a file name is cut before its hash. */
+AC_TEST(meta_timeline, every_failing_test_gets_its_own_trace_file) {
+    char *dir = make_temp_dir();
+    char *tr = path_in(dir, "traces");
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_TIMELINE, (const char *const[]){"--filter=tracenames.*", "--trace", tr, NULL},
+                NULL);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_EQ(r.tap.n, 5u);
+    char *files = dir_entries(tr);
+    size_t n = 0;
+    for (const char *p = files; *p; p += strcspn(p, " "), p += *p == ' ')
+        n++;
+    AC_EXPECT_EQ(n, 5u);
+    /* the four instances ("odd/a b", "odd/a:b", "odd/a_b", "odd/a/b") all read "odd_a_b" once cut */
+    size_t odd = 0;
+    for (const char *p = files; (p = strstr(p, "tracenames.odd_a_b-h")) != NULL; p++)
+        odd++;
+    AC_EXPECT_EQ(odd, 4u);
+    AC_EXPECT_STR_CONTAINS(files, "tracenames.a_test_whose_name_is_far_too_long");
+    AC_EXPECT_TRUE(strstr(ac__buf_str(&r.p.err), "could not write") == NULL);
+    free(files);
+    fixture_done(&r);
+    rm_tree(dir);
+    free(tr);
+    free(dir);
+}

@@ -1,8 +1,9 @@
 /* trace.c — --trace DIR: one Chrome Trace Event Format file (JSON; it opens in ui.perfetto.dev and
  * chrome://tracing) per failing test, or per test with --trace-all, from the result's timeline. The
- * file is named after the test (sanitized), its schedule seed and, when the run repeats tests, the
- * repetition; its "otherData" carry the test, the seed, the replay line and how many events the test
- * recorded, how many are in the file and how many were lost (the ring wrapped).
+ * file is named after the test (sanitized, and a hash of its name where that changed it), its schedule
+ * seed and, when the run repeats tests, the repetition; its "otherData" carry the test, the seed, the replay
+ * line and how many events the test recorded, how many are in the file and how many were lost (the ring
+ * wrapped).
  *
  * Layout: one process; track 1 is the loop: a complete ("X") slice per callback, placed at its virtual
  * time in µs, or right after the previous slice when that one is not over yet (many callbacks run at one
@@ -16,6 +17,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,14 +37,27 @@ static void put_string(ac__buf *b, const char *s) {
     ac__escape_json(b, s, strlen(s));
 }
 
-/* "suite.name" with every byte outside [A-Za-z0-9._-] made '_'. */
+#define NAME_MAX_KEPT 160 /* of the test's name in a file name (a file name is at most 255 bytes) */
+
+/* "suite.name" with every byte outside [A-Za-z0-9._-] made '_', at most NAME_MAX_KEPT bytes of it; when
+ * that changed the name, "-h" and 8 hex digits of a hash of the whole name follow, so that tests whose
+ * names differ only there ("a b", "a:b" and "a_b": "a_b-h…", "a_b-h…", "a_b") do not share a file, and a
+ * test keeps its file name from run to run. */
 static void sanitized(ac__buf *b, const char *s) {
-    for (; *s; s++) {
-        char c = *s;
+    bool changed = false;
+    size_t n = 0;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = s; *p; p++, n++) {
+        char c = *p;
+        h = (h ^ (unsigned char)c) * 16777619u;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
                   c == '_' || c == '-';
-        ac__buf_append(b, ok ? &c : "_", 1);
+        changed |= !ok || n >= NAME_MAX_KEPT;
+        if (n < NAME_MAX_KEPT)
+            ac__buf_append(b, ok ? &c : "_", 1);
     }
+    if (changed)
+        ac__buf_printf(b, "-h%08x", (unsigned)h);
 }
 
 #define MAX_DEPTH_TRACKS 4
