@@ -466,7 +466,17 @@ bool ac__loop_quiescent(ac_test *t) {
     if (!ac__loop_test.threads_before)
         return false; /* cannot tell whether the test's threads are running */
     int now = ac__count_threads();
-    return now > 0 && now <= ac__loop_test.threads_before;
+    if (now <= 0 || now > ac__loop_test.threads_before)
+        return false;
+    /* Again, now that no thread of the test's is left: one that ended between the look above and the
+     * count may have sent an ev_async (or fed an event) as its last act, and what it did before it ended
+     * is seen now. */
+    if (ev_pending_count(loop))
+        return false;
+    for (size_t i = 0; i < ac__loop_test.nrecs; i++)
+        if (async_sent(&ac__loop_test.recs[i]))
+            return false;
+    return true;
 }
 
 /* ---- file descriptors ---- */
