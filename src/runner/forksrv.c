@@ -1,13 +1,12 @@
 /* forksrv.c — the fork servers: one small process per job slot, forked from the runner once its set-up is
  * done, that forks each test's process on the runner's request, so that the fork (copying the page
- * tables), the copy-on-write faults it leaves in the forking process and the watching of the test's
- * pipes are paid off the runner's serial path. The test's process is made with clone3(CLONE_PARENT): its
- * parent is the runner, exactly as if the runner had forked it (getppid, PR_SET_PDEATHSIG,
- * PTRACE_TRACEME, waitpid, the child subreaper). The server reads the test's record, stdout and stderr
- * pipes and its pidfd, and sends the runner what it wrote (at the end, or 16 KiB of a stream at a time,
- * or when asked) and that it has ended. It must not reap, kill, time or judge a test (the runner does all
- * that, and keeps the pipes' read ends to read them itself should the server go), nor hold any
- * descriptor of the runner's but the ones it is told to keep. */
+ * tables) and the copy-on-write faults it leaves in the forking process are paid off the runner's serial
+ * path. The test's process is made with clone3(CLONE_PARENT): its parent is the runner, exactly as if the
+ * runner had forked it (getppid, PR_SET_PDEATHSIG, PTRACE_TRACEME, waitpid, the child subreaper), and
+ * the runner watches it, reads its pipes and reaps it as it would one it had forked. The server only
+ * makes the process and says its pid. It must not read, reap, kill, time or judge a test, nor hold any
+ * descriptor of the runner's but the ones it is told to keep. (It once read the test's pipes and passed
+ * on what they held: measured, that relaying cost more CPU per test than it saved the runner.) */
 #include "runner.h"
 
 #include <dirent.h>
@@ -99,21 +98,15 @@ static void close_all_but(int *keep, size_t n) {
     closedir(d);
 }
 
-/* ---- the wire: datagrams of frames (a header, then `value` bytes for DATA) ---- */
+/* ---- the wire: one datagram each way per test ---- */
 
 enum {
-    WIRE_FORK = 'R',    /* runner: an ac__fork_request, with the test's 3 write ends and the 3 read ends */
-    WIRE_FLUSH = 'L',   /* runner: pass on what the test has written so far */
-    WIRE_STARTED = 'S', /* server: value = the pid, or -errno when no process was made; stream 1: the
-                         * server does not pass on what the process writes (the runner watches it) */
-    WIRE_DATA = 'D',    /* server: value bytes of stream `stream` (0 records, 1 stdout, 2 stderr) */
-    WIRE_END = 'E',     /* server: the process has ended; everything it wrote was passed on before */
-    WIRE_FLUSHED = 'F', /* server: the answer to WIRE_FLUSH */
+    WIRE_FORK = 'R',    /* runner: an ac__fork_request, with the test's 3 write ends */
+    WIRE_STARTED = 'S', /* server: value = the pid, or -errno when no process was made */
 };
 
 typedef struct wire {
-    uint8_t type, stream;
-    uint16_t pad;
+    uint8_t type, pad[3];
     int32_t value;
 } wire;
 
@@ -121,9 +114,6 @@ typedef struct request_msg {
     wire w;
     ac__fork_request req;
 } request_msg;
-
-#define STREAM_CAP (16 * 1024) /* what the server holds of a stream before passing it on */
-#define DGRAM_CAP (3 * (STREAM_CAP + sizeof(wire)) + 2 * sizeof(wire))
 
 static ssize_t send_all(int sock, const void *p, size_t n) {
     ssize_t r;
@@ -133,111 +123,9 @@ static ssize_t send_all(int sock, const void *p, size_t n) {
     return r;
 }
 
-static void send_frame(int sock, int type, int32_t value) {
-    wire w = {.type = (uint8_t)type, .value = value};
+static void send_started(int sock, int32_t value) {
+    wire w = {.type = WIRE_STARTED, .value = value};
     send_all(sock, &w, sizeof w);
-}
-
-/* What the server holds of the running test's three streams. */
-typedef struct relay {
-    int sock;
-    int fd[3];
-    size_t len[3];
-    char buf[3][STREAM_CAP];
-    char out[DGRAM_CAP];
-} relay;
-
-/* Sends every stream's held bytes, then a frame of `type` (0: none), in one datagram. */
-static void relay_send(relay *r, int type) {
-    size_t o = 0;
-    for (int i = 0; i < 3; i++) {
-        if (!r->len[i])
-            continue;
-        wire w = {.type = WIRE_DATA, .stream = (uint8_t)i, .value = (int32_t)r->len[i]};
-        memcpy(r->out + o, &w, sizeof w);
-        memcpy(r->out + o + sizeof w, r->buf[i], r->len[i]);
-        o += sizeof w + r->len[i];
-        r->len[i] = 0;
-    }
-    if (type) {
-        wire w = {.type = (uint8_t)type};
-        memcpy(r->out + o, &w, sizeof w);
-        o += sizeof w;
-    }
-    if (o && send_all(r->sock, r->out, o) < 0 &&
-        errno == EMSGSIZE) /* a small socket buffer: frame by frame */
-        for (size_t f = 0; f < o;) {
-            wire w;
-            memcpy(&w, r->out + f, sizeof w);
-            size_t len = sizeof w + (w.type == WIRE_DATA ? (size_t)w.value : 0);
-            send_all(r->sock, r->out + f, len);
-            f += len;
-        }
-}
-
-/* Reads what stream i holds now (up to a short read, as the runner itself would); false at its end. */
-static bool relay_read(relay *r, int i) {
-    for (;;) {
-        if (r->len[i] == STREAM_CAP)
-            relay_send(r, 0);
-        ssize_t n = read(r->fd[i], r->buf[i] + r->len[i], STREAM_CAP - r->len[i]);
-        if (n > 0) {
-            bool short_read = (size_t)n < STREAM_CAP - r->len[i];
-            r->len[i] += (size_t)n;
-            if (short_read)
-                return true;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return true;
-        close(r->fd[i]); /* its end, or an error */
-        r->fd[i] = -1;
-        return false;
-    }
-}
-
-static void relay_drain(relay *r) {
-    for (int i = 0; i < 3; i++)
-        if (r->fd[i] >= 0)
-            relay_read(r, i);
-}
-
-/* Passes on what the test process writes until it ends (its pidfd), then ends with WIRE_END. */
-static void relay_test(relay *r, int pidfd) {
-    for (;;) {
-        struct pollfd p[5] = {{.fd = r->sock, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
-        int idx[3], n = 2;
-        for (int i = 0; i < 3; i++)
-            if (r->fd[i] >= 0) {
-                idx[n - 2] = i;
-                p[n++] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
-            }
-        if (poll(p, (nfds_t)n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            _exit(1);
-        }
-        for (int k = 2; k < n; k++)
-            if (p[k].revents)
-                relay_read(r, idx[k - 2]);
-        if (p[0].revents) {
-            wire w;
-            ssize_t got = recv(r->sock, &w, sizeof w, 0);
-            if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
-                _exit(0); /* the runner has gone */
-            if (got == (ssize_t)sizeof w && w.type == WIRE_FLUSH) {
-                relay_drain(r);
-                relay_send(r, WIRE_FLUSHED);
-            }
-        }
-        if (p[1].revents) {
-            relay_drain(r);
-            relay_send(r, WIRE_END);
-            return;
-        }
-    }
 }
 
 static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn child, void *ctx) {
@@ -252,11 +140,9 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
     void *robust_head = NULL;
     size_t robust_len = 0;
     syscall(SYS_get_robust_list, 0, &robust_head, &robust_len);
-    static relay r;
-    r.sock = sock;
     for (;;) {
         request_msg m;
-        int fds[6];
+        int fds[3];
         struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
         union {
             struct cmsghdr align;
@@ -275,28 +161,25 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
         size_t nfds = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
                           ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int)
                           : 0;
-        if (nfds > 6)
-            nfds = 6;
+        if (nfds > 3)
+            nfds = 3;
         if (nfds)
             memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
-        if (n != (ssize_t)sizeof m || m.w.type != WIRE_FORK || nfds != 6) {
+        if (n != (ssize_t)sizeof m || m.w.type != WIRE_FORK || nfds != 3) {
             for (size_t i = 0; i < nfds; i++)
                 close(fds[i]);
-            if (n == (ssize_t)sizeof m || m.w.type != WIRE_FLUSH) /* a late flush needs no answer */
-                send_frame(sock, WIRE_STARTED, -EPROTO);
+            send_started(sock, -EPROTO);
             continue;
         }
         for (size_t i = 0; i < 3; i++) /* the runner made the pipes non-blocking for its own ends */
             fcntl(fds[i], F_SETFL, 0);
-        int pidfd = -1;
         /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
          * process runs, so that the runner knows it even if the server dies before answering. exit_signal
          * must be 0 with CLONE_PARENT: the process inherits the server's, SIGCHLD. */
         struct clone_args args = {0};
-        args.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD;
+        args.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
         if (made)
             args.flags |= CLONE_PARENT_SETTID;
-        args.pidfd = (uint64_t)(uintptr_t)&pidfd;
         args.child_tid = (uint64_t)(uintptr_t)tid_address;
         args.parent_tid = (uint64_t)(uintptr_t)made;
         long pid = syscall(SYS_clone3, &args, sizeof args);
@@ -305,31 +188,13 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
              * robust-futex list, and the server holds no lock (it is single-threaded) */
             if (robust_head)
                 syscall(SYS_set_robust_list, robust_head, robust_len);
-            /* (the read ends, fds[3..5], go with every other descriptor above 3 when child keeps only
-             * its stdio and record channel) */
             child(ctx, &m.req, fds[0], fds[1], fds[2]);
             _exit(127);
         }
         int err = errno;
         for (size_t i = 0; i < 3; i++)
             close(fds[i]);
-        if (pid < 0 || pidfd < 0) { /* without a pidfd the runner watches the process itself */
-            for (size_t i = 3; i < 6; i++)
-                close(fds[i]);
-            wire w = {.type = WIRE_STARTED, .stream = 1, .value = pid < 0 ? -err : (int32_t)pid};
-            send_all(sock, &w, sizeof w);
-            continue;
-        }
-        send_frame(sock, WIRE_STARTED, (int32_t)pid);
-        for (int i = 0; i < 3; i++) {
-            r.fd[i] = fds[3 + i];
-            r.len[i] = 0;
-        }
-        relay_test(&r, pidfd);
-        close(pidfd);
-        for (int i = 0; i < 3; i++)
-            if (r.fd[i] >= 0)
-                close(r.fd[i]);
+        send_started(sock, pid < 0 ? -err : (int32_t)pid);
     }
 }
 
@@ -373,13 +238,12 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
     return true;
 }
 
-int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3],
-                        const int reads[3]) {
+int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3]) {
     request_msg m;
     memset(&m, 0, sizeof m);
     m.w.type = WIRE_FORK;
     m.req = *req;
-    int fds[6] = {writes[0], writes[1], writes[2], reads[0], reads[1], reads[2]};
+    int fds[3] = {writes[0], writes[1], writes[2]};
     struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
     union {
         struct cmsghdr align;
@@ -402,11 +266,6 @@ int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int w
     return n == (ssize_t)sizeof m ? 0 : -1;
 }
 
-int ac__forksrv_flush(ac__forksrv *s) {
-    wire w = {.type = WIRE_FLUSH};
-    return send_all(s->sock, &w, sizeof w) == (ssize_t)sizeof w ? 0 : -1;
-}
-
 /* The server is gone: its socket closed (ac__forksrv_stop reaps it). */
 static int gone(ac__forksrv *s) {
     if (s->sock >= 0)
@@ -415,11 +274,11 @@ static int gone(ac__forksrv *s) {
     return -1;
 }
 
-int ac__forksrv_pump(ac__forksrv *s, const ac__forksrv_sink *sink, void *ctx, int wait_ms, int max) {
-    static char in[DGRAM_CAP];
+int ac__forksrv_pump(ac__forksrv *s, void (*started)(void *ctx, pid_t pid), void *ctx, int wait_ms, int max) {
     int got = 0;
     while (s->sock >= 0 && (max <= 0 || got < max)) {
-        ssize_t n = recv(s->sock, in, sizeof in, MSG_DONTWAIT);
+        wire w;
+        ssize_t n = recv(s->sock, &w, sizeof w, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -432,33 +291,10 @@ int ac__forksrv_pump(ac__forksrv *s, const ac__forksrv_sink *sink, void *ctx, in
             }
             continue;
         }
-        if (n <= 0)
-            return gone(s);
+        if (n != (ssize_t)sizeof w || w.type != WIRE_STARTED)
+            return gone(s); /* closed, or not from a server of ours */
         got++;
-        for (size_t o = 0; o + sizeof(wire) <= (size_t)n;) {
-            wire w;
-            memcpy(&w, in + o, sizeof w);
-            o += sizeof w;
-            switch (w.type) {
-            case WIRE_STARTED:
-                sink->started(ctx, w.value, w.stream == 0);
-                break;
-            case WIRE_DATA:
-                if (w.value < 0 || (size_t)w.value > (size_t)n - o || w.stream > 2)
-                    return gone(s); /* not from a server of ours */
-                sink->data(ctx, w.stream, in + o, (size_t)w.value);
-                o += (size_t)w.value;
-                break;
-            case WIRE_END:
-                sink->ended(ctx);
-                break;
-            case WIRE_FLUSHED:
-                sink->flushed(ctx);
-                break;
-            default:
-                return gone(s);
-            }
-        }
+        started(ctx, w.value);
     }
     return s->sock >= 0 ? got : -1;
 }

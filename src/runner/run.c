@@ -30,6 +30,13 @@ typedef struct runner runner;
 /* The runner's signal self-pipe (see "SIGINT and SIGTERM" below); children close it. */
 static int signal_pipe[2] = {-1, -1};
 
+/* What a slot's test process tells the runner through memory they share (set to zeros before each test):
+ * it survives however the process ends. */
+typedef struct ac__slot_shared {
+    unsigned char channel_lost; /* the test closed or replaced its record channel (fd 3) */
+    int alone;                  /* the pid of a process that ended the test with no child left */
+} ac__slot_shared;
+
 typedef struct slot {
     runner *rn;
     size_t idx;
@@ -51,15 +58,12 @@ typedef struct slot {
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
     unsigned sched_index;
     ac__result attempt;
-    ac__result *target;  /* where records go: the test's result, or `attempt` */
-    ac__forksrv srv;     /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
-    ev_io srv_io;        /* its messages (always watched while it lives) */
-    int held[3];         /* the test's ends of its pipes, until its process exists */
-    bool relay;          /* the server passes on what the running test writes, and its end */
-    bool ended, flushed; /* ... it has said so (ended: the process has ended, all it wrote passed on) */
-    int start_error;     /* ... it could not make the process (errno) */
-    bool reaped;         /* the watchdog has waited for the process already: its status */
-    int status;
+    ac__result *target; /* where records go: the test's result, or `attempt` */
+    ac__forksrv srv;    /* the slot's fork server (srv.sock -1: the runner forks for the slot itself) */
+    ev_io srv_io;       /* its messages (always watched while it lives) */
+    int held[3];        /* the test's ends of its pipes, until its process exists */
+    bool awaiting;      /* a request is with the server, which has not said the process's pid yet */
+    int start_error;    /* ... it could not make the process (errno) */
 } slot;
 
 struct runner {
@@ -81,14 +85,14 @@ struct runner {
     slot *slots;
     size_t nslots;
     ac__summary *sum;
-    int devnull;                 /* opened once; each child's stdin */
-    bool pinned;                 /* the runner is pinned to one CPU; children get `affinity` back */
-    bool subreaper;              /* the runner made itself a child subreaper (see reap_leftovers) */
-    int was_subreaper;           /* ... and was one before, or not */
-    unsigned char *channel_lost; /* per slot, shared with the test processes: the test lost fd 3 */
-    ac__tl_ring *timelines;      /* per slot, shared with the test processes: their event rings */
-    size_t timeline_events;      /* the events each slot's ring has room for */
-    pid_t preexisting[64];       /* children the process had before the run (the program's own): left alone */
+    int devnull;             /* opened once; each child's stdin */
+    bool pinned;             /* the runner is pinned to one CPU; children get `affinity` back */
+    bool subreaper;          /* the runner made itself a child subreaper (see reap_leftovers) */
+    int was_subreaper;       /* ... and was one before, or not */
+    ac__slot_shared *shared; /* per slot, shared with the test processes */
+    ac__tl_ring *timelines;  /* per slot, shared with the test processes: their event rings */
+    size_t timeline_events;  /* the events each slot's ring has room for */
+    pid_t preexisting[64];   /* children the process had before the run (the program's own): left alone */
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
     pid_t self;         /* the runner's pid: every test process's parent */
@@ -295,11 +299,18 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     ac__sink sink = {.fd = res_w, .into = NULL};
     ac__tl_attach(slot_ring(rn, slot_index));
     ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
-    if (known && rn->channel_lost &&
+    if (known && rn->shared &&
         (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
-        rn->channel_lost[slot_index] = 1; /* the test closed or replaced its record channel */
+        rn->shared[slot_index].channel_lost = 1; /* the test closed or replaced its record channel */
     fflush(stdout);
     fflush(stderr);
+    /* No child left, and no other thread that could make one: nothing the test started can outlive it
+     * (it is a child subreaper, so every descendant it had would be its child now), and the runner need
+     * not look for leftovers. waitid fails with ECHILD only when there is no child at all. */
+    siginfo_t info;
+    if (rn->shared && ac__count_threads() == 1 && waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+        errno == ECHILD)
+        rn->shared[slot_index].alone = (int)syscall(SYS_getpid);
     _exit(0);
 }
 
@@ -496,14 +507,14 @@ static void reap_leftovers(runner *rn) {
     }
 }
 
-/* While a server serves the slot's test, the runner's loop watches nothing of the test's but its
- * watchdog (the server's socket does not keep the loop running): the test holds the loop itself. */
-static void set_relay(runner *rn, slot *s, bool on) {
-    if (on && !s->relay)
+/* While a request is with the slot's server, the runner's loop watches nothing of the test's but its
+ * watchdog (the server's socket does not keep the loop running): the request holds the loop itself. */
+static void set_awaiting(runner *rn, slot *s, bool on) {
+    if (on && !s->awaiting)
         ev_ref(rn->loop);
-    else if (!on && s->relay)
+    else if (!on && s->awaiting)
         ev_unref(rn->loop);
-    s->relay = on;
+    s->awaiting = on;
 }
 
 static void finish(slot *s, int status) {
@@ -514,8 +525,7 @@ static void finish(slot *s, int status) {
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
     for (size_t i = 0; i < 3; i++)
         if (ios[i]->fd >= 0) {
-            if (!s->relay) /* (a fork server has passed on what was buffered when the process ended) */
-                read_into(s, ios[i]); /* what is buffered in the pipe now */
+            read_into(s, ios[i]); /* what is buffered in the pipe now */
             if (ios[i]->fd >= 0) {
                 ev_io_stop(rn->loop, ios[i]);
                 close(ios[i]->fd);
@@ -530,8 +540,7 @@ static void finish(slot *s, int status) {
         s->pidfd = -1;
     }
     ac__buf_free(&s->records);
-    set_relay(rn, s, false);
-    s->ended = s->reaped = false;
+    set_awaiting(rn, s, false);
     r->duration = elapsed;
     if (!r->finished) {
         ac__buf msg = {0};
@@ -559,7 +568,7 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
                            elapsed, s->limit, r->phase ? r->phase : "startup");
-        } else if (rn->channel_lost && rn->channel_lost[s - rn->slots] && WIFEXITED(status) &&
+        } else if (rn->shared && rn->shared[s - rn->slots].channel_lost && WIFEXITED(status) &&
                    WEXITSTATUS(status) == 0) {
             kind = AC_FK_HARNESS;
             ac__buf_printf(&msg,
@@ -595,7 +604,9 @@ static void finish(slot *s, int status) {
     take_timeline(rn, slot_ring(rn, (size_t)(s - rn->slots)), r, &s->sched);
     s->busy = false;
     rn->running--;
-    if (rn->subreaper)
+    /* (a test process that ended saying it had no child left started nothing that could be left) */
+    bool alone = rn->shared && s->pid > 0 && rn->shared[s - rn->slots].alone == s->pid && WIFEXITED(status);
+    if (rn->subreaper && !alone)
         reap_leftovers(rn);
     if (s->explore) {
         ac__explore *ex = s->explore;
@@ -651,13 +662,13 @@ static pid_t tracer_of(pid_t pid) {
     return tracer;
 }
 
-static void watchdog_relayed(runner *rn, slot *s);
+static void watchdog_awaiting(runner *rn, slot *s);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
-    if (s->relay) {
-        watchdog_relayed(s->rn, s);
+    if (s->awaiting) {
+        watchdog_awaiting(s->rn, s);
         return;
     }
     /* A test that made the runner its tracer (PTRACE_TRACEME) stops at a signal instead of dying of it,
@@ -853,7 +864,7 @@ static void fork_direct(runner *rn, slot *s) {
 /* The server made no process (or is gone without having made one): new pipes (the write ends went to
  * the server), and a fork from the runner. */
 static void restart_direct(runner *rn, slot *s, int err) {
-    set_relay(rn, s, false);
+    set_awaiting(rn, s, false);
     errno = err;
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++) {
@@ -876,66 +887,40 @@ static void restart_direct(runner *rn, slot *s, int err) {
     fork_direct(rn, s);
 }
 
-/* The runner watches the process itself from now on: its pipes (the runner kept the read ends) and its
- * exit. */
-static void watch_directly(runner *rn, slot *s) {
-    set_relay(rn, s, false);
+/* The server has made the test's process: the runner watches it from now on, as one it forked itself
+ * (its pipes, whose read ends it kept, and its exit). */
+static void watch_process(runner *rn, slot *s, pid_t pid) {
+    set_awaiting(rn, s, false);
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++)
         if (ios[i]->fd >= 0)
             ev_io_start(rn->loop, ios[i]);
-    attach_child(rn, s, s->pid);
+    attach_child(rn, s, pid);
 }
 
-static void srv_started(void *ctx, pid_t pid, bool relayed) {
+static void srv_started(void *ctx, pid_t pid) {
     slot *s = ctx;
-    if (pid <= 0) {
+    if (!s->busy || !s->awaiting)
+        return;
+    if (pid <= 0)
         s->start_error = pid < 0 ? -pid : EPROTO;
-        return;
-    }
-    s->pid = pid;
-    if (!relayed) {
-        watch_directly(s->rn, s);
-        return;
-    }
-    setpgid(pid, pid);
-    if (s->rn->interrupted) { /* the signal came while its fork server was forking it */
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-    }
+    else
+        watch_process(s->rn, s, pid);
 }
 
-static void srv_data(void *ctx, int stream, const char *p, size_t n) {
-    slot *s = ctx;
-    if (s->busy)
-        take_bytes(s, stream, p, n);
-}
-
-static void srv_ended(void *ctx) {
-    ((slot *)ctx)->ended = true;
-}
-
-static void srv_flushed(void *ctx) {
-    ((slot *)ctx)->flushed = true;
-}
-
-static const ac__forksrv_sink srv_sink = {srv_started, srv_data, srv_ended, srv_flushed};
-
-/* How long the runner waits for a server's answer it needs now (a pid, what a test that has ended or
- * timed out wrote) before it kills the server and does without it: the runner still holds the pipes'
- * read ends, and reads what the server left in them. */
+/* How long the runner waits for a server's answer it needs now (a pid) before it kills the server and
+ * does without it. */
 #define SERVER_PATIENCE_MS 5000
 
 /* One datagram from the slot's server, waiting for it (-1: the server is gone). The loop's idea of now is
  * brought up to date after the wait, so that timers started from here count from the real now. */
 static int pump_wait(runner *rn, slot *s) {
-    int got = ac__forksrv_pump(&s->srv, &srv_sink, s, SERVER_PATIENCE_MS, 1);
+    int got = ac__forksrv_pump(&s->srv, srv_started, s, SERVER_PATIENCE_MS, 1);
     ev_now_update(rn->loop);
     return got;
 }
 
-/* The server's socket has closed: this slot forks for itself from now on. A test it was serving goes on
- * under the runner's own eyes (what the server held of its output is lost with it). */
+/* The server's socket has closed: this slot forks for itself from now on. */
 static void drop_server(runner *rn, slot *s) {
     if (ev_is_active(&s->srv_io)) {
         ev_ref(rn->loop);
@@ -947,20 +932,15 @@ static void drop_server(runner *rn, slot *s) {
 static void server_gone(runner *rn, slot *s) {
     pid_t made = ac__forksrv_made(&s->srv); /* (read before the server's page goes) */
     drop_server(rn, s);
-    if (!s->busy || !s->relay || s->ended || s->start_error)
+    if (!s->busy || !s->awaiting || s->start_error)
         return;
-    if (s->pid <= 0) {
-        if (made <= 0) {
-            restart_direct(rn, s, EPIPE);
-            return;
-        }
-        s->pid = made;
-        setpgid(made, made);
-    }
-    watch_directly(rn, s);
+    if (made <= 0) /* it died before making the process */
+        restart_direct(rn, s, EPIPE);
+    else /* it made the process and died before saying so */
+        watch_process(rn, s, made);
 }
 
-/* What the server's messages call for: a fork from the runner after all, or the end of the test. True
+/* What the server's answer calls for: a fork from the runner after all when it made no process. True
  * when the slot was freed (the caller delivers and starts more when it may). */
 static bool after_server(runner *rn, slot *s) {
     if (!s->busy)
@@ -973,17 +953,6 @@ static bool after_server(runner *rn, slot *s) {
         restart_direct(rn, s, err);
         return !s->busy;
     }
-    if (s->relay && s->ended) {
-        int status = s->status;
-        if (!s->reaped) {
-            pid_t got;
-            do
-                got = waitpid(s->pid, &status, 0);
-            while (got < 0 && errno == EINTR);
-            s->wait_error = got < 0 ? errno : 0;
-        }
-        finish(s, status); /* delivers and starts more itself */
-    }
     return false;
 }
 
@@ -991,7 +960,7 @@ static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
     runner *rn = s->rn;
-    if (ac__forksrv_pump(&s->srv, &srv_sink, s, 0, 1) < 0) /* one: the loop calls again for more */
+    if (ac__forksrv_pump(&s->srv, srv_started, s, 0, 1) < 0) /* one: the loop calls again for more */
         server_gone(rn, s);
     if (after_server(rn, s)) { /* no process could be made: the test has failed saying so */
         deliver_ready(rn);
@@ -1005,7 +974,7 @@ static void srv_cb(struct ev_loop *loop, ev_io *w, int revents) {
 static void await_replies(runner *rn) {
     for (size_t i = 0; i < rn->nslots; i++) {
         slot *s = &rn->slots[i];
-        while (s->busy && s->relay && s->pid <= 0 && !s->start_error)
+        while (s->busy && s->awaiting && !s->start_error)
             if (pump_wait(rn, s) < 0) {
                 server_gone(rn, s);
                 break;
@@ -1015,61 +984,24 @@ static void await_replies(runner *rn) {
     }
 }
 
-/* The watchdog of a test a server is serving. */
-static void watchdog_relayed(runner *rn, slot *s) {
-    if (s->pid <= 0) { /* its fork server never answered (stopped?): given up, and the test started anew */
-        kill(s->srv.pid, SIGKILL);
-        while (s->srv.sock >= 0 && s->pid <= 0 && !s->start_error)
-            pump_wait(rn, s);
-        if (s->srv.sock < 0)
-            server_gone(rn, s);
-        if (after_server(rn, s)) {
-            deliver_ready(rn);
-            report_progress(rn);
-            start_next(rn);
-            return;
-        }
-        if (s->busy) {
-            ev_timer_set(&s->watchdog, s->limit + 0.2 + s->limit * 0.05, 0.);
-            ev_timer_start(rn->loop, &s->watchdog);
-        }
+/* The watchdog of a test whose fork server never said the process's pid (stopped?): the server is given
+ * up, and the test started anew. */
+static void watchdog_awaiting(runner *rn, slot *s) {
+    kill(s->srv.pid, SIGKILL);
+    while (s->srv.sock >= 0 && s->awaiting && !s->start_error)
+        pump_wait(rn, s);
+    if (s->srv.sock < 0)
+        server_gone(rn, s);
+    if (after_server(rn, s)) {
+        deliver_ready(rn);
+        report_progress(rn);
+        start_next(rn);
         return;
     }
-    int status;
-    pid_t got = waitpid(s->pid, &status, WNOHANG | WUNTRACED);
-    if (got == s->pid && !WIFSTOPPED(status)) { /* it has just ended: what it wrote is on its way */
-        s->reaped = true;
-        s->status = status;
-        while (!s->ended && pump_wait(rn, s) >= 0)
-            ;
-        if (s->srv.sock < 0) { /* the runner reads what is left in the pipes itself */
-            drop_server(rn, s);
-            set_relay(rn, s, false);
-            finish(s, status);
-            return;
-        }
-        after_server(rn, s);
-        return;
+    if (s->busy) {
+        ev_timer_set(&s->watchdog, s->limit + 0.2 + s->limit * 0.05, 0.);
+        ev_timer_start(rn->loop, &s->watchdog);
     }
-    if (got == s->pid) {
-        s->stop_signal = WSTOPSIG(status);
-        s->traced_by_runner = tracer_of(s->pid) == getpid();
-    }
-    s->timed_out = true;
-    s->flushed = false;
-    if (ac__forksrv_flush(&s->srv) == 0) /* a "done" that is already on its way wins */
-        while (!s->flushed && !s->ended && pump_wait(rn, s) >= 0)
-            ;
-    if (s->srv.sock < 0) {
-        server_gone(rn, s); /* unless it said the end: the runner watches the process itself, */
-        if (!s->relay && s->res_io.fd >= 0)
-            read_into(s, &s->res_io); /* and reads what is in the pipe */
-    }
-    s->hung_after_done = s->target->finished;
-    kill(-s->pid, SIGKILL);
-    kill(s->pid, SIGKILL);
-    if (s->relay && s->ended)
-        after_server(rn, s);
 }
 
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
@@ -1100,8 +1032,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         return;
     }
     double timeout = ac__effective_timeout(rn->run->opts, def);
-    if (rn->channel_lost)
-        rn->channel_lost[s - rn->slots] = 0;
+    if (rn->shared)
+        rn->shared[s - rn->slots] = (ac__slot_shared){0};
     ac__tl_reset(slot_ring(rn, (size_t)(s - rn->slots)), ac__timeline_capacity(rn->run->opts, def));
     s->started = ac__monotonic();
     s->pid = 0; /* until the process exists */
@@ -1112,7 +1044,6 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->wait_error = 0;
     s->stop_signal = 0;
     s->traced_by_runner = false;
-    s->ended = s->flushed = s->reaped = false;
     s->start_error = 0;
     s->limit = timeout;
     s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
@@ -1134,11 +1065,10 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     if (s->srv.sock >= 0) {
         ac__fork_request req = {
             .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
-        if (ac__forksrv_request(&s->srv, &req, s->held, fds) == 0) {
-            close_held(s); /* the request holds them until the server has forked */
-            set_relay(rn, s,
-                      true); /* the server reads the pipes: the runner keeps its read ends, unwatched */
-            return;          /* srv_cb takes it from here */
+        if (ac__forksrv_request(&s->srv, &req, s->held) == 0) {
+            close_held(s);             /* the request holds them until the server has forked */
+            set_awaiting(rn, s, true); /* the pipes are watched once the process exists */
+            return;                    /* srv_cb takes it from here */
         }
         server_gone(rn, s);
     }
@@ -1365,8 +1295,9 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
-        void *shared = mmap(NULL, rn.nslots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        rn.channel_lost = shared == MAP_FAILED ? NULL : shared;
+        void *shared = mmap(NULL, rn.nslots * sizeof *rn.shared, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        rn.shared = shared == MAP_FAILED ? NULL : shared;
         rn.timelines =
             timelines_setup(&rn, rn.nslots); /* before the fork servers: they and the tests inherit it */
         rn.self = getpid();
@@ -1421,8 +1352,8 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         ev_timer_stop(rn.loop, &rn.progress_tick);
         ev_loop_destroy(rn.loop);
         free(rn.slots);
-        if (rn.channel_lost)
-            munmap(rn.channel_lost, rn.nslots);
+        if (rn.shared)
+            munmap(rn.shared, rn.nslots * sizeof *rn.shared);
         ac__tl_unmap(rn.timelines, rn.nslots, rn.timeline_events);
         if (rn.devnull >= 0)
             close(rn.devnull);

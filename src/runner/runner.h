@@ -118,24 +118,13 @@ typedef struct ac__fork_request {
     size_t slot;
 } ac__fork_request;
 /* Runs in the new test process with its request and its ends of the record, stdout and stderr pipes;
- * never returns, and must close every other descriptor above 3 (the pipes' read ends are among them). */
+ * never returns, and must close every other descriptor above 3. */
 typedef void (*ac__fork_child_fn)(void *ctx, const ac__fork_request *req, int res_w, int out_w, int err_w);
 typedef struct ac__forksrv {
     pid_t pid; /* the server, or -1 */
     int sock;  /* the runner's end of its socket, or -1 */
     int *made; /* shared with the server: the pid of the process it made last, written by the kernel */
 } ac__forksrv;
-/* What a server says about the test process it makes: `started` with its pid (or a negative errno: no
- * process; `relayed` false: the server passes nothing on, the runner watches the process itself), `data` of
- * stream 0 (records), 1 (stdout) or 2 (stderr) as the process writes it (held back up to 16 KiB a stream),
- * `ended` once the process has ended and all it wrote has been passed on, and `flushed` after
- * ac__forksrv_flush. */
-typedef struct ac__forksrv_sink {
-    void (*started)(void *ctx, pid_t pid, bool relayed);
-    void (*data)(void *ctx, int stream, const char *p, size_t n);
-    void (*ended)(void *ctx);
-    void (*flushed)(void *ctx);
-} ac__forksrv_sink;
 /* Whether fork servers can be used here: not under a sanitizer (whose runtime must see every fork), not
  * with AC_FORK_SERVER=0 in the environment, and only where the kernel has clone3 and tells the thread-id
  * address glibc's fork would use (PR_GET_TID_ADDRESS). */
@@ -145,16 +134,15 @@ bool ac__forksrv_available(void);
 bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server)(void *ctx), void *ctx,
                        const int *keep, size_t nkeep);
 /* Asks for a test process, sending the test's ends of its record, stdout and stderr pipes (`writes`,
- * made blocking by the server) and the read ends the server passes on from (`reads`); the caller keeps
- * its own copies of both. 0, or -1 when the server cannot be reached. */
-int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3], const int reads[3]);
-/* Asks the server to pass on what the running test has written so far (answered by `flushed`). */
-int ac__forksrv_flush(ac__forksrv *s);
-/* Reads the server's datagrams into `sink`: those waiting (at most `max`, 0 for all), and with `wait_ms`
- * > 0 at least one, waiting that long at most (a server silent that long is killed). Returns how many
- * were read, or -1 when the server is gone (its socket is then closed, sock -1; ac__forksrv_stop reaps
- * it). */
-int ac__forksrv_pump(ac__forksrv *s, const ac__forksrv_sink *sink, void *ctx, int wait_ms, int max);
+ * made blocking by the server); the caller keeps the read ends and closes its copies of the write ends.
+ * 0, or -1 when the server cannot be reached. */
+int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3]);
+/* Reads the server's answers, one a request, passing each to `started`: the pid of the process it made,
+ * or a negative errno when it made none. Reads those waiting (at most `max`, 0 for all), and with
+ * `wait_ms` > 0 at least one, waiting that long at most (a server silent that long is killed). Returns
+ * how many were read, or -1 when the server is gone (its socket is then closed, sock -1;
+ * ac__forksrv_stop reaps it). */
+int ac__forksrv_pump(ac__forksrv *s, void (*started)(void *ctx, pid_t pid), void *ctx, int wait_ms, int max);
 /* The pid the kernel recorded for the server's last fork since the last request (0: none), which tells
  * whether a server that died before answering had made the process. */
 pid_t ac__forksrv_made(const ac__forksrv *s);
