@@ -7,7 +7,8 @@
 # (configuring it with -DASYNCHECK_WERROR=ON -DASYNCHECK_BUILD_BENCH=ON first if it has no CMakeCache.txt),
 # then BENCH_REPS rounds (default 5); each round runs, one after another, for each build in turn (the
 # order of the builds alternates between rounds):
-#   bench_floor 1000                                the fork+loop floor (bench/floor/floor.c)
+#   bench_floor 1000                                the fork+loop floor and the capture floor (bench/floor/floor.c)
+#   two bench_floor 1000 capture at once            what two independent capturing harnesses get from 2 cores
 #   bench_trivial -j1, -j2                          1,000 trivial isolated tests
 #   bench_trivial --no-fork                         the same in-process
 #   bench_race_bugs det.same_every_run --schedules N -j1, -j2   exploration of one small test
@@ -90,8 +91,15 @@ for ((r = 1; r <= reps; r++)); do
     fi
     for l in "${order[@]}"; do
         b=${bin[$l]}
-        "$b/bench_floor" 1000 >"$tmp/floor.out"
+        "${bin[after]}/bench_floor" 1000 >"$tmp/floor.out" # (the floors are this tree's, for both builds)
         awk '$1 == "forkloop" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.forkloop"
+        awk '$1 == "capture" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.capture"
+        "${bin[after]}/bench_floor" 1000 capture >"$tmp/pair1.out" &
+        "${bin[after]}/bench_floor" 1000 capture >"$tmp/pair2.out"
+        wait $!
+        # throughput of the two at once over one alone's (from this round's capture floor)
+        cat "$tmp/pair1.out" "$tmp/pair2.out" | awk -v one="$(tail -n1 "$tmp/$l.capture")" \
+            '$1 == "capture" { t += 1 / $2 } END { print t * one }' >>"$tmp/$l.cpair"
         run "$l" triv_j1 "$b/bench_trivial" -j1
         run "$l" triv_j2 "$b/bench_trivial" -j2
         run "$l" triv_nf "$b/bench_trivial" --no-fork
@@ -108,9 +116,10 @@ median() { # median FILE
     sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 # ratio LABEL EXPR: median over the rounds of an awk expression of the per-round values, named by file
-# (fl = fork+loop floor µs, j1/j2/nf = trivial ns, x1/x2 = exploration ns, ck = clock ns, cr/ca = CPU µs).
+# (fl = fork+loop floor µs, j1/j2/nf = trivial ns, x1/x2 = exploration ns, ck = clock ns, cf = capture
+# floor µs, cp = two capture floors' throughput over one's, cr/ca = CPU µs).
 ratio() {
-    local l=$1 expr=$2 cols=(forkloop triv_j1 triv_j2 triv_nf expl_j1 expl_j2 clock_j1) files=()
+    local l=$1 expr=$2 cols=(forkloop triv_j1 triv_j2 triv_nf expl_j1 expl_j2 clock_j1 capture cpair) files=()
     for c in "${cols[@]}"; do files+=("$tmp/$l.$c"); done
     if ((have_perf)); then
         files+=("$tmp/$l.cpu_runner" "$tmp/$l.cpu_all")
@@ -119,7 +128,7 @@ ratio() {
         files+=("$tmp/zero" "$tmp/zero")
     fi
     paste "${files[@]}" | awk -v n="$nsched" "{ fl = \$1; j1 = \$2; j2 = \$3; nf = \$4; x1 = \$5; x2 = \$6; ck = \$7;
-        cr = \$8; ca = \$9; print $expr }" >"$tmp/ratio"
+        cf = \$8; cp = \$9; cr = \$10; ca = \$11; print $expr }" >"$tmp/ratio"
     median "$tmp/ratio"
 }
 
@@ -144,11 +153,16 @@ printf '%-58s' "measure"
 for l in "${labels[@]}"; do printf ' %12s' "$l"; done
 printf '   %s\n' "aim"
 line "fork+loop floor (bench_floor), µs" "" 'fl' '%.1f'
+line "capture floor (fork+loop, 3 captured pipes, reaped), µs" "" 'cf' '%.1f'
+line "capture floor / fork+loop floor" "(what capture itself costs)" 'cf / fl' '%.2f x'
 line "isolated trivial test -j1, µs/test" "" 'j1 / 1000 / 1000' '%.1f'
-line "isolated trivial test -j1 / fork+loop floor" "<= 1.25" 'j1 / 1000 / 1000 / fl' '%.2f x'
+line "isolated trivial test -j1 / fork+loop floor" "<= 1.25 (below capture: see PERFORMANCE.md)" 'j1 / 1000 / 1000 / fl' '%.2f x'
+line "isolated trivial test -j1 / capture floor" "<= 1.25" 'j1 / 1000 / 1000 / cf' '%.2f x'
+line "two capture floors at once: throughput / one's" "(what 2 cores give)" 'cp' '%.2f x'
 line "1,000 trivial tests: -j2 throughput / -j1" ">= 1.8" 'j1 / j2' '%.2f x'
 line "exploration -j1, µs/schedule" "" 'x1 / n / 1000' '%.1f'
-line "exploration -j1 per schedule / fork+loop floor" "<= 1.25" 'x1 / n / 1000 / fl' '%.2f x'
+line "exploration -j1 per schedule / fork+loop floor" "<= 1.25 (below capture)" 'x1 / n / 1000 / fl' '%.2f x'
+line "exploration -j1 per schedule / capture floor" "<= 1.25" 'x1 / n / 1000 / cf' '%.2f x'
 line "exploration: -j2 throughput / -j1" ">= 1.8" 'x1 / x2' '%.2f x'
 line "in-process trivial test (--no-fork), µs/test" "(vs cmocka: bench/compare)" 'nf / 1000 / 1000' '%.1f'
 line "hygiene: isolated trivial test -j1 (all checks on), µs/test" "no dearer than before" 'j1 / 1000 / 1000' '%.1f'
@@ -175,10 +189,10 @@ if ((${#labels[@]} == 2)); then
         printf '  %-10s %.3f x\n' "rest CPU" "$(median "$tmp/ab")"
     fi
 fi
-printf '\nraw per-round values (floor µs; runs ms for the whole run)\n'
+printf '\nraw per-round values (floors µs; cpair x; runs ms for the whole run)\n'
 for l in "${labels[@]}"; do
-    for m in forkloop triv_j1 triv_j2 triv_nf expl_j1 expl_j2 clock_j1; do
+    for m in forkloop capture cpair triv_j1 triv_j2 triv_nf expl_j1 expl_j2 clock_j1; do
         printf '  %-6s %-9s' "$l" "$m"
-        awk -v m=$m '{ printf " %9.1f", m == "forkloop" ? $1 : $1 / 1e6 } END { printf "\n" }' "$tmp/$l.$m"
+        awk -v m=$m '{ printf " %9.2f", m == "forkloop" || m == "capture" || m == "cpair" ? $1 : $1 / 1e6 } END { printf "\n" }' "$tmp/$l.$m"
     done
 done
