@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 static void all_pass(fixture_run *r, size_t n) {
@@ -83,4 +84,94 @@ AC_TEST(meta_forksrv, a_stopped_fork_server_is_given_up_at_the_watchdog, .timeou
     free(text);
     rm_tree(dir);
     free(dir);
+}
+
+/* Runs prints_a_lot, prints_one_line and leaves_a_child, twice over, at -j1 with `fork_server`, checks
+ * what each captured, and returns the log of the pipe each test's stdout was. */
+static char *printing_run(const char *fork_server) {
+    char *dir = make_temp_dir();
+    char log[600], env_log[640], env_srv[64];
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(env_log, sizeof env_log, "FORKSRV_LOG=%s", log);
+    snprintf(env_srv, sizeof env_srv, "AC_FORK_SERVER=%s", fork_server);
+    const char *env[] = {env_log, env_srv, NULL};
+    const char *args[] = {"--filter=forksrv.prints_a_lot",
+                          "--filter=forksrv.prints_one_line",
+                          "--filter=forksrv.leaves_a_child",
+                          "--repeat=2",
+                          "-j1",
+                          NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_FORKSRV, args, env);
+    all_pass(&r, 6);
+    ac__buf v = {0};
+    for (int k = 1; k <= 2; k++) { /* nothing of the test before, in either stream */
+        char expr[200];
+        snprintf(expr, sizeof expr,
+                 "string((//testcase[starts-with(@name, 'prints_one_line')])[%d]/system-out)", k);
+        xpath(r.junit, expr, &v);
+        AC_EXPECT_STR_EQ(ac__buf_str(&v), "only-this-out");
+        snprintf(expr, sizeof expr,
+                 "string((//testcase[starts-with(@name, 'prints_one_line')])[%d]/system-err)", k);
+        xpath(r.junit, expr, &v);
+        AC_EXPECT_STR_EQ(ac__buf_str(&v), "only-this-err");
+        /* all of the big test's output, its head and its tail (the middle is cut: more than 128 KiB) */
+        snprintf(expr, sizeof expr, "string((//testcase[starts-with(@name, 'prints_a_lot')])[%d]/system-out)",
+                 k);
+        xpath(r.junit, expr, &v);
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), "a-out first\na-out 00000 ");
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v),
+                               "a-out 03999 ..........................................\na-out last");
+        snprintf(expr, sizeof expr, "string((//testcase[starts-with(@name, 'prints_a_lot')])[%d]/system-err)",
+                 k);
+        xpath(r.junit, expr, &v);
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), "a-err first\na-err 00000 ");
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v),
+                               "a-err 03998 ..........................................\na-err last");
+    }
+    ac__buf_free(&v);
+    fixture_done(&r);
+    char *text = read_file(log);
+    rm_tree(dir);
+    free(dir);
+    return text;
+}
+
+/* The log's six "<test> <pipe inode>" lines: the inodes, in order (false if the tests ran otherwise). */
+static bool pipe_inodes(const char *text, unsigned long ino[6]) {
+    static const char *const order[] = {"prints_a_lot", "prints_one_line", "leaves_a_child"};
+    const char *p = text;
+    for (int i = 0; i < 6; i++) {
+        char name[64];
+        int used = 0;
+        if (sscanf(p, "%63s %lu\n%n", name, &ino[i], &used) != 2 || strcmp(name, order[i % 3]) != 0)
+            return false;
+        p += used;
+    }
+    return *p == '\0';
+}
+
+/* A test process that ends with no child left hands its slot's pipes to the next test (read to their end
+ * first); one that leaves a child does not; whatever each test captured is its own. */
+AC_TEST(meta_forksrv, a_slot_keeps_its_pipes_after_a_test_that_left_nothing) {
+    if (!ac__forksrv_available())
+        AC_SKIP("fork servers are not used here (a sanitizer build, AC_FORK_SERVER=0, or no clone3)");
+    char *text = printing_run("1");
+    AC_ASSERT_NOT_NULL(text);
+    unsigned long ino[6];
+    if (!pipe_inodes(text, ino))
+        AC_FAIL("the tests did not run in the expected order; their log: %s", text);
+    AC_EXPECT_EQ(ino[1], ino[0]); /* after prints_a_lot, which left nothing */
+    AC_EXPECT_EQ(ino[2], ino[1]);
+    AC_EXPECT_NE(ino[3], ino[2]); /* after leaves_a_child: new pipes */
+    AC_EXPECT_EQ(ino[4], ino[3]);
+    AC_EXPECT_EQ(ino[5], ino[4]);
+    free(text);
+    text = printing_run("0"); /* the runner forks each test itself: new pipes every time */
+    AC_ASSERT_NOT_NULL(text);
+    if (!pipe_inodes(text, ino))
+        AC_FAIL("the tests did not run in the expected order; their log: %s", text);
+    for (int i = 1; i < 6; i++)
+        AC_EXPECT_NE(ino[i], ino[i - 1]);
+    free(text);
 }

@@ -4,8 +4,10 @@
  * path. The test's process is made with clone3(CLONE_PARENT): its parent is the runner, exactly as if the
  * runner had forked it (getppid, PR_SET_PDEATHSIG, PTRACE_TRACEME, waitpid, the child subreaper), and
  * the runner watches it, reads its pipes and reaps it as it would one it had forked. The server only
- * makes the process and says its pid. It must not read, reap, kill, time or judge a test, nor hold any
- * descriptor of the runner's but the ones it is told to keep. (It once read the test's pipes and passed
+ * makes the process and says its pid; it holds the write ends of the slot's pipes from one request to the
+ * next, so that the runner can give a test the pipes of the one before when that one left nothing behind
+ * (run.c, finish). It must not read, reap, kill, time or judge a test, nor hold any descriptor of the
+ * runner's but the ones it is told to keep. (It once read the test's pipes and passed
  * on what they held: measured, that relaying cost more CPU per test than it saved the runner.) */
 #include "runner.h"
 
@@ -101,12 +103,13 @@ static void close_all_but(int *keep, size_t n) {
 /* ---- the wire: one datagram each way per test ---- */
 
 enum {
-    WIRE_FORK = 'R',    /* runner: an ac__fork_request, with the test's 3 write ends */
+    WIRE_FORK = 'R',    /* runner: an ac__fork_request, with the test's 3 write ends, or none (stream 1):
+                         * the ones the server holds from an earlier request */
     WIRE_STARTED = 'S', /* server: value = the pid, or -errno when no process was made */
 };
 
 typedef struct wire {
-    uint8_t type, pad[3];
+    uint8_t type, stream, pad[2];
     int32_t value;
 } wire;
 
@@ -140,6 +143,10 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
     void *robust_head = NULL;
     size_t robust_len = 0;
     syscall(SYS_get_robust_list, 0, &robust_head, &robust_len);
+    /* The write ends of the last pipes the runner sent: each test's process gets them, and the server keeps
+     * them until new ones come, so that the pipes serve one test after another (the runner reads between
+     * tests; it sends new pipes after a test that may have left something holding them). */
+    int held[3] = {-1, -1, -1};
     for (;;) {
         request_msg m;
         int fds[3];
@@ -165,14 +172,20 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
             nfds = 3;
         if (nfds)
             memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
-        if (n != (ssize_t)sizeof m || m.w.type != WIRE_FORK || nfds != 3) {
+        bool same = m.w.stream == 1 && nfds == 0 && held[0] >= 0;
+        if (n != (ssize_t)sizeof m || m.w.type != WIRE_FORK || (nfds != 3 && !same)) {
             for (size_t i = 0; i < nfds; i++)
                 close(fds[i]);
             send_started(sock, -EPROTO);
             continue;
         }
-        for (size_t i = 0; i < 3; i++) /* the runner made the pipes non-blocking for its own ends */
-            fcntl(fds[i], F_SETFL, 0);
+        if (!same)
+            for (size_t i = 0; i < 3; i++) {
+                if (held[i] >= 0)
+                    close(held[i]);
+                held[i] = fds[i];
+                fcntl(held[i], F_SETFL, 0); /* the runner made the pipes non-blocking for its own ends */
+            }
         /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
          * process runs, so that the runner knows it even if the server dies before answering. exit_signal
          * must be 0 with CLONE_PARENT: the process inherits the server's, SIGCHLD. */
@@ -188,13 +201,10 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
              * robust-futex list, and the server holds no lock (it is single-threaded) */
             if (robust_head)
                 syscall(SYS_set_robust_list, robust_head, robust_len);
-            child(ctx, &m.req, fds[0], fds[1], fds[2]);
+            child(ctx, &m.req, held[0], held[1], held[2]);
             _exit(127);
         }
-        int err = errno;
-        for (size_t i = 0; i < 3; i++)
-            close(fds[i]);
-        send_started(sock, pid < 0 ? -err : (int32_t)pid);
+        send_started(sock, pid < 0 ? -errno : (int32_t)pid);
     }
 }
 
@@ -242,21 +252,26 @@ int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int w
     request_msg m;
     memset(&m, 0, sizeof m);
     m.w.type = WIRE_FORK;
+    m.w.stream = writes ? 0 : 1;
     m.req = *req;
-    int fds[3] = {writes[0], writes[1], writes[2]};
+    int fds[3] = {writes ? writes[0] : -1, writes ? writes[1] : -1, writes ? writes[2] : -1};
     struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof fds)];
     } control;
     memset(&control, 0, sizeof control);
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = writes ? control.buf : NULL,
+                         .msg_controllen = writes ? sizeof control.buf : 0};
+    if (writes) {
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof fds);
+        memcpy(CMSG_DATA(c), fds, sizeof fds);
+    }
     if (s->made)
         __atomic_store_n(s->made, 0, __ATOMIC_SEQ_CST);
     ssize_t n;

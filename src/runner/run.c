@@ -63,7 +63,10 @@ typedef struct slot {
     ev_io srv_io;       /* its messages (always watched while it lives) */
     int held[3];        /* the test's ends of its pipes, until its process exists */
     bool awaiting;      /* a request is with the server, which has not said the process's pid yet */
-    int start_error;    /* ... it could not make the process (errno) */
+    bool
+        via_server; /* the running test's process was made by the server, which holds its pipes' write ends */
+    bool pipes_kept; /* between tests: the read ends are open (unwatched), for the next test by the server */
+    int start_error; /* ... it could not make the process (errno) */
 } slot;
 
 struct runner {
@@ -522,16 +525,27 @@ static void finish(slot *s, int status) {
     ac__result *r = s->target;
     double elapsed = ac__monotonic() - s->started;
     kill(-s->pid, SIGKILL); /* whatever the test left running in its process group goes with it */
+    /* A test process that ended saying it had no child left and no other thread was the pipes' last writer
+     * but for the fork server, which holds their write ends: once read to the end here they serve the
+     * slot's next test (three pipe2, six close and their epoll_ctl saved a test). */
+    bool alone = rn->shared && s->pid > 0 && rn->shared[s - rn->slots].alone == s->pid && WIFEXITED(status);
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
+    bool keep = alone && s->via_server && s->srv.sock >= 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (ios[i]->fd >= 0)
+            read_into(s, ios[i]); /* what is buffered in the pipe now */
+        keep = keep && ios[i]->fd >= 0;
+    }
     for (size_t i = 0; i < 3; i++)
         if (ios[i]->fd >= 0) {
-            read_into(s, ios[i]); /* what is buffered in the pipe now */
-            if (ios[i]->fd >= 0) {
-                ev_io_stop(rn->loop, ios[i]);
+            ev_io_stop(rn->loop, ios[i]);
+            if (!keep) {
                 close(ios[i]->fd);
                 ios[i]->fd = -1;
             }
         }
+    s->pipes_kept = keep;
+    s->via_server = false;
     ev_timer_stop(rn->loop, &s->watchdog);
     ev_timer_stop(rn->loop, &s->exit_poll);
     if (s->pidfd >= 0) {
@@ -605,7 +619,6 @@ static void finish(slot *s, int status) {
     s->busy = false;
     rn->running--;
     /* (a test process that ended saying it had no child left started nothing that could be left) */
-    bool alone = rn->shared && s->pid > 0 && rn->shared[s - rn->slots].alone == s->pid && WIFEXITED(status);
     if (rn->subreaper && !alone)
         reap_leftovers(rn);
     if (s->explore) {
@@ -812,6 +825,18 @@ static void attach_child(runner *rn, slot *s, pid_t pid) {
     }
 }
 
+/* Closes the read ends of the pipes the slot kept from its last test (see finish), if it kept any. */
+static void close_pipes(runner *rn, slot *s) {
+    ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
+    for (int i = 0; i < 3; i++)
+        if (ios[i]->fd >= 0 && !s->busy) {
+            ev_io_stop(rn->loop, ios[i]);
+            close(ios[i]->fd);
+            ios[i]->fd = -1;
+        }
+    s->pipes_kept = false;
+}
+
 static void close_held(slot *s) {
     for (int i = 0; i < 3; i++)
         if (s->held[i] >= 0) {
@@ -865,6 +890,7 @@ static void fork_direct(runner *rn, slot *s) {
  * the server), and a fork from the runner. */
 static void restart_direct(runner *rn, slot *s, int err) {
     set_awaiting(rn, s, false);
+    s->via_server = false;
     errno = err;
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++) {
@@ -1004,6 +1030,8 @@ static void watchdog_awaiting(runner *rn, slot *s) {
     }
 }
 
+static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out_r, int err_r);
+
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     const ac__test_def *def = RESULT(rn, idx).def;
     s->explore = ex;
@@ -1014,6 +1042,15 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     } else {
         s->target = &RESULT(rn, idx);
     }
+    if (s->srv.sock < 0 && s->srv.pid > 0)
+        ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
+    bool reuse = s->pipes_kept && s->srv.sock >= 0; /* (see finish) */
+    s->pipes_kept = false;
+    if (reuse) {
+        start_with_pipes(rn, s, idx, -1, -1, -1);
+        return;
+    }
+    close_pipes(rn, s);
     int res[2], out[2], err[2];
     /* Non-blocking at both ends: the reads need it, and the test's ends are made blocking again by the
      * fork server, off the runner's path (or by fork_direct). */
@@ -1031,6 +1068,15 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
         harness_failure(rn, s, idx, "pipe");
         return;
     }
+    s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
+    start_with_pipes(rn, s, idx, res[0], out[0], err[0]);
+}
+
+/* start_child's rest: the slot's pipes are new (their read ends given, the write ends in s->held), or
+ * (all -1) the ones kept from the slot's last test, whose write ends its fork server holds. */
+static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out_r, int err_r) {
+    const ac__test_def *def = RESULT(rn, idx).def;
+    bool reuse = res_r < 0;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     if (rn->shared)
         rn->shared[s - rn->slots] = (ac__slot_shared){0};
@@ -1046,7 +1092,6 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     s->traced_by_runner = false;
     s->start_error = 0;
     s->limit = timeout;
-    s->held[0] = res[1], s->held[1] = out[1], s->held[2] = err[1];
     rn->running++;
     /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
      * test that no longer runs its loop (or whose fork server never answers). A little grace lets the
@@ -1054,23 +1099,28 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
     s->watchdog.data = s;
     ev_timer_start(rn->loop, &s->watchdog);
-    int fds[3] = {res[0], out[0], err[0]};
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
-    for (int i = 0; i < 3; i++) {
-        ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
-        ios[i]->data = s;
+    if (!reuse) {
+        int fds[3] = {res_r, out_r, err_r};
+        for (int i = 0; i < 3; i++) {
+            ev_io_init(ios[i], pipe_cb, fds[i], EV_READ);
+            ios[i]->data = s;
+        }
     }
-    if (s->srv.sock < 0 && s->srv.pid > 0)
-        ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
     if (s->srv.sock >= 0) {
         ac__fork_request req = {
             .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
-        if (ac__forksrv_request(&s->srv, &req, s->held) == 0) {
+        if (ac__forksrv_request(&s->srv, &req, reuse ? NULL : s->held) == 0) {
             close_held(s);             /* the request holds them until the server has forked */
+            s->via_server = true;      /* the server keeps the write ends */
             set_awaiting(rn, s, true); /* the pipes are watched once the process exists */
             return;                    /* srv_cb takes it from here */
         }
         server_gone(rn, s);
+        if (reuse) { /* the kept pipes' write ends went with the server */
+            restart_direct(rn, s, EPIPE);
+            return;
+        }
     }
     for (int i = 0; i < 3; i++)
         ev_io_start(rn->loop, ios[i]);
@@ -1306,6 +1356,9 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             rn.slots[i].pidfd = -1;
             rn.slots[i].srv = (ac__forksrv){.pid = -1, .sock = -1};
             rn.slots[i].held[0] = rn.slots[i].held[1] = rn.slots[i].held[2] = -1;
+            ev_io_init(&rn.slots[i].res_io, pipe_cb, -1, EV_READ);
+            ev_io_init(&rn.slots[i].out_io, pipe_cb, -1, EV_READ);
+            ev_io_init(&rn.slots[i].err_io, pipe_cb, -1, EV_READ);
             ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
             ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
         }
@@ -1336,6 +1389,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         start_next(&rn);
         ev_run(rn.loop, 0);
         for (size_t i = 0; i < rn.nslots; i++) { /* every slot is idle: no request is pending */
+            close_pipes(&rn, &rn.slots[i]);
             if (ev_is_active(&rn.slots[i].srv_io)) {
                 ev_ref(rn.loop);
                 ev_io_stop(rn.loop, &rn.slots[i].srv_io);

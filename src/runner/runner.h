@@ -135,7 +135,8 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
                        const int *keep, size_t nkeep);
 /* Asks for a test process, sending the test's ends of its record, stdout and stderr pipes (`writes`,
  * made blocking by the server); the caller keeps the read ends and closes its copies of the write ends.
- * 0, or -1 when the server cannot be reached. */
+ * The server keeps the write ends: `writes` NULL gives the next test the same pipes. 0, or -1 when the
+ * server cannot be reached. */
 int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3]);
 /* Reads the server's answers, one a request, passing each to `started`: the pid of the process it made,
  * or a negative errno when it made none. Reads those waiting (at most `max`, 0 for all), and with
