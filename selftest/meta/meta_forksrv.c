@@ -31,24 +31,33 @@ AC_TEST(meta_forksrv, every_test_process_is_the_runners_child) {
     fixture_done(&r);
 }
 
-/* Runs kills_the_fork_servers then passes, 3 times each, at -j1, and returns the log. */
-static char *killing_run(const char *fork_server) {
+/* Runs the fixture with `args` and AC_FORK_SERVER=`fork_server`, expects its `n` tests to pass, lets
+ * `check` (NULL: none) look at the run, and returns the log the tests wrote (FORKSRV_LOG). */
+static char *logged_run(const char *const *args, const char *fork_server, size_t n,
+                        void (*check)(fixture_run *)) {
     char *dir = make_temp_dir();
     char log[600], env_log[640], env_srv[64];
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(env_log, sizeof env_log, "FORKSRV_LOG=%s", log);
     snprintf(env_srv, sizeof env_srv, "AC_FORK_SERVER=%s", fork_server);
     const char *env[] = {env_log, env_srv, NULL};
-    const char *args[] = {"--filter=forksrv.kills_the_fork_servers", "--filter=forksrv.passes", "--repeat=3",
-                          "-j1", NULL};
     fixture_run r;
     fixture_tap(&r, FIXTURE_FORKSRV, args, env);
-    all_pass(&r, 6);
+    all_pass(&r, n);
+    if (check)
+        check(&r);
     fixture_done(&r);
     char *text = read_file(log);
     rm_tree(dir);
     free(dir);
     return text;
+}
+
+/* Runs kills_the_fork_servers then passes, 3 times each, at -j1, and returns the log. */
+static char *killing_run(const char *fork_server) {
+    const char *args[] = {"--filter=forksrv.kills_the_fork_servers", "--filter=forksrv.passes", "--repeat=3",
+                          "-j1", NULL};
+    return logged_run(args, fork_server, 6, NULL);
 }
 
 AC_TEST(meta_forksrv, a_killed_fork_server_leaves_the_run_unchanged) {
@@ -86,55 +95,46 @@ AC_TEST(meta_forksrv, a_stopped_fork_server_is_given_up_at_the_watchdog, .timeou
     free(dir);
 }
 
+/* The k-th run of `test` captured in `tag` (system-out, system-err) exactly `exact`, or (exact NULL)
+ * something holding `head` and `tail`. */
+static void expect_capture(fixture_run *r, const char *test, int k, const char *tag, const char *exact,
+                           const char *head, const char *tail) {
+    char expr[200];
+    snprintf(expr, sizeof expr, "string((//testcase[starts-with(@name, '%s')])[%d]/%s)", test, k, tag);
+    ac__buf v = {0};
+    xpath(r->junit, expr, &v);
+    if (exact) {
+        AC_EXPECT_STR_EQ(ac__buf_str(&v), exact);
+    } else {
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), head);
+        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), tail);
+    }
+    ac__buf_free(&v);
+}
+
+/* What each of the two runs of prints_one_line and prints_a_lot captured: its own output (nothing of the
+ * test before it), all of it (the big one's head and tail: more than 128 KiB, its middle is cut). */
+static void check_captures(fixture_run *r) {
+    for (int k = 1; k <= 2; k++) {
+        expect_capture(r, "prints_one_line", k, "system-out", "only-this-out", NULL, NULL);
+        expect_capture(r, "prints_one_line", k, "system-err", "only-this-err", NULL, NULL);
+        expect_capture(r, "prints_a_lot", k, "system-out", NULL, "a-out first\na-out 00000 ",
+                       "a-out 03999 ..........................................\na-out last");
+        expect_capture(r, "prints_a_lot", k, "system-err", NULL, "a-err first\na-err 00000 ",
+                       "a-err 03998 ..........................................\na-err last");
+    }
+}
+
 /* Runs prints_a_lot, prints_one_line and leaves_a_child, twice over, at -j1 with `fork_server`, checks
  * what each captured, and returns the log of the pipe each test's stdout was. */
 static char *printing_run(const char *fork_server) {
-    char *dir = make_temp_dir();
-    char log[600], env_log[640], env_srv[64];
-    snprintf(log, sizeof log, "%s/log", dir);
-    snprintf(env_log, sizeof env_log, "FORKSRV_LOG=%s", log);
-    snprintf(env_srv, sizeof env_srv, "AC_FORK_SERVER=%s", fork_server);
-    const char *env[] = {env_log, env_srv, NULL};
     const char *args[] = {"--filter=forksrv.prints_a_lot",
                           "--filter=forksrv.prints_one_line",
                           "--filter=forksrv.leaves_a_child",
                           "--repeat=2",
                           "-j1",
                           NULL};
-    fixture_run r;
-    fixture_tap(&r, FIXTURE_FORKSRV, args, env);
-    all_pass(&r, 6);
-    ac__buf v = {0};
-    for (int k = 1; k <= 2; k++) { /* nothing of the test before, in either stream */
-        char expr[200];
-        snprintf(expr, sizeof expr,
-                 "string((//testcase[starts-with(@name, 'prints_one_line')])[%d]/system-out)", k);
-        xpath(r.junit, expr, &v);
-        AC_EXPECT_STR_EQ(ac__buf_str(&v), "only-this-out");
-        snprintf(expr, sizeof expr,
-                 "string((//testcase[starts-with(@name, 'prints_one_line')])[%d]/system-err)", k);
-        xpath(r.junit, expr, &v);
-        AC_EXPECT_STR_EQ(ac__buf_str(&v), "only-this-err");
-        /* all of the big test's output, its head and its tail (the middle is cut: more than 128 KiB) */
-        snprintf(expr, sizeof expr, "string((//testcase[starts-with(@name, 'prints_a_lot')])[%d]/system-out)",
-                 k);
-        xpath(r.junit, expr, &v);
-        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), "a-out first\na-out 00000 ");
-        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v),
-                               "a-out 03999 ..........................................\na-out last");
-        snprintf(expr, sizeof expr, "string((//testcase[starts-with(@name, 'prints_a_lot')])[%d]/system-err)",
-                 k);
-        xpath(r.junit, expr, &v);
-        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v), "a-err first\na-err 00000 ");
-        AC_EXPECT_STR_CONTAINS(ac__buf_str(&v),
-                               "a-err 03998 ..........................................\na-err last");
-    }
-    ac__buf_free(&v);
-    fixture_done(&r);
-    char *text = read_file(log);
-    rm_tree(dir);
-    free(dir);
-    return text;
+    return logged_run(args, fork_server, 6, check_captures);
 }
 
 /* The log's six "<test> <pipe inode>" lines: the inodes, in order (false if the tests ran otherwise). */
