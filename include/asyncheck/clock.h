@@ -47,7 +47,8 @@ void ac_run_until_idle(ac_test *t);
 
 /* Autojump waits this much real time for real work (an fd becoming ready, another thread's ev_async)
  * before it jumps; default 0 in a single-threaded process and 0.005 s once the process has other
- * threads. */
+ * threads. Like every real-time limit, the default and what is set here are scaled by
+ * AC_TIMEOUT_MULTIPLIER. */
 void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds);
 
 /* AC_COMPLETES_WITHIN(t, cond, seconds): AC_AWAIT whose limit is in the test's clock and whose failure

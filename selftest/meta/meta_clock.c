@@ -113,3 +113,20 @@ AC_TEST(meta_clock, a_sleep_in_a_callback_is_reported_under_virtual_time) {
     AC_EXPECT_STR_EQ(field(pt, "    - message: "), ""); /* the only failure: the time check passed */
     fixture_done(&r);
 }
+
+/* The autojump threshold is a real-time limit: AC_TIMEOUT_MULTIPLIER scales it like the others (a worker
+ * 30 ms late misses a 5 ms threshold, and makes it scaled 100-fold). */
+AC_TEST(meta_clock, the_autojump_threshold_is_scaled_by_the_timeout_multiplier) {
+    const char *unscaled[] = {"AC_TIMEOUT_MULTIPLIER=1", NULL};
+    fixture_run r;
+    const char *name = "clock_fail.a_worker_slower_than_the_autojump_threshold";
+    const tap_point *pt = fixture_point(&r, FIXTURE_CLOCK, name, NULL, unscaled);
+    AC_EXPECT_FALSE(pt->ok);
+    AC_EXPECT_STR_EQ(field(pt, "  message: "),
+                     "virtual deadline: nothing made results == 1 true within 1.000 s of virtual time");
+    fixture_done(&r);
+    const char *scaled[] = {"AC_TIMEOUT_MULTIPLIER=100", NULL};
+    pt = fixture_point(&r, FIXTURE_CLOCK, name, NULL, scaled);
+    AC_EXPECT_TRUE(pt->ok);
+    fixture_done(&r);
+}

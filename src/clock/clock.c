@@ -48,6 +48,7 @@ static struct {
     long long mono, real; /* virtual now, in nanoseconds: exact, so runs repeat to the nanosecond */
     int epfd;             /* the test loop's epoll fd, or -1 */
     double threshold;     /* real seconds autojump waits for real work; <0: automatic */
+    double scale;         /* AC_TIMEOUT_MULTIPLIER, which scales the threshold */
     bool stalled;         /* manual: the last poll found nothing and time cannot move by itself */
     long long jumped_to;  /* virtual: where the last jump landed, or 0 */
     long long cap;        /* ac_clock_advance: never jump past this (0: no cap) */
@@ -153,7 +154,7 @@ static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeo
     if (n != 0 || timeout_ms == 0)
         return n;
     /* Nothing is ready now. Give real work in flight a chance before time moves. */
-    double threshold = vc.threshold >= 0 ? vc.threshold : other_threads() ? 0.005 : 0;
+    double threshold = (vc.threshold >= 0 ? vc.threshold : other_threads() ? 0.005 : 0) * vc.scale;
     if (vc.kind == AC_CLOCK_MANUAL && threshold < 0.001)
         threshold = 0.001; /* do not spin hot while the test waits for real events */
     if (threshold > 0) {
@@ -299,6 +300,8 @@ void ac__clock_begin(ac_test *t, int kind) {
     STORE(vc.real, START_REAL);
     STORE(vc.epfd, -1);
     vc.threshold = -1;
+    vc.scale = 1;
+    (void)ac__timeout_multiplier(&vc.scale); /* the runner has refused a bad value */
     vc.stalled = false;
     vc.jumped_to = 0;
     last_epoll_fd = -1;
