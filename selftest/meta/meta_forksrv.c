@@ -31,9 +31,9 @@ AC_TEST(meta_forksrv, every_test_process_is_the_runners_child) {
     fixture_done(&r);
 }
 
-/* Runs the fixture with `args` and AC_FORK_SERVER=`fork_server`, expects its `n` tests to pass, lets
- * `check` (NULL: none) look at the run, and returns the log the tests wrote (FORKSRV_LOG). */
-static char *logged_run(const char *const *args, const char *fork_server, size_t n,
+/* Runs the fixture with `args` and AC_FORK_SERVER=`fork_server`, expects `n` tests of which `passing`
+ * pass, lets `check` (NULL: none) look at the run, and returns the log the tests wrote (FORKSRV_LOG). */
+static char *logged_run(const char *const *args, const char *fork_server, size_t n, size_t passing,
                         void (*check)(fixture_run *)) {
     char *dir = make_temp_dir();
     char log[600], env_log[640], env_srv[64];
@@ -43,7 +43,15 @@ static char *logged_run(const char *const *args, const char *fork_server, size_t
     const char *env[] = {env_log, env_srv, NULL};
     fixture_run r;
     fixture_tap(&r, FIXTURE_FORKSRV, args, env);
-    all_pass(&r, n);
+    if (passing == n) {
+        all_pass(&r, n);
+    } else {
+        AC_EXPECT_EQ(r.tap.n, n);
+        size_t passed = 0;
+        for (size_t i = 0; i < r.tap.n; i++)
+            passed += r.tap.points[i].ok;
+        AC_EXPECT_EQ(passed, passing);
+    }
     if (check)
         check(&r);
     fixture_done(&r);
@@ -57,7 +65,7 @@ static char *logged_run(const char *const *args, const char *fork_server, size_t
 static char *killing_run(const char *fork_server) {
     const char *args[] = {"--filter=forksrv.kills_the_fork_servers", "--filter=forksrv.passes", "--repeat=3",
                           "-j1", NULL};
-    return logged_run(args, fork_server, 6, NULL);
+    return logged_run(args, fork_server, 6, 6, NULL);
 }
 
 AC_TEST(meta_forksrv, a_killed_fork_server_leaves_the_run_unchanged) {
@@ -134,7 +142,7 @@ static char *printing_run(const char *fork_server) {
                           "--repeat=2",
                           "-j1",
                           NULL};
-    return logged_run(args, fork_server, 6, check_captures);
+    return logged_run(args, fork_server, 6, 6, check_captures);
 }
 
 /* The log's six "<test> <pipe inode>" lines: the inodes, in order (false if the tests ran otherwise). */
@@ -174,4 +182,69 @@ AC_TEST(meta_forksrv, a_slot_keeps_its_pipes_after_a_test_that_left_nothing) {
     for (int i = 1; i < 6; i++)
         AC_EXPECT_NE(ino[i], ino[i - 1]);
     free(text);
+}
+
+/* A test's message ("" when it passed) from the run's TAP. */
+static const char *message_of(fixture_run *r, const char *name) {
+    return field(point(r, name), "  message: ");
+}
+
+/* After a test that put its pipes in packet mode and one that made them non-blocking, the next tests of
+ * the slot get pipes as a fresh process's, nothing of the earlier tests, and their own records whole; the
+ * packet writer's own 2,000 failures and its output all arrive (with fork servers and without). */
+AC_TEST(meta_forksrv, a_test_that_changes_its_pipes_modes_changes_nothing_for_the_next) {
+    for (int with_servers = 1; with_servers >= 0; with_servers--) {
+        const char *env[] = {with_servers ? "AC_FORK_SERVER=1" : "AC_FORK_SERVER=0", NULL};
+        const char *args[] = {"--filter=forksrv.writes_packets",
+                              "--filter=forksrv.makes_its_pipes_non_blocking",
+                              "--filter=forksrv.checks_its_pipes",
+                              "--filter=forksrv.code_under_test_exits",
+                              "-j1",
+                              NULL};
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_FORKSRV, args, env);
+        AC_EXPECT_EQ(r.tap.n, 4u);
+        const tap_point *packets = point(&r, "forksrv.writes_packets");
+        AC_EXPECT_FALSE(packets->ok);
+        AC_EXPECT_STR_EQ(field(packets, "  failures_omitted: "), "1900"); /* all 2,000 arrived */
+        AC_EXPECT_TRUE(point(&r, "forksrv.makes_its_pipes_non_blocking")->ok);
+        AC_EXPECT_TRUE(point(&r, "forksrv.checks_its_pipes")->ok);
+        AC_EXPECT_FALSE(point(&r, "forksrv.code_under_test_exits")->ok);
+        AC_EXPECT_STR_CONTAINS(message_of(&r, "forksrv.code_under_test_exits"),
+                               "exited unexpectedly with status 3 in body");
+        expect_capture(&r, "writes_packets", 1, "system-out", NULL, "packet 0\n", "packet 1999");
+        expect_capture(&r, "checks_its_pipes", 1, "system-out", "clean", NULL, NULL);
+        fixture_done(&r);
+    }
+}
+
+/* The innocent tests after a ghost: their own capture, and the exit found. */
+static void check_after_ghost(fixture_run *r) {
+    AC_EXPECT_TRUE(point(r, "forksrv.checks_its_pipes")->ok);
+    expect_capture(r, "checks_its_pipes", 1, "system-out", "clean", NULL, NULL);
+    expect_capture(r, "checks_its_pipes", 1, "system-err", "", NULL, NULL);
+    AC_EXPECT_FALSE(point(r, "forksrv.code_under_test_exits")->ok);
+    AC_EXPECT_STR_CONTAINS(message_of(r, "forksrv.code_under_test_exits"),
+                           "exited unexpectedly with status 3 in body");
+}
+
+/* A process a test leaves behind in a way its own process cannot see (its subreaper flag turned off,
+ * clone(CLONE_PARENT), a clone child without exit signal) is killed when the test ends: it never writes
+ * into the next tests' pipes, nor makes one that exits pass with a forged "done". */
+AC_TEST(meta_forksrv, a_process_left_behind_is_killed_when_its_test_ends) {
+    static const char *const leavers[] = {"forksrv.leaves_a_ghost_without_subreaper",
+                                          "forksrv.leaves_a_ghost_beside_it",
+                                          "forksrv.leaves_a_clone_child_ghost"};
+    for (size_t k = 0; k < sizeof leavers / sizeof *leavers; k++) {
+        char filter[128];
+        snprintf(filter, sizeof filter, "--filter=%s", leavers[k]);
+        const char *args[] = {filter, "--filter=forksrv.checks_its_pipes",
+                              "--filter=forksrv.code_under_test_exits", "-j1", NULL};
+        char *text = logged_run(args, "1", 3, 2, check_after_ghost);
+        AC_ASSERT_NOT_NULL(text);
+        /* killed at once (before or after it could say it lives), never alive 0.6 s later */
+        if (strcmp(text, "") != 0)
+            AC_EXPECT_STR_EQ(text, "ghost alive\n");
+        free(text);
+    }
 }

@@ -179,12 +179,11 @@ static _Noreturn void serve(int sock, int *made, pid_t runner, ac__fork_child_fn
             send_started(sock, -EPROTO);
             continue;
         }
-        if (!same)
+        if (!same) /* (the test's process makes them blocking: the runner made them non-blocking) */
             for (size_t i = 0; i < 3; i++) {
                 if (held[i] >= 0)
                     close(held[i]);
                 held[i] = fds[i];
-                fcntl(held[i], F_SETFL, 0); /* the runner made the pipes non-blocking for its own ends */
             }
         /* CLONE_PARENT_SETTID: the kernel writes the pid into the page shared with the runner before the
          * process runs, so that the runner knows it even if the server dies before answering. exit_signal

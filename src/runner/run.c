@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -34,7 +33,6 @@ static int signal_pipe[2] = {-1, -1};
  * it survives however the process ends. */
 typedef struct ac__slot_shared {
     unsigned char channel_lost; /* the test closed or replaced its record channel (fd 3) */
-    int alone;                  /* the pid of a process that ended the test with no child left */
 } ac__slot_shared;
 
 typedef struct slot {
@@ -63,10 +61,9 @@ typedef struct slot {
     ev_io srv_io;       /* its messages (always watched while it lives) */
     int held[3];        /* the test's ends of its pipes, until its process exists */
     bool awaiting;      /* a request is with the server, which has not said the process's pid yet */
-    bool
-        via_server; /* the running test's process was made by the server, which holds its pipes' write ends */
-    bool pipes_kept; /* between tests: the read ends are open (unwatched), for the next test by the server */
-    int start_error; /* ... it could not make the process (errno) */
+    bool via_server;    /* the server made the running test's process: it holds the pipes' write ends */
+    bool pipes_kept;    /* between tests: the read ends stay open (unwatched) for the slot's next test */
+    int start_error;    /* the server could not make the process (errno) */
 } slot;
 
 struct runner {
@@ -297,6 +294,10 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     static char line_buffer[BUFSIZ];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
     res_w = own_fds_only(res_w);
+    /* Blocking, and no flag an earlier test of the slot set on the pipes it passed on (O_NONBLOCK, O_DIRECT
+     * and O_ASYNC belong to the pipe's open file, which the slot's tests share: see finish) */
+    for (int fd = 1; fd <= CHILD_RECORD_FD; fd++)
+        fcntl(fd == CHILD_RECORD_FD ? res_w : fd, F_SETFL, 0);
     struct stat channel, now;
     bool known = fstat(res_w, &channel) == 0;
     ac__sink sink = {.fd = res_w, .into = NULL};
@@ -307,13 +308,6 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
         rn->shared[slot_index].channel_lost = 1; /* the test closed or replaced its record channel */
     fflush(stdout);
     fflush(stderr);
-    /* No child left, and no other thread that could make one: nothing the test started can outlive it
-     * (it is a child subreaper, so every descendant it had would be its child now), and the runner need
-     * not look for leftovers. waitid fails with ECHILD only when there is no child at all. */
-    siginfo_t info;
-    if (rn->shared && ac__count_threads() == 1 && waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
-        errno == ECHILD)
-        rn->shared[slot_index].alone = (int)syscall(SYS_getpid);
     _exit(0);
 }
 
@@ -348,13 +342,19 @@ static void take_bytes(slot *s, int stream, const char *p, size_t n) {
     }
 }
 
-static void read_into(slot *s, ev_io *w) {
+/* Reads what the pipe of `w` holds now: up to a short read, or with `to_end`, once its writer has ended,
+ * up to EAGAIN (a pipe in packet mode, O_DIRECT, gives one packet a read: a short read does not mean it is
+ * empty), but no more than a pipe can hold and a little (something else may still be writing). */
+static void read_pipe(slot *s, ev_io *w, bool to_end) {
     char chunk[65536];
+    size_t budget = 2u << 20; /* (a pipe holds at most 1 MiB unless root raised /proc/sys/fs/pipe-max-size) */
     for (;;) {
         ssize_t n = read(w->fd, chunk, sizeof chunk);
         if (n > 0) {
             take_bytes(s, w == &s->res_io ? 0 : w == &s->out_io ? 1 : 2, chunk, (size_t)n);
-            if ((size_t)n < sizeof chunk)
+            if ((size_t)n < sizeof chunk && !to_end)
+                return;
+            if (to_end && (budget = budget > (size_t)n ? budget - (size_t)n : 0) == 0)
                 return;
             continue;
         }
@@ -372,7 +372,7 @@ static void read_into(slot *s, ev_io *w) {
 
 static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
-    read_into(w->data, w);
+    read_pipe(w->data, w, false);
 }
 
 static void start_next(runner *rn);
@@ -408,19 +408,33 @@ static size_t runner_children(pid_t *out, size_t max) {
     size_t n = 0;
     bool listed = false;
     if (ac__count_threads() == 1) { /* the calling thread is the only one: no directory to list */
-        char path[64], buf[4096];
-        snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* The file stays open (one pread a look, after every test), for this thread and process (a fork
+         * server or test process forked from the runner closes it with the rest) */
+        static int fd = -1;
+        static pid_t fd_tid, fd_pid;
+        pid_t tid = (pid_t)syscall(SYS_gettid), self = getpid();
+        if (fd >= 0 && (fd_tid != tid || fd_pid != self)) {
+            if (fd_pid == self)
+                close(fd);
+            fd = -1;
+        }
+        if (fd < 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)tid);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            fd_tid = tid, fd_pid = self;
+        }
+        char buf[4096];
         if (fd >= 0) {
             /* (raw reads: a seq_file gives all it holds up to the buffer's size at each read) */
             size_t len = 0;
             ssize_t got;
-            while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+            while (len < sizeof buf - 1 &&
+                   (got = pread(fd, buf + len, sizeof buf - 1 - len, (off_t)len)) > 0) {
                 len += (size_t)got;
                 if (len < sizeof buf - 1)
                     break;
             }
-            close(fd);
             buf[len] = '\0';
             if (len < sizeof buf - 1) { /* else more children than the buffer holds: list them below */
                 for (char *p = buf, *end; n < max; p = end) {
@@ -485,20 +499,36 @@ static size_t runner_children(pid_t *out, size_t max) {
 
 static void await_replies(runner *rn);
 
+/* A child of the runner that is not something a test left: a running test, a fork server, or a child the
+ * program had before the run. */
+static bool known_child(const runner *rn, pid_t kid) {
+    for (size_t j = 0; j < rn->nslots; j++)
+        if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid)
+            return true;
+    for (size_t j = 0; j < rn->npreexisting; j++)
+        if (rn->preexisting[j] == kid)
+            return true;
+    return false;
+}
+
+/* One look at the runner's children: none that a test left. (A test process a server is making may not be
+ * known yet: then false, and reap_leftovers, which waits for the servers' answers, sorts it out.) */
+static bool left_nothing(const runner *rn) {
+    pid_t kids[256];
+    size_t n = runner_children(kids, sizeof kids / sizeof *kids);
+    for (size_t i = 0; i < n; i++)
+        if (!known_child(rn, kids[i]))
+            return false;
+    return n < sizeof kids / sizeof *kids;
+}
+
 static void reap_leftovers(runner *rn) {
     await_replies(rn);
     for (int round = 0; round < 64; round++) {
         pid_t kids[256];
         size_t n = runner_children(kids, sizeof kids / sizeof *kids), killed = 0;
         for (size_t i = 0; i < n; i++) {
-            bool keep = false;
-            for (size_t j = 0; j < rn->nslots && !keep; j++)
-                keep = rn->slots[j].busy && rn->slots[j].pid == kids[i];
-            for (size_t j = 0; j < rn->npreexisting && !keep; j++)
-                keep = rn->preexisting[j] == kids[i];
-            for (size_t j = 0; j < rn->nslots && !keep; j++)
-                keep = rn->slots[j].srv.pid == kids[i];
-            if (keep)
+            if (known_child(rn, kids[i]))
                 continue;
             kill(kids[i], SIGKILL);
             while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
@@ -525,15 +555,16 @@ static void finish(slot *s, int status) {
     ac__result *r = s->target;
     double elapsed = ac__monotonic() - s->started;
     kill(-s->pid, SIGKILL); /* whatever the test left running in its process group goes with it */
-    /* A test process that ended saying it had no child left and no other thread was the pipes' last writer
-     * but for the fork server, which holds their write ends: once read to the end here they serve the
+    /* When the test left no process behind (the runner, a child subreaper, has every orphan of the test's
+     * for a child by now: one look at its children), the test's process was the pipes' last writer but
+     * for the fork server, which holds their write ends: once read to their end here they serve the
      * slot's next test (three pipe2, six close and their epoll_ctl saved a test). */
-    bool alone = rn->shared && s->pid > 0 && rn->shared[s - rn->slots].alone == s->pid && WIFEXITED(status);
+    bool clean = rn->subreaper && s->pid > 0 && left_nothing(rn);
     ev_io *ios[] = {&s->res_io, &s->out_io, &s->err_io};
-    bool keep = alone && s->via_server && s->srv.sock >= 0;
+    bool keep = clean && s->via_server && s->srv.sock >= 0;
     for (size_t i = 0; i < 3; i++) {
         if (ios[i]->fd >= 0)
-            read_into(s, ios[i]); /* what is buffered in the pipe now */
+            read_pipe(s, ios[i], true); /* what is buffered in the pipe now */
         keep = keep && ios[i]->fd >= 0;
     }
     for (size_t i = 0; i < 3; i++)
@@ -618,8 +649,7 @@ static void finish(slot *s, int status) {
     take_timeline(rn, slot_ring(rn, (size_t)(s - rn->slots)), r, &s->sched);
     s->busy = false;
     rn->running--;
-    /* (a test process that ended saying it had no child left started nothing that could be left) */
-    if (rn->subreaper && !alone)
+    if (rn->subreaper && !clean)
         reap_leftovers(rn);
     if (s->explore) {
         ac__explore *ex = s->explore;
@@ -698,7 +728,7 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
     s->timed_out = true;
     if (s->res_io.fd >= 0)
-        read_into(s, &s->res_io); /* a "done" that is already on its way wins */
+        read_pipe(s, &s->res_io, false); /* a "done" that is already on its way wins */
     s->hung_after_done = s->target->finished;
     kill(-s->pid, SIGKILL);
     kill(s->pid, SIGKILL);
@@ -867,9 +897,8 @@ static void abandon_start(runner *rn, slot *s, const char *what) {
 /* Forks the test's process from the runner itself (no fork server, or its server failed), with the
  * write ends held in s->held. */
 static void fork_direct(runner *rn, slot *s) {
-    for (int i = 0; i < 3; i++)
-        ioctl(s->held[i], FIONBIO, &(int){0}); /* the test writes to blocking pipes */
-    fflush(NULL);                              /* nothing buffered in the runner may be written twice */
+    fflush(
+        NULL); /* nothing buffered in the runner may be written twice (the child makes its ends blocking) */
     pid_t pid = fork();
     if (pid == 0) {
         close(s->res_io.fd), close(s->out_io.fd), close(s->err_io.fd);
@@ -1052,8 +1081,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     }
     close_pipes(rn, s);
     int res[2], out[2], err[2];
-    /* Non-blocking at both ends: the reads need it, and the test's ends are made blocking again by the
-     * fork server, off the runner's path (or by fork_direct). */
+    /* Non-blocking at both ends: the reads need it, and the test's process makes its ends blocking again
+     * (child_main), off the runner's path. */
     if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0) {
         harness_failure(rn, s, idx, "pipe");
         return;

@@ -134,7 +134,7 @@ bool ac__forksrv_available(void);
 bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server)(void *ctx), void *ctx,
                        const int *keep, size_t nkeep);
 /* Asks for a test process, sending the test's ends of its record, stdout and stderr pipes (`writes`,
- * made blocking by the server); the caller keeps the read ends and closes its copies of the write ends.
+ * made blocking by the test process); the caller keeps the read ends and closes its copies of the write ends.
  * The server keeps the write ends: `writes` NULL gives the next test the same pipes. 0, or -1 when the
  * server cannot be reached. */
 int ac__forksrv_request(ac__forksrv *s, const ac__fork_request *req, const int writes[3]);
