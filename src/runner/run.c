@@ -946,6 +946,11 @@ static void restart_direct(runner *rn, slot *s, int err) {
  * (its pipes, whose read ends it kept, and its exit). */
 static void watch_process(runner *rn, slot *s, pid_t pid) {
     set_awaiting(rn, s, false);
+    /* the watchdog waited for the server's answer (SERVER_PATIENCE_MS at most): now for the test */
+    double left = s->started + s->limit + 0.2 + s->limit * 0.05 - ac__monotonic();
+    ev_timer_stop(rn->loop, &s->watchdog);
+    ev_timer_set(&s->watchdog, left > 0.001 ? left : 0.001, 0.);
+    ev_timer_start(rn->loop, &s->watchdog);
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
     for (int i = 0; i < 3; i++)
         if (ios[i]->fd >= 0)
@@ -1143,7 +1148,14 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
             close_held(s);             /* the request holds them until the server has forked */
             s->via_server = true;      /* the server keeps the write ends */
             set_awaiting(rn, s, true); /* the pipes are watched once the process exists */
-            return;                    /* srv_cb takes it from here */
+            /* a server that does not answer (stopped?) is given up after its patience, not the test's
+             * whole timeout */
+            if (s->limit + 0.2 + s->limit * 0.05 > SERVER_PATIENCE_MS / 1000.0) {
+                ev_timer_stop(rn->loop, &s->watchdog);
+                ev_timer_set(&s->watchdog, SERVER_PATIENCE_MS / 1000.0, 0.);
+                ev_timer_start(rn->loop, &s->watchdog);
+            }
+            return; /* srv_cb takes it from here */
         }
         server_gone(rn, s);
         if (reuse) { /* the kept pipes' write ends went with the server */
