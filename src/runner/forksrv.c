@@ -69,7 +69,7 @@ static int cmp_int(const void *a, const void *b) {
 
 /* Closes every descriptor but the `n` in `keep`: the server holds nothing of the runner's (its loop, other
  * servers' sockets, report files, the signal pipe). */
-static void close_all_but(int *keep, size_t n) {
+void ac__close_all_but(int *keep, size_t n) {
     qsort(keep, n, sizeof *keep, cmp_int);
     unsigned from = 0;
     bool ok = true;
@@ -229,7 +229,7 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
             if (keep[i] >= 0)
                 kept[n++] = keep[i];
         kept[n++] = sv[1];
-        close_all_but(kept, n);
+        ac__close_all_but(kept, n);
         if (in_server)
             in_server(ctx);
         serve(sv[1], made, runner, child, ctx);

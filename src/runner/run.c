@@ -64,6 +64,8 @@ typedef struct slot {
     bool via_server;    /* the server made the running test's process: it holds the pipes' write ends */
     bool pipes_kept;    /* between tests: the read ends stay open (unwatched) for the slot's next test */
     int start_error;    /* the server could not make the process (errno) */
+    ac__lane lane;      /* the slot's lane (lane.pid -1: the runner supervises the slot's tests itself) */
+    ev_io lane_io;      /* its messages (always watched while it lives) */
 } slot;
 
 struct runner {
@@ -96,7 +98,17 @@ struct runner {
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
     pid_t self;         /* the runner's pid: every test process's parent */
+    /* In a lane (lane.c): the socket to the runner, and the runner's number of the lane's one slot (its
+     * event ring and shared memory are the runner's, by that number). -1 and 0 in the runner. */
+    int lane_sock;
+    size_t slot_base;
+    ac__lane from_runner; /* in a lane: what the runner sent, read and not yet handled */
 };
+
+/* The runner's number of slot s: its event ring and its shared memory. */
+static size_t slot_no(const slot *s) {
+    return s->rn->slot_base + (size_t)(s - s->rn->slots);
+}
 
 #define RESULT(rn, idx) ((rn)->results[(idx) % (rn)->window])
 #define READY(rn, idx) ((rn)->ready[(idx) % (rn)->window])
@@ -224,6 +236,7 @@ static ac__tl_ring *timelines_setup(runner *rn, size_t nslots) {
     return ac__tl_map(nslots, rn->timeline_events, o->trace_dir ? AC_TL_FLAG_COUNT_FDS : 0);
 }
 
+/* The event ring of the runner's slot number i (slot_no). */
 static ac__tl_ring *slot_ring(runner *rn, size_t i) {
     return ac__tl_slot(rn->timelines, i);
 }
@@ -377,6 +390,8 @@ static void pipe_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void start_next(runner *rn);
 static void explore_settle(runner *rn, size_t idx);
+static void run_ended(runner *rn, slot *s);
+static void lane_reply(runner *rn, slot *s);
 
 static void progress_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
@@ -503,7 +518,8 @@ static void await_replies(runner *rn);
  * program had before the run. */
 static bool known_child(const runner *rn, pid_t kid) {
     for (size_t j = 0; j < rn->nslots; j++)
-        if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid)
+        if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid ||
+            rn->slots[j].lane.pid == kid)
             return true;
     for (size_t j = 0; j < rn->npreexisting; j++)
         if (rn->preexisting[j] == kid)
@@ -613,7 +629,7 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&msg,
                            "timed out after %.3f s (limit %.3f s) in %s; the test's process group was killed",
                            elapsed, s->limit, r->phase ? r->phase : "startup");
-        } else if (rn->shared && rn->shared[s - rn->slots].channel_lost && WIFEXITED(status) &&
+        } else if (rn->shared && rn->shared[slot_no(s)].channel_lost && WIFEXITED(status) &&
                    WEXITSTATUS(status) == 0) {
             kind = AC_FK_HARNESS;
             ac__buf_printf(&msg,
@@ -646,11 +662,21 @@ static void finish(slot *s, int status) {
                                r->def->line, ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
     }
-    take_timeline(rn, slot_ring(rn, (size_t)(s - rn->slots)), r, &s->sched);
+    if (rn->lane_sock < 0) /* (a lane's runner reads the ring itself) */
+        take_timeline(rn, slot_ring(rn, slot_no(s)), r, &s->sched);
     s->busy = false;
     rn->running--;
     if (rn->subreaper && !clean)
         reap_leftovers(rn);
+    if (rn->lane_sock >= 0)
+        lane_reply(rn, s);
+    else
+        run_ended(rn, s);
+}
+
+/* A run of slot s has its result: the exploration it belongs to takes it, or the test's result is ready;
+ * reports and the next runs follow. */
+static void run_ended(runner *rn, slot *s) {
     if (s->explore) {
         ac__explore *ex = s->explore;
         ac__explore_finish(ex, &s->sched, s->sched_index, &s->attempt);
@@ -706,10 +732,15 @@ static pid_t tracer_of(pid_t pid) {
 }
 
 static void watchdog_awaiting(runner *rn, slot *s);
+static void lane_gone(runner *rn, slot *s, const char *how);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
+    if (s->lane.pid > 0) {
+        lane_gone(s->rn, s, "stopped answering");
+        return;
+    }
     if (s->awaiting) {
         watchdog_awaiting(s->rn, s);
         return;
@@ -758,6 +789,12 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (read(w->fd, &c, 1) != 1 || rn->interrupted)
         return;
     rn->interrupted = c;
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        int sig = c;
+        if (s->busy && s->lane.sock >= 0 && ac__lane_send(s->lane.sock, AC_LANE_INTERRUPT, &sig, sizeof sig) < 0)
+            lane_gone(rn, s, "ended");
+    }
     for (size_t i = 0; i < rn->nslots; i++)
         if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
             kill(-rn->slots[i].pid, SIGKILL);
@@ -832,7 +869,10 @@ static void harness_failure(runner *rn, slot *s, size_t idx, const char *what) {
     }
     ac__result_add_failure(&RESULT(rn, idx), AC_FK_HARNESS, true, NULL, 0, ac__buf_str(&msg), NULL, NULL);
     ac__buf_free(&msg);
-    mark_ready(rn, idx);
+    if (rn->lane_sock >= 0)
+        lane_reply(rn, s);
+    else
+        mark_ready(rn, idx);
 }
 
 /* The test's process `pid` exists, and the runner watches its exit itself (its pidfd, else polling). */
@@ -903,7 +943,7 @@ static void fork_direct(runner *rn, slot *s) {
     if (pid == 0) {
         close(s->res_io.fd), close(s->out_io.fd), close(s->err_io.fd);
         child_main(rn, RESULT(rn, s->idx).def, &s->sched, s->limit, rn->self, s->held[0], s->held[1],
-                   s->held[2], (size_t)(s - rn->slots));
+                   s->held[2], slot_no(s));
     }
     if (pid < 0) {
         abandon_start(rn, s, "fork");
@@ -1065,6 +1105,7 @@ static void watchdog_awaiting(runner *rn, slot *s) {
 }
 
 static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out_r, int err_r);
+static bool lane_start(runner *rn, slot *s, size_t idx);
 
 static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     const ac__test_def *def = RESULT(rn, idx).def;
@@ -1076,6 +1117,8 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     } else {
         s->target = &RESULT(rn, idx);
     }
+    if (s->lane.sock >= 0 && lane_start(rn, s, idx))
+        return;
     if (s->srv.sock < 0 && s->srv.pid > 0)
         ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
     bool reuse = s->pipes_kept && s->srv.sock >= 0; /* (see finish) */
@@ -1113,8 +1156,8 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
     bool reuse = res_r < 0;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     if (rn->shared)
-        rn->shared[s - rn->slots] = (ac__slot_shared){0};
-    ac__tl_reset(slot_ring(rn, (size_t)(s - rn->slots)), ac__timeline_capacity(rn->run->opts, def));
+        rn->shared[slot_no(s)] = (ac__slot_shared){0};
+    ac__tl_reset(slot_ring(rn, slot_no(s)), ac__timeline_capacity(rn->run->opts, def));
     s->started = ac__monotonic();
     s->pid = 0; /* until the process exists */
     s->idx = idx;
@@ -1142,8 +1185,7 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
         }
     }
     if (s->srv.sock >= 0) {
-        ac__fork_request req = {
-            .def = def, .sched = s->sched, .timeout = timeout, .slot = (size_t)(s - rn->slots)};
+        ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
         if (ac__forksrv_request(&s->srv, &req, reuse ? NULL : s->held) == 0) {
             close_held(s);             /* the request holds them until the server has forked */
             s->via_server = true;      /* the server keeps the write ends */
@@ -1213,6 +1255,202 @@ static void start_next(runner *rn) {
             break;
     }
     deliver_ready(rn);
+}
+
+/* ---- lanes (lane.c) ----
+ * With more than one slot, each slot has a lane: a process forked from the runner after its set-up that
+ * supervises the slot's runs with this file's code (a runner of one slot, which takes its runs from the
+ * runner's messages and sends back their results instead of reporting them). The runner only chooses
+ * the runs, reads one message a run, and reports. */
+
+/* Sends slot s's run to its lane (the runner's side). False when the lane is gone: the runner then
+ * supervises the slot itself. */
+static bool lane_start(runner *rn, slot *s, size_t idx) {
+    const ac__test_def *def = RESULT(rn, idx).def;
+    double timeout = ac__effective_timeout(rn->run->opts, def);
+    ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
+    if (ac__lane_send(s->lane.sock, AC_LANE_RUN, &req, sizeof req) < 0) {
+        lane_gone(rn, s, "ended");
+        return false;
+    }
+    s->idx = idx;
+    s->busy = true;
+    s->started = ac__monotonic();
+    s->limit = timeout;
+    rn->running++;
+    ev_ref(rn->loop); /* the run holds the loop until its result comes */
+    /* the lane times the test; this is for a lane that does not answer */
+    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05 + AC_LANE_PATIENCE_MS / 1000.0, 0.);
+    s->watchdog.data = s;
+    ev_timer_start(rn->loop, &s->watchdog);
+    return true;
+}
+
+/* The run of slot s has its result (from the lane, or the failure its lane's end is). */
+static void lane_settle(runner *rn, slot *s) {
+    ev_timer_stop(rn->loop, &s->watchdog);
+    ev_unref(rn->loop);
+    take_timeline(rn, slot_ring(rn, slot_no(s)), s->target, &s->sched);
+    s->busy = false;
+    rn->running--;
+    run_ended(rn, s);
+}
+
+/* Slot s's lane ended, or stopped answering (`how`): it is reaped (killed first), the run it had fails
+ * saying so, and the runner supervises the slot itself from now on. */
+static void lane_gone(runner *rn, slot *s, const char *how) {
+    if (s->lane.pid <= 0)
+        return;
+    ev_ref(rn->loop);
+    ev_io_stop(rn->loop, &s->lane_io);
+    int status = ac__lane_stop(&s->lane, true);
+    if (rn->subreaper)
+        reap_leftovers(rn); /* the test's process and the lane's fork server are the runner's now */
+    if (!s->busy)
+        return;
+    ac__buf msg = {0};
+    ac__buf_printf(&msg, "the lane that supervised the test (the process of its job slot) %s after %.3f s",
+                   how, ac__monotonic() - s->started);
+    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(status));
+        ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
+    } else if (strcmp(how, "ended") == 0 && WIFSIGNALED(status)) {
+        ac__buf_puts(&msg, ", killed by SIGKILL");
+    }
+    ac__buf_puts(&msg, "; the test was killed with it (a test that signals its parent process signals its lane)");
+    ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
+                           ac__buf_str(&msg), NULL, NULL);
+    ac__buf_free(&msg);
+    s->target->duration = ac__monotonic() - s->started;
+    lane_settle(rn, s);
+}
+
+static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    slot *s = w->data;
+    runner *rn = s->rn;
+    bool ended = ac__lane_read(&s->lane, false) < 0;
+    int type, got;
+    const char *payload;
+    size_t n;
+    while (s->lane.pid > 0 && (got = ac__lane_message(&s->lane, &type, &payload, &n)) != 0) {
+        if (got < 0 || type != AC_LANE_RESULT || !s->busy) {
+            lane_gone(rn, s, "sent what the runner did not ask for");
+            return;
+        }
+        if (ac__result_wire_decode(payload, n, s->target) < 0)
+            ac__result_add_failure(s->target, AC_FK_HARNESS, true, NULL, 0,
+                                   "the test's result from its lane was malformed", NULL, NULL);
+        ac__lane_consume(&s->lane);
+        lane_settle(rn, s);
+    }
+    if (ended)
+        lane_gone(rn, s, "ended");
+}
+
+/* In a lane: the run has ended; its result goes to the runner. */
+static void lane_reply(runner *rn, slot *s) {
+    ac__buf b = {0};
+    ac__result_wire_encode(&b, s->target);
+    int sent = ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
+    ac__buf_free(&b);
+    ac__result_free(s->target);
+    if (sent < 0) /* the runner is gone */
+        ev_break(rn->loop, EVBREAK_ALL);
+}
+
+/* In a lane: the runner's messages. */
+static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    runner *rn = w->data;
+    slot *s = &rn->slots[0];
+    bool ended = ac__lane_read(&rn->from_runner, false) < 0;
+    int type, got;
+    const char *payload;
+    size_t n;
+    while ((got = ac__lane_message(&rn->from_runner, &type, &payload, &n)) != 0) {
+        if (got < 0) {
+            ended = true;
+            break;
+        }
+        if (type == AC_LANE_RUN && n == sizeof(ac__fork_request) && !s->busy) {
+            ac__fork_request req;
+            memcpy(&req, payload, sizeof req);
+            RESULT(rn, 0) = (ac__result){.def = req.def};
+            s->sched = req.sched;
+            start_child(rn, s, 0, NULL);
+        } else if (type == AC_LANE_INTERRUPT && n == sizeof(int)) {
+            int sig;
+            memcpy(&sig, payload, sizeof sig);
+            rn->interrupted = sig;
+            if (s->busy && s->pid > 0) {
+                kill(-s->pid, SIGKILL);
+                kill(s->pid, SIGKILL);
+            }
+        } else {
+            ended = true; /* not from the runner: give up */
+            break;
+        }
+        ac__lane_consume(&rn->from_runner);
+    }
+    if (ended) { /* the run is over (or the runner gone): a running test is killed with the lane */
+        ev_io_stop(loop, w);
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+static void init_slots(runner *rn);
+static void spawn_servers(runner *rn);
+
+/* A lane's life: a runner of one slot, the runner's slot number s. */
+static void lane_serve(void *ctx, int sock) {
+    slot *mine = ctx;
+    runner *parent = mine->rn;
+    signal_pipe[0] = signal_pipe[1] = -1; /* closed with the runner's other descriptors */
+    ac__run run = *parent->run;
+    run.nitems = 0; /* the lane starts only what the runner sends, and reports nothing */
+    run.nreporters = 0;
+    ac__result result = {0};
+    bool ready = false;
+    ac__explore *explore = NULL;
+    runner ln = {.run = &run,
+                 .results = &result,
+                 .ready = &ready,
+                 .explores = &explore,
+                 .window = 1,
+                 .devnull = parent->devnull,
+                 .shared = parent->shared,
+                 .timelines = parent->timelines,
+                 .timeline_events = parent->timeline_events,
+                 .nslots = 1,
+                 .self = getpid(),
+                 .lane_sock = sock,
+                 .slot_base = (size_t)(mine - parent->slots),
+                 .from_runner = {.pid = -1, .sock = sock}};
+    ln.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+    if (!ln.loop)
+        _exit(1);
+    slot one;
+    ln.slots = &one;
+    init_slots(&ln);
+    int was;
+    prctl(PR_GET_CHILD_SUBREAPER, &was);
+    ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+    spawn_servers(&ln);
+    ev_io io;
+    ev_io_init(&io, lane_request_cb, sock, EV_READ);
+    io.data = &ln;
+    ev_io_start(ln.loop, &io);
+    ev_run(ln.loop, 0);
+    if (one.busy && one.pid > 0) {
+        kill(-one.pid, SIGKILL);
+        kill(one.pid, SIGKILL);
+    }
+    close_pipes(&ln, &one);
+    ac__forksrv_stop(&one.srv);
+    if (ln.subreaper)
+        reap_leftovers(&ln);
+    _exit(0);
 }
 
 /* ---- --no-fork ---- */
@@ -1326,8 +1564,43 @@ static void run_in_process(runner *rn) {
     }
 }
 
+static void init_slots(runner *rn) {
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        memset(s, 0, sizeof *s);
+        s->rn = rn;
+        s->pidfd = -1;
+        s->srv = (ac__forksrv){.pid = -1, .sock = -1};
+        s->lane = (ac__lane){.pid = -1, .sock = -1};
+        s->held[0] = s->held[1] = s->held[2] = -1;
+        ev_io_init(&s->res_io, pipe_cb, -1, EV_READ);
+        ev_io_init(&s->out_io, pipe_cb, -1, EV_READ);
+        ev_io_init(&s->err_io, pipe_cb, -1, EV_READ);
+        ev_timer_init(&s->exit_poll, exit_poll_cb, 0., 0.);
+        ev_timer_init(&s->watchdog, watchdog_cb, 0., 0.);
+    }
+}
+
+/* A fork server for each slot without a lane, where servers can be used. */
+static void spawn_servers(runner *rn) {
+    if (!ac__forksrv_available())
+        return;
+    int keep[4] = {0, 1, 2, rn->devnull};
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        if (s->lane.pid > 0)
+            continue;
+        if (!ac__forksrv_spawn(&s->srv, server_child, in_server, rn, keep, 4))
+            break; /* the slots without one fork for themselves */
+        ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
+        s->srv_io.data = s;
+        ev_io_start(rn->loop, &s->srv_io);
+        ev_unref(rn->loop); /* the run ends when the tests do, whatever the servers */
+    }
+}
+
 void ac__run_tests(const ac__run *run, ac__summary *sum) {
-    runner rn = {.run = run, .sum = sum};
+    runner rn = {.run = run, .sum = sum, .lane_sock = -1};
     /* Results wait here to be delivered in order: while the oldest still runs, the others run at most
      * this far ahead of it. */
     rn.window = run->opts->no_fork ? 1 : 1024 + 4 * (size_t)run->opts->jobs;
@@ -1392,17 +1665,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         rn.timelines =
             timelines_setup(&rn, rn.nslots); /* before the fork servers: they and the tests inherit it */
         rn.self = getpid();
-        for (size_t i = 0; i < rn.nslots; i++) {
-            rn.slots[i].rn = &rn;
-            rn.slots[i].pidfd = -1;
-            rn.slots[i].srv = (ac__forksrv){.pid = -1, .sock = -1};
-            rn.slots[i].held[0] = rn.slots[i].held[1] = rn.slots[i].held[2] = -1;
-            ev_io_init(&rn.slots[i].res_io, pipe_cb, -1, EV_READ);
-            ev_io_init(&rn.slots[i].out_io, pipe_cb, -1, EV_READ);
-            ev_io_init(&rn.slots[i].err_io, pipe_cb, -1, EV_READ);
-            ev_timer_init(&rn.slots[i].exit_poll, exit_poll_cb, 0., 0.);
-            ev_timer_init(&rn.slots[i].watchdog, watchdog_cb, 0., 0.);
-        }
+        init_slots(&rn);
         /* keeps the elapsed time on a progress line moving while a long test runs */
         ev_timer_init(&rn.progress_tick, progress_tick_cb, 0.5, 0.5);
         rn.progress_tick.data = &rn;
@@ -1413,23 +1676,31 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
         /* (a program with more children of its own than the runner can tell apart gives this up) */
         rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
-        /* Last of the set-up, so that the servers (and the test processes they fork) inherit all of it,
-         * shared mappings included. Only when there is something to fork. */
-        if (run->nitems > 0 && !rn.interrupted && ac__forksrv_available()) {
+        /* Last of the set-up, so that the lanes, the servers (and the test processes they fork) inherit
+         * all of it, shared mappings included. Only when there is something to fork. With more than one
+         * slot, each slot gets a lane (which makes its own fork server); the others, a fork server. */
+        if (run->nitems > 0 && !rn.interrupted && rn.nslots > 1 && ac__lane_available()) {
             int keep[4] = {0, 1, 2, rn.devnull};
             for (size_t i = 0; i < rn.nslots; i++) {
                 slot *s = &rn.slots[i];
-                if (!ac__forksrv_spawn(&s->srv, server_child, in_server, &rn, keep, 4))
-                    break; /* the slots without one fork for themselves */
-                ev_io_init(&s->srv_io, srv_cb, s->srv.sock, EV_READ);
-                s->srv_io.data = s;
-                ev_io_start(rn.loop, &s->srv_io);
-                ev_unref(rn.loop); /* the run ends when the tests do, whatever the servers */
+                if (!ac__lane_spawn(&s->lane, lane_serve, s, keep, 4))
+                    break; /* the slots without one are the runner's own */
+                ev_io_init(&s->lane_io, lane_cb, s->lane.sock, EV_READ);
+                s->lane_io.data = s;
+                ev_io_start(rn.loop, &s->lane_io);
+                ev_unref(rn.loop); /* the run ends when the tests do, whatever the lanes */
             }
         }
+        if (run->nitems > 0 && !rn.interrupted)
+            spawn_servers(&rn);
         start_next(&rn);
         ev_run(rn.loop, 0);
         for (size_t i = 0; i < rn.nslots; i++) { /* every slot is idle: no request is pending */
+            if (rn.slots[i].lane.pid > 0) {
+                ev_ref(rn.loop);
+                ev_io_stop(rn.loop, &rn.slots[i].lane_io);
+                ac__lane_stop(&rn.slots[i].lane, false);
+            }
             close_pipes(&rn, &rn.slots[i]);
             if (ev_is_active(&rn.slots[i].srv_io)) {
                 ev_ref(rn.loop);

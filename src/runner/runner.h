@@ -150,6 +150,48 @@ pid_t ac__forksrv_made(const ac__forksrv *s);
 /* Ends the server (it exits when its socket closes) and reaps it. */
 void ac__forksrv_stop(ac__forksrv *s);
 
+/* Closes every descriptor but the `n` in `keep` (sorted in place). */
+void ac__close_all_but(int *keep, size_t n);
+
+/* ---- the lanes (lane.c): a process per job slot that supervises the slot's tests ---- */
+typedef struct ac__lane {
+    pid_t pid; /* the lane, or -1 */
+    int sock;  /* the runner's end of its socket (in the lane: its own end), or -1 */
+    ac__buf in; /* bytes read and not yet a whole message */
+} ac__lane;
+enum {
+    AC_LANE_RUN = 'R',       /* runner: an ac__fork_request */
+    AC_LANE_INTERRUPT = 'I', /* runner: an int, the signal that interrupted the run */
+    AC_LANE_RESULT = 'D',    /* lane: the run's result (ac__result_wire_encode) */
+};
+/* How long the runner waits beyond a run's own limit for its lane's answer, or for a lane to exit. */
+#define AC_LANE_PATIENCE_MS 5000
+/* Whether lanes may be used (not with AC_LANES=0 in the environment). */
+bool ac__lane_available(void);
+/* Forks a lane into `l`, which keeps only the descriptors in `keep` and its socket, ignores SIGINT and
+ * SIGTERM (the runner passes them on), dies with the runner, and calls serve(ctx, its socket), then
+ * exits. False (and `l` unused) when it could not be started. */
+bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep, size_t nkeep);
+/* Sends one message, whole (blocking). 0, or -1 when the other end is gone. */
+int ac__lane_send(int sock, int type, const void *payload, size_t n);
+/* Reads what the socket holds into l->in (with `wait`, at least something). 0, or -1 at its end. */
+int ac__lane_read(ac__lane *l, bool wait);
+/* The first whole message in l->in: 1 (type and payload set, valid until ac__lane_consume), 0 when none
+ * is whole yet, -1 when l->in cannot be a message. */
+int ac__lane_message(ac__lane *l, int *type, const char **payload, size_t *n);
+void ac__lane_consume(ac__lane *l);
+/* Closes the runner's end and reaps the lane, returning its wait status: killed first with `kill_it`, else
+ * given AC_LANE_PATIENCE_MS to exit. */
+int ac__lane_stop(ac__lane *l, bool kill_it);
+
+/* ---- one run's result as bytes (result_wire.c) ---- */
+/* What a lane learnt of a run: records applied, captures, failures, duration (not the timeline, seed,
+ * exploration or outcome: the runner adds them). */
+void ac__result_wire_encode(ac__buf *b, const ac__result *r);
+/* Adds what ac__result_wire_encode wrote to `r`. 0, or -1 when the bytes are not such a message (what
+ * could be read was added). */
+int ac__result_wire_decode(const void *data, size_t len, ac__result *r);
+
 /* Once in the runner before it forks tests: what every test child would otherwise redo (binding the
  * real write() for records, wiring the mock module's namers), so that the children only read it. */
 void ac__exec_warm(void);
