@@ -19,15 +19,26 @@ static void all_pass(fixture_run *r, size_t n) {
     AC_EXPECT_EQ(passed, n);
 }
 
+/* ... or its lane's, at -j2 (a lane is the runner's child) */
 AC_TEST(meta_forksrv, every_test_process_is_the_runners_child) {
     const char *args[] = {"--filter=forksrv.parent_is_the_runner", "--repeat=6", "-j2", NULL};
+    static const char *const envs[][3] = {{"FORKSRV_DEPTH=2", NULL, NULL},
+                                          {"FORKSRV_DEPTH=2", "AC_FORK_SERVER=0", NULL},
+                                          {"FORKSRV_DEPTH=1", "AC_LANES=0", NULL},
+                                          {"FORKSRV_DEPTH=1", "AC_LANES=0", "AC_FORK_SERVER=0"}};
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) {
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_FORKSRV, args, envs[i]);
+        all_pass(&r, 6);
+        fixture_done(&r);
+    }
+    /* and a wrong depth is seen: at -j1 there is no lane */
+    const char *one[] = {"--filter=forksrv.parent_is_the_runner", "-j1", NULL};
+    const char *env[] = {"FORKSRV_DEPTH=2", NULL};
     fixture_run r;
-    fixture_tap(&r, FIXTURE_FORKSRV, args, NULL);
-    all_pass(&r, 6);
-    fixture_done(&r);
-    const char *env[] = {"AC_FORK_SERVER=0", NULL};
-    fixture_tap(&r, FIXTURE_FORKSRV, args, env);
-    all_pass(&r, 6);
+    fixture_tap(&r, FIXTURE_FORKSRV, one, env);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_STR_CONTAINS(ac__buf_str(&r.p.out), "AC_EXPECT_EQ(ancestry_same_exe_depth()");
     fixture_done(&r);
 }
 
