@@ -1436,6 +1436,19 @@ static void lane_serve(void *ctx, int sock) {
     int was;
     prctl(PR_GET_CHILD_SUBREAPER, &was);
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+    /* Each lane on a CPU of its own (its fork server inherits it; the tests get the whole set back) */
+    if (getenv("AC_LANE_PIN") && sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0 &&
+        (size_t)CPU_COUNT(&ln.affinity) >= parent->nslots) {
+        size_t want = ln.slot_base, seen = 0;
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &ln.affinity) && seen++ == want) {
+                cpu_set_t only;
+                CPU_ZERO(&only);
+                CPU_SET(cpu, &only);
+                ln.pinned = sched_setaffinity(0, sizeof only, &only) == 0;
+                break;
+            }
+    }
     spawn_servers(&ln);
     ev_io io;
     ev_io_init(&io, lane_request_cb, sock, EV_READ);
