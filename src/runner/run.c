@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,21 @@ typedef struct slot {
     bool via_server;    /* the server made the running test's process: it holds the pipes' write ends */
     bool pipes_kept;    /* between tests: the read ends stay open (unwatched) for the slot's next test */
     int start_error;    /* the server could not make the process (errno) */
-    ac__lane lane;      /* the slot's lane (lane.pid -1: the runner supervises the slot's tests itself) */
-    ev_io lane_io;      /* its messages (always watched while it lives) */
+    struct lane *lane;  /* the lane that runs the slot's tests (NULL: the runner supervises them itself) */
+    double lane_due;    /* when the lane's answer is due at the latest */
 } slot;
+
+/* The runner's side of a lane (lane.c): LANE_DEPTH slots share it, so that it always has a run queued. */
+typedef struct lane {
+    runner *rn;
+    size_t idx;
+    ac__lane l;
+    ev_io io;          /* its messages (always watched while it lives) */
+    double busy_until; /* when the runs sent to it must have ended, at the latest */
+} lane;
+
+/* Runs a lane holds at once: the one it supervises and the next, so that it never waits for the runner. */
+#define LANE_DEPTH 2
 
 struct runner {
     const ac__run *run;
@@ -98,11 +111,16 @@ struct runner {
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
     pid_t self;         /* the runner's pid: every test process's parent */
-    /* In a lane (lane.c): the socket to the runner, and the runner's number of the lane's one slot (its
-     * event ring and shared memory are the runner's, by that number). -1 and 0 in the runner. */
+    lane *lanes; /* in the runner: the lanes (nlanes), each serving LANE_DEPTH slots */
+    size_t nlanes;
+    /* In a lane (lane.c): the socket to the runner, and the runner's number of the slot whose run the
+     * lane's one slot runs (its event ring and shared memory are the runner's, by that number). -1 and 0
+     * in the runner. */
     int lane_sock;
     size_t slot_base;
-    ac__lane from_runner; /* in a lane: what the runner sent, read and not yet handled */
+    ac__lane from_runner;      /* in a lane: what the runner sent, read and not yet handled */
+    ac__fork_request queue[8]; /* in a lane: the runs the runner sent, not started yet */
+    size_t nqueued;
 };
 
 /* The runner's number of slot s: its event ring and its shared memory. */
@@ -519,7 +537,7 @@ static void await_replies(runner *rn);
 static bool known_child(const runner *rn, pid_t kid) {
     for (size_t j = 0; j < rn->nslots; j++)
         if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid ||
-            rn->slots[j].lane.pid == kid)
+            (j < rn->nlanes && rn->lanes[j].l.pid == kid))
             return true;
     for (size_t j = 0; j < rn->npreexisting; j++)
         if (rn->preexisting[j] == kid)
@@ -732,13 +750,13 @@ static pid_t tracer_of(pid_t pid) {
 }
 
 static void watchdog_awaiting(runner *rn, slot *s);
-static void lane_gone(runner *rn, slot *s, const char *how);
+static void lane_gone(lane *ln, const char *how);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
-    if (s->lane.pid > 0) {
-        lane_gone(s->rn, s, "stopped answering");
+    if (s->lane) {
+        lane_gone(s->lane, "stopped answering");
         return;
     }
     if (s->awaiting) {
@@ -789,11 +807,11 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (read(w->fd, &c, 1) != 1 || rn->interrupted)
         return;
     rn->interrupted = c;
-    for (size_t i = 0; i < rn->nslots; i++) {
-        slot *s = &rn->slots[i];
+    for (size_t i = 0; i < rn->nlanes; i++) {
         int sig = c;
-        if (s->busy && s->lane.sock >= 0 && ac__lane_send(s->lane.sock, AC_LANE_INTERRUPT, &sig, sizeof sig) < 0)
-            lane_gone(rn, s, "ended");
+        if (rn->lanes[i].l.sock >= 0 &&
+            ac__lane_send(rn->lanes[i].l.sock, AC_LANE_INTERRUPT, &sig, sizeof sig) < 0)
+            lane_gone(&rn->lanes[i], "ended");
     }
     for (size_t i = 0; i < rn->nslots; i++)
         if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
@@ -1117,7 +1135,7 @@ static void start_child(runner *rn, slot *s, size_t idx, ac__explore *ex) {
     } else {
         s->target = &RESULT(rn, idx);
     }
-    if (s->lane.sock >= 0 && lane_start(rn, s, idx))
+    if (s->lane && lane_start(rn, s, idx))
         return;
     if (s->srv.sock < 0 && s->srv.pid > 0)
         ac__forksrv_stop(&s->srv); /* it died after making the last test's process: reap it */
@@ -1258,29 +1276,35 @@ static void start_next(runner *rn) {
 }
 
 /* ---- lanes (lane.c) ----
- * With more than one slot, each slot has a lane: a process forked from the runner after its set-up that
- * supervises the slot's runs with this file's code (a runner of one slot, which takes its runs from the
- * runner's messages and sends back their results instead of reporting them). The runner only chooses
- * the runs, reads one message a run, and reports. */
+ * With more than one job, the slots' runs are supervised by lanes: processes forked from the runner after
+ * its set-up, one per job, each a runner of one slot (this file's code) that takes its runs from the
+ * runner's messages and sends back their results instead of reporting them. LANE_DEPTH of the runner's
+ * slots share a lane, so that it has its next run queued when one ends. The runner only chooses the
+ * runs, reads one message a run, and reports. */
 
 /* Sends slot s's run to its lane (the runner's side). False when the lane is gone: the runner then
  * supervises the slot itself. */
 static bool lane_start(runner *rn, slot *s, size_t idx) {
+    lane *ln = s->lane;
     const ac__test_def *def = RESULT(rn, idx).def;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
-    if (ac__lane_send(s->lane.sock, AC_LANE_RUN, &req, sizeof req) < 0) {
-        lane_gone(rn, s, "ended");
+    if (ac__lane_send(ln->l.sock, AC_LANE_RUN, &req, sizeof req) < 0) {
+        lane_gone(ln, "ended");
         return false;
     }
+    double now = ac__monotonic();
     s->idx = idx;
     s->busy = true;
-    s->started = ac__monotonic();
+    s->started = now;
     s->limit = timeout;
     rn->running++;
     ev_ref(rn->loop); /* the run holds the loop until its result comes */
-    /* the lane times the test; this is for a lane that does not answer */
-    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05 + AC_LANE_PATIENCE_MS / 1000.0, 0.);
+    /* The lane times the test; this is for a lane that does not answer: the runs queued before this one
+     * and this one at their limits, and the runner's patience. */
+    ln->busy_until = (ln->busy_until > now ? ln->busy_until : now) + timeout + 0.2 + timeout * 0.05;
+    s->lane_due = ln->busy_until + AC_LANE_PATIENCE_MS / 1000.0;
+    ev_timer_init(&s->watchdog, watchdog_cb, s->lane_due - now, 0.);
     s->watchdog.data = s;
     ev_timer_start(rn->loop, &s->watchdog);
     return true;
@@ -1296,67 +1320,101 @@ static void lane_settle(runner *rn, slot *s) {
     run_ended(rn, s);
 }
 
-/* Slot s's lane ended, or stopped answering (`how`): it is reaped (killed first), the run it had fails
- * saying so, and the runner supervises the slot itself from now on. */
-static void lane_gone(runner *rn, slot *s, const char *how) {
-    if (s->lane.pid <= 0)
+/* Lane ln ended, or stopped answering (`how`): it is reaped (killed first), the runs it had fail saying
+ * so, and the runner supervises its slots itself from now on. */
+static void lane_gone(lane *ln, const char *how) {
+    runner *rn = ln->rn;
+    if (ln->l.pid <= 0)
         return;
     ev_ref(rn->loop);
-    ev_io_stop(rn->loop, &s->lane_io);
-    int status = ac__lane_stop(&s->lane, true);
+    ev_io_stop(rn->loop, &ln->io);
+    int status = ac__lane_stop(&ln->l, true);
     if (rn->subreaper)
         reap_leftovers(rn); /* the test's process and the lane's fork server are the runner's now */
-    if (!s->busy)
-        return;
-    ac__buf msg = {0};
-    ac__buf_printf(&msg, "the lane that supervised the test (the process of its job slot) %s after %.3f s",
-                   how, ac__monotonic() - s->started);
-    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
-        const char *abbrev = sigabbrev_np(WTERMSIG(status));
-        ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
-    } else if (strcmp(how, "ended") == 0 && WIFSIGNALED(status)) {
-        ac__buf_puts(&msg, ", killed by SIGKILL");
+    slot *had[LANE_DEPTH];
+    size_t nhad = 0;
+    for (size_t i = 0; i < rn->nslots; i++)
+        if (rn->slots[i].lane == ln) {
+            rn->slots[i].lane = NULL;
+            if (rn->slots[i].busy && nhad < LANE_DEPTH)
+                had[nhad++] = &rn->slots[i];
+        }
+    for (size_t i = 0; i < nhad; i++) {
+        slot *s = had[i];
+        ac__buf msg = {0};
+        ac__buf_printf(&msg, "the lane that supervised the test (the process of its job slot) %s after %.3f s",
+                       how, ac__monotonic() - s->started);
+        if (WIFSIGNALED(status) && (WTERMSIG(status) != SIGKILL || strcmp(how, "ended") == 0)) {
+            const char *abbrev = sigabbrev_np(WTERMSIG(status));
+            ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
+        }
+        ac__buf_puts(&msg, "; the test was killed with it, or never started (a test that signals its parent "
+                           "process signals its lane)");
+        ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
+                               ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
+        s->target->duration = ac__monotonic() - s->started;
+        lane_settle(rn, s);
     }
-    ac__buf_puts(&msg, "; the test was killed with it (a test that signals its parent process signals its lane)");
-    ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
-                           ac__buf_str(&msg), NULL, NULL);
-    ac__buf_free(&msg);
-    s->target->duration = ac__monotonic() - s->started;
-    lane_settle(rn, s);
 }
 
 static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
-    slot *s = w->data;
-    runner *rn = s->rn;
-    bool ended = ac__lane_read(&s->lane, false) < 0;
+    lane *ln = w->data;
+    runner *rn = ln->rn;
+    bool ended = ac__lane_read(&ln->l, false) < 0;
     int type, got;
     const char *payload;
     size_t n;
-    while (s->lane.pid > 0 && (got = ac__lane_message(&s->lane, &type, &payload, &n)) != 0) {
-        if (got < 0 || type != AC_LANE_RESULT || !s->busy) {
-            lane_gone(rn, s, "sent what the runner did not ask for");
+    while (ln->l.pid > 0 && (got = ac__lane_message(&ln->l, &type, &payload, &n)) != 0) {
+        uint64_t no = 0;
+        if (got > 0 && n >= sizeof no)
+            memcpy(&no, payload, sizeof no);
+        slot *s = got > 0 && type == AC_LANE_RESULT && n >= sizeof no && no < rn->nslots ? &rn->slots[no] : NULL;
+        if (!s || !s->busy || s->lane != ln) {
+            lane_gone(ln, "sent what the runner did not ask for");
             return;
         }
-        if (ac__result_wire_decode(payload, n, s->target) < 0)
+        if (ac__result_wire_decode(payload + sizeof no, n - sizeof no, s->target) < 0)
             ac__result_add_failure(s->target, AC_FK_HARNESS, true, NULL, 0,
                                    "the test's result from its lane was malformed", NULL, NULL);
-        ac__lane_consume(&s->lane);
+        ac__lane_consume(&ln->l);
         lane_settle(rn, s);
     }
     if (ended)
-        lane_gone(rn, s, "ended");
+        lane_gone(ln, "ended");
 }
 
-/* In a lane: the run has ended; its result goes to the runner. */
+static void lane_next(runner *rn);
+
+/* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
 static void lane_reply(runner *rn, slot *s) {
     ac__buf b = {0};
+    uint64_t no = rn->slot_base;
+    ac__buf_append(&b, &no, sizeof no);
     ac__result_wire_encode(&b, s->target);
     int sent = ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
     ac__buf_free(&b);
     ac__result_free(s->target);
-    if (sent < 0) /* the runner is gone */
+    if (sent < 0) { /* the runner is gone */
+        rn->nqueued = 0;
         ev_break(rn->loop, EVBREAK_ALL);
+        return;
+    }
+    lane_next(rn);
+}
+
+/* In a lane: the first queued run starts when the lane's slot is free. */
+static void lane_next(runner *rn) {
+    slot *s = &rn->slots[0];
+    if (s->busy || rn->nqueued == 0)
+        return;
+    ac__fork_request req = rn->queue[0];
+    memmove(rn->queue, rn->queue + 1, --rn->nqueued * sizeof *rn->queue);
+    rn->slot_base = req.slot;
+    RESULT(rn, 0) = (ac__result){.def = req.def};
+    s->sched = req.sched;
+    start_child(rn, s, 0, NULL); /* (a start that fails replies at once, and comes back here) */
 }
 
 /* In a lane: the runner's messages. */
@@ -1369,20 +1427,13 @@ static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
     const char *payload;
     size_t n;
     while ((got = ac__lane_message(&rn->from_runner, &type, &payload, &n)) != 0) {
-        if (got < 0) {
-            ended = true;
-            break;
-        }
-        if (type == AC_LANE_RUN && n == sizeof(ac__fork_request) && !s->busy) {
-            ac__fork_request req;
-            memcpy(&req, payload, sizeof req);
-            RESULT(rn, 0) = (ac__result){.def = req.def};
-            s->sched = req.sched;
-            start_child(rn, s, 0, NULL);
-        } else if (type == AC_LANE_INTERRUPT && n == sizeof(int)) {
+        if (got > 0 && type == AC_LANE_RUN && n == sizeof(ac__fork_request) &&
+            rn->nqueued < sizeof rn->queue / sizeof *rn->queue) {
+            memcpy(&rn->queue[rn->nqueued++], payload, sizeof(ac__fork_request));
+        } else if (got > 0 && type == AC_LANE_INTERRUPT && n == sizeof(int)) {
             int sig;
             memcpy(&sig, payload, sizeof sig);
-            rn->interrupted = sig;
+            rn->interrupted = sig; /* the queued runs are started and killed at once: "interrupted" */
             if (s->busy && s->pid > 0) {
                 kill(-s->pid, SIGKILL);
                 kill(s->pid, SIGKILL);
@@ -1394,17 +1445,34 @@ static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
         ac__lane_consume(&rn->from_runner);
     }
     if (ended) { /* the run is over (or the runner gone): a running test is killed with the lane */
+        rn->nqueued = 0;
         ev_io_stop(loop, w);
         ev_break(loop, EVBREAK_ALL);
+        return;
     }
+    lane_next(rn);
 }
 
 static void init_slots(runner *rn);
 static void spawn_servers(runner *rn);
 
-/* A lane's life: a runner of one slot, the runner's slot number s. */
+/* Pins the calling process to the n-th CPU of `set` (there being at least `of` of them). */
+static bool pin_to(const cpu_set_t *set, size_t n, size_t of) {
+    if ((size_t)CPU_COUNT(set) < of)
+        return false;
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, set) && (size_t)seen++ == n) {
+            cpu_set_t only;
+            CPU_ZERO(&only);
+            CPU_SET(cpu, &only);
+            return sched_setaffinity(0, sizeof only, &only) == 0;
+        }
+    return false;
+}
+
+/* A lane's life: a runner of one slot. */
 static void lane_serve(void *ctx, int sock) {
-    slot *mine = ctx;
+    lane *mine = ctx;
     runner *parent = mine->rn;
     signal_pipe[0] = signal_pipe[1] = -1; /* closed with the runner's other descriptors */
     ac__run run = *parent->run;
@@ -1425,45 +1493,65 @@ static void lane_serve(void *ctx, int sock) {
                  .nslots = 1,
                  .self = getpid(),
                  .lane_sock = sock,
-                 .slot_base = (size_t)(mine - parent->slots),
                  .from_runner = {.pid = -1, .sock = sock}};
     ln.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
     if (!ln.loop)
         _exit(1);
-    slot one;
-    ln.slots = &one;
+    slot only;
+    ln.slots = &only;
     init_slots(&ln);
-    int was;
-    prctl(PR_GET_CHILD_SUBREAPER, &was);
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
-    /* Each lane on a CPU of its own (its fork server inherits it; the tests get the whole set back) */
-    if (getenv("AC_LANE_PIN") && sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0 &&
-        (size_t)CPU_COUNT(&ln.affinity) >= parent->nslots) {
-        size_t want = ln.slot_base, seen = 0;
-        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-            if (CPU_ISSET(cpu, &ln.affinity) && seen++ == want) {
-                cpu_set_t only;
-                CPU_ZERO(&only);
-                CPU_SET(cpu, &only);
-                ln.pinned = sched_setaffinity(0, sizeof only, &only) == 0;
-                break;
-            }
-    }
+    /* With no more lanes than CPUs, each lane (and its fork server) keeps to a CPU of its own: its chain
+     * of wake-ups (lane, server, test) then never waits on another lane's. The tests get the whole set
+     * back (child_main). Measured: see docs/PERFORMANCE.md. */
+    if (sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0)
+        ln.pinned = pin_to(&ln.affinity, mine->idx, parent->nlanes);
     spawn_servers(&ln);
     ev_io io;
     ev_io_init(&io, lane_request_cb, sock, EV_READ);
     io.data = &ln;
     ev_io_start(ln.loop, &io);
     ev_run(ln.loop, 0);
-    if (one.busy && one.pid > 0) {
-        kill(-one.pid, SIGKILL);
-        kill(one.pid, SIGKILL);
+    if (only.busy && only.pid > 0) {
+        kill(-only.pid, SIGKILL);
+        kill(only.pid, SIGKILL);
     }
-    close_pipes(&ln, &one);
-    ac__forksrv_stop(&one.srv);
+    close_pipes(&ln, &only);
+    ac__forksrv_stop(&only.srv);
     if (ln.subreaper)
         reap_leftovers(&ln);
     _exit(0);
+}
+
+/* Starts the lanes (slot i goes to lane i mod nlanes, LANE_DEPTH slots a lane); the slots of a
+ * lane that could not be started are the runner's own. */
+static void spawn_lanes(runner *rn) {
+    int keep[4] = {0, 1, 2, rn->devnull};
+    for (size_t i = 0; i < rn->nlanes; i++) {
+        lane *ln = &rn->lanes[i];
+        ln->rn = rn;
+        ln->idx = i;
+        if (!ac__lane_spawn(&ln->l, lane_serve, ln, keep, 4))
+            continue;
+        ev_io_init(&ln->io, lane_cb, ln->l.sock, EV_READ);
+        ln->io.data = ln;
+        ev_io_start(rn->loop, &ln->io);
+        ev_unref(rn->loop); /* the run ends when the tests do, whatever the lanes */
+        for (size_t j = i; j < rn->nslots; j += rn->nlanes)
+            rn->slots[j].lane = ln;
+    }
+}
+
+static void stop_lanes(runner *rn) {
+    for (size_t i = 0; i < rn->nlanes; i++) {
+        lane *ln = &rn->lanes[i];
+        if (ln->l.pid > 0) {
+            ev_ref(rn->loop);
+            ev_io_stop(rn->loop, &ln->io);
+            ac__lane_stop(&ln->l, false);
+        }
+    }
+    free(rn->lanes);
 }
 
 /* ---- --no-fork ---- */
@@ -1584,7 +1672,6 @@ static void init_slots(runner *rn) {
         s->rn = rn;
         s->pidfd = -1;
         s->srv = (ac__forksrv){.pid = -1, .sock = -1};
-        s->lane = (ac__lane){.pid = -1, .sock = -1};
         s->held[0] = s->held[1] = s->held[2] = -1;
         ev_io_init(&s->res_io, pipe_cb, -1, EV_READ);
         ev_io_init(&s->out_io, pipe_cb, -1, EV_READ);
@@ -1601,7 +1688,7 @@ static void spawn_servers(runner *rn) {
     int keep[4] = {0, 1, 2, rn->devnull};
     for (size_t i = 0; i < rn->nslots; i++) {
         slot *s = &rn->slots[i];
-        if (s->lane.pid > 0)
+        if (s->lane)
             continue;
         if (!ac__forksrv_spawn(&s->srv, server_child, in_server, rn, keep, 4))
             break; /* the slots without one fork for themselves */
@@ -1671,6 +1758,11 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
+        if (run->nitems > 1 && rn.nslots > 1 && ac__lane_available()) { /* see "lanes" */
+            rn.nlanes = rn.nslots;
+            rn.nslots *= LANE_DEPTH;
+            rn.lanes = ac__xcalloc(rn.nlanes, sizeof *rn.lanes);
+        }
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         void *shared = mmap(NULL, rn.nslots * sizeof *rn.shared, PROT_READ | PROT_WRITE,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1692,28 +1784,14 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         /* Last of the set-up, so that the lanes, the servers (and the test processes they fork) inherit
          * all of it, shared mappings included. Only when there is something to fork. With more than one
          * slot, each slot gets a lane (which makes its own fork server); the others, a fork server. */
-        if (run->nitems > 0 && !rn.interrupted && rn.nslots > 1 && ac__lane_available()) {
-            int keep[4] = {0, 1, 2, rn.devnull};
-            for (size_t i = 0; i < rn.nslots; i++) {
-                slot *s = &rn.slots[i];
-                if (!ac__lane_spawn(&s->lane, lane_serve, s, keep, 4))
-                    break; /* the slots without one are the runner's own */
-                ev_io_init(&s->lane_io, lane_cb, s->lane.sock, EV_READ);
-                s->lane_io.data = s;
-                ev_io_start(rn.loop, &s->lane_io);
-                ev_unref(rn.loop); /* the run ends when the tests do, whatever the lanes */
-            }
-        }
+        if (rn.nlanes > 0 && !rn.interrupted)
+            spawn_lanes(&rn);
         if (run->nitems > 0 && !rn.interrupted)
             spawn_servers(&rn);
         start_next(&rn);
         ev_run(rn.loop, 0);
+        stop_lanes(&rn);
         for (size_t i = 0; i < rn.nslots; i++) { /* every slot is idle: no request is pending */
-            if (rn.slots[i].lane.pid > 0) {
-                ev_ref(rn.loop);
-                ev_io_stop(rn.loop, &rn.slots[i].lane_io);
-                ac__lane_stop(&rn.slots[i].lane, false);
-            }
             close_pipes(&rn, &rn.slots[i]);
             if (ev_is_active(&rn.slots[i].srv_io)) {
                 ev_ref(rn.loop);
