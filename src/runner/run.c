@@ -67,6 +67,7 @@ typedef struct slot {
     int start_error;    /* the server could not make the process (errno) */
     struct lane *lane;  /* the lane that runs the slot's tests (NULL: the runner supervises them itself) */
     double lane_due;    /* when the lane's answer is due at the latest */
+    unsigned long lane_seq; /* the run's place in its lane's queue (the lane runs them in order) */
 } slot;
 
 /* The runner's side of a lane (lane.c): LANE_DEPTH slots share it, so that it always has a run queued. */
@@ -76,6 +77,8 @@ typedef struct lane {
     ac__lane l;
     ev_io io;          /* its messages (always watched while it lives) */
     double busy_until; /* when the runs sent to it must have ended, at the latest */
+    unsigned long sent; /* runs sent to it so far */
+    bool closing;       /* lane_gone has begun: no more runs go to it */
 } lane;
 
 /* Runs a lane holds at once: the one it supervises and the next, so that it never waits for the runner. */
@@ -1286,6 +1289,10 @@ static void start_next(runner *rn) {
  * supervises the slot itself. */
 static bool lane_start(runner *rn, slot *s, size_t idx) {
     lane *ln = s->lane;
+    if (ln->closing) {
+        s->lane = NULL;
+        return false;
+    }
     const ac__test_def *def = RESULT(rn, idx).def;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
@@ -1298,6 +1305,7 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
     s->busy = true;
     s->started = now;
     s->limit = timeout;
+    s->lane_seq = ++ln->sent;
     rn->running++;
     ev_ref(rn->loop); /* the run holds the loop until its result comes */
     /* The lane times the test; this is for a lane that does not answer: the runs queued before this one
@@ -1320,27 +1328,65 @@ static void lane_settle(runner *rn, slot *s) {
     run_ended(rn, s);
 }
 
-/* Lane ln ended, or stopped answering (`how`): it is reaped (killed first), the runs it had fail saying
- * so, and the runner supervises its slots itself from now on. */
+/* Reads what lane ln sent and settles the runs whose results came. False when it sent something else
+ * (then nothing more of it is read). */
+static bool lane_take_results(lane *ln) {
+    runner *rn = ln->rn;
+    int type, got;
+    const char *payload;
+    size_t n;
+    while (ln->l.sock >= 0 && (got = ac__lane_message(&ln->l, &type, &payload, &n)) != 0) {
+        uint64_t no = 0;
+        if (got > 0 && n >= sizeof no)
+            memcpy(&no, payload, sizeof no);
+        slot *s = got > 0 && type == AC_LANE_RESULT && n >= sizeof no && no < rn->nslots ? &rn->slots[no] : NULL;
+        if (!s || !s->busy || s->lane != ln)
+            return false;
+        if (ac__result_wire_decode(payload + sizeof no, n - sizeof no, s->target) < 0)
+            ac__result_add_failure(s->target, AC_FK_HARNESS, true, NULL, 0,
+                                   "the test's result from its lane was malformed", NULL, NULL);
+        ac__lane_consume(&ln->l);
+        lane_settle(rn, s);
+    }
+    return true;
+}
+
+/* Lane ln ended, or stopped answering (`how`): what it had sent is taken, it is reaped (killed first), the
+ * run it was supervising fails saying so, the runs queued behind it start again, and the runner
+ * supervises its slots itself from now on. */
 static void lane_gone(lane *ln, const char *how) {
     runner *rn = ln->rn;
-    if (ln->l.pid <= 0)
+    if (ln->l.pid <= 0 || ln->closing)
         return;
+    ln->closing = true;
     ev_ref(rn->loop);
     ev_io_stop(rn->loop, &ln->io);
+    ac__lane_read(&ln->l, false);
+    lane_take_results(ln);
     int status = ac__lane_stop(&ln->l, true);
     if (rn->subreaper)
         reap_leftovers(rn); /* the test's process and the lane's fork server are the runner's now */
-    slot *had[LANE_DEPTH];
+    slot *had[LANE_DEPTH], *running = NULL;
     size_t nhad = 0;
-    for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].lane == ln) {
-            rn->slots[i].lane = NULL;
-            if (rn->slots[i].busy && nhad < LANE_DEPTH)
-                had[nhad++] = &rn->slots[i];
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        if (s->lane != ln)
+            continue;
+        if (s->busy && nhad < LANE_DEPTH) {
+            had[nhad++] = s;
+            if (!running || s->lane_seq < running->lane_seq)
+                running = s;
         }
-    for (size_t i = 0; i < nhad; i++) {
-        slot *s = had[i];
+    }
+    for (size_t i = 0; i < nhad; i++) { /* each taken off the lane before any starts again */
+        ev_timer_stop(rn->loop, &had[i]->watchdog);
+        had[i]->lane = NULL;
+    }
+    for (size_t i = 0; i < rn->nslots; i++)
+        if (rn->slots[i].lane == ln)
+            rn->slots[i].lane = NULL;
+    if (running) {
+        slot *s = running;
         ac__buf msg = {0};
         ac__buf_printf(&msg, "the lane that supervised the test (the process of its job slot) %s after %.3f s",
                        how, ac__monotonic() - s->started);
@@ -1348,40 +1394,32 @@ static void lane_gone(lane *ln, const char *how) {
             const char *abbrev = sigabbrev_np(WTERMSIG(status));
             ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
         }
-        ac__buf_puts(&msg, "; the test was killed with it, or never started (a test that signals its parent "
-                           "process signals its lane)");
+        ac__buf_puts(&msg, "; the test was killed with it (a test that signals its parent process signals its "
+                           "lane)");
         ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
                                ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
         s->target->duration = ac__monotonic() - s->started;
         lane_settle(rn, s);
     }
+    for (size_t i = 0; i < nhad; i++) { /* queued behind it: never started, so run now by the runner */
+        slot *s = had[i];
+        if (s == running || !s->busy)
+            continue;
+        ev_unref(rn->loop);
+        s->busy = false;
+        rn->running--;
+        start_child(rn, s, s->idx, s->explore);
+    }
 }
 
 static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
     lane *ln = w->data;
-    runner *rn = ln->rn;
     bool ended = ac__lane_read(&ln->l, false) < 0;
-    int type, got;
-    const char *payload;
-    size_t n;
-    while (ln->l.pid > 0 && (got = ac__lane_message(&ln->l, &type, &payload, &n)) != 0) {
-        uint64_t no = 0;
-        if (got > 0 && n >= sizeof no)
-            memcpy(&no, payload, sizeof no);
-        slot *s = got > 0 && type == AC_LANE_RESULT && n >= sizeof no && no < rn->nslots ? &rn->slots[no] : NULL;
-        if (!s || !s->busy || s->lane != ln) {
-            lane_gone(ln, "sent what the runner did not ask for");
-            return;
-        }
-        if (ac__result_wire_decode(payload + sizeof no, n - sizeof no, s->target) < 0)
-            ac__result_add_failure(s->target, AC_FK_HARNESS, true, NULL, 0,
-                                   "the test's result from its lane was malformed", NULL, NULL);
-        ac__lane_consume(&ln->l);
-        lane_settle(rn, s);
-    }
-    if (ended)
+    if (!lane_take_results(ln))
+        lane_gone(ln, "sent what the runner did not ask for");
+    else if (ended)
         lane_gone(ln, "ended");
 }
 

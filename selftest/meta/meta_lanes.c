@@ -1,0 +1,55 @@
+/* meta_lanes.c — the lanes (src/runner/lane.c) against tests that turn on them (fixtures/lanes.c): a
+ * test that kills or stops its lane fails alone, saying so; the runs queued behind it run elsewhere and
+ * pass; the report is whole. */
+#include "meta.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs `culprit` with the innocent tests around it at -j2, and checks that only it failed. */
+static const tap_point *culprit_alone(fixture_run *r, const char *culprit) {
+    char filter[128];
+    snprintf(filter, sizeof filter, "--filter=%s", culprit);
+    const char *args[] = {"-j2", "--filter=lanes.innocent_0", filter, "--filter=lanes.innocent_[123]", NULL};
+    fixture_tap(r, FIXTURE_LANES, args, NULL);
+    AC_EXPECT_EQ(r->p.status, 1);
+    AC_EXPECT_EQ(r->tap.n, 5u);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lanes.innocent_%d", i);
+        AC_EXPECT_TRUE(point(r, name)->ok);
+    }
+    const tap_point *pt = point(r, culprit);
+    AC_EXPECT_FALSE(pt->ok);
+    return pt;
+}
+
+AC_TEST(meta_lanes, a_test_that_kills_its_lane_fails_alone, .timeout = 30) {
+    fixture_run r;
+    const tap_point *pt = culprit_alone(&r, "lanes.kills_its_lane");
+    const char *msg = field(pt, "  message: ");
+    AC_EXPECT_STR_CONTAINS(msg, "the lane that supervised the test (the process of its job slot) ended after");
+    AC_EXPECT_STR_CONTAINS(msg, "killed by SIGKILL; the test was killed with it");
+    fixture_done(&r);
+}
+
+AC_TEST(meta_lanes, a_test_that_stops_its_lane_fails_alone_after_the_runners_patience, .timeout = 60) {
+    fixture_run r;
+    double t0 = now();
+    const tap_point *pt = culprit_alone(&r, "lanes.stops_its_lane");
+    double took = now() - t0;
+    const char *msg = field(pt, "  message: ");
+    AC_EXPECT_STR_CONTAINS(msg, "the lane that supervised the test (the process of its job slot) stopped "
+                                "answering after");
+    /* its limit (0.5 s and the grace) and the runner's patience (5 s), not more */
+    AC_EXPECT_GT(took, 5.5);
+    AC_EXPECT_LT(took, 15.0);
+    fixture_done(&r);
+}
