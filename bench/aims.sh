@@ -13,7 +13,8 @@
 #   bench_trivial --no-fork                         the same in-process
 #   bench_race_bugs det.same_every_run --schedules N -j1, -j2   exploration of one small test
 #   bench_clock --clock virtual -j1                 100 tests of 30 virtual seconds of timers each
-#   perf stat of bench_trivial -j1: the runner alone (--no-inherit) and the whole tree (when perf exists)
+#   perf stat of bench_trivial -j1 and -j2: the runner alone (--no-inherit) and the whole tree (when perf
+#   exists); at -j2 the runs are supervised by lanes (src/runner/lane.c), at -j1 by the runner itself
 # Each run is timed whole by bench_wall (CLOCK_MONOTONIC, stdout on /dev/null); a run that exits
 # non-zero stops the benchmark. Ratios are computed within each round and then medianed (the machine is
 # shared and noisy: only side-by-side ratios are trustworthy). A benchmark: never a ctest test.
@@ -66,14 +67,15 @@ run() {
     echo "$ns" >>"$tmp/$label.$name"
 }
 
-# cpu LABEL: the runner's own CPU and the whole tree's for bench_trivial -j1 (µs, perf task-clock).
+# cpu LABEL JOBS SUFFIX: the runner's own CPU and the whole tree's for bench_trivial -jJOBS (µs, perf
+# task-clock), into LABEL.cpu_runnerSUFFIX and LABEL.cpu_allSUFFIX.
 cpu() {
-    local label=$1 prog
+    local label=$1 jobs=$2 suffix=$3 prog
     prog=${bin[$label]}/bench_trivial
-    perf stat --no-inherit -x, -e task-clock -o "$tmp/stat.csv" -- "$prog" -j1 >/dev/null 2>&1
-    awk -F, '$3 ~ /task-clock/ { print $1 * 1000 }' "$tmp/stat.csv" >>"$tmp/$label.cpu_runner"
-    perf stat -x, -e task-clock -o "$tmp/stat.csv" -- "$prog" -j1 >/dev/null 2>&1
-    awk -F, '$3 ~ /task-clock/ { print $1 * 1000 }' "$tmp/stat.csv" >>"$tmp/$label.cpu_all"
+    perf stat --no-inherit -x, -e task-clock -o "$tmp/stat.csv" -- "$prog" -j"$jobs" >/dev/null 2>&1
+    awk -F, '$3 ~ /task-clock/ { print $1 * 1000 }' "$tmp/stat.csv" >>"$tmp/$label.cpu_runner$suffix"
+    perf stat -x, -e task-clock -o "$tmp/stat.csv" -- "$prog" -j"$jobs" >/dev/null 2>&1
+    awk -F, '$3 ~ /task-clock/ { print $1 * 1000 }' "$tmp/stat.csv" >>"$tmp/$label.cpu_all$suffix"
 }
 
 declare -A bin
@@ -106,7 +108,7 @@ for ((r = 1; r <= reps; r++)); do
         run "$l" expl_j1 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j1
         run "$l" expl_j2 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j2
         run "$l" clock_j1 "$b/bench_clock" --clock virtual -j1
-        ((have_perf)) && cpu "$l"
+        ((have_perf)) && cpu "$l" 1 "" && cpu "$l" 2 2
     done
 done
 echo >&2
@@ -117,18 +119,18 @@ median() { # median FILE
 }
 # ratio LABEL EXPR: median over the rounds of an awk expression of the per-round values, named by file
 # (fl = fork+loop floor µs, j1/j2/nf = trivial ns, x1/x2 = exploration ns, ck = clock ns, cf = capture
-# floor µs, cp = two capture floors' throughput over one's, cr/ca = CPU µs).
+# floor µs, cp = two capture floors' throughput over one's, cr/ca = CPU µs at -j1, cr2/ca2 at -j2).
 ratio() {
     local l=$1 expr=$2 cols=(forkloop triv_j1 triv_j2 triv_nf expl_j1 expl_j2 clock_j1 capture cpair) files=()
     for c in "${cols[@]}"; do files+=("$tmp/$l.$c"); done
     if ((have_perf)); then
-        files+=("$tmp/$l.cpu_runner" "$tmp/$l.cpu_all")
+        files+=("$tmp/$l.cpu_runner" "$tmp/$l.cpu_all" "$tmp/$l.cpu_runner2" "$tmp/$l.cpu_all2")
     else
         yes 0 | head -n "$reps" >"$tmp/zero"
-        files+=("$tmp/zero" "$tmp/zero")
+        files+=("$tmp/zero" "$tmp/zero" "$tmp/zero" "$tmp/zero")
     fi
     paste "${files[@]}" | awk -v n="$nsched" "{ fl = \$1; j1 = \$2; j2 = \$3; nf = \$4; x1 = \$5; x2 = \$6; ck = \$7;
-        cf = \$8; cp = \$9; cr = \$10; ca = \$11; print $expr }" >"$tmp/ratio"
+        cf = \$8; cp = \$9; cr = \$10; ca = \$11; cr2 = \$12; ca2 = \$13; print $expr }" >"$tmp/ratio"
     median "$tmp/ratio"
 }
 
@@ -170,8 +172,11 @@ line "virtual clock: 30 s of timers per test, -j1, µs/test" "no dearer than bef
 if ((have_perf)); then
     line "runner's own CPU per test (trivial -j1), µs" "" 'cr / 1000' '%.1f'
     line "fork servers' and children's CPU per test (tree - runner), µs" "" '(ca - cr) / 1000' '%.1f'
-    line "runner CPU / (servers + child) CPU" "<= 0.125" 'cr / (ca - cr)' '%.3f'
-    line "cores the runner can keep busy (1 + rest/runner)" ">= 16 (9 at the aim)" '1 + (ca - cr) / cr' '%.1f'
+    line "-j1 (no lanes): runner CPU / (servers + child) CPU" "" 'cr / (ca - cr)' '%.3f'
+    line "runner's own CPU per test (trivial -j2, lanes), µs" "" 'cr2 / 1000' '%.1f'
+    line "lanes', servers' and children's CPU per test, -j2, µs" "" '(ca2 - cr2) / 1000' '%.1f'
+    line "-j2: runner CPU / (lanes + servers + child) CPU" "<= 0.125" 'cr2 / (ca2 - cr2)' '%.3f'
+    line "cores the runner can keep busy (1 + rest/runner, -j2)" ">= 16 (9 at the aim)" '1 + (ca2 - cr2) / cr2' '%.1f'
 else
     echo "(perf not found: the runner's own CPU against a child's is not measured)"
 fi
@@ -187,6 +192,10 @@ if ((${#labels[@]} == 2)); then
         paste "$tmp/after.cpu_all" "$tmp/after.cpu_runner" "$tmp/before.cpu_all" "$tmp/before.cpu_runner" |
             awk '{ print ($1 - $2) / ($3 - $4) }' >"$tmp/ab"
         printf '  %-10s %.3f x\n' "rest CPU" "$(median "$tmp/ab")"
+        paste "$tmp/after.cpu_runner2" "$tmp/before.cpu_runner2" | awk '{ print $1 / $2 }' >"$tmp/ab"
+        printf '  %-10s %.3f x\n' "runner CPU -j2" "$(median "$tmp/ab")"
+        paste "$tmp/after.cpu_all2" "$tmp/before.cpu_all2" | awk '{ print $1 / $2 }' >"$tmp/ab"
+        printf '  %-10s %.3f x\n' "tree CPU -j2" "$(median "$tmp/ab")"
     fi
 fi
 printf '\nraw per-round values (floors µs; cpair x; runs ms for the whole run)\n'
