@@ -1,6 +1,6 @@
 /* result_wire.c — one run's result as bytes and back: what a lane (lane.c) sends the runner when a test
  * it supervised has ended. It carries what a run's supervisor learns (the test's records as applied, its
- * captured output, how it ended as failures, its duration); the runner adds the rest itself (the
+ * captured output, how it ended as failures, its duration, or that it never started); the runner adds the rest itself (the
  * timeline, from the slot's ring; the seed; the exploration; the outcome). The bytes never leave one
  * run of one executable: lane and runner are the same program, forked. */
 #include "runner.h"
@@ -59,7 +59,8 @@ void ac__result_wire_encode(ac__buf *b, const ac__result *r) {
     put_capture(b, &r->err);
     put_bytes(b, r->notes.data, r->notes.len);
     put_u64(b, r->sched_steps);
-    put_u64(b, (uint64_t)r->cancel_reached | (uint64_t)r->cancel_late << 1 | (uint64_t)r->fault_known << 2);
+    put_u64(b, (uint64_t)r->cancel_reached | (uint64_t)r->cancel_late << 1 | (uint64_t)r->fault_known << 2 |
+                   (uint64_t)r->not_run << 3);
     put_u64(b, (uint64_t)(int64_t)r->fault_calls);
     put_str(b, r->trace);
     put_u64(b, r->nprops);
@@ -185,6 +186,7 @@ int ac__result_wire_decode(const void *data, size_t len, ac__result *r) {
     r->cancel_reached = flags & 1;
     r->cancel_late = (flags >> 1) & 1;
     r->fault_known = (flags >> 2) & 1;
+    r->not_run = (flags >> 3) & 1;
     r->fault_calls = (long)(int64_t)get_u64(&rd);
     free(r->trace);
     r->trace = get_str(&rd);

@@ -1,8 +1,9 @@
 /* run.c — running a selection of tests: forking one child per test (up to --jobs at a time), watching
  * each child's record, stdout and stderr pipes, its exit (pidfd) and its real-time watchdog on the
  * runner's own libev loop (never the default loop), turning what happened into a result, and handing
- * results to the reporters in registration order. --no-fork runs the same tests in-process. It never
- * formats report text. */
+ * results to the reporters in registration order. With more than one job the same slot code runs in
+ * the lanes (lane.c), one process per job, and the runner only sends runs and takes results. --no-fork
+ * runs the same tests in-process. It never formats report text. */
 #include "runner.h"
 #include "../timeline/timeline.h"
 #include "../clock/clock.h"
@@ -1455,6 +1456,32 @@ static void lane_next(runner *rn) {
     start_child(rn, s, 0, NULL); /* (a start that fails replies at once, and comes back here) */
 }
 
+/* In a lane, interrupted: the queued runs of tests that run once are not run, as the runner would
+ * report them had it not sent them yet; an explored test's runs are started, and killed at once
+ * (attach_child), as the runner's own would be. */
+static void lane_drop_queued(runner *rn) {
+    size_t kept = 0;
+    for (size_t i = 0; i < rn->nqueued; i++) {
+        ac__fork_request req = rn->queue[i];
+        if (req.sched.exploring) {
+            rn->queue[kept++] = req;
+            continue;
+        }
+        ac__result r = {.def = req.def, .not_run = true};
+        ac__buf why = {0};
+        ac__buf_printf(&why, "not run: the runner was interrupted by SIG%s", sigabbrev_np(rn->interrupted));
+        r.skip_reason = ac__buf_take(&why);
+        ac__buf b = {0};
+        uint64_t no = req.slot;
+        ac__buf_append(&b, &no, sizeof no);
+        ac__result_wire_encode(&b, &r);
+        (void)ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
+        ac__buf_free(&b);
+        ac__result_free(&r);
+    }
+    rn->nqueued = kept;
+}
+
 /* In a lane: the runner's messages. */
 static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
@@ -1471,11 +1498,12 @@ static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
         } else if (got > 0 && type == AC_LANE_INTERRUPT && n == sizeof(int)) {
             int sig;
             memcpy(&sig, payload, sizeof sig);
-            rn->interrupted = sig; /* the queued runs are started and killed at once: "interrupted" */
+            rn->interrupted = sig;
             if (s->busy && s->pid > 0) {
                 kill(-s->pid, SIGKILL);
                 kill(s->pid, SIGKILL);
             }
+            lane_drop_queued(rn);
         } else {
             ended = true; /* not from the runner: give up */
             break;
