@@ -1731,6 +1731,18 @@ static void run_in_process(runner *rn) {
     }
 }
 
+/* Whether the run has more than one run of a test to make (more than one item, or an item that explores):
+ * a lane is worth its fork only then. */
+static bool more_than_one_run(const ac__run *run) {
+    if (run->nitems != 1 || run->ntests != 1)
+        return run->nitems > 1;
+    unsigned runs = 1;
+    bool sweep = false;
+    double budget = 0;
+    ac__explore_plan(run->opts, run->tests[0], &runs, &sweep, &budget);
+    return runs > 1 || sweep;
+}
+
 static void init_slots(runner *rn) {
     for (size_t i = 0; i < rn->nslots; i++) {
         slot *s = &rn->slots[i];
@@ -1824,7 +1836,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
-        if (run->nitems > 1 && rn.nslots > 1 && ac__lane_available()) { /* see "lanes" */
+        if (rn.nslots > 1 && more_than_one_run(run) && ac__lane_available()) { /* see "lanes" */
             rn.nlanes = rn.nslots;
             rn.nslots *= LANE_DEPTH;
             rn.lanes = ac__xcalloc(rn.nlanes, sizeof *rn.lanes);
