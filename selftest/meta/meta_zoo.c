@@ -128,8 +128,9 @@ AC_TEST(meta_zoo, a_failing_malloc_cannot_silence_the_failure) {
     fixture_done(&r);
 }
 
-/* Starts the zoo fixture in the background with TAP and JUnit into `dir`; returns its pid. */
-static pid_t start_runner(const char *dir, const char *const *filters) {
+/* Starts the zoo fixture in the background with TAP and JUnit into `dir` at `jobs` (e.g. "-j1"); returns
+ * its pid. */
+static pid_t start_runner(const char *dir, const char *const *filters, const char *jobs) {
     char tap[512], junit[512], pidfile[512];
     snprintf(tap, sizeof tap, "--tap=%s/out.tap", dir);
     snprintf(junit, sizeof junit, "%s/out.xml", dir);
@@ -140,7 +141,7 @@ static pid_t start_runner(const char *dir, const char *const *filters) {
         dup2(devnull, 1);
         dup2(devnull, 2);
         setenv("ZOO_PIDFILE", pidfile, 1);
-        const char *argv[16] = {FIXTURE_ZOO, tap, "--junit", junit, "-j1"};
+        const char *argv[16] = {FIXTURE_ZOO, tap, "--junit", junit, jobs};
         size_t n = 5;
         for (size_t i = 0; filters[i]; i++)
             argv[n++] = filters[i];
@@ -155,7 +156,7 @@ AC_TEST(meta_zoo, sigint_ends_the_run_with_valid_reports) {
     char *dir = make_temp_dir();
     const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", "--filter=zoo.closes_*",
                              NULL};
-    pid_t runner = start_runner(dir, filters);
+    pid_t runner = start_runner(dir, filters, "-j1");
     char pidfile[512];
     snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
     pid_t test = read_pid(pidfile, 5.0);
@@ -195,10 +196,62 @@ AC_TEST(meta_zoo, sigint_ends_the_run_with_valid_reports) {
     free(dir);
 }
 
+/* At -j2 the runs are supervised by lanes, each holding a run queued behind the one it runs: the runner
+ * passes SIGINT on, the lanes kill their tests, and a queued run is reported as not run, as the runner
+ * reports the runs it had not sent. */
+AC_TEST(meta_zoo, sigint_ends_a_run_of_lanes_with_valid_reports) {
+    char *dir = make_temp_dir();
+    const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", "--repeat=3", NULL};
+    pid_t runner = start_runner(dir, filters, "-j2");
+    char pidfile[512];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    pid_t test = read_pid(pidfile, 5.0);
+    AC_ASSERT_GT(test, 0); /* a zoo.sleeps_long is running */
+    usleep(200000);        /* (and every lane has its runs) */
+    kill(runner, SIGINT);
+    int status;
+    AC_ASSERT_EQ(waitpid(runner, &status, 0), runner);
+    AC_EXPECT_TRUE(WIFEXITED(status));
+    AC_EXPECT_EQ(WEXITSTATUS(status), 130);
+    AC_EXPECT_TRUE(gone_within(test, 2.0));
+    char path[600];
+    snprintf(path, sizeof path, "%s/out.tap", dir);
+    char *text = read_file(path);
+    AC_ASSERT_NOT_NULL(text);
+    tap_doc doc;
+    ac__buf why = {0};
+    AC_ASSERT_TRUE(tap_parse(text, &doc, &why));
+    AC_ASSERT_EQ(doc.n, 6u);
+    /* passes [1/3], sleeps_long [1/3] on the two lanes, passes [2/3] and sleeps_long [2/3] queued behind
+     * them; passes [2/3] ran, then passes [3/3] and sleeps_long [3/3] on the first lane */
+    size_t interrupted = 0, not_run = 0;
+    for (size_t i = 0; i < doc.n; i++) {
+        const tap_point *pt = &doc.points[i];
+        if (strstr(pt->name, "zoo.passes")) {
+            AC_EXPECT_TRUE(pt->ok);
+        } else if (pt->directive && strcmp(pt->directive, "SKIP not run: the runner was interrupted by SIGINT") == 0) {
+            not_run++;
+        } else {
+            AC_EXPECT_FALSE(pt->ok);
+            AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "interrupted: the runner received SIGINT after ");
+            interrupted++;
+        }
+    }
+    AC_EXPECT_EQ(interrupted + not_run, 3u);
+    AC_EXPECT_GE(interrupted, 1u);
+    AC_EXPECT_GE(not_run, 1u); /* the one queued behind the first sleeps_long */
+    AC_EXPECT_STR_CONTAINS(text, "\n# interrupted by SIGINT\n");
+    tap_free(&doc);
+    free(text);
+    ac__buf_free(&why);
+    rm_tree(dir);
+    free(dir);
+}
+
 AC_TEST(meta_zoo, sigkill_leaves_no_child_and_a_valid_tap_prefix) {
     char *dir = make_temp_dir();
     const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", NULL};
-    pid_t runner = start_runner(dir, filters);
+    pid_t runner = start_runner(dir, filters, "-j1");
     char pidfile[512];
     snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
     pid_t test = read_pid(pidfile, 5.0);
