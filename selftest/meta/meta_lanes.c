@@ -53,3 +53,28 @@ AC_TEST(meta_lanes, a_test_that_stops_its_lane_fails_alone_after_the_runners_pat
     AC_EXPECT_LT(took, 15.0);
     fixture_done(&r);
 }
+
+/* --fail-fast: the runs the lanes hold queued are not run (here innocent_1, queued behind
+ * passes_after_300ms on the second lane when the failure comes), as the ones never sent are not. */
+AC_TEST(meta_lanes, fail_fast_does_not_run_what_the_lanes_hold_queued, .timeout = 30) {
+    const char *args[] = {"-j2",
+                          "--fail-fast",
+                          "--filter=lanes.fails_after_100ms",
+                          "--filter=lanes.passes_after_300ms",
+                          "--filter=lanes.innocent_*",
+                          NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_LANES, args, NULL);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_EQ(r.tap.n, 6u);
+    AC_EXPECT_FALSE(point(&r, "lanes.fails_after_100ms")->ok);
+    AC_EXPECT_TRUE(point(&r, "lanes.passes_after_300ms")->ok); /* it was running */
+    const char *not_run = "SKIP not run: --fail-fast stopped the run after a failure";
+    for (int i = 1; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lanes.innocent_%d", i);
+        const tap_point *pt = point(&r, name);
+        AC_EXPECT_STR_EQ(pt->directive ? pt->directive : "(none)", not_run);
+    }
+    fixture_done(&r);
+}

@@ -69,6 +69,7 @@ typedef struct slot {
     struct lane *lane;  /* the lane that runs the slot's tests (NULL: the runner supervises them itself) */
     double lane_due;    /* when the lane's answer is due at the latest */
     unsigned long lane_seq; /* the run's place in its lane's queue (the lane runs them in order) */
+    bool retired; /* a slot of a lane that is gone, beyond the one the runner took over: starts nothing */
 } slot;
 
 /* The runner's side of a lane (lane.c): LANE_DEPTH slots share it, so that it always has a run queued. */
@@ -177,13 +178,17 @@ static void report_progress(runner *rn) {
                                             ac__monotonic() - rn->started);
 }
 
+static void lanes_drop_queued(runner *rn);
+
 static void mark_ready(runner *rn, size_t idx) {
     ac__result *r = &RESULT(rn, idx);
     ac__result_settle(r);
     if (r->outcome == AC_FAIL) {
         rn->failed++;
-        if (rn->run->opts->fail_fast || rn->run->opts->until_fail)
+        if ((rn->run->opts->fail_fast || rn->run->opts->until_fail) && !rn->stop) {
             rn->stop = true;
+            lanes_drop_queued(rn); /* the runs the lanes hold but have not started are not run either */
+        }
     }
     rn->done++;
     READY(rn, idx) = true;
@@ -1273,7 +1278,7 @@ static bool start_one(runner *rn, slot *s) {
 static void start_next(runner *rn) {
     for (size_t i = 0; i < rn->nslots; i++) {
         slot *s = &rn->slots[i];
-        if (!s->busy && !start_one(rn, s))
+        if (!s->busy && !s->retired && !start_one(rn, s))
             break;
     }
     deliver_ready(rn);
@@ -1384,8 +1389,12 @@ static void lane_gone(lane *ln, const char *how) {
         had[i]->lane = NULL;
     }
     for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].lane == ln)
+        if (rn->slots[i].lane == ln) {
             rn->slots[i].lane = NULL;
+            rn->slots[i].retired = i >= rn->nlanes; /* the runner keeps one slot of the lane: -j holds */
+        }
+    for (size_t i = 0; i < nhad; i++)
+        had[i]->retired = (size_t)(had[i] - rn->slots) >= rn->nlanes;
     if (running) {
         slot *s = running;
         ac__buf msg = {0};
@@ -1456,10 +1465,10 @@ static void lane_next(runner *rn) {
     start_child(rn, s, 0, NULL); /* (a start that fails replies at once, and comes back here) */
 }
 
-/* In a lane, interrupted: the queued runs of tests that run once are not run, as the runner would
- * report them had it not sent them yet; an explored test's runs are started, and killed at once
- * (attach_child), as the runner's own would be. */
-static void lane_drop_queued(runner *rn) {
+/* In a lane, interrupted or told by --fail-fast: the queued runs of tests that run once are not run
+ * (`why`), as the runner would report them had it not sent them yet; an explored test's runs are started
+ * (and when interrupted, killed at once by attach_child), as the runner's own would be. */
+static void lane_drop_queued(runner *rn, const char *why) {
     size_t kept = 0;
     for (size_t i = 0; i < rn->nqueued; i++) {
         ac__fork_request req = rn->queue[i];
@@ -1467,10 +1476,7 @@ static void lane_drop_queued(runner *rn) {
             rn->queue[kept++] = req;
             continue;
         }
-        ac__result r = {.def = req.def, .not_run = true};
-        ac__buf why = {0};
-        ac__buf_printf(&why, "not run: the runner was interrupted by SIG%s", sigabbrev_np(rn->interrupted));
-        r.skip_reason = ac__buf_take(&why);
+        ac__result r = {.def = req.def, .not_run = true, .skip_reason = ac__xstrdup(why)};
         ac__buf b = {0};
         uint64_t no = req.slot;
         ac__buf_append(&b, &no, sizeof no);
@@ -1503,7 +1509,11 @@ static void lane_request_cb(struct ev_loop *loop, ev_io *w, int revents) {
                 kill(-s->pid, SIGKILL);
                 kill(s->pid, SIGKILL);
             }
-            lane_drop_queued(rn);
+            char why[96];
+            snprintf(why, sizeof why, "not run: the runner was interrupted by SIG%s", sigabbrev_np(sig));
+            lane_drop_queued(rn, why);
+        } else if (got > 0 && type == AC_LANE_DROP && n > 0 && memchr(payload, '\0', n) == payload + n - 1) {
+            lane_drop_queued(rn, payload);
         } else {
             ended = true; /* not from the runner: give up */
             break;
@@ -1597,8 +1607,11 @@ static void spawn_lanes(runner *rn) {
         lane *ln = &rn->lanes[i];
         ln->rn = rn;
         ln->idx = i;
-        if (!ac__lane_spawn(&ln->l, lane_serve, ln, keep, 4))
+        if (!ac__lane_spawn(&ln->l, lane_serve, ln, keep, 4)) {
+            for (size_t j = i + rn->nlanes; j < rn->nslots; j += rn->nlanes)
+                rn->slots[j].retired = true; /* the runner keeps one slot of the lane: -j holds */
             continue;
+        }
         ev_io_init(&ln->io, lane_cb, ln->l.sock, EV_READ);
         ln->io.data = ln;
         ev_io_start(rn->loop, &ln->io);
@@ -1606,6 +1619,16 @@ static void spawn_lanes(runner *rn) {
         for (size_t j = i; j < rn->nslots; j += rn->nlanes)
             rn->slots[j].lane = ln;
     }
+}
+
+/* --fail-fast or --repeat until-fail stopped the run: the lanes report their queued runs as not run. */
+static void lanes_drop_queued(runner *rn) {
+    const char *why = rn->run->opts->fail_fast ? "not run: --fail-fast stopped the run after a failure"
+                                               : "not run: --repeat until-fail stopped the run after a failure";
+    for (size_t i = 0; i < rn->nlanes; i++)
+        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing &&
+            ac__lane_send(rn->lanes[i].l.sock, AC_LANE_DROP, why, strlen(why) + 1) < 0)
+            lane_gone(&rn->lanes[i], "ended");
 }
 
 static void stop_lanes(runner *rn) {

@@ -162,6 +162,7 @@ typedef struct ac__lane {
 enum {
     AC_LANE_RUN = 'R',       /* runner: an ac__fork_request */
     AC_LANE_INTERRUPT = 'I', /* runner: an int, the signal that interrupted the run */
+    AC_LANE_DROP = 'X',      /* runner: the runs queued and not started are not run, for this reason */
     AC_LANE_RESULT = 'D',    /* lane: the run's result (ac__result_wire_encode) */
 };
 /* How long the runner waits beyond a run's own limit for its lane's answer, or for a lane to exit. */
