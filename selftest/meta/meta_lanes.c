@@ -35,7 +35,8 @@ AC_TEST(meta_lanes, a_test_that_kills_its_lane_fails_alone, .timeout = 30) {
     fixture_run r;
     const tap_point *pt = culprit_alone(&r, "lanes.kills_its_lane");
     const char *msg = field(pt, "  message: ");
-    AC_EXPECT_STR_CONTAINS(msg, "the lane that supervised the test (the process of its job slot) ended after");
+    AC_EXPECT_STR_CONTAINS(msg,
+                           "the lane that supervised the test (the process of its job slot) ended after");
     AC_EXPECT_STR_CONTAINS(msg, "killed by SIGKILL; the test was killed with it");
     fixture_done(&r);
 }

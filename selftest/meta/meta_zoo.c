@@ -229,11 +229,13 @@ AC_TEST(meta_zoo, sigint_ends_a_run_of_lanes_with_valid_reports) {
         const tap_point *pt = &doc.points[i];
         if (strstr(pt->name, "zoo.passes")) {
             AC_EXPECT_TRUE(pt->ok);
-        } else if (pt->directive && strcmp(pt->directive, "SKIP not run: the runner was interrupted by SIGINT") == 0) {
+        } else if (pt->directive &&
+                   strcmp(pt->directive, "SKIP not run: the runner was interrupted by SIGINT") == 0) {
             not_run++;
         } else {
             AC_EXPECT_FALSE(pt->ok);
-            AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), "interrupted: the runner received SIGINT after ");
+            AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
+                                   "interrupted: the runner received SIGINT after ");
             interrupted++;
         }
     }

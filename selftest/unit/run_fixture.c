@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-
 typedef struct unit_shared {
     int answer;
     pid_t pid;
@@ -40,9 +39,9 @@ AC_TEST(run_fixture, data_reaches_the_test) {
     unit_shared *s = ac_run_fixture(t, "unit_shared");
     AC_ASSERT_NOT_NULL(s);
     AC_EXPECT_EQ(s->answer, 42);
-    AC_EXPECT_TRUE(s->pid == ancestry_runner()); /* the runner's process set it up */
-    AC_EXPECT_EQ(setups, 1);                                   /* once, before this test */
-    AC_EXPECT_TRUE(ac_run_fixture(t, "unit_shared") == s);     /* the same data each call */
+    AC_EXPECT_TRUE(s->pid == ancestry_runner());           /* the runner's process set it up */
+    AC_EXPECT_EQ(setups, 1);                               /* once, before this test */
+    AC_EXPECT_TRUE(ac_run_fixture(t, "unit_shared") == s); /* the same data each call */
 }
 
 AC_TEST(run_fixture, a_setup_reads_an_earlier_fixture) {

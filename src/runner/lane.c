@@ -32,7 +32,8 @@ bool ac__lane_available(void) {
     return !(e && strcmp(e, "0") == 0);
 }
 
-bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep, size_t nkeep) {
+bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep,
+                    size_t nkeep) {
     *l = (ac__lane){.pid = -1, .sock = -1};
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -69,7 +70,8 @@ bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, 
 
 int ac__lane_send(int sock, int type, const void *payload, size_t n) {
     header h = {.len = (uint32_t)n, .type = (uint8_t)type};
-    struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h}, {.iov_base = (void *)payload, .iov_len = n}};
+    struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h},
+                           {.iov_base = (void *)payload, .iov_len = n}};
     size_t left = sizeof h + n;
     int at = 0;
     while (left > 0) {

@@ -1,8 +1,8 @@
 /* result_wire.c — one run's result as bytes and back: what a lane (lane.c) sends the runner when a test
  * it supervised has ended. It carries what a run's supervisor learns (the test's records as applied, its
- * captured output, how it ended as failures, its duration, or that it never started); the runner adds the rest itself (the
- * timeline, from the slot's ring; the seed; the exploration; the outcome). The bytes never leave one
- * run of one executable: lane and runner are the same program, forked. */
+ * captured output, how it ended as failures, its duration, or that it never started); the runner adds the
+ * rest itself (the timeline, from the slot's ring; the seed; the exploration; the outcome). The bytes never
+ * leave one run of one executable: lane and runner are the same program, forked. */
 #include "runner.h"
 
 #include <stdint.h>

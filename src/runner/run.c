@@ -77,8 +77,8 @@ typedef struct lane {
     runner *rn;
     size_t idx;
     ac__lane l;
-    ev_io io;          /* its messages (always watched while it lives) */
-    double busy_until; /* when the runs sent to it must have ended, at the latest */
+    ev_io io;           /* its messages (always watched while it lives) */
+    double busy_until;  /* when the runs sent to it must have ended, at the latest */
     unsigned long sent; /* runs sent to it so far */
     bool closing;       /* lane_gone has begun: no more runs go to it */
 } lane;
@@ -116,7 +116,7 @@ struct runner {
     size_t npreexisting;
     cpu_set_t affinity; /* the CPUs the run may use */
     pid_t self;         /* the runner's pid: every test process's parent */
-    lane *lanes; /* in the runner: the lanes (nlanes), each serving LANE_DEPTH slots */
+    lane *lanes;        /* in the runner: the lanes (nlanes), each serving LANE_DEPTH slots */
     size_t nlanes;
     /* In a lane (lane.c): the socket to the runner, and the runner's number of the slot whose run the
      * lane's one slot runs (its event ring and shared memory are the runner's, by that number). -1 and 0
@@ -1345,7 +1345,8 @@ static bool lane_take_results(lane *ln) {
         uint64_t no = 0;
         if (got > 0 && n >= sizeof no)
             memcpy(&no, payload, sizeof no);
-        slot *s = got > 0 && type == AC_LANE_RESULT && n >= sizeof no && no < rn->nslots ? &rn->slots[no] : NULL;
+        slot *s =
+            got > 0 && type == AC_LANE_RESULT && n >= sizeof no && no < rn->nslots ? &rn->slots[no] : NULL;
         if (!s || !s->busy || s->lane != ln)
             return false;
         if (ac__result_wire_decode(payload + sizeof no, n - sizeof no, s->target) < 0)
@@ -1398,14 +1399,16 @@ static void lane_gone(lane *ln, const char *how) {
     if (running) {
         slot *s = running;
         ac__buf msg = {0};
-        ac__buf_printf(&msg, "the lane that supervised the test (the process of its job slot) %s after %.3f s",
-                       how, ac__monotonic() - s->started);
+        ac__buf_printf(&msg,
+                       "the lane that supervised the test (the process of its job slot) %s after %.3f s", how,
+                       ac__monotonic() - s->started);
         if (WIFSIGNALED(status) && (WTERMSIG(status) != SIGKILL || strcmp(how, "ended") == 0)) {
             const char *abbrev = sigabbrev_np(WTERMSIG(status));
             ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
         }
-        ac__buf_puts(&msg, "; the test was killed with it (a test that signals its parent process signals its "
-                           "lane)");
+        ac__buf_puts(&msg,
+                     "; the test was killed with it (a test that signals its parent process signals its "
+                     "lane)");
         ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
                                ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
@@ -1623,8 +1626,9 @@ static void spawn_lanes(runner *rn) {
 
 /* --fail-fast or --repeat until-fail stopped the run: the lanes report their queued runs as not run. */
 static void lanes_drop_queued(runner *rn) {
-    const char *why = rn->run->opts->fail_fast ? "not run: --fail-fast stopped the run after a failure"
-                                               : "not run: --repeat until-fail stopped the run after a failure";
+    const char *why = rn->run->opts->fail_fast
+                          ? "not run: --fail-fast stopped the run after a failure"
+                          : "not run: --repeat until-fail stopped the run after a failure";
     for (size_t i = 0; i < rn->nlanes; i++)
         if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing &&
             ac__lane_send(rn->lanes[i].l.sock, AC_LANE_DROP, why, strlen(why) + 1) < 0)

@@ -155,8 +155,8 @@ void ac__close_all_but(int *keep, size_t n);
 
 /* ---- the lanes (lane.c): a process per job slot that supervises the slot's tests ---- */
 typedef struct ac__lane {
-    pid_t pid; /* the lane, or -1 */
-    int sock;  /* the runner's end of its socket (in the lane: its own end), or -1 */
+    pid_t pid;  /* the lane, or -1 */
+    int sock;   /* the runner's end of its socket (in the lane: its own end), or -1 */
     ac__buf in; /* bytes read and not yet a whole message */
 } ac__lane;
 enum {
@@ -172,7 +172,8 @@ bool ac__lane_available(void);
 /* Forks a lane into `l`, which keeps only the descriptors in `keep` and its socket, ignores SIGINT and
  * SIGTERM (the runner passes them on), dies with the runner, and calls serve(ctx, its socket), then
  * exits. False (and `l` unused) when it could not be started. */
-bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep, size_t nkeep);
+bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep,
+                    size_t nkeep);
 /* Sends one message, whole (blocking). 0, or -1 when the other end is gone. */
 int ac__lane_send(int sock, int type, const void *payload, size_t n);
 /* Reads what the socket holds into l->in (with `wait`, at least something). 0, or -1 at its end. */
