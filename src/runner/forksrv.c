@@ -100,6 +100,16 @@ void ac__close_all_but(int *keep, size_t n) {
     closedir(d);
 }
 
+void ac__close_all_but_and(const int *keep, size_t nkeep, int also) {
+    int kept[16];
+    size_t n = 0;
+    for (size_t i = 0; i < nkeep && n < 15; i++)
+        if (keep[i] >= 0)
+            kept[n++] = keep[i];
+    kept[n++] = also;
+    ac__close_all_but(kept, n);
+}
+
 /* ---- the wire: one datagram each way per test ---- */
 
 enum {
@@ -223,13 +233,7 @@ bool ac__forksrv_spawn(ac__forksrv *s, ac__fork_child_fn child, void (*in_server
     fflush(NULL); /* nothing buffered in the runner may be written twice */
     pid_t pid = fork();
     if (pid == 0) {
-        int kept[16];
-        size_t n = 0;
-        for (size_t i = 0; i < nkeep && n < 15; i++)
-            if (keep[i] >= 0)
-                kept[n++] = keep[i];
-        kept[n++] = sv[1];
-        ac__close_all_but(kept, n);
+        ac__close_all_but_and(keep, nkeep, sv[1]);
         if (in_server)
             in_server(ctx);
         serve(sv[1], made, runner, child, ctx);

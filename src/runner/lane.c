@@ -48,13 +48,7 @@ bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, 
         /* Ctrl-C reaches the runner's process group, which the lane is in: the runner tells the lanes */
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_IGN);
-        int kept[16];
-        size_t n = 0;
-        for (size_t i = 0; i < nkeep && n < 15; i++)
-            if (keep[i] >= 0)
-                kept[n++] = keep[i];
-        kept[n++] = sv[1];
-        ac__close_all_but(kept, n);
+        ac__close_all_but_and(keep, nkeep, sv[1]);
         serve(ctx, sv[1]);
         _exit(0);
     }

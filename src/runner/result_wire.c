@@ -95,13 +95,9 @@ static uint64_t get_u64(reader *rd) {
 }
 
 static double get_f64(reader *rd) {
-    double v = 0;
-    if ((size_t)(rd->end - rd->p) < sizeof v) {
-        rd->bad = true;
-        return 0;
-    }
-    memcpy(&v, rd->p, sizeof v);
-    rd->p += sizeof v;
+    uint64_t bits = get_u64(rd);
+    double v;
+    memcpy(&v, &bits, sizeof v);
     return v;
 }
 

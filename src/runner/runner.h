@@ -152,6 +152,8 @@ void ac__forksrv_stop(ac__forksrv *s);
 
 /* Closes every descriptor but the `n` in `keep` (sorted in place). */
 void ac__close_all_but(int *keep, size_t n);
+/* Closes every descriptor but the non-negative ones of the first 15 in `keep`, and `also`. */
+void ac__close_all_but_and(const int *keep, size_t nkeep, int also);
 
 /* ---- the lanes (lane.c): a process per job slot that supervises the slot's tests ---- */
 typedef struct ac__lane {
