@@ -22,10 +22,10 @@ static void all_pass(fixture_run *r, size_t n) {
 /* ... or its lane's, at -j2 (a lane is the runner's child) */
 AC_TEST(meta_forksrv, every_test_process_is_the_runners_child) {
     const char *args[] = {"--filter=forksrv.parent_is_the_runner", "--repeat=6", "-j2", NULL};
-    static const char *const envs[][3] = {{"FORKSRV_DEPTH=2", NULL, NULL},
+    static const char *const envs[][4] = {{"FORKSRV_DEPTH=2", NULL},
                                           {"FORKSRV_DEPTH=2", "AC_FORK_SERVER=0", NULL},
                                           {"FORKSRV_DEPTH=1", "AC_LANES=0", NULL},
-                                          {"FORKSRV_DEPTH=1", "AC_LANES=0", "AC_FORK_SERVER=0"}};
+                                          {"FORKSRV_DEPTH=1", "AC_LANES=0", "AC_FORK_SERVER=0", NULL}};
     for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) {
         fixture_run r;
         fixture_tap(&r, FIXTURE_FORKSRV, args, envs[i]);
