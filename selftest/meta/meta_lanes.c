@@ -55,8 +55,8 @@ AC_TEST(meta_lanes, a_test_that_stops_its_lane_fails_alone_after_the_runners_pat
     fixture_done(&r);
 }
 
-/* --fail-fast: the runs the lanes hold queued are not run (here innocent_1, queued behind
- * passes_after_300ms on the second lane when the failure comes), as the ones never sent are not. */
+/* --fail-fast: the runs the lanes hold queued are not run (innocent_0, queued behind the failing test on
+ * its lane, and innocent_1, behind passes_after_300ms on the other), as the ones never sent are not. */
 AC_TEST(meta_lanes, fail_fast_does_not_run_what_the_lanes_hold_queued, .timeout = 30) {
     const char *args[] = {"-j2",
                           "--fail-fast",
@@ -71,11 +71,52 @@ AC_TEST(meta_lanes, fail_fast_does_not_run_what_the_lanes_hold_queued, .timeout 
     AC_EXPECT_FALSE(point(&r, "lanes.fails_after_100ms")->ok);
     AC_EXPECT_TRUE(point(&r, "lanes.passes_after_300ms")->ok); /* it was running */
     const char *not_run = "SKIP not run: --fail-fast stopped the run after a failure";
-    for (int i = 1; i < 4; i++) {
+    for (int i = 0; i < 4; i++) { /* innocent_0 too: queued behind the failure on its lane */
         char name[64];
         snprintf(name, sizeof name, "lanes.innocent_%d", i);
         const tap_point *pt = point(&r, name);
         AC_EXPECT_STR_EQ(pt->directive ? pt->directive : "(none)", not_run);
     }
     fixture_done(&r);
+}
+
+/* A stopped lane is given up at the limit of the run it supervises and the runner's patience, counted
+ * from when that run started: not after the limits of every run sent to the lane before it (60 s here). */
+AC_TEST(meta_lanes, a_stopped_lane_is_given_up_whatever_limits_came_before, .timeout = 60) {
+    const char *args[] = {"-j2", "--filter=lanes.a_*", "--filter=lanes.stops_its_lane", NULL};
+    fixture_run r;
+    double t0 = now();
+    fixture_tap(&r, FIXTURE_LANES, args, NULL);
+    double took = now() - t0;
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_TRUE(point(&r, "lanes.a_long_limit_passes_at_once")->ok);
+    AC_EXPECT_TRUE(point(&r, "lanes.a_filler")->ok);
+    AC_EXPECT_STR_CONTAINS(field(point(&r, "lanes.stops_its_lane"), "  message: "),
+                           "stopped answering after");
+    AC_EXPECT_LT(took, 15.0);
+    fixture_done(&r);
+}
+
+/* At -j8 every lane is killed by the test queued behind a quick one: each killer fails alone, every other
+ * test is reported, and the run ends (it once started two tests on one slot and spun). */
+AC_TEST(meta_lanes, lanes_killed_while_their_results_wait_are_all_replaced, .timeout = 60) {
+    for (int round = 0; round < 3; round++) {
+        const char *args[] = {"-j8", "--filter=rekill.*", NULL};
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_LANES, args, NULL);
+        AC_EXPECT_EQ(r.p.status, 1);
+        AC_ASSERT_EQ(r.tap.n, 20u);
+        size_t failed = 0;
+        for (size_t i = 0; i < r.tap.n; i++) {
+            const tap_point *pt = &r.tap.points[i];
+            bool killer = strstr(pt->name, "rekill.k") != NULL;
+            AC_EXPECT_EQ(pt->ok, !killer);
+            if (killer)
+                AC_EXPECT_STR_CONTAINS(field(pt, "  message: "),
+                                       "killed by SIGKILL; the test was killed with it");
+            failed += !pt->ok;
+        }
+        AC_EXPECT_EQ(failed, 8u);
+        fixture_done(&r);
+    }
 }

@@ -25,7 +25,7 @@ typedef struct header {
     uint8_t type, pad[3];
 } header;
 
-#define LANE_MESSAGE_MAX (64u << 20)
+#define LANE_MESSAGE_MAX (1u << 30) /* a result holds what the test sent: its notes are not capped */
 
 bool ac__lane_available(void) {
     const char *e = getenv("AC_LANES");

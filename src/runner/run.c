@@ -69,7 +69,8 @@ typedef struct slot {
     struct lane *lane;  /* the lane that runs the slot's tests (NULL: the runner supervises them itself) */
     double lane_due;    /* when the lane's answer is due at the latest */
     unsigned long lane_seq; /* the run's place in its lane's queue (the lane runs them in order) */
-    bool retired; /* a slot of a lane that is gone, beyond the one the runner took over: starts nothing */
+    bool retired;     /* a slot of a lane that is gone, beyond the one the runner took over: starts nothing */
+    bool lane_unsent; /* the run could not be sent (its lane is going): it runs elsewhere once it is gone */
 } slot;
 
 /* The runner's side of a lane (lane.c): LANE_DEPTH slots share it, so that it always has a run queued. */
@@ -81,7 +82,16 @@ typedef struct lane {
     double busy_until;  /* when the runs sent to it must have ended, at the latest */
     unsigned long sent; /* runs sent to it so far */
     bool closing;       /* lane_gone has begun: no more runs go to it */
+    bool broken;        /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
 } lane;
+
+/* A run taken back from a lane that is gone before it started it: the next free slot starts it. */
+typedef struct requeued {
+    size_t idx;
+    ac__explore *explore;
+    ac__sched_params sched;
+    unsigned sched_index;
+} requeued;
 
 /* Runs a lane holds at once: the one it supervises and the next, so that it never waits for the runner. */
 #define LANE_DEPTH 2
@@ -126,6 +136,8 @@ struct runner {
     ac__lane from_runner;      /* in a lane: what the runner sent, read and not yet handled */
     ac__fork_request queue[8]; /* in a lane: the runs the runner sent, not started yet */
     size_t nqueued;
+    requeued *requeue; /* in the runner: runs taken back from lanes that are gone (at most nslots) */
+    size_t nrequeue;
 };
 
 /* The runner's number of slot s: its event ring and its shared memory. */
@@ -760,6 +772,7 @@ static pid_t tracer_of(pid_t pid) {
 
 static void watchdog_awaiting(runner *rn, slot *s);
 static void lane_gone(lane *ln, const char *how);
+static void lane_broken(lane *ln);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
@@ -818,9 +831,9 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
     rn->interrupted = c;
     for (size_t i = 0; i < rn->nlanes; i++) {
         int sig = c;
-        if (rn->lanes[i].l.sock >= 0 &&
+        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing && !rn->lanes[i].broken &&
             ac__lane_send(rn->lanes[i].l.sock, AC_LANE_INTERRUPT, &sig, sizeof sig) < 0)
-            lane_gone(&rn->lanes[i], "ended");
+            lane_broken(&rn->lanes[i]);
     }
     for (size_t i = 0; i < rn->nslots; i++)
         if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
@@ -1240,6 +1253,15 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
 /* A free slot's next run: another run of a test being explored (earliest test first), else the next
  * test. False when there is nothing to start now. */
 static bool start_one(runner *rn, slot *s) {
+    while (rn->nrequeue > 0) {
+        requeued e = rn->requeue[0];
+        memmove(rn->requeue, rn->requeue + 1, --rn->nrequeue * sizeof *rn->requeue);
+        s->sched = e.sched;
+        s->sched_index = e.sched_index;
+        start_child(rn, s, e.idx, e.explore);
+        if (s->busy)
+            return true;
+    }
     for (size_t idx = rn->next_report; idx < rn->next_start; idx++) {
         ac__explore *ex = EXPLORE(rn, idx);
         if (ex && !rn->interrupted && ac__explore_next(ex, &s->sched, &s->sched_index)) {
@@ -1291,36 +1313,63 @@ static void start_next(runner *rn) {
  * slots share a lane, so that it has its next run queued when one ends. The runner only chooses the
  * runs, reads one message a run, and reports. */
 
-/* Sends slot s's run to its lane (the runner's side). False when the lane is gone: the runner then
- * supervises the slot itself. */
+/* Sets the deadline of each run lane ln holds: the one it supervises and those queued behind it, each at
+ * its limit and grace after the one before (counted from now), and the runner's patience. */
+static void lane_rearm(lane *ln) {
+    runner *rn = ln->rn;
+    slot *held[LANE_DEPTH];
+    size_t n = 0;
+    for (size_t i = 0; i < rn->nslots && n < LANE_DEPTH; i++)
+        if (rn->slots[i].lane == ln && rn->slots[i].busy && !rn->slots[i].lane_unsent)
+            held[n++] = &rn->slots[i];
+    for (size_t i = 1; i < n; i++) /* in the order sent: the lane runs them so */
+        for (size_t j = i; j > 0 && held[j]->lane_seq < held[j - 1]->lane_seq; j--) {
+            slot *t = held[j];
+            held[j] = held[j - 1];
+            held[j - 1] = t;
+        }
+    double now = ac__monotonic(), due = now;
+    for (size_t i = 0; i < n; i++) {
+        slot *s = held[i];
+        due += s->limit + 0.2 + s->limit * 0.05;
+        ev_timer_stop(rn->loop, &s->watchdog);
+        ev_timer_set(&s->watchdog, due - now + AC_LANE_PATIENCE_MS / 1000.0, 0.);
+        ev_timer_start(rn->loop, &s->watchdog);
+    }
+}
+
+/* A send to lane ln failed: lane_gone ends it from its watcher, at the loop's next turn (the caller may be
+ * inside a start or a settle). */
+static void lane_broken(lane *ln) {
+    if (ln->closing || ln->broken)
+        return;
+    ln->broken = true;
+    ev_feed_event(ln->rn->loop, &ln->io, EV_READ);
+}
+
+/* Sends slot s's run to its lane (the runner's side). A lane that is going (its socket failed, or
+ * lane_gone has begun) takes nothing: the run waits on the slot, and lane_gone gives it to another
+ * (never from here: this runs inside a start). Always true: the slot is busy. */
 static bool lane_start(runner *rn, slot *s, size_t idx) {
     lane *ln = s->lane;
-    if (ln->closing) {
-        s->lane = NULL;
-        return false;
-    }
     const ac__test_def *def = RESULT(rn, idx).def;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
-    if (ac__lane_send(ln->l.sock, AC_LANE_RUN, &req, sizeof req) < 0) {
-        lane_gone(ln, "ended");
-        return false;
-    }
-    double now = ac__monotonic();
+    s->lane_unsent =
+        ln->closing || ln->broken || ac__lane_send(ln->l.sock, AC_LANE_RUN, &req, sizeof req) < 0;
+    if (s->lane_unsent)
+        lane_broken(ln);
     s->idx = idx;
     s->busy = true;
-    s->started = now;
+    s->started = ac__monotonic();
     s->limit = timeout;
     s->lane_seq = ++ln->sent;
     rn->running++;
     ev_ref(rn->loop); /* the run holds the loop until its result comes */
-    /* The lane times the test; this is for a lane that does not answer: the runs queued before this one
-     * and this one at their limits, and the runner's patience. */
-    ln->busy_until = (ln->busy_until > now ? ln->busy_until : now) + timeout + 0.2 + timeout * 0.05;
-    s->lane_due = ln->busy_until + AC_LANE_PATIENCE_MS / 1000.0;
-    ev_timer_init(&s->watchdog, watchdog_cb, s->lane_due - now, 0.);
+    /* The lane times the test; this is for a lane that does not answer */
+    ev_timer_init(&s->watchdog, watchdog_cb, timeout, 0.);
     s->watchdog.data = s;
-    ev_timer_start(rn->loop, &s->watchdog);
+    lane_rearm(ln);
     return true;
 }
 
@@ -1328,7 +1377,8 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
 static void lane_settle(runner *rn, slot *s) {
     ev_timer_stop(rn->loop, &s->watchdog);
     ev_unref(rn->loop);
-    take_timeline(rn, slot_ring(rn, slot_no(s)), s->target, &s->sched);
+    if (!s->target->not_run) /* (a run the lane never started left the ring as the slot's last run did) */
+        take_timeline(rn, slot_ring(rn, slot_no(s)), s->target, &s->sched);
     s->busy = false;
     rn->running--;
     run_ended(rn, s);
@@ -1354,6 +1404,8 @@ static bool lane_take_results(lane *ln) {
                                    "the test's result from its lane was malformed", NULL, NULL);
         ac__lane_consume(&ln->l);
         lane_settle(rn, s);
+        if (!ln->closing)
+            lane_rearm(ln); /* the next run's limit counts from now */
     }
     return true;
 }
@@ -1379,23 +1431,24 @@ static void lane_gone(lane *ln, const char *how) {
         slot *s = &rn->slots[i];
         if (s->lane != ln)
             continue;
+        s->lane = NULL;
+        s->retired = i >= rn->nlanes; /* the runner keeps one slot of the lane: -j holds */
         if (s->busy && nhad < LANE_DEPTH) {
             had[nhad++] = s;
-            if (!running || s->lane_seq < running->lane_seq)
-                running = s;
+            if (!s->lane_unsent && (!running || s->lane_seq < running->lane_seq))
+                running = s; /* the first sent and not answered: the one the lane supervised */
         }
     }
-    for (size_t i = 0; i < nhad; i++) { /* each taken off the lane before any starts again */
-        ev_timer_stop(rn->loop, &had[i]->watchdog);
-        had[i]->lane = NULL;
+    for (size_t i = 0; i < nhad; i++) { /* the others never started: run by the next free slot */
+        slot *s = had[i];
+        if (s == running)
+            continue;
+        ev_timer_stop(rn->loop, &s->watchdog);
+        ev_unref(rn->loop);
+        s->busy = false;
+        rn->running--;
+        rn->requeue[rn->nrequeue++] = (requeued){s->idx, s->explore, s->sched, s->sched_index};
     }
-    for (size_t i = 0; i < rn->nslots; i++)
-        if (rn->slots[i].lane == ln) {
-            rn->slots[i].lane = NULL;
-            rn->slots[i].retired = i >= rn->nlanes; /* the runner keeps one slot of the lane: -j holds */
-        }
-    for (size_t i = 0; i < nhad; i++)
-        had[i]->retired = (size_t)(had[i] - rn->slots) >= rn->nlanes;
     if (running) {
         slot *s = running;
         ac__buf msg = {0};
@@ -1406,23 +1459,17 @@ static void lane_gone(lane *ln, const char *how) {
             const char *abbrev = sigabbrev_np(WTERMSIG(status));
             ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
         }
-        ac__buf_puts(&msg,
-                     "; the test was killed with it (a test that signals its parent process signals its "
-                     "lane)");
+        ac__buf_puts(&msg, "; the test was killed with it");
+        if (strcmp(how, "ended") == 0 || strcmp(how, "stopped answering") == 0)
+            ac__buf_puts(&msg, " (a test that signals its parent process signals its lane)");
         ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
                                ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
         s->target->duration = ac__monotonic() - s->started;
-        lane_settle(rn, s);
-    }
-    for (size_t i = 0; i < nhad; i++) { /* queued behind it: never started, so run now by the runner */
-        slot *s = had[i];
-        if (s == running || !s->busy)
-            continue;
-        ev_unref(rn->loop);
-        s->busy = false;
-        rn->running--;
-        start_child(rn, s, s->idx, s->explore);
+        ev_timer_stop(rn->loop, &s->watchdog);
+        lane_settle(rn, s); /* (and the next runs start, the taken-back ones first) */
+    } else {
+        start_next(rn);
     }
 }
 
@@ -1432,11 +1479,12 @@ static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
     bool ended = ac__lane_read(&ln->l, false) < 0;
     if (!lane_take_results(ln))
         lane_gone(ln, "sent what the runner did not ask for");
-    else if (ended)
+    else if (ended || ln->broken)
         lane_gone(ln, "ended");
 }
 
 static void lane_next(runner *rn);
+static void lane_drop_queued(runner *rn, const char *why);
 
 /* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
 static void lane_reply(runner *rn, slot *s) {
@@ -1446,6 +1494,12 @@ static void lane_reply(runner *rn, slot *s) {
     ac__result_wire_encode(&b, s->target);
     int sent = ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
     ac__buf_free(&b);
+    /* --fail-fast, --repeat until-fail: a test that ran once and failed stops the run; what the lane holds
+     * queued is not run (the runner's own message would come after the lane had started it) */
+    const ac__options *o = rn->run->opts;
+    if ((o->fail_fast || o->until_fail) && s->target->nfailures > 0 && !s->sched.exploring)
+        lane_drop_queued(rn, o->fail_fast ? "not run: --fail-fast stopped the run after a failure"
+                                          : "not run: --repeat until-fail stopped the run after a failure");
     ac__result_free(s->target);
     if (sent < 0) { /* the runner is gone */
         rn->nqueued = 0;
@@ -1630,9 +1684,9 @@ static void lanes_drop_queued(runner *rn) {
                           ? "not run: --fail-fast stopped the run after a failure"
                           : "not run: --repeat until-fail stopped the run after a failure";
     for (size_t i = 0; i < rn->nlanes; i++)
-        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing &&
+        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing && !rn->lanes[i].broken &&
             ac__lane_send(rn->lanes[i].l.sock, AC_LANE_DROP, why, strlen(why) + 1) < 0)
-            lane_gone(&rn->lanes[i], "ended");
+            lane_broken(&rn->lanes[i]);
 }
 
 static void stop_lanes(runner *rn) {
@@ -1645,6 +1699,7 @@ static void stop_lanes(runner *rn) {
         }
     }
     free(rn->lanes);
+    free(rn->requeue);
 }
 
 /* ---- --no-fork ---- */
@@ -1867,6 +1922,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             rn.nlanes = rn.nslots;
             rn.nslots *= LANE_DEPTH;
             rn.lanes = ac__xcalloc(rn.nlanes, sizeof *rn.lanes);
+            rn.requeue = ac__xcalloc(rn.nslots, sizeof *rn.requeue);
         }
         rn.slots = ac__xcalloc(rn.nslots, sizeof *rn.slots);
         void *shared = mmap(NULL, rn.nslots * sizeof *rn.shared, PROT_READ | PROT_WRITE,
