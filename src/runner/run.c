@@ -67,7 +67,6 @@ typedef struct slot {
     bool pipes_kept;    /* between tests: the read ends stay open (unwatched) for the slot's next test */
     int start_error;    /* the server could not make the process (errno) */
     struct lane *lane;  /* the lane that runs the slot's tests (NULL: the runner supervises them itself) */
-    double lane_due;    /* when the lane's answer is due at the latest */
     unsigned long lane_seq; /* the run's place in its lane's queue (the lane runs them in order) */
     bool retired;     /* a slot of a lane that is gone, beyond the one the runner took over: starts nothing */
     bool lane_unsent; /* the run could not be sent (its lane is going): it runs elsewhere once it is gone */
@@ -79,7 +78,6 @@ typedef struct lane {
     size_t idx;
     ac__lane l;
     ev_io io;           /* its messages (always watched while it lives) */
-    double busy_until;  /* when the runs sent to it must have ended, at the latest */
     unsigned long sent; /* runs sent to it so far */
     bool closing;       /* lane_gone has begun: no more runs go to it */
     bool broken;        /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
@@ -156,6 +154,12 @@ double ac__effective_timeout(const ac__options *o, const ac__test_def *def) {
         base = suite && suite->options.timeout > 0 ? suite->options.timeout : o->timeout;
     }
     return base * o->multiplier;
+}
+
+/* When the runner's watchdog fires for a test of real-time limit `limit`: a little later than the test's
+ * own limit, so that the test's own, more precise report wins. */
+static double with_grace(double limit) {
+    return limit + 0.2 + limit * 0.05;
 }
 
 /* ---- delivering results in order ---- */
@@ -1027,7 +1031,7 @@ static void restart_direct(runner *rn, slot *s, int err) {
 static void watch_process(runner *rn, slot *s, pid_t pid) {
     set_awaiting(rn, s, false);
     /* the watchdog waited for the server's answer (SERVER_PATIENCE_MS at most): now for the test */
-    double left = s->started + s->limit + 0.2 + s->limit * 0.05 - ac__monotonic();
+    double left = s->started + with_grace(s->limit) - ac__monotonic();
     ev_timer_stop(rn->loop, &s->watchdog);
     ev_timer_set(&s->watchdog, left > 0.001 ? left : 0.001, 0.);
     ev_timer_start(rn->loop, &s->watchdog);
@@ -1139,7 +1143,7 @@ static void watchdog_awaiting(runner *rn, slot *s) {
         return;
     }
     if (s->busy) {
-        ev_timer_set(&s->watchdog, s->limit + 0.2 + s->limit * 0.05, 0.);
+        ev_timer_set(&s->watchdog, with_grace(s->limit), 0.);
         ev_timer_start(rn->loop, &s->watchdog);
     }
 }
@@ -1213,7 +1217,7 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
     /* The child enforces the timeout itself where it can (awaits, the drain); the watchdog is for a
      * test that no longer runs its loop (or whose fork server never answers). A little grace lets the
      * child's own report win. */
-    ev_timer_init(&s->watchdog, watchdog_cb, timeout + 0.2 + timeout * 0.05, 0.);
+    ev_timer_init(&s->watchdog, watchdog_cb, with_grace(timeout), 0.);
     s->watchdog.data = s;
     ev_timer_start(rn->loop, &s->watchdog);
     ev_io *ios[3] = {&s->res_io, &s->out_io, &s->err_io};
@@ -1232,7 +1236,7 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
             set_awaiting(rn, s, true); /* the pipes are watched once the process exists */
             /* a server that does not answer (stopped?) is given up after its patience, not the test's
              * whole timeout */
-            if (s->limit + 0.2 + s->limit * 0.05 > SERVER_PATIENCE_MS / 1000.0) {
+            if (with_grace(s->limit) > SERVER_PATIENCE_MS / 1000.0) {
                 ev_timer_stop(rn->loop, &s->watchdog);
                 ev_timer_set(&s->watchdog, SERVER_PATIENCE_MS / 1000.0, 0.);
                 ev_timer_start(rn->loop, &s->watchdog);
@@ -1331,7 +1335,7 @@ static void lane_rearm(lane *ln) {
     double now = ac__monotonic(), due = now;
     for (size_t i = 0; i < n; i++) {
         slot *s = held[i];
-        due += s->limit + 0.2 + s->limit * 0.05;
+        due += with_grace(s->limit);
         ev_timer_stop(rn->loop, &s->watchdog);
         ev_timer_set(&s->watchdog, due - now + AC_LANE_PATIENCE_MS / 1000.0, 0.);
         ev_timer_start(rn->loop, &s->watchdog);
@@ -1486,14 +1490,19 @@ static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
 static void lane_next(runner *rn);
 static void lane_drop_queued(runner *rn, const char *why);
 
-/* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
-static void lane_reply(runner *rn, slot *s) {
+/* In a lane: sends the result of the runner's slot `no` (0, or -1 when the runner is gone). */
+static int lane_send_result(runner *rn, uint64_t no, const ac__result *r) {
     ac__buf b = {0};
-    uint64_t no = rn->slot_base;
     ac__buf_append(&b, &no, sizeof no);
-    ac__result_wire_encode(&b, s->target);
+    ac__result_wire_encode(&b, r);
     int sent = ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
     ac__buf_free(&b);
+    return sent;
+}
+
+/* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
+static void lane_reply(runner *rn, slot *s) {
+    int sent = lane_send_result(rn, rn->slot_base, s->target);
     /* --fail-fast, --repeat until-fail: a test that ran once and failed stops the run; what the lane holds
      * queued is not run (the runner's own message would come after the lane had started it) */
     const ac__options *o = rn->run->opts;
@@ -1534,12 +1543,7 @@ static void lane_drop_queued(runner *rn, const char *why) {
             continue;
         }
         ac__result r = {.def = req.def, .not_run = true, .skip_reason = ac__xstrdup(why)};
-        ac__buf b = {0};
-        uint64_t no = req.slot;
-        ac__buf_append(&b, &no, sizeof no);
-        ac__result_wire_encode(&b, &r);
-        (void)ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
-        ac__buf_free(&b);
+        (void)lane_send_result(rn, req.slot, &r);
         ac__result_free(&r);
     }
     rn->nqueued = kept;
