@@ -1,11 +1,16 @@
 /* meta_lanes.c — the lanes (src/runner/lane.c) against tests that turn on them (fixtures/lanes.c): a
  * test that kills or stops its lane fails alone, saying so; the runs queued behind it run elsewhere and
  * pass; the report is whole. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "meta.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void) {
     struct timespec ts;
@@ -117,6 +122,75 @@ AC_TEST(meta_lanes, lanes_killed_while_their_results_wait_are_all_replaced, .tim
             failed += !pt->ok;
         }
         AC_EXPECT_EQ(failed, 8u);
+        fixture_done(&r);
+    }
+}
+
+/* Runs `argv` with its stdout on a pipe and returns how long after the start the first line holding
+ * `text` arrived (-1 if none did); *total is how long the whole run took. */
+static double first_line_at(const char *const *argv, const char *text, double *total) {
+    int out[2];
+    AC_ASSERT_EQ(pipe(out), 0);
+    double t0 = now(), at = -1;
+    pid_t pid = fork();
+    AC_ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(126);
+    }
+    close(out[1]);
+    ac__buf seen = {0};
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(out[0], chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        ac__buf_append(&seen, chunk, (size_t)n);
+        ac__buf_append(&seen, "", 1);
+        if (at < 0 && strstr(seen.data, text))
+            at = now() - t0;
+        seen.len--;
+    }
+    close(out[0]);
+    int status;
+    AC_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    *total = now() - t0;
+    AC_EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ac__buf_free(&seen);
+    return at;
+}
+
+/* A lane holds the results of quick runs while it has more than one run queued (the runner then wakes
+ * once for several), but never longer than a moment: held.first is reported at once, while the three
+ * slow tests queued behind it on its lane run. */
+AC_TEST(meta_lanes, a_result_is_held_a_moment_at_most, .timeout = 30) {
+    const char *argv[] = {FIXTURE_LANES, "-j2", "--tap", "--filter=held.*", NULL};
+    double total, at = first_line_at(argv, "ok 1 - held.first", &total);
+    AC_EXPECT_GT(at, 0.0);
+    AC_EXPECT_LT(at, 0.5);    /* held until the next run ended: 0.8 s */
+    AC_EXPECT_GT(total, 2.4); /* the slow tests did run after it: 4 on one lane */
+}
+
+/* Tests run on every CPU the run may use, whatever their lane, fork server or a -j1 runner keep to (two
+ * tests a run, so that -j2 has lanes), with lanes, without, and at -j1. */
+AC_TEST(meta_lanes, tests_run_on_every_cpu, .timeout = 30) {
+    cpu_set_t set;
+    AC_ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    char cpus[32];
+    snprintf(cpus, sizeof cpus, "LANES_CPUS=%d", CPU_COUNT(&set));
+    const char *jobs[] = {"-j1", "-j2", "-j2"};
+    for (int i = 0; i < 3; i++) {
+        const char *args[] = {jobs[i], "--filter=cpus.*", NULL};
+        const char *env[] = {cpus, i == 2 ? "AC_LANES=0" : "AC_LANES", NULL};
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_LANES, args, env);
+        AC_EXPECT_EQ(r.p.status, 0);
+        AC_EXPECT_EQ(r.tap.n, 2u);
         fixture_done(&r);
     }
 }

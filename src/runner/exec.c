@@ -819,7 +819,7 @@ void ac__exec_warm(void) {
 }
 
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
-                   ac__sink *sink) {
+                   ac__sink *sink, const cpu_set_t *cpus) {
     wire_mocks();
     unsigned long tsan_before = ac__tsan_reports();
     ac__asan_begin(sink->fd >= 0);
@@ -874,6 +874,8 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         memcpy(fault.fn, sched->fault_fn, sizeof fault.fn);
         ac__fault_begin(t, &fault, sched->exploring);
 
+        if (cpus) /* the test's code starts here: runner.h */
+            sched_setaffinity(0, sizeof *cpus, cpus);
         if (setjmp(t->unwind) == 0) {
             t->can_unwind = true;
             t->cancel_window = true;

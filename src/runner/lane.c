@@ -62,31 +62,25 @@ bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, 
     return true;
 }
 
-int ac__lane_send(int sock, int type, const void *payload, size_t n) {
+void ac__lane_put(ac__lane *l, int type, const void *payload, size_t n) {
     header h = {.len = (uint32_t)n, .type = (uint8_t)type};
-    struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h},
-                           {.iov_base = (void *)payload, .iov_len = n}};
-    size_t left = sizeof h + n;
-    int at = 0;
-    while (left > 0) {
-        struct msghdr msg = {.msg_iov = iov + at, .msg_iovlen = (size_t)(2 - at)};
-        ssize_t sent = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    ac__buf_append(&l->out, &h, sizeof h);
+    ac__buf_append(&l->out, payload, n);
+}
+
+int ac__lane_flush(ac__lane *l) {
+    size_t at = 0;
+    while (at < l->out.len) {
+        ssize_t sent = send(l->sock, l->out.data + at, l->out.len - at, MSG_NOSIGNAL);
         if (sent < 0 && errno == EINTR)
             continue;
         if (sent <= 0)
-            return -1;
-        left -= (size_t)sent;
-        while (at < 2 && (size_t)sent >= iov[at].iov_len) {
-            sent -= (ssize_t)iov[at].iov_len;
-            iov[at].iov_len = 0;
-            at++;
-        }
-        if (at < 2) {
-            iov[at].iov_base = (char *)iov[at].iov_base + sent;
-            iov[at].iov_len -= (size_t)sent;
-        }
+            break;
+        at += (size_t)sent;
     }
-    return 0;
+    bool whole = at == l->out.len;
+    l->out.len = 0;
+    return whole ? 0 : -1;
 }
 
 int ac__lane_read(ac__lane *l, bool wait) {
@@ -153,5 +147,6 @@ int ac__lane_stop(ac__lane *l, bool kill_it) {
             ;
     l->pid = -1;
     ac__buf_free(&l->in);
+    ac__buf_free(&l->out);
     return status;
 }

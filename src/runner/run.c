@@ -77,10 +77,11 @@ typedef struct lane {
     runner *rn;
     size_t idx;
     ac__lane l;
-    ev_io io;           /* its messages (always watched while it lives) */
-    unsigned long sent; /* runs sent to it so far */
-    bool closing;       /* lane_gone has begun: no more runs go to it */
-    bool broken;        /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
+    ev_io io;              /* its messages (always watched while it lives) */
+    unsigned long sent;    /* runs given to it so far (put in l.out, then written by lanes_flush_cb) */
+    unsigned long flushed; /* ... and of those, written to it */
+    bool closing;          /* lane_gone has begun: no more runs go to it */
+    bool broken;           /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
 } lane;
 
 /* A run taken back from a lane that is gone before it started it: the next free slot starts it. */
@@ -91,8 +92,14 @@ typedef struct requeued {
     unsigned sched_index;
 } requeued;
 
-/* Runs a lane holds at once: the one it supervises and the next, so that it never waits for the runner. */
-#define LANE_DEPTH 2
+/* Runs a lane holds at once: the one it supervises, those queued behind it, and those whose results it
+ * holds. A lane sends its results when no more than LANE_LOW runs are left queued, when a run failed, or
+ * LANE_HOLD seconds after the first of them ended, so that the runner wakes (and sends the next runs in
+ * one write) about once every LANE_DEPTH - 1 - LANE_LOW runs rather than once a run. Measured: see
+ * docs/PERFORMANCE.md. */
+#define LANE_DEPTH 4
+#define LANE_LOW 1
+#define LANE_HOLD 0.05
 
 struct runner {
     const ac__run *run;
@@ -114,7 +121,7 @@ struct runner {
     size_t nslots;
     ac__summary *sum;
     int devnull;             /* opened once; each child's stdin */
-    bool pinned;             /* the runner is pinned to one CPU; children get `affinity` back */
+    bool pinned;             /* the runner is pinned to one CPU; tests get `affinity` back (ac__exec_test) */
     bool subreaper;          /* the runner made itself a child subreaper (see reap_leftovers) */
     int was_subreaper;       /* ... and was one before, or not */
     ac__slot_shared *shared; /* per slot, shared with the test processes */
@@ -126,6 +133,7 @@ struct runner {
     pid_t self;         /* the runner's pid: every test process's parent */
     lane *lanes;        /* in the runner: the lanes (nlanes), each serving LANE_DEPTH slots */
     size_t nlanes;
+    ev_prepare lanes_out; /* in the runner: writes what each lane was given (lanes_flush_cb) */
     /* In a lane (lane.c): the socket to the runner, and the runner's number of the slot whose run the
      * lane's one slot runs (its event ring and shared memory are the runner's, by that number). -1 and 0
      * in the runner. */
@@ -134,7 +142,8 @@ struct runner {
     ac__lane from_runner;      /* in a lane: what the runner sent, read and not yet handled */
     ac__fork_request queue[8]; /* in a lane: the runs the runner sent, not started yet */
     size_t nqueued;
-    requeued *requeue; /* in the runner: runs taken back from lanes that are gone (at most nslots) */
+    ev_timer results_due; /* in a lane: when the results it holds must go (LANE_HOLD) */
+    requeued *requeue;    /* in the runner: runs taken back from lanes that are gone (at most nslots) */
     size_t nrequeue;
 };
 
@@ -338,8 +347,6 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
         close(signal_pipe[0]);
         close(signal_pipe[1]);
     }
-    if (rn->pinned)
-        sched_setaffinity(0, sizeof rn->affinity, &rn->affinity);
     ac__runner_child_state();
     if (rn->devnull >= 0)
         dup2(rn->devnull, 0);
@@ -358,7 +365,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     bool known = fstat(res_w, &channel) == 0;
     ac__sink sink = {.fd = res_w, .into = NULL};
     ac__tl_attach(slot_ring(rn, slot_index));
-    ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink);
+    ac__exec_test(def, timeout, rn->run->opts->clock, sched, &sink, rn->pinned ? &rn->affinity : NULL);
     if (known && rn->shared &&
         (fstat(res_w, &now) != 0 || now.st_ino != channel.st_ino || now.st_dev != channel.st_dev))
         rn->shared[slot_index].channel_lost = 1; /* the test closed or replaced its record channel */
@@ -776,7 +783,7 @@ static pid_t tracer_of(pid_t pid) {
 
 static void watchdog_awaiting(runner *rn, slot *s);
 static void lane_gone(lane *ln, const char *how);
-static void lane_broken(lane *ln);
+static void lane_tell(lane *ln, int type, const void *payload, size_t n);
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
@@ -835,9 +842,7 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
     rn->interrupted = c;
     for (size_t i = 0; i < rn->nlanes; i++) {
         int sig = c;
-        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing && !rn->lanes[i].broken &&
-            ac__lane_send(rn->lanes[i].l.sock, AC_LANE_INTERRUPT, &sig, sizeof sig) < 0)
-            lane_broken(&rn->lanes[i]);
+        lane_tell(&rn->lanes[i], AC_LANE_INTERRUPT, &sig, sizeof sig);
     }
     for (size_t i = 0; i < rn->nslots; i++)
         if (rn->slots[i].busy && rn->slots[i].pid > 0) { /* else killed once its fork server has made it */
@@ -1318,7 +1323,8 @@ static void start_next(runner *rn) {
  * runs, reads one message a run, and reports. */
 
 /* Sets the deadline of each run lane ln holds: the one it supervises and those queued behind it, each at
- * its limit and grace after the one before (counted from now), and the runner's patience. */
+ * its limit and grace after the one before (counted from now), the time a lane may hold a result, and
+ * the runner's patience. */
 static void lane_rearm(lane *ln) {
     runner *rn = ln->rn;
     slot *held[LANE_DEPTH];
@@ -1332,12 +1338,12 @@ static void lane_rearm(lane *ln) {
             held[j] = held[j - 1];
             held[j - 1] = t;
         }
-    double now = ac__monotonic(), due = now;
+    double due = LANE_HOLD + AC_LANE_PATIENCE_MS / 1000.0;
     for (size_t i = 0; i < n; i++) {
         slot *s = held[i];
         due += with_grace(s->limit);
         ev_timer_stop(rn->loop, &s->watchdog);
-        ev_timer_set(&s->watchdog, due - now + AC_LANE_PATIENCE_MS / 1000.0, 0.);
+        ev_timer_set(&s->watchdog, due, 0.);
         ev_timer_start(rn->loop, &s->watchdog);
     }
 }
@@ -1351,18 +1357,46 @@ static void lane_broken(lane *ln) {
     ev_feed_event(ln->rn->loop, &ln->io, EV_READ);
 }
 
-/* Sends slot s's run to its lane (the runner's side). A lane that is going (its socket failed, or
- * lane_gone has begun) takes nothing: the run waits on the slot, and lane_gone gives it to another
- * (never from here: this runs inside a start). Always true: the slot is busy. */
+/* Writes what the runner has put for lane ln; when that fails, the runs in it were never sent. */
+static void lane_flush(lane *ln) {
+    if (ln->l.out.len == 0 || ln->closing || ln->broken)
+        return;
+    if (ac__lane_flush(&ln->l) == 0) {
+        ln->flushed = ln->sent;
+        return;
+    }
+    lane_broken(ln);
+}
+
+/* Before the runner's loop waits: every lane's messages of this turn go in one write a lane (a lane then
+ * wakes once for the runs it was given together). */
+static void lanes_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)loop, (void)revents;
+    runner *rn = w->data;
+    for (size_t i = 0; i < rn->nlanes; i++)
+        lane_flush(&rn->lanes[i]);
+}
+
+/* Sends lane ln a message at once (with what was put before it), unless it is going. */
+static void lane_tell(lane *ln, int type, const void *payload, size_t n) {
+    if (ln->l.sock < 0 || ln->closing || ln->broken)
+        return;
+    ac__lane_put(&ln->l, type, payload, n);
+    lane_flush(ln);
+}
+
+/* Gives slot s's run to its lane (the runner's side; the message leaves with the others of this turn
+ * of the loop, in lanes_flush_cb). A lane that is going (its socket failed, or lane_gone has begun)
+ * takes nothing: the run waits on the slot, and lane_gone gives it to another (never from here: this
+ * runs inside a start). Always true: the slot is busy. */
 static bool lane_start(runner *rn, slot *s, size_t idx) {
     lane *ln = s->lane;
     const ac__test_def *def = RESULT(rn, idx).def;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
-    s->lane_unsent =
-        ln->closing || ln->broken || ac__lane_send(ln->l.sock, AC_LANE_RUN, &req, sizeof req) < 0;
-    if (s->lane_unsent)
-        lane_broken(ln);
+    s->lane_unsent = ln->closing || ln->broken;
+    if (!s->lane_unsent)
+        ac__lane_put(&ln->l, AC_LANE_RUN, &req, sizeof req); /* written by lanes_flush_cb */
     s->idx = idx;
     s->busy = true;
     s->started = ac__monotonic();
@@ -1435,6 +1469,8 @@ static void lane_gone(lane *ln, const char *how) {
         slot *s = &rn->slots[i];
         if (s->lane != ln)
             continue;
+        if (s->busy && s->lane_seq > ln->flushed)
+            s->lane_unsent = true; /* given to it, never written */
         s->lane = NULL;
         s->retired = i >= rn->nlanes; /* the runner keeps one slot of the lane: -j holds */
         if (s->busy && nhad < LANE_DEPTH) {
@@ -1490,32 +1526,52 @@ static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
 static void lane_next(runner *rn);
 static void lane_drop_queued(runner *rn, const char *why);
 
-/* In a lane: sends the result of the runner's slot `no` (0, or -1 when the runner is gone). */
-static int lane_send_result(runner *rn, uint64_t no, const ac__result *r) {
+/* In a lane: puts the result of the runner's slot `no` with those lane_flush_results sends. */
+static void lane_put_result(runner *rn, uint64_t no, const ac__result *r) {
     ac__buf b = {0};
     ac__buf_append(&b, &no, sizeof no);
     ac__result_wire_encode(&b, r);
-    int sent = ac__lane_send(rn->lane_sock, AC_LANE_RESULT, b.data, b.len);
+    ac__lane_put(&rn->from_runner, AC_LANE_RESULT, b.data, b.len);
     ac__buf_free(&b);
-    return sent;
+}
+
+/* In a lane: sends the results put so far. False when the runner is gone (then the lane ends). */
+static bool lane_flush_results(runner *rn) {
+    ev_timer_stop(rn->loop, &rn->results_due);
+    if (rn->from_runner.out.len == 0 || ac__lane_flush(&rn->from_runner) == 0)
+        return true;
+    rn->nqueued = 0;
+    ev_break(rn->loop, EVBREAK_ALL);
+    return false;
 }
 
 /* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
 static void lane_reply(runner *rn, slot *s) {
-    int sent = lane_send_result(rn, rn->slot_base, s->target);
+    lane_put_result(rn, rn->slot_base, s->target);
+    bool failed = s->target->nfailures > 0;
     /* --fail-fast, --repeat until-fail: a test that ran once and failed stops the run; what the lane holds
      * queued is not run (the runner's own message would come after the lane had started it) */
     const ac__options *o = rn->run->opts;
-    if ((o->fail_fast || o->until_fail) && s->target->nfailures > 0 && !s->sched.exploring)
+    if ((o->fail_fast || o->until_fail) && failed && !s->sched.exploring)
         lane_drop_queued(rn, o->fail_fast ? "not run: --fail-fast stopped the run after a failure"
                                           : "not run: --repeat until-fail stopped the run after a failure");
     ac__result_free(s->target);
-    if (sent < 0) { /* the runner is gone */
-        rn->nqueued = 0;
-        ev_break(rn->loop, EVBREAK_ALL);
-        return;
+    /* The results wait while more than LANE_LOW runs are queued (the runner has nothing to give), except
+     * a failure's, which may stop an exploration or the run */
+    if (failed || rn->nqueued <= LANE_LOW + 1 || rn->interrupted) {
+        if (!lane_flush_results(rn))
+            return;
+    } else if (!ev_is_active(&rn->results_due)) {
+        ev_timer_set(&rn->results_due, LANE_HOLD, 0.);
+        ev_timer_start(rn->loop, &rn->results_due);
     }
     lane_next(rn);
+}
+
+/* In a lane: results held LANE_HOLD seconds go, whatever is queued. */
+static void lane_results_due_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    (void)lane_flush_results(w->data);
 }
 
 /* In a lane: the first queued run starts when the lane's slot is free. */
@@ -1543,10 +1599,11 @@ static void lane_drop_queued(runner *rn, const char *why) {
             continue;
         }
         ac__result r = {.def = req.def, .not_run = true, .skip_reason = ac__xstrdup(why)};
-        (void)lane_send_result(rn, req.slot, &r);
+        lane_put_result(rn, req.slot, &r);
         ac__result_free(&r);
     }
     rn->nqueued = kept;
+    (void)lane_flush_results(rn);
 }
 
 /* In a lane: the runner's messages. */
@@ -1640,10 +1697,12 @@ static void lane_serve(void *ctx, int sock) {
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
     /* With no more lanes than CPUs, each lane (and its fork server) keeps to a CPU of its own: its chain
      * of wake-ups (lane, server, test) then never waits on another lane's. The tests get the whole set
-     * back (child_main). Measured: see docs/PERFORMANCE.md. */
+     * back when their code starts (ac__exec_test). Measured: see docs/PERFORMANCE.md. */
     if (sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0)
         ln.pinned = pin_to(&ln.affinity, mine->idx, parent->nlanes);
     spawn_servers(&ln);
+    ev_init(&ln.results_due, lane_results_due_cb);
+    ln.results_due.data = &ln;
     ev_io io;
     ev_io_init(&io, lane_request_cb, sock, EV_READ);
     io.data = &ln;
@@ -1680,6 +1739,10 @@ static void spawn_lanes(runner *rn) {
         for (size_t j = i; j < rn->nslots; j += rn->nlanes)
             rn->slots[j].lane = ln;
     }
+    ev_prepare_init(&rn->lanes_out, lanes_flush_cb);
+    rn->lanes_out.data = rn;
+    ev_prepare_start(rn->loop, &rn->lanes_out);
+    ev_unref(rn->loop);
 }
 
 /* --fail-fast or --repeat until-fail stopped the run: the lanes report their queued runs as not run. */
@@ -1688,9 +1751,7 @@ static void lanes_drop_queued(runner *rn) {
                           ? "not run: --fail-fast stopped the run after a failure"
                           : "not run: --repeat until-fail stopped the run after a failure";
     for (size_t i = 0; i < rn->nlanes; i++)
-        if (rn->lanes[i].l.sock >= 0 && !rn->lanes[i].closing && !rn->lanes[i].broken &&
-            ac__lane_send(rn->lanes[i].l.sock, AC_LANE_DROP, why, strlen(why) + 1) < 0)
-            lane_broken(&rn->lanes[i]);
+        lane_tell(&rn->lanes[i], AC_LANE_DROP, why, strlen(why) + 1);
 }
 
 static void stop_lanes(runner *rn) {
@@ -1701,6 +1762,10 @@ static void stop_lanes(runner *rn) {
             ev_io_stop(rn->loop, &ln->io);
             ac__lane_stop(&ln->l, false);
         }
+    }
+    if (ev_is_active(&rn->lanes_out)) {
+        ev_ref(rn->loop);
+        ev_prepare_stop(rn->loop, &rn->lanes_out);
     }
     free(rn->lanes);
     free(rn->requeue);
@@ -1788,7 +1853,7 @@ static void run_in_process(runner *rn) {
             ac__sink sink = {.fd = -1, .into = into};
             ac__tl_reset(rn->timelines, ac__timeline_capacity(rn->run->opts, r->def));
             ac__exec_test(r->def, ac__effective_timeout(rn->run->opts, r->def), rn->run->opts->clock, &sched,
-                          &sink);
+                          &sink, NULL);
             fflush(stdout);
             fflush(stderr);
             capture_end(&cap_out, &into->out);

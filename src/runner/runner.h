@@ -5,6 +5,7 @@
 #ifndef AC_RUNNER_H
 #define AC_RUNNER_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -157,9 +158,10 @@ void ac__close_all_but_and(const int *keep, size_t nkeep, int also);
 
 /* ---- the lanes (lane.c): a process per job slot that supervises the slot's tests ---- */
 typedef struct ac__lane {
-    pid_t pid;  /* the lane, or -1 */
-    int sock;   /* the runner's end of its socket (in the lane: its own end), or -1 */
-    ac__buf in; /* bytes read and not yet a whole message */
+    pid_t pid;   /* the lane, or -1 */
+    int sock;    /* the runner's end of its socket (in the lane: its own end), or -1 */
+    ac__buf in;  /* bytes read and not yet a whole message */
+    ac__buf out; /* messages put and not yet sent (ac__lane_flush sends them in one write) */
 } ac__lane;
 enum {
     AC_LANE_RUN = 'R',       /* runner: an ac__fork_request */
@@ -176,8 +178,10 @@ bool ac__lane_available(void);
  * exits. False (and `l` unused) when it could not be started. */
 bool ac__lane_spawn(ac__lane *l, void (*serve)(void *ctx, int sock), void *ctx, const int *keep,
                     size_t nkeep);
-/* Sends one message, whole (blocking). 0, or -1 when the other end is gone. */
-int ac__lane_send(int sock, int type, const void *payload, size_t n);
+/* Adds one message to l->out. */
+void ac__lane_put(ac__lane *l, int type, const void *payload, size_t n);
+/* Sends what l->out holds, whole (blocking), and empties it. 0, or -1 when the other end is gone. */
+int ac__lane_flush(ac__lane *l);
 /* Reads what the socket holds into l->in (with `wait`, at least something). 0, or -1 at its end. */
 int ac__lane_read(ac__lane *l, bool wait);
 /* The first whole message in l->in: 1 (type and payload set, valid until ac__lane_consume), 0 when none
@@ -199,8 +203,13 @@ int ac__result_wire_decode(const void *data, size_t len, ac__result *r);
 /* Once in the runner before it forks tests: what every test child would otherwise redo (binding the
  * real write() for records, wiring the mock module's namers), so that the children only read it. */
 void ac__exec_warm(void);
+/* Runs one test in this process. `cpus`, when not NULL, is the CPU set the test's own code runs on: a
+ * forked test's process starts pinned to its job's CPU and is given this set just before the first of
+ * the test's code (its suite's set-up or its body), so that asyncheck's own start of the test is not
+ * moved to another CPU (docs/PERFORMANCE.md) while everything the test does, and every thread or process
+ * it starts, has the whole set. */
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
-                   ac__sink *sink);
+                   ac__sink *sink, const cpu_set_t *cpus);
 
 /* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
 /* How many reports ThreadSanitizer has made in this process (0 without TSan). */
