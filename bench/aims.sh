@@ -16,13 +16,17 @@
 #   perf stat of bench_trivial -j1 and -j2: the runner alone (--no-inherit) and the whole tree (when perf
 #   exists); at -j2 the runs are supervised by lanes (src/runner/lane.c), at -j1 by the runner itself
 # Each run is timed whole by bench_wall (CLOCK_MONOTONIC, stdout on /dev/null); a run that exits
-# non-zero stops the benchmark. Ratios are computed within each round and then medianed (the machine is
-# shared and noisy: only side-by-side ratios are trustworthy). A benchmark: never a ctest test.
+# non-zero stops the benchmark. Within a round, the floors and the trivial and exploring runs are made
+# BENCH_INNER times (default 3; -j1 and -j2 alternating) and the round keeps the least of each: the host's
+# other guests only ever add time, and a ratio of two runs of which one was disturbed says nothing. Ratios
+# are computed within each round and then medianed (only side-by-side ratios are trustworthy on this
+# machine). A benchmark: never a ctest test.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 reps=${BENCH_REPS:-5}
+inner=${BENCH_INNER:-3}
 nsched=${BENCH_SCHEDULES:-2000}
 builds=("${1:-build}")
 labels=(after)
@@ -30,8 +34,8 @@ if [[ -n ${2:-} ]]; then
     builds+=("$2")
     labels+=(before)
 fi
-if ! [[ $reps =~ ^[1-9][0-9]*$ && $nsched =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench/aims.sh: BENCH_REPS='$reps' and BENCH_SCHEDULES='$nsched' must be positive whole numbers" >&2
+if ! [[ $reps =~ ^[1-9][0-9]*$ && $inner =~ ^[1-9][0-9]*$ && $nsched =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench/aims.sh: BENCH_REPS='$reps', BENCH_INNER='$inner' and BENCH_SCHEDULES='$nsched' must be positive whole numbers" >&2
     exit 2
 fi
 have_perf=0
@@ -67,6 +71,19 @@ run() {
     echo "$ns" >>"$tmp/$label.$name"
 }
 
+# least LABEL NAME...: keeps, of the values of each NAME added since the round began (BENCH_INNER of
+# them), the least, as the round's value.
+least() {
+    local label=$1 name f
+    shift
+    for name in "$@"; do
+        f=$tmp/$label.$name
+        head -n $((r - 1)) "$f" >"$f.kept"
+        tail -n +"$r" "$f" | sort -g | head -n1 >>"$f.kept"
+        mv "$f.kept" "$f"
+    done
+}
+
 # cpu LABEL JOBS SUFFIX: the runner's own CPU and the whole tree's for bench_trivial -jJOBS (µs, perf
 # task-clock), into LABEL.cpu_runnerSUFFIX and LABEL.cpu_allSUFFIX.
 cpu() {
@@ -93,20 +110,26 @@ for ((r = 1; r <= reps; r++)); do
     fi
     for l in "${order[@]}"; do
         b=${bin[$l]}
-        "${bin[after]}/bench_floor" 1000 >"$tmp/floor.out" # (the floors are this tree's, for both builds)
-        awk '$1 == "forkloop" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.forkloop"
-        awk '$1 == "capture" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.capture"
+        for ((i = 0; i < inner; i++)); do
+            "${bin[after]}/bench_floor" 1000 >"$tmp/floor.out" # (the floors are this tree's, for both builds)
+            awk '$1 == "forkloop" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.forkloop"
+            awk '$1 == "capture" { print $2 }' "$tmp/floor.out" >>"$tmp/$l.capture"
+        done
+        least "$l" forkloop capture
         "${bin[after]}/bench_floor" 1000 capture >"$tmp/pair1.out" &
         "${bin[after]}/bench_floor" 1000 capture >"$tmp/pair2.out"
         wait $!
         # throughput of the two at once over one alone's (from this round's capture floor)
         cat "$tmp/pair1.out" "$tmp/pair2.out" | awk -v one="$(tail -n1 "$tmp/$l.capture")" \
             '$1 == "capture" { t += 1 / $2 } END { print t * one }' >>"$tmp/$l.cpair"
-        run "$l" triv_j1 "$b/bench_trivial" -j1
-        run "$l" triv_j2 "$b/bench_trivial" -j2
-        run "$l" triv_nf "$b/bench_trivial" --no-fork
-        run "$l" expl_j1 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j1
-        run "$l" expl_j2 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j2
+        for ((i = 0; i < inner; i++)); do
+            run "$l" triv_j1 "$b/bench_trivial" -j1
+            run "$l" triv_j2 "$b/bench_trivial" -j2
+            run "$l" triv_nf "$b/bench_trivial" --no-fork
+            run "$l" expl_j1 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j1
+            run "$l" expl_j2 "$b/race/bench_race_bugs" --filter det.same_every_run --schedules "$nsched" -j2
+        done
+        least "$l" triv_j1 triv_j2 triv_nf expl_j1 expl_j2
         run "$l" clock_j1 "$b/bench_clock" --clock virtual -j1
         ((have_perf)) && cpu "$l" 1 "" && cpu "$l" 2 2
     done
@@ -135,8 +158,8 @@ ratio() {
 }
 
 cpuname=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-printf 'asyncheck issue #14 aims, %s, %d rounds (medians of per-round values), %s cores, %s, kernel %s\n' \
-    "$(date -u +%Y-%m-%d)" "$reps" "$(nproc)" "${cpuname:-unknown CPU}" "$(uname -r)"
+printf 'asyncheck issue #14 aims, %s, %d rounds of %d runs each (medians of per-round least values), %s cores, %s, kernel %s\n' \
+    "$(date -u +%Y-%m-%d)" "$reps" "$inner" "$(nproc)" "${cpuname:-unknown CPU}" "$(uname -r)"
 printf 'builds: after = %s' "${builds[0]}"
 ((${#builds[@]} == 2)) && printf ', before = %s' "${builds[1]}"
 printf '\nload average (1, 5, 15 min) before: %s, after: %s\n\n' "$load_before" "$load_after"

@@ -477,7 +477,8 @@ static size_t runner_children(pid_t *out, size_t max) {
          * server or test process forked from the runner closes it with the rest) */
         static int fd = -1;
         static pid_t fd_tid, fd_pid;
-        pid_t tid = (pid_t)syscall(SYS_gettid), self = getpid();
+        /* (the one thread is the main one, whose id is the process's: no gettid, no getpid) */
+        pid_t self = ac__own_pid(), tid = self;
         if (fd >= 0 && (fd_tid != tid || fd_pid != self)) {
             if (fd_pid == self)
                 close(fd);
