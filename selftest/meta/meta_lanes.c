@@ -194,3 +194,54 @@ AC_TEST(meta_lanes, tests_run_on_every_cpu, .timeout = 30) {
         fixture_done(&r);
     }
 }
+
+/* Runs suite `held` of the lanes fixture (`extra`: more arguments) at -j2 and checks that its k2, which
+ * kills or stops its lane while the lane holds q0's result, is the one that fails, with `message`; every
+ * other test passes. Returns the run's wall time. */
+static double held_culprit(const char *held, const char *message) {
+    char filter[64];
+    snprintf(filter, sizeof filter, "--filter=%s.*", held);
+    const char *args[] = {"-j2", filter, NULL};
+    fixture_run r;
+    double t0 = now();
+    fixture_tap(&r, FIXTURE_LANES, args, NULL);
+    double took = now() - t0;
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_EQ(r.tap.n, 8u);
+    for (size_t i = 0; i < r.tap.n; i++) {
+        const tap_point *pt = &r.tap.points[i];
+        bool culprit = strstr(pt->name, ".k2") != NULL;
+        AC_EXPECT_EQ(pt->ok, !culprit);
+        if (culprit)
+            AC_EXPECT_STR_CONTAINS(field(pt, "  message: "), message);
+    }
+    fixture_done(&r);
+    return took;
+}
+
+/* A lane killed while it holds an earlier test's result: the killer fails, not the test whose result
+ * was held (it runs again, and passes). */
+AC_TEST(meta_lanes, a_lane_killed_while_it_holds_a_result_blames_its_killer, .timeout = 60) {
+    held_culprit("heldkill", "ended after");
+}
+
+/* Stopped while it holds an earlier result (of a test with a 30 s limit): the stopper fails, at its own
+ * limit and the runner's patience or sooner (the held result was due 50 ms after its test ended). */
+AC_TEST(meta_lanes, a_lane_stopped_while_it_holds_a_result_blames_its_stopper, .timeout = 60) {
+    double took = held_culprit("heldstop", "stopped answering after");
+    AC_EXPECT_LT(took, 15.0);
+}
+
+/* --fail-fast: a run taken back from a lane that is gone is not started once the run has stopped. */
+AC_TEST(meta_lanes, fail_fast_does_not_start_what_a_dead_lane_gave_back, .timeout = 60) {
+    const char *args[] = {
+        "-j2", "--fail-fast", "--filter=heldkill.*", "--filter=-heldkill.q6", "--filter=-heldkill.s7", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_LANES, args, NULL);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_FALSE(point(&r, "heldkill.k2")->ok);
+    const tap_point *pt = point(&r, "heldkill.q4"); /* queued behind k2 on its lane */
+    AC_EXPECT_STR_EQ(pt->directive ? pt->directive : "(none)",
+                     "SKIP not run: --fail-fast stopped the run after a failure");
+    fixture_done(&r);
+}

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -80,9 +81,17 @@ typedef struct lane {
     ev_io io;              /* its messages (always watched while it lives) */
     unsigned long sent;    /* runs given to it so far (put in l.out, then written by lanes_flush_cb) */
     unsigned long flushed; /* ... and of those, written to it */
+    double heard;          /* when it last sent a result (or was started) */
     bool closing;          /* lane_gone has begun: no more runs go to it */
     bool broken;           /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
 } lane;
+
+/* What a lane says of the runs it holds through memory it shares with the runner alone (the lane marks
+ * it MADV_DONTFORK: its fork server and the tests never have it): per runner slot, when (ac__monotonic)
+ * the lane started the slot's run and when it ended it (its result then held or sent); 0: not yet. */
+typedef struct lane_progress {
+    _Atomic double started, ended;
+} lane_progress;
 
 /* A run taken back from a lane that is gone before it started it: the next free slot starts it. */
 typedef struct requeued {
@@ -133,7 +142,11 @@ struct runner {
     pid_t self;         /* the runner's pid: every test process's parent */
     lane *lanes;        /* in the runner: the lanes (nlanes), each serving LANE_DEPTH slots */
     size_t nlanes;
-    ev_prepare lanes_out; /* in the runner: writes what each lane was given (lanes_flush_cb) */
+    ev_prepare lanes_out;     /* in the runner: writes what each lane was given (lanes_flush_cb) */
+    ev_timer lanes_check;     /* in the runner: gives up a lane that stopped answering (lanes_check_cb) */
+    double lanes_checked;     /* when lanes_check_cb last ran */
+    double lanes_grace_until; /* no lane is given up before (the runner itself was stopped) */
+    lane_progress *progress;  /* per slot, with lanes: what the lanes say of their runs */
     /* In a lane (lane.c): the socket to the runner, and the runner's number of the slot whose run the
      * lane's one slot runs (its event ring and shared memory are the runner's, by that number). -1 and 0
      * in the runner. */
@@ -789,10 +802,6 @@ static void lane_tell(lane *ln, int type, const void *payload, size_t n);
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     slot *s = w->data;
-    if (s->lane) {
-        lane_gone(s->lane, "stopped answering");
-        return;
-    }
     if (s->awaiting) {
         watchdog_awaiting(s->rn, s);
         return;
@@ -1266,6 +1275,8 @@ static bool start_one(runner *rn, slot *s) {
     while (rn->nrequeue > 0) {
         requeued e = rn->requeue[0];
         memmove(rn->requeue, rn->requeue + 1, --rn->nrequeue * sizeof *rn->requeue);
+        if (!e.explore && settle_without_running(rn, e.idx))
+            continue; /* --fail-fast, until-fail or SIGINT stopped the run meanwhile */
         s->sched = e.sched;
         s->sched_index = e.sched_index;
         start_child(rn, s, e.idx, e.explore);
@@ -1323,30 +1334,51 @@ static void start_next(runner *rn) {
  * slots share a lane, so that it has its next run queued when one ends. The runner only chooses the
  * runs, reads one message a run, and reports. */
 
-/* Sets the deadline of each run lane ln holds: the one it supervises and those queued behind it, each at
- * its limit and grace after the one before (counted from now), the time a lane may hold a result, and
- * the runner's patience. */
-static void lane_rearm(lane *ln) {
+/* When the runner must have heard from lane ln at the latest, INFINITY while it holds nothing. Each run
+ * it holds (in the order given: the lane runs them so) ends by its limit and grace after it started, or,
+ * not started yet, after the run before it ended or it was given, whichever is later; its result comes
+ * LANE_HOLD after its end at the latest; and the runner has AC_LANE_PATIENCE_MS of patience. */
+static double lane_due(lane *ln) {
     runner *rn = ln->rn;
     slot *held[LANE_DEPTH];
     size_t n = 0;
     for (size_t i = 0; i < rn->nslots && n < LANE_DEPTH; i++)
         if (rn->slots[i].lane == ln && rn->slots[i].busy && !rn->slots[i].lane_unsent)
             held[n++] = &rn->slots[i];
-    for (size_t i = 1; i < n; i++) /* in the order sent: the lane runs them so */
+    for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && held[j]->lane_seq < held[j - 1]->lane_seq; j--) {
             slot *t = held[j];
             held[j] = held[j - 1];
             held[j - 1] = t;
         }
-    double due = LANE_HOLD + AC_LANE_PATIENCE_MS / 1000.0;
+    double after = ln->heard, due = INFINITY;
     for (size_t i = 0; i < n; i++) {
         slot *s = held[i];
-        due += with_grace(s->limit);
-        ev_timer_stop(rn->loop, &s->watchdog);
-        ev_timer_set(&s->watchdog, due, 0.);
-        ev_timer_start(rn->loop, &s->watchdog);
+        lane_progress *p = &rn->progress[slot_no(s)];
+        double started = p->started, ended = p->ended;
+        double end = ended > 0     ? ended
+                     : started > 0 ? started + with_grace(s->limit)
+                                   : (after > s->started ? after : s->started) + with_grace(s->limit);
+        if (end + LANE_HOLD + AC_LANE_PATIENCE_MS / 1000.0 < due)
+            due = end + LANE_HOLD + AC_LANE_PATIENCE_MS / 1000.0;
+        after = end;
     }
+    return due;
+}
+
+/* Twice a second: a lane the runner has not heard from by its due time (lane_due) is given up. */
+static void lanes_check_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    runner *rn = w->data;
+    double now = ac__monotonic();
+    if (now - rn->lanes_checked > 2.0) /* the runner was stopped too (^Z): its lanes may catch up */
+        rn->lanes_grace_until = now + AC_LANE_PATIENCE_MS / 1000.0;
+    rn->lanes_checked = now;
+    if (now < rn->lanes_grace_until)
+        return;
+    for (size_t i = 0; i < rn->nlanes; i++)
+        if (rn->lanes[i].l.pid > 0 && !rn->lanes[i].closing && now > lane_due(&rn->lanes[i]))
+            lane_gone(&rn->lanes[i], "stopped answering");
 }
 
 /* A send to lane ln failed: lane_gone ends it from its watcher, at the loop's next turn (the caller may be
@@ -1371,11 +1403,14 @@ static void lane_flush(lane *ln) {
 
 /* Before the runner's loop waits: every lane's messages of this turn go in one write a lane (a lane then
  * wakes once for the runs it was given together). */
-static void lanes_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
-    (void)loop, (void)revents;
-    runner *rn = w->data;
+static void lanes_flush(runner *rn) {
     for (size_t i = 0; i < rn->nlanes; i++)
         lane_flush(&rn->lanes[i]);
+}
+
+static void lanes_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)loop, (void)revents;
+    lanes_flush(w->data);
 }
 
 /* Sends lane ln a message at once (with what was put before it), unless it is going. */
@@ -1395,6 +1430,8 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
     const ac__test_def *def = RESULT(rn, idx).def;
     double timeout = ac__effective_timeout(rn->run->opts, def);
     ac__fork_request req = {.def = def, .sched = s->sched, .timeout = timeout, .slot = slot_no(s)};
+    rn->progress[slot_no(s)].started = 0;
+    rn->progress[slot_no(s)].ended = 0;
     s->lane_unsent = ln->closing || ln->broken;
     if (!s->lane_unsent)
         ac__lane_put(&ln->l, AC_LANE_RUN, &req, sizeof req); /* written by lanes_flush_cb */
@@ -1404,17 +1441,12 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
     s->limit = timeout;
     s->lane_seq = ++ln->sent;
     rn->running++;
-    ev_ref(rn->loop); /* the run holds the loop until its result comes */
-    /* The lane times the test; this is for a lane that does not answer */
-    ev_timer_init(&s->watchdog, watchdog_cb, timeout, 0.);
-    s->watchdog.data = s;
-    lane_rearm(ln);
+    ev_ref(rn->loop); /* the run holds the loop until its result comes (the lane times the test) */
     return true;
 }
 
 /* The run of slot s has its result (from the lane, or the failure its lane's end is). */
 static void lane_settle(runner *rn, slot *s) {
-    ev_timer_stop(rn->loop, &s->watchdog);
     ev_unref(rn->loop);
     if (!s->target->not_run) /* (a run the lane never started left the ring as the slot's last run did) */
         take_timeline(rn, slot_ring(rn, slot_no(s)), s->target, &s->sched);
@@ -1442,15 +1474,15 @@ static bool lane_take_results(lane *ln) {
             ac__result_add_failure(s->target, AC_FK_HARNESS, true, NULL, 0,
                                    "the test's result from its lane was malformed", NULL, NULL);
         ac__lane_consume(&ln->l);
+        ln->heard = ac__monotonic();
         lane_settle(rn, s);
-        if (!ln->closing)
-            lane_rearm(ln); /* the next run's limit counts from now */
     }
     return true;
 }
 
 /* Lane ln ended, or stopped answering (`how`): what it had sent is taken, it is reaped (killed first), the
- * run it was supervising fails saying so, the runs queued behind it start again, and the runner
+ * run it was supervising (the one it started and had not ended: lane_progress) fails saying so, the runs
+ * it had not started and those whose results it held (lost with it) start again, and the runner
  * supervises its slots itself from now on. */
 static void lane_gone(lane *ln, const char *how) {
     runner *rn = ln->rn;
@@ -1476,15 +1508,14 @@ static void lane_gone(lane *ln, const char *how) {
         s->retired = i >= rn->nlanes; /* the runner keeps one slot of the lane: -j holds */
         if (s->busy && nhad < LANE_DEPTH) {
             had[nhad++] = s;
-            if (!s->lane_unsent && (!running || s->lane_seq < running->lane_seq))
-                running = s; /* the first sent and not answered: the one the lane supervised */
+            if (!s->lane_unsent && rn->progress[i].started > 0 && rn->progress[i].ended == 0)
+                running = s; /* the one the lane supervised (one at a time) */
         }
     }
-    for (size_t i = 0; i < nhad; i++) { /* the others never started: run by the next free slot */
+    for (size_t i = 0; i < nhad; i++) { /* the others: run again by the next free slot */
         slot *s = had[i];
         if (s == running)
             continue;
-        ev_timer_stop(rn->loop, &s->watchdog);
         ev_unref(rn->loop);
         s->busy = false;
         rn->running--;
@@ -1493,9 +1524,10 @@ static void lane_gone(lane *ln, const char *how) {
     if (running) {
         slot *s = running;
         ac__buf msg = {0};
+        double began = rn->progress[slot_no(s)].started;
         ac__buf_printf(&msg,
                        "the lane that supervised the test (the process of its job slot) %s after %.3f s", how,
-                       ac__monotonic() - s->started);
+                       ac__monotonic() - began);
         if (WIFSIGNALED(status) && (WTERMSIG(status) != SIGKILL || strcmp(how, "ended") == 0)) {
             const char *abbrev = sigabbrev_np(WTERMSIG(status));
             ac__buf_printf(&msg, ", killed by SIG%s", abbrev ? abbrev : "?");
@@ -1506,12 +1538,12 @@ static void lane_gone(lane *ln, const char *how) {
         ac__result_add_failure(s->target, AC_FK_HARNESS, true, s->target->def->file, s->target->def->line,
                                ac__buf_str(&msg), NULL, NULL);
         ac__buf_free(&msg);
-        s->target->duration = ac__monotonic() - s->started;
-        ev_timer_stop(rn->loop, &s->watchdog);
+        s->target->duration = ac__monotonic() - began;
         lane_settle(rn, s); /* (and the next runs start, the taken-back ones first) */
     } else {
         start_next(rn);
     }
+    lanes_flush(rn); /* (this may run inside the flush before the loop waits: lanes_flush_cb) */
 }
 
 static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -1548,6 +1580,7 @@ static bool lane_flush_results(runner *rn) {
 
 /* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
 static void lane_reply(runner *rn, slot *s) {
+    rn->progress[rn->slot_base].ended = ac__monotonic();
     lane_put_result(rn, rn->slot_base, s->target);
     bool failed = s->target->nfailures > 0;
     /* --fail-fast, --repeat until-fail: a test that ran once and failed stops the run; what the lane holds
@@ -1583,6 +1616,7 @@ static void lane_next(runner *rn) {
     ac__fork_request req = rn->queue[0];
     memmove(rn->queue, rn->queue + 1, --rn->nqueued * sizeof *rn->queue);
     rn->slot_base = req.slot;
+    rn->progress[req.slot].started = ac__monotonic();
     RESULT(rn, 0) = (ac__result){.def = req.def};
     s->sched = req.sched;
     start_child(rn, s, 0, NULL); /* (a start that fails replies at once, and comes back here) */
@@ -1600,6 +1634,7 @@ static void lane_drop_queued(runner *rn, const char *why) {
             continue;
         }
         ac__result r = {.def = req.def, .not_run = true, .skip_reason = ac__xstrdup(why)};
+        rn->progress[req.slot].ended = ac__monotonic();
         lane_put_result(rn, req.slot, &r);
         ac__result_free(&r);
     }
@@ -1685,6 +1720,7 @@ static void lane_serve(void *ctx, int sock) {
                  .shared = parent->shared,
                  .timelines = parent->timelines,
                  .timeline_events = parent->timeline_events,
+                 .progress = parent->progress,
                  .nslots = 1,
                  .self = getpid(),
                  .lane_sock = sock,
@@ -1701,6 +1737,8 @@ static void lane_serve(void *ctx, int sock) {
      * back when their code starts (ac__exec_test). Measured: see docs/PERFORMANCE.md. */
     if (sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0)
         ln.pinned = pin_to(&ln.affinity, mine->idx, parent->nlanes);
+    /* what the lane says of its runs is the runner's to read, not the fork server's or a test's to write */
+    madvise(ln.progress, parent->nslots * sizeof *ln.progress, MADV_DONTFORK);
     spawn_servers(&ln);
     ev_init(&ln.results_due, lane_results_due_cb);
     ln.results_due.data = &ln;
@@ -1733,6 +1771,7 @@ static void spawn_lanes(runner *rn) {
                 rn->slots[j].retired = true; /* the runner keeps one slot of the lane: -j holds */
             continue;
         }
+        ln->heard = ac__monotonic();
         ev_io_init(&ln->io, lane_cb, ln->l.sock, EV_READ);
         ln->io.data = ln;
         ev_io_start(rn->loop, &ln->io);
@@ -1743,6 +1782,11 @@ static void spawn_lanes(runner *rn) {
     ev_prepare_init(&rn->lanes_out, lanes_flush_cb);
     rn->lanes_out.data = rn;
     ev_prepare_start(rn->loop, &rn->lanes_out);
+    ev_unref(rn->loop);
+    ev_timer_init(&rn->lanes_check, lanes_check_cb, 0.5, 0.5);
+    rn->lanes_check.data = rn;
+    rn->lanes_checked = ac__monotonic();
+    ev_timer_start(rn->loop, &rn->lanes_check);
     ev_unref(rn->loop);
 }
 
@@ -1767,6 +1811,8 @@ static void stop_lanes(runner *rn) {
     if (ev_is_active(&rn->lanes_out)) {
         ev_ref(rn->loop);
         ev_prepare_stop(rn->loop, &rn->lanes_out);
+        ev_ref(rn->loop);
+        ev_timer_stop(rn->loop, &rn->lanes_check);
     }
     free(rn->lanes);
     free(rn->requeue);
@@ -1988,7 +2034,11 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             ac__clock_warm();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
-        if (rn.nslots > 1 && more_than_one_run(run) && ac__lane_available()) { /* see "lanes" */
+        void *progress = MAP_FAILED;
+        if (rn.nslots > 1 && more_than_one_run(run) && ac__lane_available() && /* see "lanes" */
+            (progress = mmap(NULL, rn.nslots * LANE_DEPTH * sizeof *rn.progress, PROT_READ | PROT_WRITE,
+                             MAP_SHARED | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
+            rn.progress = progress;
             rn.nlanes = rn.nslots;
             rn.nslots *= LANE_DEPTH;
             rn.lanes = ac__xcalloc(rn.nlanes, sizeof *rn.lanes);
@@ -2042,6 +2092,8 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         free(rn.slots);
         if (rn.shared)
             munmap(rn.shared, rn.nslots * sizeof *rn.shared);
+        if (rn.progress)
+            munmap(rn.progress, rn.nslots * sizeof *rn.progress);
         ac__tl_unmap(rn.timelines, rn.nslots, rn.timeline_events);
         if (rn.devnull >= 0)
             close(rn.devnull);
