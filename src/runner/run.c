@@ -1590,9 +1590,10 @@ static void lane_reply(runner *rn, slot *s) {
         lane_drop_queued(rn, o->fail_fast ? "not run: --fail-fast stopped the run after a failure"
                                           : "not run: --repeat until-fail stopped the run after a failure");
     ac__result_free(s->target);
-    /* The results wait while more than LANE_LOW runs are queued (the runner has nothing to give), except
-     * a failure's, which may stop an exploration or the run */
-    if (failed || rn->nqueued <= LANE_LOW + 1 || rn->interrupted) {
+    /* The results wait while more than LANE_LOW runs will be left queued once the next has started (the
+     * runner has no room to give more), except a failure's, which may stop an exploration or the run */
+    size_t left = rn->nqueued > 0 ? rn->nqueued - 1 : 0;
+    if (failed || left <= LANE_LOW || rn->interrupted) {
         if (!lane_flush_results(rn))
             return;
     } else if (!ev_is_active(&rn->results_due)) {
