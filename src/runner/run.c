@@ -1366,6 +1366,8 @@ static double lane_due(lane *ln) {
     return due;
 }
 
+static bool lane_hear(lane *ln);
+
 /* Twice a second: a lane the runner has not heard from by its due time (lane_due) is given up. */
 static void lanes_check_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
@@ -1376,9 +1378,12 @@ static void lanes_check_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     rn->lanes_checked = now;
     if (now < rn->lanes_grace_until)
         return;
-    for (size_t i = 0; i < rn->nlanes; i++)
-        if (rn->lanes[i].l.pid > 0 && !rn->lanes[i].closing && now > lane_due(&rn->lanes[i]))
-            lane_gone(&rn->lanes[i], "stopped answering");
+    for (size_t i = 0; i < rn->nlanes; i++) {
+        lane *ln = &rn->lanes[i];
+        /* (what it sent may be waiting, unread, behind this timer) */
+        if (ln->l.pid > 0 && !ln->closing && now > lane_due(ln) && lane_hear(ln) && now > lane_due(ln))
+            lane_gone(ln, "stopped answering");
+    }
 }
 
 /* A send to lane ln failed: lane_gone ends it from its watcher, at the loop's next turn (the caller may be
@@ -1546,14 +1551,21 @@ static void lane_gone(lane *ln, const char *how) {
     lanes_flush(rn); /* (this may run inside the flush before the loop waits: lanes_flush_cb) */
 }
 
-static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)loop, (void)revents;
-    lane *ln = w->data;
+/* Takes what lane ln has sent. False when it is gone (it ended, or sent what it should not). */
+static bool lane_hear(lane *ln) {
     bool ended = ac__lane_read(&ln->l, false) < 0;
     if (!lane_take_results(ln))
         lane_gone(ln, "sent what the runner did not ask for");
     else if (ended || ln->broken)
         lane_gone(ln, "ended");
+    else
+        return true;
+    return false;
+}
+
+static void lane_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    (void)lane_hear(w->data);
 }
 
 static void lane_next(runner *rn);
