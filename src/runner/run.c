@@ -1406,8 +1406,8 @@ static void lane_flush(lane *ln) {
     lane_broken(ln);
 }
 
-/* Before the runner's loop waits: every lane's messages of this turn go in one write a lane (a lane then
- * wakes once for the runs it was given together). */
+/* Every lane's messages put so far go, in one write a lane (a lane then wakes once for the runs it was
+ * given together): before the runner's loop waits (lanes_flush_cb), and after a lane is given up. */
 static void lanes_flush(runner *rn) {
     for (size_t i = 0; i < rn->nlanes; i++)
         lane_flush(&rn->lanes[i]);
