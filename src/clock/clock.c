@@ -69,6 +69,9 @@ static struct {
 static clock_gettime_fn real_clock_gettime;
 static epoll_wait_fn real_epoll_wait;
 static nanosleep_fn real_nanosleep;
+static clock_nanosleep_fn real_clock_nanosleep;
+static int (*real_epoll_create1)(int);
+static int (*real_epoll_create)(int);
 
 /* ---- the replacements ---- */
 
@@ -183,15 +186,13 @@ static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeo
 static int last_epoll_fd = -1;
 
 static int v_epoll_create1(int flags) {
-    int (*real)(int) = (int (*)(int))ac__real("epoll_create1");
-    int fd = real(flags);
+    int fd = real_epoll_create1(flags);
     last_epoll_fd = fd;
     return fd;
 }
 
 static int v_epoll_create(int size) {
-    int (*real)(int) = (int (*)(int))ac__real("epoll_create");
-    int fd = real(size);
+    int fd = real_epoll_create(size);
     last_epoll_fd = fd;
     return fd;
 }
@@ -225,8 +226,7 @@ static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
 static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req, struct timespec *rem) {
     long long now;
     if (!virtual_sleep() || !virtual_clock(id, &now)) {
-        clock_nanosleep_fn real = (clock_nanosleep_fn)ac__real("clock_nanosleep");
-        return real ? real(id, flags, req, rem) : ENOSYS;
+        return real_clock_nanosleep ? real_clock_nanosleep(id, flags, req, rem) : ENOSYS;
     }
     long long want = (long long)req->tv_sec * NS + req->tv_nsec;
     sleep_check("clock_nanosleep", flags & TIMER_ABSTIME ? want - now : want);
@@ -277,7 +277,21 @@ static const struct {
     {"epoll_create", (void *)v_epoll_create},
 };
 
+/* The real functions the replacements pass calls on to (dlsym: a dozen page faults of the loader's in a
+ * freshly forked process, so the runner resolves them before it forks, in ac__clock_warm). */
+static void resolve_reals(void) {
+    if (!real_clock_gettime) {
+        real_clock_gettime = (clock_gettime_fn)ac__real("clock_gettime");
+        real_epoll_wait = (epoll_wait_fn)ac__real("epoll_wait");
+        real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
+        real_clock_nanosleep = (clock_nanosleep_fn)ac__real("clock_nanosleep");
+        real_epoll_create1 = (int (*)(int))ac__real("epoll_create1");
+        real_epoll_create = (int (*)(int))ac__real("epoll_create");
+    }
+}
+
 void ac__clock_warm(void) {
+    resolve_reals();
     for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
         ac__patch_warm(replacements[i].name);
 }
@@ -285,11 +299,7 @@ void ac__clock_warm(void) {
 void ac__clock_begin(ac_test *t, int kind) {
     if (kind != AC_CLOCK_VIRTUAL && kind != AC_CLOCK_MANUAL)
         return;
-    if (!real_clock_gettime) {
-        real_clock_gettime = (clock_gettime_fn)ac__real("clock_gettime");
-        real_epoll_wait = (epoll_wait_fn)ac__real("epoll_wait");
-        real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
-    }
+    resolve_reals();
     vc.t = t;
     pthread_t self = pthread_self();
     __atomic_store(&vc.thread, &self, __ATOMIC_RELAXED);

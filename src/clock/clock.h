@@ -13,7 +13,8 @@ struct ev_loop;
 void ac__clock_begin(ac_test *t, int kind);
 /* The test's loop exists: only its epoll_wait is virtualised. */
 void ac__clock_attach(struct ev_loop *loop);
-/* Finds the slots a virtual clock rewrites, so that test processes forked later find them ready. */
+/* Finds the slots a virtual clock rewrites and the real functions it calls on to, so that test processes
+ * forked later find them ready. */
 void ac__clock_warm(void);
 /* Ends the clock: its replacements pass every call on to the real functions from now on, and with
  * `restore_slots` the rewritten slots get their originals back (false only in a forked test's process,

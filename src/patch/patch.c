@@ -397,6 +397,8 @@ static long find_slots(const char *symbol, collect *c) {
 }
 
 void ac__patch_warm(const char *symbol) {
+    (void)page_size();
+    (void)mprotect_real(); /* a dlsym: see ac__patch_apply */
     collect c = {0};
     find_slots(symbol, &c);
     free(c.slots);
