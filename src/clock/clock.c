@@ -66,6 +66,14 @@ static struct {
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/* The replacements, by index into `replacements` and `below`. */
+enum { R_CLOCK_GETTIME, R_GETTIMEOFDAY, R_TIME, R_EPOLL_WAIT, R_NANOSLEEP, R_CLOCK_NANOSLEEP, R_USLEEP, R_SLEEP,
+       R_EPOLL_CREATE1, R_EPOLL_CREATE, R_COUNT };
+/* What each slot held before the clock's layer went in (the loop's hook, or the real function): where a
+ * replacement passes its call on while no virtual clock runs, so that the layer changes nothing then. */
+static void *below[R_COUNT];
+#define BELOW(r, type) ((type)below[r])
+
 static clock_gettime_fn real_clock_gettime;
 static epoll_wait_fn real_epoll_wait;
 static nanosleep_fn real_nanosleep;
@@ -95,7 +103,9 @@ static bool virtual_clock(clockid_t id, long long *now) {
 
 static int v_clock_gettime(clockid_t id, struct timespec *ts) {
     long long now;
-    if (!LOAD(vc.kind) || !virtual_clock(id, &now))
+    if (!LOAD(vc.kind))
+        return BELOW(R_CLOCK_GETTIME, clock_gettime_fn)(id, ts);
+    if (!virtual_clock(id, &now))
         return real_clock_gettime(id, ts);
     ts->tv_sec = (time_t)(now / NS);
     ts->tv_nsec = (long)(now % NS);
@@ -103,7 +113,8 @@ static int v_clock_gettime(clockid_t id, struct timespec *ts) {
 }
 
 static int v_gettimeofday(struct timeval *tv, void *tz) {
-    (void)tz;
+    if (!LOAD(vc.kind))
+        return BELOW(R_GETTIMEOFDAY, gettimeofday_fn)(tv, tz);
     if (tv) {
         long long now = LOAD(vc.real);
         tv->tv_sec = (time_t)(now / NS);
@@ -113,6 +124,8 @@ static int v_gettimeofday(struct timeval *tv, void *tz) {
 }
 
 static time_t v_time(time_t *out) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_TIME, time_fn)(out);
     time_t now = (time_t)(LOAD(vc.real) / NS);
     if (out)
         *out = now;
@@ -138,7 +151,9 @@ static bool other_threads(void) {
 }
 
 static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms) {
-    if (!LOAD(vc.kind) || epfd != LOAD(vc.epfd))
+    if (!LOAD(vc.kind))
+        return BELOW(R_EPOLL_WAIT, epoll_wait_fn)(epfd, events, max, timeout_ms);
+    if (epfd != LOAD(vc.epfd))
         return real_epoll_wait(epfd, events, max, timeout_ms);
     int n = real_epoll_wait(epfd, events, max, 0);
     if (n == 0 && timeout_ms == 0 && vc.kind == AC_CLOCK_VIRTUAL) {
@@ -186,12 +201,16 @@ static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeo
 static int last_epoll_fd = -1;
 
 static int v_epoll_create1(int flags) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_EPOLL_CREATE1, int (*)(int))(flags);
     int fd = real_epoll_create1(flags);
     last_epoll_fd = fd;
     return fd;
 }
 
 static int v_epoll_create(int size) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_EPOLL_CREATE, int (*)(int))(size);
     int fd = real_epoll_create(size);
     last_epoll_fd = fd;
     return fd;
@@ -214,6 +233,8 @@ static void sleep_check(const char *fn, long long ns) {
 }
 
 static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_NANOSLEEP, nanosleep_fn)(req, rem);
     if (!virtual_sleep())
         return real_nanosleep(req, rem);
     sleep_check("nanosleep", (long long)req->tv_sec * NS + req->tv_nsec);
@@ -225,6 +246,8 @@ static int v_nanosleep(const struct timespec *req, struct timespec *rem) {
 
 static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req, struct timespec *rem) {
     long long now;
+    if (!LOAD(vc.kind))
+        return BELOW(R_CLOCK_NANOSLEEP, clock_nanosleep_fn)(id, flags, req, rem);
     if (!virtual_sleep() || !virtual_clock(id, &now)) {
         return real_clock_nanosleep ? real_clock_nanosleep(id, flags, req, rem) : ENOSYS;
     }
@@ -235,6 +258,8 @@ static int v_clock_nanosleep(clockid_t id, int flags, const struct timespec *req
 }
 
 static int v_usleep(useconds_t us) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_USLEEP, usleep_fn)(us);
     if (!virtual_sleep()) {
         struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
         return real_nanosleep(&ts, NULL);
@@ -247,6 +272,8 @@ static int v_usleep(useconds_t us) {
 }
 
 static unsigned v_sleep(unsigned s) {
+    if (!LOAD(vc.kind))
+        return BELOW(R_SLEEP, sleep_fn)(s);
     if (!virtual_sleep()) {
         struct timespec ts = {s, 0};
         return real_nanosleep(&ts, NULL) == 0 ? 0 : s;
@@ -264,17 +291,17 @@ static unsigned v_sleep(unsigned s) {
 static const struct {
     const char *name;
     void *fn;
-} replacements[] = {
-    {"clock_gettime", (void *)v_clock_gettime},
-    {"gettimeofday", (void *)v_gettimeofday},
-    {"time", (void *)v_time},
-    {"epoll_wait", (void *)v_epoll_wait},
-    {"nanosleep", (void *)v_nanosleep},
-    {"clock_nanosleep", (void *)v_clock_nanosleep},
-    {"usleep", (void *)v_usleep},
-    {"sleep", (void *)v_sleep},
-    {"epoll_create1", (void *)v_epoll_create1},
-    {"epoll_create", (void *)v_epoll_create},
+} replacements[R_COUNT] = {
+    [R_CLOCK_GETTIME] = {"clock_gettime", (void *)v_clock_gettime},
+    [R_GETTIMEOFDAY] = {"gettimeofday", (void *)v_gettimeofday},
+    [R_TIME] = {"time", (void *)v_time},
+    [R_EPOLL_WAIT] = {"epoll_wait", (void *)v_epoll_wait},
+    [R_NANOSLEEP] = {"nanosleep", (void *)v_nanosleep},
+    [R_CLOCK_NANOSLEEP] = {"clock_nanosleep", (void *)v_clock_nanosleep},
+    [R_USLEEP] = {"usleep", (void *)v_usleep},
+    [R_SLEEP] = {"sleep", (void *)v_sleep},
+    [R_EPOLL_CREATE1] = {"epoll_create1", (void *)v_epoll_create1},
+    [R_EPOLL_CREATE] = {"epoll_create", (void *)v_epoll_create},
 };
 
 /* The real functions the replacements pass calls on to (dlsym: a dozen page faults of the loader's in a
@@ -290,10 +317,52 @@ static void resolve_reals(void) {
     }
 }
 
-void ac__clock_warm(void) {
+/* ---- the layer ----
+ * The replacements go into the slots once per process, the first time a virtual or manual clock is
+ * wanted (or sooner: the runner installs the layer before it forks test processes, ac__clock_install),
+ * and stay there: while no such clock runs, each passes its call on to what the slot held before
+ * (`below`). A test's process then starts with its slots already rewritten, and so neither makes the
+ * GOT pages writable nor copies them (measured: tens of microseconds a test). Objects loaded after the
+ * layer went in (a --no-fork test's dlopen left behind) are patched for each test, as before. */
+static bool layer_in;
+static unsigned long long layer_generation;
+
+static void install_layer(void) {
     resolve_reals();
-    for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
-        ac__patch_warm(replacements[i].name);
+    for (size_t i = 0; i < R_COUNT; i++) {
+        below[i] = ac__patch_current(replacements[i].name);
+        if (!below[i])
+            below[i] = ac__real(replacements[i].name);
+    }
+    /* a function this libc lacks is never called through its slot: its real one stands in */
+    void *const fallback[R_COUNT] = {
+        [R_CLOCK_GETTIME] = (void *)real_clock_gettime, [R_GETTIMEOFDAY] = (void *)gettimeofday,
+        [R_TIME] = (void *)time, [R_EPOLL_WAIT] = (void *)real_epoll_wait,
+        [R_NANOSLEEP] = (void *)real_nanosleep, [R_CLOCK_NANOSLEEP] = (void *)clock_nanosleep,
+        [R_USLEEP] = (void *)usleep, [R_SLEEP] = (void *)sleep,
+        [R_EPOLL_CREATE1] = (void *)epoll_create1, [R_EPOLL_CREATE] = (void *)epoll_create,
+    };
+    for (size_t i = 0; i < R_COUNT; i++)
+        if (!below[i])
+            below[i] = fallback[i];
+    ac__patch_batch_begin();
+    for (size_t i = 0; i < R_COUNT; i++) {
+        ac__patch p;
+        if (ac__patch_apply(&p, replacements[i].name, replacements[i].fn) > 0) {
+            free(p.slots); /* never undone: the layer stays for the process's life */
+            free(p.symbol);
+        } else {
+            ac__patch_undo(&p); /* frees what a slot-less apply kept */
+        }
+    }
+    ac__patch_batch_end();
+    layer_generation = ac__patch_generation();
+    layer_in = true;
+}
+
+void ac__clock_install(void) {
+    if (!layer_in)
+        install_layer();
 }
 
 void ac__clock_begin(ac_test *t, int kind) {
@@ -316,13 +385,17 @@ void ac__clock_begin(ac_test *t, int kind) {
     vc.jumped_to = 0;
     last_epoll_fd = -1;
     vc.npatches = 0;
-    ac__patch_batch_begin();
-    for (size_t i = 0; i < sizeof replacements / sizeof *replacements; i++)
-        if (ac__patch_apply(&vc.patches[vc.npatches], replacements[i].name, replacements[i].fn) > 0)
-            vc.npatches++;
-        else
-            ac__patch_undo(&vc.patches[vc.npatches]); /* frees what a slot-less apply kept */
-    ac__patch_batch_end();
+    if (!layer_in) {
+        install_layer();
+    } else if (ac__patch_generation() != layer_generation) {
+        ac__patch_batch_begin(); /* objects loaded since the layer went in: every slot, for this test */
+        for (size_t i = 0; i < R_COUNT; i++)
+            if (ac__patch_apply(&vc.patches[vc.npatches], replacements[i].name, replacements[i].fn) > 0)
+                vc.npatches++;
+            else
+                ac__patch_undo(&vc.patches[vc.npatches]);
+        ac__patch_batch_end();
+    }
     STORE(vc.kind, kind);
 }
 
@@ -334,7 +407,7 @@ void ac__clock_attach(struct ev_loop *loop) {
 void ac__clock_end(bool restore_slots) {
     if (!vc.kind)
         return;
-    STORE(vc.kind, 0); /* from here every replacement passes its call on to the real function */
+    STORE(vc.kind, 0); /* from here every replacement passes its call on to what lies below it */
     if (restore_slots) {
         ac__patch_batch_begin();
         while (vc.npatches)

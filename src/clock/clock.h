@@ -9,16 +9,17 @@
 
 struct ev_loop;
 
-/* Installs the clock `kind` (AC_CLOCK_REAL does nothing) for test t: replaces the time functions. */
+/* Starts the clock `kind` (AC_CLOCK_REAL does nothing) for test t: the time functions read it. */
 void ac__clock_begin(ac_test *t, int kind);
 /* The test's loop exists: only its epoll_wait is virtualised. */
 void ac__clock_attach(struct ev_loop *loop);
-/* Finds the slots a virtual clock rewrites and the real functions it calls on to, so that test processes
- * forked later find them ready. */
-void ac__clock_warm(void);
-/* Ends the clock: its replacements pass every call on to the real functions from now on, and with
- * `restore_slots` the rewritten slots get their originals back (false only in a forked test's process,
- * which exits after the test). */
+/* Puts the clock's replacements into every slot now, for the rest of the process (they pass each call on
+ * to what the slot held while no virtual or manual clock runs), so that test processes forked later
+ * start with them in place. ac__clock_begin does it the first time if nothing did before. */
+void ac__clock_install(void);
+/* Ends the clock: its replacements pass every call on to what lies below them from now on, and with
+ * `restore_slots` the slots rewritten for this test alone (objects loaded after the layer went in) get
+ * their originals back (false only in a forked test's process, which exits after the test). */
 void ac__clock_end(bool restore_slots);
 /* AC_CLOCK_REAL, AC_CLOCK_VIRTUAL or AC_CLOCK_MANUAL for the test running now. */
 int ac__clock_kind(void);

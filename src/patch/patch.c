@@ -277,16 +277,20 @@ long ac__got_find(const char *symbol, void (*fn)(const ac__got_slot *slot, void 
 
 /* Stores `value` into `slot`, whose page has protection `prot`: a page without PROT_WRITE is made
  * writable for the store and given `prot` back after it. False when mprotect refuses. */
-/* Inside ac__patch_batch_begin/end, a page made writable stays so until the end of the batch. */
+/* Inside ac__patch_batch_begin/end, a page made writable stays so until the end of the batch, and the
+ * loader's generation is read once (the batch's own code loads and unloads nothing). */
 static int batch_depth;
 static struct {
     void *page;
     int prot;
 } batch_pages[32];
 static size_t batch_n;
+static bool batch_generation_known;
+static unsigned long long batch_generation;
 
 void ac__patch_batch_begin(void) {
-    batch_depth++;
+    if (batch_depth++ == 0)
+        batch_generation_known = false;
 }
 
 void ac__patch_batch_end(void) {
@@ -295,6 +299,7 @@ void ac__patch_batch_end(void) {
     for (size_t i = 0; i < batch_n; i++)
         real_mprotect(batch_pages[i].page, page_size(), batch_pages[i].prot);
     batch_n = 0;
+    batch_generation_known = false;
 }
 
 static bool store_slot(void **slot, void *value, int prot) {
@@ -358,10 +363,22 @@ static int first_object(struct dl_phdr_info *info, size_t size, void *ctx) {
     return 1;
 }
 
+/* Objects loaded and unloaded so far. Each reading takes the loader's lock (dl_iterate_phdr): in a batch,
+ * the first reading stands for the whole batch (ten patches read it twenty times). */
 static unsigned long long loader_generation(void) {
+    if (batch_depth > 0 && batch_generation_known)
+        return batch_generation;
     unsigned long long g = 0;
     real_iterate(first_object, &g);
+    if (batch_depth > 0) {
+        batch_generation = g;
+        batch_generation_known = true;
+    }
     return g;
+}
+
+unsigned long long ac__patch_generation(void) {
+    return loader_generation();
 }
 
 /* The slots of `symbol` into c (a copy); the walk's result (<= 0: none, or unsupported). */

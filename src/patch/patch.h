@@ -64,6 +64,8 @@ long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement);
 /* Finds and remembers the slots of `symbol` now, so that a later ac__patch_apply (in a forked test
  * child) need not walk the loaded objects again. */
 void ac__patch_warm(const char *symbol);
+/* A number that changes whenever an object is loaded or unloaded (dlopen, dlclose). */
+unsigned long long ac__patch_generation(void);
 /* Between these, pages made writable to rewrite slots stay writable and get their protection back once,
  * at the end (nestable): for code that applies or undoes several patches together. */
 void ac__patch_batch_begin(void);

@@ -2033,7 +2033,8 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
             rn.pinned = sched_setaffinity(0, sizeof one, &one) == 0;
         }
         /* One-time costs every test child would otherwise pay again: libffi's closure allocator, and
-         * finding the slots a virtual clock rewrites. */
+         * the virtual clock's replacements put into the slots (they pass calls on while no test's
+         * virtual clock runs). */
         ac__mock_warm();
         ac__exec_warm();
         bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
@@ -2044,7 +2045,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
                 def->options.clock > AC_CLOCK_REAL || (suite && suite->options.clock > AC_CLOCK_REAL);
         }
         if (virtual_clock)
-            ac__clock_warm();
+            ac__clock_install();
         rn.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         rn.nslots = ac__runner_fd_slots((size_t)run->opts->jobs); /* never more than the fds allow */
         void *progress = MAP_FAILED;
