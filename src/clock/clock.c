@@ -67,8 +67,19 @@ static struct {
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 /* The replacements, by index into `replacements` and `below`. */
-enum { R_CLOCK_GETTIME, R_GETTIMEOFDAY, R_TIME, R_EPOLL_WAIT, R_NANOSLEEP, R_CLOCK_NANOSLEEP, R_USLEEP, R_SLEEP,
-       R_EPOLL_CREATE1, R_EPOLL_CREATE, R_COUNT };
+enum {
+    R_CLOCK_GETTIME,
+    R_GETTIMEOFDAY,
+    R_TIME,
+    R_EPOLL_WAIT,
+    R_NANOSLEEP,
+    R_CLOCK_NANOSLEEP,
+    R_USLEEP,
+    R_SLEEP,
+    R_EPOLL_CREATE1,
+    R_EPOLL_CREATE,
+    R_COUNT
+};
 /* What each slot held before the clock's layer went in (the loop's hook, or the real function): where a
  * replacement passes its call on while no virtual clock runs, so that the layer changes nothing then. */
 static void *below[R_COUNT];
@@ -305,7 +316,7 @@ static const struct {
 };
 
 /* The real functions the replacements pass calls on to (dlsym: a dozen page faults of the loader's in a
- * freshly forked process, so the runner resolves them before it forks, in ac__clock_warm). */
+ * freshly forked process: the runner resolves them before it forks, ac__clock_install). */
 static void resolve_reals(void) {
     if (!real_clock_gettime) {
         real_clock_gettime = (clock_gettime_fn)ac__real("clock_gettime");
@@ -336,11 +347,16 @@ static void install_layer(void) {
     }
     /* a function this libc lacks is never called through its slot: its real one stands in */
     void *const fallback[R_COUNT] = {
-        [R_CLOCK_GETTIME] = (void *)real_clock_gettime, [R_GETTIMEOFDAY] = (void *)gettimeofday,
-        [R_TIME] = (void *)time, [R_EPOLL_WAIT] = (void *)real_epoll_wait,
-        [R_NANOSLEEP] = (void *)real_nanosleep, [R_CLOCK_NANOSLEEP] = (void *)clock_nanosleep,
-        [R_USLEEP] = (void *)usleep, [R_SLEEP] = (void *)sleep,
-        [R_EPOLL_CREATE1] = (void *)epoll_create1, [R_EPOLL_CREATE] = (void *)epoll_create,
+        [R_CLOCK_GETTIME] = (void *)real_clock_gettime,
+        [R_GETTIMEOFDAY] = (void *)gettimeofday,
+        [R_TIME] = (void *)time,
+        [R_EPOLL_WAIT] = (void *)real_epoll_wait,
+        [R_NANOSLEEP] = (void *)real_nanosleep,
+        [R_CLOCK_NANOSLEEP] = (void *)clock_nanosleep,
+        [R_USLEEP] = (void *)usleep,
+        [R_SLEEP] = (void *)sleep,
+        [R_EPOLL_CREATE1] = (void *)epoll_create1,
+        [R_EPOLL_CREATE] = (void *)epoll_create,
     };
     for (size_t i = 0; i < R_COUNT; i++)
         if (!below[i])

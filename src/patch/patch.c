@@ -343,10 +343,11 @@ static void collect_slot(const found_slot *s, void *ctx) {
 }
 
 /* ---- the slots of a symbol, remembered ----
- * Walking every object's relocations costs tens of microseconds a symbol, and the virtual clock patches
- * ten symbols in every test. The slots found are kept per symbol with the loader's generation (objects
- * loaded and unloaded so far): while nothing was loaded or unloaded since, they are still the slots. The
- * runner warms the cache before it forks tests, so each test child starts with it. */
+ * Walking every object's relocations costs tens of microseconds a symbol, and a test may patch the same
+ * symbols again and again (ac_replace, fault sweeps, under --no-fork one test after another). The slots
+ * found are kept per symbol with the loader's generation (objects loaded and unloaded so far): while
+ * nothing was loaded or unloaded since, they are still the slots. Test processes forked later inherit
+ * what the runner found. */
 typedef struct cached_slots {
     char *symbol;
     unsigned long long generation;
@@ -411,14 +412,6 @@ static long find_slots(const char *symbol, collect *c) {
     if (e->n)
         memcpy(c->slots, e->slots, e->n * sizeof *c->slots);
     return (long)e->n;
-}
-
-void ac__patch_warm(const char *symbol) {
-    (void)page_size();
-    (void)mprotect_real(); /* a dlsym: see ac__patch_apply */
-    collect c = {0};
-    find_slots(symbol, &c);
-    free(c.slots);
 }
 
 /* The patches in effect, oldest first (ac__patch_current); a fixed table, so that applying and undoing

@@ -61,9 +61,6 @@ typedef struct ac__patch {
  * store and read-only again after it. Returns the number of slots rewritten (0: none refers to the
  * symbol, nothing changed), or -1 when this architecture is not supported. `p` is filled for undo. */
 long ac__patch_apply(ac__patch *p, const char *symbol, void *replacement);
-/* Finds and remembers the slots of `symbol` now, so that a later ac__patch_apply (in a forked test
- * child) need not walk the loaded objects again. */
-void ac__patch_warm(const char *symbol);
 /* A number that changes whenever an object is loaded or unloaded (dlopen, dlclose). */
 unsigned long long ac__patch_generation(void);
 /* Between these, pages made writable to rewrite slots stay writable and get their protection back once,
