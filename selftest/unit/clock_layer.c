@@ -88,3 +88,21 @@ AC_TEST(clock_layer, an_object_loaded_after_it_reads_virtual_time_in_a_virtual_t
     AC_EXPECT_LT((long)time(NULL), START_REAL);
     dlclose(lib);
 }
+
+static pid_t fake_getpid(void) {
+    return 4242;
+}
+
+/* Each of the layer's replacements is known as its symbol's current one (a fault injected into the
+ * function calls through to it), and so is a test's own replacement made after the layer went in. */
+AC_TEST(clock_layer, its_replacements_and_later_ones_are_the_current_ones) {
+    ac__clock_install();
+    static const char *const names[] = {"clock_gettime", "gettimeofday",    "time",   "epoll_wait",
+                                        "nanosleep",     "clock_nanosleep", "usleep", "sleep",
+                                        "epoll_create1", "epoll_create"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!ac__patch_current(names[i]))
+            AC_FAIL_LATER("the layer's %s is not the current replacement", names[i]);
+    AC_REPLACE(t, getpid, fake_getpid);
+    AC_EXPECT_TRUE(ac__patch_current("getpid") == (void *)fake_getpid);
+}

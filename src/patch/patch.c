@@ -418,8 +418,9 @@ static long find_slots(const char *symbol, collect *c) {
  * allocate nothing for it. A patch is known by its id, which its owner's copies carry (hooks.c and
  * replace.c copy the ac__patch; the loop's permanent hooks free its slots and never undo it), and the
  * table keeps its own copy of the symbol. Past the table's size a patch still works but is not found as
- * the current one. */
-#define LIVE_MAX 64
+ * the current one. The permanent layers alone take about 70 entries (the loop's hooks and blocking-call
+ * checks about 60, the virtual clock's 10), so the table leaves room for as many again per test. */
+#define LIVE_MAX 160
 typedef struct live_patch {
     unsigned long id;
     char *symbol;
