@@ -76,8 +76,6 @@ enum {
     R_CLOCK_NANOSLEEP,
     R_USLEEP,
     R_SLEEP,
-    R_EPOLL_CREATE1,
-    R_EPOLL_CREATE,
     R_COUNT
 };
 /* What each slot held before the clock's layer went in (the loop's hook, or the real function): where a
@@ -89,8 +87,6 @@ static clock_gettime_fn real_clock_gettime;
 static epoll_wait_fn real_epoll_wait;
 static nanosleep_fn real_nanosleep;
 static clock_nanosleep_fn real_clock_nanosleep;
-static int (*real_epoll_create1)(int);
-static int (*real_epoll_create)(int);
 
 /* ---- the replacements ---- */
 
@@ -208,24 +204,9 @@ static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeo
     return 0;
 }
 
-/* The loop's epoll fd is the one created while ev_loop_new runs (libev has no public accessor). */
-static int last_epoll_fd = -1;
-
-static int v_epoll_create1(int flags) {
-    if (!LOAD(vc.kind))
-        return BELOW(R_EPOLL_CREATE1, int (*)(int))(flags);
-    int fd = real_epoll_create1(flags);
-    last_epoll_fd = fd;
-    return fd;
-}
-
-static int v_epoll_create(int size) {
-    if (!LOAD(vc.kind))
-        return BELOW(R_EPOLL_CREATE, int (*)(int))(size);
-    int fd = real_epoll_create(size);
-    last_epoll_fd = fd;
-    return fd;
-}
+/* The loop's epoll fd is the one created while ev_loop_new runs (libev has no accessor): the loop's hooks
+ * count the epoll instances made (ac__loop_epolls_made); this is the count when the clock began. */
+static unsigned long epolls_at_begin;
 
 /* Sleeps on the test's thread take virtual time; other threads' sleeps are real work and stay real. */
 static bool virtual_sleep(void) {
@@ -311,8 +292,6 @@ static const struct {
     [R_CLOCK_NANOSLEEP] = {"clock_nanosleep", (void *)v_clock_nanosleep},
     [R_USLEEP] = {"usleep", (void *)v_usleep},
     [R_SLEEP] = {"sleep", (void *)v_sleep},
-    [R_EPOLL_CREATE1] = {"epoll_create1", (void *)v_epoll_create1},
-    [R_EPOLL_CREATE] = {"epoll_create", (void *)v_epoll_create},
 };
 
 /* The real functions the replacements pass calls on to (dlsym: a dozen page faults of the loader's in a
@@ -323,8 +302,6 @@ static void resolve_reals(void) {
         real_epoll_wait = (epoll_wait_fn)ac__real("epoll_wait");
         real_nanosleep = (nanosleep_fn)ac__real("nanosleep");
         real_clock_nanosleep = (clock_nanosleep_fn)ac__real("clock_nanosleep");
-        real_epoll_create1 = (int (*)(int))ac__real("epoll_create1");
-        real_epoll_create = (int (*)(int))ac__real("epoll_create");
     }
 }
 
@@ -355,8 +332,6 @@ static void install_layer(void) {
         [R_CLOCK_NANOSLEEP] = (void *)clock_nanosleep,
         [R_USLEEP] = (void *)usleep,
         [R_SLEEP] = (void *)sleep,
-        [R_EPOLL_CREATE1] = (void *)epoll_create1,
-        [R_EPOLL_CREATE] = (void *)epoll_create,
     };
     for (size_t i = 0; i < R_COUNT; i++)
         if (!below[i])
@@ -399,7 +374,8 @@ void ac__clock_begin(ac_test *t, int kind) {
     (void)ac__timeout_multiplier(&vc.scale); /* the runner has refused a bad value */
     vc.stalled = false;
     vc.jumped_to = 0;
-    last_epoll_fd = -1;
+    int last;
+    epolls_at_begin = ac__loop_epolls_made(&last);
     vc.npatches = 0;
     if (!layer_in) {
         install_layer();
@@ -416,8 +392,9 @@ void ac__clock_begin(ac_test *t, int kind) {
 }
 
 void ac__clock_attach(struct ev_loop *loop) {
-    if (vc.kind && ev_backend(loop) == EVBACKEND_EPOLL)
-        STORE(vc.epfd, last_epoll_fd);
+    int last;
+    if (vc.kind && ev_backend(loop) == EVBACKEND_EPOLL && ac__loop_epolls_made(&last) != epolls_at_begin)
+        STORE(vc.epfd, last);
 }
 
 void ac__clock_end(bool restore_slots) {

@@ -34,6 +34,8 @@
 #include <fcntl.h>
 #include <link.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,14 +652,34 @@ static int hook_inotify_init1(int flags) {
     return fd;
 }
 
+/* The epoll instances made so far, and the last one's fd (ac__loop_epolls_made), packed into one word so
+ * that a reader sees a count and fd that go together. */
+static _Atomic unsigned long long epolls;
+
+static void note_epoll(int fd) {
+    unsigned long long old = atomic_load_explicit(&epolls, memory_order_relaxed), made;
+    do
+        made = ((old >> 32) + 1) << 32 | (uint32_t)fd;
+    while (!atomic_compare_exchange_weak_explicit(&epolls, &old, made, memory_order_relaxed,
+                                                  memory_order_relaxed));
+}
+
+unsigned long ac__loop_epolls_made(int *last) {
+    unsigned long long now = atomic_load_explicit(&epolls, memory_order_relaxed);
+    *last = now >> 32 ? (int)(uint32_t)now : -1;
+    return (unsigned long)(now >> 32);
+}
+
 static int hook_epoll_create(int size) {
     int fd = real_epoll_create(size);
+    note_epoll(fd);
     ac__hooks_opened(fd, "epoll_create()", __builtin_return_address(0));
     return fd;
 }
 
 static int hook_epoll_create1(int flags) {
     int fd = real_epoll_create1(flags);
+    note_epoll(fd);
     ac__hooks_opened(fd, "epoll_create1()", __builtin_return_address(0));
     return fd;
 }

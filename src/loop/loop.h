@@ -71,6 +71,11 @@ bool ac__loop_sleep_check(const char *call);
  * `who` as `thread 4242 "worker"` (its kernel id and its name from /proc). False outside a test. */
 bool ac__loop_off_thread(ac__buf *who);
 
+/* epoll instances made so far through epoll_create1 / epoll_create (every caller, any thread), and in
+ * *last the descriptor the latest of them returned (-1: none yet): for the virtual clock, which learns
+ * its test loop's epoll fd this way (libev has no accessor). */
+unsigned long ac__loop_epolls_made(int *last);
+
 /* Callbacks dispatched on the test's loop so far (any kind). */
 unsigned long ac__loop_dispatches(void);
 /* The dispatch the running code is in: the serial of the innermost callback being dispatched on the
