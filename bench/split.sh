@@ -46,11 +46,12 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# split NAME CMD...: records CMD with perf sched and appends one line to $tmp/NAME:
+# split NAME LANES CMD...: records CMD with perf sched and appends one line to $tmp/NAME (LANES: 1 when
+# the runner's long-lived children are lanes, 0 when they are fork servers):
 # "runner lanes servers tests idle ntests" (CPU ms of each role, idle ms of all CPUs, tests counted).
 split() {
-    local name=$1
-    shift
+    local name=$1 lanes=$2
+    shift 2
     if ! perf sched record -o "$tmp/sched.data" -- "$@" >/dev/null 2>"$tmp/err"; then
         echo "bench/split.sh: perf sched record of '$*' failed:" >&2
         tail -n 5 "$tmp/err" >&2
@@ -71,14 +72,14 @@ split() {
                 if (ppid[p] in top && lanes_possible) l += ms[p]; else s += ms[p]
             }
             printf "%.3f %.3f %.3f %.3f %.3f %d\n", r, l, s, t, idle, nt
-        }' lanes_possible="${LANES:-0}" >>"$tmp/$name"
+        }' lanes_possible="$lanes" >>"$tmp/$name"
 }
 
 echo "bench/split.sh: $reps rounds of bench_trivial -j1, -j2 and two -j1 at once ($prog)" >&2
 for ((i = 1; i <= reps; i++)); do
-    LANES=0 split j1 "$prog" -j1
-    LANES=1 split j2 "$prog" -j2
-    LANES=0 split pair bash -c "taskset -c 0 '$prog' -j1 >/dev/null & taskset -c 1 '$prog' -j1 >/dev/null; wait"
+    split j1 0 "$prog" -j1
+    split j2 1 "$prog" -j2
+    split pair 0 bash -c "taskset -c 0 '$prog' -j1 >/dev/null & taskset -c 1 '$prog' -j1 >/dev/null; wait"
     echo "  round $i done" >&2
 done
 
