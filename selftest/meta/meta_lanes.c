@@ -195,6 +195,41 @@ AC_TEST(meta_lanes, tests_run_on_every_cpu, .timeout = 30) {
     }
 }
 
+/* A test's process keeps its job's CPU until it starts a thread or a process or asks for its set
+ * (src/runner/cpu_hold.c), at -j1 and with lanes; without lanes at -j2 nothing is pinned. Each case of
+ * suite cpuhold fails when its set is given back too early, or not by the call it makes. */
+AC_TEST(meta_lanes, tests_keep_their_cpu_until_they_could_use_another, .timeout = 60) {
+    cpu_set_t set;
+    AC_ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    if (CPU_COUNT(&set) < 2)
+        AC_SKIP("needs two CPUs");
+    char cpus[32];
+    snprintf(cpus, sizeof cpus, "LANES_CPUS=%d", CPU_COUNT(&set));
+    const char *jobs[] = {"-j1", "-j2", "-j2"};
+    for (int i = 0; i < 3; i++) {
+        const char *args[] = {jobs[i], "--filter=cpuhold.*", NULL};
+        const char *env[] = {cpus, i == 2 ? "AC_LANES=0" : "AC_LANES",
+                             i == 2 ? "HOLD_EXPECTED=0" : "HOLD_EXPECTED", NULL};
+        fixture_run r;
+        fixture_tap(&r, FIXTURE_LANES, args, env);
+        AC_EXPECT_EQ(r.p.status, 0);
+        AC_EXPECT_EQ(r.tap.n, 6u);
+        for (size_t k = 0; k < r.tap.n; k++)
+            AC_EXPECT_TRUE(r.tap.points[k].ok);
+        fixture_done(&r);
+    }
+    /* and the check fails where it should: expecting the whole set from the start, at -j1 */
+    const char *args[] = {"-j1", "--filter=cpuhold.*", NULL};
+    const char *env[] = {cpus, "HOLD_EXPECTED=0", NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_LANES, args, env);
+    AC_EXPECT_EQ(r.p.status, 1);
+    AC_EXPECT_EQ(r.tap.n, 6u);
+    for (size_t k = 0; k < r.tap.n; k++)
+        AC_EXPECT_FALSE(r.tap.points[k].ok);
+    fixture_done(&r);
+}
+
 /* Runs suite `held` of the lanes fixture (`extra`: more arguments) at -j2 and checks that its k2, which
  * kills or stops its lane while the lane holds q0's result, is the one that fails, with `message`; every
  * other test passes. Returns the run's wall time. */

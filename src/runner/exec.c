@@ -415,6 +415,7 @@ static void await_expired(struct ev_loop *loop, ev_timer *w, int revents) {
  * never a window something must *not* complete in. */
 static ac__await *await_begin(ac_test *t, double timeout_s, bool scale, const char *cond, const char *file,
                               int line) {
+    ac__cpu_release_if_threaded(); /* a thread started where no slot reached: cpu_hold.c */
     ac__await *aw = ac__xcalloc(1, sizeof *aw);
     double mult = 1.0;
     if (!scale || ac__clock_kind() != AC_CLOCK_REAL || !ac__timeout_multiplier(&mult))
@@ -875,7 +876,7 @@ void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, c
         ac__fault_begin(t, &fault, sched->exploring);
 
         if (cpus) /* the test's code starts here: runner.h */
-            sched_setaffinity(0, sizeof *cpus, cpus);
+            ac__cpu_hold(cpus);
         if (setjmp(t->unwind) == 0) {
             t->can_unwind = true;
             t->cancel_window = true;

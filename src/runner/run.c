@@ -2022,7 +2022,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         take_early_signal(&rn);
         /* Pin the runner to the CPU it is on: a fork from a process whose memory is live on another
          * CPU costs a TLB shootdown there, and an unpinned runner wanders between CPUs constantly.
-         * Children get the original set back, so tests still use every CPU. Only with one job: with
+         * Tests get the original set back when they could use it (cpu_hold.c). Only with one job: with
          * more, a pinned runner competes with a child for its CPU (measured: slower at -j2). */
         if (run->opts->jobs == 1 && sched_getaffinity(0, sizeof rn.affinity, &rn.affinity) == 0 &&
             CPU_COUNT(&rn.affinity) > 1) {
@@ -2037,6 +2037,12 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
          * virtual clock runs). */
         ac__mock_warm();
         ac__exec_warm();
+        /* Tests keep their job's CPU until they could use another (cpu_hold.c): the runner at -j1, each
+         * lane with more jobs, is pinned, and so are its fork server and, at their start, its tests. */
+        cpu_set_t all;
+        if (rn.pinned ||
+            (run->opts->jobs > 1 && sched_getaffinity(0, sizeof all, &all) == 0 && CPU_COUNT(&all) > 1))
+            ac__cpu_hold_install();
         bool virtual_clock = run->opts->clock == AC_CLOCK_VIRTUAL || run->opts->clock == AC_CLOCK_MANUAL;
         for (size_t i = 0; i < run->ntests && !virtual_clock; i++) {
             const ac__test_def *def = run->tests[i];

@@ -204,12 +204,25 @@ int ac__result_wire_decode(const void *data, size_t len, ac__result *r);
  * real write() for records, wiring the mock module's namers), so that the children only read it. */
 void ac__exec_warm(void);
 /* Runs one test in this process. `cpus`, when not NULL, is the CPU set the test's own code runs on: a
- * forked test's process starts pinned to its job's CPU and is given this set just before the first of
- * the test's code (its suite's set-up or its body), so that asyncheck's own start of the test is not
- * moved to another CPU (docs/PERFORMANCE.md) while everything the test does, and every thread or process
- * it starts, has the whole set. */
+ * forked test's process starts pinned to its job's CPU and keeps it until the test starts a thread or a
+ * process or asks about CPUs (cpu_hold.c), so that a test that does none of these is not moved to
+ * another CPU (docs/PERFORMANCE.md) while every thread or process a test starts has the whole set. */
 void ac__exec_test(const ac__test_def *def, double timeout, int default_clock, const ac__sched_params *sched,
                    ac__sink *sink, const cpu_set_t *cpus);
+
+/* ---- the CPU a test's process keeps (cpu_hold.c) ---- */
+/* Once in the runner before it forks: puts the replacements of the calls that start a thread or a
+ * process (pthread_create, fork, posix_spawn[p], system, popen) or read or set a CPU set
+ * (sched_[gs]etaffinity, pthread_[gs]etaffinity_np) into the slots, where they stay; each gives the
+ * held set back first, then calls the real function. False when they could not go in. */
+bool ac__cpu_hold_install(void);
+/* In a test's process, instead of sched_setaffinity(set): keeps the CPU it is pinned to until one of
+ * those calls, then gives every thread `set`. Without the replacements, gives it at once. */
+void ac__cpu_hold(const cpu_set_t *set);
+/* Gives the held set back now (once; nothing when none is held). */
+void ac__cpu_release(void);
+/* Gives it back when the process has started a thread somewhere no slot reached (at each AC_AWAIT). */
+void ac__cpu_release_if_threaded(void);
 
 /* ---- ThreadSanitizer's reports (sanitizer.c) ---- */
 /* How many reports ThreadSanitizer has made in this process (0 without TSan). */
