@@ -1747,7 +1747,7 @@ static void lane_serve(void *ctx, int sock) {
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
     /* With no more lanes than CPUs, each lane (and its fork server) keeps to a CPU of its own: its chain
      * of wake-ups (lane, server, test) then never waits on another lane's. The tests get the whole set
-     * back when their code starts (ac__exec_test). Measured: see docs/PERFORMANCE.md. */
+     * back when they could use it (cpu_hold.c). Measured: see docs/PERFORMANCE.md. */
     if (sched_getaffinity(0, sizeof ln.affinity, &ln.affinity) == 0)
         ln.pinned = pin_to(&ln.affinity, mine->idx, parent->nlanes);
     /* what the lane says of its runs is the runner's to read, not the fork server's or a test's to write */
