@@ -3,8 +3,8 @@
  * set back before the test's first line, it now keeps the one CPU while it is a single thread that has
  * asked nothing about CPUs, and gets the whole set back (every thread of it) at the first call that
  * starts a thread or a process, or that reads or sets a CPU set. A test that never does (most) is not
- * moved to another CPU mid-way and wakes its supervisor on the supervisor's own CPU: measured ~5 % of a
- * trivial test's wall time at -j1 and at -j2 (docs/PERFORMANCE.md).
+ * moved to another CPU mid-way and wakes its supervisor on the supervisor's own CPU: measured about 3 %
+ * of a trivial test's wall time at -j1 and at -j2 (docs/PERFORMANCE.md).
  *
  * The calls are caught by rewriting their GOT/PLT slots (patch.h) once, in the runner before it forks
  * (the slots then stay: a test's process rewrites nothing); a thread started where no slot reaches (an
@@ -15,14 +15,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stddef.h>
-#include <string.h>
 #include <pthread.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
