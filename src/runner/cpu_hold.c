@@ -13,16 +13,12 @@
 #include "runner.h"
 #include "../patch/patch.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,31 +26,17 @@ static cpu_set_t held;      /* the set to give back */
 static atomic_bool holding; /* in a test's process, until it is given back */
 static bool installed;      /* the replacements are in the slots */
 
+static void give_to(int tid, void *ctx) {
+    (void)ctx;
+    syscall(SYS_sched_setaffinity, tid, sizeof held, &held);
+}
+
 /* The whole set for every thread of the process: the caller's, and those started where no slot reached
- * (each has the pinned set it inherited). Raw system calls into a buffer on the stack: no allocation or
- * call a test may count or fail (a fault sweep's) happens in the test's code on its behalf. */
+ * (each has the pinned set it inherited). Raw system calls only: no allocation or call a test may count
+ * or fail (a fault sweep's) happens in the test's code on its behalf. */
 static void give_back(void) {
-    if (ac__count_threads() <= 1) {
-        syscall(SYS_sched_setaffinity, 0, sizeof held, &held);
-        return;
-    }
-    char buf[4096] __attribute__((aligned(8)));
-    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        syscall(SYS_sched_setaffinity, 0, sizeof held, &held);
-        return;
-    }
-    long n;
-    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < n;) {
-            unsigned short reclen;
-            memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
-            const char *name = buf + off + offsetof(struct dirent64, d_name);
-            if (name[0] != '.')
-                syscall(SYS_sched_setaffinity, (pid_t)atoi(name), sizeof held, &held);
-            off += reclen;
-        }
-    syscall(SYS_close, fd);
+    if (ac__count_threads() <= 1 || ac__each_thread(give_to, NULL) == 0)
+        give_to(0, NULL);
 }
 
 void ac__cpu_release(void) {

@@ -61,17 +61,9 @@ double ac__monotonic(void) {
 }
 
 /* Raw system calls into a buffer on the stack: a test may have replaced open or read, and the clock
- * calls this at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
+ * counts threads at every autojump, where opendir's 32 KiB allocation would dominate a virtual day under
  * ThreadSanitizer. */
-int ac__count_threads(void) {
-#if !defined(AC_SANITIZED)
-    /* No pthread_create has run in this process (glibc clears the flag at the first one, for good), so
-     * its one thread is the caller: no /proc scan, which in a freshly forked test child costs a stack
-     * page, an openat and two getdents64. Under a sanitizer the runtime starts threads of its own
-     * without pthread_create: always scan there. */
-    if (AC_SINGLE_THREADED())
-        return 1;
-#endif
+int ac__each_thread(void (*fn)(int tid, void *ctx), void *ctx) {
     char buf[4096] __attribute__((aligned(8)));
     long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -82,11 +74,28 @@ int ac__count_threads(void) {
         for (long off = 0; off < n;) {
             unsigned short reclen;
             memcpy(&reclen, buf + off + offsetof(struct dirent64, d_reclen), sizeof reclen);
-            threads += buf[off + offsetof(struct dirent64, d_name)] != '.';
+            const char *name = buf + off + offsetof(struct dirent64, d_name);
+            if (name[0] != '.') {
+                threads++;
+                if (fn)
+                    fn(atoi(name), ctx);
+            }
             off += reclen;
         }
     syscall(SYS_close, fd);
     return threads;
+}
+
+int ac__count_threads(void) {
+#if !defined(AC_SANITIZED)
+    /* No pthread_create has run in this process (glibc clears the flag at the first one, for good), so
+     * its one thread is the caller: no /proc scan, which in a freshly forked test child costs a stack
+     * page, an openat and two getdents64. Under a sanitizer the runtime starts threads of its own
+     * without pthread_create: always scan there. */
+    if (AC_SINGLE_THREADED())
+        return 1;
+#endif
+    return ac__each_thread(NULL, NULL);
 }
 
 int ac__own_pid(void) {

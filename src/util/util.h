@@ -51,6 +51,10 @@ double ac__monotonic(void);
  * or by the kernel for io_uring, are then not counted). Safe to call while a test has replaced open, read
  * or the clock. */
 int ac__count_threads(void);
+/* Calls fn (when not NULL) with the id of each of the process's threads, from /proc/self/task, with raw
+ * system calls only (no allocation, nothing a test may have replaced); returns how many, 0 when /proc
+ * cannot tell. */
+int ac__each_thread(void (*fn)(int tid, void *ctx), void *ctx);
 
 /* This process's id from the kernel (never a getpid a test replaced), remembered in a page the kernel
  * empties in a forked child (MADV_WIPEONFORK), so that a child, however it was forked, asks again. */
