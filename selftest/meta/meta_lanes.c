@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -222,6 +223,51 @@ AC_TEST(meta_lanes, tests_keep_their_cpu_until_they_could_use_another, .timeout 
             AC_EXPECT_EQ(r.tap.points[k].ok, pass);
         fixture_done(&r);
     }
+}
+
+/* Runs held back behind a long one (src/runner/lane_pace.c): once the lanes know their runs take about
+ * 100 ms, each is given two at most, so of the ten short tests after the long one (3 s), at most one
+ * waits behind it, while the other lane runs the rest. Given four (the depth before any run has ended),
+ * three would wait; given sixteen, all that the lane was given. */
+AC_TEST(meta_lanes, a_lane_holds_few_runs_when_they_are_long, .timeout = 60) {
+    char *dir = make_temp_dir();
+    ac__buf log = {0}, env_log = {0};
+    ac__buf_printf(&log, "%s/pace.log", dir);
+    ac__buf_printf(&env_log, "PACE_LOG=%s", ac__buf_str(&log));
+    const char *args[] = {"-j2", "--filter=pace.*", NULL};
+    const char *env[] = {ac__buf_str(&env_log), NULL};
+    fixture_run r;
+    fixture_tap(&r, FIXTURE_LANES, args, env);
+    AC_EXPECT_EQ(r.p.status, 0);
+    AC_EXPECT_EQ(r.tap.n, 21u);
+    fixture_done(&r);
+    FILE *f = fopen(ac__buf_str(&log), "r");
+    AC_ASSERT_NOT_NULL(f);
+    char name[21][16];
+    double start[21], end[21];
+    size_t n = 0;
+    while (n < 21 && fscanf(f, "%15s %lf %lf", name[n], &start[n], &end[n]) == 3)
+        n++;
+    fclose(f);
+    AC_ASSERT_EQ(n, 21u);
+    size_t lng = 21;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name[i], "long") == 0)
+            lng = i;
+    AC_ASSERT_LT(lng, 21u);
+    size_t meanwhile = 0, behind = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == lng)
+            continue;
+        meanwhile += start[i] > start[lng] && start[i] < end[lng];
+        behind += start[i] >= end[lng];
+    }
+    AC_EXPECT_GE(meanwhile, 8u); /* the other lane ran the rest meanwhile */
+    AC_EXPECT_LE(behind, 1u);
+    rm_tree(dir);
+    free(dir);
+    ac__buf_free(&log);
+    ac__buf_free(&env_log);
 }
 
 /* Runs suite `held` of the lanes fixture (`extra`: more arguments) at -j2 and checks that its k2, which

@@ -82,6 +82,8 @@ typedef struct lane {
     unsigned long sent;    /* runs given to it so far (put in l.out, then written by lanes_flush_cb) */
     unsigned long flushed; /* ... and of those, written to it */
     double heard;          /* when it last sent a result (or was started) */
+    double pace;           /* its runs' recent duration, seconds (ac__lane_pace); 0 until one has ended */
+    size_t held;           /* runs given to it whose results have not come (at most ac__lane_depth) */
     bool closing;          /* lane_gone has begun: no more runs go to it */
     bool broken;           /* a send to it failed: lane_gone runs from its watcher (never inside a start) */
 } lane;
@@ -101,13 +103,10 @@ typedef struct requeued {
     unsigned sched_index;
 } requeued;
 
-/* Runs a lane holds at once: the one it supervises, those queued behind it, and those whose results it
- * holds. A lane sends its results when no more than LANE_LOW runs are left queued, when a run failed, or
- * LANE_HOLD seconds after the first of them ended, so that the runner wakes (and sends the next runs in
- * one write) about once every LANE_DEPTH - 1 - LANE_LOW runs rather than once a run. Measured: see
- * docs/PERFORMANCE.md. */
-#define LANE_DEPTH 4
-#define LANE_LOW 1
+/* Runs a lane holds at once (the one it supervises, those queued behind it, those whose results it
+ * holds): as many as its pace allows (lane_pace.c), so LANE_DEPTH slots share a lane. A lane sends its
+ * results when a run failed, when its pace says so, or LANE_HOLD seconds after the first of them ended. */
+#define LANE_DEPTH AC_LANE_DEPTH_MAX
 #define LANE_HOLD 0.05
 
 struct runner {
@@ -152,9 +151,10 @@ struct runner {
      * in the runner. */
     int lane_sock;
     size_t slot_base;
-    ac__lane from_runner;      /* in a lane: what the runner sent, read and not yet handled */
-    ac__fork_request queue[8]; /* in a lane: the runs the runner sent, not started yet */
+    ac__lane from_runner;               /* in a lane: what the runner sent, read and not yet handled */
+    ac__fork_request queue[LANE_DEPTH]; /* in a lane: the runs the runner sent, not started yet */
     size_t nqueued;
+    double pace;          /* in a lane: its runs' recent duration (ac__lane_pace) */
     ev_timer results_due; /* in a lane: when the results it holds must go (LANE_HOLD) */
     requeued *requeue;    /* in the runner: runs taken back from lanes that are gone (at most nslots) */
     size_t nrequeue;
@@ -1321,7 +1321,9 @@ static bool start_one(runner *rn, slot *s) {
 static void start_next(runner *rn) {
     for (size_t i = 0; i < rn->nslots; i++) {
         slot *s = &rn->slots[i];
-        if (!s->busy && !s->retired && !start_one(rn, s))
+        if (s->busy || s->retired || (s->lane && s->lane->held >= ac__lane_depth(s->lane->pace)))
+            continue;
+        if (!start_one(rn, s))
             break;
     }
     deliver_ready(rn);
@@ -1331,8 +1333,8 @@ static void start_next(runner *rn) {
  * With more than one job, the slots' runs are supervised by lanes: processes forked from the runner after
  * its set-up, one per job, each a runner of one slot (this file's code) that takes its runs from the
  * runner's messages and sends back their results instead of reporting them. LANE_DEPTH of the runner's
- * slots share a lane, so that it has its next run queued when one ends. The runner only chooses the
- * runs, reads one message a run, and reports. */
+ * slots share a lane, of which it uses as many as its pace allows (lane_pace.c), so that it has its next
+ * runs queued when one ends. The runner only chooses the runs, reads one message a run, and reports. */
 
 /* When the runner must have heard from lane ln at the latest, INFINITY while it holds nothing. Each run
  * it holds (in the order given: the lane runs them so) ends by its limit and grace after it started, or,
@@ -1445,6 +1447,7 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
     s->started = ac__monotonic();
     s->limit = timeout;
     s->lane_seq = ++ln->sent;
+    ln->held++;
     rn->running++;
     ev_ref(rn->loop); /* the run holds the loop until its result comes (the lane times the test) */
     return true;
@@ -1453,6 +1456,8 @@ static bool lane_start(runner *rn, slot *s, size_t idx) {
 /* The run of slot s has its result (from the lane, or the failure its lane's end is). */
 static void lane_settle(runner *rn, slot *s) {
     ev_unref(rn->loop);
+    if (s->lane)
+        s->lane->held--;
     if (!s->target->not_run) /* (a run the lane never started left the ring as the slot's last run did) */
         take_timeline(rn, slot_ring(rn, slot_no(s)), s->target, &s->sched);
     s->busy = false;
@@ -1480,6 +1485,9 @@ static bool lane_take_results(lane *ln) {
                                    "the test's result from its lane was malformed", NULL, NULL);
         ac__lane_consume(&ln->l);
         ln->heard = ac__monotonic();
+        double began = rn->progress[no].started, ended = rn->progress[no].ended;
+        if (began > 0 && ended >= began)
+            ln->pace = ac__lane_pace(ln->pace, ended - began);
         lane_settle(rn, s);
     }
     return true;
@@ -1494,6 +1502,7 @@ static void lane_gone(lane *ln, const char *how) {
     if (ln->l.pid <= 0 || ln->closing)
         return;
     ln->closing = true;
+    ln->held = 0; /* (what it held is settled or started again below) */
     ev_ref(rn->loop);
     ev_io_stop(rn->loop, &ln->io);
     ac__lane_read(&ln->l, false);
@@ -1592,7 +1601,9 @@ static bool lane_flush_results(runner *rn) {
 
 /* In a lane: the run has ended; its result goes to the runner, and the next queued run starts. */
 static void lane_reply(runner *rn, slot *s) {
-    rn->progress[rn->slot_base].ended = ac__monotonic();
+    double ended = ac__monotonic();
+    rn->progress[rn->slot_base].ended = ended;
+    rn->pace = ac__lane_pace(rn->pace, ended - rn->progress[rn->slot_base].started);
     lane_put_result(rn, rn->slot_base, s->target);
     bool failed = s->target->nfailures > 0;
     /* --fail-fast, --repeat until-fail: a test that ran once and failed stops the run; what the lane holds
@@ -1602,10 +1613,10 @@ static void lane_reply(runner *rn, slot *s) {
         lane_drop_queued(rn, o->fail_fast ? "not run: --fail-fast stopped the run after a failure"
                                           : "not run: --repeat until-fail stopped the run after a failure");
     ac__result_free(s->target);
-    /* The results wait while more than LANE_LOW runs will be left queued once the next has started (the
-     * runner has no room to give more), except a failure's, which may stop an exploration or the run */
+    /* The results wait while the runs left queued once the next has started are work enough (the runner
+     * has no room to give more), except a failure's, which may stop an exploration or the run */
     size_t left = rn->nqueued > 0 ? rn->nqueued - 1 : 0;
-    if (failed || left <= LANE_LOW || rn->interrupted) {
+    if (failed || ac__lane_send_now(left, rn->pace) || rn->interrupted) {
         if (!lane_flush_results(rn))
             return;
     } else if (!ev_is_active(&rn->results_due)) {
@@ -1992,7 +2003,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
     runner rn = {.run = run, .sum = sum, .lane_sock = -1};
     /* Results wait here to be delivered in order: while the oldest still runs, the others run at most
      * this far ahead of it. */
-    rn.window = run->opts->no_fork ? 1 : 1024 + 4 * (size_t)run->opts->jobs;
+    rn.window = run->opts->no_fork ? 1 : 1024 + LANE_DEPTH * (size_t)run->opts->jobs;
     rn.results = ac__xcalloc(rn.window, sizeof *rn.results);
     rn.ready = ac__xcalloc(rn.window, sizeof *rn.ready);
     rn.explores = ac__xcalloc(rn.window, sizeof *rn.explores);

@@ -192,6 +192,19 @@ void ac__lane_consume(ac__lane *l);
  * given AC_LANE_PATIENCE_MS to exit. */
 int ac__lane_stop(ac__lane *l, bool kill_it);
 
+/* ---- how much work a lane holds (lane_pace.c) ---- */
+#define AC_LANE_DEPTH_MAX 16  /* runs a lane holds at most: the one it runs, those queued, results held */
+#define AC_LANE_DEPTH_FIRST 4 /* ... before any of its runs has ended */
+/* A lane's pace (seconds; 0: none yet) after a run that took `took`: its recent runs' duration, the last
+ * weighing a quarter. */
+double ac__lane_pace(double pace, double took);
+/* How many runs a lane of that pace may hold: about 5 ms of work, between 2 and AC_LANE_DEPTH_MAX. */
+size_t ac__lane_depth(double pace);
+/* Whether a lane that holds results sends them now, `left` runs being queued behind the next: when one or
+ * none is, or they make less than 1 ms of work. (A failure's result, an interrupt and a result held 50 ms
+ * send them too: run.c.) */
+bool ac__lane_send_now(size_t left, double pace);
+
 /* ---- one run's result as bytes (result_wire.c) ---- */
 /* What a lane learnt of a run: records applied, captures, failures, duration (not the timeline, seed,
  * exploration or outcome: the runner adds them). */
