@@ -44,8 +44,8 @@ enum {
     K_POLL,
 };
 
-static unsigned reported; /* kinds reported in this test */
-static pid_t reported_pid;
+static unsigned reported AC__PER_TEST; /* kinds reported in this test */
+static pid_t reported_pid AC__PER_TEST;
 static __thread bool inside; /* naming the caller reads files */
 
 /* Inside a callback of the test's loop, on its thread, not waived, not already inside a check. */

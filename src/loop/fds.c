@@ -50,7 +50,7 @@ typedef struct fd_state {
 } fd_state;
 
 static fd_state fd_states[AC_FD_MAX];
-static unsigned epoch; /* this test's; entries of earlier tests (under --no-fork) are stale */
+static unsigned epoch AC__PER_TEST; /* this test's; entries of earlier tests (under --no-fork) are stale */
 static uint64_t harness_fds[AC_FD_WORDS];
 /* The test's io watchers that were active on an fd when the test closed it: reported at the next
  * dispatch (or the test's end) if still active on it — the code may stop them right after the close
@@ -64,9 +64,10 @@ typedef struct suspect {
 } suspect;
 #define AC_SUSPECTS 8
 static suspect suspects[AC_SUSPECTS];
-static unsigned nsuspects;
-static bool any_harness; /* harness_fds has a mark (a test under --no-fork may end before its peer) */
-static pid_t test_pid;
+static unsigned nsuspects AC__PER_TEST;
+static bool any_harness
+    AC__PER_TEST; /* harness_fds has a mark (a test under --no-fork may end before its peer) */
+static pid_t test_pid AC__PER_TEST;
 
 void ac__fds_begin(void) {
     epoch++;

@@ -654,7 +654,7 @@ static int hook_inotify_init1(int flags) {
 
 /* The epoll instances made so far, and the last one's fd (ac__loop_epolls_made), packed into one word so
  * that a reader sees a count and fd that go together. */
-static _Atomic unsigned long long epolls;
+static _Atomic unsigned long long epolls AC__PER_TEST;
 
 static void note_epoll(int fd) {
     unsigned long long old = atomic_load_explicit(&epolls, memory_order_relaxed), made;

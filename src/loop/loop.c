@@ -696,7 +696,7 @@ void ac__loop_begin(ac_test *t) {
 }
 
 static uint64_t fds_unadopted[AC_FD_WORDS]; /* open before the loop made after the test began */
-static bool fds_unadopted_known;
+static bool fds_unadopted_known AC__PER_TEST;
 
 void ac__loop_adopt_begin(void) {
     fds_unadopted_known =
@@ -739,7 +739,7 @@ void ac__loop_end(ac_test *t, bool report) {
 
 /* ---- observers registered from above ---- */
 
-const ac__loop_scheduler *ac__loop_sched;
+const ac__loop_scheduler *ac__loop_sched AC__PER_TEST;
 const ac__loop_delivery_namer *ac__loop_namer;
 
 void ac__loop_set_scheduler(const ac__loop_scheduler *s) {

@@ -16,7 +16,7 @@
 
 static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *sites[AC_FOREIGN_SITES];
-static size_t nsites;
+static size_t nsites AC__PER_TEST;
 
 /* Appends `thread 4242 "worker"`: the kernel's id of the calling thread and its name (/proc). */
 static void describe_thread(ac__buf *b) {

@@ -17,7 +17,7 @@ static struct {
     void (*cancel)(void *arg);
     void *arg;
     bool done;
-} cancel_state;
+} cancel_state AC__PER_TEST;
 
 static ac__held_counter held_counter; /* the mocks' held completions (set by the runner) */
 

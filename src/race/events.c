@@ -28,7 +28,7 @@ typedef struct order {
     bool reported;
 } order;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock AC__PER_TEST = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     bool on;
@@ -37,7 +37,7 @@ static struct {
     order *orders;
     size_t norders, cap_orders;
     unsigned long seq;
-} event_state;
+} event_state AC__PER_TEST;
 
 static void quoted(ac__buf *b, const char *s) {
     ac__escape_c(b, s, strlen(s));

@@ -39,13 +39,13 @@ typedef struct wrapper {
     bool off_thread_reported;  /* a call off the loop's thread was reported (under lock) */
 } wrapper;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock AC__PER_TEST = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     wrapper *wrappers, **tail;
     wrapper *op;
     int promise;
-} once_state;
+} once_state AC__PER_TEST;
 
 static _Noreturn void fail_fatal(const char *file, int line, ac__buf *msg) {
     ac__report_failure_buf(AC_FK_ASSERTION, true, file, line, msg, NULL, NULL);

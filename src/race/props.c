@@ -37,12 +37,12 @@ typedef struct seen {
     bool reported; /* its failure was reported in this test */
 } seen;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock AC__PER_TEST = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     seen *seen; /* the sites evaluated since the test began, in order */
     size_t n, cap;
-} prop_state;
+} prop_state AC__PER_TEST;
 
 /* The site's entry, added when absent. Under lock. */
 static seen *seen_entry(ac__prop_site *site) {

@@ -11,7 +11,7 @@
 static struct {
     ac_test *t;     /* between ac__race_begin and ac__race_end */
     bool exploring; /* one of several runs of the test: send property records */
-} race_run;
+} race_run AC__PER_TEST;
 
 void ac__race_begin(ac_test *t, const ac__sched_params *p) {
     race_run.t = t;

@@ -50,7 +50,7 @@ typedef struct touch {
     int line;
 } touch;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock AC__PER_TEST = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     bool on; /* between ac__regions_begin and ac__regions_end */
@@ -60,7 +60,7 @@ static struct {
     touch *pending;
     size_t npending, cap_pending;
     unsigned long episodes;
-} region_state;
+} region_state AC__PER_TEST;
 
 static unsigned long long current_segment(void) {
     unsigned long serial =

@@ -74,7 +74,7 @@ static struct {
     unsigned long long time_rng; /* time charged to callbacks */
     unsigned long counted[64];   /* the serials of the counted callbacks running now, innermost last */
     int ncounted;
-} sched_state;
+} sched_state AC__PER_TEST;
 
 #define TRACE_MAX_ENTRIES 20000
 

@@ -22,9 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static cpu_set_t held;      /* the set to give back */
-static atomic_bool holding; /* in a test's process, until it is given back */
-static bool installed;      /* the replacements are in the slots */
+static cpu_set_t held AC__PER_TEST;      /* the set to give back */
+static atomic_bool holding AC__PER_TEST; /* in a test's process, until it is given back */
+static bool installed;                   /* the replacements are in the slots */
 
 static void give_to(int tid, void *ctx) {
     (void)ctx;

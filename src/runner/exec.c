@@ -75,7 +75,7 @@ struct ac_test {
     end_hook *disruption_hooks; /* ac__at_disruption's, run once when the first disruption is noted */
 };
 
-static ac_test *current;
+static ac_test *current AC__PER_TEST;
 
 static void release_waits(ac_test *t);
 

@@ -114,10 +114,10 @@ void ac__tsan_check(ac_test *t, unsigned long before) {
 
 #define SUMMARY_LEN 256
 
-static unsigned long san_reports;          /* under the runtimes' report lock: one report at a time */
-static char summaries[KINDS][SUMMARY_LEN]; /* "AddressSanitizer: heap-use-after-free ..." */
-static unsigned long san_before;           /* san_reports when the running test began */
-static bool san_own_process;               /* the running test has a process of its own */
+static unsigned long san_reports AC__PER_TEST; /* under the runtimes' report lock: one report at a time */
+static char summaries[KINDS][SUMMARY_LEN];     /* "AddressSanitizer: heap-use-after-free ..." */
+static unsigned long san_before AC__PER_TEST;  /* san_reports when the running test began */
+static bool san_own_process AC__PER_TEST;      /* the running test has a process of its own */
 
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 void __sanitizer_report_error_summary(const char *summary);

@@ -13,16 +13,17 @@
 #include <sys/mman.h>
 
 #include "asyncheck/test.h"
+#include "util/util.h"
 
 #define TL_MAGIC 0x61636b746c310000ull /* "acktl1" */
 
 _Static_assert(sizeof(ac__tl_event) == 192, "a timeline event is 192 bytes");
 
-static ac__tl_ring *ring;     /* the ring this process writes, or NULL */
-static struct ev_loop *loop;  /* the test's loop while a test runs */
-static pthread_t loop_thread; /* the thread that made it */
-static double last_time;      /* the loop thread's last reading (for other threads' events) */
-static unsigned last_iter;
+static ac__tl_ring *ring AC__PER_TEST;     /* the ring this process writes, or NULL */
+static struct ev_loop *loop AC__PER_TEST;  /* the test's loop while a test runs */
+static pthread_t loop_thread AC__PER_TEST; /* the thread that made it */
+static double last_time AC__PER_TEST;      /* the loop thread's last reading (for other threads' events) */
+static unsigned last_iter AC__PER_TEST;
 
 static size_t ring_bytes(size_t events) {
     size_t n = sizeof(ac__tl_ring) + events * sizeof(ac__tl_event);
@@ -70,7 +71,7 @@ ac__tl_ring *ac__tl_attached(void) {
 
 /* Armed without a loop yet (ac__tl_arm): a test whose loop is made lazily records from its start, at
  * time 0 and iteration 0 until the loop exists. */
-static bool armed;
+static bool armed AC__PER_TEST;
 
 static void restart(void) {
     __atomic_store_n(&loop_thread, pthread_self(), __ATOMIC_RELAXED);
