@@ -65,8 +65,8 @@ typedef struct suspect {
 #define AC_SUSPECTS 8
 static suspect suspects[AC_SUSPECTS];
 static unsigned nsuspects AC__PER_TEST;
-static bool any_harness
-    AC__PER_TEST; /* harness_fds has a mark (a test under --no-fork may end before its peer) */
+/* harness_fds has a mark (a test under --no-fork may end before its peer) */
+static bool any_harness AC__PER_TEST;
 static pid_t test_pid AC__PER_TEST;
 
 void ac__fds_begin(void) {
