@@ -54,6 +54,10 @@ const tap_point *fixture_point(fixture_run *r, const char *fixture, const char *
 void fixture_passes(const char *fixture, const char *name, const char *const *extra, const char *const *env) {
     fixture_run r;
     const tap_point *pt = fixture_point(&r, fixture, name, extra, env);
+    if (!pt->ok) { /* what the fixture said, in this failure's timeline */
+        const char *m = pt->yaml ? strstr(pt->yaml, "message: ") : NULL;
+        ac_note(ac_current(), "%s: %.100s", name, m ? m + 9 : pt->yaml ? pt->yaml : "(no YAML block)");
+    }
     AC_EXPECT_TRUE(pt->ok);
     AC_EXPECT_EQ(r.p.status, 0);
     fixture_done(&r);
