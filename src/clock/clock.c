@@ -10,7 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
+#include <math.h> /* isfinite: a macro, no libm */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +146,16 @@ static void advance_ns(long long ns) {
     }
 }
 
+/* Seconds (>= 0) to whole nanoseconds, the nearest, capped at 4e18 (127 years): the rounding is done
+ * here rather than with libm's llround, so that no test's process maps libm (a library's five
+ * mappings cost every fork and exit: docs/PERFORMANCE.md). */
+static long long to_ns(double seconds) {
+    double ns = seconds * 1e9 + 0.5;
+    return ns >= 4e18 ? 4000000000000000000LL : ns > 0 ? (long long)ns : 0;
+}
+
 static void advance(double seconds) {
-    advance_ns(llround(seconds * 1e9));
+    advance_ns(to_ns(seconds));
 }
 
 /* Threads the test started may be doing real work that will wake the loop (an ev_async). Threads that
@@ -183,7 +191,8 @@ static int v_epoll_wait(int epfd, struct epoll_event *events, int max, int timeo
     if (vc.kind == AC_CLOCK_MANUAL && threshold < 0.001)
         threshold = 0.001; /* do not spin hot while the test waits for real events */
     if (threshold > 0) {
-        int ms = (int)ceil(threshold * 1000);
+        double want = threshold * 1000;
+        int ms = want >= 1e9 ? 1000000000 : (int)want + ((double)(int)want < want); /* rounded up */
         if (timeout_ms > 0 && timeout_ms < ms && vc.kind == AC_CLOCK_VIRTUAL)
             ms = timeout_ms;
         n = real_epoll_wait(epfd, events, max, ms);
@@ -453,7 +462,7 @@ double ac_real_now(void) {
 
 void ac_clock_set_autojump_threshold(ac_test *t, double real_seconds) {
     (void)t;
-    vc.threshold = real_seconds < 0 ? 0 : real_seconds;
+    vc.threshold = real_seconds > 0 ? real_seconds : 0; /* (NaN: 0) */
 }
 
 /* ac_run_until_idle: libev queues an idle watcher of the lowest priority only when nothing else at all is
@@ -501,7 +510,7 @@ void ac__clock_advance(ac_test *t, double seconds, const char *file, int line) {
         return;
     }
     struct ev_loop *loop = ac_loop(t);
-    long long target = vc.mono + (seconds > 0 ? llround(seconds * 1e9) : 0);
+    long long target = vc.mono + to_ns(seconds);
     int kind = vc.kind;
     STORE(vc.kind, AC_CLOCK_VIRTUAL); /* jump from deadline to deadline, capped at the target */
     vc.cap = target;
