@@ -58,6 +58,15 @@ void fixture_passes(const char *fixture, const char *name, const char *const *ex
         const char *m = pt->yaml ? strstr(pt->yaml, "message: ") : NULL;
         ac_note(ac_current(), "%s: %.100s", name, m ? m + 9 : pt->yaml ? pt->yaml : "(no YAML block)");
     }
+    if (r.p.status != 0) { /* and how its stderr begins and ends (a sanitizer's report, say) */
+        const char *err = ac__buf_str(&r.p.err);
+        size_t n = strlen(err);
+        ac_note(ac_current(), "%s exited %d; stderr: %.300s%s%s", name, r.p.status, err,
+                n > 600 ? " [...] " : "",
+                n > 600   ? err + n - 300
+                : n > 300 ? err + 300
+                          : "");
+    }
     AC_EXPECT_TRUE(pt->ok);
     AC_EXPECT_EQ(r.p.status, 0);
     fixture_done(&r);
