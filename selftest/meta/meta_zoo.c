@@ -168,6 +168,29 @@ static char *interrupt(pid_t runner, pid_t test, const char *dir) {
     return text;
 }
 
+/* A signal that does not come from one of the run's tests acts as it always did (a test's signal to its
+ * parent is caught: meta_zoo_proc.c): SIGUSR1 from here, the runner's parent, kills the runner with its
+ * default action, at -j1 and with lanes, and the running test dies with it. */
+AC_TEST(meta_zoo, a_signal_from_outside_the_run_keeps_its_default_action) {
+    static const char *const jobs[] = {"-j1", "-j2"};
+    for (size_t j = 0; j < 2; j++) {
+        char *dir = make_temp_dir();
+        const char *filters[] = {"--filter=zoo.sleeps_long", "--filter=zoo.passes", NULL};
+        pid_t runner = start_runner(dir, filters, jobs[j]);
+        char pidfile[512];
+        snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+        pid_t test = read_pid(pidfile, 5.0);
+        AC_ASSERT_GT(test, 0); /* zoo.sleeps_long is running */
+        kill(runner, SIGUSR1);
+        int status;
+        AC_ASSERT_EQ(waitpid(runner, &status, 0), runner);
+        AC_EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1);
+        AC_EXPECT_TRUE(gone_within(test, 2.0));
+        rm_tree(dir);
+        free(dir);
+    }
+}
+
 AC_TEST(meta_zoo, sigint_ends_the_run_with_valid_reports) {
     char *dir = make_temp_dir();
     const char *filters[] = {"--filter=zoo.passes", "--filter=zoo.sleeps_long", "--filter=zoo.closes_*",

@@ -50,10 +50,12 @@ typedef struct slot {
     double started;
     double limit;
     bool timed_out;
-    bool hung_after_done;  /* the watchdog fired although a "done" record had arrived */
-    int wait_error;        /* waitpid failed (errno): the exit status is unknown */
-    int stop_signal;       /* the watchdog found the test stopped by this signal */
-    bool traced_by_runner; /* ... and traced by the runner (PTRACE_TRACEME) */
+    bool hung_after_done;     /* the watchdog fired although a "done" record had arrived */
+    int wait_error;           /* waitpid failed (errno): the exit status is unknown */
+    int stop_signal;          /* the watchdog found the test stopped by this signal */
+    int parent_signal;        /* a process of the test sent its parent (the runner or lane) this signal */
+    pid_t parent_signal_from; /* ... this one */
+    bool traced_by_runner;    /* ... and traced by the runner (PTRACE_TRACEME) */
     bool busy;
     ac__sched_params sched;
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -122,6 +124,7 @@ struct runner {
     bool stop;           /* --fail-fast or --repeat until-fail saw a failure: start nothing more */
     int interrupted;     /* SIGINT or SIGTERM reached the runner: start nothing, end what runs */
     ev_io signal_io;     /* the read end of the signal self-pipe */
+    ev_io parent_io;     /* signals the tests sent their parent (parent_signal.c) */
     size_t done, failed; /* finished so far, in any order (for progress) */
     double started;
     ev_timer progress_tick;
@@ -356,6 +359,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    ac__parent_signals_default();
     if (signal_pipe[0] >= 0) {
         close(signal_pipe[0]);
         close(signal_pipe[1]);
@@ -399,6 +403,7 @@ static void server_child(void *ctx, const ac__fork_request *req, int res_w, int 
 static void in_server(void *ctx) {
     (void)ctx;
     signal_pipe[0] = signal_pipe[1] = -1;
+    ac__parent_signals_forget();
 }
 
 /* ---- reading a child's pipes ---- */
@@ -630,6 +635,8 @@ static void set_awaiting(runner *rn, slot *s, bool on) {
     s->awaiting = on;
 }
 
+static void take_parent_signals(runner *rn);
+
 static void finish(slot *s, int status) {
     runner *rn = s->rn;
     ac__result *r = s->target;
@@ -724,6 +731,25 @@ static void finish(slot *s, int status) {
         ac__buf_puts(&msg, " (a \"done\" record had arrived, but not from the test's own process)");
         ac__result_add_failure(r, s->hung_after_done ? AC_FK_TIMEOUT : AC_FK_CRASH, true, r->def->file,
                                r->def->line, ac__buf_str(&msg), NULL, NULL);
+        ac__buf_free(&msg);
+    }
+    take_parent_signals(rn); /* (a signal the test sent is caught before its end is seen) */
+    if (s->parent_signal && !rn->interrupted) {
+        ac__buf msg = {0}, name = {0};
+        const char *abbrev = sigabbrev_np(s->parent_signal);
+        if (abbrev)
+            ac__buf_puts(&name, abbrev);
+        else
+            ac__buf_printf(&name, "RTMIN+%d", s->parent_signal - SIGRTMIN);
+        ac__buf_printf(
+            &msg,
+            "the test's %s (pid %d) sent SIG%s (%s) to its parent, which is asyncheck's %s: not acted "
+            "on (a test's parent is asyncheck, not the process the code under test expects)",
+            s->parent_signal_from == s->pid ? "process" : "descendant", (int)s->parent_signal_from,
+            ac__buf_str(&name), strsignal(s->parent_signal), rn->lane_sock >= 0 ? "lane" : "runner");
+        ac__buf_free(&name);
+        ac__result_add_failure(r, AC_FK_HARNESS, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL,
+                               NULL);
         ac__buf_free(&msg);
     }
     if (rn->lane_sock < 0) /* (a lane's runner reads the ring itself) */
@@ -861,24 +887,76 @@ static void signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
         }
 }
 
+/* ---- signals a test sends its parent (parent_signal.c) ----
+ * The runner with one slot, a lane with more, is the parent of the tests it supervises: what a test sends
+ * its parent is put on the test's result (finish) instead of acting on the runner or lane. */
+static slot *slot_of_process(runner *rn, pid_t pid, pid_t group) {
+    for (size_t i = 0; i < rn->nslots; i++) {
+        slot *s = &rn->slots[i];
+        pid_t p = s->pid > 0 ? s->pid : ac__forksrv_made(&s->srv);
+        if (s->busy && !s->lane && p > 0 && (p == pid || p == group))
+            return s;
+    }
+    return NULL;
+}
+
+static void take_parent_signals(runner *rn) {
+    ac__parent_signal ps;
+    while (rn->parent_io.fd >= 0 && ac__parent_signal_read(rn->parent_io.fd, &ps)) {
+        slot *s = slot_of_process(rn, ps.sender, ps.group);
+        if (!s)
+            fprintf(stderr,
+                    "asyncheck: process %d (process group %d), no running test's, sent signal %d (%s) to the "
+                    "%s; not acted on\n",
+                    (int)ps.sender, (int)ps.group, ps.sig, strsignal(ps.sig),
+                    rn->lane_sock >= 0 ? "lane" : "runner");
+        else if (!s->parent_signal) {
+            s->parent_signal = ps.sig;
+            s->parent_signal_from = ps.sender;
+        }
+    }
+}
+
+static void parent_signal_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    take_parent_signals(w->data);
+}
+
+static void catch_parent_signals(runner *rn, void (*interrupt)(int sig)) {
+    int fd = ac__parent_signals_catch(interrupt);
+    ev_io_init(&rn->parent_io, parent_signal_cb, fd, EV_READ);
+    rn->parent_io.data = rn;
+    if (fd < 0)
+        return;
+    ev_io_start(rn->loop, &rn->parent_io);
+    ev_unref(rn->loop);
+}
+
+static void release_parent_signals(runner *rn) {
+    if (rn->parent_io.fd >= 0) {
+        ev_ref(rn->loop);
+        ev_io_stop(rn->loop, &rn->parent_io);
+    }
+    ac__parent_signals_release();
+    rn->parent_io.fd = -1;
+}
+
 static void install_signal_handlers(runner *rn) {
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return;
     signals_seen = 0;
     signal_owner = getpid();
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     ev_io_init(&rn->signal_io, signal_cb, signal_pipe[0], EV_READ);
     rn->signal_io.data = rn;
     ev_io_start(rn->loop, &rn->signal_io);
     ev_unref(rn->loop);
+    catch_parent_signals(rn, on_signal); /* SIGINT and SIGTERM from outside: on_signal */
 }
 
 static void remove_signal_handlers(runner *rn) {
     if (signal_pipe[0] < 0)
         return;
+    release_parent_signals(rn);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     ev_ref(rn->loop);
@@ -1225,6 +1303,7 @@ static void start_with_pipes(runner *rn, slot *s, size_t idx, int res_r, int out
     s->hung_after_done = false;
     s->wait_error = 0;
     s->stop_signal = 0;
+    s->parent_signal = 0;
     s->traced_by_runner = false;
     s->start_error = 0;
     s->limit = timeout;
@@ -1729,6 +1808,7 @@ static void lane_serve(void *ctx, int sock) {
     lane *mine = ctx;
     runner *parent = mine->rn;
     signal_pipe[0] = signal_pipe[1] = -1; /* closed with the runner's other descriptors */
+    ac__parent_signals_forget();
     ac__run run = *parent->run;
     run.nitems = 0; /* the lane starts only what the runner sends, and reports nothing */
     run.nreporters = 0;
@@ -1748,6 +1828,7 @@ static void lane_serve(void *ctx, int sock) {
                  .nslots = 1,
                  .self = getpid(),
                  .lane_sock = sock,
+                 .parent_io = {.fd = -1},
                  .from_runner = {.pid = -1, .sock = sock}};
     ln.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
     if (!ln.loop)
@@ -1756,6 +1837,7 @@ static void lane_serve(void *ctx, int sock) {
     ln.slots = &only;
     init_slots(&ln);
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+    catch_parent_signals(&ln, NULL); /* the lane is its tests' parent; SIGINT and SIGTERM are the runner's */
     /* With no more lanes than CPUs, each lane (and its fork server) keeps to a CPU of its own: its chain
      * of wake-ups (lane, server, test) then never waits on another lane's. The tests get the whole set
      * back when they could use it (cpu_hold.c). Measured: see docs/PERFORMANCE.md. */
@@ -2000,7 +2082,7 @@ static void spawn_servers(runner *rn) {
 }
 
 void ac__run_tests(const ac__run *run, ac__summary *sum) {
-    runner rn = {.run = run, .sum = sum, .lane_sock = -1};
+    runner rn = {.run = run, .sum = sum, .lane_sock = -1, .parent_io = {.fd = -1}};
     /* Results wait here to be delivered in order: while the oldest still runs, the others run at most
      * this far ahead of it. */
     rn.window = run->opts->no_fork ? 1 : 1024 + LANE_DEPTH * (size_t)run->opts->jobs;

@@ -156,6 +156,28 @@ void ac__close_all_but(int *keep, size_t n);
 /* Closes every descriptor but the non-negative ones of the first 15 in `keep`, and `also`. */
 void ac__close_all_but_and(const int *keep, size_t nkeep, int also);
 
+/* ---- the signals a test sends its parent process (parent_signal.c) ---- */
+
+/* One signal a child of the catching process sent it: `group` is the sender's process group (a test's
+ * process group is the test's pid). */
+typedef struct ac__parent_signal {
+    int sig;
+    pid_t sender, group;
+} ac__parent_signal;
+/* Catches, in this process (the parent of tests), the signals a test might send its parent. One a child
+ * sent arrives on the returned descriptor (non-blocking; -1: none can be caught); one from anyone else
+ * acts as before: SIGINT and SIGTERM call `interrupt` (in the handler: async-signal-safe; NULL: they are
+ * ignored), the others their default action. Signals the program had set a handler for are left alone. */
+int ac__parent_signals_catch(void (*interrupt)(int sig));
+/* The next signal waiting on `fd`, false when none is. */
+bool ac__parent_signal_read(int fd, ac__parent_signal *ps);
+/* In a child: every signal caught back to its default action (the descriptor is left alone). */
+void ac__parent_signals_default(void);
+/* Every signal back to its default action, and the descriptor closed. */
+void ac__parent_signals_release(void);
+/* In a child that has closed the descriptor already: forget its number (it may be reused). */
+void ac__parent_signals_forget(void);
+
 /* ---- the lanes (lane.c): a process per job slot that supervises the slot's tests ---- */
 typedef struct ac__lane {
     pid_t pid;   /* the lane, or -1 */

@@ -1,0 +1,146 @@
+/* parent_signal.c — the signals a test sends its parent process. A test's parent is asyncheck (the runner
+ * with one job slot, the slot's lane with more), not the process the code under test expects: a
+ * kill(getppid(), SIGUSR1) meant to say "ready", or a SIGTERM or SIGHUP meant for a supervisor, would
+ * otherwise end the run (or a lane) with the test's neighbours' results. Here they are caught: a signal
+ * sent by one of this process's children (a test, or what a test left and the subreaper took in) is
+ * passed on, through a pipe, as an ac__parent_signal for the runner to put on that test's result; a
+ * signal from anyone else (a terminal, a user's kill, a CI's timeout) does what it did before: SIGINT and
+ * SIGTERM what the caller says, the others their default action. The signals a process cannot catch
+ * (SIGKILL, SIGSTOP) and those a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP)
+ * are left alone. It must not judge or report a test: run.c does. */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static const int fixed_signals[] = {SIGHUP,    SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,  SIGALRM,
+                                    SIGTERM,   SIGTSTP, SIGTTIN, SIGTTOU, SIGXCPU,  SIGXFSZ,
+                                    SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,  SIGSTKFLT};
+
+static int pipe_fds[2] = {-1, -1};
+static pid_t owner;                      /* the process that caught them: a child inherits the handler */
+static void (*on_interrupt)(int sig);    /* SIGINT and SIGTERM from outside (NULL: ignored) */
+static unsigned char caught[_NSIG];      /* which signals this file's handler holds */
+static volatile sig_atomic_t installing; /* (for the handler: the table is being written) */
+
+/* The parent and process group of `pid` from /proc (async-signal-safe: open, read, close). */
+static bool stat_of(pid_t pid, pid_t *ppid, pid_t *group) {
+    char path[32] = "/proc/", digits[16];
+    size_t n = 0, at = 6;
+    for (unsigned v = (unsigned)pid; v > 0 || n == 0; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    while (n > 0)
+        path[at++] = digits[--n];
+    memcpy(path + at, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[512];
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = '\0';
+    const char *p = NULL; /* after the command name, which may hold ") " itself: the last ')' */
+    for (ssize_t i = got - 1; i >= 0 && !p; i--)
+        if (buf[i] == ')')
+            p = buf + i + 1;
+    if (!p || p[0] != ' ' || !p[1] || p[2] != ' ') /* " S ppid pgrp" */
+        return false;
+    p += 3;
+    long v[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            v[k] = v[k] * 10 + (*p++ - '0');
+        if (*p++ != ' ')
+            return false;
+    }
+    *ppid = (pid_t)v[0];
+    *group = (pid_t)v[1];
+    return true;
+}
+
+static void handler(int sig, siginfo_t *si, void *context) {
+    (void)context;
+    int saved = errno;
+    pid_t ppid, group;
+    bool mine = getpid() == owner && !installing;
+    /* si_code <= 0: sent by a process (kill, sigqueue, tgkill), not by the kernel */
+    if (mine && si && si->si_code <= 0 && si->si_pid > 0 && stat_of(si->si_pid, &ppid, &group) &&
+        ppid == owner) {
+        ac__parent_signal ps = {.sig = sig, .sender = si->si_pid, .group = group};
+        (void)!write(pipe_fds[1], &ps, sizeof ps);
+        errno = saved;
+        return;
+    }
+    if (mine && (sig == SIGINT || sig == SIGTERM)) {
+        if (on_interrupt)
+            on_interrupt(sig);
+    } else if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+        raise(SIGSTOP); /* stopped as the default would; caught again once continued */
+    } else {
+        signal(sig, SIG_DFL);
+        raise(sig); /* delivered, with its default action, when this handler returns */
+    }
+    errno = saved;
+}
+
+static void catch_one(int sig, bool always) {
+    struct sigaction old;
+    if (sig <= 0 || sig >= _NSIG || sigaction(sig, NULL, &old) != 0)
+        return;
+    if (!always && !(old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)))
+        return; /* what the program set itself stays */
+    struct sigaction sa = {.sa_sigaction = handler, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) == 0)
+        caught[sig] = 1;
+}
+
+int ac__parent_signals_catch(void (*interrupt)(int sig)) {
+    if (pipe_fds[0] < 0 && pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    installing = 1;
+    owner = getpid();
+    on_interrupt = interrupt;
+    memset(caught, 0, sizeof caught);
+    for (size_t i = 0; i < sizeof fixed_signals / sizeof *fixed_signals; i++)
+        catch_one(fixed_signals[i], fixed_signals[i] == SIGINT || fixed_signals[i] == SIGTERM);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        catch_one(sig, false);
+    installing = 0;
+    return pipe_fds[0];
+}
+
+bool ac__parent_signal_read(int fd, ac__parent_signal *ps) {
+    ssize_t n;
+    do
+        n = read(fd, ps, sizeof *ps);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof *ps;
+}
+
+void ac__parent_signals_default(void) {
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (caught[sig])
+            signal(sig, SIG_DFL);
+    memset(caught, 0, sizeof caught);
+}
+
+void ac__parent_signals_release(void) {
+    ac__parent_signals_default();
+    if (pipe_fds[0] >= 0) {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
+    pipe_fds[0] = pipe_fds[1] = -1;
+}
+
+void ac__parent_signals_forget(void) {
+    pipe_fds[0] = pipe_fds[1] = -1;
+}
