@@ -359,7 +359,7 @@ static _Noreturn void child_main(runner *rn, const ac__test_def *def, const ac__
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    ac__parent_signals_default();
+    ac__parent_signals_default(); /* (nothing left to do in a process a fork server made) */
     if (signal_pipe[0] >= 0) {
         close(signal_pipe[0]);
         close(signal_pipe[1]);
@@ -404,6 +404,7 @@ static void in_server(void *ctx) {
     (void)ctx;
     signal_pipe[0] = signal_pipe[1] = -1;
     ac__parent_signals_forget();
+    ac__parent_signals_default(); /* once here: the tests it makes inherit the defaults (child_main) */
 }
 
 /* ---- reading a child's pipes ---- */
