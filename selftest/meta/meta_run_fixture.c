@@ -220,8 +220,9 @@ AC_TEST(meta_run_fixture, torn_down_after_sigterm_to_the_runner) {
 }
 
 /* SIGINT while the first setup runs: it finishes, the others are never set up, no test runs, and what
- * was set up is torn down. */
-AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
+ * was set up is torn down; a setup blocked in a read (waiting for a server that never answers) has the
+ * read interrupted (EINTR), not restarted. */
+static void sigint_during_a_setup(bool blocks) {
     logdir l;
     logdir_make(&l);
     char marker[600], markenv[700], tap[600];
@@ -235,6 +236,8 @@ AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
         dup2(devnull, 2);
         putenv(l.env);
         putenv(markenv);
+        if (blocks)
+            putenv("RUNFIX_SETUP_BLOCKS=1");
         const char *argv[] = {FIXTURE_RUN_FIXTURE, tap, "--filter=runfix.sees_*", NULL};
         execv(argv[0], (char *const *)argv);
         _exit(126);
@@ -252,7 +255,9 @@ AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
     AC_EXPECT_TRUE(WIFEXITED(status));
     AC_EXPECT_EQ(WEXITSTATUS(status), 130);
     char *text = log_text(&l);
-    AC_EXPECT_STR_EQ(text, "setup first\nteardown first first-data\n");
+    AC_EXPECT_STR_EQ(text, blocks ? "setup first: read: Interrupted system call\nsetup first\nteardown first "
+                                    "first-data\n"
+                                  : "setup first\nteardown first first-data\n");
     free(text);
     char path[600];
     snprintf(path, sizeof path, "%s/out.tap", l.dir);
@@ -261,6 +266,14 @@ AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
     AC_EXPECT_EQ(count(report, "# SKIP not run: the runner was interrupted by SIGINT\n"), 4u);
     free(report);
     logdir_free(&l);
+}
+
+AC_TEST(meta_run_fixture, sigint_during_a_setup_runs_no_test_and_tears_down) {
+    sigint_during_a_setup(false);
+}
+
+AC_TEST(meta_run_fixture, sigint_interrupts_a_setup_blocked_in_a_read, .timeout = 10) {
+    sigint_during_a_setup(true);
 }
 
 AC_TEST(meta_run_fixture, a_failed_setup_fails_exactly_the_tests_that_use_it) {

@@ -50,6 +50,7 @@ AC_TEST(meta_zoo_proc, a_signal_a_test_sends_its_parent_fails_the_test_not_the_r
     static const char *const cases[][2] = {
         {"zoo_proc.signals_its_parent_usr1", "SIGUSR1 (User defined signal 1)"},
         {"zoo_proc.signals_its_parent_term_and_exits", "SIGTERM (Terminated)"},
+        {"zoo_proc.signals_its_parent_pipe", "SIGPIPE (Broken pipe)"},
         {"zoo_proc.signals_its_parent_tstp", "SIGTSTP (Stopped)"},
         {"zoo_proc.signals_its_parent_rtmin", "SIGRTMIN+1 (Real-time signal 1)"},
     };
@@ -66,6 +67,15 @@ AC_TEST(meta_zoo_proc, a_signal_a_test_sends_its_parent_fails_the_test_not_the_r
             AC_EXPECT_EQ(r.p.status, 1); /* not 128 + the signal */
             fixture_done(&r);
         }
+}
+
+AC_TEST(meta_zoo_proc, a_tests_signals_are_at_their_defaults_at_any_jobs) {
+    static const char *const jobs[] = {"-j1", "-j2"};
+    for (size_t j = 0; j < 2; j++) {
+        fixture_run r;
+        AC_EXPECT_TRUE(zoo_proc(&r, "zoo_proc.its_signals_are_at_their_defaults", jobs[j])->ok);
+        fixture_done(&r);
+    }
 }
 
 AC_TEST(meta_zoo_proc, a_forked_child_falling_through_is_reported) {

@@ -2,12 +2,13 @@
  * with one job slot, the slot's lane with more), not the process the code under test expects: a
  * kill(getppid(), SIGUSR1) meant to say "ready", or a SIGTERM or SIGHUP meant for a supervisor, would
  * otherwise end the run (or a lane) with the test's neighbours' results. Here they are caught: a signal
- * sent by one of this process's children (a test, or what a test left and the subreaper took in) is
- * passed on, through a pipe, as an ac__parent_signal for the runner to put on that test's result; a
- * signal from anyone else (a terminal, a user's kill, a CI's timeout) does what it did before: SIGINT and
- * SIGTERM what the caller says, the others their default action. The signals a process cannot catch
- * (SIGKILL, SIGSTOP) and those a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP)
- * are left alone. It must not judge or report a test: run.c does. */
+ * sent by one of this process's children (a test, what a test left and the subreaper took in, or a
+ * process a run fixture started) is passed on, through a pipe, as an ac__parent_signal for run.c to
+ * judge (a test's fails the test; another child's acts as one from outside); a signal from anyone else
+ * (a terminal, a user's kill, a CI's timeout) does what it did before: SIGINT and SIGTERM what the caller
+ * says, the others their default action. Signals the program (or a run fixture) handles or ignores
+ * itself, those a process cannot catch (SIGKILL, SIGSTOP) and those a fault raises (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP) are left alone. It must not judge or report a test. */
 #include "runner.h"
 
 #include <errno.h>
@@ -16,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const int fixed_signals[] = {SIGHUP,    SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,  SIGALRM,
-                                    SIGTERM,   SIGTSTP, SIGTTIN, SIGTTOU, SIGXCPU,  SIGXFSZ,
-                                    SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,  SIGSTKFLT};
+static const int fixed_signals[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGPIPE,
+                                    SIGALRM, SIGTERM, SIGTSTP,   SIGTTIN, SIGTTOU, SIGXCPU,
+                                    SIGXFSZ, SIGPROF, SIGVTALRM, SIGIO,   SIGPWR,  SIGSTKFLT};
 
 static int pipe_fds[2] = {-1, -1};
 static pid_t owner;                      /* the process that caught them: a child inherits the handler */
@@ -67,28 +68,45 @@ static bool stat_of(pid_t pid, pid_t *ppid, pid_t *group) {
     return true;
 }
 
+static void handler(int sig, siginfo_t *si, void *context);
+
+static bool is_ours(const struct sigaction *sa) {
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == handler;
+}
+
+void ac__parent_signal_default_action(int sig) {
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, before;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, &before);
+    sigset_t one, mask;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    raise(sig); /* (blocked while its handler runs: pending until unblocked here) */
+    sigprocmask(SIG_UNBLOCK, &one, &mask);
+    /* Still here: it stopped the process, which has been continued, or it was discarded (a stop signal in
+     * an orphaned process group). */
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    sigaction(sig, &before, NULL);
+}
+
 static void handler(int sig, siginfo_t *si, void *context) {
     (void)context;
+    if (installing)
+        return; /* (a moment while this process catches them: dropped) */
     int saved = errno;
     pid_t ppid, group;
-    bool mine = getpid() == owner && !installing;
-    /* si_code <= 0: sent by a process (kill, sigqueue, tgkill), not by the kernel */
-    if (mine && si && si->si_code <= 0 && si->si_pid > 0 && stat_of(si->si_pid, &ppid, &group) &&
-        ppid == owner) {
+    bool mine = getpid() == owner;
+    bool sent = si && (si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL);
+    if (mine && sent && pipe_fds[1] >= 0 && si->si_pid > 0 && si->si_pid != owner &&
+        stat_of(si->si_pid, &ppid, &group) && ppid == owner) {
         ac__parent_signal ps = {.sig = sig, .sender = si->si_pid, .group = group};
         if (write(pipe_fds[1], &ps, sizeof ps) == (ssize_t)sizeof ps)
             written = written + 1;
-        errno = saved;
-        return;
-    }
-    if (mine && (sig == SIGINT || sig == SIGTERM)) {
+    } else if (mine && (sig == SIGINT || sig == SIGTERM)) {
         if (on_interrupt)
             on_interrupt(sig);
-    } else if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-        raise(SIGSTOP); /* stopped as the default would; caught again once continued */
     } else {
-        signal(sig, SIG_DFL);
-        raise(sig); /* delivered, with its default action, when this handler returns */
+        ac__parent_signal_default_action(sig);
     }
     errno = saved;
 }
@@ -97,9 +115,13 @@ static void catch_one(int sig, bool always) {
     struct sigaction old;
     if (sig <= 0 || sig >= _NSIG || sigaction(sig, NULL, &old) != 0)
         return;
-    if (!always && !(old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)))
-        return; /* what the program set itself stays */
-    struct sigaction sa = {.sa_sigaction = handler, .sa_flags = SA_SIGINFO | SA_RESTART};
+    /* what the program set itself stays; a lane finds the runner's, inherited */
+    if (!always && !is_ours(&old) && !(old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)))
+        return;
+    /* SIGINT and SIGTERM as the runner always had them: they interrupt a blocking call (a run fixture's
+     * setup waiting for a server); the others restart it. */
+    struct sigaction sa = {.sa_sigaction = handler,
+                           .sa_flags = SA_SIGINFO | (sig == SIGINT || sig == SIGTERM ? 0 : SA_RESTART)};
     sigemptyset(&sa.sa_mask);
     if (sigaction(sig, &sa, NULL) == 0)
         caught[sig] = 1;
@@ -107,7 +129,7 @@ static void catch_one(int sig, bool always) {
 
 int ac__parent_signals_catch(void (*interrupt)(int sig)) {
     if (pipe_fds[0] < 0 && pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -1;
+        pipe_fds[0] = pipe_fds[1] = -1; /* caught all the same: each then acts as one from outside */
     installing = 1;
     written = taken = 0;
     owner = getpid();
@@ -135,8 +157,9 @@ bool ac__parent_signal_read(int fd, ac__parent_signal *ps) {
 }
 
 void ac__parent_signals_default(void) {
-    for (int sig = 1; sig < _NSIG; sig++)
-        if (caught[sig])
+    struct sigaction now;
+    for (int sig = 1; sig < _NSIG; sig++) /* (one a run fixture's setup has set since stays as it set it) */
+        if (caught[sig] && sigaction(sig, NULL, &now) == 0 && is_ours(&now))
             signal(sig, SIG_DFL);
     memset(caught, 0, sizeof caught);
 }

@@ -586,15 +586,20 @@ static void await_replies(runner *rn);
 
 /* A child of the runner that is not something a test left: a running test, a fork server, or a child the
  * program had before the run. */
+/* One of the children the runner had before its first test (a run fixture's server, say). */
+static bool preexisting_child(const runner *rn, pid_t pid) {
+    for (size_t j = 0; j < rn->npreexisting; j++)
+        if (rn->preexisting[j] == pid)
+            return true;
+    return false;
+}
+
 static bool known_child(const runner *rn, pid_t kid) {
     for (size_t j = 0; j < rn->nslots; j++)
         if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid ||
             (j < rn->nlanes && rn->lanes[j].l.pid == kid))
             return true;
-    for (size_t j = 0; j < rn->npreexisting; j++)
-        if (rn->preexisting[j] == kid)
-            return true;
-    return false;
+    return preexisting_child(rn, kid);
 }
 
 /* One look at the runner's children: none that a test left. (A test process a server is making may not be
@@ -901,19 +906,28 @@ static slot *slot_of_process(runner *rn, pid_t pid, pid_t group) {
     return NULL;
 }
 
+static void on_signal(int sig);
+
 static void take_parent_signals(runner *rn) {
     ac__parent_signal ps;
     while (rn->parent_io.fd >= 0 && ac__parent_signal_read(rn->parent_io.fd, &ps)) {
         slot *s = slot_of_process(rn, ps.sender, ps.group);
-        if (!s)
+        if (s) {
+            if (!s->parent_signal) {
+                s->parent_signal = ps.sig;
+                s->parent_signal_from = ps.sender;
+            }
+        } else if (preexisting_child(rn, ps.sender)) { /* not a test's (a run fixture's server, say) */
+            if (ps.sig != SIGINT && ps.sig != SIGTERM)
+                ac__parent_signal_default_action(ps.sig);
+            else if (rn->lane_sock < 0)
+                on_signal(ps.sig);
+        } else {
             fprintf(stderr,
                     "asyncheck: process %d (process group %d), no running test's, sent signal %d (%s) to the "
                     "%s; not acted on\n",
                     (int)ps.sender, (int)ps.group, ps.sig, strsignal(ps.sig),
                     rn->lane_sock >= 0 ? "lane" : "runner");
-        else if (!s->parent_signal) {
-            s->parent_signal = ps.sig;
-            s->parent_signal_from = ps.sender;
         }
     }
 }

@@ -169,9 +169,12 @@ typedef struct ac__parent_signal {
  * acts as before: SIGINT and SIGTERM call `interrupt` (in the handler: async-signal-safe; NULL: they are
  * ignored), the others their default action. Signals the program had set a handler for are left alone. */
 int ac__parent_signals_catch(void (*interrupt)(int sig));
+/* What `sig` from outside does (its default action; for a stop signal, stopped until continued), from
+ * a handler or not. */
+void ac__parent_signal_default_action(int sig);
 /* The next signal waiting on `fd`, false when none is. */
 bool ac__parent_signal_read(int fd, ac__parent_signal *ps);
-/* In a child: every signal caught back to its default action (the descriptor is left alone). */
+/* In a child: every signal still caught back to its default action (the descriptor is left alone). */
 void ac__parent_signals_default(void);
 /* Every signal back to its default action, and the descriptor closed. */
 void ac__parent_signals_release(void);
