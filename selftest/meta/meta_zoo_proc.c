@@ -47,12 +47,12 @@ static const char fell_through[] = "forked by the test: returned from the test's
 /* A signal a test sends its parent reaches asyncheck (the runner at -j1, the test's lane at -j2): it fails
  * that test, and the run goes on (the neighbour passes, the plan is complete, the run exits 1). */
 AC_TEST(meta_zoo_proc, a_signal_a_test_sends_its_parent_fails_the_test_not_the_run, .timeout = 30) {
-    static const char *const cases[][2] = {
-        {"zoo_proc.signals_its_parent_usr1", "SIGUSR1 (User defined signal 1)"},
-        {"zoo_proc.signals_its_parent_term_and_exits", "SIGTERM (Terminated)"},
-        {"zoo_proc.signals_its_parent_pipe", "SIGPIPE (Broken pipe)"},
-        {"zoo_proc.signals_its_parent_tstp", "SIGTSTP (Stopped)"},
-        {"zoo_proc.signals_its_parent_rtmin", "SIGRTMIN+1 (Real-time signal 1)"},
+    static const char *const cases[][3] = {
+        {"zoo_proc.signals_its_parent_usr1", "process", "SIGUSR1 (User defined signal 1)"},
+        {"zoo_proc.signals_its_parent_term_and_exits", "process", "SIGTERM (Terminated)"},
+        {"zoo_proc.signals_its_parent_pipe", "process", "SIGPIPE (Broken pipe)"},
+        {"zoo_proc.signals_its_parent_rtmin", "process", "SIGRTMIN+1 (Real-time signal 1)"},
+        {"zoo_proc.signals_its_parent_from_a_grandchild", "descendant", "SIGUSR1 (User defined signal 1)"},
     };
     static const char *const jobs[][2] = {{"-j1", "runner"}, {"-j2", "lane"}};
     for (size_t j = 0; j < 2; j++)
@@ -60,8 +60,10 @@ AC_TEST(meta_zoo_proc, a_signal_a_test_sends_its_parent_fails_the_test_not_the_r
             fixture_run r;
             const tap_point *pt = zoo_proc(&r, cases[i][0], jobs[j][0]);
             char part[160];
-            snprintf(part, sizeof part, "sent %s to its parent, which is asyncheck's %s: not acted on",
-                     cases[i][1], jobs[j][1]);
+            snprintf(part, sizeof part, "the test's %s (pid ", cases[i][1]);
+            expect_failure(pt, 0, "harness", part);
+            snprintf(part, sizeof part, "sent %s to the test's parent, which is asyncheck's %s: not acted on",
+                     cases[i][2], jobs[j][1]);
             expect_failure(pt, 0, "harness", part);
             AC_EXPECT_EQ(r.tap.n, 2);
             AC_EXPECT_EQ(r.p.status, 1); /* not 128 + the signal */

@@ -2,13 +2,15 @@
  * with one job slot, the slot's lane with more), not the process the code under test expects: a
  * kill(getppid(), SIGUSR1) meant to say "ready", or a SIGTERM or SIGHUP meant for a supervisor, would
  * otherwise end the run (or a lane) with the test's neighbours' results. Here they are caught: a signal
- * sent by one of this process's children (a test, what a test left and the subreaper took in, or a
- * process a run fixture started) is passed on, through a pipe, as an ac__parent_signal for run.c to
- * judge (a test's fails the test; another child's acts as one from outside); a signal from anyone else
+ * sent by a process descending from this one once tests have begun (a test, a process it started, what
+ * a test left and the subreaper took in, or a process a run fixture started) is passed on, through a
+ * pipe, as an ac__parent_signal for run.c to judge (a test's fails the test; a run fixture's process's
+ * acts as one from outside, as every child's does before the tests begin); a signal from anyone else
  * (a terminal, a user's kill, a CI's timeout) does what it did before: SIGINT and SIGTERM what the caller
  * says, the others their default action. Signals the program (or a run fixture) handles or ignores
- * itself, those a process cannot catch (SIGKILL, SIGSTOP) and those a fault raises (SIGSEGV, SIGBUS,
- * SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP) are left alone. It must not judge or report a test. */
+ * itself (but SIGINT and SIGTERM, which the runner always took), the stop signals, those a process cannot
+ * catch (SIGKILL, SIGSTOP) and those a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS,
+ * SIGTRAP) are left alone. It must not judge or report a test. */
 #include "runner.h"
 
 #include <errno.h>
@@ -17,17 +19,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static const int fixed_signals[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGPIPE,
-                                    SIGALRM, SIGTERM, SIGTSTP,   SIGTTIN, SIGTTOU, SIGXCPU,
-                                    SIGXFSZ, SIGPROF, SIGVTALRM, SIGIO,   SIGPWR,  SIGSTKFLT};
+/* Not the stop signals: caught, a stop and its continuation would interrupt the blocking calls of the
+ * runner (and of what a run fixture forked) where the default restarts them. */
+static const int fixed_signals[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM,  SIGTERM,
+                                    SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,  SIGSTKFLT};
 
 static int pipe_fds[2] = {-1, -1};
-static pid_t owner;                      /* the process that caught them: a child inherits the handler */
-static void (*on_interrupt)(int sig);    /* SIGINT and SIGTERM from outside (NULL: ignored) */
-static unsigned char caught[_NSIG];      /* which signals this file's handler holds */
-static volatile sig_atomic_t installing; /* (for the handler: the table is being written) */
-static volatile sig_atomic_t written;    /* signals put on the pipe; `taken` of them read back */
+static pid_t owner;                       /* the process that caught them: a child inherits the handler */
+static void (*on_interrupt)(int sig);     /* SIGINT and SIGTERM from outside (NULL: ignored) */
+static unsigned char caught[_NSIG];       /* which signals this file's handler holds */
+static volatile sig_atomic_t tests_begun; /* before: every child is a run fixture's, from outside */
+static volatile sig_atomic_t written;     /* signals put on the pipe; `taken` of them read back */
 static sig_atomic_t taken;
+static sigset_t handled; /* blocked while the handler runs: one handler at a time */
 
 /* The parent and process group of `pid` from /proc (async-signal-safe: open, read, close). */
 static bool stat_of(pid_t pid, pid_t *ppid, pid_t *group) {
@@ -83,25 +87,37 @@ void ac__parent_signal_default_action(int sig) {
     sigaddset(&one, sig);
     raise(sig); /* (blocked while its handler runs: pending until unblocked here) */
     sigprocmask(SIG_UNBLOCK, &one, &mask);
-    /* Still here: it stopped the process, which has been continued, or it was discarded (a stop signal in
-     * an orphaned process group). */
+    /* Still here: its default is to ignore it, or to stop until continued */
     sigprocmask(SIG_SETMASK, &mask, NULL);
     sigaction(sig, &before, NULL);
 }
 
+/* `pid` descends from this process (a child, or a child's child, up to 16 generations: a test is a
+ * subreaper, so what it starts stays below it); `group` is its process group. */
+static bool descends(pid_t pid, pid_t *group) {
+    pid_t ppid, g;
+    for (int depth = 0; depth < 16 && pid > 1; depth++, pid = ppid) {
+        if (!stat_of(pid, &ppid, &g))
+            return false;
+        if (depth == 0)
+            *group = g;
+        if (ppid == owner)
+            return true;
+    }
+    return false;
+}
+
 static void handler(int sig, siginfo_t *si, void *context) {
     (void)context;
-    if (installing)
-        return; /* (a moment while this process catches them: dropped) */
     int saved = errno;
-    pid_t ppid, group;
+    pid_t group;
     bool mine = getpid() == owner;
     bool sent = si && (si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL);
-    if (mine && sent && pipe_fds[1] >= 0 && si->si_pid > 0 && si->si_pid != owner &&
-        stat_of(si->si_pid, &ppid, &group) && ppid == owner) {
+    if (mine && sent && tests_begun && pipe_fds[1] >= 0 && si->si_pid > 0 && si->si_pid != owner &&
+        descends(si->si_pid, &group)) {
         ac__parent_signal ps = {.sig = sig, .sender = si->si_pid, .group = group};
         if (write(pipe_fds[1], &ps, sizeof ps) == (ssize_t)sizeof ps)
-            written = written + 1;
+            __atomic_add_fetch(&written, 1, __ATOMIC_SEQ_CST);
     } else if (mine && (sig == SIGINT || sig == SIGTERM)) {
         if (on_interrupt)
             on_interrupt(sig);
@@ -121,8 +137,8 @@ static void catch_one(int sig, bool always) {
     /* SIGINT and SIGTERM as the runner always had them: they interrupt a blocking call (a run fixture's
      * setup waiting for a server); the others restart it. */
     struct sigaction sa = {.sa_sigaction = handler,
-                           .sa_flags = SA_SIGINFO | (sig == SIGINT || sig == SIGTERM ? 0 : SA_RESTART)};
-    sigemptyset(&sa.sa_mask);
+                           .sa_flags = SA_SIGINFO | (sig == SIGINT || sig == SIGTERM ? 0 : SA_RESTART),
+                           .sa_mask = handled};
     if (sigaction(sig, &sa, NULL) == 0)
         caught[sig] = 1;
 }
@@ -130,21 +146,29 @@ static void catch_one(int sig, bool always) {
 int ac__parent_signals_catch(void (*interrupt)(int sig)) {
     if (pipe_fds[0] < 0 && pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
         pipe_fds[0] = pipe_fds[1] = -1; /* caught all the same: each then acts as one from outside */
-    installing = 1;
     written = taken = 0;
+    tests_begun = 0;
     owner = getpid();
     on_interrupt = interrupt;
     memset(caught, 0, sizeof caught);
+    sigemptyset(&handled);
+    for (size_t i = 0; i < sizeof fixed_signals / sizeof *fixed_signals; i++)
+        sigaddset(&handled, fixed_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&handled, sig);
     for (size_t i = 0; i < sizeof fixed_signals / sizeof *fixed_signals; i++)
         catch_one(fixed_signals[i], fixed_signals[i] == SIGINT || fixed_signals[i] == SIGTERM);
     for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
         catch_one(sig, false);
-    installing = 0;
     return pipe_fds[0];
 }
 
+void ac__parent_signals_tests_begin(void) {
+    tests_begun = 1;
+}
+
 bool ac__parent_signal_read(int fd, ac__parent_signal *ps) {
-    if (written == taken)
+    if (__atomic_load_n(&written, __ATOMIC_SEQ_CST) == taken)
         return false; /* (no system call: this is asked after every test) */
     ssize_t n;
     do

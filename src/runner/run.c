@@ -749,8 +749,8 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&name, "RTMIN+%d", s->parent_signal - SIGRTMIN);
         ac__buf_printf(
             &msg,
-            "the test's %s (pid %d) sent SIG%s (%s) to its parent, which is asyncheck's %s: not acted "
-            "on (a test's parent is asyncheck, not the process the code under test expects)",
+            "the test's %s (pid %d) sent SIG%s (%s) to the test's parent, which is asyncheck's %s: not "
+            "acted on (a test's parent is asyncheck, not the process the code under test expects)",
             s->parent_signal_from == s->pid ? "process" : "descendant", (int)s->parent_signal_from,
             ac__buf_str(&name), strsignal(s->parent_signal), rn->lane_sock >= 0 ? "lane" : "runner");
         ac__buf_free(&name);
@@ -1853,6 +1853,7 @@ static void lane_serve(void *ctx, int sock) {
     init_slots(&ln);
     ln.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
     catch_parent_signals(&ln, NULL); /* the lane is its tests' parent; SIGINT and SIGTERM are the runner's */
+    ac__parent_signals_tests_begin();
     /* With no more lanes than CPUs, each lane (and its fork server) keeps to a CPU of its own: its chain
      * of wake-ups (lane, server, test) then never waits on another lane's. The tests get the whole set
      * back when they could use it (cpu_hold.c). Measured: see docs/PERFORMANCE.md. */
@@ -2187,6 +2188,7 @@ void ac__run_tests(const ac__run *run, ac__summary *sum) {
         ev_unref(rn.loop);
         size_t cap = sizeof rn.preexisting / sizeof *rn.preexisting;
         rn.npreexisting = runner_children(rn.preexisting, cap);
+        ac__parent_signals_tests_begin(); /* (a process the fixtures started is one of those children) */
         prctl(PR_GET_CHILD_SUBREAPER, &rn.was_subreaper);
         /* (a program with more children of its own than the runner can tell apart gives this up) */
         rn.subreaper = rn.npreexisting < cap && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;

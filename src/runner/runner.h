@@ -164,11 +164,15 @@ typedef struct ac__parent_signal {
     int sig;
     pid_t sender, group;
 } ac__parent_signal;
-/* Catches, in this process (the parent of tests), the signals a test might send its parent. One a child
- * sent arrives on the returned descriptor (non-blocking; -1: none can be caught); one from anyone else
- * acts as before: SIGINT and SIGTERM call `interrupt` (in the handler: async-signal-safe; NULL: they are
- * ignored), the others their default action. Signals the program had set a handler for are left alone. */
+/* Catches, in this process (the parent of tests), the signals a test might send its parent. One a
+ * descendant sent once tests have begun arrives on the returned descriptor (non-blocking; -1: none can be
+ * caught); one from anyone else acts as before: SIGINT and SIGTERM call `interrupt` (in the handler:
+ * async-signal-safe; NULL: they are ignored), the others their default action. Signals the program had set a
+ * handler for are left alone. */
 int ac__parent_signals_catch(void (*interrupt)(int sig));
+/* Tests begin: from now on a signal from a child (or its descendants) is passed on; before, each acts as
+ * one from outside (a run fixture's process, while the fixtures are set up). */
+void ac__parent_signals_tests_begin(void);
 /* What `sig` from outside does (its default action; for a stop signal, stopped until continued), from
  * a handler or not. */
 void ac__parent_signal_default_action(int sig);
