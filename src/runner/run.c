@@ -53,9 +53,9 @@ typedef struct slot {
     bool hung_after_done;     /* the watchdog fired although a "done" record had arrived */
     int wait_error;           /* waitpid failed (errno): the exit status is unknown */
     int stop_signal;          /* the watchdog found the test stopped by this signal */
-    int parent_signal;        /* a process of the test sent its parent (the runner or lane) this signal */
-    pid_t parent_signal_from; /* ... this one */
     bool traced_by_runner;    /* ... and traced by the runner (PTRACE_TRACEME) */
+    int parent_signal;        /* a process of the test sent the test's parent (runner or lane) this signal */
+    pid_t parent_signal_from; /* ... this process */
     bool busy;
     ac__sched_params sched;
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -584,8 +584,6 @@ static size_t runner_children(pid_t *out, size_t max) {
 
 static void await_replies(runner *rn);
 
-/* A child of the runner that is not something a test left: a running test, a fork server, or a child the
- * program had before the run. */
 /* One of the children the runner had before its first test (a run fixture's server, say). */
 static bool preexisting_child(const runner *rn, pid_t pid) {
     for (size_t j = 0; j < rn->npreexisting; j++)
@@ -594,6 +592,8 @@ static bool preexisting_child(const runner *rn, pid_t pid) {
     return false;
 }
 
+/* A child of the runner that is not something a test left: a running test, a fork server, or a child the
+ * program had before the run. */
 static bool known_child(const runner *rn, pid_t kid) {
     for (size_t j = 0; j < rn->nslots; j++)
         if ((rn->slots[j].busy && rn->slots[j].pid == kid) || rn->slots[j].srv.pid == kid ||
