@@ -92,30 +92,34 @@ void ac__parent_signal_default_action(int sig) {
     sigaction(sig, &before, NULL);
 }
 
-/* `pid` descends from this process (a child, or a child's child, up to 16 generations: a test is a
- * subreaper, so what it starts stays below it); `group` is its process group. */
-static bool descends(pid_t pid, pid_t *group) {
+/* 1: `pid` descends from this process (a child, or a child's child, up to 16 generations: a test is a
+ * subreaper, so what it starts stays below it), `group` its process group; 0: it does not; -1: it has
+ * ended (reaped: a child of ours stays a zombie until run.c reaps it, but not a test's child). */
+static int descends(pid_t pid, pid_t *group) {
     pid_t ppid, g;
     for (int depth = 0; depth < 16 && pid > 1; depth++, pid = ppid) {
         if (!stat_of(pid, &ppid, &g))
-            return false;
+            return -1;
         if (depth == 0)
             *group = g;
         if (ppid == owner)
-            return true;
+            return 1;
     }
-    return false;
+    return 0;
 }
 
 static void handler(int sig, siginfo_t *si, void *context) {
     (void)context;
     int saved = errno;
-    pid_t group;
+    pid_t group = 0;
     bool mine = getpid() == owner;
     bool sent = si && (si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL);
-    if (mine && sent && tests_begun && pipe_fds[1] >= 0 && si->si_pid > 0 && si->si_pid != owner &&
-        descends(si->si_pid, &group)) {
-        ac__parent_signal ps = {.sig = sig, .sender = si->si_pid, .group = group};
+    int from = mine && sent && tests_begun && pipe_fds[1] >= 0 && si->si_pid > 0 && si->si_pid != owner
+                   ? descends(si->si_pid, &group)
+                   : 0;
+    /* A sender gone already is passed on too (group 0), but for SIGINT and SIGTERM: those end the run */
+    if (from > 0 || (from < 0 && sig != SIGINT && sig != SIGTERM)) {
+        ac__parent_signal ps = {.sig = sig, .sender = si->si_pid, .group = from > 0 ? group : 0};
         if (write(pipe_fds[1], &ps, sizeof ps) == (ssize_t)sizeof ps)
             __atomic_add_fetch(&written, 1, __ATOMIC_SEQ_CST);
     } else if (mine && (sig == SIGINT || sig == SIGTERM)) {

@@ -56,6 +56,7 @@ typedef struct slot {
     bool traced_by_runner;    /* ... and traced by the runner (PTRACE_TRACEME) */
     int parent_signal;        /* a process of the test sent the test's parent (runner or lane) this signal */
     pid_t parent_signal_from; /* ... this process */
+    bool parent_signal_known; /* ... known to be the test's (false: it had ended, the only test running) */
     bool busy;
     ac__sched_params sched;
     ac__explore *explore; /* the run is one of a test's explored runs: its result goes to `attempt` */
@@ -749,9 +750,13 @@ static void finish(slot *s, int status) {
             ac__buf_printf(&name, "RTMIN+%d", s->parent_signal - SIGRTMIN);
         ac__buf_printf(
             &msg,
-            "the test's %s (pid %d) sent SIG%s (%s) to the test's parent, which is asyncheck's %s: not "
+            "the test's %s (pid %d%s) sent SIG%s (%s) to the test's parent, which is asyncheck's %s: not "
             "acted on (a test's parent is asyncheck, not the process the code under test expects)",
             s->parent_signal_from == s->pid ? "process" : "descendant", (int)s->parent_signal_from,
+            s->parent_signal_known
+                ? ""
+                : ", ended before asyncheck could check whose it was: taken for this test's, "
+                  "the only one running",
             ac__buf_str(&name), strsignal(s->parent_signal), rn->lane_sock >= 0 ? "lane" : "runner");
         ac__buf_free(&name);
         ac__result_add_failure(r, AC_FK_HARNESS, true, r->def->file, r->def->line, ac__buf_str(&msg), NULL,
@@ -906,16 +911,29 @@ static slot *slot_of_process(runner *rn, pid_t pid, pid_t group) {
     return NULL;
 }
 
+/* The one test this runner or lane supervises now, if it supervises one. */
+static slot *only_test(runner *rn) {
+    slot *only = NULL;
+    for (size_t i = 0; i < rn->nslots; i++)
+        if (rn->slots[i].busy && !rn->slots[i].lane) {
+            if (only)
+                return NULL;
+            only = &rn->slots[i];
+        }
+    return only;
+}
+
 static void on_signal(int sig);
 
 static void take_parent_signals(runner *rn) {
     ac__parent_signal ps;
     while (rn->parent_io.fd >= 0 && ac__parent_signal_read(rn->parent_io.fd, &ps)) {
-        slot *s = slot_of_process(rn, ps.sender, ps.group);
+        slot *s = ps.group ? slot_of_process(rn, ps.sender, ps.group) : only_test(rn);
         if (s) {
             if (!s->parent_signal) {
                 s->parent_signal = ps.sig;
                 s->parent_signal_from = ps.sender;
+                s->parent_signal_known = ps.group != 0;
             }
         } else if (preexisting_child(rn, ps.sender)) { /* not a test's (a run fixture's server, say) */
             if (ps.sig != SIGINT && ps.sig != SIGTERM)

@@ -158,8 +158,8 @@ void ac__close_all_but_and(const int *keep, size_t nkeep, int also);
 
 /* ---- the signals a test sends its parent process (parent_signal.c) ---- */
 
-/* One signal a child of the catching process sent it: `group` is the sender's process group (a test's
- * process group is the test's pid). */
+/* One signal a descendant of the catching process sent it: `group` is the sender's process group (a
+ * test's process group is the test's pid), 0 when the sender had ended before it could be looked at. */
 typedef struct ac__parent_signal {
     int sig;
     pid_t sender, group;
