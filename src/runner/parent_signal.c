@@ -160,10 +160,9 @@ int ac__parent_signals_catch(void (*interrupt)(int sig)) {
         sigaddset(&handled, fixed_signals[i]);
     for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
         sigaddset(&handled, sig);
-    for (size_t i = 0; i < sizeof fixed_signals / sizeof *fixed_signals; i++)
-        catch_one(fixed_signals[i], fixed_signals[i] == SIGINT || fixed_signals[i] == SIGTERM);
-    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-        catch_one(sig, false);
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sigismember(&handled, sig) == 1)
+            catch_one(sig, sig == SIGINT || sig == SIGTERM);
     return pipe_fds[0];
 }
 
